@@ -1,0 +1,190 @@
+// Package capture defines what every capture engine produces: row change
+// events in source commit order, grouped in transactions, and the Sink that
+// receives them.
+//
+// Engines live in subpackages named after the technology (capture/postgres).
+// This package imports no database driver.
+package capture
+
+import (
+	"context"
+	"time"
+)
+
+// Op is the kind of a row change. Its value is the letter used on the wire
+// (subjects, Syncd-Op header, envelope "op").
+type Op byte
+
+// Row change kinds.
+const (
+	OpInsert   Op = 'c'
+	OpUpdate   Op = 'u'
+	OpDelete   Op = 'd'
+	OpRead     Op = 'r' // a row read by a snapshot
+	OpTruncate Op = 't'
+)
+
+func (o Op) String() string { return string(rune(o)) }
+
+// Txn is one source transaction. All events of a transaction share one *Txn.
+type Txn struct {
+	// ID is the source's transaction id (PostgreSQL xid), as text.
+	ID string
+	// Pos identifies the transaction and orders it among the source's
+	// transactions. PostgreSQL: the LSN of the commit record.
+	Pos Position
+	// Ack is the position to confirm to the source once every change of the
+	// transaction is durable downstream. PostgreSQL: the end of the commit record.
+	Ack Position
+	// CommitTime is when the source committed the transaction.
+	CommitTime time.Time
+	// Origin is the replication origin the transaction came from, if any.
+	// Bidirectional setups use it to avoid echoing changes back.
+	Origin string
+	// Snapshot marks the synthetic transactions of an initial snapshot.
+	Snapshot bool
+}
+
+// Event is one row change.
+//
+// Rows are slices aligned with Table.Columns. A value is one of:
+//
+//	nil                 SQL NULL
+//	Absent              the source did not send this column (unchanged TOAST,
+//	                    or a column outside the replica identity in an old row)
+//	bool
+//	int32               integers of 32 bits or fewer (smallint, integer)
+//	int64               64-bit integers (bigint); on the wire as strings,
+//	                    since they may exceed 2^53
+//	uint64              unsigned 64-bit integers; on the wire as strings
+//	float32, float64    floating point; NaN and ±Inf included
+//	Decimal             exact decimal numbers, as text
+//	string              text types, and every type rendered as its text form
+//	                    (uuid, date, time, interval, enum, inet, timestamp
+//	                    without time zone as "2006-01-02T15:04:05.999999", ...)
+//	[]byte              binary data
+//	time.Time           instants (timestamp with time zone), in UTC
+//	JSON                json and jsonb, as the JSON text
+//	[]any               arrays, elements of the types above
+type Event struct {
+	Txn   *Txn
+	Table *Table
+	Op    Op
+	// Before is the old row: nil for inserts and truncates, and for updates
+	// when the source sends no old image (the key did not change and the
+	// table has the default replica identity). With the default replica
+	// identity only the key columns are present; the rest are Absent.
+	Before Row
+	// After is the new row: nil for deletes and truncates.
+	After Row
+}
+
+// Key returns the row that identifies the changed row's key: After for
+// inserts, updates and reads, Before for deletes.
+func (e *Event) Key() Row {
+	if e.Op == OpDelete {
+		return e.Before
+	}
+	return e.After
+}
+
+// Row is one row's values, aligned with its Table's Columns.
+type Row []any
+
+// Decimal is an exact decimal number in its text form ("199.90", "NaN").
+type Decimal string
+
+// JSON is a JSON document in its text form.
+type JSON string
+
+type absent struct{}
+
+// Absent is the value of a column the source did not send.
+var Absent any = absent{}
+
+// Table describes one version of a source table. A new *Table is made
+// whenever the source reports a schema change, so a *Table never changes
+// and may be used as a cache key.
+type Table struct {
+	Schema  string
+	Name    string
+	Columns []Column
+	// Key holds the indexes in Columns of the primary key, in key order.
+	// It is empty for a table without a primary key.
+	Key []int
+}
+
+// ID returns the table's schema-qualified name.
+func (t *Table) ID() TableID { return TableID{Schema: t.Schema, Name: t.Name} }
+
+// Column returns the index of the named column, or -1.
+func (t *Table) Column(name string) int {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Column describes one column of a source table.
+type Column struct {
+	Name string
+	// Type is the source's type name with modifiers, e.g. "numeric(10,2)".
+	Type string
+}
+
+// TableID names a table: schema (PostgreSQL schema, MySQL database) and name.
+type TableID struct {
+	Schema string
+	Name   string
+}
+
+func (id TableID) String() string { return id.Schema + "." + id.Name }
+
+// TableSpec is one table a source must publish, and what its scopes use
+// of it.
+type TableSpec struct {
+	ID      TableID
+	Scopes  []string // names of the scopes covering it, for messages
+	Columns []string // columns the scopes list or filter on; checked to exist
+}
+
+// Sink receives a source's changes in commit order. Calls come from one
+// goroutine: Begin, then Change for each row change, then Commit; Flush and
+// Drain only between transactions or when the source has nothing to read.
+type Sink interface {
+	// Begin starts a transaction.
+	Begin(ctx context.Context, txn *Txn) error
+	// Change passes one row change of the current transaction. The sink
+	// must not keep ev or its rows after it returns. It may block while
+	// the sink's in-flight window is full.
+	Change(ctx context.Context, ev *Event) error
+	// Commit ends the current transaction. From then on the sink tracks the
+	// transaction until all its changes are durable, and reports txn.Ack
+	// through Durable.
+	Commit(ctx context.Context, txn *Txn) error
+	// Flush sends whatever the sink has buffered. Sources call it when they
+	// have nothing more to read for the moment.
+	Flush(ctx context.Context) error
+	// Drain flushes and waits until every change passed so far is durable,
+	// or ctx is done.
+	Drain(ctx context.Context) error
+	// Durable returns the Ack of the last transaction of the contiguous
+	// prefix of committed transactions that are durable downstream (zero if
+	// none yet), and whether every committed transaction is durable.
+	Durable() (ack Position, idle bool)
+}
+
+// Source reads one database's change log.
+type Source interface {
+	// Run reads changes from the last confirmed position and passes them to
+	// sink in commit order. It confirms to the source only positions that
+	// sink reports durable, and only at transaction boundaries.
+	//
+	// When ctx is canceled Run stops reading, drains sink, confirms the
+	// final durable position and returns ctx's error. Other errors are
+	// returned as they happen; errors marked with Terminal will not go away
+	// by retrying.
+	Run(ctx context.Context, sink Sink) error
+}

@@ -1,0 +1,31 @@
+package postgres
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are one source's Prometheus collectors.
+type Metrics struct {
+	Changes      prometheus.Counter // row changes read from the slot
+	ConfirmedLSN prometheus.Gauge   // last position confirmed to the server
+	RetainedWAL  prometheus.Gauge   // WAL the slot holds back, in bytes
+}
+
+// NewMetrics makes the collectors of the named source and registers them with
+// reg, unless reg is nil.
+func NewMetrics(reg prometheus.Registerer, source string) *Metrics {
+	labels := prometheus.Labels{"source": source}
+	m := &Metrics{
+		Changes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "syncd_source_changes_total", Help: "Row changes read from the source.", ConstLabels: labels,
+		}),
+		ConfirmedLSN: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "syncd_source_confirmed_position", Help: "Last log position confirmed to the source, as a number.", ConstLabels: labels,
+		}),
+		RetainedWAL: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "syncd_source_retained_wal_bytes", Help: "WAL the replication slot holds back (pg_current_wal_lsn() - restart_lsn).", ConstLabels: labels,
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Changes, m.ConfirmedLSN, m.RetainedWAL)
+	}
+	return m
+}

@@ -1,0 +1,306 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/syncd-dev/syncd/capture"
+)
+
+// session is one START_REPLICATION stream. It runs on one goroutine.
+type session struct {
+	src    *Source
+	conn   *pgconn.PgConn
+	cat    *pgx.Conn
+	sink   capture.Sink
+	tables map[capture.TableID]*tableInfo
+	types  *typeCache
+	rels   map[uint32]*relation
+
+	txn        *capture.Txn // open transaction, nil between transactions
+	confirmed  capture.Position
+	serverEnd  capture.Position // WAL end of the last keepalive
+	unflushed  bool             // the sink got data since its last Flush
+	lastStatus time.Time        // when the last status update went out
+	nextStatus time.Time        // when the next heartbeat is due
+	nextStats  time.Time
+}
+
+// run reads the stream until ctx is done or an error.
+func (ss *session) run(ctx context.Context) error {
+	ss.nextStatus = time.Now().Add(ss.src.cfg.StatusInterval)
+	for {
+		deadline := ss.nextStatus
+		if ss.unflushed {
+			deadline = time.Now().Add(ss.src.cfg.IdleFlush)
+		}
+		if err := ss.conn.Conn().SetReadDeadline(deadline); err != nil {
+			return fmt.Errorf("set read deadline: %w", err)
+		}
+		msg, err := ss.conn.ReceiveMessage(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return ss.stop(ctx)
+		case isTimeout(err):
+			if err := ss.idle(ctx); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			return fmt.Errorf("receive from slot %s: %w", ss.src.cfg.Slot, err)
+		}
+		if err := ss.handle(ctx, msg); err != nil {
+			if ctx.Err() != nil {
+				return ss.stop(ctx)
+			}
+			return err
+		}
+	}
+}
+
+// idle runs when no data arrived for a while: flush the sink, confirm.
+func (ss *session) idle(ctx context.Context) error {
+	if ss.unflushed {
+		if err := ss.sink.Flush(ctx); err != nil {
+			return fmt.Errorf("flush: %w", err)
+		}
+		ss.unflushed = false
+	}
+	return ss.maybeConfirm(ctx, true)
+}
+
+// maybeConfirm sends a status update when the heartbeat is due, or, at a
+// transaction boundary, when the durable position moved and the last
+// update is at least confirmEvery old: WAL is released promptly without a
+// message per transaction.
+func (ss *session) maybeConfirm(ctx context.Context, boundary bool) error {
+	now := time.Now()
+	if now.After(ss.nextStatus) {
+		return ss.sendStatus(ctx)
+	}
+	if (boundary || ss.txn == nil) && now.Sub(ss.lastStatus) >= confirmEvery && ss.confirmable() > ss.confirmed {
+		return ss.sendStatus(ctx)
+	}
+	return nil
+}
+
+// confirmEvery is the shortest interval between status updates that only
+// report progress.
+const confirmEvery = time.Second
+
+func (ss *session) handle(ctx context.Context, msg pgproto3.BackendMessage) error {
+	cd, ok := msg.(*pgproto3.CopyData)
+	if !ok {
+		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+			return fmt.Errorf("replication from slot %s: %w", ss.src.cfg.Slot, pgconn.ErrorResponseToPgError(e))
+		}
+		return fmt.Errorf("replication from slot %s: unexpected message %T", ss.src.cfg.Slot, msg)
+	}
+	if len(cd.Data) == 0 {
+		return nil
+	}
+	switch cd.Data[0] {
+	case pglogrepl.PrimaryKeepaliveMessageByteID:
+		ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(cd.Data[1:])
+		if err != nil {
+			return fmt.Errorf("parse keepalive: %w", err)
+		}
+		ss.serverEnd = max(ss.serverEnd, capture.Position(ka.ServerWALEnd))
+		if ka.ReplyRequested || ss.confirmable() > ss.confirmed {
+			return ss.sendStatus(ctx)
+		}
+	case pglogrepl.XLogDataByteID:
+		xld, err := pglogrepl.ParseXLogData(cd.Data[1:])
+		if err != nil {
+			return fmt.Errorf("parse xlog data: %w", err)
+		}
+		m, err := pglogrepl.Parse(xld.WALData)
+		if err != nil {
+			return fmt.Errorf("parse pgoutput message: %w", err)
+		}
+		if err := ss.apply(ctx, m); err != nil {
+			return err
+		}
+		return ss.maybeConfirm(ctx, false)
+	}
+	return nil
+}
+
+// apply turns one pgoutput message into sink calls.
+func (ss *session) apply(ctx context.Context, m pglogrepl.Message) error {
+	switch m := m.(type) {
+	case *pglogrepl.BeginMessage:
+		ss.txn = &capture.Txn{
+			ID:         fmt.Sprint(m.Xid),
+			Pos:        capture.Position(m.FinalLSN),
+			CommitTime: m.CommitTime.UTC(),
+		}
+		return ss.sink.Begin(ctx, ss.txn)
+	case *pglogrepl.OriginMessage:
+		if ss.txn != nil {
+			ss.txn.Origin = m.Name
+		}
+	case *pglogrepl.RelationMessage:
+		r, err := ss.newRelation(ctx, m)
+		if err != nil {
+			return err
+		}
+		ss.rels[m.RelationID] = r
+	case *pglogrepl.InsertMessage:
+		r, err := ss.relation(m.RelationID)
+		if err != nil {
+			return err
+		}
+		if err := r.decode(m.Tuple, r.after, false); err != nil {
+			return err
+		}
+		return ss.change(ctx, &capture.Event{Txn: ss.txn, Table: r.table, Op: capture.OpInsert, After: r.after})
+	case *pglogrepl.UpdateMessage:
+		r, err := ss.relation(m.RelationID)
+		if err != nil {
+			return err
+		}
+		ev := &capture.Event{Txn: ss.txn, Table: r.table, Op: capture.OpUpdate, After: r.after}
+		if m.OldTuple != nil {
+			if err := r.decode(m.OldTuple, r.before, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey); err != nil {
+				return err
+			}
+			ev.Before = r.before
+		}
+		if err := r.decode(m.NewTuple, r.after, false); err != nil {
+			return err
+		}
+		if ev.Before != nil && r.full {
+			fillUnchanged(r.after, r.before)
+		}
+		return ss.change(ctx, ev)
+	case *pglogrepl.DeleteMessage:
+		r, err := ss.relation(m.RelationID)
+		if err != nil {
+			return err
+		}
+		if err := r.decode(m.OldTuple, r.before, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey); err != nil {
+			return err
+		}
+		return ss.change(ctx, &capture.Event{Txn: ss.txn, Table: r.table, Op: capture.OpDelete, Before: r.before})
+	case *pglogrepl.TruncateMessage:
+		for _, id := range m.RelationIDs {
+			r, err := ss.relation(id)
+			if err != nil {
+				return err
+			}
+			if err := ss.change(ctx, &capture.Event{Txn: ss.txn, Table: r.table, Op: capture.OpTruncate}); err != nil {
+				return err
+			}
+		}
+	case *pglogrepl.CommitMessage:
+		if ss.txn == nil {
+			return errors.New("commit without begin")
+		}
+		ss.txn.Ack = capture.Position(m.TransactionEndLSN)
+		txn := ss.txn
+		ss.txn = nil
+		ss.unflushed = true
+		return ss.sink.Commit(ctx, txn)
+	}
+	return nil
+}
+
+func (ss *session) change(ctx context.Context, ev *capture.Event) error {
+	if ev.Txn == nil {
+		return fmt.Errorf("change to %s outside a transaction", ev.Table.ID())
+	}
+	ss.unflushed = true
+	ss.src.metrics.Changes.Inc()
+	return ss.sink.Change(ctx, ev)
+}
+
+func (ss *session) relation(id uint32) (*relation, error) {
+	r, ok := ss.rels[id]
+	if !ok {
+		return nil, fmt.Errorf("change to relation %d before its Relation message", id)
+	}
+	return r, nil
+}
+
+// confirmable is the position the server may forget WAL up to: the durable
+// prefix the sink reports, or, when nothing is in flight and no
+// transaction is open, the WAL end of the last keepalive. Everything
+// before that end has been sent and handled, so an idle published table
+// does not pin WAL while unpublished tables churn.
+func (ss *session) confirmable() capture.Position {
+	durable, idle := ss.sink.Durable()
+	pos := max(ss.confirmed, durable)
+	if idle && ss.txn == nil && !ss.unflushed {
+		pos = max(pos, ss.serverEnd)
+	}
+	return pos
+}
+
+func (ss *session) sendStatus(ctx context.Context) error {
+	pos := ss.confirmable()
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, ss.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: pglogrepl.LSN(pos)})
+	if err != nil {
+		return fmt.Errorf("confirm position %s to slot %s: %w", pos, ss.src.cfg.Slot, err)
+	}
+	now := time.Now()
+	ss.confirmed, ss.lastStatus = pos, now
+	ss.nextStatus = now.Add(ss.src.cfg.StatusInterval)
+	ss.src.metrics.ConfirmedLSN.Set(float64(pos))
+	ss.src.setStatus(func(st *Status) { st.Confirmed = pos })
+	if now.After(ss.nextStats) {
+		ss.nextStats = now.Add(30 * time.Second)
+		ss.readSlotStats(ctx)
+	}
+	return nil
+}
+
+// readSlotStats records how much WAL the slot retains. Failure is logged:
+// the stream itself is fine.
+func (ss *session) readSlotStats(ctx context.Context) {
+	var retained int64
+	var walStatus string
+	err := ss.cat.QueryRow(ctx, `
+SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::int8, coalesce(wal_status, '')
+  FROM pg_replication_slots WHERE slot_name = $1`, ss.src.cfg.Slot).Scan(&retained, &walStatus)
+	if err != nil {
+		ss.src.log.Warn("could not read slot statistics", "error", err)
+		return
+	}
+	ss.src.metrics.RetainedWAL.Set(float64(retained))
+	ss.src.setStatus(func(st *Status) { st.RetainedWALBytes, st.WALStatus = retained, walStatus })
+	if walStatus == "unreserved" || walStatus == "lost" {
+		ss.src.log.Error("the slot's WAL is at risk of removal or lost", "wal_status", walStatus, "retained_bytes", retained)
+	}
+}
+
+// stop is the orderly end of a session: drain the sink, confirm the final
+// durable position, and return the context's error.
+func (ss *session) stop(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ss.src.cfg.DrainTimeout)
+	defer cancel()
+	if err := ss.sink.Drain(dctx); err != nil {
+		ss.src.log.Warn("stopping without draining every publish", "error", err)
+	}
+	if err := ss.conn.Conn().SetReadDeadline(time.Time{}); err == nil {
+		if err := ss.sendStatus(dctx); err != nil {
+			ss.src.log.Warn("could not confirm the final position", "error", err)
+		} else {
+			ss.src.log.Info("stopped", "confirmed", ss.confirmed)
+		}
+	}
+	return ctx.Err()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

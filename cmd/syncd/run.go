@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/cmd/syncd/internal/admin"
+	"github.com/syncd-dev/syncd/router"
+	"github.com/syncd-dev/syncd/router/embedded"
+	"github.com/syncd-dev/syncd/scopes"
+)
+
+func cmdRun(args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	config := fs.String("config", "", "config `path`: an .hcl file or a directory of them")
+	level := fs.String("log-level", "info", "log `level`: trace, debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *config == "" {
+		fmt.Fprintln(os.Stderr, "syncd run: --config is required")
+		return 2
+	}
+	cfg, ok := loadConfig(*config, scopes.LoadOptions{})
+	if !ok {
+		return 1
+	}
+	log := newLogger(*level)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := runDaemon(ctx, cfg, log); err != nil {
+		// Plain text, one problem per line: this is for the operator.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(os.Stderr, "syncd: error:", line)
+		}
+		return 1
+	}
+	return 0
+}
+
+// runDaemon starts NATS, the sources and the admin server, runs until ctx
+// is done, and stops them in reverse order: the sources first, each
+// draining its publishes and confirming its final position, then the
+// admin server, the NATS connection and the embedded server.
+func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	routerMetrics := router.NewMetrics(reg)
+
+	var srv *embedded.Server
+	if cfg.NATS.URL == "" {
+		store := filepath.Join(cfg.DataDir, "nats")
+		if err := os.MkdirAll(store, 0o750); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+		var err error
+		srv, err = embedded.Start(embedded.Config{Listen: cfg.NATS.Listen, StoreDir: store, Logger: log.Named("nats.server")})
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown()
+		log.Info("embedded nats server started", "listen", srv.ClientURL(), "store", store)
+	}
+	nc, err := router.Connect(cfg.NATS, log.Named("nats"), srv)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	workers, err := prepareWorkers(ctx, cfg, nc, log, reg, routerMetrics)
+	if err != nil {
+		return err
+	}
+	adm, err := admin.New(cfg.Admin.Listen, reg, admin.Probes{
+		Ready:  func() []admin.Cause { return readiness(nc, workers) },
+		Scopes: func(ctx context.Context) any { return scopeStatus(ctx, nc, cfg, workers) },
+	})
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- adm.Serve() }()
+
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	var g errgroup.Group
+	for _, w := range workers {
+		g.Go(func() error { return w.run(wctx) })
+	}
+	daemon.SdNotify(false, daemon.SdNotifyReady)
+	log.Info("syncd running", "sources", len(workers), "scopes", len(cfg.Scopes), "admin", adm.Addr())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+		served <- serveErr
+	}
+	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	log.Info("stopping: draining in-flight publishes and confirming positions")
+	stopWorkers()
+	g.Wait()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	adm.Shutdown(sctx)
+	if err := <-served; err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// prepareWorkers builds a worker per source that some scope uses and
+// prepares its source. Bad settings or tables (terminal errors) stop
+// start-up with every problem listed; a source that cannot be reached yet
+// is retried by its worker.
+func prepareWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, log hclog.Logger, reg prometheus.Registerer, rm *router.Metrics) ([]*worker, error) {
+	var workers []*worker
+	var problems []error
+	for _, s := range cfg.Sources {
+		var names []string
+		for _, sc := range cfg.Scopes {
+			if sc.Source == s.Name {
+				names = append(names, sc.Name)
+			}
+		}
+		slog := log.Named("capture."+s.Kind).With("source", s.Name)
+		if len(names) == 0 {
+			slog.Warn("no scope uses this source; not reading it")
+			continue
+		}
+		eng, info, err := newEngine(s, cfg, slog, reg)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("source %s: %w", s.Name, err))
+			continue
+		}
+		if err := eng.Prepare(ctx); err != nil {
+			if capture.IsTerminal(err) || ctx.Err() != nil {
+				problems = append(problems, fmt.Errorf("source %s: %w", s.Name, err))
+				continue
+			}
+			slog.Warn("source not reachable yet; will retry", "error", err)
+		}
+		rlog := log.Named("router").With("source", s.Name)
+		workers = append(workers, &worker{
+			name:   s.Name,
+			kind:   s.Kind,
+			scopes: names,
+			src:    eng,
+			log:    slog,
+			state:  stateStarting,
+			newRouter: func(ctx context.Context) (*router.Router, error) {
+				return router.New(ctx, nc, cfg, info, router.Options{Logger: rlog, Metrics: rm, Streams: router.StreamOptionsFrom(cfg.NATS)})
+			},
+		})
+	}
+	return workers, errors.Join(problems...)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/syncd-dev/syncd/cmd/syncd/internal/admin"
+	"github.com/syncd-dev/syncd/router"
+	"github.com/syncd-dev/syncd/scopes"
+)
+
+// readiness lists why syncd is not ready: NATS not connected, a source
+// not streaming or at risk of losing log, a scope not publishing.
+func readiness(nc *router.Conn, workers []*worker) []admin.Cause {
+	var causes []admin.Cause
+	if ok, state := nc.Connected(); !ok {
+		causes = append(causes, admin.Cause{Component: "nats", Cause: "nats_disconnected", Detail: state})
+	}
+	for _, w := range workers {
+		state, err, r := w.snapshot()
+		_, connected, risk := w.src.Health()
+		component := "source/" + w.name
+		switch {
+		case state == stateFailed:
+			causes = append(causes, admin.Cause{Component: component, Cause: "source_failed", Detail: errText(err)})
+		case !connected:
+			causes = append(causes, admin.Cause{Component: component, Cause: "source_disconnected", Detail: errText(err)})
+		}
+		if risk != "" {
+			causes = append(causes, admin.Cause{Component: component, Cause: "log_retention_at_risk", Detail: risk})
+		}
+		if r == nil {
+			for _, s := range w.scopes {
+				causes = append(causes, admin.Cause{Component: "scope/" + s, Cause: "scope_not_publishing", Detail: "its source is " + state})
+			}
+			continue
+		}
+		for _, st := range r.Status() {
+			if st.Error != "" {
+				causes = append(causes, admin.Cause{Component: "scope/" + st.Scope, Cause: "publish_failed", Detail: st.Error})
+			}
+		}
+	}
+	return causes
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// sourceReport and scopeReport make up the /scopes document.
+type sourceReport struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	State  string `json:"state"`
+	Error  string `json:"error,omitempty"`
+	Status any    `json:"status"`
+}
+
+type scopeReport struct {
+	Name    string              `json:"name"`
+	Source  string              `json:"source"`
+	Targets []string            `json:"targets"`
+	Tables  int                 `json:"tables"`
+	Publish *router.ScopeStatus `json:"publishing,omitempty"`
+	Stream  *router.StreamState `json:"stream,omitempty"`
+}
+
+func scopeStatus(ctx context.Context, nc *router.Conn, cfg *scopes.Config, workers []*worker) any {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	publishing := map[string]*router.ScopeStatus{}
+	var sources []sourceReport
+	for _, w := range workers {
+		state, err, r := w.snapshot()
+		st, _, _ := w.src.Health()
+		sources = append(sources, sourceReport{Name: w.name, Kind: w.kind, State: state, Error: errText(err), Status: st})
+		if r != nil {
+			for _, s := range r.Status() {
+				publishing[s.Scope] = &s
+			}
+		}
+	}
+	var reports []scopeReport
+	for _, s := range cfg.Scopes {
+		rep := scopeReport{Name: s.Name, Source: s.Source, Targets: s.Targets, Tables: len(s.Tables), Publish: publishing[s.Name]}
+		if st, err := nc.StreamState(ctx, s.Name); err == nil {
+			rep.Stream = st
+		}
+		reports = append(reports, rep)
+	}
+	return map[string]any{"sources": sources, "scopes": reports}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/router"
+)
+
+// Worker states, as /scopes and /readyz show them.
+const (
+	stateStarting  = "starting"
+	stateStreaming = "streaming"
+	stateRetrying  = "retrying"
+	stateFailed    = "failed" // a terminal error; needs an operator
+)
+
+// engine is what the daemon needs of one capture engine's source.
+type engine interface {
+	capture.Source
+	// Prepare checks the source and creates what capture needs (for
+	// PostgreSQL the publication and slot). Errors marked
+	// capture.Terminal mean bad settings or input.
+	Prepare(ctx context.Context) error
+	// Health returns the engine's status document and, if the source
+	// risks losing log that syncd still needs, why.
+	Health() (status any, connected bool, retentionRisk string)
+}
+
+// worker runs one source's capture sessions. Each session gets a new
+// Router, which reads from the streams what is already stored, so a
+// session that failed halfway loses and duplicates nothing.
+type worker struct {
+	name      string
+	kind      string
+	scopes    []string
+	src       engine
+	newRouter func(ctx context.Context) (*router.Router, error)
+	log       hclog.Logger
+
+	mu     sync.Mutex
+	router *router.Router
+	state  string
+	err    error
+}
+
+// run runs sessions until ctx is done or one fails terminally; it retries
+// other failures with exponential backoff. It returns nil in both cases:
+// a failed source must not stop the others.
+func (w *worker) run(ctx context.Context) error {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(500*time.Millisecond),
+		backoff.WithMaxInterval(30*time.Second),
+		backoff.WithMaxElapsedTime(0),
+	)
+	for {
+		started := time.Now()
+		err := w.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if capture.IsTerminal(err) {
+			w.set(stateFailed, err)
+			w.log.Error("source stopped; fix the cause and restart syncd", "error", err)
+			return nil
+		}
+		if time.Since(started) > time.Minute {
+			b.Reset()
+		}
+		wait := b.NextBackOff()
+		w.set(stateRetrying, err)
+		w.log.Error("capture session ended; retrying", "error", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (w *worker) session(ctx context.Context) error {
+	w.set(stateStarting, nil)
+	r, err := w.newRouter(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w.mu.Lock()
+	w.router, w.state = r, stateStreaming
+	w.mu.Unlock()
+	return w.src.Run(ctx, r)
+}
+
+func (w *worker) set(state string, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.state, w.err = state, err
+}
+
+// snapshot returns the worker's state, last error and current router.
+func (w *worker) snapshot() (string, error, *router.Router) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.state, w.err, w.router
+}

@@ -1,0 +1,130 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	"github.com/syncd-dev/syncd/router/embedded"
+	"github.com/syncd-dev/syncd/scopes"
+)
+
+// Conn is a connection to NATS: to the server or cluster of the config's
+// url, or in-process to the embedded server.
+type Conn struct {
+	nc *nats.Conn
+}
+
+// Connect dials cfg.URL with cfg's credentials, or, if srv is not nil, the
+// embedded server in-process. The connection reconnects forever;
+// disconnects and reconnects are logged.
+func Connect(cfg scopes.NATS, log hclog.Logger, srv *embedded.Server) (*Conn, error) {
+	opts := []nats.Option{
+		nats.Name("syncd"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("disconnected from nats", "error", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("reconnected to nats", "server", nc.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Error("nats error", "subject", subject, "error", err)
+		}),
+	}
+	if srv != nil {
+		opts = append(opts, srv.ConnectOption())
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.Creds != "" {
+		o, err := credsOption(cfg.Creds)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, o)
+	}
+	if tls := cfg.TLS; tls != nil {
+		if tls.CAFile != "" {
+			opts = append(opts, nats.RootCAs(tls.CAFile))
+		}
+		if tls.CertFile != "" || tls.KeyFile != "" {
+			opts = append(opts, nats.ClientCert(tls.CertFile, tls.KeyFile))
+		}
+	}
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	return &Conn{nc: nc}, nil
+}
+
+// Connected reports whether the connection is up, and its state.
+func (c *Conn) Connected() (bool, string) { return c.nc.IsConnected(), c.nc.Status().String() }
+
+// Close closes the connection.
+func (c *Conn) Close() { c.nc.Close() }
+
+// StreamState is the state of a scope's stream.
+type StreamState struct {
+	Stream    string    `json:"stream"`
+	Messages  uint64    `json:"messages"`
+	Bytes     uint64    `json:"bytes"`
+	FirstSeq  uint64    `json:"first_seq"`
+	LastSeq   uint64    `json:"last_seq"`
+	LastTime  time.Time `json:"last_time"`
+	Consumers int       `json:"consumers"`
+}
+
+// ErrNoStream means a scope has no stream yet.
+var ErrNoStream = errors.New("no stream")
+
+// StreamState reads the state of a scope's stream.
+func (c *Conn) StreamState(ctx context.Context, scope string) (*StreamState, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	s, err := js.Stream(ctx, StreamName(scope))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("read stream %s: %w", StreamName(scope), ErrNoStream)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", StreamName(scope), err)
+	}
+	st := s.CachedInfo().State
+	return &StreamState{
+		Stream: StreamName(scope), Messages: st.Msgs, Bytes: st.Bytes,
+		FirstSeq: st.FirstSeq, LastSeq: st.LastSeq, LastTime: st.LastTime, Consumers: st.Consumers,
+	}, nil
+}
+
+// credsOption authenticates with the contents of a .creds file (user JWT
+// and nkey seed), which the config reads with file().
+func credsOption(creds string) (nats.Option, error) {
+	userJWT, err := jwt.ParseDecoratedJWT([]byte(creds))
+	if err != nil {
+		return nil, fmt.Errorf("read nats creds: %w", err)
+	}
+	kp, err := nkeys.ParseDecoratedNKey([]byte(creds))
+	if err != nil {
+		return nil, fmt.Errorf("read nats creds: %w", err)
+	}
+	return nats.UserJWT(
+		func() (string, error) { return userJWT, nil },
+		func(nonce []byte) ([]byte, error) { return kp.Sign(nonce) },
+	), nil
+}

@@ -1,0 +1,174 @@
+package router
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/syncd-dev/syncd/capture"
+)
+
+// Reasons a message is published to a scope (envelope scope.reason).
+const (
+	ReasonChange     = "change"
+	ReasonSnapshot   = "snapshot"
+	ReasonScopeEnter = "scope_enter" // an update moved the row into the scope's filter
+	ReasonScopeExit  = "scope_exit"  // an update moved the row out of it
+)
+
+// Envelope is the JSON body of a row-change message, as documented in
+// docs/wire-format.md. Row values are decoded with json.Number for numbers.
+type Envelope struct {
+	Op        string         `json:"op"`
+	Key       map[string]any `json:"key"`
+	Before    map[string]any `json:"before"`
+	After     map[string]any `json:"after"`
+	Unchanged []string       `json:"unchanged,omitempty"`
+	Scope     struct {
+		Name    string `json:"name"`
+		Version int    `json:"version"`
+		Reason  string `json:"reason"`
+	} `json:"scope"`
+	Source struct {
+		Kind     string    `json:"kind"`
+		Name     string    `json:"name"`
+		DB       string    `json:"db"`
+		Schema   string    `json:"schema"`
+		Table    string    `json:"table"`
+		Pos      string    `json:"pos"`
+		CommitTS time.Time `json:"commit_ts"`
+		Snapshot bool      `json:"snapshot"`
+		Origin   string    `json:"origin,omitempty"`
+	} `json:"source"`
+	Txn struct {
+		ID   string `json:"id"`
+		Seq  int    `json:"seq"`
+		Last bool   `json:"last"`
+	} `json:"txn"`
+	TsMs int64 `json:"ts_ms"`
+}
+
+// Decode parses a message body.
+func Decode(data []byte) (*Envelope, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var e Envelope
+	if err := d.Decode(&e); err != nil {
+		return nil, fmt.Errorf("decode envelope: %w", err)
+	}
+	return &e, nil
+}
+
+// message is one routed row change, ready to encode.
+type message struct {
+	plan   *plan
+	op     capture.Op
+	reason string
+	ev     *capture.Event
+	key    capture.Row // nil: "key":null
+	before capture.Row // nil: "before":null
+	after  capture.Row // nil: "after":null
+	seq    int
+}
+
+// appendBody appends m's JSON body and returns it with the offset of the
+// "false" of txn.last, which setLast turns into true.
+func appendBody(b []byte, m *message, now time.Time) ([]byte, int) {
+	p, ev := m.plan, m.ev
+	b = append(b, `{"op":"`...)
+	b = append(b, byte(m.op))
+	b = append(b, `","key":`...)
+	if m.key != nil && len(p.key) > 0 {
+		b = p.appendRow(b, p.key, m.key)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"before":`...)
+	b = p.appendProjected(b, m.before)
+	b = append(b, `,"after":`...)
+	b = p.appendProjected(b, m.after)
+	if m.after != nil {
+		b = p.appendUnchanged(b, m.after)
+	}
+	b = append(b, p.scopePrefix...)
+	b = append(b, m.reason...)
+	b = append(b, p.sourcePrefix...)
+	b = ev.Txn.Pos.AppendText(b)
+	b = append(b, `","commit_ts":"`...)
+	b = ev.Txn.CommitTime.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","snapshot":`...)
+	b = strconv.AppendBool(b, ev.Txn.Snapshot)
+	if ev.Txn.Origin != "" {
+		b = append(b, `,"origin":`...)
+		b = appendString(b, ev.Txn.Origin)
+	}
+	b = append(b, `},"txn":{"id":`...)
+	b = appendString(b, ev.Txn.ID)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, int64(m.seq), 10)
+	b = append(b, `,"last":`...)
+	lastOff := len(b)
+	b = append(b, `false},"ts_ms":`...)
+	b = strconv.AppendInt(b, now.UnixMilli(), 10)
+	b = append(b, '}')
+	return b, lastOff
+}
+
+// setLast rewrites the txn.last "false" at off to "true".
+func setLast(body []byte, off int) []byte {
+	copy(body[off:], "true")
+	return append(body[:off+4], body[off+5:]...)
+}
+
+// appendProjected appends the projected columns of row present in it, or
+// null for a nil row.
+func (p *plan) appendProjected(b []byte, row capture.Row) []byte {
+	if row == nil {
+		return append(b, "null"...)
+	}
+	return p.appendRow(b, p.cols, row)
+}
+
+// appendRow appends {"col":value,...} for the columns cols of row, leaving
+// out Absent values.
+func (p *plan) appendRow(b []byte, cols []int, row capture.Row) []byte {
+	b = append(b, '{')
+	first := true
+	for _, c := range cols {
+		v := row[c]
+		if v == capture.Absent {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, p.names[c]...)
+		b = appendValue(b, v)
+	}
+	return append(b, '}')
+}
+
+// appendUnchanged appends ,"unchanged":[...] listing projected columns the
+// source did not send, or nothing if it sent all.
+func (p *plan) appendUnchanged(b []byte, row capture.Row) []byte {
+	first := true
+	for _, c := range p.cols {
+		if row[c] != capture.Absent {
+			continue
+		}
+		if first {
+			b = append(b, `,"unchanged":[`...)
+			first = false
+		} else {
+			b = append(b, ',')
+		}
+		b = appendString(b, p.table.Columns[c].Name)
+	}
+	if !first {
+		b = append(b, ']')
+	}
+	return b
+}

@@ -1,0 +1,177 @@
+package router
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/scopes"
+	"github.com/syncd-dev/syncd/scopes/filter"
+)
+
+// plan is how one scope table publishes the rows of one version of a
+// source table: which columns, which rows, on which subjects, with the
+// constant parts of the envelope encoded once.
+type plan struct {
+	pub    *publisher
+	table  *capture.Table
+	cols   []int           // projected columns, in table order
+	key    []int           // primary key columns
+	names  [][]byte        // `"name":` per table column
+	filter *filter.Program // nil: every row
+
+	subjects     map[capture.Op]string
+	events       map[capture.Op]prometheus.Counter
+	scopePrefix  []byte // `,"scope":{"name":…,"version":…,"reason":"`
+	sourcePrefix []byte // `"},"source":{…,"pos":"`
+}
+
+type planKey struct {
+	st    *scopes.Table
+	table *capture.Table
+}
+
+// newPlan checks a scope table's columns and filter against the source
+// table's columns. Its errors are terminal: the config and the source
+// table disagree.
+func newPlan(pub *publisher, st *scopes.Table, t *capture.Table, src SourceInfo, version int, m *Metrics) (*plan, error) {
+	p := &plan{pub: pub, table: t, key: t.Key, names: make([][]byte, len(t.Columns))}
+	for i, c := range t.Columns {
+		p.names[i] = append(appendString(nil, c.Name), ':')
+	}
+	if st.Columns == nil {
+		p.cols = make([]int, len(t.Columns))
+		for i := range p.cols {
+			p.cols[i] = i
+		}
+	} else {
+		listed := make(map[int]bool, len(st.Columns))
+		for _, name := range st.Columns {
+			i := t.Column(name)
+			if i < 0 {
+				return nil, capture.Terminal(fmt.Errorf("scope %q: table %s has no column %q", st.Scope.Name, t.ID(), name))
+			}
+			listed[i] = true
+		}
+		for i := range t.Columns {
+			if listed[i] {
+				p.cols = append(p.cols, i)
+			}
+		}
+	}
+	if st.Where != nil {
+		prog, err := st.Where.Compile(t.Column)
+		if err != nil {
+			return nil, capture.Terminal(fmt.Errorf("scope %q: filter on %s: %w", st.Scope.Name, t.ID(), err))
+		}
+		p.filter = prog
+	}
+
+	scope := st.Scope.Name
+	p.subjects = make(map[capture.Op]string, 5)
+	p.events = make(map[capture.Op]prometheus.Counter, 5)
+	for _, op := range []capture.Op{capture.OpInsert, capture.OpUpdate, capture.OpDelete, capture.OpRead, capture.OpTruncate} {
+		p.subjects[op] = Subject(scope, src.Name, t.ID(), op)
+		p.events[op] = m.Events.WithLabelValues(scope, t.ID().String(), op.String())
+	}
+
+	b := append([]byte(nil), `,"scope":{"name":`...)
+	b = appendString(b, scope)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, int64(version), 10)
+	p.scopePrefix = append(b, `,"reason":"`...)
+
+	b = append([]byte(nil), `"},"source":{"kind":`...)
+	b = appendString(b, src.Kind)
+	b = append(b, `,"name":`...)
+	b = appendString(b, src.Name)
+	b = append(b, `,"db":`...)
+	b = appendString(b, src.DB)
+	b = append(b, `,"schema":`...)
+	b = appendString(b, t.Schema)
+	b = append(b, `,"table":`...)
+	b = appendString(b, t.Name)
+	p.sourcePrefix = append(b, `,"pos":"`...)
+	return p, nil
+}
+
+// matches reports whether row passes the filter: True, False or, when it
+// references NULL or values the source did not send, Unknown.
+func (p *plan) matches(row capture.Row) filter.Tri {
+	if p.filter == nil {
+		return filter.True
+	}
+	return p.filter.Eval(row)
+}
+
+// route decides what, if anything, the scope publishes for ev:
+//
+//   - inserts and snapshot reads: the row if it matches;
+//   - deletes: unless the old row is known not to match;
+//   - updates: a change if the new row matches (an insert with reason
+//     scope_enter if the old row is known not to have matched), a delete
+//     with reason scope_exit if it does not (unless the old row is known
+//     not to have matched either). Without an old image the old row's
+//     match is unknown, so a non-matching update always exits: deleting
+//     an absent row is harmless, leaving a stale one is not;
+//   - truncates: always.
+func (p *plan) route(ev *capture.Event) (message, bool) {
+	m := message{plan: p, op: ev.Op, reason: ReasonChange, ev: ev, key: ev.Key(), before: ev.Before, after: ev.After}
+	switch ev.Op {
+	case capture.OpInsert, capture.OpRead:
+		if ev.Op == capture.OpRead {
+			m.reason = ReasonSnapshot
+		}
+		return m, p.matches(ev.After) == filter.True
+	case capture.OpDelete:
+		return m, ev.Before == nil || p.matches(ev.Before) != filter.False
+	case capture.OpTruncate:
+		m.key = nil
+		return m, true
+	case capture.OpUpdate:
+		if p.filter == nil {
+			return m, true
+		}
+		was := filter.Unknown
+		if ev.Before != nil {
+			was = p.matches(ev.Before)
+		}
+		switch {
+		case p.matches(ev.After) == filter.True && was == filter.False:
+			m.op, m.reason, m.before = capture.OpInsert, ReasonScopeEnter, nil
+			return m, true
+		case p.matches(ev.After) == filter.True:
+			return m, true
+		case was == filter.False:
+			return m, false
+		default:
+			m.op, m.reason, m.after = capture.OpDelete, ReasonScopeExit, nil
+			m.key, m.before = p.oldKey(ev), ev.Before
+			if m.before == nil {
+				m.before = m.key
+			}
+			return m, true
+		}
+	}
+	return m, false
+}
+
+// oldKey returns a row holding the key the target has for an updated row:
+// the old image's key if the source sent one, else the new row's key (which
+// then did not change).
+func (p *plan) oldKey(ev *capture.Event) capture.Row {
+	src := ev.After
+	if ev.Before != nil && len(p.key) > 0 && ev.Before[p.key[0]] != capture.Absent {
+		src = ev.Before
+	}
+	key := make(capture.Row, len(p.table.Columns))
+	for i := range key {
+		key[i] = capture.Absent
+	}
+	for _, k := range p.key {
+		key[k] = src[k]
+	}
+	return key
+}

@@ -1,0 +1,325 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint"
+)
+
+// publisher writes one scope's messages to its stream in order.
+//
+// With atomic batches (nats-server 2.12+), messages are staged without a
+// reply and each batch ends with an "eob" commit that the server answers
+// once the whole batch is stored (and, with sync_always, fsynced). Every
+// batch's first message carries Nats-Expected-Last-Sequence, so if one
+// batch fails, every later one fails too: the stream never has a gap,
+// however many batches are in flight. Without atomic batches each message
+// is its own batch of one, published with a reply and the same check.
+//
+// The router goroutine calls enqueue, endTxn and flush; acks arrive on the
+// NATS subscription's goroutine. After the first error the publisher is
+// failed for good; the router is then rebuilt from what the stream holds.
+type publisher struct {
+	scope, source string
+	stream        string
+	nc            *nats.Conn
+	atomic        bool
+	maxBatch      int
+	ackTimeout    time.Duration
+	tracker       *checkpoint.Tracker
+	window        chan struct{} // one token per unacknowledged batch
+	replyPrefix   string        // <inbox>.<publisher index>.
+	commitSubject string
+	wake          func()
+	latency       prometheus.Observer
+	inflightMsgs  prometheus.Gauge
+	skipped       prometheus.Counter
+
+	// Owned by the router goroutine.
+	resume   resumePoint
+	cur      *batch
+	nextNo   uint64
+	expected uint64 // the stream's last sequence once every batch sent is stored
+	txn      *capture.Txn
+	txnPos   string // txn.Pos as text
+	seq      int    // messages of txn for this scope so far
+	held     *nats.Msg
+	heldLast int // offset of txn.last in held.Data
+
+	mu       sync.Mutex
+	inflight []*batch // sent, not yet acknowledged, in order
+	err      error
+	failed   chan struct{} // closed with the first error
+}
+
+type batch struct {
+	no     uint64
+	id     string
+	reply  string
+	first  uint64 // the stream's last sequence before this batch
+	n      int
+	txns   []uint64 // tracker ids of transactions whose last message is here
+	sentAt time.Time
+}
+
+// enqueue takes the scope's next message of txn. Each scope holds back its
+// latest message until the next one or the commit, so that the last
+// message of a transaction goes out marked txn.last.
+func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) error {
+	if p.txn != m.ev.Txn {
+		p.txn, p.seq = m.ev.Txn, 0
+		p.txnPos = m.ev.Txn.Pos.String()
+	}
+	p.seq++
+	m.seq = p.seq
+	if p.resume.covers(m.ev.Txn.Pos, p.seq) {
+		p.skipped.Inc()
+		return nil
+	}
+	msg, lastOff := p.encode(m, now)
+	if p.held != nil {
+		if err := p.send(ctx, p.held, 0); err != nil {
+			return err
+		}
+	}
+	p.held, p.heldLast = msg, lastOff
+	return nil
+}
+
+// holds reports whether the publisher has a message of txn held back.
+func (p *publisher) holds(txn *capture.Txn) bool { return p.held != nil && p.txn == txn }
+
+// endTxn sends the held last message of the transaction, which the tracker
+// knows as id, and ends the batch if it is at least half full, so that
+// batches tend to end on transaction boundaries.
+func (p *publisher) endTxn(ctx context.Context, id uint64) error {
+	msg := p.held
+	p.held = nil
+	msg.Data = setLast(msg.Data, p.heldLast)
+	if err := p.send(ctx, msg, id); err != nil {
+		return err
+	}
+	if p.cur != nil && p.cur.n >= p.maxBatch/2 {
+		return p.commit()
+	}
+	return nil
+}
+
+func (p *publisher) encode(m *message, now time.Time) (*nats.Msg, int) {
+	body, lastOff := appendBody(make([]byte, 0, 512), m, now)
+	id := appendMsgID(make([]byte, 0, 64), p.scope, p.source, m.ev.Txn.Pos, m.seq)
+	msg := &nats.Msg{
+		Subject: m.plan.subjects[m.op],
+		Data:    body,
+		Header: nats.Header{
+			HeaderMsgID: {string(id)},
+			HeaderOp:    {m.op.String()},
+			HeaderTxn:   {m.ev.Txn.ID},
+			HeaderPos:   {p.txnPos},
+			HeaderType:  contentTypeJSON,
+		},
+	}
+	m.plan.events[m.op].Inc()
+	return msg, lastOff
+}
+
+var contentTypeJSON = []string{ContentTypeJSON}
+
+// send adds msg to the open batch, opening one if needed. A non-zero id
+// is a transaction whose last message msg is.
+func (p *publisher) send(ctx context.Context, msg *nats.Msg, id uint64) error {
+	if err := p.error(); err != nil {
+		return err
+	}
+	if p.cur != nil && p.cur.n >= p.maxBatch {
+		if err := p.commit(); err != nil {
+			return err
+		}
+	}
+	if p.cur == nil {
+		if err := p.acquire(ctx); err != nil {
+			return err
+		}
+		p.nextNo++
+		p.cur = &batch{no: p.nextNo, first: p.expected, reply: p.replyPrefix + strconv.FormatUint(p.nextNo, 10)}
+		if p.atomic {
+			p.cur.id = nuid.Next()
+		}
+	}
+	b := p.cur
+	if id != 0 {
+		b.txns = append(b.txns, id)
+	}
+	if b.n == 0 {
+		msg.Header[hdrExpectedLast] = []string{strconv.FormatUint(b.first, 10)}
+	}
+	b.n++
+	if !p.atomic {
+		msg.Reply = b.reply
+		return p.dispatch(b, msg)
+	}
+	msg.Header[hdrBatchID] = []string{b.id}
+	msg.Header[hdrBatchSeq] = []string{strconv.Itoa(b.n)}
+	if err := p.nc.PublishMsg(msg); err != nil {
+		return p.fail(fmt.Errorf("publish to stream %s: %w", p.stream, err))
+	}
+	return nil
+}
+
+// commit ends the open batch with an end-of-batch marker, which is not
+// stored; the server answers it once the batch is stored.
+func (p *publisher) commit() error {
+	b := p.cur
+	if b == nil || b.n == 0 {
+		return nil
+	}
+	eob := &nats.Msg{
+		Subject: p.commitSubject,
+		Reply:   b.reply,
+		Header: nats.Header{
+			hdrBatchID:     {b.id},
+			hdrBatchSeq:    {strconv.Itoa(b.n + 1)},
+			hdrBatchCommit: {"eob"},
+		},
+	}
+	return p.dispatch(b, eob)
+}
+
+// dispatch registers b as in flight and publishes its final message.
+func (p *publisher) dispatch(b *batch, last *nats.Msg) error {
+	p.cur = nil
+	p.expected += uint64(b.n)
+	b.sentAt = time.Now()
+	p.mu.Lock()
+	p.inflight = append(p.inflight, b)
+	p.mu.Unlock()
+	p.inflightMsgs.Add(float64(b.n))
+	if err := p.nc.PublishMsg(last); err != nil {
+		return p.fail(fmt.Errorf("publish to stream %s: %w", p.stream, err))
+	}
+	return nil
+}
+
+// flush commits the open batch.
+func (p *publisher) flush() error {
+	if err := p.error(); err != nil {
+		return err
+	}
+	if p.atomic {
+		return p.commit()
+	}
+	return nil
+}
+
+// acquire takes a window slot, waiting for an ack if all are taken.
+func (p *publisher) acquire(ctx context.Context) error {
+	select {
+	case p.window <- struct{}{}:
+		return nil
+	default:
+	}
+	timer := time.NewTimer(p.ackTimeout)
+	defer timer.Stop()
+	select {
+	case p.window <- struct{}{}:
+		return nil
+	case <-p.failed:
+		return p.error()
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return p.fail(fmt.Errorf("publish to stream %s: no acknowledgement within %v", p.stream, p.ackTimeout))
+	}
+}
+
+// pubAck is the server's answer to a batch commit or a single publish.
+type pubAck struct {
+	Stream    string `json:"stream"`
+	Seq       uint64 `json:"seq"`
+	Duplicate bool   `json:"duplicate"`
+	Error     *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+// ack handles the server's answer to batch no. It runs on the NATS
+// subscription goroutine.
+func (p *publisher) ack(no uint64, data []byte) {
+	p.mu.Lock()
+	if p.err != nil {
+		p.mu.Unlock()
+		return
+	}
+	if len(p.inflight) == 0 || p.inflight[0].no != no {
+		p.mu.Unlock()
+		p.fail(fmt.Errorf("publish to stream %s: acknowledgement for batch %d out of order", p.stream, no))
+		return
+	}
+	b := p.inflight[0]
+	p.inflight[0] = nil
+	p.inflight = p.inflight[1:]
+	p.mu.Unlock()
+
+	var a pubAck
+	if err := json.Unmarshal(data, &a); err != nil {
+		p.fail(fmt.Errorf("publish to stream %s: read acknowledgement: %w", p.stream, err))
+		return
+	}
+	if a.Error != nil {
+		p.fail(fmt.Errorf("publish to stream %s: %s (error %d)", p.stream, a.Error.Description, a.Error.ErrCode))
+		return
+	}
+	if want := b.first + uint64(b.n); a.Seq != want || a.Duplicate {
+		p.fail(fmt.Errorf("publish to stream %s: stored at sequence %d, want %d: another writer is publishing to the stream", p.stream, a.Seq, want))
+		return
+	}
+	for _, id := range b.txns {
+		p.tracker.Done(id)
+	}
+	p.latency.Observe(time.Since(b.sentAt).Seconds())
+	p.inflightMsgs.Sub(float64(b.n))
+	<-p.window
+	p.wake()
+}
+
+// fail records the publisher's first error, wakes a waiting Drain, and
+// returns err.
+func (p *publisher) fail(err error) error {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+		close(p.failed)
+	}
+	p.mu.Unlock()
+	p.wake()
+	return err
+}
+
+func (p *publisher) error() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// unacked returns the number of batches sent and not acknowledged, and how
+// long the oldest has waited.
+func (p *publisher) unacked(now time.Time) (int, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.inflight) == 0 {
+		return 0, 0
+	}
+	return len(p.inflight), now.Sub(p.inflight[0].sentAt)
+}

@@ -1,0 +1,329 @@
+// Package router cuts row changes into scopes and publishes them on NATS
+// JetStream: one stream per scope, one message per row change, subjects,
+// headers and JSON envelope as in DESIGN.md §4. It is the only package that
+// talks to NATS.
+package router
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint"
+	"github.com/syncd-dev/syncd/scopes"
+)
+
+// SourceInfo names the source whose changes a Router publishes.
+type SourceInfo struct {
+	Kind string // "postgres", "mysql", "sqlserver"
+	Name string // the source's name in the config
+	DB   string // the database it reads
+}
+
+// Router publishes one source's changes to the streams of the scopes that
+// cover them. It implements capture.Sink; a Router serves one capture
+// session. After an error, Close it and build a new one: New reads from the
+// streams what is already stored, so nothing is published twice.
+type Router struct {
+	src      SourceInfo
+	index    *scopes.Index
+	pubs     map[string]*publisher
+	order    []*publisher
+	versions map[string]int
+	plans    map[planKey]*plan
+	tracker  *checkpoint.Tracker
+	sub      *nats.Subscription
+	wakeup   chan struct{}
+	log      hclog.Logger
+	metrics  *Metrics
+	now      func() time.Time
+
+	touched []*publisher // publishers holding a message of the open transaction
+}
+
+var _ capture.Sink = (*Router)(nil)
+
+// Options tune a Router. The zero value of each field picks its default.
+type Options struct {
+	Logger     hclog.Logger
+	Metrics    *Metrics
+	Streams    StreamOptions
+	BatchSize  int           // messages per atomic batch; default and server maximum 1000
+	Window     int           // unacknowledged batches per scope; default 4 (1024 without atomic batches)
+	AckTimeout time.Duration // default 30s
+}
+
+// New prepares publishing for the scopes of cfg whose source is src.Name:
+// it creates or updates their streams, records their versions, and reads
+// where each stream's copy of the source ends.
+func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o Options) (*Router, error) {
+	nc := conn.nc
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.BatchSize <= 0 || o.BatchSize > 1000 {
+		o.BatchSize = 1000
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = 30 * time.Second
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	atomic := SupportsAtomicBatch(nc)
+	if !atomic {
+		o.Logger.Warn("nats server has no atomic batch publishing; publishing one message at a time, which is much slower with fsync on every write",
+			"server_version", nc.ConnectedServerVersion(), "needs", "2.12.0")
+	}
+	r := &Router{
+		src:      src,
+		index:    scopes.NewIndex(cfg.Scopes),
+		pubs:     make(map[string]*publisher),
+		versions: make(map[string]int),
+		plans:    make(map[planKey]*plan),
+		tracker:  checkpoint.NewTracker(0),
+		wakeup:   make(chan struct{}, 1),
+		log:      o.Logger,
+		metrics:  o.Metrics,
+		now:      time.Now,
+	}
+	inbox := nc.NewRespInbox()
+	for _, s := range cfg.Scopes {
+		if s.Source != src.Name {
+			continue
+		}
+		p, err := r.newPublisher(ctx, nc, js, s, inbox, atomic, o)
+		if err != nil {
+			return nil, err
+		}
+		r.pubs[s.Name] = p
+		r.order = append(r.order, p)
+	}
+	r.sub, err = nc.Subscribe(inbox+".*.*", r.onAck)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to acknowledgements: %w", err)
+	}
+	return r, nil
+}
+
+func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s *scopes.Scope, inbox string, atomic bool, o Options) (*publisher, error) {
+	stream, atomic, err := ensureStream(ctx, js, s.Name, o.Streams, atomic)
+	if err != nil {
+		return nil, err
+	}
+	version, err := scopeVersion(ctx, js, s, o.Streams.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	r.versions[s.Name] = version
+	resume, err := lastStored(ctx, stream, s.Name, r.src.Name)
+	if err != nil {
+		return nil, err
+	}
+	window := o.Window
+	if window <= 0 {
+		window = 4
+		if !atomic {
+			window = 1024
+		}
+	}
+	info := stream.CachedInfo()
+	r.log.Info("publishing scope", "scope", s.Name, "stream", info.Config.Name, "version", version,
+		"atomic_batches", atomic, "stored_messages", info.State.Msgs, "resume_after", resumeText(resume))
+	return &publisher{
+		scope:         s.Name,
+		source:        r.src.Name,
+		stream:        info.Config.Name,
+		nc:            nc,
+		atomic:        atomic,
+		maxBatch:      o.BatchSize,
+		ackTimeout:    o.AckTimeout,
+		tracker:       r.tracker,
+		window:        make(chan struct{}, window),
+		replyPrefix:   inbox + "." + strconv.Itoa(len(r.order)) + ".",
+		commitSubject: ReservedSubject(s.Name, TokenBatch),
+		wake:          r.wake,
+		latency:       r.metrics.PublishLatency.WithLabelValues(s.Name),
+		inflightMsgs:  r.metrics.InflightMessages.WithLabelValues(s.Name),
+		skipped:       r.metrics.SkippedReplays.WithLabelValues(s.Name),
+		resume:        resume,
+		expected:      info.State.LastSeq,
+		failed:        make(chan struct{}),
+	}, nil
+}
+
+func resumeText(r resumePoint) string {
+	if !r.ok {
+		return "nothing"
+	}
+	return r.pos.String() + ":" + strconv.Itoa(r.seq)
+}
+
+// Begin implements capture.Sink.
+func (r *Router) Begin(ctx context.Context, txn *capture.Txn) error {
+	r.touched = r.touched[:0]
+	return nil
+}
+
+// Change implements capture.Sink: it publishes ev to each scope that
+// covers its table and whose filter lets it through.
+func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
+	now := r.now()
+	for _, st := range r.index.Lookup(r.src.Name, ev.Table.ID()) {
+		p, err := r.plan(st, ev.Table)
+		if err != nil {
+			return err
+		}
+		m, ok := p.route(ev)
+		if !ok {
+			continue
+		}
+		if !p.pub.holds(ev.Txn) {
+			r.touched = append(r.touched, p.pub)
+		}
+		if err := p.pub.enqueue(ctx, &m, now); err != nil {
+			return err
+		}
+		if !p.pub.holds(ev.Txn) { // skipped as already stored
+			r.touched = r.touched[:len(r.touched)-1]
+		}
+	}
+	return nil
+}
+
+func (r *Router) plan(st *scopes.Table, t *capture.Table) (*plan, error) {
+	k := planKey{st: st, table: t}
+	if p, ok := r.plans[k]; ok {
+		return p, nil
+	}
+	p, err := newPlan(r.pubs[st.Scope.Name], st, t, r.src, r.versions[st.Scope.Name], r.metrics)
+	if err != nil {
+		return nil, err
+	}
+	r.plans[k] = p
+	return p, nil
+}
+
+// Commit implements capture.Sink.
+func (r *Router) Commit(ctx context.Context, txn *capture.Txn) error {
+	id := r.tracker.Add(txn.Ack, len(r.touched))
+	for _, p := range r.touched {
+		if err := p.endTxn(ctx, id); err != nil {
+			return err
+		}
+	}
+	r.touched = r.touched[:0]
+	return nil
+}
+
+// Flush implements capture.Sink. It also fails if a batch has waited
+// longer than the ack timeout, so a stalled server surfaces while the
+// source is idle.
+func (r *Router) Flush(ctx context.Context) error {
+	now := r.now()
+	for _, p := range r.order {
+		if err := p.flush(); err != nil {
+			return err
+		}
+		if n, age := p.unacked(now); n > 0 && age > p.ackTimeout {
+			return p.fail(fmt.Errorf("publish to stream %s: no acknowledgement within %v", p.stream, p.ackTimeout))
+		}
+	}
+	return nil
+}
+
+// Drain implements capture.Sink.
+func (r *Router) Drain(ctx context.Context) error {
+	if err := r.Flush(ctx); err != nil {
+		return err
+	}
+	for {
+		pending := 0
+		for _, p := range r.order {
+			if err := p.error(); err != nil {
+				return err
+			}
+			n, _ := p.unacked(r.now())
+			pending += n
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-r.wakeup:
+		case <-ctx.Done():
+			return fmt.Errorf("drain %d unacknowledged batches: %w", pending, ctx.Err())
+		}
+	}
+}
+
+// Durable implements capture.Sink.
+func (r *Router) Durable() (capture.Position, bool) { return r.tracker.Durable() }
+
+// Close stops receiving acknowledgements. Messages in flight may still be
+// stored; a new Router finds them in the streams.
+func (r *Router) Close() error {
+	if r.sub == nil {
+		return nil
+	}
+	return r.sub.Unsubscribe()
+}
+
+// onAck routes a server answer to its publisher: the reply subject is
+// <inbox>.<publisher index>.<batch number>.
+func (r *Router) onAck(m *nats.Msg) {
+	tokens := strings.Split(m.Subject, ".")
+	if len(tokens) < 2 {
+		return
+	}
+	i, err1 := strconv.Atoi(tokens[len(tokens)-2])
+	no, err2 := strconv.ParseUint(tokens[len(tokens)-1], 10, 64)
+	if err1 != nil || err2 != nil || i < 0 || i >= len(r.order) {
+		r.log.Warn("ignoring acknowledgement on unexpected subject", "subject", m.Subject)
+		return
+	}
+	r.order[i].ack(no, m.Data)
+}
+
+func (r *Router) wake() {
+	select {
+	case r.wakeup <- struct{}{}:
+	default:
+	}
+}
+
+// ScopeStatus is what a Router knows about one scope's publishing.
+type ScopeStatus struct {
+	Scope   string `json:"scope"`
+	Stream  string `json:"stream"`
+	Version int    `json:"version"`
+	Atomic  bool   `json:"atomic_batches"`
+	Unacked int    `json:"unacked_batches"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Status reports each scope's publishing state. Safe to call from any
+// goroutine.
+func (r *Router) Status() []ScopeStatus {
+	out := make([]ScopeStatus, 0, len(r.order))
+	for _, p := range r.order {
+		n, _ := p.unacked(time.Now())
+		s := ScopeStatus{Scope: p.scope, Stream: p.stream, Version: r.versions[p.scope], Atomic: p.atomic, Unacked: n}
+		if err := p.error(); err != nil {
+			s.Error = err.Error()
+		}
+		out = append(out, s)
+	}
+	return out
+}

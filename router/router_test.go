@@ -1,0 +1,283 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/scopes"
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+func testConfig(t *testing.T) *scopes.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "syncd.hcl")
+	err := os.WriteFile(path, []byte(`
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+scope "s" {
+  source = "app"
+  table "public.product" {}
+}`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := scopes.Load(path, scopes.LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return cfg
+}
+
+// feeder plays a source: transactions of rows with increasing ids.
+type feeder struct {
+	t      *testing.T
+	r      *Router
+	pos    capture.Position
+	nextID int32
+}
+
+// txn feeds one transaction of n inserts and, if commit, its commit.
+func (f *feeder) txn(n int, commit bool) *capture.Txn {
+	f.t.Helper()
+	ctx := context.Background()
+	f.pos += 100
+	txn := &capture.Txn{ID: fmt.Sprint(f.pos), Pos: f.pos, Ack: f.pos + 10, CommitTime: time.Now()}
+	if err := f.r.Begin(ctx, txn); err != nil {
+		f.t.Fatal(err)
+	}
+	for range n {
+		f.nextID++
+		ev := &capture.Event{Txn: txn, Table: productTable, Op: capture.OpInsert, After: capture.Row{f.nextID, "n", capture.Decimal("1"), nil}}
+		if err := f.r.Change(ctx, ev); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	if commit {
+		if err := f.r.Commit(ctx, txn); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	return txn
+}
+
+// replay rewinds the feeder to replay transactions from position pos.
+func (f *feeder) replay(r *Router, pos capture.Position, nextID int32) {
+	f.r, f.pos, f.nextID = r, pos, nextID
+}
+
+func newRouter(t *testing.T, conn *Conn, cfg *scopes.Config, batch int) *Router {
+	t.Helper()
+	r, err := New(context.Background(), conn, cfg, SourceInfo{Kind: "postgres", Name: "app", DB: "app"},
+		Options{BatchSize: batch, Logger: hclog.NewNullLogger(), AckTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func connect(t *testing.T, url string) *Conn {
+	t.Helper()
+	conn, err := Connect(scopes.NATS{URL: url}, hclog.NewNullLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	return conn
+}
+
+func drain(t *testing.T, r *Router) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stored returns the stream's messages as (id column, seq, last) triples
+// and their headers.
+func stored(t *testing.T, nc *nats.Conn, scope string) ([]string, []nats.Header) {
+	t.Helper()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	s, err := js.Stream(ctx, StreamName(scope))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	var headers []nats.Header
+	for seq := uint64(1); seq <= s.CachedInfo().State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := Decode(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, fmt.Sprintf("%v/%d/%v", e.After["id"], e.Txn.Seq, e.Txn.Last))
+		headers = append(headers, m.Header)
+	}
+	return rows, headers
+}
+
+// TestRouterResumesExactly publishes transactions, stops a router in the
+// middle of one that spans batches, and replays from an earlier position
+// with a new router: the stream must end with each change exactly once.
+func TestRouterResumesExactly(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	cfg := testConfig(t)
+
+	r1 := newRouter(t, conn, cfg, 4)
+	f := &feeder{t: t, r: r1}
+	f.txn(3, true)       // ids 1-3
+	t2 := f.txn(5, true) // ids 4-8, spans batches
+	t3 := f.txn(2, true) // ids 9-10
+	drain(t, r1)
+	if pos, idle := r1.Durable(); pos != t3.Ack || !idle {
+		t.Fatalf("Durable() = %v, %v after draining; want %v, true", pos, idle, t3.Ack)
+	}
+	f.txn(6, false) // ids 11-16, no commit: the source "crashed"
+	if err := r1.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, r1)
+	if pos, _ := r1.Durable(); pos != t3.Ack {
+		t.Fatalf("Durable() = %v with an uncommitted transaction, want %v", pos, t3.Ack)
+	}
+	r1.Close()
+
+	// The source resends from after t2: t3 and the unfinished transaction.
+	r2 := newRouter(t, conn, cfg, 4)
+	f.replay(r2, t2.Pos, 8)
+	f.txn(2, true)       // ids 9-10: all stored already
+	t4 := f.txn(6, true) // ids 11-16: 11-15 stored, 16 is new
+	t5 := f.txn(1, true) // id 17
+	drain(t, r2)
+	if pos, idle := r2.Durable(); pos != t5.Ack || !idle {
+		t.Fatalf("Durable() = %v, %v after replay; want %v, true", pos, idle, t5.Ack)
+	}
+	_ = t4
+
+	rows, _ := stored(t, conn.nc, "s")
+	want := []string{
+		"1/1/false", "2/2/false", "3/3/true",
+		"4/1/false", "5/2/false", "6/3/false", "7/4/false", "8/5/true",
+		"9/1/false", "10/2/true",
+		"11/1/false", "12/2/false", "13/3/false", "14/4/false", "15/5/false", "16/6/true",
+		"17/1/true",
+	}
+	if strings.Join(rows, " ") != strings.Join(want, " ") {
+		t.Fatalf("stream holds\n%v\nwant\n%v", rows, want)
+	}
+}
+
+// TestRouterBatchesEndOnTransactions checks that batches end at a
+// transaction's end once at least half full, and that a transaction larger
+// than a batch spans batches.
+func TestRouterBatchesEndOnTransactions(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	r := newRouter(t, conn, testConfig(t), 10)
+	f := &feeder{t: t, r: r}
+	for range 4 {
+		f.txn(3, true) // batches close after 6 messages: two transactions each
+	}
+	f.txn(12, true) // spans: fills a batch, the rest closes on its last row
+	drain(t, r)
+
+	rows, headers := stored(t, conn.nc, "s")
+	var sizes []int
+	for i, h := range headers {
+		if i == 0 || h.Get(hdrBatchID) != headers[i-1].Get(hdrBatchID) {
+			sizes = append(sizes, 0)
+		}
+		sizes[len(sizes)-1]++
+		if h.Get(hdrBatchSeq) != fmt.Sprint(sizes[len(sizes)-1]) {
+			t.Fatalf("message %d: batch sequence %s, want %d", i, h.Get(hdrBatchSeq), sizes[len(sizes)-1])
+		}
+	}
+	if fmt.Sprint(sizes) != "[6 6 10 2]" {
+		t.Fatalf("batch sizes %v, want [6 6 10 2] (rows %v)", sizes, rows)
+	}
+}
+
+// TestRouterRefusesForeignWriter checks that a message published to the
+// stream by someone else makes the next batch fail rather than leave a
+// gap, and that the durable position does not move past it.
+func TestRouterRefusesForeignWriter(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	r := newRouter(t, conn, testConfig(t), 10)
+	f := &feeder{t: t, r: r}
+	t1 := f.txn(2, true)
+	drain(t, r)
+
+	js, _ := jetstream.New(conn.nc)
+	if _, err := js.Publish(context.Background(), "syncd.s.app.public.product.c", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	f.txn(2, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := r.Drain(ctx)
+	if err == nil || !strings.Contains(err.Error(), "last sequence") {
+		t.Fatalf("Drain after a foreign write: %v, want a wrong last sequence error", err)
+	}
+	if pos, _ := r.Durable(); pos != t1.Ack {
+		t.Fatalf("Durable() = %v, want %v", pos, t1.Ack)
+	}
+	if st := r.Status(); st[0].Error == "" {
+		t.Fatalf("Status() shows no error: %+v", st)
+	}
+}
+
+// TestRouterOnServerWithoutAtomicBatches runs against the nats-server
+// Debian ships (2.9): syncd publishes one message at a time, in order.
+func TestRouterOnServerWithoutAtomicBatches(t *testing.T) {
+	srv := testenv.StartNATSProcess(t)
+	conn := connect(t, srv.URL)
+	if SupportsAtomicBatch(conn.nc) {
+		t.Skipf("nats-server %s supports atomic batches; this test needs an older one", conn.nc.ConnectedServerVersion())
+	}
+	cfg := testConfig(t)
+	r := newRouter(t, conn, cfg, 10)
+	if r.Status()[0].Atomic {
+		t.Fatal("router uses atomic batches on a server without them")
+	}
+	f := &feeder{t: t, r: r}
+	f.txn(3, true)
+	t2 := f.txn(2, true)
+	drain(t, r)
+	if pos, idle := r.Durable(); pos != t2.Ack || !idle {
+		t.Fatalf("Durable() = %v, %v; want %v, true", pos, idle, t2.Ack)
+	}
+	r.Close()
+
+	r2 := newRouter(t, conn, cfg, 10)
+	f.replay(r2, 100, 3) // resend the second transaction
+	f.txn(2, true)
+	t3 := f.txn(1, true)
+	drain(t, r2)
+	if pos, _ := r2.Durable(); pos != t3.Ack {
+		t.Fatalf("Durable() = %v, want %v", pos, t3.Ack)
+	}
+	rows, headers := stored(t, conn.nc, "s")
+	if strings.Join(rows, " ") != "1/1/false 2/2/false 3/3/true 4/1/false 5/2/true 6/1/true" {
+		t.Fatalf("stream holds %v", rows)
+	}
+	if headers[0].Get(hdrBatchID) != "" {
+		t.Fatalf("message carries a batch id on a server without atomic batches: %v", headers[0])
+	}
+}

@@ -1,0 +1,208 @@
+// Package scopes holds syncd's configuration: the HCL config model, its
+// loading and validation with file:line:col diagnostics, templates and
+// their params, the index from source tables to the scopes that cover them,
+// and scope definition hashing. The row-filter language is in
+// scopes/filter.
+//
+// A scope is a named, filtered selection of one source's tables, published
+// on its own JetStream stream and applied to its targets.
+package scopes
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/scopes/filter"
+)
+
+// Engine kinds, the first label of source and target blocks.
+const (
+	KindPostgres  = "postgres"
+	KindMySQL     = "mysql"
+	KindSQLServer = "sqlserver"
+)
+
+// Snapshot modes of a scope.
+const (
+	// SnapshotInitial copies the rows already in the source tables before
+	// streaming changes.
+	SnapshotInitial = "initial"
+	// SnapshotNever streams changes only.
+	SnapshotNever = "never"
+)
+
+// What an apply worker does with a row it cannot apply, after retries.
+const (
+	// OnApplyErrorStop stops the scope's worker for that target.
+	OnApplyErrorStop = "stop"
+	// OnApplyErrorDLQ parks the row on syncd.<scope>._dlq and goes on.
+	OnApplyErrorDLQ = "dlq"
+)
+
+// Defaults of optional settings.
+const (
+	DefaultDataDir         = "/var/lib/syncd"
+	DefaultNATSListen      = "127.0.0.1:4222"
+	DefaultAdminListen     = "127.0.0.1:7070"
+	DefaultStreamReplicas  = 1
+	DefaultStreamMaxAge    = 168 * time.Hour
+	DefaultDuplicateWindow = 2 * time.Minute
+	DefaultPollInterval    = time.Second
+	DefaultScopeInfoTable  = "syncd_scope_info"
+)
+
+// Config is a loaded and validated configuration. Load fills in every
+// default, so zero values mean what the field's comment says.
+type Config struct {
+	NATS NATS
+	// DataDir is where syncd keeps its state (the embedded JetStream store),
+	// an absolute path.
+	DataDir   string
+	Admin     Admin
+	Sources   []*Source   // in declaration order
+	Targets   []*Target   // in declaration order
+	Scopes    []*Scope    // in declaration order
+	Templates []*Template // in declaration order
+}
+
+// Source returns the source named name, or nil.
+func (c *Config) Source(name string) *Source {
+	for _, s := range c.Sources {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Target returns the target named name, or nil.
+func (c *Config) Target(name string) *Target {
+	for _, t := range c.Targets {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Scope returns the scope named name, or nil.
+func (c *Config) Scope(name string) *Scope {
+	for _, s := range c.Scopes {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// NATS is the nats block: where JetStream runs and how streams are made.
+type NATS struct {
+	// URL lists the servers of an external NATS system, comma-separated.
+	// Empty means syncd runs an embedded JetStream server under DataDir.
+	URL string
+	// Listen is the client address of the embedded server; unused with URL.
+	Listen string
+	// Creds is the content (not the path) of a NATS credentials file, a
+	// user JWT and its nkey seed; use file("...") to read one.
+	Creds string
+	// User and Password authenticate with a user name instead of Creds.
+	User, Password string
+	// TLS holds the TLS files for NATS connections; nil without a tls block.
+	TLS *TLS
+	// StreamReplicas is the replica count of each scope stream (1 to 5).
+	StreamReplicas int
+	// StreamMaxAge is how long a stream keeps messages; 0 means forever.
+	StreamMaxAge time.Duration
+	// StreamMaxBytes caps a stream's size; 0 means no limit.
+	StreamMaxBytes int64
+	// DuplicateWindow is how long JetStream remembers Nats-Msg-Id values.
+	DuplicateWindow time.Duration
+}
+
+// TLS names PEM files, as absolute paths (relative paths in the config are
+// resolved against the config's directory). Empty means not set.
+type TLS struct {
+	CAFile   string
+	CertFile string
+	KeyFile  string
+}
+
+// Admin is the admin block: the HTTP server for health, metrics and status.
+type Admin struct {
+	Listen string // host:port
+}
+
+// Source is a source block: one database whose change log syncd reads.
+type Source struct {
+	Kind string // KindPostgres, KindMySQL or KindSQLServer
+	Name string
+	DSN  string
+	// Slot and Publication are the PostgreSQL replication slot and
+	// publication; both default to syncd_<name> with '-' replaced by '_'.
+	Slot, Publication string
+	// ServerID is the MySQL replica server id syncd reads the binlog as.
+	ServerID uint32
+	// PollInterval is how often SQL Server change tracking is polled.
+	PollInterval time.Duration
+	// DeclRange is the block header's range in the config.
+	DeclRange hcl.Range
+}
+
+// Target is a target block: one database that scopes are applied to.
+type Target struct {
+	Kind string // KindPostgres, KindMySQL or KindSQLServer
+	Name string
+	DSN  string
+	// ScopeInfoTable is the table holding one checkpoint row per scope and
+	// source applied to the target.
+	ScopeInfoTable string
+	// CreateTables makes apply workers create missing target tables from
+	// the source schema.
+	CreateTables bool
+	DeclRange    hcl.Range
+}
+
+// Scope is a scope block, with its template (if any) already instantiated.
+type Scope struct {
+	Name    string
+	Source  string   // a Config.Sources name
+	Targets []string // Config.Targets names, in declaration order; may be empty
+	// Snapshot is SnapshotInitial or SnapshotNever.
+	Snapshot string
+	// OnApplyError is OnApplyErrorStop or OnApplyErrorDLQ.
+	OnApplyError string
+	// Template is the name of the template the scope's tables come from,
+	// or empty; Params are the values its params were bound to.
+	Template string
+	Params   map[string]filter.Value
+	// Tables are the scope's tables in declaration order, at least one.
+	Tables    []*Table
+	DeclRange hcl.Range
+}
+
+// Table is one source table of a scope or template.
+type Table struct {
+	// Scope is the scope the table belongs to; nil in a Template.
+	Scope *Scope
+	// ID is the source table.
+	ID capture.TableID
+	// Columns are the columns published, in order; nil means all.
+	Columns []string
+	// Where selects the rows published; nil means all. In a scope it has
+	// no params left; in a template it may have some.
+	Where *filter.Filter
+	// Target is the table the rows are applied to; it defaults to ID.
+	Target    capture.TableID
+	DeclRange hcl.Range
+}
+
+// Template is a template block: tables shared by scopes that differ only
+// in the values of params used in the tables' where filters.
+type Template struct {
+	Name      string
+	Params    []string // param names, in declaration order
+	Tables    []*Table // Scope is nil; Where may use Params
+	DeclRange hcl.Range
+}

@@ -1,0 +1,4 @@
+scope "products" {
+  source = "app"
+  table "public.product" {}
+}

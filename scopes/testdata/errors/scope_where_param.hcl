@@ -1,0 +1,5 @@
+source "postgres" "app" { dsn = "postgres://app" }
+scope "products" {
+  source = "app"
+  table "public.product" { where = "category = :category" }
+}

@@ -1,0 +1,4 @@
+source "postgres" "app" {
+  dsn = "postgres://app
+}
+scope {

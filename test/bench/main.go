@@ -1,0 +1,128 @@
+// Command bench measures syncd on throwaway local servers. Every figure is
+// a ratio against a baseline measured in the same run, because machines
+// are noisy and absolute numbers drift. It prints a table and writes
+// bench/results.json. `make bench` runs it.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+var cpuProfile = flag.String("cpuprofile", "", "save a CPU profile of syncd during the capture run to this `file`")
+
+// result is one measured figure.
+type result struct {
+	Name     string  `json:"name"`
+	Value    float64 `json:"value"`
+	Unit     string  `json:"unit"`
+	Baseline string  `json:"baseline,omitempty"`
+	BaseVal  float64 `json:"baseline_value,omitempty"`
+	Ratio    float64 `json:"ratio,omitempty"`
+	Goal     string  `json:"goal,omitempty"`
+	Met      *bool   `json:"met,omitempty"`
+}
+
+func main() {
+	rows := flag.Int("rows", 1_000_000, "rows in the throughput and large-transaction runs")
+	txnRows := flag.Int("txn-rows", 1000, "rows per transaction in the throughput run")
+	out := flag.String("json", "bench/results.json", "where to write the results")
+	quick := flag.Bool("quick", os.Getenv("BENCH_QUICK") != "", "small runs for development (also BENCH_QUICK=1)")
+	flag.Parse()
+	if *quick {
+		*rows = 200_000
+	}
+	bin := os.Getenv("SYNCD_BIN")
+	if bin == "" {
+		log.Fatal("set SYNCD_BIN to a built syncd binary (make bench does)")
+	}
+
+	env := newEnv()
+	defer env.cleanup()
+	pg := testenv.StartPostgres(env, testenv.WithSetting("max_wal_size", "8GB"), testenv.WithSetting("checkpoint_timeout", "30min"))
+
+	var results []result
+	results = append(results, captureThroughput(env, pg, bin, *rows, *txnRows)...)
+	results = append(results, natsCeiling(env, *rows))
+	results = append(results, largeTransactionRSS(env, pg, bin, *rows))
+
+	print(results)
+	if err := write(*out, results); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func print(results []result) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "measure\tsyncd\tbaseline\tratio\tgoal\t")
+	for _, r := range results {
+		base, ratio := "", ""
+		if r.Baseline != "" {
+			base = fmt.Sprintf("%s %s", human(r.BaseVal), r.Baseline)
+			ratio = fmt.Sprintf("%.2f", r.Ratio)
+		}
+		goal := r.Goal
+		if r.Met != nil {
+			goal += map[bool]string{true: " ok", false: " MISSED"}[*r.Met]
+		}
+		fmt.Fprintf(w, "%s\t%s %s\t%s\t%s\t%s\t\n", r.Name, human(r.Value), r.Unit, base, ratio, goal)
+	}
+	w.Flush()
+}
+
+func human(v float64) string {
+	switch {
+	case v >= 10_000:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 100:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func write(path string, results []result) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	host, _ := os.Hostname()
+	doc := map[string]any{
+		"time":    time.Now().UTC().Format(time.RFC3339),
+		"machine": map[string]any{"host": host, "cpus": runtime.NumCPU(), "os": runtime.GOOS, "arch": runtime.GOARCH, "cpu_model": cpuModel()},
+		"results": results,
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func ratioResult(name, unit string, value float64, baseline string, base float64, goal string, min float64) result {
+	r := result{Name: name, Value: value, Unit: unit, Baseline: baseline, BaseVal: base, Goal: goal}
+	if base > 0 {
+		r.Ratio = value / base
+		met := r.Ratio >= min
+		r.Met = &met
+	}
+	return r
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"log"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+// natsCeiling measures what JetStream alone takes on this machine: atomic
+// batches of 1,000 messages, with syncd's headers and a body of syncd's
+// size for a narrow row, into a server that fsyncs every write. It shows
+// how much of syncd's capture rate the NATS server itself bounds.
+func natsCeiling(e *env, rows int) result {
+	srv := testenv.StartNATS(e)
+	nc, err := nats.Connect(srv.URL)
+	if err != nil {
+		e.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CEILING", Subjects: []string{"c.>"}, AllowAtomicPublish: true, Duplicates: 2 * time.Minute}); err != nil {
+		e.Fatal(err)
+	}
+	body := []byte(`{"op":"c","key":{"id":"1"},"before":null,"after":{"id":"1","n":1,"v":"c4ca4238a0b923820dcc509a6f75849b"},"scope":{"name":"all","version":1,"reason":"change"},"source":{"kind":"postgres","name":"app","db":"capture","schema":"public","table":"narrow","pos":"0/16B3748","commit_ts":"2026-03-01T10:00:00.123456Z","snapshot":false},"txn":{"id":"771","seq":3,"last":false},"ts_ms":1772359200130}`)
+	inbox := nats.NewInbox()
+	acks := make(chan *nats.Msg, 64)
+	sub, err := nc.ChanSubscribe(inbox+".*", acks)
+	if err != nil {
+		e.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	const batch, window = 1000, 4
+	start := time.Now()
+	inflight := 0
+	for b := 0; b*batch < rows; b++ {
+		if inflight == window {
+			checkAck(e, <-acks)
+			inflight--
+		}
+		id := nuid.Next()
+		for i := 1; i <= batch; i++ {
+			m := &nats.Msg{Subject: "c.all.app.public.narrow.c", Data: body, Header: nats.Header{
+				"Nats-Msg-Id":         {"all:app:0/" + strconv.Itoa(b) + ":" + strconv.Itoa(i)},
+				"Syncd-Op":            {"c"},
+				"Syncd-Txn":           {"771"},
+				"Syncd-Pos":           {"0/16B3748"},
+				"Content-Type":        {"application/json"},
+				"Nats-Batch-Id":       {id},
+				"Nats-Batch-Sequence": {strconv.Itoa(i)},
+			}}
+			if err := nc.PublishMsg(m); err != nil {
+				e.Fatal(err)
+			}
+		}
+		eob := &nats.Msg{Subject: "c.all._batch", Reply: inbox + "." + strconv.Itoa(b), Header: nats.Header{
+			"Nats-Batch-Id": {id}, "Nats-Batch-Sequence": {strconv.Itoa(batch + 1)}, "Nats-Batch-Commit": {"eob"},
+		}}
+		if err := nc.PublishMsg(eob); err != nil {
+			e.Fatal(err)
+		}
+		inflight++
+	}
+	for ; inflight > 0; inflight-- {
+		checkAck(e, <-acks)
+	}
+	rate := float64(rows) / time.Since(start).Seconds()
+	log.Printf("nats: atomic batch publishing alone: %.0f msg/s", rate)
+	return result{Name: "JetStream alone, atomic batches of 1,000 (fsync)", Value: rate, Unit: "msg/s"}
+}
+
+func checkAck(e *env, m *nats.Msg) {
+	if strings.Contains(string(m.Data), `"error"`) {
+		e.Fatalf("batch failed: %s", m.Data)
+	}
+}

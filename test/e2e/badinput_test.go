@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+// TestBadConfig checks that config mistakes stop `syncd validate` and
+// `syncd run` with exit code 1 and a file:line:col diagnostic.
+func TestBadConfig(t *testing.T) {
+	tests := []struct {
+		name   string
+		config string
+		want   string // regexp the output must match
+	}{
+		{
+			name:   "malformed HCL",
+			config: "source \"postgres\" \"app\" {\n  dsn = \"x\"\n",
+			want:   `syncd\.hcl:\d+:\d+: error: `,
+		},
+		{
+			name: "unknown source in scope",
+			config: `source "postgres" "app" { dsn = "postgres://x/app" }
+scope "s" {
+  source = "ap"
+  table "public.t" {}
+}`,
+			want: `syncd\.hcl:3:\d+: error: (?i:unknown source).*"ap"`,
+		},
+		{
+			name: "bad filter syntax",
+			config: `source "postgres" "app" { dsn = "postgres://x/app" }
+scope "s" {
+  source = "app"
+  table "public.t" { where = "price >> 3" }
+}`,
+			want: `syncd\.hcl:4:\d+: error: `,
+		},
+		{
+			name: "unknown template parameter",
+			config: `source "postgres" "app" { dsn = "postgres://x/app" }
+template "tpl" {
+  params = ["state"]
+  table "public.t" { where = "state = :state" }
+}
+scope "s" {
+  source   = "app"
+  template = "tpl"
+  params   = { state = "WA", country = "US" }
+}`,
+			want: `syncd\.hcl:9:\d+: error: .*country`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "syncd.hcl")
+			if err := os.WriteFile(path, []byte(tt.config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, cmd := range []string{"validate", "run"} {
+				code, out := runSyncd(t, cmd, "--config", path)
+				if code != 1 || !regexp.MustCompile(tt.want).MatchString(out) {
+					t.Errorf("syncd %s: exit %d, want 1 and output matching %s:\n%s", cmd, code, tt.want, out)
+				}
+			}
+		})
+	}
+}
+
+// TestBadSource checks that a source syncd cannot use stops `syncd run`
+// with exit code 1, a message naming the problem, and nothing created on
+// the server: no publication, no slot.
+func TestBadSource(t *testing.T) {
+	good := testenv.StartPostgres(t)
+	replicaOnly := testenv.StartPostgres(t, testenv.WithSetting("wal_level", "replica"))
+	tests := []struct {
+		name  string
+		pg    *testenv.Postgres
+		setup string
+		table string // the scope's table block
+		want  string
+	}{
+		{"wal_level not logical", replicaOnly, `CREATE TABLE t (id int PRIMARY KEY)`, `table "public.t" {}`, `wal_level is "replica".*wal_level = logical`},
+		{"missing table", good, `CREATE TABLE t (id int PRIMARY KEY)`, `table "public.nope" {}`, `table public\.nope \(scope s\) does not exist`},
+		{"no primary key", good, `CREATE TABLE t (id int)`, `table "public.t" {}`, `table public\.t has no primary key and its REPLICA IDENTITY is not FULL`},
+		{"missing column", good, `CREATE TABLE t (id int PRIMARY KEY)`, `table "public.t" { where = "price IS NULL" }`, `table public\.t has no column "price"`},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := fmt.Sprintf("db%d", i)
+			dsn := tt.pg.CreateDB(t, db)
+			tt.pg.Exec(t, db, tt.setup)
+			d := newDaemon(t, fmt.Sprintf(`
+source "postgres" "app" { dsn = %q }
+scope "s" {
+  source = "app"
+  %s
+}`, dsn, tt.table))
+			code, out := runSyncd(t, "run", "--config", d.configPath())
+			if code != 1 || !regexp.MustCompile(tt.want).MatchString(out) {
+				t.Fatalf("syncd run: exit %d, want 1 and output matching %s:\n%s", code, tt.want, out)
+			}
+			conn := pgConnect(t, dsn)
+			var pubs, slots int
+			ctx := context.Background()
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_publication`).Scan(&pubs); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE database = current_database()`).Scan(&slots); err != nil {
+				t.Fatal(err)
+			}
+			if pubs != 0 || slots != 0 {
+				t.Fatalf("after the failed start: %d publications, %d slots; want none", pubs, slots)
+			}
+		})
+	}
+}
