@@ -48,7 +48,7 @@ const (
 	DefaultAdminListen     = "127.0.0.1:7070"
 	DefaultStreamReplicas  = 1
 	DefaultStreamMaxAge    = 168 * time.Hour
-	DefaultDuplicateWindow = 2 * time.Minute
+	DefaultDuplicateWindow = time.Second
 	DefaultPollInterval    = time.Second
 	DefaultScopeInfoTable  = "syncd_scope_info"
 )
@@ -117,7 +117,11 @@ type NATS struct {
 	StreamMaxAge time.Duration
 	// StreamMaxBytes caps a stream's size; 0 means no limit.
 	StreamMaxBytes int64
-	// DuplicateWindow is how long JetStream remembers Nats-Msg-Id values.
+	// DuplicateWindow is how long JetStream remembers Nats-Msg-Id values
+	// (at least 100ms). JetStream keeps every id of the window in memory,
+	// so memory grows with publish rate × window; syncd does not need the
+	// window to avoid duplicates (it resumes from what each stream holds),
+	// so the default is short.
 	DuplicateWindow time.Duration
 }
 

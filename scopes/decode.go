@@ -1,6 +1,8 @@
 package scopes
 
 import (
+	"time"
+
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -89,7 +91,10 @@ func (l *loader) decodeNATS(b *hcl.Block, n *NATS) {
 			"The stream_max_bytes must be 0 (no limit) or more, not %d.", n.StreamMaxBytes)
 	}
 	l.duration(attrs, "duplicate_window", &n.DuplicateWindow, false)
-	if n.StreamMaxAge > 0 && n.DuplicateWindow > n.StreamMaxAge {
+	if a := attrs["duplicate_window"]; a != nil && n.DuplicateWindow < 100*time.Millisecond {
+		l.errorf(a.Expr.Range(), "Invalid duplicate_window",
+			"The duplicate_window must be at least 100ms (JetStream's minimum), not %s.", n.DuplicateWindow)
+	} else if n.StreamMaxAge > 0 && n.DuplicateWindow > n.StreamMaxAge {
 		rng := b.DefRange
 		if a := attrs["duplicate_window"]; a != nil {
 			rng = a.Expr.Range()

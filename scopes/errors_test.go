@@ -59,6 +59,12 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			file: "nats_window.hcl",
+			want: []string{
+				`testdata/errors/nats_window.hcl:2:22: error: Invalid duplicate_window: The duplicate_window must be at least 100ms (JetStream's minimum), not 10ms.`,
+			},
+		},
+		{
 			file: "no_sources.hcl",
 			want: []string{
 				`testdata/errors/no_sources.hcl:2:12: error: Unknown source: Scope "products" refers to source "app", but no sources are defined.`,

@@ -73,7 +73,7 @@ func TestLoadDesignExample(t *testing.T) {
 			Listen:          "127.0.0.1:4222",
 			StreamReplicas:  1,
 			StreamMaxAge:    168 * time.Hour,
-			DuplicateWindow: 2 * time.Minute,
+			DuplicateWindow: time.Second,
 		},
 		DataDir: "/var/lib/syncd",
 		Admin:   scopes.Admin{Listen: "127.0.0.1:7070"},

@@ -20,12 +20,12 @@ const narrowTable = `CREATE TABLE narrow (id bigint PRIMARY KEY, n int NOT NULL,
 // that a raw pgoutput slot and syncd both follow, then reads the same WAL
 // with each: a minimal pglogrepl reader that decodes and discards, and
 // syncd publishing to JetStream until the stream holds every row.
-func captureThroughput(e *env, pg *testenv.Postgres, bin string, rows, txnRows int) []result {
+// It returns the rate with its ratio and syncd's CPU time per 100k rows.
+func captureThroughput(e *env, pg *testenv.Postgres, bin string, rows, txnRows int) (rate, cpu result) {
 	dsn := pg.CreateDB(e, "capture")
 	pg.Exec(e, "capture", narrowTable,
 		`CREATE PUBLICATION raw FOR TABLE narrow`,
 		`SELECT pg_create_logical_replication_slot('raw', 'pgoutput')`)
-	dir := e.TempDir()
 	config := fmt.Sprintf(`
 source "postgres" "app" { dsn = %q }
 scope "all" {
@@ -34,28 +34,28 @@ scope "all" {
 }`, dsn)
 	// Let syncd create its slot and publication, then stop it so that the
 	// rows become a backlog both readers start from.
-	startSyncd(e, bin, dir, config).stop()
+	d := testenv.NewSyncd(e, bin, config)
+	d.Start()
+	d.Stop()
 	log.Printf("capture: writing %d rows in transactions of %d", rows, txnRows)
 	insertNarrow(e, dsn, rows, txnRows)
 
 	raw := rawRead(e, pg.DSN("capture"), rows)
 	log.Printf("capture: raw pgoutput reader: %.0f rows/s", raw)
 
-	d := startSyncd(e, bin, dir, config)
+	d.Start()
 	if *cpuProfile != "" {
-		go d.profile(*cpuProfile, 5*time.Second)
+		go profile(d, *cpuProfile, 5*time.Second)
 	}
-	done := d.waitStream(e, "all", uint64(rows), 10*time.Minute)
-	elapsed := done.Sub(d.started).Seconds()
-	cpu := d.cpuSeconds()
-	d.stop()
+	done := waitStream(e, d, "all", uint64(rows), 10*time.Minute)
+	elapsed := done.Sub(d.Started).Seconds()
+	cpuSecs := d.CPUSeconds()
+	d.Stop()
 	syncd := float64(rows) / elapsed
-	log.Printf("capture: syncd: %.0f rows/s, %.2f CPU s per 100k rows", syncd, cpu/float64(rows)*100_000)
+	log.Printf("capture: syncd: %.0f rows/s, %.2f CPU s per 100k rows", syncd, cpuSecs/float64(rows)*100_000)
 
-	return []result{
-		ratioResult("capture rows/s, PostgreSQL → JetStream (durable)", "rows/s", syncd, "raw pgoutput reader", raw, "ratio ≥ 0.40", 0.40),
-		{Name: "syncd CPU per 100k rows captured", Value: cpu / float64(rows) * 100_000, Unit: "CPU s"},
-	}
+	return ratioResult("capture rows/s, PostgreSQL → JetStream (durable)", "rows/s", syncd, "rows/s, raw pgoutput reader", raw, "ratio ≥ 0.40", 0.40),
+		result{Name: "syncd CPU per 100k rows captured", Value: cpuSecs / float64(rows) * 100_000, Unit: "CPU s"}
 }
 
 func insertNarrow(e *env, dsn string, rows, txnRows int) {

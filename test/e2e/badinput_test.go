@@ -102,7 +102,7 @@ scope "s" {
   source = "app"
   %s
 }`, dsn, tt.table))
-			code, out := runSyncd(t, "run", "--config", d.configPath())
+			code, out := runSyncd(t, "run", "--config", d.ConfigPath)
 			if code != 1 || !regexp.MustCompile(tt.want).MatchString(out) {
 				t.Fatalf("syncd run: exit %d, want 1 and output matching %s:\n%s", code, tt.want, out)
 			}

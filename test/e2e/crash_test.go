@@ -22,15 +22,8 @@ func TestKillDuringWorkload(t *testing.T) {
 	const txns, rowsPerTxn = 100, 1000
 	const total = txns * rowsPerTxn
 	pg := testenv.StartPostgres(t)
-	dsn := pg.CreateDB(t, "app")
-	pg.Exec(t, "app", `CREATE TABLE events (id bigint PRIMARY KEY, payload text NOT NULL, n int NOT NULL)`)
-	d := newDaemon(t, fmt.Sprintf(`
-source "postgres" "app" { dsn = %q }
-scope "all" {
-  source = "app"
-  table "public.events" {}
-}`, dsn))
-	d.start()
+	dsn, d := oneScope(t, pg, `CREATE TABLE events (id bigint PRIMARY KEY, payload text NOT NULL, n int NOT NULL)`, "all", "public.events")
+	d.Start()
 	conn := pgConnect(t, dsn)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -38,7 +31,7 @@ scope "all" {
 	written := make(chan error, 1)
 	go func() { written <- writeEvents(ctx, dsn, txns, rowsPerTxn) }()
 
-	nc := d.connect()
+	nc := connect(t, d)
 	for _, at := range []uint64{15_000, 40_000, 70_000} {
 		testenv.Eventually(t, 2*time.Minute, 20*time.Millisecond, func() error {
 			n, err := streamCount(t, nc, "all")
@@ -48,8 +41,8 @@ scope "all" {
 			return nil
 		})
 		killAfterConfirm(t, conn, d)
-		d.start()
-		nc = d.connect()
+		d.Start()
+		nc = connect(t, d)
 	}
 	if err := <-written; err != nil {
 		t.Fatal(err)
@@ -84,7 +77,7 @@ scope "all" {
 
 // killAfterConfirm kills syncd as soon as the slot's confirmed position
 // moves.
-func killAfterConfirm(t *testing.T, conn *pgx.Conn, d *daemon) {
+func killAfterConfirm(t *testing.T, conn *pgx.Conn, d *testenv.Syncd) {
 	t.Helper()
 	first := confirmedLSN(t, conn)
 	testenv.Eventually(t, time.Minute, 2*time.Millisecond, func() error {
@@ -93,7 +86,7 @@ func killAfterConfirm(t *testing.T, conn *pgx.Conn, d *daemon) {
 		}
 		return nil
 	})
-	d.kill()
+	d.Kill()
 	t.Logf("killed syncd right after it confirmed past %s", first)
 }
 
@@ -154,15 +147,8 @@ func writeEvents(ctx context.Context, dsn string, txns, rows int) error {
 // server's WAL, so the idle slot does not hold WAL back.
 func TestIdleTableDoesNotPinWAL(t *testing.T) {
 	pg := testenv.StartPostgres(t, testenv.WithSetting("wal_sender_timeout", "6s"))
-	dsn := pg.CreateDB(t, "app")
-	pg.Exec(t, "app", `CREATE TABLE quiet (id int PRIMARY KEY)`, `CREATE TABLE busy (id serial PRIMARY KEY, v text)`)
-	d := newDaemon(t, fmt.Sprintf(`
-source "postgres" "app" { dsn = %q }
-scope "quiet" {
-  source = "app"
-  table "public.quiet" {}
-}`, dsn))
-	d.start()
+	dsn, d := oneScope(t, pg, `CREATE TABLE quiet (id int PRIMARY KEY); CREATE TABLE busy (id serial PRIMARY KEY, v text)`, "quiet", "public.quiet")
+	d.Start()
 
 	conn := pgConnect(t, dsn)
 	ctx := context.Background()

@@ -3,18 +3,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,144 +22,30 @@ import (
 var syncdBin string
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
+	bin, err := testenv.SyncdBinary()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Exit(code)
+	syncdBin = bin
+	os.Exit(m.Run())
 }
 
-// run finds the syncd binary (SYNCD_BIN, as make sets it) or builds one.
-func run(m *testing.M) (int, error) {
-	syncdBin = os.Getenv("SYNCD_BIN")
-	if syncdBin == "" {
-		dir, err := os.MkdirTemp("", "syncd-e2e-bin-")
-		if err != nil {
-			return 0, err
-		}
-		defer os.RemoveAll(dir)
-		syncdBin = filepath.Join(dir, "syncd")
-		out, err := exec.Command("go", "build", "-o", syncdBin, "github.com/syncd-dev/syncd/cmd/syncd").CombinedOutput()
-		if err != nil {
-			return 0, fmt.Errorf("build syncd: %v\n%s", err, out)
-		}
-	}
-	return m.Run(), nil
-}
-
-// daemon is a running `syncd run` process with the embedded NATS server.
-type daemon struct {
-	t        *testing.T
-	dir      string // holds the config and data_dir
-	natsPort int
-	admin    string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	mu       sync.Mutex
-	log      bytes.Buffer
-}
-
-// newDaemon writes a config from the given HCL body (sources and scopes)
-// plus a nats, admin and data_dir section on free ports.
-func newDaemon(t *testing.T, body string) *daemon {
+// newDaemon prepares a syncd process whose config is body (sources and
+// scopes) plus nats, admin and data_dir settings on free ports.
+func newDaemon(t *testing.T, body string) *testenv.Syncd {
 	t.Helper()
-	d := &daemon{t: t, dir: t.TempDir(), natsPort: testenv.FreePort(t)}
-	d.admin = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cfg := fmt.Sprintf(`
-data_dir = %q
-nats  { listen = "127.0.0.1:%d" }
-admin { listen = %q }
-%s`, filepath.Join(d.dir, "data"), d.natsPort, d.admin, body)
-	if err := os.WriteFile(d.configPath(), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.kill()
-		if t.Failed() {
-			t.Logf("syncd log:\n%s", d.logText())
-		}
-	})
-	return d
+	return testenv.NewSyncd(t, syncdBin, body)
 }
 
-func (d *daemon) configPath() string { return filepath.Join(d.dir, "syncd.hcl") }
-
-// start runs `syncd run` and waits until /readyz says ready.
-func (d *daemon) start() {
-	d.t.Helper()
-	d.cmd = exec.Command(syncdBin, "run", "--config", d.configPath(), "--log-level", "debug")
-	d.cmd.Stdout, d.cmd.Stderr = d.logWriter(), d.logWriter()
-	if err := d.cmd.Start(); err != nil {
-		d.t.Fatalf("start syncd: %v", err)
-	}
-	done := make(chan struct{})
-	d.done = done
-	go func(cmd *exec.Cmd) { cmd.Wait(); close(done) }(d.cmd)
-	testenv.Eventually(d.t, 60*time.Second, 100*time.Millisecond, func() error {
-		select {
-		case <-done:
-			d.t.Fatalf("syncd exited during start-up: %v\n%s", d.cmd.ProcessState, d.logText())
-		default:
-		}
-		resp, err := http.Get("http://" + d.admin + "/readyz")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("not ready: %s", b)
-		}
-		return nil
-	})
-}
-
-// kill sends SIGKILL and waits for the process to go.
-func (d *daemon) kill() {
-	if d.cmd == nil || d.cmd.Process == nil {
-		return
-	}
-	d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.done
-}
-
-// stop sends SIGTERM and returns the exit code.
-func (d *daemon) stop() int {
-	d.t.Helper()
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(60 * time.Second):
-		d.t.Fatal("syncd did not stop within 60s of SIGTERM")
-	}
-	return d.cmd.ProcessState.ExitCode()
-}
-
-type lockedWriter struct{ d *daemon }
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.d.mu.Lock()
-	defer w.d.mu.Unlock()
-	return w.d.log.Write(p)
-}
-
-func (d *daemon) logWriter() io.Writer { return lockedWriter{d} }
-
-func (d *daemon) logText() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.log.String()
-}
-
-// connect opens a NATS connection to the daemon's embedded server.
-func (d *daemon) connect() *nats.Conn {
-	d.t.Helper()
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", d.natsPort))
+// connect opens a NATS connection to a daemon's embedded server.
+func connect(t *testing.T, d *testenv.Syncd) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(d.NATSURL)
 	if err != nil {
-		d.t.Fatalf("connect to syncd's nats: %v", err)
+		t.Fatalf("connect to syncd's nats: %v", err)
 	}
-	d.t.Cleanup(nc.Close)
+	t.Cleanup(nc.Close)
 	return nc
 }
 
@@ -262,4 +142,33 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// oneScope creates database "app" on pg with ddl and prepares syncd with
+// source "app" and a scope of that name covering the given tables.
+func oneScope(t *testing.T, pg *testenv.Postgres, ddl, scope string, tables ...string) (string, *testenv.Syncd) {
+	t.Helper()
+	dsn := pg.CreateDB(t, "app")
+	pg.Exec(t, "app", ddl)
+	var blocks strings.Builder
+	for _, tb := range tables {
+		fmt.Fprintf(&blocks, "  table %q {}\n", tb)
+	}
+	return dsn, newDaemon(t, fmt.Sprintf("source \"postgres\" \"app\" { dsn = %q }\nscope %q {\n  source = \"app\"\n%s}\n", dsn, scope, blocks.String()))
 }

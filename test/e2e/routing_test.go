@@ -68,8 +68,8 @@ func TestRoutingOverlappingScopes(t *testing.T) {
 	dsn := pg.CreateDB(t, "app")
 	pg.Exec(t, "app", routingSchema)
 	d := newDaemon(t, fmt.Sprintf(routingScopes, dsn))
-	d.start()
-	nc := d.connect()
+	d.Start()
+	nc := connect(t, d)
 
 	steps := []string{
 		/* 1 */ `INSERT INTO product VALUES (1,'apple',1.50,'eu',NULL,NULL), (2,'pear',0,'eu',NULL,NULL), (3,'plum',2.00,'us',NULL,NULL), (4,'fig',5.00,'eu','x',now())`,
@@ -128,7 +128,7 @@ func TestRoutingOverlappingScopes(t *testing.T) {
 	}
 
 	// syncd tail prints the same documents.
-	code, out := runSyncd(t, "tail", "--nats", fmt.Sprintf("nats://127.0.0.1:%d", d.natsPort), "--count", fmt.Sprint(len(catalog)), "catalog")
+	code, out := runSyncd(t, "tail", "--nats", d.NATSURL, "--count", fmt.Sprint(len(catalog)), "catalog")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != len(catalog) {
 		t.Fatalf("syncd tail: exit %d, %d lines, want 0 and %d:\n%s", code, len(lines), len(catalog), out)
@@ -145,7 +145,7 @@ func TestRoutingOverlappingScopes(t *testing.T) {
 	if err := conn.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&end); err != nil {
 		t.Fatal(err)
 	}
-	if code := d.stop(); code != 0 {
+	if code := d.Stop(); code != 0 {
 		t.Fatalf("syncd exit code after SIGTERM = %d, want 0", code)
 	}
 	var confirmedPast bool
@@ -223,4 +223,30 @@ func pgConnect(t *testing.T, dsn string) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+// TestUnchangedToastIsListed checks that a large value an update left
+// unchanged (PostgreSQL does not send it) is listed in "unchanged" and left
+// out of "after", never sent as null.
+func TestUnchangedToastIsListed(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	_, d := oneScope(t, pg, `CREATE TABLE doc (id int PRIMARY KEY, title text, body text);
+ALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL`, "docs", "public.doc")
+	d.Start()
+	pg.Exec(t, "app",
+		`INSERT INTO doc VALUES (1, 'a', repeat('x', 10000))`,
+		`UPDATE doc SET title = 'b' WHERE id = 1`)
+	nc := connect(t, d)
+	waitCount(t, nc, "docs", 2, time.Minute)
+	msgs := readStream(t, nc, "docs")
+	if body := msgs[0].Env.After["body"]; body != strings.Repeat("x", 10000) {
+		t.Fatalf("insert: body has %d bytes", len(fmt.Sprint(body)))
+	}
+	upd := msgs[1]
+	if got := rawField(t, upd.Data, "after"); got != `{"id":1,"title":"b"}` {
+		t.Fatalf("update after = %s, want the body left out", got)
+	}
+	if got := rawField(t, upd.Data, "unchanged"); got != `["body"]` {
+		t.Fatalf("update unchanged = %s, want [\"body\"]", got)
+	}
 }

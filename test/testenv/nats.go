@@ -23,9 +23,17 @@ type NATS struct {
 	opts server.Options
 }
 
+// NATSOption adjusts a server before it starts.
+type NATSOption func(*server.Options)
+
+// WithUser makes the server require a user name and password.
+func WithUser(user, password string) NATSOption {
+	return func(o *server.Options) { o.Username, o.Password = user, password }
+}
+
 // StartNATS starts a server on a free port and shuts it down when the test
 // ends.
-func StartNATS(t TB) *NATS {
+func StartNATS(t TB, opts ...NATSOption) *NATS {
 	t.Helper()
 	n := &NATS{
 		StoreDir: t.TempDir(),
@@ -38,6 +46,9 @@ func StartNATS(t TB) *NATS {
 		SyncAlways: true,
 		NoSigs:     true,
 		NoLog:      true,
+	}
+	for _, o := range opts {
+		o(&n.opts)
 	}
 	n.start(t)
 	t.Cleanup(n.Shutdown)
@@ -63,7 +74,7 @@ func (n *NATS) Shutdown() {
 // Connect returns a client connection closed when the test ends.
 func (n *NATS) Connect(t TB) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(n.URL)
+	nc, err := nats.Connect(n.URL, nats.UserInfo(n.opts.Username, n.opts.Password))
 	if err != nil {
 		t.Fatalf("connect to nats: %v", err)
 	}

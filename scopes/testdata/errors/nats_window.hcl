@@ -1,0 +1,3 @@
+nats {
+  duplicate_window = "10ms"
+}
