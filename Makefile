@@ -9,9 +9,10 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 FUZZTIME ?= 30s
-E2E      := ./test/e2e/...
+E2E      := ./test/e2e/... ./test/torture/...
+TORTURE_DURATION ?= 10m
 
-.PHONY: all build test unit e2e bench demo deps check vet check-imports fuzz clean
+.PHONY: all build test unit e2e torture bench demo deps check vet check-imports fuzz clean
 
 all: build
 
@@ -37,10 +38,16 @@ check-imports:
 test: deps check unit e2e
 
 unit:
-	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /test/e2e)
+	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /test/e2e -e /test/torture)
 
 e2e: build
 	SYNCD_BIN=$(CURDIR)/bin/syncd $(GO) test -count=1 -timeout 30m $(E2E)
+
+# The long fault-injection run (docs/torture.md): a seeded workload while
+# syncd, NATS and both PostgreSQL servers are killed, frozen and restarted.
+# TORTURE_SEED=<n> replays a run; `make test` runs a short one.
+torture: deps build
+	SYNCD_BIN=$(CURDIR)/bin/syncd TORTURE_DURATION=$(TORTURE_DURATION) $(GO) test -count=1 -v -timeout 90m -run TestTorture ./test/torture
 
 bench: deps build
 	SYNCD_BIN=$(CURDIR)/bin/syncd $(GO) run ./test/bench $(BENCH_FLAGS)
@@ -49,9 +56,17 @@ demo: deps build
 	SYNCD_BIN=$(CURDIR)/bin/syncd $(GO) run ./examples/demo
 
 fuzz:
-	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./scopes/filter
-	$(GO) test -run=NONE -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./scopes
-	$(GO) test -run=NONE -fuzz=FuzzDecodeArray -fuzztime=$(FUZZTIME) ./capture/postgres
+	$(GO) test -run=NONE -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./scopes/filter
+	$(GO) test -run=NONE -fuzz='^FuzzEval$$' -fuzztime=$(FUZZTIME) ./scopes/filter
+	$(GO) test -run=NONE -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./scopes
+	$(GO) test -run=NONE -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./router
+	$(GO) test -run=NONE -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./router
+	$(GO) test -run=NONE -fuzz='^FuzzEscapeToken$$' -fuzztime=$(FUZZTIME) ./router
+	$(GO) test -run=NONE -fuzz='^FuzzAppendString$$' -fuzztime=$(FUZZTIME) ./router
+	$(GO) test -run=NONE -fuzz='^FuzzDecodeArray$$' -fuzztime=$(FUZZTIME) ./capture/postgres
+	$(GO) test -run=NONE -fuzz='^FuzzParseTimestamptz$$' -fuzztime=$(FUZZTIME) ./capture/postgres
+	$(GO) test -run=NONE -fuzz='^FuzzDecodeTuple$$' -fuzztime=$(FUZZTIME) ./capture/postgres
+	$(GO) test -run=NONE -fuzz='^FuzzDecodeRow$$' -fuzztime=$(FUZZTIME) ./capture/mysql
 
 clean:
 	rm -rf bin

@@ -77,6 +77,9 @@ type Event struct {
 	Before Row
 	// After is the new row: nil for deletes and truncates.
 	After Row
+	// Scope, when set, is the one scope the change is for: snapshot reads
+	// are taken for one scope, not for every scope covering the table.
+	Scope string
 }
 
 // Key returns the row that identifies the changed row's key: After for
@@ -174,6 +177,34 @@ type Sink interface {
 	// prefix of committed transactions that are durable downstream (zero if
 	// none yet), and whether every committed transaction is durable.
 	Durable() (ack Position, idle bool)
+}
+
+// SnapshotRequest asks a source to copy the current rows of one table
+// into one scope.
+type SnapshotRequest struct {
+	Scope string
+	Table TableID
+	// Where renders the scope's row filter as SQL in the source's dialect,
+	// appending its bind values to args; nil means every row.
+	Where func(args []any) (sql string, out []any)
+}
+
+// Snapshotter is implemented by sinks whose scopes want initial snapshots.
+//
+// A source takes each snapshot as one transaction with Snapshot set: a
+// truncate, then a read (OpRead) for every row, all with Event.Scope set.
+// It places that transaction in its log at a point where the copy is
+// exact: every change committed before it is in the copy, every change
+// after it follows it.
+type Snapshotter interface {
+	// Snapshots returns the snapshots still to take. Until a table's
+	// snapshot transaction begins, the sink drops live changes to it for
+	// that scope: the snapshot will contain them.
+	Snapshots() []SnapshotRequest
+	// SnapshotDone records that req's snapshot, of rows rows, is durable.
+	// Sources call it after Drain; a snapshot not recorded done is taken
+	// again after a restart.
+	SnapshotDone(ctx context.Context, req SnapshotRequest, rows int64) error
 }
 
 // Source reads one database's change log.

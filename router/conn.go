@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,12 +21,20 @@ import (
 // url, or in-process to the embedded server.
 type Conn struct {
 	nc *nats.Conn
+
+	mu        sync.Mutex
+	listeners map[int]func() // called after each reconnect
+	nextID    int
+
+	dlqMu    sync.Mutex
+	dlqReady bool // the DLQ stream exists
 }
 
 // Connect dials cfg.URL with cfg's credentials, or, if srv is not nil, the
 // embedded server in-process. The connection reconnects forever;
 // disconnects and reconnects are logged.
 func Connect(cfg scopes.NATS, log hclog.Logger, srv *embedded.Server) (*Conn, error) {
+	c := &Conn{listeners: map[int]func(){}}
 	opts := []nats.Option{
 		nats.Name("syncd"),
 		nats.MaxReconnects(-1),
@@ -35,6 +44,7 @@ func Connect(cfg scopes.NATS, log hclog.Logger, srv *embedded.Server) (*Conn, er
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("reconnected to nats", "server", nc.ConnectedUrlRedacted())
+			c.reconnected()
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
@@ -69,7 +79,35 @@ func Connect(cfg scopes.NATS, log hclog.Logger, srv *embedded.Server) (*Conn, er
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats: %w", err)
 	}
-	return &Conn{nc: nc}, nil
+	c.nc = nc
+	return c, nil
+}
+
+// onReconnect has f called after each reconnect, until the returned
+// function is called.
+func (c *Conn) onReconnect(f func()) (remove func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := c.nextID
+	c.nextID++
+	c.listeners[id] = f
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.listeners, id)
+	}
+}
+
+func (c *Conn) reconnected() {
+	c.mu.Lock()
+	fs := make([]func(), 0, len(c.listeners))
+	for _, f := range c.listeners {
+		fs = append(fs, f)
+	}
+	c.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
 }
 
 // Connected reports whether the connection is up, and its state.

@@ -3,7 +3,9 @@ package router
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -19,28 +21,36 @@ const (
 )
 
 // Envelope is the JSON body of a row-change message, as documented in
-// docs/wire-format.md. Row values are decoded with json.Number for numbers.
-type Envelope struct {
-	Op        string         `json:"op"`
-	Key       map[string]any `json:"key"`
-	Before    map[string]any `json:"before"`
-	After     map[string]any `json:"after"`
-	Unchanged []string       `json:"unchanged,omitempty"`
+// docs/wire-format.md, with row values decoded (json.Number for numbers).
+type Envelope = EnvelopeOf[any]
+
+// RawEnvelope is the body with row values kept as raw JSON, for writers
+// that convert each value to its column's type.
+type RawEnvelope = EnvelopeOf[json.RawMessage]
+
+// EnvelopeOf is the JSON body of a row-change message with row values of
+// type V.
+type EnvelopeOf[V any] struct {
+	Op        string       `json:"op"`
+	Key       map[string]V `json:"key"`
+	Before    map[string]V `json:"before"`
+	After     map[string]V `json:"after"`
+	Unchanged []string     `json:"unchanged,omitempty"`
 	Scope     struct {
 		Name    string `json:"name"`
 		Version int    `json:"version"`
 		Reason  string `json:"reason"`
 	} `json:"scope"`
 	Source struct {
-		Kind     string    `json:"kind"`
-		Name     string    `json:"name"`
-		DB       string    `json:"db"`
-		Schema   string    `json:"schema"`
-		Table    string    `json:"table"`
-		Pos      string    `json:"pos"`
-		CommitTS time.Time `json:"commit_ts"`
-		Snapshot bool      `json:"snapshot"`
-		Origin   string    `json:"origin,omitempty"`
+		Kind     string           `json:"kind"`
+		Name     string           `json:"name"`
+		DB       string           `json:"db"`
+		Schema   string           `json:"schema"`
+		Table    string           `json:"table"`
+		Pos      capture.Position `json:"pos"`
+		CommitTS time.Time        `json:"commit_ts"`
+		Snapshot bool             `json:"snapshot"`
+		Origin   string           `json:"origin,omitempty"`
 	} `json:"source"`
 	Txn struct {
 		ID   string `json:"id"`
@@ -50,12 +60,25 @@ type Envelope struct {
 	TsMs int64 `json:"ts_ms"`
 }
 
-// Decode parses a message body.
+// Decode parses a message body, numbers as json.Number.
 func Decode(data []byte) (*Envelope, error) {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	var e Envelope
 	if err := d.Decode(&e); err != nil {
+		return nil, fmt.Errorf("decode envelope: %w", err)
+	}
+	// As json.Unmarshal (DecodeRaw) does: one value, nothing after it.
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errors.New("decode envelope: data after the JSON value")
+	}
+	return &e, nil
+}
+
+// DecodeRaw parses a message body, keeping row values as raw JSON.
+func DecodeRaw(data []byte) (*RawEnvelope, error) {
+	var e RawEnvelope
+	if err := json.Unmarshal(data, &e); err != nil {
 		return nil, fmt.Errorf("decode envelope: %w", err)
 	}
 	return &e, nil

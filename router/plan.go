@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -41,12 +42,17 @@ func newPlan(pub *publisher, st *scopes.Table, t *capture.Table, src SourceInfo,
 	for i, c := range t.Columns {
 		p.names[i] = append(appendString(nil, c.Name), ':')
 	}
-	if st.Columns == nil {
+	switch {
+	case len(t.Columns) == 0:
+		// A table the source knows by name only: a MySQL TRUNCATE of a
+		// table none of whose rows it has read this session. Only
+		// truncates carry no columns.
+	case st.Columns == nil:
 		p.cols = make([]int, len(t.Columns))
 		for i := range p.cols {
 			p.cols[i] = i
 		}
-	} else {
+	default:
 		listed := make(map[int]bool, len(st.Columns))
 		for _, name := range st.Columns {
 			i := t.Column(name)
@@ -61,7 +67,7 @@ func newPlan(pub *publisher, st *scopes.Table, t *capture.Table, src SourceInfo,
 			}
 		}
 	}
-	if st.Where != nil {
+	if st.Where != nil && len(t.Columns) > 0 {
 		prog, err := st.Where.Compile(t.Column)
 		if err != nil {
 			return nil, capture.Terminal(fmt.Errorf("scope %q: filter on %s: %w", st.Scope.Name, t.ID(), err))
@@ -74,7 +80,9 @@ func newPlan(pub *publisher, st *scopes.Table, t *capture.Table, src SourceInfo,
 	p.events = make(map[capture.Op]prometheus.Counter, 5)
 	for _, op := range []capture.Op{capture.OpInsert, capture.OpUpdate, capture.OpDelete, capture.OpRead, capture.OpTruncate} {
 		p.subjects[op] = Subject(scope, src.Name, t.ID(), op)
-		p.events[op] = m.Events.WithLabelValues(scope, t.ID().String(), op.String())
+		// Label values must be UTF-8, which a table name from a
+		// SQL_ASCII database need not be.
+		p.events[op] = m.Events.WithLabelValues(scope, strings.ToValidUTF8(t.ID().String(), "\uFFFD"), op.String())
 	}
 
 	b := append([]byte(nil), `,"scope":{"name":`...)

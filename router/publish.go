@@ -101,7 +101,11 @@ func (p *publisher) holds(txn *capture.Txn) bool { return p.held != nil && p.txn
 
 // endTxn sends the held last message of the transaction, which the tracker
 // knows as id, and ends the batch if it is at least half full, so that
-// batches tend to end on transaction boundaries.
+// batches tend to end on transaction boundaries, or if no batch is in
+// flight. The latter is group commit: a transaction reaches the server at
+// once when the server is idle, and while it stores a batch the next one
+// gathers the transactions that arrive meanwhile, so batches grow with
+// the load and latency stays near one store time.
 func (p *publisher) endTxn(ctx context.Context, id uint64) error {
 	msg := p.held
 	p.held = nil
@@ -109,10 +113,17 @@ func (p *publisher) endTxn(ctx context.Context, id uint64) error {
 	if err := p.send(ctx, msg, id); err != nil {
 		return err
 	}
-	if p.cur != nil && p.cur.n >= p.maxBatch/2 {
+	if p.cur != nil && (p.cur.n >= p.maxBatch/2 || p.idle()) {
 		return p.commit()
 	}
 	return nil
+}
+
+// idle reports whether no batch is in flight.
+func (p *publisher) idle() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inflight) == 0
 }
 
 func (p *publisher) encode(m *message, now time.Time) (*nats.Msg, int) {
@@ -255,22 +266,24 @@ type pubAck struct {
 }
 
 // ack handles the server's answer to batch no. It runs on the NATS
-// subscription goroutine.
+// subscription goroutine, one answer at a time. The batch leaves the
+// in-flight list only after its transactions are marked durable, so that
+// Drain, which waits for the list to empty, sees them durable.
 func (p *publisher) ack(no uint64, data []byte) {
 	p.mu.Lock()
-	if p.err != nil {
-		p.mu.Unlock()
-		return
+	failed := p.err != nil
+	var b *batch
+	if len(p.inflight) > 0 {
+		b = p.inflight[0]
 	}
-	if len(p.inflight) == 0 || p.inflight[0].no != no {
-		p.mu.Unlock()
+	p.mu.Unlock()
+	switch {
+	case failed:
+		return
+	case b == nil || b.no != no:
 		p.fail(fmt.Errorf("publish to stream %s: acknowledgement for batch %d out of order", p.stream, no))
 		return
 	}
-	b := p.inflight[0]
-	p.inflight[0] = nil
-	p.inflight = p.inflight[1:]
-	p.mu.Unlock()
 
 	var a pubAck
 	if err := json.Unmarshal(data, &a); err != nil {
@@ -290,6 +303,10 @@ func (p *publisher) ack(no uint64, data []byte) {
 	}
 	p.latency.Observe(time.Since(b.sentAt).Seconds())
 	p.inflightMsgs.Sub(float64(b.n))
+	p.mu.Lock()
+	p.inflight[0] = nil
+	p.inflight = p.inflight[1:]
+	p.mu.Unlock()
 	<-p.window
 	p.wake()
 }

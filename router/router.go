@@ -6,6 +6,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -40,15 +41,24 @@ type Router struct {
 	plans    map[planKey]*plan
 	tracker  *checkpoint.Tracker
 	sub      *nats.Subscription
+	unwatch  func() // stops reconnect notices
 	wakeup   chan struct{}
 	log      hclog.Logger
 	metrics  *Metrics
 	now      func() time.Time
 
 	touched []*publisher // publishers holding a message of the open transaction
+
+	schemas   jetstream.KeyValue
+	snapshots jetstream.KeyValue
+	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped
+	taken     map[tableKey]string           // snapshots taken, not yet recorded done: definition hash
 }
 
-var _ capture.Sink = (*Router)(nil)
+var (
+	_ capture.Sink        = (*Router)(nil)
+	_ capture.Snapshotter = (*Router)(nil)
+)
 
 // Options tune a Router. The zero value of each field picks its default.
 type Options struct {
@@ -94,9 +104,17 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		plans:    make(map[planKey]*plan),
 		tracker:  checkpoint.NewTracker(0),
 		wakeup:   make(chan struct{}, 1),
+		pending:  make(map[tableKey]*pendingSnapshot),
+		taken:    make(map[tableKey]string),
 		log:      o.Logger,
 		metrics:  o.Metrics,
 		now:      time.Now,
+	}
+	if r.schemas, err = openSchemaBucket(ctx, js, o.Streams.Replicas); err != nil {
+		return nil, err
+	}
+	if err := r.loadSnapshots(ctx, js, cfg, o.Streams.Replicas); err != nil {
+		return nil, err
 	}
 	inbox := nc.NewRespInbox()
 	for _, s := range cfg.Scopes {
@@ -114,7 +132,22 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to acknowledgements: %w", err)
 	}
+	r.unwatch = conn.onReconnect(r.reconnected)
 	return r, nil
+}
+
+// errReconnected fails publishers that had batches in flight when the
+// connection to NATS broke: their acknowledgements may have been lost
+// with it, and waiting for the ack timeout would stall capture.
+var errReconnected = errors.New("reconnected to nats with batches unacknowledged; resuming from what the streams hold")
+
+// reconnected runs after the connection to NATS came back.
+func (r *Router) reconnected() {
+	for _, p := range r.order {
+		if n, _ := p.unacked(time.Now()); n > 0 {
+			p.fail(errReconnected)
+		}
+	}
 }
 
 func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s *scopes.Scope, inbox string, atomic bool, o Options) (*publisher, error) {
@@ -177,17 +210,31 @@ func (r *Router) Begin(ctx context.Context, txn *capture.Txn) error {
 }
 
 // Change implements capture.Sink: it publishes ev to each scope that
-// covers its table and whose filter lets it through.
+// covers its table and whose filter lets it through. A snapshot event goes
+// to its one scope only; a live change to a table whose snapshot is still
+// to be taken is dropped for that scope, as the snapshot will hold it.
 func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 	now := r.now()
 	for _, st := range r.index.Lookup(r.src.Name, ev.Table.ID()) {
-		p, err := r.plan(st, ev.Table)
+		k := tableKey{scope: st.Scope.Name, table: st.ID}
+		switch {
+		case ev.Scope != "" && ev.Scope != k.scope:
+			continue
+		case ev.Scope != "":
+			r.snapshotStarted(k)
+		case len(r.pending) > 0 && r.pending[k] != nil:
+			continue
+		}
+		p, err := r.plan(ctx, st, ev.Table)
 		if err != nil {
 			return err
 		}
 		m, ok := p.route(ev)
 		if !ok {
 			continue
+		}
+		if ev.Txn.Snapshot {
+			m.reason = ReasonSnapshot
 		}
 		if !p.pub.holds(ev.Txn) {
 			r.touched = append(r.touched, p.pub)
@@ -202,7 +249,10 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 	return nil
 }
 
-func (r *Router) plan(st *scopes.Table, t *capture.Table) (*plan, error) {
+// plan returns how st publishes rows of t, making it on first use and
+// recording the table's published schema for apply workers before any of
+// its rows goes out.
+func (r *Router) plan(ctx context.Context, st *scopes.Table, t *capture.Table) (*plan, error) {
 	k := planKey{st: st, table: t}
 	if p, ok := r.plans[k]; ok {
 		return p, nil
@@ -210,6 +260,11 @@ func (r *Router) plan(st *scopes.Table, t *capture.Table) (*plan, error) {
 	p, err := newPlan(r.pubs[st.Scope.Name], st, t, r.src, r.versions[st.Scope.Name], r.metrics)
 	if err != nil {
 		return nil, err
+	}
+	if len(t.Columns) > 0 { // a table known by name only has nothing to record
+		if err := putSchema(ctx, r.schemas, tableSchema(st, t, p, r.src.Kind)); err != nil {
+			return nil, err
+		}
 	}
 	r.plans[k] = p
 	return p, nil
@@ -274,6 +329,9 @@ func (r *Router) Durable() (capture.Position, bool) { return r.tracker.Durable()
 // Close stops receiving acknowledgements. Messages in flight may still be
 // stored; a new Router finds them in the streams.
 func (r *Router) Close() error {
+	if r.unwatch != nil {
+		r.unwatch()
+	}
 	if r.sub == nil {
 		return nil
 	}

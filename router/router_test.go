@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,13 +21,19 @@ import (
 
 func testConfig(t *testing.T) *scopes.Config {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "syncd.hcl")
-	err := os.WriteFile(path, []byte(`
+	return loadConfig(t, `
 source "postgres" "app" { dsn = "postgres://localhost/app" }
 scope "s" {
-  source = "app"
+  source   = "app"
+  snapshot = "never"
   table "public.product" {}
-}`), 0o600)
+}`)
+}
+
+func loadConfig(t *testing.T, hcl string) *scopes.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "syncd.hcl")
+	err := os.WriteFile(path, []byte(hcl), 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,21 +190,25 @@ func TestRouterResumesExactly(t *testing.T) {
 	}
 }
 
-// TestRouterBatchesEndOnTransactions checks that batches end at a
-// transaction's end once at least half full, and that a transaction larger
-// than a batch spans batches.
+// TestRouterBatchesEndOnTransactions checks that a batch ends only at a
+// transaction's end or when full, so that a transaction larger than a
+// batch spans batches. Where a batch ends otherwise depends on acks (see
+// TestRouterSendsWhenIdle).
 func TestRouterBatchesEndOnTransactions(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
 	r := newRouter(t, conn, testConfig(t), 10)
 	f := &feeder{t: t, r: r}
 	for range 4 {
-		f.txn(3, true) // batches close after 6 messages: two transactions each
+		f.txn(3, true)
 	}
-	f.txn(12, true) // spans: fills a batch, the rest closes on its last row
+	f.txn(12, true) // larger than a batch
 	drain(t, r)
 
 	rows, headers := stored(t, conn.nc, "s")
+	if len(rows) != 24 {
+		t.Fatalf("stream holds %d messages, want 24: %v", len(rows), rows)
+	}
 	var sizes []int
 	for i, h := range headers {
 		if i == 0 || h.Get(hdrBatchID) != headers[i-1].Get(hdrBatchID) {
@@ -207,10 +218,37 @@ func TestRouterBatchesEndOnTransactions(t *testing.T) {
 		if h.Get(hdrBatchSeq) != fmt.Sprint(sizes[len(sizes)-1]) {
 			t.Fatalf("message %d: batch sequence %s, want %d", i, h.Get(hdrBatchSeq), sizes[len(sizes)-1])
 		}
+		last := i == len(headers)-1 || h.Get(hdrBatchID) != headers[i+1].Get(hdrBatchID)
+		if last && sizes[len(sizes)-1] < 10 && !strings.HasSuffix(rows[i], "/true") {
+			t.Fatalf("batch %d ends with %s, inside a transaction, with %d messages (rows %v)", len(sizes), rows[i], sizes[len(sizes)-1], rows)
+		}
 	}
-	if fmt.Sprint(sizes) != "[6 6 10 2]" {
-		t.Fatalf("batch sizes %v, want [6 6 10 2] (rows %v)", sizes, rows)
+	spans := 0
+	for i := 12; i < 24; i++ {
+		if i == 12 || headers[i].Get(hdrBatchID) != headers[i-1].Get(hdrBatchID) {
+			spans++
+		}
 	}
+	if spans < 2 {
+		t.Fatalf("the 12-message transaction is in %d batch, want at least 2 (batch sizes %v)", spans, sizes)
+	}
+}
+
+// TestRouterSendsWhenIdle checks group commit: with no batch in flight, a
+// transaction's batch goes out at its commit, without a Flush, however
+// small.
+func TestRouterSendsWhenIdle(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	r := newRouter(t, conn, testConfig(t), 1000)
+	f := &feeder{t: t, r: r}
+	txn := f.txn(2, true)
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if pos, idle := r.Durable(); pos != txn.Ack || !idle {
+			return fmt.Errorf("Durable() = %v, %v; want %v, true", pos, idle, txn.Ack)
+		}
+		return nil
+	})
 }
 
 // TestRouterRefusesForeignWriter checks that a message published to the
@@ -279,5 +317,149 @@ func TestRouterOnServerWithoutAtomicBatches(t *testing.T) {
 	}
 	if headers[0].Get(hdrBatchID) != "" {
 		t.Fatalf("message carries a batch id on a server without atomic batches: %v", headers[0])
+	}
+}
+
+// TestRouterSnapshots checks the sink side of initial snapshots: live
+// changes to a table whose snapshot is pending are dropped for that scope
+// only, the snapshot transaction goes to its one scope with reason
+// snapshot, and a recorded snapshot is not asked for again.
+func TestRouterSnapshots(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	cfg := loadConfig(t, `
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+scope "snap" {
+  source = "app"
+  table "public.product" { where = "price > 0" }
+}
+scope "live" {
+  source   = "app"
+  snapshot = "never"
+  table "public.product" {}
+}`)
+	r := newRouter(t, conn, cfg, 10)
+	reqs := r.Snapshots()
+	if len(reqs) != 1 || reqs[0].Scope != "snap" || reqs[0].Table != productTable.ID() || reqs[0].Where == nil {
+		t.Fatalf("Snapshots() = %+v, want public.product in scope snap, with a filter", reqs)
+	}
+	if sql, args := reqs[0].Where(nil); sql != `"price" > $1` || len(args) != 1 {
+		t.Fatalf("Where = %s %v", sql, args)
+	}
+
+	f := &feeder{t: t, r: r}
+	f.txn(1, true) // id 1: before the snapshot, only "live" gets it
+
+	ctx := context.Background()
+	snap := &capture.Txn{ID: "snapshot", Pos: f.pos + 50, Ack: f.pos + 10, Snapshot: true}
+	f.pos += 100
+	must(t, r.Begin(ctx, snap))
+	must(t, r.Change(ctx, &capture.Event{Txn: snap, Table: productTable, Op: capture.OpTruncate, Scope: "snap"}))
+	for _, id := range []int32{1, 2} {
+		ev := &capture.Event{Txn: snap, Table: productTable, Op: capture.OpRead, After: capture.Row{id, "n", capture.Decimal("1"), nil}, Scope: "snap"}
+		must(t, r.Change(ctx, ev))
+	}
+	must(t, r.Commit(ctx, snap))
+	f.nextID = 2
+	f.txn(1, true) // id 3: after the snapshot, both get it
+	drain(t, r)
+	must(t, r.SnapshotDone(ctx, reqs[0], 2))
+
+	want := map[string]string{
+		"snap": "t:snapshot:<nil> r:snapshot:1 r:snapshot:2 c:change:3",
+		"live": "c:change:1 c:change:3",
+	}
+	for scope, w := range want {
+		var got []string
+		js, _ := jetstream.New(conn.nc)
+		s, err := js.Stream(ctx, StreamName(scope))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seq := uint64(1); seq <= s.CachedInfo().State.LastSeq; seq++ {
+			m, err := s.GetMsg(ctx, seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, _ := Decode(m.Data)
+			var id any
+			if e.After != nil {
+				id = e.After["id"]
+			}
+			got = append(got, fmt.Sprintf("%s:%s:%v", e.Op, e.Scope.Reason, id))
+		}
+		if strings.Join(got, " ") != w {
+			t.Errorf("scope %s holds %v, want %s", scope, got, w)
+		}
+	}
+	r.Close()
+	if again := newRouter(t, conn, cfg, 10).Snapshots(); len(again) != 0 {
+		t.Fatalf("after SnapshotDone, a new router asks for %+v", again)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRouterFailsFastOnReconnect: batches in flight when the connection
+// to NATS breaks may never be acknowledged; after the reconnect the router
+// fails at once, not after the ack timeout, so that capture resumes from
+// what the streams hold.
+func TestRouterFailsFastOnReconnect(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	r := newRouter(t, conn, testConfig(t), 1000)
+	f := &feeder{t: t, r: r}
+	f.txn(2, true)
+	drain(t, r)
+	srv.Shutdown()
+	f.txn(3, true) // its batch goes out while disconnected: in flight
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush while disconnected = %v; want nil, the ack timeout has not passed", err)
+	}
+	start := time.Now()
+	srv.Restart(t)
+	testenv.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
+		if err := r.Flush(context.Background()); !errors.Is(err, errReconnected) {
+			return fmt.Errorf("Flush = %v, want errReconnected", err)
+		}
+		return nil
+	})
+	if waited := time.Since(start); waited > 15*time.Second {
+		t.Fatalf("failed after %v", waited)
+	}
+}
+
+// TestSubscriptionCountsPending: each delivery says how many messages of
+// the stream the subscription has yet to deliver after it.
+func TestSubscriptionCountsPending(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	r := newRouter(t, conn, testConfig(t), 1000)
+	f := &feeder{t: t, r: r}
+	f.txn(3, true)
+	f.txn(2, true)
+	drain(t, r)
+	ctx := context.Background()
+	sub, err := conn.Subscribe(ctx, "s", "app", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	for want := uint64(4); ; want-- {
+		d, err := sub.Next(ctx, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.StreamSeq != 5-want || d.Pending != want {
+			t.Fatalf("delivery %d pending %d; want %d pending %d", d.StreamSeq, d.Pending, 5-want, want)
+		}
+		if want == 0 {
+			break
+		}
 	}
 }

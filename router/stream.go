@@ -67,6 +67,14 @@ func SupportsAtomicBatch(nc *nats.Conn) bool {
 	return true
 }
 
+// streamSubjects are a scope stream's subjects: row changes and batch
+// commit markers. Parked rows (_dlq) go to the DLQ stream instead, so that
+// nothing but the capture writes to a scope stream and its sequence stays
+// what the capture expects.
+func streamSubjects(scope string) []string {
+	return []string{SubjectPrefix + "." + scope + ".*.*.*.*", ReservedSubject(scope, TokenBatch)}
+}
+
 // ensureStream creates the scope's stream or updates its settings. It
 // reports whether the stream accepts atomic batches: asked for, and kept
 // by the server.
@@ -74,7 +82,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, scope string, o S
 	cfg := jetstream.StreamConfig{
 		Name:               StreamName(scope),
 		Description:        "syncd scope " + scope,
-		Subjects:           []string{ScopeSubjects(scope)},
+		Subjects:           streamSubjects(scope),
 		Storage:            jetstream.FileStorage,
 		Retention:          jetstream.LimitsPolicy,
 		Discard:            jetstream.DiscardOld,
@@ -114,7 +122,7 @@ func lastStored(ctx context.Context, s jetstream.Stream, scope, source string) (
 	if s.CachedInfo().State.Msgs == 0 {
 		return resumePoint{}, nil
 	}
-	m, err := s.GetLastMsgForSubject(ctx, SubjectPrefix+"."+scope+"."+source+".>")
+	m, err := s.GetLastMsgForSubject(ctx, SourceSubjects(scope, source))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return resumePoint{}, nil
 	}

@@ -37,8 +37,11 @@ func Subject(scope, source string, table capture.TableID, op capture.Op) string 
 	return b.String()
 }
 
-// ScopeSubjects returns the subject filter of all of a scope's messages.
-func ScopeSubjects(scope string) string { return SubjectPrefix + "." + scope + ".>" }
+// SourceSubjects returns the subject filter of a scope's row changes from
+// one source.
+func SourceSubjects(scope, source string) string {
+	return SubjectPrefix + "." + scope + "." + source + ".>"
+}
 
 // ReservedSubject returns syncd.<scope>.<token>.
 func ReservedSubject(scope, token string) string { return SubjectPrefix + "." + scope + "." + token }

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pglogrepl"
@@ -120,4 +122,91 @@ func fillUnchanged(after, before capture.Row) {
 			after[i] = before[i]
 		}
 	}
+}
+
+// errMalformed reports a pgoutput message whose framing is broken.
+var errMalformed = errors.New("malformed pgoutput message")
+
+// parseMessage parses one pgoutput message. pglogrepl.Parse indexes its
+// input without bounds checks: a truncated or corrupt message makes it
+// panic, which would take the whole daemon down, and a corrupt tuple
+// length makes it allocate up to 4 GiB first. So the framing of the
+// messages that carry tuples is checked here first, and a panic of the
+// parser on any other message becomes an error.
+func parseMessage(data []byte) (m pglogrepl.Message, err error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("empty message: %w", errMalformed)
+	}
+	if !tuplesFit(data) {
+		return nil, fmt.Errorf("%q message of %d bytes: tuple data out of bounds: %w", data[0], len(data), errMalformed)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("%q message of %d bytes: %v: %w", data[0], len(data), r, errMalformed)
+		}
+	}()
+	return pglogrepl.Parse(data)
+}
+
+// tuplesFit reports whether the tuples of an Insert, Update or Delete
+// message lie within data, with the tuple type bytes the protocol puts
+// before them:
+//
+//	Insert  'I' relid 'N' tuple
+//	Update  'U' relid ['K'|'O' tuple] 'N' tuple
+//	Delete  'D' relid ('K'|'O') tuple
+//
+// Other messages carry no tuples and are not checked.
+func tuplesFit(data []byte) bool {
+	const head = 1 + 4 // type and relation id
+	if len(data) < head+1 {
+		return data[0] != 'I' && data[0] != 'U' && data[0] != 'D'
+	}
+	next, off := data[head], head+1
+	switch data[0] {
+	case 'I':
+		return next == 'N' && tupleEnd(data, off) >= 0
+	case 'U':
+		if next == 'K' || next == 'O' {
+			if off = tupleEnd(data, off); off < 0 || off >= len(data) || data[off] != 'N' {
+				return false
+			}
+			off++
+		} else if next != 'N' {
+			return false
+		}
+		return tupleEnd(data, off) >= 0
+	case 'D':
+		return (next == 'K' || next == 'O') && tupleEnd(data, off) >= 0
+	}
+	return true
+}
+
+// tupleEnd returns the offset just past the TupleData at data[off:], or -1
+// if it does not fit in data.
+func tupleEnd(data []byte, off int) int {
+	if len(data)-off < 2 {
+		return -1
+	}
+	n := int(binary.BigEndian.Uint16(data[off:]))
+	off += 2
+	for range n {
+		if off >= len(data) {
+			return -1
+		}
+		kind := data[off]
+		off++
+		if kind == pglogrepl.TupleDataTypeText || kind == pglogrepl.TupleDataTypeBinary {
+			if len(data)-off < 4 {
+				return -1
+			}
+			size := binary.BigEndian.Uint32(data[off:])
+			off += 4
+			if uint64(size) > uint64(len(data)-off) {
+				return -1
+			}
+			off += int(size)
+		}
+	}
+	return off
 }

@@ -25,18 +25,32 @@ type session struct {
 	types  *typeCache
 	rels   map[uint32]*relation
 
-	txn        *capture.Txn // open transaction, nil between transactions
+	txn        *capture.Txn     // open transaction, nil between transactions
+	lastAck    capture.Position // Ack of the last transaction committed
 	confirmed  capture.Position
 	serverEnd  capture.Position // WAL end of the last keepalive
 	unflushed  bool             // the sink got data since its last Flush
 	lastStatus time.Time        // when the last status update went out
 	nextStatus time.Time        // when the next heartbeat is due
 	nextStats  time.Time
+
+	snapshotter capture.Snapshotter // nil if the sink takes no snapshots
+	toSnapshot  []capture.SnapshotRequest
+	snap        *snapshot // exported, waiting for the stream to reach it
+	lastPing    time.Time // when we last asked the server for a keepalive
 }
 
 // run reads the stream until ctx is done or an error.
 func (ss *session) run(ctx context.Context) error {
 	ss.nextStatus = time.Now().Add(ss.src.cfg.StatusInterval)
+	defer func() {
+		if ss.snap != nil {
+			ss.snap.conn.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := ss.prepareSnapshot(ctx); err != nil {
+		return err
+	}
 	for {
 		deadline := ss.nextStatus
 		if ss.unflushed {
@@ -66,7 +80,8 @@ func (ss *session) run(ctx context.Context) error {
 	}
 }
 
-// idle runs when no data arrived for a while: flush the sink, confirm.
+// idle runs when no data arrived for a while: flush the sink, take a
+// snapshot that is due, confirm.
 func (ss *session) idle(ctx context.Context) error {
 	if ss.unflushed {
 		if err := ss.sink.Flush(ctx); err != nil {
@@ -74,7 +89,32 @@ func (ss *session) idle(ctx context.Context) error {
 		}
 		ss.unflushed = false
 	}
+	if err := ss.takeDueSnapshot(ctx, 0); err != nil {
+		return err
+	}
+	if ss.snap != nil && ss.txn == nil && time.Since(ss.lastPing) > 100*time.Millisecond {
+		// A keepalive tells how far the server has sent; an idle server
+		// sends one only every wal_sender_timeout/2.
+		ss.lastPing = time.Now()
+		err := pglogrepl.SendStandbyStatusUpdate(ctx, ss.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: pglogrepl.LSN(ss.confirmed), ReplyRequested: true})
+		if err != nil {
+			return fmt.Errorf("ask slot %s for a keepalive: %w", ss.src.cfg.Slot, err)
+		}
+	}
 	return ss.maybeConfirm(ctx, true)
+}
+
+// takeDueSnapshot copies the waiting snapshot if the stream has reached
+// it (nextCommit is the commit position of the transaction about to
+// begin, or 0), then prepares the next one.
+func (ss *session) takeDueSnapshot(ctx context.Context, nextCommit capture.Position) error {
+	if !ss.snapshotDue(nextCommit) {
+		return nil
+	}
+	if err := ss.copySnapshot(ctx); err != nil {
+		return err
+	}
+	return ss.prepareSnapshot(ctx)
 }
 
 // maybeConfirm sends a status update when the heartbeat is due, or, at a
@@ -99,8 +139,12 @@ const confirmEvery = time.Second
 func (ss *session) handle(ctx context.Context, msg pgproto3.BackendMessage) error {
 	cd, ok := msg.(*pgproto3.CopyData)
 	if !ok {
-		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
-			return fmt.Errorf("replication from slot %s: %w", ss.src.cfg.Slot, pgconn.ErrorResponseToPgError(e))
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("replication from slot %s: %w", ss.src.cfg.Slot, pgconn.ErrorResponseToPgError(m))
+		case *pgproto3.CopyDone, *pgproto3.CommandComplete:
+			// The walsender ends the stream when the server shuts down.
+			return fmt.Errorf("replication from slot %s: the server ended the stream (shutting down?)", ss.src.cfg.Slot)
 		}
 		return fmt.Errorf("replication from slot %s: unexpected message %T", ss.src.cfg.Slot, msg)
 	}
@@ -114,6 +158,9 @@ func (ss *session) handle(ctx context.Context, msg pgproto3.BackendMessage) erro
 			return fmt.Errorf("parse keepalive: %w", err)
 		}
 		ss.serverEnd = max(ss.serverEnd, capture.Position(ka.ServerWALEnd))
+		if err := ss.takeDueSnapshot(ctx, 0); err != nil {
+			return err
+		}
 		if ka.ReplyRequested || ss.confirmable() > ss.confirmed {
 			return ss.sendStatus(ctx)
 		}
@@ -122,7 +169,7 @@ func (ss *session) handle(ctx context.Context, msg pgproto3.BackendMessage) erro
 		if err != nil {
 			return fmt.Errorf("parse xlog data: %w", err)
 		}
-		m, err := pglogrepl.Parse(xld.WALData)
+		m, err := parseMessage(xld.WALData)
 		if err != nil {
 			return fmt.Errorf("parse pgoutput message: %w", err)
 		}
@@ -138,6 +185,9 @@ func (ss *session) handle(ctx context.Context, msg pgproto3.BackendMessage) erro
 func (ss *session) apply(ctx context.Context, m pglogrepl.Message) error {
 	switch m := m.(type) {
 	case *pglogrepl.BeginMessage:
+		if err := ss.takeDueSnapshot(ctx, capture.Position(m.FinalLSN)); err != nil {
+			return err
+		}
 		ss.txn = &capture.Txn{
 			ID:         fmt.Sprint(m.Xid),
 			Pos:        capture.Position(m.FinalLSN),
@@ -207,7 +257,7 @@ func (ss *session) apply(ctx context.Context, m pglogrepl.Message) error {
 		}
 		ss.txn.Ack = capture.Position(m.TransactionEndLSN)
 		txn := ss.txn
-		ss.txn = nil
+		ss.txn, ss.lastAck = nil, txn.Ack
 		ss.unflushed = true
 		return ss.sink.Commit(ctx, txn)
 	}

@@ -61,7 +61,11 @@ type Status struct {
 	// WALStatus is pg_replication_slots.wal_status: reserved, extended,
 	// unreserved (at risk of removal) or lost.
 	WALStatus string `json:"wal_status"`
-	Error     string `json:"error,omitempty"`
+	// SnapshotsPending counts the tables still to snapshot this session;
+	// Snapshot is the one being copied.
+	SnapshotsPending int       `json:"snapshots_pending"`
+	Snapshot         *Progress `json:"snapshot,omitempty"`
+	Error            string    `json:"error,omitempty"`
 }
 
 // New checks cfg and returns a Source. It opens no connection.
@@ -172,6 +176,11 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 		types:     newTypeCache(),
 		rels:      make(map[uint32]*relation),
 		confirmed: capture.Position(confirmed),
+		lastAck:   capture.Position(confirmed),
+	}
+	if sn, ok := sink.(capture.Snapshotter); ok {
+		sess.snapshotter, sess.toSnapshot = sn, sn.Snapshots()
+		s.setStatus(func(st *Status) { st.SnapshotsPending = len(sess.toSnapshot) })
 	}
 	return sess.run(ctx)
 }
@@ -192,7 +201,10 @@ func (s *Source) connectCatalog(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, capture.Terminal(fmt.Errorf("parse dsn of source %s: %w", s.cfg.Name, err))
 	}
-	cfg.RuntimeParams["application_name"] = "syncd"
+	// The snapshot reads values in the formats the stream has.
+	for k, v := range sessionParams {
+		cfg.RuntimeParams[k] = v
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to source %s: %w", s.cfg.Name, err)

@@ -1,22 +1,47 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 
+	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/syncd-dev/syncd/apply"
+	applymysql "github.com/syncd-dev/syncd/apply/mysql"
+	applypg "github.com/syncd-dev/syncd/apply/postgres"
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/capture/mysql"
 	"github.com/syncd-dev/syncd/capture/postgres"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/scopes"
 )
 
-// newEngine builds the capture engine of source s. It opens no connection.
-func newEngine(s *scopes.Source, cfg *scopes.Config, log hclog.Logger, reg prometheus.Registerer) (engine, router.SourceInfo, error) {
+// newEngine builds the capture engine of source s. It opens no database
+// connection; sources that keep their position in NATS (MySQL) open the
+// position bucket.
+func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *router.Conn, log hclog.Logger, reg prometheus.Registerer) (engine, router.SourceInfo, error) {
 	switch s.Kind {
-	case "postgres":
+	case scopes.KindMySQL:
+		store, err := nc.Positions(ctx, cfg.NATS.StreamReplicas)
+		if err != nil {
+			return nil, router.SourceInfo{}, err
+		}
+		src, err := mysql.New(mysql.Config{
+			Name:     s.Name,
+			DSN:      s.DSN,
+			ServerID: s.ServerID,
+			Tables:   tableSpecs(cfg, s.Name),
+			Store:    store,
+		}, mysql.Options{Logger: log, Metrics: mysql.NewMetrics(reg, s.Name)})
+		if err != nil {
+			return nil, router.SourceInfo{}, capture.Terminal(err)
+		}
+		return mysqlEngine{src}, router.SourceInfo{Kind: s.Kind, Name: s.Name, DB: src.Database()}, nil
+	case scopes.KindPostgres:
 		src, err := postgres.New(postgres.Config{
 			Name:        s.Name,
 			DSN:         s.DSN,
@@ -32,6 +57,29 @@ func newEngine(s *scopes.Source, cfg *scopes.Config, log hclog.Logger, reg prome
 	return nil, router.SourceInfo{}, capture.Terminal(fmt.Errorf("source %q: capture from %s is not supported yet", s.Name, s.Kind))
 }
 
+// newTarget builds the writer of target t. It opens no connection.
+func newTarget(t *scopes.Target, log hclog.Logger) (apply.Target, error) {
+	switch t.Kind {
+	case scopes.KindPostgres:
+		return applypg.New(applypg.Config{
+			Name:           t.Name,
+			DSN:            t.DSN,
+			ScopeInfoTable: t.ScopeInfoTable,
+			CreateTables:   t.CreateTables,
+			SyncdVersion:   version,
+		}, applypg.Options{Logger: log})
+	case scopes.KindMySQL:
+		return applymysql.New(applymysql.Config{
+			Name:           t.Name,
+			DSN:            t.DSN,
+			ScopeInfoTable: t.ScopeInfoTable,
+			CreateTables:   t.CreateTables,
+			SyncdVersion:   version,
+		}, applymysql.Options{Logger: log})
+	}
+	return nil, fmt.Errorf("target %q: applying to %s is not supported yet", t.Name, t.Kind)
+}
+
 // pgEngine adds the daemon's health view to a PostgreSQL source.
 type pgEngine struct{ *postgres.Source }
 
@@ -42,6 +90,14 @@ func (e pgEngine) Health() (any, bool, string) {
 		risk = fmt.Sprintf("slot %s wal_status is %s: the server may remove or has removed WAL syncd still needs (retained %d bytes)", st.Slot, st.WALStatus, st.RetainedWALBytes)
 	}
 	return st, st.Connected, risk
+}
+
+// mysqlEngine adds the daemon's health view to a MySQL source.
+type mysqlEngine struct{ *mysql.Source }
+
+func (e mysqlEngine) Health() (any, bool, string) {
+	st := e.Status()
+	return st, st.Connected, st.RetentionRisk
 }
 
 // tableSpecs lists the tables source must publish, with the scopes that
@@ -64,3 +120,14 @@ func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 	}
 	return specs
 }
+
+// routeDriverLogs sends the MySQL driver's own messages (it reports
+// connections it drops, say) to log instead of stderr's plain text.
+func routeDriverLogs(log hclog.Logger) {
+	l := log.Named("mysql-driver")
+	gomysql.SetLogger(driverLogger{l})
+}
+
+type driverLogger struct{ log hclog.Logger }
+
+func (d driverLogger) Print(v ...any) { d.log.Debug(strings.TrimSpace(fmt.Sprint(v...))) }

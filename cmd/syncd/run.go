@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/cmd/syncd/internal/admin"
 	"github.com/syncd-dev/syncd/router"
@@ -41,6 +42,7 @@ func cmdRun(args []string) int {
 		return 1
 	}
 	log := newLogger(*level)
+	routeDriverLogs(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := runDaemon(ctx, cfg, log); err != nil {
@@ -86,9 +88,13 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error 
 	if err != nil {
 		return err
 	}
+	appliers, err := applyWorkers(cfg, nc, log, apply.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
 	adm, err := admin.New(cfg.Admin.Listen, reg, admin.Probes{
-		Ready:  func() []admin.Cause { return readiness(nc, workers) },
-		Scopes: func(ctx context.Context) any { return scopeStatus(ctx, nc, cfg, workers) },
+		Ready:  func() []admin.Cause { return readiness(nc, workers, appliers) },
+		Scopes: func(ctx context.Context) any { return scopeStatus(ctx, nc, cfg, workers, appliers) },
 	})
 	if err != nil {
 		return err
@@ -102,8 +108,11 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error 
 	for _, w := range workers {
 		g.Go(func() error { return w.run(wctx) })
 	}
+	for _, a := range appliers {
+		g.Go(func() error { return a.Run(wctx) })
+	}
 	daemon.SdNotify(false, daemon.SdNotifyReady)
-	log.Info("syncd running", "sources", len(workers), "scopes", len(cfg.Scopes), "admin", adm.Addr())
+	log.Info("syncd running", "sources", len(workers), "scopes", len(cfg.Scopes), "apply_workers", len(appliers), "admin", adm.Addr())
 
 	var serveErr error
 	select {
@@ -125,6 +134,30 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error 
 	return nil
 }
 
+// applyWorkers builds an apply worker per (scope, target). A target kind
+// syncd cannot write stops start-up.
+func applyWorkers(cfg *scopes.Config, nc *router.Conn, log hclog.Logger, m *apply.Metrics) ([]*apply.Worker, error) {
+	var out []*apply.Worker
+	var problems []error
+	for _, s := range cfg.Scopes {
+		for _, name := range s.Targets {
+			tlog := log.Named("apply").With("scope", s.Name, "target", name)
+			target, err := newTarget(cfg.Target(name), tlog)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("scope %s: %w", s.Name, err))
+				continue
+			}
+			out = append(out, apply.NewWorker(apply.Config{
+				Scope:        s,
+				Target:       name,
+				SyncdVersion: version,
+				Streams:      router.StreamOptionsFrom(cfg.NATS),
+			}, nc, target, tlog, m))
+		}
+	}
+	return out, errors.Join(problems...)
+}
+
 // prepareWorkers builds a worker per source that some scope uses and
 // prepares its source. Bad settings or tables (terminal errors) stop
 // start-up with every problem listed; a source that cannot be reached yet
@@ -144,7 +177,7 @@ func prepareWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, lo
 			slog.Warn("no scope uses this source; not reading it")
 			continue
 		}
-		eng, info, err := newEngine(s, cfg, slog, reg)
+		eng, info, err := newEngine(ctx, s, cfg, nc, slog, reg)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("source %s: %w", s.Name, err))
 			continue

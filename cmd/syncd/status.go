@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/cmd/syncd/internal/admin"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/scopes"
@@ -11,7 +12,7 @@ import (
 
 // readiness lists why syncd is not ready: NATS not connected, a source
 // not streaming or at risk of losing log, a scope not publishing.
-func readiness(nc *router.Conn, workers []*worker) []admin.Cause {
+func readiness(nc *router.Conn, workers []*worker, appliers []*apply.Worker) []admin.Cause {
 	var causes []admin.Cause
 	if ok, state := nc.Connected(); !ok {
 		causes = append(causes, admin.Cause{Component: "nats", Cause: "nats_disconnected", Detail: state})
@@ -41,6 +42,16 @@ func readiness(nc *router.Conn, workers []*worker) []admin.Cause {
 			}
 		}
 	}
+	for _, a := range appliers {
+		st := a.Status()
+		component := "scope/" + st.Scope + "/target/" + st.Target
+		switch st.State {
+		case apply.StateFailed:
+			causes = append(causes, admin.Cause{Component: component, Cause: "apply_failed", Detail: st.Error})
+		case apply.StateRetrying:
+			causes = append(causes, admin.Cause{Component: component, Cause: "target_unavailable", Detail: st.Error})
+		}
+	}
 	return causes
 }
 
@@ -66,10 +77,11 @@ type scopeReport struct {
 	Targets []string            `json:"targets"`
 	Tables  int                 `json:"tables"`
 	Publish *router.ScopeStatus `json:"publishing,omitempty"`
+	Apply   []apply.Status      `json:"apply"`
 	Stream  *router.StreamState `json:"stream,omitempty"`
 }
 
-func scopeStatus(ctx context.Context, nc *router.Conn, cfg *scopes.Config, workers []*worker) any {
+func scopeStatus(ctx context.Context, nc *router.Conn, cfg *scopes.Config, workers []*worker, appliers []*apply.Worker) any {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	publishing := map[string]*router.ScopeStatus{}
@@ -86,7 +98,12 @@ func scopeStatus(ctx context.Context, nc *router.Conn, cfg *scopes.Config, worke
 	}
 	var reports []scopeReport
 	for _, s := range cfg.Scopes {
-		rep := scopeReport{Name: s.Name, Source: s.Source, Targets: s.Targets, Tables: len(s.Tables), Publish: publishing[s.Name]}
+		rep := scopeReport{Name: s.Name, Source: s.Source, Targets: s.Targets, Tables: len(s.Tables), Publish: publishing[s.Name], Apply: []apply.Status{}}
+		for _, a := range appliers {
+			if st := a.Status(); st.Scope == s.Name {
+				rep.Apply = append(rep.Apply, st)
+			}
+		}
 		if st, err := nc.StreamState(ctx, s.Name); err == nil {
 			rep.Stream = st
 		}

@@ -1,7 +1,8 @@
-// Command demo shows syncd at work on throwaway local servers: it starts a
-// PostgreSQL cluster, runs syncd with its embedded NATS server, writes
-// rows, and prints the change events as a subscriber receives them.
-// Everything it starts is stopped and removed at the end.
+// Command demo shows syncd's whole job on throwaway local servers: it
+// starts a source and a target PostgreSQL, runs syncd with its embedded
+// NATS server, and shows rows reaching the target, first by an initial
+// snapshot, then change by change, with the lag. Everything it starts is
+// stopped and removed at the end.
 //
 //	make demo
 package main
@@ -9,54 +10,54 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
+	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/syncd-dev/syncd/router"
-	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
 const schema = `
 CREATE TABLE product (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2), region text);
 ALTER TABLE product REPLICA IDENTITY FULL;
-CREATE TABLE orders (id bigserial PRIMARY KEY, product_id int, region text, qty int, placed_at timestamptz DEFAULT now());`
+INSERT INTO product VALUES (1, 'apple', 1.50, 'eu'), (2, 'pear', 0, 'eu'), (3, 'plum', 2.00, 'us');`
 
-const scopesHCL = `
+const config = `
 source "postgres" "shop" { dsn = %q }
 
-# Every product that costs something, with three of its columns.
+target "postgres" "replica" {
+  dsn           = %q
+  create_tables = true   # create missing target tables from the source's
+}
+
+# Products that cost something, three columns of them, into catalog.product.
 scope "catalog" {
-  source = "shop"
+  source  = "shop"
+  targets = ["replica"]
   table "public.product" {
     columns = ["id", "name", "price"]
     where   = "price > 0"
+    target  = "catalog.product"
   }
 }
 
-# Everything about one region, from a template.
-template "by_region" {
-  params = ["region"]
-  table "public.product" { where = "region = :region" }
-  table "public.orders"  { where = "region = :region" }
-}
+# The European products, all columns, into eu.product.
 scope "eu" {
-  source   = "shop"
-  template = "by_region"
-  params   = { region = "eu" }
+  source  = "shop"
+  targets = ["replica"]
+  table "public.product" {
+    where  = "region = 'eu'"
+    target = "eu.product"
+  }
 }
 `
 
 var workload = []struct{ say, sql string }{
-	{"insert three products", `INSERT INTO product VALUES (1, 'apple', 1.50, 'eu'), (2, 'pear', 0, 'eu'), (3, 'plum', 2.00, 'us')`},
-	{"two orders", `INSERT INTO orders (product_id, region, qty) VALUES (1, 'eu', 3), (3, 'us', 1)`},
+	{"a new product", `INSERT INTO product VALUES (4, 'fig', 3.20, 'eu')`},
 	{"give the pear a price: it enters catalog", `UPDATE product SET price = 0.80 WHERE id = 2`},
 	{"move the apple to the US: it leaves eu", `UPDATE product SET region = 'us' WHERE id = 1`},
 	{"delete the plum", `DELETE FROM product WHERE id = 3`},
@@ -69,39 +70,39 @@ func main() {
 	if err != nil {
 		p.Fatal(err)
 	}
+	say("starting a source and a target PostgreSQL (throwaway, wal_level=logical)")
+	src, dst := testenv.StartPostgres(p), testenv.StartPostgres(p)
+	srcDSN, dstDSN := src.CreateDB(p, "shop"), dst.CreateDB(p, "replica")
+	src.Exec(p, "shop", schema)
+	fmt.Println("    the source has three products already")
 
-	say("starting a throwaway PostgreSQL with wal_level=logical")
-	pg := testenv.StartPostgres(p)
-	dsn := pg.CreateDB(p, "shop")
-	pg.Exec(p, "shop", schema)
-
-	say("starting syncd with the embedded NATS server")
-	d := testenv.NewSyncd(p, bin, fmt.Sprintf(scopesHCL, dsn))
+	say("starting syncd with its embedded NATS server")
+	d := testenv.NewSyncd(p, bin, fmt.Sprintf(config, srcDSN, dstDSN))
 	d.Start()
-	fmt.Printf("    config:      %s\n    subscribers: %s (try: %s tail --nats %s eu)\n    admin:       %s/scopes\n\n", d.ConfigPath, d.NATSURL, bin, d.NATSURL, d.AdminURL)
+	fmt.Printf("    config %s\n    status %s/scopes, metrics %s/metrics\n    subscribers %s (try: %s tail --nats %s eu)\n",
+		d.ConfigPath, d.AdminURL, d.AdminURL, d.NATSURL, bin, d.NATSURL)
 
-	conn, err := pgx.Connect(context.Background(), dsn)
+	target, err := pgx.Connect(context.Background(), dstDSN)
 	if err != nil {
 		p.Fatal(err)
 	}
-	defer conn.Close(context.Background())
-	for _, w := range workload {
-		say(w.say)
-		fmt.Printf("    %s\n", w.sql)
-		if _, err := conn.Exec(context.Background(), w.sql); err != nil {
+	defer target.Close(context.Background())
+	say("the initial snapshot copied the existing rows to the target")
+	show(p, target, d.AdminURL, 2, 2)
+
+	source, err := pgx.Connect(context.Background(), srcDSN)
+	if err != nil {
+		p.Fatal(err)
+	}
+	defer source.Close(context.Background())
+	want := [][2]int{{3, 3}, {4, 3}, {4, 2}, {3, 2}} // rows in catalog and eu after each step
+	for i, w := range workload {
+		say(w.say + ":  " + w.sql)
+		if _, err := source.Exec(context.Background(), w.sql); err != nil {
 			p.Fatal(err)
 		}
+		show(p, target, d.AdminURL, want[i][0], want[i][1])
 	}
-	fmt.Println()
-	for _, scope := range []string{"catalog", "eu"} {
-		say("the " + scope + " stream, as a subscriber sees it")
-		if err := show(d.NATSURL, scope); err != nil {
-			p.Fatal(err)
-		}
-		fmt.Println()
-	}
-	say("syncd's view (" + d.AdminURL + "/scopes)")
-	showScopes(d.AdminURL)
 
 	say("stopping syncd: it drains, confirms its position to PostgreSQL, and exits")
 	if code := d.Stop(); code != 0 {
@@ -110,76 +111,64 @@ func main() {
 	say("done; the servers and their files are removed")
 }
 
-func say(s string) { fmt.Printf("==> %s\n", s) }
+func say(s string) { fmt.Printf("\n==> %s\n", s) }
 
-// show prints a scope's messages until none arrives for a second.
-func show(url, scope string) error {
-	conn, err := router.Connect(scopes.NATS{URL: url}, hclog.NewNullLogger(), nil)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	idle := time.AfterFunc(3*time.Second, cancel)
-	err = router.Tail(ctx, conn, scope, false, func(body []byte) error {
-		idle.Reset(time.Second)
-		e, err := router.Decode(body)
-		if err != nil {
-			return err
+// show waits until the target tables hold the expected row counts, then
+// prints them and each scope's lag.
+func show(p *testenv.Program, target *pgx.Conn, admin string, catalog, eu int) {
+	ctx := context.Background()
+	testenv.Eventually(p, 30*time.Second, 20*time.Millisecond, func() error {
+		if c, e := count(ctx, target, "catalog.product"), count(ctx, target, "eu.product"); c != catalog || e != eu {
+			return fmt.Errorf("target has %d catalog and %d eu products, want %d and %d", c, e, catalog, eu)
 		}
-		row := e.After
-		if row == nil {
-			row = e.Before
-		}
-		fmt.Printf("    %-2s %-12s %-14s %s.%s %s\n", e.Op, e.Scope.Reason, "txn "+e.Txn.ID, e.Source.Schema, e.Source.Table, compact(row))
 		return nil
 	})
-	if errors.Is(err, context.Canceled) {
-		return nil
+	for _, q := range []string{
+		`SELECT 'catalog.product', string_agg(format('%s %s %s', id, name, price), ' | ' ORDER BY id) FROM catalog.product`,
+		`SELECT 'eu.product     ', string_agg(format('%s %s %s %s', id, name, price, region), ' | ' ORDER BY id) FROM eu.product`,
+	} {
+		var table, rows string
+		if err := target.QueryRow(ctx, q).Scan(&table, &rows); err != nil {
+			p.Fatal(err)
+		}
+		fmt.Printf("    target %s  %s\n", table, rows)
 	}
-	return err
+	fmt.Printf("    %s\n", lags(admin))
 }
 
-func compact(row map[string]any) string {
-	b, _ := json.Marshal(row)
-	return string(b)
+func count(ctx context.Context, conn *pgx.Conn, table string) int {
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		return -1 // not created yet
+	}
+	return n
 }
 
-func showScopes(admin string) {
+// lags reads each scope's apply lag from /scopes.
+func lags(admin string) string {
 	resp, err := http.Get(admin + "/scopes")
 	if err != nil {
-		log.Print(err)
-		return
+		return err.Error()
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	var doc struct {
-		Sources []struct {
-			Name, State string
-			Status      struct {
-				Confirmed string `json:"confirmed_lsn"`
-			}
-		}
 		Scopes []struct {
-			Name   string
-			Stream *struct {
-				Stream   string
-				Messages uint64
+			Name  string
+			Apply []struct {
+				LagSeconds  float64 `json:"lag_seconds"`
+				RowsApplied int64   `json:"rows_applied"`
 			}
 		}
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
-		log.Print(err)
-		return
+		return err.Error()
 	}
-	for _, s := range doc.Sources {
-		fmt.Printf("    source %s: %s, confirmed up to %s\n", s.Name, s.State, s.Status.Confirmed)
-	}
+	var parts []string
 	for _, s := range doc.Scopes {
-		if s.Stream != nil {
-			fmt.Printf("    scope %-8s stream %-14s %d messages\n", s.Name, s.Stream.Stream, s.Stream.Messages)
+		for _, a := range s.Apply {
+			parts = append(parts, fmt.Sprintf("scope %s: lag %.0f ms, %d rows applied", s.Name, a.LagSeconds*1000, a.RowsApplied))
 		}
 	}
-	fmt.Println()
+	return strings.Join(parts, "; ")
 }

@@ -12,14 +12,16 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
-var cpuProfile = flag.String("cpuprofile", "", "save a CPU profile of syncd during the capture run to this `file`")
+var cpuProfile = flag.String("cpuprofile", "", "save a CPU profile of syncd during the capture run to this `file`, and profiles of other runs next to it (.e2e, .pgbench CPU; .heap after the applied large transaction)")
 
 // result is one measured figure.
 type result struct {
@@ -37,10 +39,28 @@ func main() {
 	rows := flag.Int("rows", 1_000_000, "rows in the throughput and large-transaction runs")
 	txnRows := flag.Int("txn-rows", 1000, "rows per transaction in the throughput run")
 	out := flag.String("json", "bench/results.json", "where to write the results")
+	lagSeconds := flag.Int("lag-seconds", 30, "how long pgbench runs while lag is measured")
 	quick := flag.Bool("quick", os.Getenv("BENCH_QUICK") != "", "small runs for development (also BENCH_QUICK=1)")
+	only := flag.String("only", "", "run only these `parts`, comma-separated: capture, rss, e2e, lag, pgbench, scopes, width, mysql-capture, mysql-e2e")
 	flag.Parse()
+	// want reports whether to run a part. Before each part it flushes the
+	// page cache's dirty pages, so that one part's writes do not slow the
+	// fsyncs of the next.
+	want := func(part string) bool {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), part) {
+			return false
+		}
+		syscall.Sync()
+		return true
+	}
+	// The scopes run's rows (16 scopes publish 16 messages per row); the
+	// width run's 100 B rows (fewer wider ones); pgbench's scale and
+	// backlog in transactions.
+	scopeRows, widthRows, pgbenchScale, pgbenchTxns := *rows/4, 200_000, 10, 100_000
 	if *quick {
-		*rows = 200_000
+		// Under two minutes in all on an idle two-core machine.
+		*rows, *lagSeconds = 100_000, 8
+		scopeRows, widthRows, pgbenchScale, pgbenchTxns = 20_000, 20_000, 2, 10_000
 	}
 	bin := os.Getenv("SYNCD_BIN")
 	if bin == "" {
@@ -49,15 +69,59 @@ func main() {
 
 	env := newEnv()
 	defer env.Close()
-	pg := testenv.StartPostgres(env, testenv.WithSetting("max_wal_size", "8GB"), testenv.WithSetting("checkpoint_timeout", "30min"))
-
-	capture, cpu := captureThroughput(env, pg, bin, *rows, *txnRows)
-	ceiling := natsCeiling(env, *rows)
-	results := []result{
-		capture,
-		ratioResult("capture rows/s against JetStream alone", "rows/s", capture.Value, "msg/s, JetStream alone (atomic batches of 1,000, fsync)", ceiling, "", 0),
-		cpu,
-		largeTransactionRSS(env, pg, bin, *rows),
+	var results []result
+	// JetStream alone bounds both capture rates; measure it once.
+	var ceiling float64
+	jetStreamAlone := func() float64 {
+		if ceiling == 0 {
+			ceiling = natsCeiling(env, *rows)
+		}
+		return ceiling
+	}
+	var pg *testenv.Postgres
+	if slices.ContainsFunc([]string{"capture", "rss", "e2e", "lag", "pgbench", "scopes", "width"}, want) {
+		pg = testenv.StartPostgres(env, testenv.WithSetting("max_wal_size", "8GB"), testenv.WithSetting("checkpoint_timeout", "30min"))
+	}
+	if want("capture") {
+		capture, cpu := captureThroughput(env, pg, bin, *rows, *txnRows)
+		results = append(results, capture,
+			ratioResult("capture rows/s against JetStream alone", "rows/s", capture.Value, "msg/s, JetStream alone (atomic batches of 1,000, fsync)", jetStreamAlone(), "", 0),
+			cpu)
+	}
+	if want("rss") {
+		results = append(results, largeTransactionRSS(env, pg, bin, *rows, false), largeTransactionRSS(env, pg, bin, *rows, true))
+	}
+	if want("scopes") {
+		results = append(results, scopeScaling(env, pg, bin, scopeRows, *txnRows)...)
+	}
+	if want("width") {
+		results = append(results, rowWidth(env, pg, bin, widthRows, *txnRows)...)
+	}
+	if slices.ContainsFunc([]string{"e2e", "lag", "pgbench"}, want) {
+		dst := testenv.StartPostgres(env, testenv.WithSetting("max_wal_size", "8GB"))
+		if want("e2e") {
+			e2e, e2eCPU := endToEnd(env, pg, dst, bin, *rows, *txnRows)
+			results = append(results, e2e, e2eCPU)
+		}
+		if want("lag") {
+			results = append(results, lagUnderLoad(env, pg, dst, bin, *lagSeconds)...)
+		}
+		if want("pgbench") {
+			results = append(results, pgbenchCatchUp(env, pg, dst, bin, pgbenchScale, pgbenchTxns))
+		}
+	}
+	if slices.ContainsFunc([]string{"mysql-capture", "mysql-e2e"}, want) {
+		my := testenv.StartMariaDB(env)
+		if want("mysql-capture") {
+			capture, cpu := binlogCapture(env, my, bin, *rows, *txnRows)
+			results = append(results, capture,
+				ratioResult("binlog capture rows/s against JetStream alone", "rows/s", capture.Value, "msg/s, JetStream alone (atomic batches of 1,000, fsync)", jetStreamAlone(), "", 0),
+				cpu)
+		}
+		if want("mysql-e2e") {
+			e2e, e2eCPU := mysqlEndToEnd(env, my, bin, *rows, *txnRows)
+			results = append(results, e2e, e2eCPU)
+		}
 	}
 
 	print(results)

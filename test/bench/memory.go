@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,16 +16,32 @@ import (
 
 // largeTransactionRSS starts syncd, commits one transaction of rows
 // inserts, and reports syncd's peak resident memory once the stream holds
-// them all. The embedded NATS server runs inside syncd, so it counts.
-func largeTransactionRSS(e *env, pg *testenv.Postgres, bin string, rows int) result {
-	dsn := pg.CreateDB(e, "large")
-	pg.Exec(e, "large", narrowTable)
+// them all, and, with apply, once a PostgreSQL target (a database of the
+// same cluster) holds them too. The embedded NATS server runs inside
+// syncd, so it counts.
+func largeTransactionRSS(e *env, pg *testenv.Postgres, bin string, rows int, apply bool) result {
+	db := "large"
+	if apply {
+		db = "large_applied"
+	}
+	dsn := pg.CreateDB(e, db)
+	pg.Exec(e, db, narrowTable)
+	target, targets := "", ""
+	var dstDSN string
+	if apply {
+		dstDSN = pg.CreateDB(e, db+"_copy")
+		target = fmt.Sprintf("target \"postgres\" \"copy\" {\n  dsn = %q\n  create_tables = true\n}", dstDSN)
+		targets = `targets = ["copy"]`
+	}
 	d := testenv.NewSyncd(e, bin, fmt.Sprintf(`
-source "postgres" "large" { dsn = %q }
+source "postgres" %q { dsn = %q }
+%s
 scope "all" {
-  source = "large"
+  source   = %q
+  snapshot = "never"
+  %s
   table "public.narrow" {}
-}`, dsn))
+}`, db, dsn, target, db, targets))
 	d.Start()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -30,14 +49,28 @@ scope "all" {
 		e.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	log.Printf("memory: one transaction of %d rows", rows)
+	log.Printf("memory: one transaction of %d rows (applied to a target: %v)", rows, apply)
 	if _, err := conn.Exec(ctx, `INSERT INTO narrow SELECT g, g % 1000, md5(g::text) FROM generate_series(1, $1::bigint) g`, rows); err != nil {
 		e.Fatal(err)
 	}
 	waitStream(e, d, "all", uint64(rows), 10*time.Minute)
+	name := fmt.Sprintf("peak RSS, one %d-row transaction", rows)
+	if apply {
+		waitRows(e, dstDSN, "SELECT count(*) FROM narrow", rows, 10*time.Minute)
+		name += ", applied to a PostgreSQL target"
+	}
 	rss := d.PeakRSS() / (1 << 20)
+	if *cpuProfile != "" && apply {
+		if resp, err := http.Get(d.AdminURL + "/debug/pprof/heap"); err == nil {
+			if f, err := os.Create(*cpuProfile + ".heap"); err == nil {
+				io.Copy(f, resp.Body)
+				f.Close()
+			}
+			resp.Body.Close()
+		}
+	}
 	d.Stop()
 	met := rss < 150
 	log.Printf("memory: peak RSS %.1f MiB", rss)
-	return result{Name: fmt.Sprintf("peak RSS, one %d-row transaction", rows), Value: rss, Unit: "MiB", Goal: "< 150 MiB", Met: &met}
+	return result{Name: name, Value: rss, Unit: "MiB", Goal: "< 150 MiB", Met: &met}
 }

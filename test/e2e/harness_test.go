@@ -161,7 +161,8 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 // oneScope creates database "app" on pg with ddl and prepares syncd with
-// source "app" and a scope of that name covering the given tables.
+// source "app" and a scope of that name covering the given tables,
+// streaming only (no initial snapshot).
 func oneScope(t *testing.T, pg *testenv.Postgres, ddl, scope string, tables ...string) (string, *testenv.Syncd) {
 	t.Helper()
 	dsn := pg.CreateDB(t, "app")
@@ -170,5 +171,5 @@ func oneScope(t *testing.T, pg *testenv.Postgres, ddl, scope string, tables ...s
 	for _, tb := range tables {
 		fmt.Fprintf(&blocks, "  table %q {}\n", tb)
 	}
-	return dsn, newDaemon(t, fmt.Sprintf("source \"postgres\" \"app\" { dsn = %q }\nscope %q {\n  source = \"app\"\n%s}\n", dsn, scope, blocks.String()))
+	return dsn, newDaemon(t, fmt.Sprintf("source \"postgres\" \"app\" { dsn = %q }\nscope %q {\n  source = \"app\"\n  snapshot = \"never\"\n%s}\n", dsn, scope, blocks.String()))
 }

@@ -36,7 +36,8 @@ const routingScopes = `
 source "postgres" "app" { dsn = %q }
 
 scope "catalog" {
-  source = "app"
+  source   = "app"
+  snapshot = "never"
   table "public.product" {
     columns = ["id", "name", "price"]
     where   = "price > 0 AND discontinued_at IS NULL AND id < 1000"
@@ -51,6 +52,7 @@ template "by_region" {
 
 scope "eu" {
   source   = "app"
+  snapshot = "never"
   template = "by_region"
   params   = { region = "eu" }
 }
@@ -199,7 +201,7 @@ func checkStream(t *testing.T, scope string, got []streamed, wants []want) {
 		wantID := fmt.Sprintf("%s:app:%s:%d", scope, e.Source.Pos, e.Txn.Seq)
 		h := m.Header
 		if h.Get("Nats-Msg-Id") != wantID || h.Get("Syncd-Op") != w.op || h.Get("Syncd-Txn") != e.Txn.ID ||
-			h.Get("Syncd-Pos") != e.Source.Pos || h.Get("Content-Type") != "application/json" {
+			h.Get("Syncd-Pos") != e.Source.Pos.String() || h.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: headers %v, want Nats-Msg-Id %s", where, h, wantID)
 		}
 	}

@@ -1,0 +1,232 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint"
+	"github.com/syncd-dev/syncd/router"
+	"github.com/syncd-dev/syncd/scopes"
+)
+
+// batch is the open target transaction and what it holds.
+type batch struct {
+	tx      Tx
+	opened  time.Time
+	rows    int64
+	last    *router.Delivery // last message of the last whole source transaction in it
+	commit  time.Time        // that transaction's source commit time
+	partial bool             // in the middle of a source transaction
+}
+
+// consume applies messages from sub until an error. Messages of source
+// transactions the checkpoint covers are skipped: they are applied
+// already, whatever the stream's numbering. With isolate, it applies
+// source transactions row by row, each in its own target transaction,
+// through the message where a batch was rejected (s.isolateThrough), and
+// then returns errIsolated.
+func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate bool) (err error) {
+	w := s.w
+	var b *batch
+	var read uint64 // the stream sequence of the last message read
+	defer func() {
+		if b != nil {
+			b.tx.Rollback(context.WithoutCancel(ctx))
+		}
+		if errors.Is(err, errIsolate) {
+			s.isolateThrough = read
+		}
+	}()
+	behind := w.metrics.Behind.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target)
+	for {
+		wait := time.Duration(0) // block: nothing open, or in a source transaction
+		if b != nil && !b.partial {
+			if isolate || b.rows >= int64(w.cfg.MaxRows) || time.Since(b.opened) >= w.cfg.MaxTime {
+				if err := s.commit(ctx, b); err != nil {
+					return commitFailed(err, isolate)
+				}
+				b = nil
+				if isolate && s.cp != nil && s.cp.StreamSeq >= s.isolateThrough {
+					return errIsolated
+				}
+				continue
+			}
+			wait = w.cfg.IdleCommit
+		}
+		d, err := sub.Next(ctx, wait)
+		if errors.Is(err, router.ErrNoMessage) {
+			if err := s.commit(ctx, b); err != nil {
+				return commitFailed(err, isolate)
+			}
+			b = nil
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		read = d.StreamSeq
+		behind.Set(float64(d.Pending))
+		env := d.Envelope
+		if s.cp != nil && env.Source.Pos <= s.cp.Position {
+			continue // applied already
+		}
+		c, err := s.change(ctx, env, d.StreamSeq)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			tx, err := w.target.Begin(ctx, isolate)
+			if err != nil {
+				return fmt.Errorf("begin at target %s: %w", w.cfg.Target, err)
+			}
+			b = &batch{tx: tx, opened: time.Now()}
+		}
+		if err := b.tx.Apply(ctx, c); err != nil {
+			if err := s.rejected(ctx, err, isolate, d); err != nil {
+				return err
+			}
+		} else {
+			b.rows++
+			s.rowCounter(env.Op).Inc()
+		}
+		b.partial = !env.Txn.Last
+		if env.Txn.Last {
+			b.last, b.commit = d, env.Source.CommitTS
+		}
+	}
+}
+
+// commitFailed decides what a failed commit means: a change the target
+// rejected when the batch was flushed is found row by row; in an isolated
+// transaction it stops the scope; anything else is retried.
+func commitFailed(err error, isolate bool) error {
+	switch {
+	case !IsRejected(err):
+		return err
+	case isolate:
+		return fmt.Errorf("%w: %w", errFailed, err)
+	}
+	return fmt.Errorf("%w: %w", errIsolate, err)
+}
+
+// rejected handles a change the target refused. In a batch the row is not
+// known: start over from the checkpoint, one row at a time. Row by row,
+// park it on the DLQ or stop the scope, as the scope says.
+func (s *session) rejected(ctx context.Context, err error, isolate bool, d *router.Delivery) error {
+	w := s.w
+	if !IsRejected(err) {
+		return err
+	}
+	if !isolate {
+		return fmt.Errorf("%w: %w", errIsolate, err)
+	}
+	if w.cfg.Scope.OnApplyError != scopes.OnApplyErrorDLQ {
+		return fmt.Errorf("%w: message %d: %w", errFailed, d.StreamSeq, err)
+	}
+	p := router.Parked{Scope: w.cfg.Scope.Name, Target: w.cfg.Target, Reason: err.Error(), StreamSeq: d.StreamSeq, Message: d.Data, ParkedAt: time.Now().UTC()}
+	if err := w.conn.Park(ctx, p, w.cfg.Streams); err != nil {
+		return err
+	}
+	w.metrics.Parked.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target).Inc()
+	w.update(func(st *Status) { st.Parked, st.Degraded = st.Parked+1, true })
+	w.log.Error("parked a row the target rejected; the scope is degraded", "stream_seq", d.StreamSeq, "error", err)
+	return nil
+}
+
+// change turns a message into a Change for its table. A message with a
+// column the session's schema lacks comes after a schema change at the
+// source (ALTER TABLE ... ADD COLUMN): change returns errSchemaChanged,
+// once per message, so that the session loads the schemas again and
+// prepares the target for the new columns, between transactions.
+func (s *session) change(ctx context.Context, env *router.RawEnvelope, seq uint64) (*Change, error) {
+	id := capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table}
+	ts, err := s.table(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if (!s.covers(ts, env.After) || !s.covers(ts, env.Before)) && s.reloadedAt != seq {
+		s.reloadedAt = seq
+		return nil, errSchemaChanged
+	}
+	if len(env.Op) != 1 {
+		return nil, fmt.Errorf("message with op %q", env.Op)
+	}
+	return &Change{Table: ts, Op: capture.Op(env.Op[0]), Key: env.Key, Before: env.Before, After: env.After, Unchanged: env.Unchanged}, nil
+}
+
+// commit commits b, if any, with the checkpoint of its last whole source
+// transaction.
+func (s *session) commit(ctx context.Context, b *batch) error {
+	if b == nil {
+		return nil
+	}
+	w := s.w
+	if b.last == nil { // only skipped or rejected rows
+		return b.tx.Rollback(ctx)
+	}
+	env := b.last.Envelope
+	rec := checkpoint.Record{
+		Scope:        w.cfg.Scope.Name,
+		Source:       w.cfg.Scope.Source,
+		ScopeVersion: env.Scope.Version,
+		Definition:   w.def,
+		ColumnSchema: s.schema,
+		Position:     env.Source.Pos,
+		StreamSeq:    b.last.StreamSeq,
+		AppliedAt:    time.Now().UTC(),
+		TxnDuration:  time.Since(b.opened),
+		SyncdVersion: w.cfg.SyncdVersion,
+	}
+	if s.cp != nil {
+		rec.RowsApplied = s.cp.RowsApplied
+	}
+	rec.RowsApplied += b.rows
+	if err := b.tx.Commit(ctx, rec); err != nil {
+		return fmt.Errorf("commit at target %s: %w", w.cfg.Target, err)
+	}
+	s.cp = &rec
+	lag := rec.AppliedAt.Sub(b.commit).Seconds()
+	w.metrics.TxnDuration.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target).Observe(rec.TxnDuration.Seconds())
+	w.metrics.Lag.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target).Set(lag)
+	w.update(func(st *Status) {
+		st.Position, st.StreamSeq, st.AppliedAt = rec.Position, rec.StreamSeq, rec.AppliedAt
+		st.CommitTS, st.LagSeconds, st.RowsApplied = b.commit, lag, rec.RowsApplied
+	})
+	return nil
+}
+
+// covers reports whether ts has every column of row.
+func (s *session) covers(ts *router.TableSchema, row map[string]json.RawMessage) bool {
+	cols := s.columns[ts]
+	if cols == nil {
+		cols = make(map[string]bool, len(ts.Columns))
+		for _, c := range ts.Columns {
+			cols[c.Name] = true
+		}
+		s.columns[ts] = cols
+	}
+	for name := range row {
+		if !cols[name] {
+			return false
+		}
+	}
+	return true
+}
+
+// rowCounter returns the rows-applied counter of op.
+func (s *session) rowCounter(op string) prometheus.Counter {
+	c := s.rows[op]
+	if c == nil {
+		if s.rows == nil {
+			s.rows = map[string]prometheus.Counter{}
+		}
+		c = s.w.metrics.Rows.WithLabelValues(s.w.cfg.Scope.Name, s.w.cfg.Target, op)
+		s.rows[op] = c
+	}
+	return c
+}

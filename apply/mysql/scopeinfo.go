@@ -1,0 +1,152 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint"
+)
+
+// scopeInfoDDL creates the scope_info table (%s: its quoted name). Its
+// columns are those of apply/postgres, one per field of
+// checkpoint.Record, plus last_position_num, the position as a number,
+// for ordering. Names are compared byte for byte (utf8mb4_bin).
+// definition and column_schema are JSON: on MariaDB a LONGTEXT that
+// keeps the text as written; MySQL normalizes JSON (key order, spaces).
+const scopeInfoDDL = `CREATE TABLE IF NOT EXISTS %s (
+	scope             VARCHAR(255) NOT NULL,
+	source            VARCHAR(255) NOT NULL,
+	scope_version     INT NOT NULL,
+	definition        JSON NULL,
+	column_schema     JSON NULL,
+	last_position     VARCHAR(32) NOT NULL,
+	last_position_num BIGINT UNSIGNED NOT NULL,
+	last_stream_seq   BIGINT UNSIGNED NOT NULL,
+	last_applied_at   DATETIME(6) NOT NULL,
+	last_txn_apply_ms DOUBLE NOT NULL,
+	rows_applied      BIGINT NOT NULL,
+	syncd_version     VARCHAR(255) NOT NULL,
+	PRIMARY KEY (scope, source)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`
+
+// scopeInfoSQL are the statements on the scope_info table.
+type scopeInfoSQL struct {
+	create          string
+	readCheckpoint  string
+	writeCheckpoint string
+}
+
+// newScopeInfoSQL returns the statements on the table name at server s.
+func newScopeInfoSQL(name tableName, s *server) scopeInfoSQL {
+	id := name.quoted()
+	set := []string{"scope_version", "definition", "column_schema", "last_position", "last_position_num",
+		"last_stream_seq", "last_applied_at", "last_txn_apply_ms", "rows_applied", "syncd_version"}
+	write := fmt.Sprintf(`INSERT INTO %s (scope, source, scope_version, definition, column_schema, last_position,
+		last_position_num, last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id)
+	if s.rowAlias {
+		write += " AS " + rowAlias
+	}
+	write += " ON DUPLICATE KEY UPDATE "
+	for i, c := range set {
+		if i > 0 {
+			write += ", "
+		}
+		write += c + " = " + newValue(s, c)
+	}
+	return scopeInfoSQL{
+		create: fmt.Sprintf(scopeInfoDDL, id),
+		readCheckpoint: fmt.Sprintf(`SELECT scope_version, definition, column_schema, last_position,
+			last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version
+			FROM %s WHERE scope = ? AND source = ?`, id),
+		writeCheckpoint: write,
+	}
+}
+
+// ensureScopeInfo creates the scope_info table, and its database, if they
+// are missing.
+func (t *Target) ensureScopeInfo(ctx context.Context, db *sql.DB) error {
+	_, err := lookupTable(ctx, db, t.scopeInfo)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, errNoTable) {
+		return err
+	}
+	if err := t.ensureDatabase(ctx, db, t.scopeInfo.db); err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, t.sql.create); err != nil {
+		return fmt.Errorf("create table %s: %w", t.scopeInfo, err)
+	}
+	t.log.Info("created the scope_info table", "table", t.scopeInfo.String())
+	return nil
+}
+
+// Checkpoint implements apply.Target. A missing scope_info table, or
+// database, is no error: there is no checkpoint yet.
+func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoint.Record, bool, error) {
+	if err := t.idle(); err != nil {
+		return checkpoint.Record{}, false, err
+	}
+	db, err := t.connect(ctx)
+	if err != nil {
+		return checkpoint.Record{}, false, err
+	}
+	rec := checkpoint.Record{Scope: scope, Source: source}
+	var defN, colsN sql.NullString
+	var pos string
+	var ms float64
+	err = db.QueryRowContext(ctx, t.sql.readCheckpoint, scope, source).
+		Scan(&rec.ScopeVersion, &defN, &colsN, &pos, &rec.StreamSeq, &rec.AppliedAt, &ms, &rec.RowsApplied, &rec.SyncdVersion)
+	var me *mysql.MySQLError
+	switch {
+	case errors.Is(err, sql.ErrNoRows),
+		errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049): // no such table, no such database
+		return checkpoint.Record{}, false, nil
+	case err != nil:
+		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.scopeInfo, err)
+	}
+	rec.Position, err = capture.ParsePosition(pos)
+	if err != nil {
+		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.scopeInfo, err)
+	}
+	if defN.Valid {
+		rec.Definition = []byte(defN.String)
+	}
+	if colsN.Valid {
+		rec.ColumnSchema = []byte(colsN.String)
+	}
+	rec.AppliedAt = rec.AppliedAt.UTC()
+	rec.TxnDuration = time.Duration(math.Round(ms * float64(time.Millisecond)))
+	return rec, true, nil
+}
+
+// writeCheckpoint returns the statement that writes rec as its scope's
+// scope_info row.
+func (t *Target) writeCheckpoint(rec checkpoint.Record) stmt {
+	version := rec.SyncdVersion
+	if version == "" {
+		version = t.cfg.SyncdVersion
+	}
+	return stmt{sql: t.sql.writeCheckpoint, args: []any{
+		rec.Scope, rec.Source, int64(rec.ScopeVersion), jsonArg(rec.Definition), jsonArg(rec.ColumnSchema),
+		rec.Position.String(), uint64(rec.Position), rec.StreamSeq, rec.AppliedAt.UTC().Format(mysqlDateTime),
+		float64(rec.TxnDuration) / float64(time.Millisecond), rec.RowsApplied, version,
+	}}
+}
+
+// jsonArg passes a JSON document as text, or NULL if there is none.
+func jsonArg(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}

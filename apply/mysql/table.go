@@ -1,0 +1,118 @@
+package mysql
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/router"
+)
+
+// column is one published column with what writing its values needs.
+type column struct {
+	name  string
+	ident string // quoted name
+	kind  kind
+	// source is the column's source type; dataType the target column's
+	// (information_schema DATA_TYPE, lower case).
+	source   string
+	dataType string
+	// scale is the number of fraction digits of a DECIMAL target column;
+	// -1 for other types.
+	scale int
+}
+
+// typeName names the column's type for errors.
+func (c *column) typeName() string {
+	if c.dataType != "" {
+		return c.dataType
+	}
+	return c.source
+}
+
+// table is a prepared target table.
+type table struct {
+	id     capture.TableID // the scope's target name
+	name   tableName
+	ident  string   // quoted, qualified name
+	cols   []column // the published columns, in the schema's order
+	index  map[string]int
+	key    []int // indexes in cols of the key columns, in key order
+	server *server
+	// guard: the table has unique indexes besides the key's, on which an
+	// upsert could meet another row; upserts then fail instead of
+	// updating that row (see upsertSQL).
+	guard bool
+	// stmts caches the fixed parts of statements by shape (see shapeKey).
+	stmts map[string]*shape
+}
+
+// newTable describes ts at a target table ct of database db.
+func newTable(ts *router.TableSchema, name tableName, ct *catalogTable, s *server) (*table, error) {
+	tb := &table{
+		id:     ts.Target,
+		name:   name,
+		ident:  name.quoted(),
+		index:  make(map[string]int, len(ts.Columns)),
+		server: s,
+		stmts:  make(map[string]*shape),
+	}
+	for _, sc := range ts.Columns {
+		cc, ok := ct.column(sc.Name)
+		if !ok {
+			return nil, fmt.Errorf("table %s has no column %s", name, sc.Name)
+		}
+		m, err := mapType(ts.SourceKind, sc.Type, false)
+		if err != nil {
+			m = mapped{kind: kindText}
+		}
+		col := column{name: sc.Name, ident: quote(cc.name), kind: m.kind, source: sc.Type, dataType: cc.dataType, scale: -1}
+		if cc.dataType == "decimal" {
+			col.scale = cc.scale
+		}
+		tb.index[sc.Name] = len(tb.cols)
+		tb.cols = append(tb.cols, col)
+	}
+	for _, k := range ts.Key {
+		i, ok := tb.index[k]
+		if !ok {
+			return nil, fmt.Errorf("key column %s of %s is not published", k, name)
+		}
+		tb.key = append(tb.key, i)
+	}
+	if len(tb.key) > 0 {
+		keyCols := make([]string, len(tb.key))
+		for i, k := range tb.key {
+			keyCols[i] = tb.cols[k].name
+		}
+		tb.guard = ct.others > 0
+		for _, u := range ct.unique {
+			if !sameColumns(u, keyCols) {
+				tb.guard = true
+			}
+		}
+	}
+	return tb, nil
+}
+
+// names lists the quoted names of the columns at idx, comma-separated.
+func (tb *table) names(idx []int) string {
+	var b strings.Builder
+	for i, c := range idx {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tb.cols[c].ident)
+	}
+	return b.String()
+}
+
+// isKey reports whether the column at index c is a key column.
+func (tb *table) isKey(c int) bool {
+	for _, k := range tb.key {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,248 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/checkpoint"
+)
+
+// tx is a target transaction, open on the server from Begin.
+//
+// Without isolate, changes are grouped (see group); a group is sent as
+// one statement when a change does not fit it or it is full, and at
+// Commit. An error from Apply may come from an earlier change. Any error
+// ends the transaction, rolled back.
+//
+// With isolate, Apply sends each change at once inside a savepoint. A
+// change the target rejects is rolled back to the savepoint and returned
+// as a *apply.RejectedError with the change; the transaction goes on.
+// Other errors end it, rolled back.
+type tx struct {
+	t       *Target
+	stx     *sql.Tx
+	isolate bool
+	done    bool // committed, rolled back or failed
+
+	r     row
+	g     group
+	queue []stmt // statements to send, in order
+}
+
+var _ apply.Tx = (*tx)(nil)
+
+func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
+	return &tx{t: t, stx: stx, isolate: isolate, g: group{limit: t.groupRows}}
+}
+
+// Apply implements apply.Tx.
+func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
+	if x.done {
+		return ErrTxDone
+	}
+	if x.isolate {
+		return x.applyIsolated(ctx, c)
+	}
+	if err := x.add(c); err != nil {
+		return x.fail(ctx, classify(err, c))
+	}
+	if err := x.send(ctx); err != nil {
+		return x.fail(ctx, err)
+	}
+	return nil
+}
+
+// savepoint is the name of the savepoint each isolated change runs in.
+const savepoint = "syncd_change"
+
+func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
+	if err := x.add(c); err != nil {
+		x.discard()
+		if rejectable(err) { // nothing was sent
+			return &apply.RejectedError{Change: c, Err: err}
+		}
+		return x.fail(ctx, err)
+	}
+	x.takeGroup()
+	x.queue = append([]stmt{{sql: "SAVEPOINT " + savepoint}}, x.queue...)
+	x.push(stmt{sql: "RELEASE SAVEPOINT " + savepoint})
+	err := x.send(ctx)
+	if err == nil {
+		return nil
+	}
+	var rej *apply.RejectedError
+	if !errors.As(err, &rej) {
+		return x.fail(ctx, err)
+	}
+	if _, rerr := x.stx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); rerr != nil {
+		return x.fail(ctx, fmt.Errorf("roll back to savepoint after %w: %w", err, rerr))
+	}
+	if _, rerr := x.stx.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint); rerr != nil {
+		return x.fail(ctx, fmt.Errorf("release savepoint after %w: %w", err, rerr))
+	}
+	rej.Change = c
+	return rej
+}
+
+// Commit implements apply.Tx.
+func (x *tx) Commit(ctx context.Context, rec checkpoint.Record) error {
+	if x.done {
+		return ErrTxDone
+	}
+	x.takeGroup()
+	x.push(x.t.writeCheckpoint(rec))
+	if err := x.send(ctx); err != nil {
+		return x.fail(ctx, err)
+	}
+	x.end()
+	if err := x.stx.Commit(); err != nil {
+		// The outcome is unknown only if the connection broke; the
+		// checkpoint read at the next start tells.
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback implements apply.Tx. It is a no-op once the transaction ended.
+func (x *tx) Rollback(ctx context.Context) error {
+	if x.done {
+		return nil
+	}
+	x.end()
+	x.discard()
+	return x.rollback()
+}
+
+// takeGroup queues the group, if it holds rows.
+func (x *tx) takeGroup() {
+	if x.g.rows > 0 {
+		x.push(x.g.take())
+	}
+}
+
+// push queues q after what is queued.
+func (x *tx) push(q stmt) { x.queue = append(x.queue, q) }
+
+// pushAlone queues the group, then q.
+func (x *tx) pushAlone(q stmt) {
+	x.takeGroup()
+	x.push(q)
+}
+
+// discard drops what is grouped and queued.
+func (x *tx) discard() {
+	x.g.rows, x.g.size, x.g.first, x.g.args = 0, 0, nil, nil
+	x.clearQueue()
+}
+
+// clearQueue empties the queue, keeping its space.
+func (x *tx) clearQueue() {
+	clear(x.queue)
+	x.queue = x.queue[:0]
+}
+
+// send sends the queued statements in order, one round trip each, and
+// empties the queue. An error names the statement that failed and is
+// classified (see classify).
+func (x *tx) send(ctx context.Context) error {
+	defer x.clearQueue()
+	for i := range x.queue {
+		q := &x.queue[i]
+		res, err := x.stx.ExecContext(ctx, q.sql, q.args...)
+		if err != nil {
+			if q.table == nil {
+				return fmt.Errorf("%s: %w", firstWords(q.sql), err)
+			}
+			return classify(fmt.Errorf("%s: %w", q.describe(), hint(q, err)), q.change)
+		}
+		if q.mustMatch {
+			if n, err := res.RowsAffected(); err == nil && n != int64(q.rows) {
+				return &apply.RejectedError{Change: q.change, Err: fmt.Errorf(
+					"%s: %d rows are not at the target, and the change does not carry their unchanged values "+
+						"(unchanged TOAST: a row entering a filtered scope); set REPLICA IDENTITY FULL on the source table",
+					q.describe(), int64(q.rows)-n)}
+			}
+		}
+	}
+	return nil
+}
+
+// hint explains the error an upsert's guard raises (see insertShape).
+func hint(q *stmt, err error) error {
+	var me *mysql.MySQLError
+	if q.op == opUpsert && q.table.guard && errors.As(err, &me) && me.Number == 1048 {
+		return fmt.Errorf("a row has the values of another row in a unique index other than the key, or a null key: %w", err)
+	}
+	return err
+}
+
+// describe names the statement for errors: kind, table, rows.
+func (q *stmt) describe() string {
+	var what string
+	switch q.op {
+	case opTruncate:
+		return "delete all rows of " + q.table.name.String()
+	case opUpsert:
+		what = "upsert"
+	case opUpdate:
+		what = "update"
+	case opInsert:
+		what = "insert"
+	case opDelete, opDeleteRow:
+		what = "delete"
+	case opMoveKey:
+		what = "change the key of"
+	}
+	if q.rows == 1 {
+		return fmt.Sprintf("%s 1 row of %s", what, q.table.name)
+	}
+	return fmt.Sprintf("%s %d rows of %s", what, q.rows, q.table.name)
+}
+
+// firstWords returns the statement's first two words, to name it.
+func firstWords(s string) string {
+	n := 0
+	for i, c := range s {
+		if c == ' ' {
+			if n++; n == 2 {
+				return s[:i]
+			}
+		}
+	}
+	return s
+}
+
+// fail ends the transaction, rolls it back and returns err.
+func (x *tx) fail(ctx context.Context, err error) error {
+	x.end()
+	x.discard()
+	if rerr := x.rollback(); rerr != nil {
+		x.t.log.Warn("rollback failed; the connection was closed", "error", rerr)
+	}
+	return err
+}
+
+// end marks the transaction ended and frees the Target for the next.
+func (x *tx) end() {
+	x.done = true
+	if x.t.open == x {
+		x.t.open = nil
+	}
+}
+
+// rollback rolls the server transaction back. If that fails on a
+// connection the server still answers, the connection, in an unknown
+// state, is closed; a broken one database/sql drops by itself.
+func (x *tx) rollback() error {
+	err := x.stx.Rollback()
+	if err == nil || errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	x.t.closeDB()
+	return fmt.Errorf("roll back: %w", err)
+}

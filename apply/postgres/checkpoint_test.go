@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/syncd-dev/syncd/checkpoint"
+)
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SyncdVersion = "v1.2.3" })
+	ctx := ctxT(t)
+
+	// No scope_info table yet.
+	if _, ok, err := e.tg.Checkpoint(ctx, "s", "app"); err != nil || ok {
+		t.Fatalf("Checkpoint before Prepare = ok %v, err %v; want no checkpoint", ok, err)
+	}
+	e.prepare(items)
+	if _, ok, err := e.tg.Checkpoint(ctx, "s", "app"); err != nil || ok {
+		t.Fatalf("Checkpoint before any commit = ok %v, err %v; want no checkpoint", ok, err)
+	}
+
+	rec := checkpoint.Record{
+		Scope:        "s",
+		Source:       "app",
+		ScopeVersion: 3,
+		Definition:   json.RawMessage(`{"tables":["public.items"],"where":"qty > 0"}`),
+		ColumnSchema: json.RawMessage(`[{"target":{"schema":"public","name":"items"}}]`),
+		Position:     0x16B3748_0000_0001,
+		StreamSeq:    1<<40 + 7,
+		AppliedAt:    time.Date(2026, 3, 1, 10, 0, 0, 123456000, time.UTC),
+		TxnDuration:  1500 * time.Microsecond,
+		RowsApplied:  1 << 33,
+	}
+	if err := e.run(false, rec); err != nil {
+		t.Fatal(err)
+	}
+	other := record(5)
+	other.Source = "other"
+	other.SyncdVersion = "v9"
+	if err := e.run(true, other); err != nil {
+		t.Fatal(err)
+	}
+
+	got, ok, err := e.tg.Checkpoint(ctx, "s", "app")
+	if err != nil || !ok {
+		t.Fatalf("Checkpoint = ok %v, err %v", ok, err)
+	}
+	want := rec
+	want.SyncdVersion = "v1.2.3" // from the config: the record had none
+	if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
+		t.Errorf("Checkpoint (-want +got):\n%s", diff)
+	}
+
+	// A later commit replaces the row.
+	rec.Position++
+	rec.RowsApplied++
+	rec.Definition = nil
+	if err := e.run(false, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err = e.tg.Checkpoint(ctx, "s", "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Position != rec.Position || got.RowsApplied != rec.RowsApplied || got.Definition != nil {
+		t.Errorf("Checkpoint after second commit = %+v", got)
+	}
+	if got, _, _ := e.tg.Checkpoint(ctx, "s", "other"); got.Position != 5 || got.SyncdVersion != "v9" {
+		t.Errorf("Checkpoint of the other source = %+v", got)
+	}
+}
+
+// sameJSON compares JSON documents by value: jsonb does not keep their
+// text.
+func sameJSON(a, b json.RawMessage) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return cmp.Equal(x, y)
+}

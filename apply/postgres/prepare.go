@@ -1,0 +1,214 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/router"
+)
+
+// ddlLock is the advisory lock key that serializes syncd's DDL at a
+// target, so that workers preparing the same tables at once do not race
+// (CREATE ... IF NOT EXISTS alone does not prevent it).
+const ddlLock = 0x73796e6364 // "syncd"
+
+// Prepare implements apply.Target. It creates the scope_info table if it
+// is missing, then for each table checks the target table (every
+// published column present; a unique index on the key, which upserts
+// need) or, with CreateTables, creates it or adds the columns it lacks. It then reads the target's
+// column types, by which Tx converts values. Errors about the tables
+// themselves (missing, lacking columns or key) are marked
+// capture.Terminal: retrying does not cure them.
+func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
+	if err := t.idle(); err != nil {
+		return err
+	}
+	conn, err := t.connect(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.ensureScopeInfo(ctx, conn); err != nil {
+		return err
+	}
+	for _, ts := range tables {
+		tb, err := t.prepareTable(ctx, conn, ts)
+		if err != nil {
+			return err
+		}
+		t.tables[ts.Target] = tb
+	}
+	return nil
+}
+
+// prepareTable checks or creates the target table of ts and describes it.
+func (t *Target) prepareTable(ctx context.Context, conn *pgx.Conn, ts *router.TableSchema) (*table, error) {
+	ct, err := lookupTable(ctx, conn, ts.Target)
+	if errors.Is(err, errNoTable) {
+		if !t.cfg.CreateTables {
+			return nil, capture.Terminal(fmt.Errorf("target %s has no table %s; create it or set create_tables = true", t.cfg.Name, ts.Target))
+		}
+		if err := t.createTable(ctx, conn, ts); err != nil {
+			return nil, err
+		}
+		ct, err = lookupTable(ctx, conn, ts.Target)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, c := range ts.Columns {
+		if _, ok := ct.Columns[c.Name]; !ok {
+			missing = append(missing, c.Name)
+		}
+	}
+	if len(missing) > 0 && t.cfg.CreateTables {
+		if err := t.addColumns(ctx, conn, ts, missing); err != nil {
+			return nil, err
+		}
+		if ct, err = lookupTable(ctx, conn, ts.Target); err != nil {
+			return nil, err
+		}
+		missing = nil
+	}
+	if len(missing) > 0 {
+		return nil, capture.Terminal(fmt.Errorf("target %s table %s lacks published columns %s; add them",
+			t.cfg.Name, ts.Target, strings.Join(missing, ", ")))
+	}
+	if len(ts.Key) > 0 && !ct.hasUnique(ts.Key) {
+		return nil, capture.Terminal(fmt.Errorf("target %s table %s has no primary key or unique index on (%s), by which syncd writes rows",
+			t.cfg.Name, ts.Target, strings.Join(ts.Key, ", ")))
+	}
+	oids := make([]uint32, 0, len(ts.Columns))
+	for _, c := range ts.Columns {
+		oids = append(oids, ct.Columns[c.Name])
+	}
+	types, err := loadTypes(ctx, conn, oids)
+	if err != nil {
+		return nil, err
+	}
+	return newTable(ts, ct, types)
+}
+
+// createTable creates the table of ts, and its schema if missing, with
+// the published columns and their source types; types the target does
+// not know become text.
+func (t *Target) createTable(ctx context.Context, conn *pgx.Conn, ts *router.TableSchema) error {
+	types, err := t.columnTypes(ctx, conn, ts, ts.Columns)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (", pgx.Identifier{ts.Target.Schema, ts.Target.Name}.Sanitize())
+	for i, c := range ts.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(pgx.Identifier{c.Name}.Sanitize() + " " + types[i])
+	}
+	if len(ts.Key) > 0 {
+		b.WriteString(", PRIMARY KEY (")
+		for i, k := range ts.Key {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(pgx.Identifier{k}.Sanitize())
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(")")
+	err = withDDL(ctx, conn, func(tx pgx.Tx) error {
+		if err := ensureSchema(ctx, tx, ts.Target.Schema); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, b.String())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create table %s: %w", ts.Target, err)
+	}
+	t.log.Info("created target table", "table", ts.Target.String())
+	return nil
+}
+
+// columnTypes returns the target types of cols of ts, for create_tables.
+// The type text is spliced into DDL only once to_regtype has parsed it as
+// exactly one type name; types the target does not know become text.
+func (t *Target) columnTypes(ctx context.Context, conn *pgx.Conn, ts *router.TableSchema, cols []router.ColumnSchema) ([]string, error) {
+	types := make([]string, 0, len(cols))
+	for _, c := range cols {
+		types = append(types, columnType(ts.SourceKind, c.Type))
+	}
+	known, err := knownTypes(ctx, conn, slices.Compact(slices.Sorted(slices.Values(types))))
+	if err != nil {
+		return nil, err
+	}
+	for i, typ := range types {
+		if !known[typ] {
+			t.log.Warn("target does not know a column's type; creating the column as text",
+				"table", ts.Target.String(), "column", cols[i].Name, "type", typ)
+			types[i] = "text"
+		}
+	}
+	return types, nil
+}
+
+// addColumns adds the published columns named missing to the target
+// table of ts: the source added them (ALTER TABLE ... ADD COLUMN).
+func (t *Target) addColumns(ctx context.Context, conn *pgx.Conn, ts *router.TableSchema, missing []string) error {
+	var cols []router.ColumnSchema
+	for _, name := range missing {
+		cols = append(cols, *ts.Column(name))
+	}
+	types, err := t.columnTypes(ctx, conn, ts, cols)
+	if err != nil {
+		return err
+	}
+	table := pgx.Identifier{ts.Target.Schema, ts.Target.Name}.Sanitize()
+	err = withDDL(ctx, conn, func(tx pgx.Tx) error {
+		for i, c := range cols {
+			if _, err := tx.Exec(ctx, "ALTER TABLE "+table+" ADD COLUMN IF NOT EXISTS "+pgx.Identifier{c.Name}.Sanitize()+" "+types[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add columns %s to %s: %w", strings.Join(missing, ", "), ts.Target, err)
+	}
+	t.log.Info("added columns to target table", "table", ts.Target.String(), "columns", missing)
+	return nil
+}
+
+// withDDL runs f in a transaction holding syncd's DDL lock.
+func withDDL(ctx context.Context, conn *pgx.Conn, f func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_catalog.pg_advisory_xact_lock($1)`, int64(ddlLock)); err != nil {
+			return err
+		}
+		return f(tx)
+	})
+}
+
+// ensureSchema creates schema unless it exists. It looks first, so that
+// a role without the CREATE privilege on the database can use existing
+// schemas.
+func ensureSchema(ctx context.Context, tx pgx.Tx, schema string) error {
+	var exists bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, schema).Scan(&exists)
+	if err != nil {
+		return fmt.Errorf("look up schema %s: %w", schema, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	return nil
+}

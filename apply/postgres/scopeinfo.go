@@ -1,0 +1,146 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint"
+)
+
+// scopeInfoColumns are the scope_info table's columns, one per field of
+// checkpoint.Record, in the order of scopeInfoDDL.
+const scopeInfoColumns = `scope, source, scope_version, definition, column_schema, last_position,
+	last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version`
+
+// scopeInfoDDL creates the scope_info table (%s: its quoted name).
+const scopeInfoDDL = `CREATE TABLE IF NOT EXISTS %s (
+	scope             text NOT NULL,
+	source            text NOT NULL,
+	scope_version     integer NOT NULL,
+	definition        jsonb,
+	column_schema     jsonb,
+	last_position     text NOT NULL,
+	last_stream_seq   bigint NOT NULL,
+	last_applied_at   timestamptz NOT NULL,
+	last_txn_apply_ms double precision NOT NULL,
+	rows_applied      bigint NOT NULL,
+	syncd_version     text NOT NULL,
+	PRIMARY KEY (scope, source)
+)`
+
+// scopeInfoSQL are the statements on the scope_info table.
+type scopeInfoSQL struct {
+	create          string
+	readCheckpoint  string
+	writeCheckpoint string
+}
+
+// newScopeInfoSQL returns the statements on the table name.
+func newScopeInfoSQL(name pgx.Identifier) scopeInfoSQL {
+	id := name.Sanitize()
+	return scopeInfoSQL{
+		create: fmt.Sprintf(scopeInfoDDL, id),
+		readCheckpoint: fmt.Sprintf(`SELECT scope_version, definition, column_schema, last_position,
+			last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version
+			FROM %s WHERE scope = $1 AND source = $2`, id),
+		writeCheckpoint: fmt.Sprintf(`INSERT INTO %s (%s)
+			VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11)
+			ON CONFLICT (scope, source) DO UPDATE SET
+			scope_version = excluded.scope_version, definition = excluded.definition,
+			column_schema = excluded.column_schema, last_position = excluded.last_position,
+			last_stream_seq = excluded.last_stream_seq, last_applied_at = excluded.last_applied_at,
+			last_txn_apply_ms = excluded.last_txn_apply_ms, rows_applied = excluded.rows_applied,
+			syncd_version = excluded.syncd_version`, id, scopeInfoColumns),
+	}
+}
+
+// ensureScopeInfo creates the scope_info table, and its schema, if they
+// are missing.
+func (t *Target) ensureScopeInfo(ctx context.Context, conn *pgx.Conn) error {
+	var exists bool
+	err := conn.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1) IS NOT NULL`, t.scopeInfo.Sanitize()).Scan(&exists)
+	if err != nil {
+		return fmt.Errorf("look up table %s: %w", t.cfg.ScopeInfoTable, err)
+	}
+	if exists {
+		return nil
+	}
+	err = withDDL(ctx, conn, func(tx pgx.Tx) error {
+		if len(t.scopeInfo) == 2 {
+			if err := ensureSchema(ctx, tx, t.scopeInfo[0]); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, t.sql.create)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create table %s: %w", t.cfg.ScopeInfoTable, err)
+	}
+	t.log.Info("created the scope_info table", "table", t.cfg.ScopeInfoTable)
+	return nil
+}
+
+// Checkpoint implements apply.Target. A missing scope_info table is no
+// error: there is no checkpoint yet.
+func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoint.Record, bool, error) {
+	if err := t.idle(); err != nil {
+		return checkpoint.Record{}, false, err
+	}
+	conn, err := t.connect(ctx)
+	if err != nil {
+		return checkpoint.Record{}, false, err
+	}
+	rec := checkpoint.Record{Scope: scope, Source: source}
+	var def, cols []byte
+	var pos string
+	var seq int64
+	var ms float64
+	err = conn.QueryRow(ctx, t.sql.readCheckpoint, scope, source).
+		Scan(&rec.ScopeVersion, &def, &cols, &pos, &seq, &rec.AppliedAt, &ms, &rec.RowsApplied, &rec.SyncdVersion)
+	var pe *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows), errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
+		return checkpoint.Record{}, false, nil
+	case err != nil:
+		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.cfg.ScopeInfoTable, err)
+	}
+	rec.Position, err = capture.ParsePosition(pos)
+	if err != nil {
+		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.cfg.ScopeInfoTable, err)
+	}
+	rec.Definition, rec.ColumnSchema = def, cols
+	rec.StreamSeq = uint64(seq)
+	rec.AppliedAt = rec.AppliedAt.UTC()
+	rec.TxnDuration = time.Duration(math.Round(ms * float64(time.Millisecond)))
+	return rec, true, nil
+}
+
+// writeCheckpoint returns the statement that writes rec as its scope's
+// scope_info row.
+func (t *Target) writeCheckpoint(rec checkpoint.Record) queued {
+	version := rec.SyncdVersion
+	if version == "" {
+		version = t.cfg.SyncdVersion
+	}
+	return queued{sql: t.sql.writeCheckpoint, args: []any{
+		rec.Scope, rec.Source, rec.ScopeVersion, jsonArg(rec.Definition), jsonArg(rec.ColumnSchema),
+		rec.Position.String(), int64(rec.StreamSeq), rec.AppliedAt,
+		float64(rec.TxnDuration) / float64(time.Millisecond), rec.RowsApplied, version,
+	}}
+}
+
+// jsonArg passes a JSON document as text, or NULL if there is none.
+func jsonArg(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}

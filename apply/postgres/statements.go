@@ -1,0 +1,290 @@
+package postgres
+
+import (
+	"fmt"
+	"strings"
+)
+
+// op is the kind of statement a change becomes.
+type op byte
+
+const (
+	opUpsert    op = 'U' // insert rows, or update them by key
+	opInsert    op = 'I' // insert rows into a table without a key
+	opDelete    op = 'D' // delete rows by key
+	opDeleteRow op = 'R' // delete one row equal to the values, for tables without a key
+	opMoveKey   op = 'M' // change a row's key, keeping the columns not written
+	opTruncate  op = 'T'
+	// opUpdate updates rows by key, writing the columns given. Changes
+	// that leave values out (unchanged TOAST) use it: the row must exist
+	// at the target, since an insert would write NULL for what is left
+	// out. Its statements must update every row they carry.
+	opUpdate op = 'P'
+
+	// One-row forms of opUpsert, opInsert and opDelete, with one scalar
+	// parameter per column: a group of one row is the common case for
+	// small source transactions, and the server executes these at about
+	// half the cost of an unnest over one-element arrays.
+	opUpsert1 op = 'u'
+	opInsert1 op = 'i'
+	opDelete1 op = 'd'
+)
+
+// single returns the one-row form of o, or o if it has none.
+func (o op) single() op {
+	switch o {
+	case opUpsert:
+		return opUpsert1
+	case opInsert:
+		return opInsert1
+	case opDelete:
+		return opDelete1
+	}
+	return o
+}
+
+// statement returns the text of the statement of kind o over the columns
+// at cols, from the cache or built.
+//
+// Upserts, inserts and deletes take one parameter per column, a text[]
+// holding the column's values for every row of a group; the others take
+// one value per parameter. Values are text that the column type's input
+// function reads, cast to the column's type. Identifiers are quoted;
+// values are never part of the text.
+func (tb *table) statement(o op, cols []int) string {
+	key := shapeKey(o, cols)
+	if s, ok := tb.stmts[string(key)]; ok {
+		return s
+	}
+	var s string
+	switch o {
+	case opUpsert, opInsert:
+		s = tb.insertSQL(o, cols)
+	case opUpsert1, opInsert1:
+		s = tb.insertOneSQL(o, cols)
+	case opUpdate:
+		s = tb.updateSQL(cols)
+	case opDelete:
+		s = tb.deleteSQL(cols)
+	case opDelete1:
+		s = tb.deleteOneSQL(cols)
+	case opDeleteRow:
+		s = tb.deleteRowSQL(cols)
+	case opMoveKey:
+		s = tb.moveKeySQL(cols)
+	case opTruncate:
+		s = "TRUNCATE " + tb.ident
+	default:
+		panic(fmt.Sprintf("unknown statement kind %c", o))
+	}
+	tb.stmts[string(key)] = s
+	return s
+}
+
+// shapeKey identifies a statement: its kind and columns.
+func shapeKey(o op, cols []int) []byte {
+	b := make([]byte, 0, 1+2*len(cols))
+	b = append(b, byte(o))
+	for _, c := range cols {
+		b = append(b, byte(c>>8), byte(c))
+	}
+	return b
+}
+
+// unnest writes "unnest($1::text[], ...) AS u(c1, ...)" for cols.
+func (tb *table) unnest(b *strings.Builder, cols []int) {
+	b.WriteString("unnest(")
+	for i := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "$%d::pg_catalog.text[]", i+1)
+	}
+	b.WriteString(") AS u(")
+	b.WriteString(tb.names(cols, ""))
+	b.WriteString(")")
+}
+
+// insertSQL: INSERT INTO t (c...) SELECT u.c... FROM unnest(...) AS u(c...)
+// [ON CONFLICT (key) DO UPDATE SET c = excluded.c ... | DO NOTHING].
+func (tb *table) insertSQL(o op, cols []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) SELECT ", tb.ident, tb.names(cols, ""))
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("u." + tb.cols[c].ident + "::" + tb.cols[c].typ)
+	}
+	b.WriteString(" FROM ")
+	tb.unnest(&b, cols)
+	if o == opUpsert {
+		tb.onConflict(&b, cols)
+	}
+	return b.String()
+}
+
+// insertOneSQL: INSERT INTO t (c...) VALUES ($1::type, ...) [ON CONFLICT ...].
+func (tb *table) insertOneSQL(o op, cols []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES (", tb.ident, tb.names(cols, ""))
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d::%s", i+1, tb.cols[c].typ)
+	}
+	b.WriteString(")")
+	if o == opUpsert1 {
+		tb.onConflict(&b, cols)
+	}
+	return b.String()
+}
+
+// onConflict writes the upsert clause: the columns of cols outside the key
+// take the new values; the others keep theirs.
+func (tb *table) onConflict(b *strings.Builder, cols []int) {
+	fmt.Fprintf(b, " ON CONFLICT (%s) DO ", tb.names(tb.key, ""))
+	set := 0
+	for _, c := range cols {
+		if tb.isKey(c) {
+			continue
+		}
+		if set == 0 {
+			b.WriteString("UPDATE SET ")
+		} else {
+			b.WriteString(", ")
+		}
+		set++
+		id := tb.cols[c].ident
+		b.WriteString(id + " = excluded." + id)
+	}
+	if set == 0 {
+		b.WriteString("NOTHING")
+	}
+}
+
+// updateSQL: UPDATE t SET c = u.c ... FROM unnest(...) AS u(c...) WHERE
+// t.k = u.k ... Only cols are written; the others keep their values.
+func (tb *table) updateSQL(cols []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "UPDATE %s AS t SET ", tb.ident)
+	set := 0
+	for _, c := range cols {
+		if tb.isKey(c) {
+			continue
+		}
+		if set > 0 {
+			b.WriteString(", ")
+		}
+		set++
+		col := &tb.cols[c]
+		b.WriteString(col.ident + " = u." + col.ident + "::" + col.typ)
+	}
+	if set == 0 { // only the key: touch the row, so that it counts
+		id := tb.cols[tb.key[0]].ident
+		b.WriteString(id + " = t." + id)
+	}
+	b.WriteString(" FROM ")
+	tb.unnest(&b, cols)
+	b.WriteString(" WHERE ")
+	for i, k := range tb.key {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		col := &tb.cols[k]
+		b.WriteString("t." + col.ident + " = u." + col.ident + "::" + col.typ)
+	}
+	return b.String()
+}
+
+// deleteSQL: DELETE FROM t USING unnest(...) AS u(k...) WHERE t.k = u.k ...
+func (tb *table) deleteSQL(cols []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "DELETE FROM %s AS t USING ", tb.ident)
+	tb.unnest(&b, cols)
+	b.WriteString(" WHERE ")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		col := &tb.cols[c]
+		b.WriteString("t." + col.ident + " = u." + col.ident + "::" + col.typ)
+	}
+	return b.String()
+}
+
+// deleteOneSQL: DELETE FROM t WHERE k = $1::type AND ...
+func (tb *table) deleteOneSQL(cols []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "DELETE FROM %s WHERE ", tb.ident)
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		fmt.Fprintf(&b, "%s = $%d::%s", tb.cols[c].ident, i+1, tb.cols[c].typ)
+	}
+	return b.String()
+}
+
+// deleteRowSQL deletes one row, of possibly several equal ones, whose
+// columns cols hold the parameters $1...
+func (tb *table) deleteRowSQL(cols []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "DELETE FROM %s WHERE (tableoid, ctid) = (SELECT tableoid, ctid FROM %s WHERE ", tb.ident, tb.ident)
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		col := &tb.cols[c]
+		if col.textEq {
+			fmt.Fprintf(&b, "%s::text IS NOT DISTINCT FROM $%d::%s::text", col.ident, i+1, col.typ)
+		} else {
+			fmt.Fprintf(&b, "%s IS NOT DISTINCT FROM $%d::%s", col.ident, i+1, col.typ)
+		}
+	}
+	b.WriteString(" LIMIT 1)")
+	return b.String()
+}
+
+// moveKeySQL changes the key of the row whose key is the parameters after
+// those of cols, writing cols; if there is no such row, it upserts the
+// new one. An UPDATE keeps the columns the change does not carry (such as
+// unchanged TOAST values), which a delete and an insert would lose.
+func (tb *table) moveKeySQL(cols []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "WITH moved AS (UPDATE %s AS t SET ", tb.ident)
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s = $%d::%s", tb.cols[c].ident, i+1, tb.cols[c].typ)
+	}
+	b.WriteString(" WHERE ")
+	for i, k := range tb.key {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		fmt.Fprintf(&b, "t.%s = $%d::%s", tb.cols[k].ident, len(cols)+i+1, tb.cols[k].typ)
+	}
+	fmt.Fprintf(&b, " RETURNING 1) INSERT INTO %s (%s) SELECT ", tb.ident, tb.names(cols, ""))
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d::%s", i+1, tb.cols[c].typ)
+	}
+	b.WriteString(" WHERE NOT EXISTS (SELECT FROM moved)")
+	tb.onConflict(&b, cols)
+	return b.String()
+}
+
+// isKey reports whether the column at index c is a key column.
+func (tb *table) isKey(c int) bool {
+	for _, k := range tb.key {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,330 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/checkpoint"
+)
+
+// Queue limits: queued statements are sent, in one round trip, when they
+// reach either, and at Commit. With the group limits they bound the
+// memory a transaction holds, however large it is.
+const (
+	maxQueuedBytes      = 8 << 20
+	maxQueuedStatements = 256
+)
+
+// tx is a target transaction. The server transaction begins with the
+// first round trip, whose first statement is BEGIN.
+//
+// Without isolate, changes are grouped (see group) and queued, and sent
+// when the queue is full and at Commit; an error from Apply may come from
+// an earlier change. Any error ends the transaction, rolled back.
+//
+// With isolate, Apply sends each change at once inside a savepoint. A
+// change the target rejects is rolled back to the savepoint and returned
+// as a *apply.RejectedError with the change; the transaction goes on.
+// Other errors end it, rolled back.
+type tx struct {
+	t       *Target
+	conn    *pgx.Conn
+	isolate bool
+	begun   bool // the server transaction is open
+	done    bool // committed, rolled back or failed
+
+	cv         converter
+	r          row
+	g          group
+	queue      []queued
+	queueBytes int
+}
+
+// queued is a statement waiting to be sent.
+type queued struct {
+	sql    string
+	args   []any
+	table  *table // nil for statements that write no rows of a table
+	op     op
+	rows   int
+	size   int
+	change *apply.Change // the one change the statement writes, if one
+}
+
+var _ apply.Tx = (*tx)(nil)
+
+func newTx(t *Target, conn *pgx.Conn, isolate bool) *tx {
+	return &tx{t: t, conn: conn, isolate: isolate, g: newGroup()}
+}
+
+// Apply implements apply.Tx.
+func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
+	if x.done {
+		return ErrTxDone
+	}
+	if x.isolate {
+		return x.applyIsolated(ctx, c)
+	}
+	if err := x.add(c); err != nil {
+		return x.fail(ctx, classify(err, c))
+	}
+	if x.queueBytes >= maxQueuedBytes || len(x.queue) >= maxQueuedStatements {
+		if _, err := x.send(ctx); err != nil {
+			return x.fail(ctx, err)
+		}
+	}
+	return nil
+}
+
+// savepoint is the name of the savepoint each isolated change runs in.
+const savepoint = "syncd_change"
+
+func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
+	if err := x.add(c); err != nil {
+		x.discard()
+		if rejectable(err) { // nothing was sent
+			return &apply.RejectedError{Change: c, Err: err}
+		}
+		return x.fail(ctx, err)
+	}
+	x.takeGroup()
+	x.queue = append(x.queue, queued{sql: "RELEASE SAVEPOINT " + savepoint})
+	x.queue = append([]queued{{sql: "SAVEPOINT " + savepoint}}, x.queue...)
+	_, err := x.send(ctx)
+	if err == nil {
+		return nil
+	}
+	var rej *apply.RejectedError
+	if !errors.As(err, &rej) || x.conn.IsClosed() {
+		return x.fail(ctx, err)
+	}
+	_, rerr := x.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepoint+"; RELEASE SAVEPOINT "+savepoint)
+	if rerr != nil {
+		return x.fail(ctx, fmt.Errorf("roll back to savepoint after %w: %w", err, rerr))
+	}
+	rej.Change = c
+	return rej
+}
+
+// Commit implements apply.Tx.
+func (x *tx) Commit(ctx context.Context, rec checkpoint.Record) error {
+	if x.done {
+		return ErrTxDone
+	}
+	x.takeGroup()
+	x.push(x.t.writeCheckpoint(rec))
+	x.push(queued{sql: "COMMIT"})
+	tag, err := x.send(ctx)
+	if err == nil && tag.String() != "COMMIT" {
+		err = fmt.Errorf("commit: the server answered %s", tag)
+	}
+	if err != nil {
+		return x.fail(ctx, err)
+	}
+	x.end()
+	return nil
+}
+
+// Rollback implements apply.Tx. It is a no-op once the transaction ended.
+func (x *tx) Rollback(ctx context.Context) error {
+	if x.done {
+		return nil
+	}
+	x.end()
+	return x.rollback(ctx)
+}
+
+// takeGroup queues the group, if it holds rows.
+func (x *tx) takeGroup() {
+	if x.g.rows > 0 {
+		x.push(x.g.take())
+	}
+}
+
+// push queues q after what is queued.
+func (x *tx) push(q queued) {
+	x.queue = append(x.queue, q)
+	x.queueBytes += q.size + len(q.sql)
+}
+
+// pushAlone queues the group, then q.
+func (x *tx) pushAlone(q queued) {
+	x.takeGroup()
+	x.push(q)
+}
+
+// discard drops what is grouped and queued.
+func (x *tx) discard() {
+	x.g.rows, x.g.first = 0, nil
+	x.clearQueue()
+}
+
+// clearQueue empties the queue, keeping its space.
+func (x *tx) clearQueue() {
+	clear(x.queue)
+	x.queue, x.queueBytes = x.queue[:0], 0
+}
+
+// send sends the queued statements, after BEGIN if the server
+// transaction has not begun, and empties the queue. It returns the
+// command tag of the last statement. An error names the statement that
+// failed and is classified (see classify).
+//
+// The statements go in one round trip, except that each update that must
+// find all its rows (opUpdate) ends a round trip, so that its row count
+// is checked before anything after it, COMMIT included, runs.
+func (x *tx) send(ctx context.Context) (pgconn.CommandTag, error) {
+	defer x.clearQueue()
+	defer func() {
+		for i := range x.queue {
+			x.g.recycle(&x.queue[i])
+		}
+	}()
+	var tag pgconn.CommandTag
+	for start := 0; start < len(x.queue); {
+		end := start
+		for end < len(x.queue) && x.queue[end].op != opUpdate {
+			end++
+		}
+		end = min(end+1, len(x.queue))
+		var err error
+		if tag, err = x.sendRange(ctx, x.queue[start:end]); err != nil {
+			return tag, err
+		}
+		if q := &x.queue[end-1]; q.op == opUpdate && tag.RowsAffected() != int64(q.rows) {
+			return tag, rowsMissing(q, tag.RowsAffected())
+		}
+		start = end
+	}
+	return tag, nil
+}
+
+// sendRange sends qs in one round trip, after BEGIN if the server
+// transaction has not begun, and returns the last statement's tag.
+func (x *tx) sendRange(ctx context.Context, qs []queued) (pgconn.CommandTag, error) {
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(qs)+1)}
+	first := 0
+	if !x.begun {
+		b.Queue("BEGIN")
+		first = 1
+	}
+	for _, q := range qs {
+		b.Queue(q.sql, q.args...)
+	}
+	res := x.conn.SendBatch(ctx, b)
+	var tag pgconn.CommandTag
+	var err error
+	i := 0
+	for ; i < b.Len(); i++ {
+		if tag, err = res.Exec(); err != nil {
+			break
+		}
+	}
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	x.begun = x.conn.PgConn().TxStatus() != 'I'
+	if err == nil {
+		return tag, nil
+	}
+	var pre pgx.ErrPreprocessingBatch
+	if errors.As(err, &pre) { // nothing ran; find the statement by its text
+		for j, q := range qs {
+			if q.sql == pre.SQL() {
+				i = j + first
+				break
+			}
+		}
+	}
+	if i < first || i-first >= len(qs) {
+		return tag, fmt.Errorf("send statements: %w", err)
+	}
+	q := &qs[i-first]
+	if q.table == nil {
+		return tag, fmt.Errorf("%s: %w", firstWord(q.sql), err)
+	}
+	return tag, classify(fmt.Errorf("%s: %w", q.describe(), err), q.change)
+}
+
+// describe names the statement for errors: kind, table, rows.
+func (q *queued) describe() string {
+	var what string
+	switch q.op {
+	case opTruncate:
+		return "truncate " + q.table.id.String()
+	case opUpsert:
+		what = "upsert"
+	case opUpdate:
+		what = "update"
+	case opInsert:
+		what = "insert"
+	case opDelete, opDeleteRow:
+		what = "delete"
+	case opMoveKey:
+		what = "change the key of"
+	}
+	if q.rows == 1 {
+		return fmt.Sprintf("%s 1 row of %s", what, q.table.id)
+	}
+	return fmt.Sprintf("%s %d rows of %s", what, q.rows, q.table.id)
+}
+
+func firstWord(s string) string {
+	for i, c := range s {
+		if c == ' ' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// fail ends the transaction, rolls it back and returns err.
+func (x *tx) fail(ctx context.Context, err error) error {
+	x.end()
+	x.discard()
+	if rerr := x.rollback(ctx); rerr != nil {
+		x.t.log.Warn("rollback failed; the connection was closed", "error", rerr)
+	}
+	return err
+}
+
+// end marks the transaction ended and frees the Target for the next.
+func (x *tx) end() {
+	x.done = true
+	if x.t.open == x {
+		x.t.open = nil
+	}
+}
+
+// rollback rolls the server transaction back, if one is open. If that
+// fails, the connection, in an unknown state, is closed.
+func (x *tx) rollback(ctx context.Context) error {
+	if x.conn.IsClosed() || x.conn.PgConn().TxStatus() == 'I' {
+		x.begun = false
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := x.conn.Exec(ctx, "ROLLBACK"); err != nil {
+		x.t.closeConn()
+		return fmt.Errorf("roll back: %w", err)
+	}
+	x.begun = false
+	return nil
+}
+
+// rowsMissing is the error of an update (opUpdate) that found fewer rows
+// than it carries: rows that entered a filtered scope without the values
+// the source left out. It is a rejected change: retrying cannot help.
+func rowsMissing(q *queued, updated int64) error {
+	return &apply.RejectedError{Change: q.change, Err: fmt.Errorf(
+		"update %d of %s: %d rows are not at the target, and the change does not carry their unchanged values "+
+			"(unchanged TOAST: a row entering a filtered scope); set REPLICA IDENTITY FULL on the source table",
+		q.rows, q.table.id, int64(q.rows)-updated)}
+}

@@ -1,0 +1,229 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/syncd-dev/syncd/capture"
+)
+
+// An initial snapshot copies one table for one scope, exactly and without
+// locks. A temporary slot created with EXPORT_SNAPSHOT gives a snapshot
+// that holds every transaction committed before the slot's consistent
+// point, and none after. A REPEATABLE READ transaction imports it at
+// once. The session goes on streaming; the sink drops live changes to the
+// table for that scope meanwhile. When the stream reaches the consistent
+// point (before the first transaction committing at or after it), the
+// session reads the table in that transaction and passes the rows to the
+// sink as one snapshot transaction: a truncate, then a read per row. So
+// every change is either in the copy or after it, never both, never
+// neither. One table at a time, so each is recorded done on its own and a
+// crash repeats only the table it interrupted.
+
+// snapshot is a table copy waiting for the stream to reach its point.
+type snapshot struct {
+	req  capture.SnapshotRequest
+	at   capture.Position // the exported snapshot's consistent point
+	conn *pgx.Conn        // holds tx
+	tx   pgx.Tx           // REPEATABLE READ, with the snapshot imported
+	took time.Time
+}
+
+// Progress is how far the snapshot being copied has come.
+type Progress struct {
+	Scope    string    `json:"scope"`
+	Table    string    `json:"table"`
+	Rows     int64     `json:"rows"`
+	Estimate int64     `json:"estimated_rows"`
+	Percent  float64   `json:"percent"`
+	Started  time.Time `json:"started"`
+}
+
+// prepareSnapshot starts the next pending snapshot, if any: it exports a
+// snapshot through a temporary slot and imports it into a transaction.
+func (ss *session) prepareSnapshot(ctx context.Context) error {
+	if ss.snap != nil || len(ss.toSnapshot) == 0 {
+		return nil
+	}
+	req := ss.toSnapshot[0]
+	repl, err := ss.src.connectReplication(ctx)
+	if err != nil {
+		return err
+	}
+	defer repl.Close(context.WithoutCancel(ctx)) // drops the temporary slot
+	name := fmt.Sprintf("%.40s_snap_%d", ss.src.cfg.Slot, time.Now().UnixNano())
+	res, err := pglogrepl.CreateReplicationSlot(ctx, repl, name, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
+		Temporary: true, SnapshotAction: "EXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication,
+	})
+	if err != nil {
+		return fmt.Errorf("export a snapshot for %s: %w", req.Table, err)
+	}
+	at, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		return fmt.Errorf("export a snapshot for %s: %w", req.Table, err)
+	}
+	conn, err := ss.src.connectCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err == nil {
+		_, err = tx.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(res.SnapshotName))
+	}
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return fmt.Errorf("import the snapshot for %s: %w", req.Table, err)
+	}
+	ss.toSnapshot = ss.toSnapshot[1:]
+	ss.src.setStatus(func(st *Status) { st.SnapshotsPending = len(ss.toSnapshot) + 1 })
+	ss.snap = &snapshot{req: req, at: capture.Position(at), conn: conn, tx: tx, took: time.Now()}
+	ss.src.log.Info("snapshot exported", "scope", req.Scope, "table", req.Table, "at", ss.snap.at)
+	return nil
+}
+
+// snapshotDue reports whether the stream has reached the waiting
+// snapshot's point: the next transaction commits at or after it, or, between
+// transactions, the server has sent everything before it.
+func (ss *session) snapshotDue(nextCommit capture.Position) bool {
+	return ss.snap != nil && ss.txn == nil && (nextCommit >= ss.snap.at || ss.serverEnd >= ss.snap.at)
+}
+
+// copySnapshot passes the waiting snapshot to the sink as one transaction,
+// waits until it is durable, records it done, and prepares the next.
+func (ss *session) copySnapshot(ctx context.Context) error {
+	sn := ss.snap
+	defer func() {
+		sn.conn.Close(context.WithoutCancel(ctx))
+		ss.snap = nil
+		ss.txn = nil
+		ss.src.setStatus(func(st *Status) { st.Snapshot, st.SnapshotsPending = nil, len(ss.toSnapshot) })
+	}()
+	ti := ss.tables[sn.req.Table]
+	if ti == nil {
+		return capture.Terminal(fmt.Errorf("snapshot of %s: the table is not published", sn.req.Table))
+	}
+	query := "SELECT * FROM " + quoteTable(sn.req.Table)
+	var args []any
+	if sn.req.Where != nil {
+		var where string
+		where, args = sn.req.Where(nil)
+		query += " WHERE " + where
+	}
+	estimate := ss.estimate(ctx, sn.tx, query, args)
+	// Text format: the same decoders read the copy and the stream.
+	rows, err := sn.tx.Query(ctx, query, append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, args...)...)
+	if err != nil {
+		return fmt.Errorf("copy %s for scope %s: %w", sn.req.Table, sn.req.Scope, err)
+	}
+	defer rows.Close()
+	r, err := ss.newRelation(ctx, relationOf(sn.req.Table, rows.FieldDescriptions(), ti.pk))
+	if err != nil {
+		return err
+	}
+	txn := &capture.Txn{ID: "snapshot", Pos: sn.at - 1, Ack: ss.lastAck, CommitTime: sn.took.UTC(), Snapshot: true}
+	ss.txn = txn // an open transaction: nothing past it is confirmed meanwhile
+	if err := ss.sink.Begin(ctx, txn); err != nil {
+		return err
+	}
+	if err := ss.sink.Change(ctx, &capture.Event{Txn: txn, Table: r.table, Op: capture.OpTruncate, Scope: sn.req.Scope}); err != nil {
+		return err
+	}
+	prog := &Progress{Scope: sn.req.Scope, Table: sn.req.Table.String(), Estimate: estimate, Started: time.Now()}
+	nextLog := time.Now().Add(5 * time.Second)
+	for rows.Next() {
+		for i, v := range rows.RawValues() {
+			if v == nil {
+				r.after[i] = nil
+				continue
+			}
+			if r.after[i], err = r.decoders[i](v); err != nil {
+				return fmt.Errorf("copy %s: decode %s: %w", sn.req.Table, r.table.Columns[i].Name, err)
+			}
+		}
+		ev := capture.Event{Txn: txn, Table: r.table, Op: capture.OpRead, After: r.after, Scope: sn.req.Scope}
+		if err := ss.sink.Change(ctx, &ev); err != nil {
+			return err
+		}
+		if prog.Rows++; prog.Rows%1000 == 0 {
+			ss.reportProgress(prog)
+			if err := ss.maybeConfirm(ctx, false); err != nil { // keeps the walsender's timeout at bay
+				return err
+			}
+			if now := time.Now(); now.After(nextLog) {
+				nextLog = now.Add(5 * time.Second)
+				ss.src.log.Info("snapshot progress", "scope", prog.Scope, "table", prog.Table, "rows", prog.Rows, "estimated_rows", prog.Estimate, "percent", fmt.Sprintf("%.1f", prog.Percent))
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("copy %s for scope %s: %w", sn.req.Table, sn.req.Scope, err)
+	}
+	ss.reportProgress(prog)
+	if err := ss.sink.Commit(ctx, txn); err != nil {
+		return err
+	}
+	ss.txn = nil
+	if err := ss.sink.Drain(ctx); err != nil {
+		return fmt.Errorf("finish snapshot of %s: %w", sn.req.Table, err)
+	}
+	if err := ss.snapshotter.SnapshotDone(ctx, sn.req, prog.Rows); err != nil {
+		return err
+	}
+	ss.src.log.Info("snapshot done", "scope", prog.Scope, "table", prog.Table, "rows", prog.Rows, "took", time.Since(prog.Started).Round(time.Millisecond))
+	return nil
+}
+
+func (ss *session) reportProgress(p *Progress) {
+	if p.Estimate > 0 {
+		p.Percent = min(100, 100*float64(p.Rows)/float64(p.Estimate))
+	}
+	cp := *p
+	ss.src.setStatus(func(st *Status) { st.Snapshot = &cp })
+	ss.src.metrics.SnapshotRows.WithLabelValues(p.Scope, p.Table).Set(float64(p.Rows))
+	ss.src.metrics.SnapshotEstimate.WithLabelValues(p.Scope, p.Table).Set(float64(p.Estimate))
+}
+
+// estimate asks the planner how many rows the copy will read; -1 if it
+// cannot say. It runs in a savepoint, so that a failure does not abort
+// the snapshot's transaction.
+func (ss *session) estimate(ctx context.Context, tx pgx.Tx, query string, args []any) int64 {
+	var plan []byte
+	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		return sp.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+query, args...).Scan(&plan)
+	})
+	if err != nil {
+		ss.src.log.Warn("could not estimate the snapshot's size", "error", err)
+		return -1
+	}
+	var doc []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal(plan, &doc); err != nil || len(doc) == 0 {
+		return -1
+	}
+	return int64(doc[0].Plan.Rows)
+}
+
+// relationOf describes a copied table as a Relation message would, its
+// primary key columns flagged as the identity.
+func relationOf(id capture.TableID, fields []pgconn.FieldDescription, pk []string) *pglogrepl.RelationMessage {
+	m := &pglogrepl.RelationMessage{Namespace: id.Schema, RelationName: id.Name, ReplicaIdentity: 'd'}
+	for _, f := range fields {
+		c := &pglogrepl.RelationMessageColumn{Name: f.Name, DataType: f.DataTypeOID, TypeModifier: f.TypeModifier}
+		if slices.Contains(pk, f.Name) {
+			c.Flags = 1
+		}
+		m.Columns = append(m.Columns, c)
+	}
+	m.ColumnNum = uint16(len(m.Columns))
+	return m
+}

@@ -1,0 +1,170 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/syncd-dev/syncd/capture"
+)
+
+// Subscription reads one source's messages of a scope stream, in order,
+// for an apply worker. It uses an ordered consumer: no acknowledgements
+// and no redeliveries, which would reorder the stream while a large
+// source transaction is being applied. The target's checkpoint, written
+// with the rows, is the only record of progress.
+type Subscription struct {
+	it    jetstream.MessagesContext
+	scope string
+}
+
+// Delivery is one message read from a scope stream.
+type Delivery struct {
+	StreamSeq uint64
+	// Pending is how many messages of the stream after this one the
+	// subscription has yet to deliver.
+	Pending  uint64
+	Data     []byte
+	Envelope *RawEnvelope
+}
+
+// ErrNoMessage is returned by Next when no message arrived in time.
+var ErrNoMessage = errors.New("no message")
+
+// ErrCheckpointGone means the stream no longer holds the messages after a
+// target's checkpoint: retention removed them before they were applied.
+var ErrCheckpointGone = errors.New("the stream no longer holds the messages after the checkpoint")
+
+// Resume is where a subscription starts: after the source transaction at
+// Pos, whose last message the target recorded as stream sequence
+// StreamSeq.
+type Resume struct {
+	Pos       capture.Position
+	StreamSeq uint64
+}
+
+// Subscribe starts reading a scope's messages from source after from, or
+// from the first message if from is nil. It finds the first message to
+// read by position, not by stream sequence, so it is exact even if the
+// stream was renumbered (a server that lost unsynced messages). It fails
+// with ErrCheckpointGone if retention removed messages after from.
+func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume) (*Subscription, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	stream, err := js.Stream(ctx, StreamName(scope))
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", StreamName(scope), err)
+	}
+	start := uint64(1)
+	if from != nil {
+		if start, err = firstAfter(ctx, stream, *from); err != nil {
+			return nil, err
+		}
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{SourceSubjects(scope, source)},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    start,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create consumer on %s: %w", StreamName(scope), err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2000))
+	if err != nil {
+		return nil, fmt.Errorf("consume %s: %w", StreamName(scope), err)
+	}
+	return &Subscription{it: it, scope: scope}, nil
+}
+
+// firstAfter returns the sequence of the first message whose source
+// position is after from.Pos, by binary search: a scope stream is in
+// source position order. It returns the stream's next sequence if there
+// is none.
+func firstAfter(ctx context.Context, s jetstream.Stream, from Resume) (uint64, error) {
+	pos := from.Pos
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read stream %s: %w", s.CachedInfo().Config.Name, err)
+	}
+	lo, hi := info.State.FirstSeq, info.State.LastSeq+1 // answer in [lo, hi]
+	if from.StreamSeq+1 < info.State.FirstSeq {
+		// Retention removed messages after the last one the target applied.
+		return 0, fmt.Errorf("subscribe to %s after %s (message %d): the stream starts at %d: %w",
+			info.Config.Name, pos, from.StreamSeq, info.State.FirstSeq, ErrCheckpointGone)
+	}
+	if info.State.Msgs == 0 {
+		return hi, nil
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		p, seq, err := positionAt(ctx, s, mid, hi)
+		if err != nil {
+			return 0, err
+		}
+		if seq == hi || p > pos {
+			hi = mid
+		} else {
+			lo = seq + 1
+		}
+	}
+	return lo, nil
+}
+
+// positionAt reads the position of the first message at or after seq and
+// before end, returning end if there is none (deleted messages leave holes).
+func positionAt(ctx context.Context, s jetstream.Stream, seq, end uint64) (capture.Position, uint64, error) {
+	for ; seq < end; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("read message %d: %w", seq, err)
+		}
+		e, err := DecodeRaw(m.Data)
+		if err != nil {
+			return 0, 0, fmt.Errorf("read message %d: %w", seq, err)
+		}
+		return e.Source.Pos, seq, nil
+	}
+	return 0, end, nil
+}
+
+// Next returns the next message, waiting up to wait (forever if zero or
+// less) and returning ErrNoMessage if none came. It returns ctx's error
+// when ctx is done.
+func (s *Subscription) Next(ctx context.Context, wait time.Duration) (*Delivery, error) {
+	var m jetstream.Msg
+	var err error
+	if wait > 0 {
+		m, err = s.it.Next(jetstream.NextMaxWait(wait))
+	} else {
+		m, err = s.it.Next(jetstream.NextContext(ctx))
+	}
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(err, nats.ErrTimeout):
+		return nil, ErrNoMessage
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", StreamName(s.scope), err)
+	}
+	meta, err := m.Metadata()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", StreamName(s.scope), err)
+	}
+	env, err := DecodeRaw(m.Data())
+	if err != nil {
+		return nil, fmt.Errorf("read %s message %d: %w", StreamName(s.scope), meta.Sequence.Stream, err)
+	}
+	return &Delivery{StreamSeq: meta.Sequence.Stream, Pending: meta.NumPending, Data: m.Data(), Envelope: env}, nil
+}
+
+// Stop ends the subscription.
+func (s *Subscription) Stop() { s.it.Stop() }

@@ -1,0 +1,142 @@
+package router
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/scopes"
+)
+
+// SchemaBucket is the KV bucket that holds the column schema of every
+// scope table, as published: apply workers create and check target
+// tables from it.
+const SchemaBucket = "syncd_schemas"
+
+// TableSchema describes a scope table as syncd publishes it.
+type TableSchema struct {
+	Scope      string          `json:"scope"`
+	SourceKind string          `json:"source_kind"`
+	Source     capture.TableID `json:"source"`
+	// Target is the table's name at targets (the scope's table target).
+	Target capture.TableID `json:"target"`
+	// Columns are the published columns in table order: the scope's
+	// column list, or all, plus the key columns, which are always
+	// published in "key".
+	Columns []ColumnSchema `json:"columns"`
+	// Key names the primary key columns in key order; empty without one.
+	Key []string `json:"key"`
+}
+
+// ColumnSchema is one published column.
+type ColumnSchema struct {
+	Name string `json:"name"`
+	// Type is the source's type name with modifiers ("numeric(10,2)").
+	Type string `json:"type"`
+}
+
+// Column returns the named column, or nil.
+func (t *TableSchema) Column(name string) *ColumnSchema {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return &t.Columns[i]
+		}
+	}
+	return nil
+}
+
+func schemaKey(scope string, table capture.TableID) string {
+	// KV keys allow only a few characters; table names allow any.
+	return scope + "." + hex.EncodeToString([]byte(table.Schema)) + "." + hex.EncodeToString([]byte(table.Name))
+}
+
+// tableSchema returns the schema a plan publishes.
+func tableSchema(st *scopes.Table, t *capture.Table, p *plan, kind string) TableSchema {
+	ts := TableSchema{Scope: st.Scope.Name, SourceKind: kind, Source: t.ID(), Target: st.Target}
+	if ts.Target == (capture.TableID{}) {
+		ts.Target = t.ID()
+	}
+	cols := slices.Clone(p.cols)
+	for _, k := range p.key {
+		if !slices.Contains(cols, k) {
+			cols = append(cols, k)
+		}
+	}
+	slices.Sort(cols)
+	for _, c := range cols {
+		ts.Columns = append(ts.Columns, ColumnSchema{Name: t.Columns[c].Name, Type: t.Columns[c].Type})
+	}
+	for _, k := range p.key {
+		ts.Key = append(ts.Key, t.Columns[k].Name)
+	}
+	return ts
+}
+
+func openSchemaBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      SchemaBucket,
+		Description: "syncd scope table schemas",
+		Storage:     jetstream.FileStorage,
+		Replicas:    max(replicas, 1),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", SchemaBucket, err)
+	}
+	return kv, nil
+}
+
+// putSchema records ts unless the bucket already holds the same.
+func putSchema(ctx context.Context, kv jetstream.KeyValue, ts TableSchema) error {
+	key := schemaKey(ts.Scope, ts.Source)
+	b := mustJSON(ts)
+	e, err := kv.Get(ctx, key)
+	if err == nil && string(e.Value()) == string(b) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("read schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
+	}
+	if _, err := kv.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("record schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
+	}
+	return nil
+}
+
+// TableSchemas returns the recorded schemas of a scope's tables, keyed by
+// source table.
+func (c *Conn) TableSchemas(ctx context.Context, scope string) (map[capture.TableID]*TableSchema, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	kv, err := js.KeyValue(ctx, SchemaBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return map[capture.TableID]*TableSchema{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", SchemaBucket, err)
+	}
+	keys, err := kv.ListKeysFiltered(ctx, scope+".>")
+	if err != nil {
+		return nil, fmt.Errorf("list schemas of scope %s: %w", scope, err)
+	}
+	out := map[capture.TableID]*TableSchema{}
+	for key := range keys.Keys() {
+		e, err := kv.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("read schema %s: %w", key, err)
+		}
+		var ts TableSchema
+		if err := json.Unmarshal(e.Value(), &ts); err != nil {
+			return nil, fmt.Errorf("read schema %s: %w", key, err)
+		}
+		out[ts.Source] = &ts
+	}
+	return out, nil
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+// endToEnd measures the catch-up of a backlog of rows (inserted in
+// transactions of txnRows while neither replication runs) into a target
+// cluster: PostgreSQL's own logical replication (CREATE SUBSCRIPTION)
+// against syncd, on the same two clusters, each from its own database.
+// It returns syncd's rate with its ratio, and syncd's CPU per 100k rows.
+func endToEnd(e *env, src, dst *testenv.Postgres, bin string, rows, txnRows int) (rate, cpu result) {
+	// Native: a disabled subscription holds its slot while the rows arrive.
+	nativeSrc := src.CreateDB(e, "native")
+	src.Exec(e, "native", narrowTable, `CREATE PUBLICATION native FOR TABLE narrow`)
+	dst.CreateDB(e, "native_copy")
+	dst.Exec(e, "native_copy", narrowTable,
+		fmt.Sprintf(`CREATE SUBSCRIPTION native CONNECTION '%s' PUBLICATION native WITH (copy_data = false, enabled = false)`, nativeSrc))
+
+	// syncd: a first run creates its slot and snapshots the empty table.
+	syncdSrc := src.CreateDB(e, "e2e")
+	src.Exec(e, "e2e", narrowTable)
+	syncdDst := dst.CreateDB(e, "e2e_copy")
+	d := testenv.NewSyncd(e, bin, fmt.Sprintf(`
+source "postgres" "e2e" { dsn = %q }
+target "postgres" "copy" {
+  dsn           = %q
+  create_tables = true
+}
+scope "narrow" {
+  source  = "e2e"
+  targets = ["copy"]
+  table "public.narrow" {}
+}`, syncdSrc, syncdDst))
+	d.Start()
+	waitRows(e, syncdDst, "SELECT count(*) FROM syncd_scope_info", 1, time.Minute)
+	d.Stop()
+
+	log.Printf("end to end: writing %d rows in transactions of %d, twice", rows, txnRows)
+	insertNarrow(e, nativeSrc, rows, txnRows)
+	insertNarrow(e, syncdSrc, rows, txnRows)
+
+	start := time.Now()
+	dst.Exec(e, "native_copy", `ALTER SUBSCRIPTION native ENABLE`)
+	waitRows(e, dst.DSN("native_copy"), "SELECT count(*) FROM narrow", rows, 10*time.Minute)
+	native := float64(rows) / time.Since(start).Seconds()
+	dst.Exec(e, "native_copy", `ALTER SUBSCRIPTION native DISABLE`)
+	log.Printf("end to end: native logical replication: %.0f rows/s", native)
+
+	d.Start()
+	if *cpuProfile != "" {
+		go profile(d, *cpuProfile+".e2e", 3*time.Second)
+	}
+	waitRows(e, syncdDst, "SELECT count(*) FROM narrow", rows, 10*time.Minute)
+	syncd := float64(rows) / time.Since(d.Started).Seconds()
+	cpuSecs := d.CPUSeconds()
+	d.Stop()
+	log.Printf("end to end: syncd: %.0f rows/s, %.2f CPU s per 100k rows", syncd, cpuSecs/float64(rows)*100_000)
+
+	return ratioResult("catch-up rows/s, PostgreSQL → PostgreSQL", "rows/s", syncd, "rows/s, native logical replication", native, "ratio ≥ 0.50", 0.5),
+		result{Name: "syncd CPU per 100k rows replicated", Value: cpuSecs / float64(rows) * 100_000, Unit: "CPU s"}
+}
+
+// waitRows waits until query returns at least want.
+func waitRows(e *env, dsn, query string, want int, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		e.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var n int
+		if err := conn.QueryRow(ctx, query).Scan(&n); err == nil && n >= want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			e.Fatalf("%s did not reach %d within %v", query, want, timeout)
+		case <-tick.C:
+		}
+	}
+}
+
+// lagUnderLoad runs `pgbench -c 4` on a source that syncd replicates and,
+// meanwhile, commits a probe row every 20ms and watches the target for it:
+// the time from the commit returning to the row being visible at the
+// target, both on this machine's clock.
+func lagUnderLoad(e *env, src, dst *testenv.Postgres, bin string, seconds int) []result {
+	srcDSN := src.CreateDB(e, "lag")
+	if err := src.Pgbench(context.Background(), "-i", "-s", "1", "-q", srcDSN); err != nil {
+		e.Fatal(err)
+	}
+	src.Exec(e, "lag", `ALTER TABLE pgbench_history REPLICA IDENTITY FULL`,
+		`CREATE TABLE probe (id bigint PRIMARY KEY)`)
+	dstDSN := dst.CreateDB(e, "lag_copy")
+	d := testenv.NewSyncd(e, bin, fmt.Sprintf(`
+source "postgres" "lag" { dsn = %q }
+target "postgres" "copy" {
+  dsn           = %q
+  create_tables = true
+}
+scope "bench" {
+  source  = "lag"
+  targets = ["copy"]
+  table "public.pgbench_accounts" {}
+  table "public.pgbench_branches" {}
+  table "public.pgbench_tellers" {}
+  table "public.pgbench_history" {}
+  table "public.probe" {}
+}`, srcDSN, dstDSN))
+	d.Start()
+	// Row 0 reaches the target once every snapshot is done (probe's last).
+	src.Exec(e, "lag", `INSERT INTO probe VALUES (0)`)
+	waitRows(e, dstDSN, "SELECT count(*) FROM probe", 1, 5*time.Minute)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+60)*time.Second)
+	defer cancel()
+	bench := make(chan error, 1)
+	go func() { bench <- src.Pgbench(ctx, "-c", "4", "-T", fmt.Sprint(seconds), "-n", srcDSN) }()
+	lags := probe(e, ctx, srcDSN, dstDSN, time.Duration(seconds)*time.Second)
+	if err := <-bench; err != nil {
+		e.Fatal(err)
+	}
+	logStageLatency(d.AdminURL)
+	d.Stop()
+	slices.Sort(lags)
+	p50, p99 := lags[len(lags)/2], lags[len(lags)*99/100]
+	log.Printf("lag under pgbench -c 4: %d probes, p50 %v, p99 %v", len(lags), p50, p99)
+	met := p99 <= 250*time.Millisecond
+	return []result{
+		{Name: "commit-to-visible lag p50 under pgbench -c 4", Value: ms(p50), Unit: "ms"},
+		{Name: "commit-to-visible lag p99 under pgbench -c 4", Value: ms(p99), Unit: "ms", Goal: "p99 ≤ 250 ms", Met: &met},
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// probe commits a row every 20ms for dur and returns, for each, the time
+// until the target showed it.
+func probe(e *env, ctx context.Context, srcDSN, dstDSN string, dur time.Duration) []time.Duration {
+	w, err := pgx.Connect(ctx, srcDSN)
+	if err != nil {
+		e.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	r, err := pgx.Connect(ctx, dstDSN)
+	if err != nil {
+		e.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	committed := map[int64]time.Time{}
+	var lags []time.Duration
+	var next, seen int64 = 1, 0
+	end := time.Now().Add(dur)
+	nextWrite := time.Now()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		if now.Before(end) && !now.Before(nextWrite) {
+			if _, err := w.Exec(ctx, `INSERT INTO probe VALUES ($1)`, next); err != nil {
+				e.Fatal(err)
+			}
+			committed[next] = time.Now()
+			next++
+			nextWrite = nextWrite.Add(20 * time.Millisecond)
+		}
+		var max int64
+		if err := r.QueryRow(ctx, `SELECT max(id) FROM probe`).Scan(&max); err == nil {
+			at := time.Now()
+			for ; seen < max; seen++ {
+				lags = append(lags, at.Sub(committed[seen+1]))
+			}
+		}
+		if !now.Before(end) && seen == next-1 {
+			return lags
+		}
+		select {
+		case <-ctx.Done():
+			e.Fatalf("probe rows still missing at the target: %d of %d seen", seen, next-1)
+		case <-tick.C:
+		}
+	}
+}
+
+// logStageLatency logs the mean of syncd's per-stage latency histograms,
+// to tell where commit-to-visible lag is spent.
+func logStageLatency(adminURL string) {
+	resp, err := http.Get(adminURL + "/metrics")
+	if err != nil {
+		log.Printf("read metrics: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	sums := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		base, _, _ := strings.Cut(name, "{")
+		if strings.HasSuffix(base, "_seconds_sum") || strings.HasSuffix(base, "_seconds_count") {
+			v, _ := strconv.ParseFloat(value, 64)
+			sums[base] += v
+		}
+	}
+	for _, h := range []string{"syncd_publish_latency_seconds", "syncd_apply_txn_seconds"} {
+		if n := sums[h+"_count"]; n > 0 {
+			log.Printf("lag under load: %s mean %.1f ms over %.0f", h, 1000*sums[h+"_sum"]/n, n)
+		}
+	}
+}

@@ -1,0 +1,296 @@
+package e2e
+
+import (
+	"context"
+	"crypto/md5"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+// crossEngine is a MariaDB source, a MariaDB target and a PostgreSQL
+// target, and syncd between them.
+type crossEngine struct {
+	src, dst *testenv.MariaDB
+	pg       *testenv.Postgres
+	srcDSN   string
+	dstDSN   string // MariaDB target
+	pgDSN    string // PostgreSQL target
+	d        *testenv.Syncd
+}
+
+// newCrossEngine creates database db on a new MariaDB source and runs
+// setup there, and prepares syncd with source "shop" (MySQL), targets
+// "copy" (MariaDB) and "pgcopy" (PostgreSQL), both creating tables, and
+// the given scopes.
+func newCrossEngine(t *testing.T, db string, setup func(c *crossEngine), scopesHCL string) *crossEngine {
+	t.Helper()
+	c := &crossEngine{src: testenv.StartMariaDB(t), dst: testenv.StartMariaDB(t, testenv.WithServerID(2)), pg: testenv.StartPostgres(t)}
+	c.srcDSN = c.src.CreateDB(t, db)
+	c.dstDSN = c.dst.CreateDB(t, "syncd") // scope_info lives here; tables go to their own databases
+	c.pgDSN = c.pg.CreateDB(t, "replica")
+	setup(c)
+	c.d = newDaemon(t, fmt.Sprintf(`
+source "mysql" "shop" {
+  dsn       = %q
+  server_id = 4001
+}
+target "mysql" "copy" {
+  dsn           = %q
+  create_tables = true
+}
+target "postgres" "pgcopy" {
+  dsn           = %q
+  create_tables = true
+}
+%s`, c.srcDSN, c.dstDSN, c.pgDSN, scopesHCL))
+	return c
+}
+
+// rowsHash returns the row count and an md5 of the rows of query, which
+// must order them, in a form both engines agree on: every value as text,
+// trailing spaces trimmed (MySQL drops them from CHAR values, PostgreSQL
+// pads them), NULL as \N.
+func rowsHash(driver, dsn, query string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return 0, "", err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return 0, "", err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, "", err
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	h := md5.New()
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return 0, "", err
+		}
+		for i, v := range vals {
+			if i > 0 {
+				h.Write([]byte{'|'})
+			}
+			if !v.Valid {
+				h.Write([]byte(`\N`))
+				continue
+			}
+			h.Write([]byte(strings.TrimRight(v.String, " ")))
+		}
+		h.Write([]byte{'\n'})
+		n++
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), rows.Err()
+}
+
+// waitSame waits until query returns the same rows at the source and at
+// both targets.
+func (c *crossEngine) waitSame(t *testing.T, timeout time.Duration, queries ...string) {
+	t.Helper()
+	testenv.Eventually(t, timeout, time.Second, func() error {
+		for _, q := range queries {
+			n, want, err := rowsHash("mysql", c.srcDSN, q)
+			if err != nil {
+				return err
+			}
+			for _, target := range []struct{ name, driver, dsn string }{{"mariadb", "mysql", c.dstDSN}, {"postgres", "pgx", c.pgDSN}} {
+				m, got, err := rowsHash(target.driver, target.dsn, q)
+				if err != nil {
+					return fmt.Errorf("%s target: %w", target.name, err)
+				}
+				if m != n || got != want {
+					return fmt.Errorf("%s: source %d rows (%s), %s target %d rows (%s)", q, n, want, target.name, m, got)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+var sysbenchTables = []string{
+	`SELECT id, k, c, pad FROM sbtest.sbtest1 ORDER BY id`,
+	`SELECT id, k, c, pad FROM sbtest.sbtest2 ORDER BY id`,
+}
+
+const sysbenchScope = `
+scope "sb" {
+  source  = "shop"
+  targets = ["copy", "pgcopy"]
+  table "sbtest.sbtest1" {}
+  table "sbtest.sbtest2" {}
+}`
+
+// runSysbench prepares sysbench's tables on a MariaDB source, starts
+// syncd (the initial snapshot runs under load), runs oltp_write_only for
+// 30 seconds while disrupt does its damage, and checks that both targets
+// end identical to the source.
+func runSysbench(t *testing.T, disrupt func(c *crossEngine)) {
+	c := newCrossEngine(t, "sbtest", func(c *crossEngine) {
+		if err := c.src.Sysbench(context.Background(), "oltp_write_only", "prepare", "sbtest", "--tables=2", "--table-size=10000"); err != nil {
+			t.Fatal(err)
+		}
+	}, sysbenchScope)
+	c.d.Start()
+	done := make(chan error, 1)
+	go func() {
+		done <- c.src.Sysbench(context.Background(), "oltp_write_only", "run", "sbtest", "--tables=2", "--table-size=10000", "--threads=4", "--time=30")
+	}()
+	if disrupt != nil {
+		disrupt(c)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c.waitSame(t, 3*time.Minute, sysbenchTables...)
+}
+
+// TestSysbench replicates sysbench's oltp_write_only from MariaDB into
+// MariaDB and PostgreSQL with one scope.
+func TestSysbench(t *testing.T) {
+	runSysbench(t, nil)
+}
+
+// TestSysbenchKilled kills syncd three times during the workload.
+func TestSysbenchKilled(t *testing.T) {
+	runSysbench(t, func(c *crossEngine) {
+		for _, at := range []time.Duration{5 * time.Second, 7 * time.Second, 8 * time.Second} {
+			time.Sleep(at)
+			c.d.Kill()
+			t.Log("killed syncd")
+			c.d.Start()
+		}
+	})
+}
+
+// TestAlterInBacklog adds a column while changes from before it are still
+// unread: every row lands in the right columns at both targets, which
+// get the new column from create_tables.
+func TestAlterInBacklog(t *testing.T) {
+	c := newCrossEngine(t, "shop", func(c *crossEngine) {
+		c.src.Exec(t, "shop", "CREATE TABLE items (id int PRIMARY KEY, name varchar(20), qty int)")
+	}, `
+scope "items" {
+  source   = "shop"
+  targets  = ["copy", "pgcopy"]
+  table "shop.items" {}
+}`)
+	c.d.Start()
+	c.src.Exec(t, "shop", "INSERT INTO items VALUES (0, 'zero', 0)")
+	c.waitSame(t, time.Minute, `SELECT id, name, qty FROM shop.items ORDER BY id`)
+	c.d.Stop()
+
+	// While syncd is down: rows in the old shape, a new column before
+	// qty, rows in the new shape, and updates of old rows.
+	c.src.Exec(t, "shop",
+		"INSERT INTO items VALUES (1, 'one', 1), (2, 'two', 2)",
+		"ALTER TABLE items ADD COLUMN color varchar(10) AFTER name",
+		"INSERT INTO items VALUES (3, 'three', 'red', 3)",
+		"UPDATE items SET color = 'blue', qty = qty + 10 WHERE id = 1")
+	c.d.Start()
+	c.waitSame(t, time.Minute, `SELECT id, name, color, qty FROM shop.items ORDER BY id`)
+}
+
+// TestBadMySQLSource starts syncd against MariaDB servers set up wrongly:
+// each problem stops it with exit code 1 and its own message.
+func TestBadMySQLSource(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     []testenv.MariaDBOption
+		serverID int
+		want     string
+	}{
+		{"binlog_format MIXED", []testenv.MariaDBOption{testenv.WithMariaDBOption("binlog-format", "MIXED")}, 4001, `binlog_format is MIXED, syncd needs ROW`},
+		{"binlog_row_image MINIMAL", []testenv.MariaDBOption{testenv.WithMariaDBOption("binlog-row-image", "MINIMAL")}, 4001, `binlog_row_image is MINIMAL, syncd needs FULL`},
+		{"server_id of the server", nil, 1, `server_id 1, the same as the server's own @@server_id`},
+		{"server_id 0", nil, 0, `syncd.hcl:7:15: error: Invalid server_id: The server_id must be between 1 and 4294967295, not 0.`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := testenv.StartMariaDB(t, tt.opts...)
+			dsn := m.CreateDB(t, "shop")
+			m.Exec(t, "shop", "CREATE TABLE t (id int PRIMARY KEY)")
+			d := newDaemon(t, fmt.Sprintf(`
+source "mysql" "shop" {
+  dsn       = %q
+  server_id = %d
+}
+scope "s" {
+  source = "shop"
+  table "shop.t" {}
+}`, dsn, tt.serverID))
+			code, out := runSyncd(t, "run", "--config", d.ConfigPath)
+			if code != 1 || !strings.Contains(out, tt.want) {
+				t.Fatalf("syncd run: exit %d, want 1 and output containing %q:\n%s", code, tt.want, out)
+			}
+		})
+	}
+}
+
+// TestPurgedBinlog purges the binlog syncd must resume from while it is
+// stopped: it refuses to start, naming the missing file.
+func TestPurgedBinlog(t *testing.T) {
+	m := testenv.StartMariaDB(t)
+	dsn := m.CreateDB(t, "shop")
+	m.Exec(t, "shop", "CREATE TABLE t (id int PRIMARY KEY)")
+	d := newDaemon(t, fmt.Sprintf(`
+source "mysql" "shop" {
+  dsn       = %q
+  server_id = 4001
+}
+scope "s" {
+  source   = "shop"
+  snapshot = "never"
+  table "shop.t" {}
+}`, dsn))
+	d.Start()
+	m.Exec(t, "shop", "INSERT INTO t VALUES (1)")
+	waitCount(t, connect(t, d), "s", 1, time.Minute)
+	d.Stop()
+	m.Exec(t, "shop", "FLUSH BINARY LOGS", "INSERT INTO t VALUES (2)", "FLUSH BINARY LOGS")
+	// The server keeps a file that a binlog reader still has open; syncd's
+	// dump thread may outlive its connection for a moment.
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if _, err := db.Exec("PURGE BINARY LOGS TO 'mariadb-bin.000003'"); err != nil {
+			return err
+		}
+		var first string
+		var size any
+		if err := db.QueryRow("SHOW BINARY LOGS").Scan(&first, &size); err != nil {
+			return err
+		}
+		if first != "mariadb-bin.000003" {
+			return fmt.Errorf("first binlog file is %s", first)
+		}
+		return nil
+	})
+	code, out := runSyncd(t, "run", "--config", d.ConfigPath)
+	if code != 1 || !regexp.MustCompile(`binlog file mariadb-bin\.000001 \(gtid 0-1-\d+\) that source shop must resume from has been purged \(first available: mariadb-bin\.000003\)`).MatchString(out) {
+		t.Fatalf("syncd run: exit %d, want 1 and the purged file named:\n%s", code, out)
+	}
+}

@@ -1,0 +1,249 @@
+package torture
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/router"
+)
+
+// subscriber is a downstream JetStream consumer, as a user of syncd would
+// write one: a durable pull consumer per scope stream, acking each message,
+// reconnecting across NATS restarts. It checks what it receives as it goes
+// (scopeLog.receive) and replays every change into a model of the scope's
+// tables, compared with the source at the end.
+type subscriber struct {
+	scopes map[string]*scopeLog
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+const durableName = "torture"
+
+func startSubscriber(t seeded, url string, scopes []string) *subscriber {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.Timeout(2*time.Second),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatalf("subscriber: connect to nats: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &subscriber{scopes: map[string]*scopeLog{}, cancel: cancel}
+	for _, name := range scopes {
+		l := newScopeLog(name)
+		s.scopes[name] = l
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); l.consume(ctx, nc) }()
+	}
+	t.Cleanup(func() { s.stop(); nc.Close() })
+	return s
+}
+
+func (s *subscriber) stop() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// scopeLog is what the subscriber received from one scope's stream.
+type scopeLog struct {
+	scope string
+
+	mu           sync.Mutex
+	next         uint64              // the next stream sequence to process
+	pending      map[uint64]received // received ahead of next
+	recent       [1 << 16]digest     // digests of processed messages, by sequence
+	deliveries   int
+	redeliveries int
+	problems     []string
+	nProblems    int
+	consumerErrs int
+
+	// The last processed change, for the order and transaction checks.
+	started  bool
+	lastPos  capture.Position
+	lastSeq  int
+	lastDone bool
+	txns     int
+	model    *model
+}
+
+type received struct {
+	id      string
+	subject string
+	data    []byte
+}
+
+type digest struct {
+	seq uint64
+	sum [32]byte
+}
+
+func (r received) digest(seq uint64) digest {
+	h := sha256.New()
+	h.Write([]byte(r.id))
+	h.Write([]byte{0})
+	h.Write([]byte(r.subject))
+	h.Write([]byte{0})
+	h.Write(r.data)
+	d := digest{seq: seq}
+	h.Sum(d.sum[:0])
+	return d
+}
+
+func newScopeLog(scope string) *scopeLog {
+	return &scopeLog{scope: scope, next: 1, pending: map[uint64]received{}, model: newModel()}
+}
+
+// consume pulls from the scope's stream until ctx is done, re-creating its
+// consumer after any error (the stream not created yet, NATS restarting).
+func (l *scopeLog) consume(ctx context.Context, nc *nats.Conn) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		l.problem("create jetstream context: %v", err)
+		return
+	}
+	for ctx.Err() == nil {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cons, err := js.CreateOrUpdateConsumer(cctx, router.StreamName(l.scope), jetstream.ConsumerConfig{
+			Durable:       durableName,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       5 * time.Second,
+			MaxAckPending: 20_000,
+		})
+		cancel()
+		if err != nil {
+			l.mu.Lock()
+			l.consumerErrs++
+			l.mu.Unlock()
+			sleep(ctx, 200*time.Millisecond)
+			continue
+		}
+		for ctx.Err() == nil {
+			batch, err := cons.Fetch(2000, jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				break
+			}
+			for m := range batch.Messages() {
+				meta, err := m.Metadata()
+				if err != nil {
+					l.problem("message on %s without metadata: %v", m.Subject(), err)
+					continue
+				}
+				l.receive(meta.Sequence.Stream, received{id: m.Headers().Get(router.HeaderMsgID), subject: m.Subject(), data: m.Data()})
+				m.Ack()
+			}
+			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+				break
+			}
+		}
+	}
+}
+
+func (l *scopeLog) problem(format string, args ...any) {
+	l.nProblems++
+	if len(l.problems) < 20 {
+		l.problems = append(l.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// receive takes one delivery of stream message seq. A message delivered
+// again must be the very same message; others are processed in stream
+// order, whatever order they arrive in.
+func (l *scopeLog) receive(seq uint64, r received) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.deliveries++
+	switch {
+	case seq < l.next:
+		l.redeliveries++
+		if d := l.recent[seq%uint64(len(l.recent))]; d.seq == seq && d != r.digest(seq) {
+			l.problem("stream message %d delivered again with a different id, subject or body (id now %s)", seq, r.id)
+		}
+	case seq > l.next:
+		if p, ok := l.pending[seq]; ok {
+			l.redeliveries++
+			if p.digest(seq) != r.digest(seq) {
+				l.problem("stream message %d delivered again with a different id, subject or body (id now %s)", seq, r.id)
+			}
+			return
+		}
+		l.pending[seq] = r
+	default:
+		l.process(seq, r)
+		for {
+			p, ok := l.pending[l.next]
+			if !ok {
+				break
+			}
+			delete(l.pending, l.next)
+			l.process(l.next, p)
+		}
+	}
+}
+
+// process checks stream message seq against the messages before it and
+// applies it to the model:
+//
+//   - its Nats-Msg-Id is <scope>:app:<source.pos>:<txn.seq>;
+//   - a transaction's messages are contiguous, numbered 1..n, and only the
+//     n'th is marked last;
+//   - transactions follow each other in strictly increasing position, so
+//     no change is stored twice.
+func (l *scopeLog) process(seq uint64, r received) {
+	l.next = seq + 1
+	l.recent[seq%uint64(len(l.recent))] = r.digest(seq)
+	env, err := router.Decode(r.data)
+	if err != nil {
+		l.problem("stream message %d (%s): %v", seq, r.id, err)
+		return
+	}
+	if want := fmt.Sprintf("%s:app:%s:%d", l.scope, env.Source.Pos, env.Txn.Seq); r.id != want {
+		l.problem("stream message %d has Nats-Msg-Id %q, its body says %q", seq, r.id, want)
+	}
+	switch {
+	case env.Txn.Seq == 1:
+		if l.started && !l.lastDone {
+			l.problem("stream message %d (%s) starts a transaction, but the one at %s ended at seq %d without last", seq, r.id, l.lastPos, l.lastSeq)
+		}
+		if l.started && env.Source.Pos <= l.lastPos {
+			l.problem("stream message %d (%s) starts a transaction at %s, not after the previous one at %s", seq, r.id, env.Source.Pos, l.lastPos)
+		}
+		l.txns++
+	case !l.started || l.lastDone || env.Source.Pos != l.lastPos || env.Txn.Seq != l.lastSeq+1:
+		l.problem("stream message %d (%s) follows %s:%d (last=%v): not the next message of a transaction", seq, r.id, l.lastPos, l.lastSeq, l.lastDone)
+	}
+	l.started, l.lastPos, l.lastSeq, l.lastDone = true, env.Source.Pos, env.Txn.Seq, env.Txn.Last
+	if err := l.model.apply(seq, env); err != nil {
+		l.problem("stream message %d (%s): %v", seq, r.id, err)
+	}
+}
+
+// status is a consistent view of a scope log.
+type logStatus struct {
+	processed    uint64 // the last stream sequence processed
+	pending      int
+	deliveries   int
+	redeliveries int
+	txns         int
+	lastPos      capture.Position
+	lastDone     bool
+	problems     []string
+	nProblems    int
+}
+
+func (l *scopeLog) status() logStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return logStatus{
+		processed: l.next - 1, pending: len(l.pending), deliveries: l.deliveries, redeliveries: l.redeliveries,
+		txns: l.txns, lastPos: l.lastPos, lastDone: l.lastDone, problems: append([]string(nil), l.problems...), nProblems: l.nProblems,
+	}
+}
