@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"regexp"
 	"strings"
@@ -265,20 +264,7 @@ func TestRetentionRisk(t *testing.T) {
 	})
 	idle.stop(t)
 	// Only file 3 on: the next source starts there, the oldest.
-	testenv.Eventually(t, 20*time.Second, 100*time.Millisecond, func() error {
-		m.Exec(t, "shop", "PURGE BINARY LOGS TO 'mariadb-bin.000003'")
-		db, err := sql.Open("mysql", dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		var first string
-		var size any
-		if err := db.QueryRow("SHOW BINARY LOGS").Scan(&first, &size); err != nil || first != "mariadb-bin.000003" {
-			return fmt.Errorf("first binlog %s (%v)", first, err)
-		}
-		return nil
-	})
+	m.PurgeBinaryLogsTo(t, "mariadb-bin.000003")
 
 	behind := start(t, Config{DSN: dsn, Tables: cfg.Tables, Store: newStore(t), SaveInterval: 10 * time.Millisecond, RetentionCheck: 50 * time.Millisecond}, stuck{&recorder{}})
 	// Its start is saved and checked while file 3 is the only one; from

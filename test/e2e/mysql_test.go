@@ -268,27 +268,7 @@ scope "s" {
 	waitCount(t, connect(t, d), "s", 1, time.Minute)
 	d.Stop()
 	m.Exec(t, "shop", "FLUSH BINARY LOGS", "INSERT INTO t VALUES (2)", "FLUSH BINARY LOGS")
-	// The server keeps a file that a binlog reader still has open; syncd's
-	// dump thread may outlive its connection for a moment.
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
-		if _, err := db.Exec("PURGE BINARY LOGS TO 'mariadb-bin.000003'"); err != nil {
-			return err
-		}
-		var first string
-		var size any
-		if err := db.QueryRow("SHOW BINARY LOGS").Scan(&first, &size); err != nil {
-			return err
-		}
-		if first != "mariadb-bin.000003" {
-			return fmt.Errorf("first binlog file is %s", first)
-		}
-		return nil
-	})
+	m.PurgeBinaryLogsTo(t, "mariadb-bin.000003")
 	code, out := runSyncd(t, "run", "--config", d.ConfigPath)
 	if code != 1 || !regexp.MustCompile(`binlog file mariadb-bin\.000001 \(gtid 0-1-\d+\) that source shop must resume from has been purged \(first available: mariadb-bin\.000003\)`).MatchString(out) {
 		t.Fatalf("syncd run: exit %d, want 1 and the purged file named:\n%s", code, out)

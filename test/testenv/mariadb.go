@@ -152,6 +152,33 @@ func (m *MariaDB) Exec(t TB, db string, stmts ...string) {
 	}
 }
 
+// PurgeBinaryLogsTo purges the binlog files before file and waits until
+// the server has really removed them: it keeps a file that a dump thread
+// still has open, and a binlog reader's dump thread may outlive its
+// connection for a moment.
+func (m *MariaDB) PurgeBinaryLogsTo(t TB, file string) {
+	t.Helper()
+	d, err := sql.Open("mysql", m.DSN(""))
+	if err != nil {
+		t.Fatalf("open mariadb: %v", err)
+	}
+	defer d.Close()
+	Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if _, err := d.Exec("PURGE BINARY LOGS TO '" + strings.ReplaceAll(file, "'", "''") + "'"); err != nil {
+			return err
+		}
+		var first string
+		var size any
+		if err := d.QueryRow("SHOW BINARY LOGS").Scan(&first, &size); err != nil {
+			return err
+		}
+		if first != file {
+			return fmt.Errorf("first binlog file is %s, want %s", first, file)
+		}
+		return nil
+	})
+}
+
 // Start starts the server and waits until it accepts connections.
 func (m *MariaDB) Start(t TB) {
 	t.Helper()
