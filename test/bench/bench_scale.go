@@ -34,7 +34,7 @@ func scopeScaling(e *env, pg *testenv.Postgres, bin string, rows, txnRows int) [
 		scopes := make([]string, n)
 		for i := range scopes {
 			scopes[i] = fmt.Sprintf("s%d", i+1)
-			fmt.Fprintf(&cfg, "scope %q {\n  source = %q\n  table \"public.narrow\" {}\n}\n", scopes[i], db)
+			fmt.Fprintf(&cfg, "scope %q {\n  source = %q\n  snapshot = \"never\"\n  table \"public.narrow\" {}\n}\n", scopes[i], db)
 		}
 		elapsed := backlogCapture(e, pg, bin, db, cfg.String(), scopes, rows, func() {
 			log.Printf("scopes: %d scope(s), writing %d rows in transactions of %d", n, rows, txnRows)
@@ -80,7 +80,8 @@ func rowWidth(e *env, pg *testenv.Postgres, bin string, rows, txnRows int) []res
 		cfg := fmt.Sprintf(`
 source "postgres" %q { dsn = %q }
 scope "wide" {
-  source = %q
+  source   = %q
+  snapshot = "never"
   table "public.wide" {}
 }`, db, dsn, db)
 		elapsed := backlogCapture(e, pg, bin, db, cfg, []string{"wide"}, n, func() {

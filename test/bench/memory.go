@@ -70,7 +70,11 @@ scope "all" {
 		}
 	}
 	d.Stop()
-	met := rss < 150
 	log.Printf("memory: peak RSS %.1f MiB", rss)
+	if apply {
+		// Issue 2's goal is for capture; this is the same run with apply.
+		return result{Name: name, Value: rss, Unit: "MiB"}
+	}
+	met := rss < 150
 	return result{Name: name, Value: rss, Unit: "MiB", Goal: "< 150 MiB", Met: &met}
 }
