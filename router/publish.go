@@ -35,7 +35,6 @@ type publisher struct {
 	nc            *nats.Conn
 	atomic        bool
 	maxBatch      int
-	fillTime      time.Duration // how long a batch may stay open while catching up
 	ackTimeout    time.Duration
 	tracker       *checkpoint.Tracker
 	window        chan struct{} // one token per unacknowledged batch
@@ -70,7 +69,6 @@ type batch struct {
 	first  uint64 // the stream's last sequence before this batch
 	n      int
 	txns   []uint64 // tracker ids of transactions whose last message is here
-	opened time.Time
 	sentAt time.Time
 }
 
@@ -108,28 +106,18 @@ func (p *publisher) holds(txn *capture.Txn) bool { return p.held != nil && p.txn
 // once when the server is idle, and while it stores a batch the next one
 // gathers the transactions that arrive meanwhile, so batches grow with
 // the load and latency stays near one store time.
-//
-// A source read far behind its writes (behind) is catching up, and
-// throughput matters more than the latency of one transaction: the batch
-// then stays open for up to p.fillTime, because the server's cost per batch
-// is large. The source's Flush, when it has nothing more to read, ends it.
-func (p *publisher) endTxn(ctx context.Context, id uint64, behind bool) error {
+func (p *publisher) endTxn(ctx context.Context, id uint64) error {
 	msg := p.held
 	p.held = nil
 	msg.Data = setLast(msg.Data, p.heldLast)
 	if err := p.send(ctx, msg, id); err != nil {
 		return err
 	}
-	if b := p.cur; b != nil && (b.n >= p.maxBatch/2 || p.idle() && (!behind || time.Since(b.opened) >= p.fillTime)) {
+	if p.cur != nil && (p.cur.n >= p.maxBatch/2 || p.idle()) {
 		return p.commit()
 	}
 	return nil
 }
-
-// fillTime is how long a batch may gather transactions while the source
-// catches up: at most that much latency added, and a batch of 5,000
-// messages fills in less at the server's rates.
-const fillTime = 50 * time.Millisecond
 
 // idle reports whether no batch is in flight.
 func (p *publisher) idle() bool {
@@ -174,7 +162,7 @@ func (p *publisher) send(ctx context.Context, msg *nats.Msg, id uint64) error {
 			return err
 		}
 		p.nextNo++
-		p.cur = &batch{no: p.nextNo, first: p.expected, reply: p.replyPrefix + strconv.FormatUint(p.nextNo, 10), opened: time.Now()}
+		p.cur = &batch{no: p.nextNo, first: p.expected, reply: p.replyPrefix + strconv.FormatUint(p.nextNo, 10)}
 		if p.atomic {
 			p.cur.id = nuid.Next()
 		}

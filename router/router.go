@@ -65,7 +65,7 @@ type Options struct {
 	Logger     hclog.Logger
 	Metrics    *Metrics
 	Streams    StreamOptions
-	BatchSize  int           // messages per atomic batch, at most the server's max_batch_size; default 1000, the NATS default
+	BatchSize  int           // messages per atomic batch; default and server maximum 1000
 	Window     int           // unacknowledged batches per scope; default 4 (1024 without atomic batches)
 	AckTimeout time.Duration // default 30s
 }
@@ -81,7 +81,7 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
-	if o.BatchSize <= 0 {
+	if o.BatchSize <= 0 || o.BatchSize > 1000 {
 		o.BatchSize = 1000
 	}
 	if o.AckTimeout <= 0 {
@@ -181,7 +181,6 @@ func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.J
 		nc:            nc,
 		atomic:        atomic,
 		maxBatch:      o.BatchSize,
-		fillTime:      fillTime,
 		ackTimeout:    o.AckTimeout,
 		tracker:       r.tracker,
 		window:        make(chan struct{}, window),
@@ -271,16 +270,11 @@ func (r *Router) plan(ctx context.Context, st *scopes.Table, t *capture.Table) (
 	return p, nil
 }
 
-// catchingUp is how far behind its commit a transaction is read for the
-// source to count as catching up. MySQL's commit times have whole seconds.
-const catchingUp = 2 * time.Second
-
 // Commit implements capture.Sink.
 func (r *Router) Commit(ctx context.Context, txn *capture.Txn) error {
 	id := r.tracker.Add(txn.Ack, len(r.touched))
-	behind := r.now().Sub(txn.CommitTime) > catchingUp
 	for _, p := range r.touched {
-		if err := p.endTxn(ctx, id, behind); err != nil {
+		if err := p.endTxn(ctx, id); err != nil {
 			return err
 		}
 	}

@@ -50,7 +50,6 @@ type feeder struct {
 	r      *Router
 	pos    capture.Position
 	nextID int32
-	age    time.Duration // how long ago the source committed each transaction
 }
 
 // txn feeds one transaction of n inserts and, if commit, its commit.
@@ -58,7 +57,7 @@ func (f *feeder) txn(n int, commit bool) *capture.Txn {
 	f.t.Helper()
 	ctx := context.Background()
 	f.pos += 100
-	txn := &capture.Txn{ID: fmt.Sprint(f.pos), Pos: f.pos, Ack: f.pos + 10, CommitTime: time.Now().Add(-f.age)}
+	txn := &capture.Txn{ID: fmt.Sprint(f.pos), Pos: f.pos, Ack: f.pos + 10, CommitTime: time.Now()}
 	if err := f.r.Begin(ctx, txn); err != nil {
 		f.t.Fatal(err)
 	}
@@ -250,52 +249,6 @@ func TestRouterSendsWhenIdle(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// TestRouterFillsBatchesWhenBehind: transactions read long after their
-// commit leave the batch open for more, however idle the server, until
-// a recent transaction or the source's Flush ends it.
-func TestRouterFillsBatchesWhenBehind(t *testing.T) {
-	srv := testenv.StartNATS(t)
-	conn := connect(t, srv.URL)
-	r := newRouter(t, conn, testConfig(t), 1000)
-	p := r.pubs["s"]
-	p.fillTime = time.Hour
-	durable := func(want capture.Position) {
-		t.Helper()
-		testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
-			if pos, idle := r.Durable(); pos != want || !idle {
-				return fmt.Errorf("Durable() = %v, %v; want %v, true", pos, idle, want)
-			}
-			return nil
-		})
-	}
-
-	f := &feeder{t: t, r: r, age: time.Minute}
-	f.txn(2, true)
-	f.txn(3, true)
-	if p.cur == nil || p.cur.n != 5 {
-		t.Fatalf("batch after two old transactions: %+v, want 5 messages still open", p.cur)
-	}
-	f.age = 0
-	recent := f.txn(1, true)
-	if p.cur != nil {
-		t.Fatalf("a recent transaction left the batch open: %+v", p.cur)
-	}
-	durable(recent.Ack)
-
-	f.age = time.Minute
-	old := f.txn(2, true)
-	if p.cur == nil {
-		t.Fatal("an old transaction ended the batch on an idle server")
-	}
-	if err := r.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	durable(old.Ack)
-	if rows, headers := stored(t, conn.nc, "s"); len(rows) != 8 || headers[0].Get(hdrBatchID) != headers[5].Get(hdrBatchID) || headers[5].Get(hdrBatchID) == headers[6].Get(hdrBatchID) {
-		t.Fatalf("stream holds %v; want 8 messages in batches of 6 and 2", rows)
-	}
 }
 
 // TestRouterRefusesForeignWriter checks that a message published to the

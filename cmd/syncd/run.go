@@ -165,10 +165,6 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, log hclog.Logger, m *appl
 func prepareWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, log hclog.Logger, reg prometheus.Registerer, rm *router.Metrics) ([]*worker, error) {
 	var workers []*worker
 	var problems []error
-	batchSize := 0 // an external server's default limit
-	if cfg.NATS.URL == "" {
-		batchSize = embedded.MaxBatchSize
-	}
 	for _, s := range cfg.Sources {
 		var names []string
 		for _, sc := range cfg.Scopes {
@@ -202,7 +198,7 @@ func prepareWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, lo
 			log:    slog,
 			state:  stateStarting,
 			newRouter: func(ctx context.Context) (*router.Router, error) {
-				return router.New(ctx, nc, cfg, info, router.Options{Logger: rlog, Metrics: rm, Streams: router.StreamOptionsFrom(cfg.NATS), BatchSize: batchSize})
+				return router.New(ctx, nc, cfg, info, router.Options{Logger: rlog, Metrics: rm, Streams: router.StreamOptionsFrom(cfg.NATS)})
 			},
 		})
 	}

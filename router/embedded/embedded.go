@@ -28,12 +28,6 @@ type Server struct {
 // maxPayload allows rows up to 8 MiB of JSON; the NATS default is 1 MiB.
 const maxPayload = 8 << 20
 
-// MaxBatchSize is the most messages the embedded server takes in one
-// atomic batch; the NATS default is 1,000. The server stages each batch in
-// a store of its own, created and removed per batch, so larger batches
-// spend less of its time on that (measured with make bench).
-const MaxBatchSize = 5000
-
 // Start starts the server and waits until it accepts connections. Its file
 // store fsyncs every write before JetStream acknowledges it, so a position
 // syncd confirms to a source survives a power loss, not only a crash.
@@ -56,9 +50,6 @@ func Start(cfg Config) (*Server, error) {
 		SyncAlways: true,
 		MaxPayload: maxPayload,
 		NoSigs:     true,
-		JetStreamLimits: server.JSLimitOpts{
-			MaxBatchSize: MaxBatchSize,
-		},
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
