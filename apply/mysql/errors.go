@@ -4,28 +4,7 @@ import (
 	"errors"
 
 	"github.com/go-sql-driver/mysql"
-
-	"github.com/syncd-dev/syncd/apply"
 )
-
-// invalidError is a change this package cannot write as it is: a value
-// its column cannot take, a column the table does not have, a missing
-// key. Like the server's data errors, it rejects the change.
-type invalidError struct {
-	column string // "" if no one column is at fault
-	err    error
-}
-
-func (e *invalidError) Error() string {
-	if e.column == "" {
-		return e.err.Error()
-	}
-	return "column " + e.column + ": " + e.err.Error()
-}
-
-func (e *invalidError) Unwrap() error { return e.err }
-
-func invalid(msg string) error { return &invalidError{err: errors.New(msg)} }
 
 // rejectedCodes are the server errors that condemn a row rather than the
 // moment: retrying the same row cannot succeed. Deadlocks (1213), lock
@@ -62,26 +41,13 @@ var rejectedCodes = map[uint16]string{
 	4025: "ER_CONSTRAINT_FAILED (MariaDB CHECK, JSON_VALID)",
 }
 
-// rejectable reports whether err condemns the change: an invalidError or
-// a server error in rejectedCodes.
-func rejectable(err error) bool {
-	var ie *invalidError
-	if errors.As(err, &ie) {
-		return true
-	}
+// refused reports whether err is a server error in rejectedCodes, for
+// apply.Reject.
+func refused(err error) bool {
 	var me *mysql.MySQLError
 	if !errors.As(err, &me) {
 		return false
 	}
 	_, ok := rejectedCodes[me.Number]
 	return ok
-}
-
-// classify returns err as an *apply.RejectedError for c (nil when the
-// change is not known) if it is rejectable, else as it is.
-func classify(err error, c *apply.Change) error {
-	if err == nil || !rejectable(err) {
-		return err
-	}
-	return &apply.RejectedError{Change: c, Err: err}
 }

@@ -49,7 +49,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 		return x.applyIsolated(ctx, c)
 	}
 	if err := x.add(c); err != nil {
-		return x.fail(ctx, classify(err, c))
+		return x.fail(ctx, apply.Reject(err, c, refused))
 	}
 	if err := x.send(ctx); err != nil {
 		return x.fail(ctx, err)
@@ -63,8 +63,8 @@ const savepoint = "syncd_change"
 func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
 	if err := x.add(c); err != nil {
 		x.discard()
-		if rejectable(err) { // nothing was sent
-			return &apply.RejectedError{Change: c, Err: err}
+		if err := apply.Reject(err, c, refused); apply.IsRejected(err) { // nothing was sent
+			return err
 		}
 		return x.fail(ctx, err)
 	}
@@ -148,7 +148,7 @@ func (x *tx) clearQueue() {
 
 // send sends the queued statements in order, one round trip each, and
 // empties the queue. An error names the statement that failed and is
-// classified (see classify).
+// classified (see apply.Reject).
 func (x *tx) send(ctx context.Context) error {
 	defer x.clearQueue()
 	for i := range x.queue {
@@ -158,7 +158,7 @@ func (x *tx) send(ctx context.Context) error {
 			if q.table == nil {
 				return fmt.Errorf("%s: %w", firstWords(q.sql), err)
 			}
-			return classify(fmt.Errorf("%s: %w", q.describe(), hint(q, err)), q.change)
+			return apply.Reject(fmt.Errorf("%s: %w", q.describe(), hint(q, err)), q.change, refused)
 		}
 		if q.mustMatch {
 			if n, err := res.RowsAffected(); err == nil && n != int64(q.rows) {

@@ -38,12 +38,12 @@ func (x *tx) add(c *apply.Change) error {
 		x.pushAlone(queued{sql: tb.statement(opTruncate, nil), table: tb, op: opTruncate, change: c})
 		return nil
 	}
-	return invalid(fmt.Sprintf("unknown op %q", c.Op))
+	return apply.Invalid(fmt.Sprintf("unknown op %q", c.Op))
 }
 
 func (x *tx) addWrite(tb *table, c *apply.Change) error {
 	if c.After == nil {
-		return invalid("no new row")
+		return apply.Invalid("no new row")
 	}
 	if len(tb.key) == 0 {
 		if c.Op == capture.OpUpdate {
@@ -102,7 +102,7 @@ func (x *tx) collect(tb *table, c *apply.Change) error {
 	}
 	for _, k := range tb.key {
 		if !slices.Contains(x.r.cols, k) {
-			return &invalidError{column: tb.cols[k].name, err: fmt.Errorf("key column missing")}
+			return &apply.InvalidError{Column: tb.cols[k].name, Err: fmt.Errorf("key column missing")}
 		}
 	}
 	return nil
@@ -114,7 +114,7 @@ func (x *tx) put(tb *table, i int, raw json.RawMessage) error {
 	data, null, err := x.cv.appendValue(x.r.data, col.kind, col.elem, col.delim, raw)
 	if err != nil {
 		x.r.data = data[:x.r.end()]
-		return &invalidError{column: col.name, err: err}
+		return &apply.InvalidError{Column: col.name, Err: err}
 	}
 	x.r.data = data
 	x.r.cols = append(x.r.cols, i)
@@ -124,12 +124,10 @@ func (x *tx) put(tb *table, i int, raw json.RawMessage) error {
 
 // unknownColumn names a column of values that tb does not publish.
 func unknownColumn(tb *table, values map[string]json.RawMessage) error {
-	for name := range values {
-		if _, ok := tb.index[name]; !ok {
-			return &invalidError{column: name, err: fmt.Errorf("not a column of %s", tb.id)}
-		}
-	}
-	return invalid("unknown column")
+	return apply.UnknownColumn(fmt.Sprint(tb.id), values, func(name string) bool {
+		_, ok := tb.index[name]
+		return ok
+	})
 }
 
 // addRow adds x.r, the values of c, to the group, queueing the group
@@ -154,7 +152,7 @@ func (x *tx) addDelete(tb *table, c *apply.Change) error {
 			raw, ok = c.Before[name]
 		}
 		if !ok {
-			return &invalidError{column: name, err: fmt.Errorf("key column missing")}
+			return &apply.InvalidError{Column: name, Err: fmt.Errorf("key column missing")}
 		}
 		if err := x.put(tb, k, raw); err != nil {
 			return err
@@ -168,7 +166,7 @@ func (x *tx) addDelete(tb *table, c *apply.Change) error {
 // a key.
 func (x *tx) addDeleteRow(tb *table, c *apply.Change) error {
 	if len(c.Before) == 0 {
-		return invalid("no old row to find the row by: a table without a key needs REPLICA IDENTITY FULL at the source")
+		return apply.Invalid("no old row to find the row by: a table without a key needs REPLICA IDENTITY FULL at the source")
 	}
 	x.r.reset()
 	for i := range tb.cols {

@@ -72,7 +72,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 		return x.applyIsolated(ctx, c)
 	}
 	if err := x.add(c); err != nil {
-		return x.fail(ctx, classify(err, c))
+		return x.fail(ctx, apply.Reject(err, c, refused))
 	}
 	if x.queueBytes >= maxQueuedBytes || len(x.queue) >= maxQueuedStatements {
 		if _, err := x.send(ctx); err != nil {
@@ -88,8 +88,8 @@ const savepoint = "syncd_change"
 func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
 	if err := x.add(c); err != nil {
 		x.discard()
-		if rejectable(err) { // nothing was sent
-			return &apply.RejectedError{Change: c, Err: err}
+		if err := apply.Reject(err, c, refused); apply.IsRejected(err) { // nothing was sent
+			return err
 		}
 		return x.fail(ctx, err)
 	}
@@ -174,7 +174,7 @@ func (x *tx) clearQueue() {
 // send sends the queued statements, after BEGIN if the server
 // transaction has not begun, and empties the queue. It returns the
 // command tag of the last statement. An error names the statement that
-// failed and is classified (see classify).
+// failed and is classified (see apply.Reject).
 //
 // The statements go in one round trip, except that each update that must
 // find all its rows (opUpdate) ends a round trip, so that its row count
@@ -249,7 +249,7 @@ func (x *tx) sendRange(ctx context.Context, qs []queued) (pgconn.CommandTag, err
 	if q.table == nil {
 		return tag, fmt.Errorf("%s: %w", firstWord(q.sql), err)
 	}
-	return tag, classify(fmt.Errorf("%s: %w", q.describe(), err), q.change)
+	return tag, apply.Reject(fmt.Errorf("%s: %w", q.describe(), err), q.change, refused)
 }
 
 // describe names the statement for errors: kind, table, rows.
