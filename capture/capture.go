@@ -219,3 +219,22 @@ type Source interface {
 	// by retrying.
 	Run(ctx context.Context, sink Sink) error
 }
+
+// SnapshotProgress is how far the copy of one table for an initial
+// snapshot has come, as sources report it in their status.
+type SnapshotProgress struct {
+	Scope    string    `json:"scope"`
+	Table    string    `json:"table"`
+	Rows     int64     `json:"rows"`           // copied so far
+	Estimate int64     `json:"estimated_rows"` // the server's estimate; -1 if unknown
+	Percent  float64   `json:"percent"`        // of Estimate, see SetPercent
+	Started  time.Time `json:"started"`
+}
+
+// SetPercent sets Percent from Rows and Estimate, at most 100; it leaves
+// it as it is without an estimate.
+func (p *SnapshotProgress) SetPercent() {
+	if p.Estimate > 0 {
+		p.Percent = min(100, 100*float64(p.Rows)/float64(p.Estimate))
+	}
+}

@@ -45,16 +45,6 @@ func (sn *snapshot) close() {
 	sn.db.Close()
 }
 
-// Progress is how far the snapshot being copied has come.
-type Progress struct {
-	Scope    string    `json:"scope"`
-	Table    string    `json:"table"`
-	Rows     int64     `json:"rows"`
-	Estimate int64     `json:"estimated_rows"`
-	Percent  float64   `json:"percent"`
-	Started  time.Time `json:"started"`
-}
-
 // snapshotChunk is how many rows one query of a copy reads.
 const snapshotChunk = 10000
 
@@ -173,7 +163,7 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	prog := &Progress{Scope: req.Scope, Table: req.Table.String(), Estimate: estimate(ctx, sn.conn, req.Table), Started: time.Now()}
+	prog := &capture.SnapshotProgress{Scope: req.Scope, Table: req.Table.String(), Estimate: estimate(ctx, sn.conn, req.Table), Started: time.Now()}
 	txn := &capture.Txn{ID: "snapshot", Pos: sn.at + 1, Ack: sn.at + 1, CommitTime: sn.took.UTC(), Snapshot: true}
 	if err := ss.sink.Begin(ctx, txn); err != nil {
 		return err
@@ -295,10 +285,8 @@ func chunkQuery(req capture.SnapshotRequest, t *capture.Table, after []any) (str
 	return q, args
 }
 
-func (ss *session) reportProgress(p *Progress) {
-	if p.Estimate > 0 {
-		p.Percent = min(100, 100*float64(p.Rows)/float64(p.Estimate))
-	}
+func (ss *session) reportProgress(p *capture.SnapshotProgress) {
+	p.SetPercent()
 	cp := *p
 	ss.src.setStatus(func(st *Status) { st.Snapshot = &cp })
 	ss.src.metrics.SnapshotRows.WithLabelValues(p.Scope, p.Table).Set(float64(p.Rows))

@@ -88,9 +88,9 @@ type Status struct {
 	LastDDL *DDL `json:"last_ddl,omitempty"`
 	// SnapshotsPending counts the tables still to snapshot this session;
 	// Snapshot is the one being copied.
-	SnapshotsPending int       `json:"snapshots_pending"`
-	Snapshot         *Progress `json:"snapshot,omitempty"`
-	Error            string    `json:"error,omitempty"`
+	SnapshotsPending int                       `json:"snapshots_pending"`
+	Snapshot         *capture.SnapshotProgress `json:"snapshot,omitempty"`
+	Error            string                    `json:"error,omitempty"`
 }
 
 // New checks cfg and returns a Source. It opens no connection.

@@ -36,16 +36,6 @@ type snapshot struct {
 	took time.Time
 }
 
-// Progress is how far the snapshot being copied has come.
-type Progress struct {
-	Scope    string    `json:"scope"`
-	Table    string    `json:"table"`
-	Rows     int64     `json:"rows"`
-	Estimate int64     `json:"estimated_rows"`
-	Percent  float64   `json:"percent"`
-	Started  time.Time `json:"started"`
-}
-
 // prepareSnapshot starts the next pending snapshot, if any: it exports a
 // snapshot through a temporary slot and imports it into a transaction.
 func (ss *session) prepareSnapshot(ctx context.Context) error {
@@ -135,7 +125,7 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	if err := ss.sink.Change(ctx, &capture.Event{Txn: txn, Table: r.table, Op: capture.OpTruncate, Scope: sn.req.Scope}); err != nil {
 		return err
 	}
-	prog := &Progress{Scope: sn.req.Scope, Table: sn.req.Table.String(), Estimate: estimate, Started: time.Now()}
+	prog := &capture.SnapshotProgress{Scope: sn.req.Scope, Table: sn.req.Table.String(), Estimate: estimate, Started: time.Now()}
 	nextLog := time.Now().Add(5 * time.Second)
 	for rows.Next() {
 		for i, v := range rows.RawValues() {
@@ -180,10 +170,8 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	return nil
 }
 
-func (ss *session) reportProgress(p *Progress) {
-	if p.Estimate > 0 {
-		p.Percent = min(100, 100*float64(p.Rows)/float64(p.Estimate))
-	}
+func (ss *session) reportProgress(p *capture.SnapshotProgress) {
+	p.SetPercent()
 	cp := *p
 	ss.src.setStatus(func(st *Status) { st.Snapshot = &cp })
 	ss.src.metrics.SnapshotRows.WithLabelValues(p.Scope, p.Table).Set(float64(p.Rows))
