@@ -205,6 +205,14 @@ type Snapshotter interface {
 	// Sources call it after Drain; a snapshot not recorded done is taken
 	// again after a restart.
 	SnapshotDone(ctx context.Context, req SnapshotRequest, rows int64) error
+	// Resnapshot is called when the source's log no longer holds the
+	// changes since its saved position (lost is why). If every scope of
+	// the sink allows it, the sink forgets every snapshot taken, so that
+	// Snapshots returns them all again, and returns nil; the source then
+	// starts afresh from its snapshots. Otherwise it returns an error
+	// that names the scopes that do not allow it. Calling it again before
+	// the snapshots are taken changes nothing.
+	Resnapshot(ctx context.Context, lost error) error
 }
 
 // Source reads one database's change log.

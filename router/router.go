@@ -34,6 +34,7 @@ type SourceInfo struct {
 // streams what is already stored, so nothing is published twice.
 type Router struct {
 	src      SourceInfo
+	scopes   []*scopes.Scope // the scopes whose source is src
 	index    *scopes.Index
 	pubs     map[string]*publisher
 	order    []*publisher

@@ -463,3 +463,59 @@ func TestSubscriptionCountsPending(t *testing.T) {
 		}
 	}
 }
+
+// TestRouterResnapshot: Resnapshot refuses unless every scope of the
+// source has snapshot = "when_needed"; then it makes every table pending
+// again, in this router and, as the records are gone, in the next.
+func TestRouterResnapshot(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	ctx := context.Background()
+	lost := errors.New("binlog purged")
+
+	mixed := loadConfig(t, `
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+scope "a" {
+  source   = "app"
+  snapshot = "when_needed"
+  table "public.product" {}
+}
+scope "b" {
+  source = "app"
+  table "public.product" {}
+}`)
+	err := newRouter(t, conn, mixed, 10).Resnapshot(ctx, lost)
+	if err == nil || !strings.Contains(err.Error(), `b (snapshot = "initial")`) || strings.Contains(err.Error(), "a (") {
+		t.Fatalf("Resnapshot with scope b not allowing it: %v, want b named, and only b", err)
+	}
+
+	cfg := loadConfig(t, `
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+scope "a" {
+  source   = "app"
+  snapshot = "when_needed"
+  table "public.product" {}
+}
+scope "b" {
+  source   = "app"
+  snapshot = "when_needed"
+  table "public.product" { where = "price > 0" }
+}`)
+	r := newRouter(t, conn, cfg, 10)
+	for _, req := range r.Snapshots() {
+		r.snapshotStarted(tableKey{scope: req.Scope, table: req.Table})
+		must(t, r.SnapshotDone(ctx, req, 0))
+	}
+	r.Close()
+	r = newRouter(t, conn, cfg, 10)
+	if reqs := r.Snapshots(); len(reqs) != 0 {
+		t.Fatalf("snapshots done, yet a new router asks for %+v", reqs)
+	}
+	must(t, r.Resnapshot(ctx, lost))
+	for _, rr := range []*Router{r, newRouter(t, conn, cfg, 10)} {
+		reqs := rr.Snapshots()
+		if len(reqs) != 2 || reqs[0].Scope != "a" || reqs[1].Scope != "b" || reqs[1].Where == nil {
+			t.Fatalf("after Resnapshot: Snapshots() = %+v, want product in scopes a and b (filtered)", reqs)
+		}
+	}
+}

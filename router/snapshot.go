@@ -62,9 +62,12 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 		return fmt.Errorf("open bucket %s: %w", SnapshotBucket, err)
 	}
 	r.snapshots = kv
-	dialect, hasDialect := dialects[r.src.Kind]
 	for _, s := range cfg.Scopes {
-		if s.Source != r.src.Name || s.Snapshot != scopes.SnapshotInitial {
+		if s.Source != r.src.Name {
+			continue
+		}
+		r.scopes = append(r.scopes, s)
+		if s.Snapshot == scopes.SnapshotNever {
 			continue
 		}
 		for _, st := range s.Tables {
@@ -82,17 +85,58 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 					continue
 				}
 			}
-			req := capture.SnapshotRequest{Scope: s.Name, Table: st.ID}
-			if st.Where != nil {
-				if !hasDialect {
-					return capture.Terminal(fmt.Errorf("scope %s: no SQL dialect for %s sources to snapshot with", s.Name, r.src.Kind))
-				}
-				where := st.Where
-				req.Where = func(args []any) (string, []any) { return where.SQL(dialect, args) }
+			if err := r.addPending(s, st); err != nil {
+				return err
 			}
-			r.pending[k] = &pendingSnapshot{req: req, hash: definitionHash(st)}
 		}
 	}
+	return nil
+}
+
+// addPending adds table st of scope s to the snapshots to take.
+func (r *Router) addPending(s *scopes.Scope, st *scopes.Table) error {
+	req := capture.SnapshotRequest{Scope: s.Name, Table: st.ID}
+	if st.Where != nil {
+		dialect, ok := dialects[r.src.Kind]
+		if !ok {
+			return capture.Terminal(fmt.Errorf("scope %s: no SQL dialect for %s sources to snapshot with", s.Name, r.src.Kind))
+		}
+		where := st.Where
+		req.Where = func(args []any) (string, []any) { return where.SQL(dialect, args) }
+	}
+	r.pending[tableKey{scope: s.Name, table: st.ID}] = &pendingSnapshot{req: req, hash: definitionHash(st)}
+	return nil
+}
+
+// Resnapshot implements capture.Snapshotter: when every scope of the
+// source has snapshot = "when_needed", it deletes their snapshot records
+// and makes every table of theirs pending again. The records are deleted
+// first, so a crash before the new snapshots are done takes them again.
+func (r *Router) Resnapshot(ctx context.Context, lost error) error {
+	var refuse []string
+	for _, s := range r.scopes {
+		if s.Snapshot != scopes.SnapshotWhenNeeded {
+			refuse = append(refuse, fmt.Sprintf("%s (snapshot = %q)", s.Name, s.Snapshot))
+		}
+	}
+	if len(refuse) > 0 {
+		return fmt.Errorf("scopes that do not allow taking their snapshots again: %s; with snapshot = %q on every scope of source %s, syncd would copy their tables afresh", strings.Join(refuse, ", "), scopes.SnapshotWhenNeeded, r.src.Name)
+	}
+	var tables int
+	for _, s := range r.scopes {
+		for _, st := range s.Tables {
+			k := tableKey{scope: s.Name, table: st.ID}
+			if err := r.snapshots.Delete(ctx, k.kv()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+				return fmt.Errorf("forget snapshot of %s in scope %s: %w", st.ID, s.Name, err)
+			}
+			if err := r.addPending(s, st); err != nil {
+				return err
+			}
+			delete(r.taken, k)
+			tables++
+		}
+	}
+	r.log.Warn("taking every snapshot of the source's scopes again", "cause", lost, "tables", tables)
 	return nil
 }
 

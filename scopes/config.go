@@ -31,6 +31,11 @@ const (
 	SnapshotInitial = "initial"
 	// SnapshotNever streams changes only.
 	SnapshotNever = "never"
+	// SnapshotWhenNeeded is SnapshotInitial, and also copies the tables
+	// again when the source's log no longer holds the changes syncd must
+	// resume from (a purged binlog). A source retakes its snapshots only
+	// if every scope on it allows this; otherwise it stops with an error.
+	SnapshotWhenNeeded = "when_needed"
 )
 
 // What an apply worker does with a row it cannot apply, after retries.
@@ -173,7 +178,7 @@ type Scope struct {
 	Name    string
 	Source  string   // a Config.Sources name
 	Targets []string // Config.Targets names, in declaration order; may be empty
-	// Snapshot is SnapshotInitial or SnapshotNever.
+	// Snapshot is SnapshotInitial, SnapshotWhenNeeded or SnapshotNever.
 	Snapshot string
 	// OnApplyError is OnApplyErrorStop or OnApplyErrorDLQ.
 	OnApplyError string

@@ -30,7 +30,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			file: "enums.hcl",
 			want: []string{
-				`testdata/errors/enums.hcl:4:20: error: Invalid snapshot: The snapshot must be "initial" or "never", not "always".`,
+				`testdata/errors/enums.hcl:4:20: error: Invalid snapshot: The snapshot must be "initial", "when_needed" or "never", not "always".`,
 				`testdata/errors/enums.hcl:5:20: error: Invalid on_apply_error: The on_apply_error must be "stop" or "dlq", not "ignore".`,
 			},
 		},

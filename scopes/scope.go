@@ -63,7 +63,7 @@ func (l *loader) decodeScope(b *hcl.Block) *scopeDecl {
 		d.targets, _ = l.stringList(a)
 		s.Targets = l.distinct(d.targets, "target", s)
 	}
-	l.oneOf(attrs, "snapshot", &s.Snapshot, SnapshotInitial, SnapshotNever)
+	l.oneOf(attrs, "snapshot", &s.Snapshot, SnapshotInitial, SnapshotWhenNeeded, SnapshotNever)
 	l.oneOf(attrs, "on_apply_error", &s.OnApplyError, OnApplyErrorStop, OnApplyErrorDLQ)
 	if l.decode(attrs, "template", &s.Template) {
 		d.template = item{value: s.Template, rng: attrs["template"].Expr.Range()}

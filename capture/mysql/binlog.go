@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -126,6 +127,9 @@ func (ss *session) start(ctx context.Context) error {
 	st, err := ss.startState(ctx)
 	if err != nil {
 		return err
+	}
+	if lost := ss.srv.lostFrom; lost != nil && st.position() <= lost.position() {
+		return capture.Terminal(fmt.Errorf("%w; the binlog now starts at %s, not after %s: its positions were reset (RESET MASTER), and messages and target checkpoints from before would hide the new changes; delete the scopes' streams and targets' scope_info rows to start over", ss.srv.lost, st, lost))
 	}
 	if !ss.srv.hasGTID {
 		st.GTID = ""
@@ -258,7 +262,11 @@ func (ss *session) streamError(err error, from state) error {
 	var me *gomysql.MyError
 	if errors.As(err, &me) && me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
 		files, _ := binlogFiles(context.Background(), ss.db)
-		return capture.Terminal(fmt.Errorf("%w (server: %s)", purged(ss.src.cfg.Name, from, files), me.Message))
+		err := fmt.Errorf("%w (server: %s)", purged(ss.src.cfg.Name, from, files), me.Message)
+		if ss.src.cfg.Resnapshot && files != nil && !slices.Contains(files, from.File) {
+			return err // the next Run finds the purge and takes the snapshots again
+		}
+		return capture.Terminal(err)
 	}
 	return err
 }

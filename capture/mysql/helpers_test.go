@@ -33,6 +33,9 @@ type recorder struct {
 	snaps   []capture.SnapshotRequest
 	started map[capture.TableID]bool
 	done    []string
+	// retake is what Resnapshot makes pending, or refuse its error.
+	retake []capture.SnapshotRequest
+	refuse error
 }
 
 func (r *recorder) Begin(_ context.Context, txn *capture.Txn) error {
@@ -127,6 +130,17 @@ func (r snapshotRecorder) SnapshotDone(_ context.Context, req capture.SnapshotRe
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done = append(r.done, fmt.Sprintf("%s %s %d", req.Scope, req.Table, rows))
+	return nil
+}
+
+func (r snapshotRecorder) Resnapshot(_ context.Context, lost error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, "resnapshot")
+	if r.refuse != nil {
+		return r.refuse
+	}
+	r.snaps, r.started = append([]capture.SnapshotRequest(nil), r.retake...), nil
 	return nil
 }
 

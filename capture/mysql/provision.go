@@ -22,6 +22,11 @@ type server struct {
 	tables  map[capture.TableID]*tableInfo
 	saved   *state // the saved position, nil if none
 	files   []string
+	// lost is why the saved position cannot be resumed from (its binlog is
+	// purged), when Config.Resnapshot makes that no terminal problem;
+	// lostFrom is that position once the session starts afresh instead.
+	lost     error
+	lostFrom *state
 }
 
 // tableInfo is what the catalog says about one published table.
@@ -235,7 +240,11 @@ func (s *Source) checkSaved(ctx context.Context, db *sql.DB, srv *server, proble
 	}
 	srv.saved = &st
 	if !slices.Contains(files, st.File) {
-		*problems = append(*problems, purged(s.cfg.Name, st, files))
+		if s.cfg.Resnapshot {
+			srv.lost = purged(s.cfg.Name, st, files)
+		} else {
+			*problems = append(*problems, purged(s.cfg.Name, st, files))
+		}
 	}
 	return nil
 }
@@ -250,7 +259,7 @@ func purged(source string, st state, files []string) error {
 	if st.GTID != "" {
 		what += " (gtid " + st.GTID + ")"
 	}
-	return fmt.Errorf("%s that source %s must resume from has been purged (first available: %s); the changes since are lost to syncd: raise binlog retention (binlog_expire_logs_seconds / expire_logs_days), delete the source's saved position and take the scopes' snapshots again", what, source, first)
+	return fmt.Errorf("%s that source %s must resume from has been purged (first available: %s); the changes since are lost to syncd: raise binlog retention (binlog_expire_logs_seconds / expire_logs_days), then either set snapshot = \"when_needed\" on the source's scopes to have syncd copy their tables again, or delete the source's saved position and the scopes' snapshot records", what, source, first)
 }
 
 func binlogFiles(ctx context.Context, db *sql.DB) ([]string, error) {

@@ -39,6 +39,12 @@ type Config struct {
 	Tables []capture.TableSpec
 	// Store keeps the read position between runs.
 	Store Store
+	// Resnapshot lets the source start afresh from new snapshots when the
+	// server has purged the binlog its saved position needs: the sink's
+	// Resnapshot decides, and the tables are copied again. Without it, a
+	// purged position is a terminal problem. The daemon sets it when every
+	// scope on the source has snapshot = "when_needed".
+	Resnapshot bool
 
 	SaveInterval time.Duration // how often to save the durable position; default 1s
 	// RetentionCheck is how often to check that the server still keeps
@@ -189,11 +195,33 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 	if err != nil {
 		return err
 	}
+	if srv.lost != nil {
+		if err := s.resnapshot(ctx, srv, sink); err != nil {
+			return err
+		}
+	}
 	ss, err := s.newSession(ctx, db, srv, sink)
 	if err != nil {
 		return err
 	}
 	return ss.run(ctx)
+}
+
+// resnapshot deals with a saved position whose binlog is purged (only
+// reported so with Config.Resnapshot): if the sink lets every snapshot be
+// taken again, the session starts from the snapshots instead of the saved
+// position; otherwise the purge is a terminal error.
+func (s *Source) resnapshot(ctx context.Context, srv *server, sink capture.Sink) error {
+	sn, ok := sink.(capture.Snapshotter)
+	if !ok {
+		return capture.Terminal(srv.lost)
+	}
+	if err := sn.Resnapshot(ctx, srv.lost); err != nil {
+		return capture.Terminal(fmt.Errorf("%w; %w", srv.lost, err))
+	}
+	s.log.Warn("the binlog the saved position needs is purged: taking the scopes' snapshots again", "error", srv.lost)
+	srv.lostFrom, srv.saved = srv.saved, nil
+	return nil
 }
 
 // openDB opens a pool on the source's DSN; params adds session variables.

@@ -284,3 +284,79 @@ func TestRetentionRisk(t *testing.T) {
 		return nil
 	})
 }
+
+// TestPurgedResnapshot: with Config.Resnapshot, a saved position whose
+// binlog is purged makes Run ask the sink to take its snapshots again. If
+// the sink refuses, Run fails terminally with both reasons; if it agrees,
+// the table is copied as it is now, changes stream on after the copy, and
+// the new position is saved.
+func TestPurgedResnapshot(t *testing.T) {
+	m := testenv.StartMariaDB(t)
+	dsn := m.CreateDB(t, "shop")
+	m.Exec(t, "shop", `CREATE TABLE item (id int PRIMARY KEY)`, `INSERT INTO item VALUES (1), (2)`)
+	cfg := Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), SaveInterval: 10 * time.Millisecond, Resnapshot: true}
+
+	firstRec := &recorder{}
+	first := start(t, cfg, firstRec)
+	m.Exec(t, "shop", `INSERT INTO item VALUES (3)`)
+	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		events, _, _ := firstRec.get()
+		st := first.src.Status()
+		if len(events) != 1 || st.Saved != fmt.Sprintf("%s:%d", st.File, st.Pos) || !strings.HasPrefix(st.Saved, "mariadb-bin.000001:") {
+			return fmt.Errorf("events %d, status %+v; want the insert read and its position saved", len(events), st)
+		}
+		return nil
+	})
+	first.stop(t)
+	// While stopped: changes, then their binlog is purged.
+	m.Exec(t, "shop", `INSERT INTO item VALUES (4)`, `DELETE FROM item WHERE id = 1`, "FLUSH BINARY LOGS", "FLUSH BINARY LOGS")
+	m.PurgeBinaryLogsTo(t, "mariadb-bin.000003")
+
+	cfg.Name, cfg.ServerID = "shop", 4001
+	src, err := New(cfg, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := src.Prepare(ctx); err != nil {
+		t.Fatalf("Prepare with Resnapshot = %v, want no problem", err)
+	}
+	refusing := &recorder{refuse: fmt.Errorf("scope s does not allow it")}
+	err = src.Run(ctx, snapshotRecorder{refusing})
+	if !capture.IsTerminal(err) || !strings.Contains(err.Error(), "mariadb-bin.000001") || !strings.Contains(err.Error(), "has been purged") || !strings.Contains(err.Error(), "scope s does not allow it") {
+		t.Fatalf("Run with a refusing sink = %v, want a terminal error naming the purged file and the refusal", err)
+	}
+
+	req := capture.SnapshotRequest{Scope: "s", Table: capture.TableID{Schema: "shop", Name: "item"}}
+	rec := &recorder{retake: []capture.SnapshotRequest{req}}
+	r := start(t, cfg, snapshotRecorder{rec})
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if len(rec.done) == 0 {
+			return fmt.Errorf("snapshot not done")
+		}
+		return nil
+	})
+	m.Exec(t, "shop", `INSERT INTO item VALUES (5)`)
+	var got []string
+	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		events, _, calls := rec.get()
+		got = got[:0]
+		for _, ev := range events {
+			if ev.After != nil {
+				got = append(got, fmt.Sprintf("%s%v", ev.Op, ev.After[0]))
+			} else {
+				got = append(got, ev.Op.String())
+			}
+		}
+		if want := "t r2 r3 r4 c5"; strings.Join(got, " ") != want || calls[0] != "resnapshot" {
+			return fmt.Errorf("calls %v, events %v, want resnapshot first, then %s", calls, got, want)
+		}
+		if st := r.src.Status(); !strings.HasPrefix(st.Saved, "mariadb-bin.00000") || st.Saved < "mariadb-bin.000003" {
+			return fmt.Errorf("status %+v; want a position after the purge saved", st)
+		}
+		return nil
+	})
+}

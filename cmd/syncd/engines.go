@@ -36,6 +36,9 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 			ServerID: s.ServerID,
 			Tables:   tableSpecs(cfg, s.Name),
 			Store:    store,
+			// A purged binlog makes the source copy its tables again only
+			// if every scope on it asks for that.
+			Resnapshot: allScopes(cfg, s.Name, func(sc *scopes.Scope) bool { return sc.Snapshot == scopes.SnapshotWhenNeeded }),
 		}, mysql.Options{Logger: log, Metrics: mysql.NewMetrics(reg, s.Name)})
 		if err != nil {
 			return nil, router.SourceInfo{}, capture.Terminal(err)
@@ -131,3 +134,13 @@ func routeDriverLogs(log hclog.Logger) {
 type driverLogger struct{ log hclog.Logger }
 
 func (d driverLogger) Print(v ...any) { d.log.Debug(strings.TrimSpace(fmt.Sprint(v...))) }
+
+// allScopes reports whether every scope of source has property ok.
+func allScopes(cfg *scopes.Config, source string, ok func(*scopes.Scope) bool) bool {
+	for _, sc := range cfg.Scopes {
+		if sc.Source == source && !ok(sc) {
+			return false
+		}
+	}
+	return true
+}

@@ -274,3 +274,36 @@ scope "s" {
 		t.Fatalf("syncd run: exit %d, want 1 and the purged file named:\n%s", code, out)
 	}
 }
+
+// TestPurgedBinlogResnapshot purges the binlog syncd must resume from
+// while it is stopped, with snapshot = "when_needed": syncd copies the
+// scope's tables again, so both targets hold the source's rows, those
+// changed and deleted in the lost binlog included, and streams on.
+func TestPurgedBinlogResnapshot(t *testing.T) {
+	c := newCrossEngine(t, "shop", func(c *crossEngine) {
+		c.src.Exec(t, "shop", "CREATE TABLE items (id int PRIMARY KEY, name varchar(20))",
+			"INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three')")
+	}, `
+scope "items" {
+  source   = "shop"
+  targets  = ["copy", "pgcopy"]
+  snapshot = "when_needed"
+  table "shop.items" {}
+}`)
+	const query = `SELECT id, name FROM shop.items ORDER BY id`
+	c.d.Start()
+	c.src.Exec(t, "shop", "INSERT INTO items VALUES (4, 'four')")
+	c.waitSame(t, time.Minute, query)
+	c.d.Stop()
+
+	c.src.Exec(t, "shop", "INSERT INTO items VALUES (5, 'five')", "UPDATE items SET name = 'TWO' WHERE id = 2",
+		"DELETE FROM items WHERE id = 1", "FLUSH BINARY LOGS", "FLUSH BINARY LOGS")
+	c.src.PurgeBinaryLogsTo(t, "mariadb-bin.000003")
+	c.d.Start()
+	c.waitSame(t, time.Minute, query)
+	c.src.Exec(t, "shop", "INSERT INTO items VALUES (6, 'six')", "DELETE FROM items WHERE id = 3")
+	c.waitSame(t, time.Minute, query)
+	if logs := c.d.Logs(); !strings.Contains(logs, "taking every snapshot of the source's scopes again") || !strings.Contains(logs, "mariadb-bin.000001") {
+		t.Fatalf("syncd did not log why it took the snapshots again:\n%s", logs)
+	}
+}
