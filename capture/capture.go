@@ -215,6 +215,14 @@ type Snapshotter interface {
 	Resnapshot(ctx context.Context, lost error) error
 }
 
+// Store keeps a source's state between runs: a MySQL source's binlog
+// position, a PostgreSQL source's slot. router.Positions implements it
+// over a NATS KV bucket.
+type Store interface {
+	Load(ctx context.Context, source string) ([]byte, error) // nil, nil when none
+	Save(ctx context.Context, source string, state []byte) error
+}
+
 // Source reads one database's change log.
 type Source interface {
 	// Run reads changes from the last confirmed position and passes them to

@@ -20,13 +20,6 @@ import (
 	"github.com/syncd-dev/syncd/capture"
 )
 
-// Store keeps the source's binlog position between runs (router.Positions
-// implements it over a NATS KV bucket).
-type Store interface {
-	Load(ctx context.Context, source string) ([]byte, error) // nil, nil when none
-	Save(ctx context.Context, source string, state []byte) error
-}
-
 // Config is what one MySQL or MariaDB source needs.
 type Config struct {
 	Name string // the source's name in the syncd config
@@ -38,7 +31,7 @@ type Config struct {
 	// Tables are the tables to publish: the union of the source's scopes.
 	Tables []capture.TableSpec
 	// Store keeps the read position between runs.
-	Store Store
+	Store capture.Store
 	// Resnapshot lets the source start afresh from new snapshots when the
 	// server has purged the binlog its saved position needs: the sink's
 	// Resnapshot decides, and the tables are copied again. Without it, a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -26,11 +27,11 @@ type tableInfo struct {
 // publication and the slot exist. Every check runs before anything is
 // created, and all problems are reported together, so a bad setting or
 // table leaves nothing half-made.
-func (s *Source) provision(ctx context.Context, cat *pgx.Conn) (map[capture.TableID]*tableInfo, error) {
+func (s *Source) provision(ctx context.Context, cat *pgx.Conn) (map[capture.TableID]*tableInfo, *slotRecord, error) {
 	var problems []error
 	var walLevel string
 	if err := cat.QueryRow(ctx, "SHOW wal_level").Scan(&walLevel); err != nil {
-		return nil, fmt.Errorf("read wal_level: %w", err)
+		return nil, nil, fmt.Errorf("read wal_level: %w", err)
 	}
 	if walLevel != "logical" {
 		problems = append(problems, fmt.Errorf("wal_level is %q, logical replication needs wal_level = logical: run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL", walLevel))
@@ -38,7 +39,7 @@ func (s *Source) provision(ctx context.Context, cat *pgx.Conn) (map[capture.Tabl
 	var role string
 	var canReplicate bool
 	if err := cat.QueryRow(ctx, "SELECT current_user, rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&role, &canReplicate); err != nil {
-		return nil, fmt.Errorf("read role attributes: %w", err)
+		return nil, nil, fmt.Errorf("read role attributes: %w", err)
 	}
 	if !canReplicate {
 		problems = append(problems, fmt.Errorf("role %q lacks the REPLICATION attribute: run ALTER ROLE %s WITH REPLICATION", role, pgx.Identifier{role}.Sanitize()))
@@ -46,19 +47,33 @@ func (s *Source) provision(ctx context.Context, cat *pgx.Conn) (map[capture.Tabl
 
 	tables, err := s.checkTables(ctx, cat, &problems)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	slot, err := s.readSlot(ctx, cat, &problems)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	rec, err := s.loadRecord(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	lost := s.slotLost(slot, rec)
+	if lost != nil && !s.cfg.Resnapshot {
+		problems = append(problems, lost)
 	}
 	if len(problems) > 0 {
-		return nil, capture.Terminal(errors.Join(problems...))
+		return nil, nil, capture.Terminal(errors.Join(problems...))
 	}
 
 	created, err := s.ensurePublication(ctx, cat)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if lost != nil {
+		if err := s.replaceLostSlot(ctx, cat, slot, lost); err != nil {
+			return nil, nil, err
+		}
+		slot, rec = nil, &slotRecord{Slot: s.cfg.Slot, Lost: lost.Error()}
 	}
 	if slot == nil {
 		if err := s.createSlot(ctx); err != nil {
@@ -67,10 +82,22 @@ func (s *Source) provision(ctx context.Context, cat *pgx.Conn) (map[capture.Tabl
 					s.log.Error("could not drop the publication created for a slot that failed", "publication", s.cfg.Publication, "error", derr)
 				}
 			}
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return tables, nil
+	if slot == nil || rec == nil || rec.Slot != s.cfg.Slot {
+		// A new slot, or one from before syncd kept records, or renamed.
+		// A loss recorded for this slot name stays until Run deals with it.
+		next := &slotRecord{Slot: s.cfg.Slot, Created: time.Now().UTC()}
+		if rec != nil && rec.Slot == s.cfg.Slot {
+			next.Lost = rec.Lost
+		}
+		if err := s.saveRecord(ctx, next); err != nil {
+			return nil, nil, err
+		}
+		rec = next
+	}
+	return tables, rec, nil
 }
 
 // checkTables reads every published table from the catalog and adds a
@@ -119,14 +146,15 @@ SELECT c.relreplident,
 type slotInfo struct {
 	plugin, database string
 	temporary        bool
+	walStatus        string // reserved, extended, unreserved or lost
 }
 
 // readSlot returns the slot if it exists, adding a problem if it cannot be
 // used by this source.
 func (s *Source) readSlot(ctx context.Context, cat *pgx.Conn, problems *[]error) (*slotInfo, error) {
 	var si slotInfo
-	err := cat.QueryRow(ctx, `SELECT coalesce(plugin, ''), coalesce(database, ''), temporary FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).
-		Scan(&si.plugin, &si.database, &si.temporary)
+	err := cat.QueryRow(ctx, `SELECT coalesce(plugin, ''), coalesce(database, ''), temporary, coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).
+		Scan(&si.plugin, &si.database, &si.temporary, &si.walStatus)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -26,6 +26,15 @@ type Config struct {
 	Publication string
 	// Tables are the tables to publish: the union of the source's scopes.
 	Tables []capture.TableSpec
+	// Store, if set, records the slot syncd created, so that the slot
+	// going missing or losing WAL is reported as lost changes instead of
+	// a new slot silently skipping them.
+	Store capture.Store
+	// Resnapshot makes a lost slot no terminal problem: the source creates
+	// a new one and the sink's Resnapshot decides whether the tables are
+	// copied again. The daemon sets it when every scope on the source has
+	// snapshot = "when_needed".
+	Resnapshot bool
 
 	StatusInterval time.Duration // how often to confirm to the server; default 10s
 	DrainTimeout   time.Duration // how long a stop waits for in-flight publishes; default 30s
@@ -123,7 +132,7 @@ func (s *Source) Prepare(ctx context.Context) error {
 		return err
 	}
 	defer cat.Close(context.WithoutCancel(ctx))
-	_, err = s.provision(ctx, cat)
+	_, _, err = s.provision(ctx, cat)
 	return err
 }
 
@@ -143,9 +152,14 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 		return err
 	}
 	defer cat.Close(context.WithoutCancel(ctx))
-	tables, err := s.provision(ctx, cat)
+	tables, rec, err := s.provision(ctx, cat)
 	if err != nil {
 		return err
+	}
+	if rec != nil && rec.Lost != "" {
+		if err := s.resnapshot(ctx, rec, sink); err != nil {
+			return err
+		}
 	}
 	var confirmed pglogrepl.LSN
 	if err := cat.QueryRow(ctx, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", s.cfg.Slot).Scan(&confirmed); err != nil {

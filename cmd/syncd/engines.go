@@ -21,24 +21,25 @@ import (
 )
 
 // newEngine builds the capture engine of source s. It opens no database
-// connection; sources that keep their position in NATS (MySQL) open the
-// position bucket.
+// connection, only the NATS bucket where sources keep their state (a
+// MySQL source its binlog position, a PostgreSQL source its slot record).
 func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *router.Conn, log hclog.Logger, reg prometheus.Registerer) (engine, router.SourceInfo, error) {
+	store, err := nc.Positions(ctx, cfg.NATS.StreamReplicas)
+	if err != nil {
+		return nil, router.SourceInfo{}, err
+	}
+	// A lost log makes the source copy its tables again only if every
+	// scope on it asks for that.
+	resnapshot := allScopes(cfg, s.Name, func(sc *scopes.Scope) bool { return sc.Snapshot == scopes.SnapshotWhenNeeded })
 	switch s.Kind {
 	case scopes.KindMySQL:
-		store, err := nc.Positions(ctx, cfg.NATS.StreamReplicas)
-		if err != nil {
-			return nil, router.SourceInfo{}, err
-		}
 		src, err := mysql.New(mysql.Config{
-			Name:     s.Name,
-			DSN:      s.DSN,
-			ServerID: s.ServerID,
-			Tables:   tableSpecs(cfg, s.Name),
-			Store:    store,
-			// A purged binlog makes the source copy its tables again only
-			// if every scope on it asks for that.
-			Resnapshot: allScopes(cfg, s.Name, func(sc *scopes.Scope) bool { return sc.Snapshot == scopes.SnapshotWhenNeeded }),
+			Name:       s.Name,
+			DSN:        s.DSN,
+			ServerID:   s.ServerID,
+			Tables:     tableSpecs(cfg, s.Name),
+			Store:      store,
+			Resnapshot: resnapshot,
 		}, mysql.Options{Logger: log, Metrics: mysql.NewMetrics(reg, s.Name)})
 		if err != nil {
 			return nil, router.SourceInfo{}, capture.Terminal(err)
@@ -51,6 +52,8 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 			Slot:        s.Slot,
 			Publication: s.Publication,
 			Tables:      tableSpecs(cfg, s.Name),
+			Store:       store,
+			Resnapshot:  resnapshot,
 		}, postgres.Options{Logger: log, Metrics: postgres.NewMetrics(reg, s.Name)})
 		if err != nil {
 			return nil, router.SourceInfo{}, err
