@@ -8,6 +8,7 @@ package capture
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -213,6 +214,21 @@ type Snapshotter interface {
 	// that names the scopes that do not allow it. Calling it again before
 	// the snapshots are taken changes nothing.
 	Resnapshot(ctx context.Context, lost error) error
+}
+
+// SnapshotAgain is what a source does when its log no longer holds the
+// changes since its saved position (lost is why): it asks sink, if it
+// takes snapshots, to take every snapshot again. The error, when the sink
+// cannot or will not, is Terminal and names both causes.
+func SnapshotAgain(ctx context.Context, sink Sink, lost error) error {
+	sn, ok := sink.(Snapshotter)
+	if !ok {
+		return Terminal(lost)
+	}
+	if err := sn.Resnapshot(ctx, lost); err != nil {
+		return Terminal(fmt.Errorf("%w; %w", lost, err))
+	}
+	return nil
 }
 
 // Store keeps a source's state between runs: a MySQL source's binlog

@@ -205,12 +205,8 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 // taken again, the session starts from the snapshots instead of the saved
 // position; otherwise the purge is a terminal error.
 func (s *Source) resnapshot(ctx context.Context, srv *server, sink capture.Sink) error {
-	sn, ok := sink.(capture.Snapshotter)
-	if !ok {
-		return capture.Terminal(srv.lost)
-	}
-	if err := sn.Resnapshot(ctx, srv.lost); err != nil {
-		return capture.Terminal(fmt.Errorf("%w; %w", srv.lost, err))
+	if err := capture.SnapshotAgain(ctx, sink, srv.lost); err != nil {
+		return err
 	}
 	s.log.Warn("the binlog the saved position needs is purged: taking the scopes' snapshots again", "error", srv.lost)
 	srv.lostFrom, srv.saved = srv.saved, nil

@@ -94,13 +94,8 @@ func (s *Source) replaceLostSlot(ctx context.Context, cat *pgx.Conn, slot *slotI
 // before this one lost changes; rec.Lost says why. Once the sink agrees,
 // the record forgets it.
 func (s *Source) resnapshot(ctx context.Context, rec *slotRecord, sink capture.Sink) error {
-	lost := errors.New(rec.Lost)
-	sn, ok := sink.(capture.Snapshotter)
-	if !ok {
-		return capture.Terminal(lost)
-	}
-	if err := sn.Resnapshot(ctx, lost); err != nil {
-		return capture.Terminal(fmt.Errorf("%w; %w", lost, err))
+	if err := capture.SnapshotAgain(ctx, sink, errors.New(rec.Lost)); err != nil {
+		return err
 	}
 	rec.Lost = ""
 	return s.saveRecord(ctx, rec)
