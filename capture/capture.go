@@ -232,8 +232,8 @@ func SnapshotAgain(ctx context.Context, sink Sink, lost error) error {
 }
 
 // Store keeps a source's state between runs: a MySQL source's binlog
-// position, a PostgreSQL source's slot. router.Positions implements it
-// over a NATS KV bucket.
+// position, a PostgreSQL source's record of the slot it created.
+// router.Positions implements it over a NATS KV bucket.
 type Store interface {
 	Load(ctx context.Context, source string) ([]byte, error) // nil, nil when none
 	Save(ctx context.Context, source string, state []byte) error
