@@ -39,6 +39,18 @@ type Change struct {
 	Unchanged []string
 }
 
+// DeleteKey returns the value of key column name of a delete: Key's, or
+// Before's where Key lacks it; an InvalidError if neither has it.
+func (c *Change) DeleteKey(name string) (json.RawMessage, error) {
+	if raw, ok := c.Key[name]; ok {
+		return raw, nil
+	}
+	if raw, ok := c.Before[name]; ok {
+		return raw, nil
+	}
+	return nil, &InvalidError{Column: name, Err: errors.New("key column missing")}
+}
+
 // KeyMoved reports whether the change moves its row to another key: its
 // old row holds key values other than the new ones (After's, or Key's
 // where After lacks them).

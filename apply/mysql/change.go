@@ -138,13 +138,9 @@ func (x *tx) addRow(tb *table, o op, c *apply.Change) {
 func (x *tx) addDelete(tb *table, c *apply.Change) error {
 	x.r.reset()
 	for _, k := range tb.key {
-		name := tb.cols[k].name
-		raw, ok := c.Key[name]
-		if !ok {
-			raw, ok = c.Before[name]
-		}
-		if !ok {
-			return &apply.InvalidError{Column: name, Err: fmt.Errorf("key column missing")}
+		raw, err := c.DeleteKey(tb.cols[k].name)
+		if err != nil {
+			return err
 		}
 		if err := x.put(tb, k, raw); err != nil {
 			return err
