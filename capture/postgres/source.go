@@ -7,6 +7,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -234,6 +235,14 @@ func (s *Source) connectReplication(ctx context.Context) (*pgconn.PgConn, error)
 	cfg.RuntimeParams["replication"] = "database"
 	for k, v := range sessionParams {
 		cfg.RuntimeParams[k] = v
+	}
+	dial := cfg.DialFunc
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return newGulpConn(c), nil
 	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
