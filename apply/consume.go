@@ -71,32 +71,33 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 		}
 		read = d.StreamSeq
 		behind.Set(float64(d.Pending))
-		env := d.Envelope
-		if s.cp != nil && env.Source.Pos <= s.cp.Position {
-			continue // applied already
+		if s.cp != nil && d.Rows[0].Source.Pos <= s.cp.Position {
+			continue // applied already: a message's rows share a transaction
 		}
-		c, err := s.change(ctx, env, d.StreamSeq)
-		if err != nil {
-			return err
-		}
-		if b == nil {
-			tx, err := w.target.Begin(ctx, isolate)
+		for i, env := range d.Rows {
+			c, err := s.change(ctx, env, d.StreamSeq)
 			if err != nil {
-				return fmt.Errorf("begin at target %s: %w", w.cfg.Target, err)
-			}
-			b = &batch{tx: tx, opened: time.Now()}
-		}
-		if err := b.tx.Apply(ctx, c); err != nil {
-			if err := s.rejected(ctx, err, isolate, d); err != nil {
 				return err
 			}
-		} else {
-			b.rows++
-			s.rowCounter(env.Op).Inc()
-		}
-		b.partial = !env.Txn.Last
-		if env.Txn.Last {
-			b.last, b.commit = d, env.Source.CommitTS
+			if b == nil {
+				tx, err := w.target.Begin(ctx, isolate)
+				if err != nil {
+					return fmt.Errorf("begin at target %s: %w", w.cfg.Target, err)
+				}
+				b = &batch{tx: tx, opened: time.Now()}
+			}
+			if err := b.tx.Apply(ctx, c); err != nil {
+				if err := s.rejected(ctx, err, isolate, d, i); err != nil {
+					return err
+				}
+			} else {
+				b.rows++
+				s.rowCounter(env.Op).Inc()
+			}
+			b.partial = !env.Txn.Last
+			if env.Txn.Last {
+				b.last, b.commit = d, env.Source.CommitTS
+			}
 		}
 	}
 }
@@ -114,10 +115,11 @@ func commitFailed(err error, isolate bool) error {
 	return fmt.Errorf("%w: %w", errIsolate, err)
 }
 
-// rejected handles a change the target refused. In a batch the row is not
-// known: start over from the checkpoint, one row at a time. Row by row,
-// park it on the DLQ or stop the scope, as the scope says.
-func (s *session) rejected(ctx context.Context, err error, isolate bool, d *router.Delivery) error {
+// rejected handles a change the target refused, row i of d. In a batch
+// the row is not known: start over from the checkpoint, one row at a
+// time. Row by row, park it on the DLQ or stop the scope, as the scope
+// says.
+func (s *session) rejected(ctx context.Context, err error, isolate bool, d *router.Delivery, i int) error {
 	w := s.w
 	if !IsRejected(err) {
 		return err
@@ -129,6 +131,13 @@ func (s *session) rejected(ctx context.Context, err error, isolate bool, d *rout
 		return fmt.Errorf("%w: message %d: %w", errFailed, d.StreamSeq, err)
 	}
 	p := router.Parked{Scope: w.cfg.Scope.Name, Target: w.cfg.Target, Reason: err.Error(), StreamSeq: d.StreamSeq, Message: d.Data, ParkedAt: time.Now().UTC()}
+	if len(d.Rows) > 1 || router.IsPack(d.Data) {
+		row, merr := json.Marshal(d.Rows[i])
+		if merr != nil {
+			return fmt.Errorf("park row %d of message %d: %w", i, d.StreamSeq, merr)
+		}
+		p.Message, p.Row = row, i+1
+	}
 	if err := w.conn.Park(ctx, p, w.cfg.Streams); err != nil {
 		return err
 	}
@@ -169,7 +178,7 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 	if b.last == nil { // only skipped or rejected rows
 		return b.tx.Rollback(ctx)
 	}
-	env := b.last.Envelope
+	env := b.last.Rows[len(b.last.Rows)-1]
 	rec := checkpoint.Record{
 		Scope:        w.cfg.Scope.Name,
 		Source:       w.cfg.Scope.Source,

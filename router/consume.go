@@ -27,9 +27,12 @@ type Delivery struct {
 	StreamSeq uint64
 	// Pending is how many messages of the stream after this one the
 	// subscription has yet to deliver.
-	Pending  uint64
-	Data     []byte
-	Envelope *RawEnvelope
+	Pending uint64
+	Data    []byte
+	// Rows are the message's row changes, in order: one, or more from a
+	// scope with rows_per_message above 1. They belong to one source
+	// transaction.
+	Rows []*RawEnvelope
 }
 
 // ErrNoMessage is returned by Next when no message arrived in time.
@@ -75,7 +78,10 @@ func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume
 	if err != nil {
 		return nil, fmt.Errorf("create consumer on %s: %w", StreamName(scope), err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2000))
+	// At most 2,000 messages and 16 MiB (or two of the largest messages
+	// the server takes) wait in the client: with rows_per_message a
+	// message can hold a thousand rows.
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(2000, int(max(16<<20, 2*c.nc.MaxPayload()))))
 	if err != nil {
 		return nil, fmt.Errorf("consume %s: %w", StreamName(scope), err)
 	}
@@ -127,11 +133,11 @@ func positionAt(ctx context.Context, s jetstream.Stream, seq, end uint64) (captu
 		if err != nil {
 			return 0, 0, fmt.Errorf("read message %d: %w", seq, err)
 		}
-		e, err := DecodeRaw(m.Data)
+		rows, err := DecodeRows(m.Data)
 		if err != nil {
 			return 0, 0, fmt.Errorf("read message %d: %w", seq, err)
 		}
-		return e.Source.Pos, seq, nil
+		return rows[0].Source.Pos, seq, nil
 	}
 	return 0, end, nil
 }
@@ -159,11 +165,11 @@ func (s *Subscription) Next(ctx context.Context, wait time.Duration) (*Delivery,
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", StreamName(s.scope), err)
 	}
-	env, err := DecodeRaw(m.Data())
+	rows, err := DecodeRows(m.Data())
 	if err != nil {
 		return nil, fmt.Errorf("read %s message %d: %w", StreamName(s.scope), meta.Sequence.Stream, err)
 	}
-	return &Delivery{StreamSeq: meta.Sequence.Stream, Pending: meta.NumPending, Data: m.Data(), Envelope: env}, nil
+	return &Delivery{StreamSeq: meta.Sequence.Stream, Pending: meta.NumPending, Data: m.Data(), Rows: rows}, nil
 }
 
 // Stop ends the subscription.

@@ -20,8 +20,9 @@ type Parked struct {
 	Scope     string          `json:"scope"`
 	Target    string          `json:"target"`
 	Reason    string          `json:"reason"`
-	StreamSeq uint64          `json:"stream_seq"` // the row's message in the scope stream
-	Message   json.RawMessage `json:"message"`    // the row's message body
+	StreamSeq uint64          `json:"stream_seq"`    // the row's message in the scope stream
+	Row       int             `json:"row,omitempty"` // the row's place in a message of several, from 1
+	Message   json.RawMessage `json:"message"`       // the row's envelope
 	ParkedAt  time.Time       `json:"parked_at"`
 }
 

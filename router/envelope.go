@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -82,6 +83,33 @@ func DecodeRaw(data []byte) (*RawEnvelope, error) {
 		return nil, fmt.Errorf("decode envelope: %w", err)
 	}
 	return &e, nil
+}
+
+// DecodeRows parses a message body that is one envelope or, from a scope
+// with rows_per_message above 1, a JSON array of them, keeping row values
+// as raw JSON. It returns at least one envelope.
+func DecodeRows(data []byte) ([]*RawEnvelope, error) {
+	if !IsPack(data) {
+		e, err := DecodeRaw(data)
+		if err != nil {
+			return nil, err
+		}
+		return []*RawEnvelope{e}, nil
+	}
+	var es []*RawEnvelope
+	if err := json.Unmarshal(data, &es); err != nil {
+		return nil, fmt.Errorf("decode envelopes: %w", err)
+	}
+	if len(es) == 0 || slices.Contains(es, nil) {
+		return nil, errors.New("decode envelopes: an empty array or a null row")
+	}
+	return es, nil
+}
+
+// IsPack reports whether a message body is an array of envelopes.
+func IsPack(data []byte) bool {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	return len(data) > 0 && data[0] == '['
 }
 
 // message is one routed row change, ready to encode.

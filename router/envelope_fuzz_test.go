@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"strconv"
@@ -359,4 +360,41 @@ func (in *envInput) value(col int) any {
 		return []any{in.s, nil, []any{int64(in.uint64()), true}}
 	}
 	return in.byte()&1 == 1
+}
+
+// FuzzDecodeRows checks DecodeRows on arbitrary bytes: it never panics,
+// returns at least one envelope when it succeeds, reads a body that is not
+// an array as DecodeRaw does, and reads [x,x] as two envelopes equal to
+// DecodeRaw's reading of x.
+func FuzzDecodeRows(f *testing.F) {
+	f.Add([]byte(`{"op":"c","after":{"id":1},"txn":{"id":"1","seq":1,"last":true}}`))
+	f.Add([]byte(` [{"op":"c","after":{"id":"1"}},{"op":"d","before":{"id":"1"}}]`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`[null]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rows, err := DecodeRows(data)
+		if err == nil && len(rows) == 0 {
+			t.Fatalf("DecodeRows(%q) returned no envelope and no error", data)
+		}
+		if IsPack(data) {
+			return
+		}
+		raw, rawErr := DecodeRaw(data)
+		if (err == nil) != (rawErr == nil) {
+			t.Fatalf("DecodeRows(%q): %v, DecodeRaw: %v", data, err, rawErr)
+		}
+		if err != nil {
+			return
+		}
+		pair, err := DecodeRows(fmt.Appendf(nil, "[%s,%s]", data, data))
+		if err != nil {
+			t.Fatalf("DecodeRows([x,x]) of %q: %v", data, err)
+		}
+		want, _ := json.Marshal(raw)
+		for i, r := range append(pair, rows[0]) {
+			if got, _ := json.Marshal(r); string(got) != string(want) {
+				t.Fatalf("DecodeRows of %q, envelope %d = %s, want %s", data, i, got, want)
+			}
+		}
+	})
 }

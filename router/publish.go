@@ -35,6 +35,7 @@ type publisher struct {
 	nc            *nats.Conn
 	atomic        bool
 	maxBatch      int
+	pack          int // scope's rows_per_message
 	ackTimeout    time.Duration
 	tracker       *checkpoint.Tracker
 	window        chan struct{} // one token per unacknowledged batch
@@ -52,9 +53,12 @@ type publisher struct {
 	expected uint64 // the stream's last sequence once every batch sent is stored
 	txn      *capture.Txn
 	txnPos   string // txn.Pos as text
-	seq      int    // messages of txn for this scope so far
+	seq      int    // rows of txn for this scope so far
 	held     *nats.Msg
-	heldLast int // offset of txn.last in held.Data
+	heldLast int // offset of its last row's txn.last in held.Data
+	heldRows int
+	heldSeq  int // txn.seq of its last row
+	heldKey  packKey
 
 	mu       sync.Mutex
 	inflight []*batch // sent, not yet acknowledged, in order
@@ -68,13 +72,29 @@ type batch struct {
 	reply  string
 	first  uint64 // the stream's last sequence before this batch
 	n      int
+	bytes  int
 	txns   []uint64 // tracker ids of transactions whose last message is here
 	sentAt time.Time
 }
 
-// enqueue takes the scope's next message of txn. Each scope holds back its
-// latest message until the next one or the commit, so that the last
-// message of a transaction goes out marked txn.last.
+// Limits of a message holding several rows, and of a batch.
+const (
+	maxPackBytes  = 128 << 10 // a pack this large takes no more rows
+	maxBatchBytes = 1 << 20   // nor does a batch
+)
+
+// packKey is what the rows of one message have in common.
+type packKey struct {
+	plan   *plan
+	op     capture.Op
+	reason string
+}
+
+// enqueue takes the scope's next row change of txn. Each scope holds back
+// its latest message until the next one or the commit, so that the last
+// row of a transaction goes out marked txn.last. With rows_per_message
+// above 1 the held message is a pack that takes the following rows of
+// the same table, op and reason until it is full.
 func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) error {
 	if p.txn != m.ev.Txn {
 		p.txn, p.seq = m.ev.Txn, 0
@@ -86,13 +106,25 @@ func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) erro
 		p.skipped.Inc()
 		return nil
 	}
-	msg, lastOff := p.encode(m, now)
+	m.plan.events[m.op].Inc()
+	key := packKey{m.plan, m.op, m.reason}
+	if p.held != nil && p.heldKey == key && p.heldRows < p.pack && len(p.held.Data) < maxPackBytes {
+		p.held.Data, p.heldLast = appendBody(append(p.held.Data, ','), m, now)
+		p.heldRows++
+		p.heldSeq = m.seq
+		return nil
+	}
 	if p.held != nil {
-		if err := p.send(ctx, p.held, 0); err != nil {
+		if err := p.send(ctx, p.seal(), 0); err != nil {
 			return err
 		}
 	}
-	p.held, p.heldLast = msg, lastOff
+	p.held, p.heldRows, p.heldSeq, p.heldKey = p.open(m), 1, m.seq, key
+	if p.pack > 1 {
+		p.held.Data, p.heldLast = appendBody(append(p.held.Data, '['), m, now)
+	} else {
+		p.held.Data, p.heldLast = appendBody(p.held.Data, m, now)
+	}
 	return nil
 }
 
@@ -107,13 +139,11 @@ func (p *publisher) holds(txn *capture.Txn) bool { return p.held != nil && p.txn
 // gathers the transactions that arrive meanwhile, so batches grow with
 // the load and latency stays near one store time.
 func (p *publisher) endTxn(ctx context.Context, id uint64) error {
-	msg := p.held
-	p.held = nil
-	msg.Data = setLast(msg.Data, p.heldLast)
-	if err := p.send(ctx, msg, id); err != nil {
+	p.held.Data = setLast(p.held.Data, p.heldLast)
+	if err := p.send(ctx, p.seal(), id); err != nil {
 		return err
 	}
-	if p.cur != nil && (p.cur.n >= p.maxBatch/2 || p.idle()) {
+	if c := p.cur; c != nil && (c.n >= p.maxBatch/2 || c.bytes >= maxBatchBytes/2 || p.idle()) {
 		return p.commit()
 	}
 	return nil
@@ -126,22 +156,32 @@ func (p *publisher) idle() bool {
 	return len(p.inflight) == 0
 }
 
-func (p *publisher) encode(m *message, now time.Time) (*nats.Msg, int) {
-	body, lastOff := appendBody(make([]byte, 0, 512), m, now)
-	id := appendMsgID(make([]byte, 0, 64), p.scope, p.source, m.ev.Txn.Pos, m.seq)
-	msg := &nats.Msg{
+// open returns a message for m's row and those packed with it, with no
+// body yet.
+func (p *publisher) open(m *message) *nats.Msg {
+	return &nats.Msg{
 		Subject: m.plan.subjects[m.op],
-		Data:    body,
+		Data:    make([]byte, 0, min(p.pack, 64)*512),
 		Header: nats.Header{
-			HeaderMsgID: {string(id)},
-			HeaderOp:    {m.op.String()},
-			HeaderTxn:   {m.ev.Txn.ID},
-			HeaderPos:   {p.txnPos},
-			HeaderType:  contentTypeJSON,
+			HeaderOp:   {m.op.String()},
+			HeaderTxn:  {m.ev.Txn.ID},
+			HeaderPos:  {p.txnPos},
+			HeaderType: contentTypeJSON,
 		},
 	}
-	m.plan.events[m.op].Inc()
-	return msg, lastOff
+}
+
+// seal finishes the held message and returns it. Its id names its last
+// row, so that the stream's last message tells where to resume.
+func (p *publisher) seal() *nats.Msg {
+	msg := p.held
+	p.held = nil
+	if p.pack > 1 {
+		msg.Data = append(msg.Data, ']')
+		msg.Header[HeaderRows] = []string{strconv.Itoa(p.heldRows)}
+	}
+	msg.Header[HeaderMsgID] = []string{string(appendMsgID(make([]byte, 0, 64), p.scope, p.source, p.txn.Pos, p.heldSeq))}
+	return msg
 }
 
 var contentTypeJSON = []string{ContentTypeJSON}
@@ -152,7 +192,7 @@ func (p *publisher) send(ctx context.Context, msg *nats.Msg, id uint64) error {
 	if err := p.error(); err != nil {
 		return err
 	}
-	if p.cur != nil && p.cur.n >= p.maxBatch {
+	if p.cur != nil && (p.cur.n >= p.maxBatch || p.cur.bytes >= maxBatchBytes) {
 		if err := p.commit(); err != nil {
 			return err
 		}
@@ -175,6 +215,7 @@ func (p *publisher) send(ctx context.Context, msg *nats.Msg, id uint64) error {
 		msg.Header[hdrExpectedLast] = []string{strconv.FormatUint(b.first, 10)}
 	}
 	b.n++
+	b.bytes += len(msg.Data)
 	if !p.atomic {
 		msg.Reply = b.reply
 		return p.dispatch(b, msg)

@@ -1,5 +1,6 @@
 // Package router cuts row changes into scopes and publishes them on NATS
-// JetStream: one stream per scope, one message per row change, subjects,
+// JetStream: one stream per scope, one message per row change (or per
+// run of row changes, with a scope's rows_per_message), subjects,
 // headers and JSON envelope as in DESIGN.md §4. It is the only package that
 // talks to NATS.
 package router
@@ -182,6 +183,7 @@ func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.J
 		nc:            nc,
 		atomic:        atomic,
 		maxBatch:      o.BatchSize,
+		pack:          max(s.RowsPerMessage, 1),
 		ackTimeout:    o.AckTimeout,
 		tracker:       r.tracker,
 		window:        make(chan struct{}, window),

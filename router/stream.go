@@ -21,6 +21,7 @@ const (
 	HeaderOp        = "Syncd-Op"
 	HeaderTxn       = "Syncd-Txn"
 	HeaderPos       = "Syncd-Pos"
+	HeaderRows      = "Syncd-Rows" // rows in a message of a scope with rows_per_message > 1
 	HeaderType      = "Content-Type"
 	ContentTypeJSON = "application/json"
 
@@ -117,7 +118,8 @@ func (r resumePoint) covers(pos capture.Position, seq int) bool {
 }
 
 // lastStored finds the stream's last message from source and reads its
-// position from the Nats-Msg-Id header (<scope>:<source>:<pos>:<seq>).
+// position from the Nats-Msg-Id header (<scope>:<source>:<pos>:<seq>, the
+// txn.seq of the message's last row).
 func lastStored(ctx context.Context, s jetstream.Stream, scope, source string) (resumePoint, error) {
 	if s.CachedInfo().State.Msgs == 0 {
 		return resumePoint{}, nil

@@ -2,14 +2,16 @@ package router
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Tail passes the bodies of a scope's messages to f in stream order: from
-// the first stored message, or only new ones with fromNow. It returns when
+// Tail passes the envelopes of a scope's row changes to f in stream order,
+// one at a time, also from messages that hold several: from the first
+// stored message, or only new ones with fromNow. It returns when
 // ctx is done (with ctx's error) or when f returns an error (with it; f
 // returns ErrTailDone to stop).
 func Tail(ctx context.Context, conn *Conn, scope string, fromNow bool, f func(body []byte) error) error {
@@ -47,8 +49,16 @@ func Tail(ctx context.Context, conn *Conn, scope string, fromNow bool, f func(bo
 			}
 			return fmt.Errorf("consume %s: %w", StreamName(scope), err)
 		}
-		if err := f(m.Data()); err != nil {
-			return err
+		rows := []json.RawMessage{m.Data()}
+		if IsPack(m.Data()) {
+			if err := json.Unmarshal(m.Data(), &rows); err != nil {
+				return fmt.Errorf("read %s: %w", StreamName(scope), err)
+			}
+		}
+		for _, row := range rows {
+			if err := f(row); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -44,6 +44,9 @@ const (
 	OnApplyErrorStop = "stop"
 	// OnApplyErrorDLQ parks the row on syncd.<scope>._dlq and goes on.
 	OnApplyErrorDLQ = "dlq"
+
+	// MaxRowsPerMessage bounds a scope's rows_per_message.
+	MaxRowsPerMessage = 1000
 )
 
 // Defaults of optional settings.
@@ -182,6 +185,11 @@ type Scope struct {
 	Snapshot string
 	// OnApplyError is OnApplyErrorStop or OnApplyErrorDLQ.
 	OnApplyError string
+	// RowsPerMessage is the most row changes one message carries, 1 to
+	// MaxRowsPerMessage. With 1 (the default) each message is one envelope;
+	// with more, each is a JSON array of envelopes: consecutive changes of
+	// one source transaction with the same table, op and reason.
+	RowsPerMessage int
 	// Template is the name of the template the scope's tables come from,
 	// or empty; Params are the values its params were bound to.
 	Template string

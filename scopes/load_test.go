@@ -89,7 +89,7 @@ func TestLoadDesignExample(t *testing.T) {
 		Scopes: []*scopes.Scope{
 			{
 				Name: "products", Source: "app", Targets: []string{"replica"},
-				Snapshot: "initial", OnApplyError: "stop",
+				Snapshot: "initial", OnApplyError: "stop", RowsPerMessage: 1,
 				Tables: []*scopes.Table{
 					{ID: table("public", "product_category"), Target: table("public", "product_category")},
 					{
@@ -102,7 +102,7 @@ func TestLoadDesignExample(t *testing.T) {
 			},
 			{
 				Name: "sales_wa", Source: "app", Targets: []string{"wa_store"},
-				Snapshot: "initial", OnApplyError: "stop",
+				Snapshot: "initial", OnApplyError: "stop", RowsPerMessage: 1,
 				Template: "sales_by_state", Params: map[string]filter.Value{"state": wa},
 				Tables: []*scopes.Table{
 					{ID: table("public", "orders"), Where: where(t, "state = 'WA'"), Target: table("public", "orders")},
@@ -189,7 +189,7 @@ func TestLoadDirectory(t *testing.T) {
 		Scopes: []*scopes.Scope{
 			{
 				Name: "orders-eu", Source: "app-eu", Targets: []string{"reporting"},
-				Snapshot: "never", OnApplyError: "dlq", Template: "by_region",
+				Snapshot: "never", OnApplyError: "dlq", RowsPerMessage: 100, Template: "by_region",
 				Params: map[string]filter.Value{"region": filter.String("eu"), "min_total": half},
 				Tables: []*scopes.Table{{
 					ID: orders, Columns: []string{"id", "region", "total"}, Target: orders,
@@ -197,7 +197,7 @@ func TestLoadDirectory(t *testing.T) {
 				}},
 			},
 			{
-				Name: "erp_items", Source: "erp", Targets: []string{}, Snapshot: "initial", OnApplyError: "stop",
+				Name: "erp_items", Source: "erp", Targets: []string{}, Snapshot: "initial", OnApplyError: "stop", RowsPerMessage: 1,
 				Tables: []*scopes.Table{{ID: table("dbo", "items"), Target: table("dbo", "items")}},
 			},
 		},

@@ -78,6 +78,7 @@ func scopeSchema() *hcl.BodySchema {
 			{Name: "targets"},
 			{Name: "snapshot"},
 			{Name: "on_apply_error"},
+			{Name: "rows_per_message"},
 			{Name: "template"},
 			{Name: "params"},
 		},

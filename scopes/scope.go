@@ -50,10 +50,11 @@ func (l *loader) decodeScope(b *hcl.Block) *scopeDecl {
 	l.diags = append(l.diags, diags...)
 	attrs := content.Attributes
 	s := &Scope{
-		Name:         b.Labels[0],
-		Snapshot:     SnapshotInitial,
-		OnApplyError: OnApplyErrorStop,
-		DeclRange:    b.DefRange,
+		Name:           b.Labels[0],
+		Snapshot:       SnapshotInitial,
+		OnApplyError:   OnApplyErrorStop,
+		RowsPerMessage: 1,
+		DeclRange:      b.DefRange,
 	}
 	d := &scopeDecl{scope: s}
 	if a := attrs["source"]; l.requireNotNull(attrs, "source") && l.decodeExpr(a.Expr, &s.Source) {
@@ -65,6 +66,10 @@ func (l *loader) decodeScope(b *hcl.Block) *scopeDecl {
 	}
 	l.oneOf(attrs, "snapshot", &s.Snapshot, SnapshotInitial, SnapshotWhenNeeded, SnapshotNever)
 	l.oneOf(attrs, "on_apply_error", &s.OnApplyError, OnApplyErrorStop, OnApplyErrorDLQ)
+	if l.decode(attrs, "rows_per_message", &s.RowsPerMessage) && (s.RowsPerMessage < 1 || s.RowsPerMessage > MaxRowsPerMessage) {
+		l.errorf(attrs["rows_per_message"].Expr.Range(), "Invalid rows_per_message",
+			"The rows_per_message must be between 1 and %d, not %d.", MaxRowsPerMessage, s.RowsPerMessage)
+	}
 	if l.decode(attrs, "template", &s.Template) {
 		d.template = item{value: s.Template, rng: attrs["template"].Expr.Range()}
 	}

@@ -79,16 +79,27 @@ func run(ctx context.Context, url, scope, durable string) error {
 		return fmt.Errorf("create consumer on %s: %w", stream, err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		var c change
-		if err := json.Unmarshal(m.Data(), &c); err != nil {
+		// One change per message, or, from a scope with rows_per_message,
+		// a JSON array of them (the Syncd-Rows header is then set).
+		var cs []change
+		var err error
+		if m.Headers().Get("Syncd-Rows") != "" {
+			err = json.Unmarshal(m.Data(), &cs)
+		} else {
+			cs = make([]change, 1)
+			err = json.Unmarshal(m.Data(), &cs[0])
+		}
+		if err != nil {
 			log.Printf("skipping a message I cannot read: %v", err)
 			m.Term()
 			return
 		}
 		// A repeat after a crash has the same Nats-Msg-Id; an idempotent
 		// handler (upsert by key) makes it harmless.
-		fmt.Fprintf(os.Stdout, "%s %s.%s key=%s reason=%s txn=%s/%d last=%v unchanged=%v\n",
-			c.Op, c.Source.Schema, c.Source.Table, raw(c.Key), c.Scope.Reason, c.Txn.ID, c.Txn.Seq, c.Txn.Last, c.Unchanged)
+		for _, c := range cs {
+			fmt.Fprintf(os.Stdout, "%s %s.%s key=%s reason=%s txn=%s/%d last=%v unchanged=%v\n",
+				c.Op, c.Source.Schema, c.Source.Table, raw(c.Key), c.Scope.Reason, c.Txn.ID, c.Txn.Seq, c.Txn.Last, c.Unchanged)
+		}
 		m.Ack()
 	})
 	if err != nil {

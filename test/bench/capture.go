@@ -29,10 +29,11 @@ func captureThroughput(e *env, pg *testenv.Postgres, bin string, rows, txnRows i
 	config := fmt.Sprintf(`
 source "postgres" "app" { dsn = %q }
 scope "all" {
+  %s
   source   = "app"
   snapshot = "never"
   table "public.narrow" {}
-}`, dsn)
+}`, dsn, scopeOptions())
 	// Let syncd create its slot and publication, then stop it so that the
 	// rows become a backlog both readers start from. With no initial
 	// snapshot, a start that stops early cannot leave one pending that the
@@ -50,14 +51,14 @@ scope "all" {
 	if *cpuProfile != "" {
 		go profile(d, *cpuProfile, 5*time.Second)
 	}
-	done := waitStream(e, d, "all", uint64(rows), 10*time.Minute)
+	done := waitStream(e, d, "all", messages(rows, txnRows), 10*time.Minute)
 	elapsed := done.Sub(d.Started).Seconds()
 	cpuSecs := d.CPUSeconds()
 	d.Stop()
 	syncd := float64(rows) / elapsed
 	log.Printf("capture: syncd: %.0f rows/s, %.2f CPU s per 100k rows", syncd, cpuSecs/float64(rows)*100_000)
 
-	return ratioResult("capture rows/s, PostgreSQL → JetStream (durable)", "rows/s", syncd, "rows/s, raw pgoutput reader", raw, "ratio ≥ 0.40", 0.40),
+	return ratioResult(variant("capture rows/s, PostgreSQL → JetStream (durable)"), "rows/s", syncd, "rows/s, raw pgoutput reader", raw, "ratio ≥ 0.40", 0.40),
 		result{Name: "syncd CPU per 100k rows captured", Value: cpuSecs / float64(rows) * 100_000, Unit: "CPU s"}
 }
 

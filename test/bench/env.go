@@ -49,6 +49,34 @@ func waitStream(e *env, d *testenv.Syncd, scope string, want uint64, timeout tim
 	return time.Time{}
 }
 
+// messages returns how many messages carry rows written in transactions
+// of txnRows rows each, to one table, with the bench's rows_per_message.
+// Counting messages in the stream's state, rather than reading the last
+// one, keeps the poller from loading blocks into the server's cache,
+// which holds loaded blocks for seconds.
+func messages(rows, txnRows int) uint64 {
+	per := max(*rowsPerMessage, 1)
+	txns := (rows + txnRows - 1) / txnRows
+	return uint64(txns * ((txnRows + per - 1) / per))
+}
+
+// scopeOptions are the bench's settings for the scopes of the capture and
+// catch-up runs (-rows-per-message).
+func scopeOptions() string {
+	if *rowsPerMessage <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("rows_per_message = %d", *rowsPerMessage)
+}
+
+// variant names a measure as run with -rows-per-message.
+func variant(name string) string {
+	if *rowsPerMessage <= 1 {
+		return name
+	}
+	return fmt.Sprintf("%s, rows_per_message = %d", name, *rowsPerMessage)
+}
+
 // profile saves a CPU profile of syncd taken over the next dur to path.
 func profile(d *testenv.Syncd, path string, dur time.Duration) {
 	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", d.AdminURL, int(dur.Seconds())))

@@ -21,6 +21,8 @@ import (
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
+var rowsPerMessage = flag.Int("rows-per-message", 1, "rows_per_message of the scopes in the capture, e2e, mysql-capture and mysql-e2e runs")
+
 var cpuProfile = flag.String("cpuprofile", "", "save a CPU profile of syncd during the capture run to this `file`, and profiles of other runs next to it (.e2e, .pgbench CPU; .heap after the applied large transaction)")
 
 // result is one measured figure.
@@ -85,7 +87,7 @@ func main() {
 	if want("capture") {
 		capture, cpu := captureThroughput(env, pg, bin, *rows, *txnRows)
 		results = append(results, capture,
-			ratioResult("capture rows/s against JetStream alone", "rows/s", capture.Value, "msg/s, JetStream alone (atomic batches of 1,000, fsync)", jetStreamAlone(), "", 0),
+			ratioResult(variant("capture rows/s against JetStream alone"), "rows/s", capture.Value, "msg/s, JetStream alone (atomic batches of 1,000, fsync)", jetStreamAlone(), "", 0),
 			cpu)
 	}
 	if want("rss") {
@@ -115,7 +117,7 @@ func main() {
 		if want("mysql-capture") {
 			capture, cpu := binlogCapture(env, my, bin, *rows, *txnRows)
 			results = append(results, capture,
-				ratioResult("binlog capture rows/s against JetStream alone", "rows/s", capture.Value, "msg/s, JetStream alone (atomic batches of 1,000, fsync)", jetStreamAlone(), "", 0),
+				ratioResult(variant("binlog capture rows/s against JetStream alone"), "rows/s", capture.Value, "msg/s, JetStream alone (atomic batches of 1,000, fsync)", jetStreamAlone(), "", 0),
 				cpu)
 		}
 		if want("mysql-e2e") {

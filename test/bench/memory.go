@@ -40,8 +40,9 @@ scope "all" {
   source   = %q
   snapshot = "never"
   %s
+  %s
   table "public.narrow" {}
-}`, db, dsn, target, db, targets))
+}`, db, dsn, target, db, targets, scopeOptions()))
 	d.Start()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -53,8 +54,8 @@ scope "all" {
 	if _, err := conn.Exec(ctx, `INSERT INTO narrow SELECT g, g % 1000, md5(g::text) FROM generate_series(1, $1::bigint) g`, rows); err != nil {
 		e.Fatal(err)
 	}
-	waitStream(e, d, "all", uint64(rows), 10*time.Minute)
-	name := fmt.Sprintf("peak RSS, one %d-row transaction", rows)
+	waitStream(e, d, "all", messages(rows, rows), 10*time.Minute)
+	name := variant(fmt.Sprintf("peak RSS, one %d-row transaction", rows))
 	if apply {
 		waitRows(e, dstDSN, "SELECT count(*) FROM narrow", rows, 10*time.Minute)
 		name += ", applied to a PostgreSQL target"

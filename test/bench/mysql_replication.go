@@ -40,11 +40,12 @@ target "mysql" "copy" {
   create_tables = true
 }
 scope "narrow" {
+  %s
   source   = "e2e"
   targets  = ["copy"]
   snapshot = "never"
   table "e2e.narrow" {}
-}`, srcDSN, dstDSN))
+}`, srcDSN, dstDSN, scopeOptions()))
 	d.Start()
 	src.Exec(e, "e2e", `INSERT INTO narrow VALUES (0, 0, 'marker', 'marker')`)
 	waitCaughtUp(e, dstDSN, "`e2e`.`narrow`", 0, d.Exited(), time.Minute)
@@ -73,7 +74,7 @@ scope "narrow" {
 	perRows := cpuSecs / float64(rows) * 100_000
 	log.Printf("mysql end to end: syncd: %.0f rows/s, %.2f CPU s per 100k rows", syncd, perRows)
 
-	return ratioResult("catch-up rows/s, MariaDB → MariaDB", "rows/s", syncd, "rows/s, native replication", native, "ratio ≥ 0.50", 0.5),
+	return ratioResult(variant("catch-up rows/s, MariaDB → MariaDB"), "rows/s", syncd, "rows/s, native replication", native, "ratio ≥ 0.50", 0.5),
 		result{Name: "syncd CPU per 100k rows replicated from the binlog", Value: perRows, Unit: "CPU s"}
 }
 

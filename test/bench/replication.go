@@ -40,10 +40,11 @@ target "postgres" "copy" {
   create_tables = true
 }
 scope "narrow" {
+  %s
   source  = "e2e"
   targets = ["copy"]
   table "public.narrow" {}
-}`, syncdSrc, syncdDst))
+}`, syncdSrc, syncdDst, scopeOptions()))
 	d.Start()
 	waitRows(e, syncdDst, "SELECT count(*) FROM syncd_scope_info", 1, time.Minute)
 	d.Stop()
@@ -54,8 +55,7 @@ scope "narrow" {
 
 	start := time.Now()
 	dst.Exec(e, "native_copy", `ALTER SUBSCRIPTION native ENABLE`)
-	waitRows(e, dst.DSN("native_copy"), "SELECT count(*) FROM narrow", rows, 10*time.Minute)
-	native := float64(rows) / time.Since(start).Seconds()
+	native := float64(rows) / waitLastRow(e, dst.DSN("native_copy"), rows, 10*time.Minute).Sub(start).Seconds()
 	dst.Exec(e, "native_copy", `ALTER SUBSCRIPTION native DISABLE`)
 	log.Printf("end to end: native logical replication: %.0f rows/s", native)
 
@@ -63,14 +63,29 @@ scope "narrow" {
 	if *cpuProfile != "" {
 		go profile(d, *cpuProfile+".e2e", 3*time.Second)
 	}
-	waitRows(e, syncdDst, "SELECT count(*) FROM narrow", rows, 10*time.Minute)
-	syncd := float64(rows) / time.Since(d.Started).Seconds()
+	syncd := float64(rows) / waitLastRow(e, syncdDst, rows, 10*time.Minute).Sub(d.Started).Seconds()
 	cpuSecs := d.CPUSeconds()
 	d.Stop()
 	log.Printf("end to end: syncd: %.0f rows/s, %.2f CPU s per 100k rows", syncd, cpuSecs/float64(rows)*100_000)
 
-	return ratioResult("catch-up rows/s, PostgreSQL → PostgreSQL", "rows/s", syncd, "rows/s, native logical replication", native, "ratio ≥ 0.50", 0.5),
+	return ratioResult(variant("catch-up rows/s, PostgreSQL → PostgreSQL"), "rows/s", syncd, "rows/s, native logical replication", native, "ratio ≥ 0.50", 0.5),
 		result{Name: "syncd CPU per 100k rows replicated", Value: cpuSecs / float64(rows) * 100_000, Unit: "CPU s"}
+}
+
+// waitLastRow waits until table narrow at dsn holds the row with id
+// last and then all rows 1 to last, and returns when it held them. Both
+// appliers commit in source order, so the last row normally comes last;
+// polling for it by key, not with count(*), keeps the poller from taking
+// CPU from the database it watches.
+func waitLastRow(e *env, dsn string, last int, timeout time.Duration) time.Time {
+	waitRows(e, dsn, fmt.Sprintf("SELECT count(*) FROM narrow WHERE id = %d", last), 1, timeout)
+	at := time.Now()
+	waitRows(e, dsn, "SELECT count(*) FROM narrow", last, time.Minute)
+	if time.Since(at) > 100*time.Millisecond {
+		log.Printf("row %d arrived %v before the rows before it", last, time.Since(at).Round(time.Millisecond))
+		return time.Now()
+	}
+	return at
 }
 
 // waitRows waits until query returns at least want.

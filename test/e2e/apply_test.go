@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/syncd-dev/syncd/test/testenv"
 )
@@ -100,14 +102,18 @@ scope "bench" {
 // runPgbench initializes pgbench on a source, starts syncd (its initial
 // snapshot runs under load), runs `pgbench -c 4 -T 30` while disrupt does
 // its damage, and checks that the target ends identical to the source.
-func runPgbench(t *testing.T, disrupt func(r *replication)) {
+func runPgbench(t *testing.T, disrupt func(r *replication)) *replication {
+	return runPgbenchScope(t, pgbenchScope, disrupt)
+}
+
+func runPgbenchScope(t *testing.T, scope string, disrupt func(r *replication)) *replication {
 	r := newReplication(t, func(r *replication) {
 		if err := r.src.Pgbench(context.Background(), "-i", "-s", "1", "-q", r.srcDSN); err != nil {
 			t.Fatal(err)
 		}
 		// pgbench_history has no primary key: publish it with full rows.
 		r.src.Exec(t, "app", `ALTER TABLE pgbench_history REPLICA IDENTITY FULL`)
-	}, pgbenchScope)
+	}, scope)
 	r.d.Start()
 	done := make(chan error, 1)
 	go func() { done <- r.src.Pgbench(context.Background(), "-c", "4", "-T", "30", "-n", r.srcDSN) }()
@@ -118,6 +124,7 @@ func runPgbench(t *testing.T, disrupt func(r *replication)) {
 		t.Fatal(err)
 	}
 	waitIdentical(t, r, 3*time.Minute, pgbenchTables, pgbenchTables)
+	return r
 }
 
 // TestPgbench replicates pgbench into an empty target with create_tables.
@@ -127,14 +134,42 @@ func TestPgbench(t *testing.T) {
 
 // TestPgbenchKilled kills syncd three times during pgbench.
 func TestPgbenchKilled(t *testing.T) {
-	runPgbench(t, func(r *replication) {
-		for _, at := range []time.Duration{5 * time.Second, 7 * time.Second, 8 * time.Second} {
-			time.Sleep(at)
-			r.d.Kill()
-			t.Log("killed syncd")
-			r.d.Start()
-		}
-	})
+	runPgbench(t, killThrice)
+}
+
+func killThrice(r *replication) {
+	for _, at := range []time.Duration{5 * time.Second, 7 * time.Second, 8 * time.Second} {
+		time.Sleep(at)
+		r.d.Kill()
+		r.d.Start()
+	}
+}
+
+// TestPgbenchKilledPacked is TestPgbenchKilled with rows_per_message:
+// messages of up to 100 rows, resumed after a kill inside a message.
+func TestPgbenchKilledPacked(t *testing.T) {
+	scope := strings.Replace(pgbenchScope, `targets = ["replica"]`, `targets = ["replica"]
+  rows_per_message = 100`, 1)
+	r := runPgbenchScope(t, scope, killThrice)
+
+	// The snapshot of pgbench_accounts went out in full messages.
+	nc := connect(t, r.d)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := js.Stream(ctx, "SYNCD_BENCH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetLastMsgForSubject(ctx, "syncd.bench.app.public.pgbench_accounts.r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Header.Get("Syncd-Rows"); n != "100" || !bytes.HasPrefix(m.Data, []byte("[{")) {
+		t.Errorf("last snapshot message of pgbench_accounts holds %s rows: %.100s...; want 100, an array", n, m.Data)
+	}
 }
 
 // TestPgbenchTargetDown stops the target for 20 seconds during pgbench.

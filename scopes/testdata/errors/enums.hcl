@@ -3,5 +3,6 @@ scope "products" {
   source         = "app"
   snapshot       = "always"
   on_apply_error = "ignore"
+  rows_per_message = 5000
   table "public.product" {}
 }

@@ -11,6 +11,7 @@ scope "orders-eu" {
   targets        = ["reporting"]
   snapshot       = "never"
   on_apply_error = "dlq"
+  rows_per_message = 100
   template       = "by_region"
   params         = { region = "eu", min_total = 0.5 }
 }
