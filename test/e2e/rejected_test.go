@@ -18,12 +18,16 @@ import (
 // "stop" the scope stops before that row's transaction and readiness
 // names the row and the error; with "dlq" the row is parked on the DLQ
 // stream with the reason, the rest is applied, and the scope is degraded.
+// A third scope packs rows (rows_per_message): the refused row, in the
+// middle of a message, is parked alone and the rest of the message is
+// applied.
 func TestRejectedRows(t *testing.T) {
 	r := newReplication(t, func(r *replication) {
 		r.src.Exec(t, "app", `CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL)`)
 		r.dst.Exec(t, "replica",
 			`CREATE TABLE items_stop (id int PRIMARY KEY, qty int NOT NULL CHECK (qty >= 0))`,
-			`CREATE TABLE items_dlq (id int PRIMARY KEY, qty int NOT NULL CHECK (qty >= 0))`)
+			`CREATE TABLE items_dlq (id int PRIMARY KEY, qty int NOT NULL CHECK (qty >= 0))`,
+			`CREATE TABLE items_pack (id int PRIMARY KEY, qty int NOT NULL CHECK (qty >= 0))`)
 	}, `
 scope "stopper" {
   source         = "app"
@@ -37,17 +41,32 @@ scope "parker" {
   targets        = ["replica"]
   snapshot       = "never"
   on_apply_error = "dlq"
-  table "public.items" { target = "public.items_dlq" }
+  table "public.items" {
+    target = "public.items_dlq"
+    where  = "id <= 10"
+  }
+}
+scope "packer" {
+  source           = "app"
+  targets          = ["replica"]
+  snapshot         = "never"
+  on_apply_error   = "dlq"
+  rows_per_message = 10
+  table "public.items" {
+    target = "public.items_pack"
+    where  = "id > 10"
+  }
 }`)
 	r.d.Start()
 	r.src.Exec(t, "app",
 		`INSERT INTO items SELECT g, 1 FROM generate_series(1, 5) g`,
 		`BEGIN`, `INSERT INTO items VALUES (6, 1)`, `UPDATE items SET qty = -1 WHERE id = 6`, `INSERT INTO items VALUES (10, 1)`, `COMMIT`,
-		`INSERT INTO items SELECT g, 1 FROM generate_series(7, 9) g`)
+		`INSERT INTO items SELECT g, 1 FROM generate_series(7, 9) g`,
+		`INSERT INTO items SELECT g, CASE WHEN g = 12 THEN -1 ELSE 1 END FROM generate_series(11, 13) g`)
 
 	// dlq: everything but row 6's bad update, in order: row 6 exists with
 	// the value before the rejected update.
-	want := `SELECT id, CASE WHEN id = 6 THEN 1 ELSE qty END FROM items ORDER BY id`
+	want := `SELECT id, CASE WHEN id = 6 THEN 1 ELSE qty END FROM items WHERE id <= 10 ORDER BY id`
 	waitIdentical(t, r, time.Minute, []string{want}, []string{`SELECT id, qty FROM items_dlq ORDER BY id`})
 
 	nc := connect(t, r.d)
@@ -78,8 +97,31 @@ scope "parker" {
 		!strings.Contains(parked.Reason, "items_dlq_qty_check") {
 		t.Errorf("parked row: %s", msg.Data)
 	}
-	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 1 {
-		t.Errorf("DLQ stream: %v, %+v; want exactly one parked row", err, info)
+
+	// packer: rows 11 and 13 of the message [11, 12, 13]; row 12 parked
+	// alone, as the second row of its message.
+	waitIdentical(t, r, time.Minute, []string{`SELECT id, qty FROM items WHERE id > 10 AND id <> 12 ORDER BY id`},
+		[]string{`SELECT id, qty FROM items_pack ORDER BY id`})
+	msg, err = dlq.GetLastMsgForSubject(ctx, "syncd.packer._dlq")
+	if err != nil {
+		t.Fatalf("read the parked row of the packed scope: %v", err)
+	}
+	var packed struct {
+		Row     int
+		Message struct {
+			Op    string
+			Key   map[string]int
+			After map[string]int
+		}
+	}
+	if err := json.Unmarshal(msg.Data, &packed); err != nil {
+		t.Fatal(err)
+	}
+	if packed.Row != 2 || packed.Message.Op != "c" || packed.Message.Key["id"] != 12 || packed.Message.After["qty"] != -1 {
+		t.Errorf("parked row of the packed scope: %s; want row 2, the insert of id 12", msg.Data)
+	}
+	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 2 {
+		t.Errorf("DLQ stream: %v, %+v; want exactly two parked rows", err, info)
 	}
 
 	// stop: rows 1-5 only; the scope failed, naming the row and the error.

@@ -7,13 +7,13 @@ template "by_region" {
 }
 
 scope "orders-eu" {
-  source         = "app-eu"
-  targets        = ["reporting"]
-  snapshot       = "never"
-  on_apply_error = "dlq"
+  source           = "app-eu"
+  targets          = ["reporting"]
+  snapshot         = "never"
+  on_apply_error   = "dlq"
   rows_per_message = 100
-  template       = "by_region"
-  params         = { region = "eu", min_total = 0.5 }
+  template         = "by_region"
+  params           = { region = "eu", min_total = 0.5 }
 }
 
 scope "erp_items" {
