@@ -80,7 +80,7 @@ type batch struct {
 // Limits of a message holding several rows, and of a batch.
 const (
 	maxPackBytes  = 128 << 10 // a pack this large takes no more rows
-	maxBatchBytes = 1 << 20   // nor does a batch
+	maxBatchBytes = 4 << 20   // nor does a batch
 )
 
 // packKey is what the rows of one message have in common.
