@@ -111,3 +111,35 @@ scope "s" {
 		t.Errorf("headers (op, rows, id seq)\n%v\nwant\n%v", heads, wantHeads)
 	}
 }
+
+// TestRouterPacksByBytes checks that a row joins a message only if the
+// message stays within maxPackBytes, and that a larger row goes alone.
+func TestRouterPacksByBytes(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	cfg := loadConfig(t, `
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+scope "s" {
+  source           = "app"
+  snapshot         = "never"
+  rows_per_message = 100
+  table "public.product" {}
+}`)
+	ctx := context.Background()
+	r := newRouter(t, conn, cfg, 10)
+	txn := &capture.Txn{ID: "1", Pos: 100, Ack: 110, CommitTime: time.Now()}
+	must(t, r.Begin(ctx, txn))
+	big, huge := strings.Repeat("b", maxPackBytes*3/4), strings.Repeat("h", maxPackBytes*3/2)
+	for i, name := range []string{"s", "s", big, big, "s", huge, "s"} {
+		ev := &capture.Event{Txn: txn, Table: productTable, Op: capture.OpInsert, After: capture.Row{int32(i + 1), name, capture.Decimal("1"), nil}}
+		must(t, r.Change(ctx, ev))
+	}
+	must(t, r.Commit(ctx, txn))
+	drain(t, r)
+
+	msgs, _ := storedPacks(t, conn, "s")
+	want := []string{"1/1/false+2/2/false+3/3/false", "4/4/false+5/5/false", "6/6/false", "7/7/true"}
+	if strings.Join(msgs, " ") != strings.Join(want, " ") {
+		t.Errorf("stream holds\n%v\nwant\n%v", msgs, want)
+	}
+}

@@ -59,6 +59,7 @@ type publisher struct {
 	heldRows int
 	heldSeq  int // txn.seq of its last row
 	heldKey  packKey
+	row      []byte // a row's envelope, before it joins a pack
 
 	mu       sync.Mutex
 	inflight []*batch // sent, not yet acknowledged, in order
@@ -79,7 +80,7 @@ type batch struct {
 
 // Limits of a message holding several rows, and of a batch.
 const (
-	maxPackBytes  = 128 << 10 // a pack this large takes no more rows
+	maxPackBytes  = 128 << 10 // a pack takes no row that would make it larger
 	maxBatchBytes = 4 << 20   // nor does a batch
 )
 
@@ -107,25 +108,42 @@ func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) erro
 		return nil
 	}
 	m.plan.events[m.op].Inc()
-	key := packKey{m.plan, m.op, m.reason}
-	if p.held != nil && p.heldKey == key && p.heldRows < p.pack && len(p.held.Data) < maxPackBytes {
-		p.held.Data, p.heldLast = appendBody(append(p.held.Data, ','), m, now)
-		p.heldRows++
-		p.heldSeq = m.seq
-		return nil
-	}
-	if p.held != nil {
-		if err := p.send(ctx, p.seal(), 0); err != nil {
+	if p.pack == 1 {
+		if err := p.sendHeld(ctx); err != nil {
 			return err
 		}
-	}
-	p.held, p.heldRows, p.heldSeq, p.heldKey = p.open(m), 1, m.seq, key
-	if p.pack > 1 {
-		p.held.Data, p.heldLast = appendBody(append(p.held.Data, '['), m, now)
-	} else {
+		p.held, p.heldRows, p.heldSeq = p.open(m), 1, m.seq
 		p.held.Data, p.heldLast = appendBody(p.held.Data, m, now)
+		return nil
 	}
+	// A row joins the held pack if it fits whole: a pack passes
+	// maxPackBytes only when its one row does.
+	var last int
+	p.row, last = appendBody(p.row[:0], m, now)
+	key := packKey{m.plan, m.op, m.reason}
+	if p.held == nil || p.heldKey != key || p.heldRows == p.pack || len(p.held.Data)+1+len(p.row) > maxPackBytes {
+		if err := p.sendHeld(ctx); err != nil {
+			return err
+		}
+		p.held, p.heldRows, p.heldKey = p.open(m), 0, key
+	}
+	sep := byte(',')
+	if p.heldRows == 0 {
+		sep = '['
+	}
+	p.heldLast = len(p.held.Data) + 1 + last
+	p.held.Data = append(append(p.held.Data, sep), p.row...)
+	p.heldRows++
+	p.heldSeq = m.seq
 	return nil
+}
+
+// sendHeld sends the held message, if any.
+func (p *publisher) sendHeld(ctx context.Context) error {
+	if p.held == nil {
+		return nil
+	}
+	return p.send(ctx, p.seal(), 0)
 }
 
 // holds reports whether the publisher has a message of txn held back.
