@@ -131,7 +131,7 @@ func (s *session) rejected(ctx context.Context, err error, isolate bool, d *rout
 		return fmt.Errorf("%w: message %d: %w", errFailed, d.StreamSeq, err)
 	}
 	p := router.Parked{Scope: w.cfg.Scope.Name, Target: w.cfg.Target, Reason: err.Error(), StreamSeq: d.StreamSeq, Message: d.Data, ParkedAt: time.Now().UTC()}
-	if len(d.Rows) > 1 || router.IsPack(d.Data) {
+	if router.IsPack(d.Data) {
 		row, merr := json.Marshal(d.Rows[i])
 		if merr != nil {
 			return fmt.Errorf("park row %d of message %d: %w", i, d.StreamSeq, merr)

@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
@@ -18,19 +17,9 @@ import (
 // and the seq its Nats-Msg-Id names.
 func storedPacks(t *testing.T, conn *Conn, scope string) (msgs, heads []string) {
 	t.Helper()
-	js, _ := jetstream.New(conn.nc)
-	ctx := context.Background()
-	s, err := js.Stream(ctx, StreamName(scope))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for seq := uint64(1); seq <= s.CachedInfo().State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range streamMsgs(t, conn.nc, scope) {
 		if !IsPack(m.Data) {
-			t.Fatalf("message %d is not an array: %s", seq, m.Data)
+			t.Fatalf("message %d is not an array: %s", m.Sequence, m.Data)
 		}
 		rows, err := DecodeRows(m.Data)
 		if err != nil {
@@ -47,6 +36,19 @@ func storedPacks(t *testing.T, conn *Conn, scope string) (msgs, heads []string) 
 	return msgs, heads
 }
 
+// packConfig is one scope "s" over public.product with rows_per_message n.
+func packConfig(t *testing.T, n int) *scopes.Config {
+	t.Helper()
+	return loadConfig(t, fmt.Sprintf(`
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+scope "s" {
+  source           = "app"
+  snapshot         = "never"
+  rows_per_message = %d
+  table "public.product" {}
+}`, n))
+}
+
 // TestRouterPacksRows checks rows_per_message: a message takes the
 // following rows of its transaction with the same table and op until it
 // is full, its id names its last row, and a router that replays from an
@@ -54,14 +56,7 @@ func storedPacks(t *testing.T, conn *Conn, scope string) (msgs, heads []string) 
 func TestRouterPacksRows(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
-	cfg := loadConfig(t, `
-source "postgres" "app" { dsn = "postgres://localhost/app" }
-scope "s" {
-  source           = "app"
-  snapshot         = "never"
-  rows_per_message = 3
-  table "public.product" {}
-}`)
+	cfg := packConfig(t, 3)
 	ctx := context.Background()
 	r1 := newRouter(t, conn, cfg, 10)
 	f := &feeder{t: t, r: r1}
@@ -117,14 +112,7 @@ scope "s" {
 func TestRouterPacksByBytes(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
-	cfg := loadConfig(t, `
-source "postgres" "app" { dsn = "postgres://localhost/app" }
-scope "s" {
-  source           = "app"
-  snapshot         = "never"
-  rows_per_message = 100
-  table "public.product" {}
-}`)
+	cfg := packConfig(t, 100)
 	ctx := context.Background()
 	r := newRouter(t, conn, cfg, 10)
 	txn := &capture.Txn{ID: "1", Pos: 100, Ack: 110, CommitTime: time.Now()}

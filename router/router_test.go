@@ -111,9 +111,8 @@ func drain(t *testing.T, r *Router) {
 	}
 }
 
-// stored returns the stream's messages as (id column, seq, last) triples
-// and their headers.
-func stored(t *testing.T, nc *nats.Conn, scope string) ([]string, []nats.Header) {
+// streamMsgs returns every message of the scope's stream, in order.
+func streamMsgs(t *testing.T, nc *nats.Conn, scope string) []*jetstream.RawStreamMsg {
 	t.Helper()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
@@ -121,13 +120,24 @@ func stored(t *testing.T, nc *nats.Conn, scope string) ([]string, []nats.Header)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []string
-	var headers []nats.Header
+	var msgs []*jetstream.RawStreamMsg
 	for seq := uint64(1); seq <= s.CachedInfo().State.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
 		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
+
+// stored returns the stream's messages as (id column, seq, last) triples
+// and their headers.
+func stored(t *testing.T, nc *nats.Conn, scope string) ([]string, []nats.Header) {
+	t.Helper()
+	var rows []string
+	var headers []nats.Header
+	for _, m := range streamMsgs(t, nc, scope) {
 		e, err := Decode(m.Data)
 		if err != nil {
 			t.Fatal(err)
@@ -371,16 +381,7 @@ scope "live" {
 	}
 	for scope, w := range want {
 		var got []string
-		js, _ := jetstream.New(conn.nc)
-		s, err := js.Stream(ctx, StreamName(scope))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for seq := uint64(1); seq <= s.CachedInfo().State.LastSeq; seq++ {
-			m, err := s.GetMsg(ctx, seq)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, m := range streamMsgs(t, conn.nc, scope) {
 			e, _ := Decode(m.Data)
 			var id any
 			if e.After != nil {
