@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/syncd-dev/syncd/capture"
@@ -17,10 +16,26 @@ import (
 // and no redeliveries, which would reorder the stream while a large
 // source transaction is being applied. The target's checkpoint, written
 // with the rows, is the only record of progress.
+//
+// A goroutine reads and decodes up to prefetch messages ahead, so that
+// decoding runs while the worker waits for its target.
 type Subscription struct {
 	it    jetstream.MessagesContext
 	scope string
+	out   chan read     // decoded messages, then one error
+	stop  chan struct{} // closed by Stop
+	done  chan struct{} // closed when the goroutine has returned
+	err   error         // the error that ended reading, once Next returned it
 }
+
+// read is a message decoded ahead, or the error that ended reading.
+type read struct {
+	d   *Delivery
+	err error
+}
+
+// prefetch is how many decoded messages wait for Next.
+const prefetch = 32
 
 // Delivery is one message read from a scope stream.
 type Delivery struct {
@@ -85,7 +100,9 @@ func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume
 	if err != nil {
 		return nil, fmt.Errorf("consume %s: %w", StreamName(scope), err)
 	}
-	return &Subscription{it: it, scope: scope}, nil
+	s := &Subscription{it: it, scope: scope, out: make(chan read, prefetch), stop: make(chan struct{}), done: make(chan struct{})}
+	go s.read()
+	return s, nil
 }
 
 // firstAfter returns the sequence of the first message whose source
@@ -142,23 +159,27 @@ func positionAt(ctx context.Context, s jetstream.Stream, seq, end uint64) (captu
 	return 0, end, nil
 }
 
-// Next returns the next message, waiting up to wait (forever if zero or
-// less) and returning ErrNoMessage if none came. It returns ctx's error
-// when ctx is done.
-func (s *Subscription) Next(ctx context.Context, wait time.Duration) (*Delivery, error) {
-	var m jetstream.Msg
-	var err error
-	if wait > 0 {
-		m, err = s.it.Next(jetstream.NextMaxWait(wait))
-	} else {
-		m, err = s.it.Next(jetstream.NextContext(ctx))
+// read reads and decodes messages into s.out until an error, which it
+// sends too, or Stop.
+func (s *Subscription) read() {
+	defer close(s.done)
+	for {
+		d, err := s.next()
+		select {
+		case s.out <- read{d, err}:
+		case <-s.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
 	}
-	switch {
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case errors.Is(err, nats.ErrTimeout):
-		return nil, ErrNoMessage
-	case err != nil:
+}
+
+// next reads and decodes the next message.
+func (s *Subscription) next() (*Delivery, error) {
+	m, err := s.it.Next()
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", StreamName(s.scope), err)
 	}
 	meta, err := m.Metadata()
@@ -172,5 +193,34 @@ func (s *Subscription) Next(ctx context.Context, wait time.Duration) (*Delivery,
 	return &Delivery{StreamSeq: meta.Sequence.Stream, Pending: meta.NumPending, Data: m.Data(), Rows: rows}, nil
 }
 
-// Stop ends the subscription.
-func (s *Subscription) Stop() { s.it.Stop() }
+// Next returns the next message, waiting up to wait (forever if zero or
+// less) and returning ErrNoMessage if none came. It returns ctx's error
+// when ctx is done. After an error other than ErrNoMessage, the
+// subscription is done: Next returns that error again.
+func (s *Subscription) Next(ctx context.Context, wait time.Duration) (*Delivery, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case r := <-s.out:
+		s.err = r.err
+		return r.d, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-timeout:
+		return nil, ErrNoMessage
+	}
+}
+
+// Stop ends the subscription and waits for its goroutine.
+func (s *Subscription) Stop() {
+	close(s.stop)
+	s.it.Stop()
+	<-s.done
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"time"
@@ -29,31 +28,37 @@ type Envelope = EnvelopeOf[any]
 // that convert each value to its column's type.
 type RawEnvelope = EnvelopeOf[json.RawMessage]
 
+// EnvelopeScope is an envelope's scope object.
+type EnvelopeScope struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	Reason  string `json:"reason"`
+}
+
+// EnvelopeSource is an envelope's source object.
+type EnvelopeSource struct {
+	Kind     string           `json:"kind"`
+	Name     string           `json:"name"`
+	DB       string           `json:"db"`
+	Schema   string           `json:"schema"`
+	Table    string           `json:"table"`
+	Pos      capture.Position `json:"pos"`
+	CommitTS time.Time        `json:"commit_ts"`
+	Snapshot bool             `json:"snapshot"`
+	Origin   string           `json:"origin,omitempty"`
+}
+
 // EnvelopeOf is the JSON body of a row-change message with row values of
 // type V.
 type EnvelopeOf[V any] struct {
-	Op        string       `json:"op"`
-	Key       map[string]V `json:"key"`
-	Before    map[string]V `json:"before"`
-	After     map[string]V `json:"after"`
-	Unchanged []string     `json:"unchanged,omitempty"`
-	Scope     struct {
-		Name    string `json:"name"`
-		Version int    `json:"version"`
-		Reason  string `json:"reason"`
-	} `json:"scope"`
-	Source struct {
-		Kind     string           `json:"kind"`
-		Name     string           `json:"name"`
-		DB       string           `json:"db"`
-		Schema   string           `json:"schema"`
-		Table    string           `json:"table"`
-		Pos      capture.Position `json:"pos"`
-		CommitTS time.Time        `json:"commit_ts"`
-		Snapshot bool             `json:"snapshot"`
-		Origin   string           `json:"origin,omitempty"`
-	} `json:"source"`
-	Txn struct {
+	Op        string         `json:"op"`
+	Key       map[string]V   `json:"key"`
+	Before    map[string]V   `json:"before"`
+	After     map[string]V   `json:"after"`
+	Unchanged []string       `json:"unchanged,omitempty"`
+	Scope     EnvelopeScope  `json:"scope"`
+	Source    EnvelopeSource `json:"source"`
+	Txn       struct {
 		ID   string `json:"id"`
 		Seq  int    `json:"seq"`
 		Last bool   `json:"last"`
@@ -61,33 +66,56 @@ type EnvelopeOf[V any] struct {
 	TsMs int64 `json:"ts_ms"`
 }
 
-// Decode parses a message body, numbers as json.Number.
+// Decode parses a message body as DecodeRaw does, with row values
+// decoded, numbers as json.Number.
 func Decode(data []byte) (*Envelope, error) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	var e Envelope
-	if err := d.Decode(&e); err != nil {
-		return nil, fmt.Errorf("decode envelope: %w", err)
+	raw, err := DecodeRaw(data)
+	if err != nil {
+		return nil, err
 	}
-	// As json.Unmarshal (DecodeRaw) does: one value, nothing after it.
-	if _, err := d.Token(); err != io.EOF {
-		return nil, errors.New("decode envelope: data after the JSON value")
+	e := &Envelope{Op: raw.Op, Unchanged: raw.Unchanged, Scope: raw.Scope, Source: raw.Source, Txn: raw.Txn, TsMs: raw.TsMs}
+	for _, r := range []struct {
+		to   *map[string]any
+		from map[string]json.RawMessage
+	}{{&e.Key, raw.Key}, {&e.Before, raw.Before}, {&e.After, raw.After}} {
+		if r.from == nil {
+			continue
+		}
+		*r.to = make(map[string]any, len(r.from))
+		for name, v := range r.from {
+			d := json.NewDecoder(bytes.NewReader(v))
+			d.UseNumber()
+			var x any
+			if err := d.Decode(&x); err != nil {
+				return nil, fmt.Errorf("decode envelope: value of %q: %w", name, err)
+			}
+			(*r.to)[name] = x
+		}
 	}
-	return &e, nil
+	return e, nil
 }
 
-// DecodeRaw parses a message body, keeping row values as raw JSON.
+// DecodeRaw parses a message body, keeping row values as raw JSON, as
+// github.com/go-json-experiment/json (encoding/json/v2) reads it into a
+// RawEnvelope with duplicate names and invalid UTF-8 allowed (see
+// rawDecoder), except that a body of null is an error.
 func DecodeRaw(data []byte) (*RawEnvelope, error) {
-	var e RawEnvelope
-	if err := json.Unmarshal(data, &e); err != nil {
+	e := new(RawEnvelope)
+	err := decode(data, func(d *rawDecoder) error {
+		if d.dec.PeekKind() == 'n' {
+			return errors.New("null where an envelope belongs")
+		}
+		return d.envelope(e)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("decode envelope: %w", err)
 	}
-	return &e, nil
+	return e, nil
 }
 
 // DecodeRows parses a message body that is one envelope or, from a scope
-// with rows_per_message above 1, a JSON array of them, keeping row values
-// as raw JSON. It returns at least one envelope.
+// with rows_per_message above 1, a JSON array of them, as DecodeRaw
+// does. It returns at least one envelope.
 func DecodeRows(data []byte) ([]*RawEnvelope, error) {
 	if !IsPack(data) {
 		e, err := DecodeRaw(data)
@@ -97,7 +125,7 @@ func DecodeRows(data []byte) ([]*RawEnvelope, error) {
 		return []*RawEnvelope{e}, nil
 	}
 	var es []*RawEnvelope
-	if err := json.Unmarshal(data, &es); err != nil {
+	if err := decode(data, func(d *rawDecoder) error { return d.envelopes(&es) }); err != nil {
 		return nil, fmt.Errorf("decode envelopes: %w", err)
 	}
 	if len(es) == 0 || slices.Contains(es, nil) {
