@@ -108,9 +108,9 @@ func (ss *session) tableMap(e *replication.TableMapEvent) error {
 
 // rows passes a rows event of a published table to the sink. Until the
 // transaction's commit position is known (it is the Txn's Pos, which the
-// sink needs from Begin on), up to bufferRows rows wait; beyond that the
-// position is looked up ahead in the binlog.
-func (ss *session) rows(ctx context.Context, e *replication.RowsEvent) error {
+// sink needs from Begin on), up to bufferRows rows and bufferBytes wait;
+// beyond that the position is looked up ahead in the binlog.
+func (ss *session) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent) error {
 	tm := ss.byID[e.TableID]
 	if tm == nil || len(e.Rows) == 0 {
 		return nil
@@ -124,8 +124,9 @@ func (ss *session) rows(ctx context.Context, e *replication.RowsEvent) error {
 	}
 	t.buf = append(t.buf, e)
 	t.bufRows += len(e.Rows)
+	t.bufBytes += int(h.EventSize)
 	if t.end == 0 {
-		if t.bufRows < bufferRows {
+		if t.bufRows <= bufferRows && t.bufBytes <= bufferBytes {
 			return nil
 		}
 		end, err := ss.lookahead(ctx, t)
@@ -152,7 +153,7 @@ func (ss *session) beginSink(ctx context.Context, t *openTxn) error {
 	}
 	ss.unflushed = true
 	buf := t.buf
-	t.buf, t.bufRows = nil, 0
+	t.buf, t.bufRows, t.bufBytes = nil, 0, 0
 	for _, e := range buf {
 		if err := ss.emit(ctx, t, e); err != nil {
 			return err
@@ -258,11 +259,12 @@ func (ss *session) commit(ctx context.Context, h *replication.EventHeader) error
 }
 
 // lookahead finds where the open transaction commits by listing the
-// events after its start with SHOW BINLOG EVENTS, without decoding them.
+// events after its start with SHOW BINLOG EVENTS, without decoding them:
+// 64 events first, then four times as many each round, up to 4,096.
 func (ss *session) lookahead(ctx context.Context, t *openTxn) (capture.Position, error) {
 	from := uint64(t.startOff)
-	for {
-		rows, err := queryMaps(ctx, ss.db, fmt.Sprintf("SHOW BINLOG EVENTS IN %s FROM %d LIMIT 1000", quoteString(t.startFile), from))
+	for limit := 64; ; limit = min(4*limit, 4096) {
+		rows, err := queryMaps(ctx, ss.db, fmt.Sprintf("SHOW BINLOG EVENTS IN %s FROM %d LIMIT %d", quoteString(t.startFile), from, limit))
 		if err != nil {
 			return 0, fmt.Errorf("look up the commit of transaction %s at %s:%d: %w", t.id, t.startFile, t.startOff, err)
 		}
