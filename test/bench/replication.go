@@ -61,7 +61,7 @@ scope "narrow" {
 
 	d.Start()
 	if *cpuProfile != "" {
-		go profile(d, *cpuProfile+".e2e", 3*time.Second)
+		go profile(d, *cpuProfile+".e2e", 10*time.Second)
 	}
 	syncd := float64(rows) / waitLastRow(e, syncdDst, rows, 10*time.Minute).Sub(d.Started).Seconds()
 	cpuSecs := d.CPUSeconds()
