@@ -23,13 +23,13 @@ import (
 // document may repeat names, and before this decoder syncd passed
 // invalid UTF-8 in them on.
 //
-// It is faster than Unmarshal: row values are copied into one buffer
-// per body, column names are interned, and the scope and source objects
+// It is faster than Unmarshal: row values are slices of the body, not
+// copies, column names are interned, and the scope and source objects
 // that the rows of a packed message share are read once.
 type rawDecoder struct {
-	buf   bytes.Buffer
+	data  []byte // the body being read
 	dec   *jsontext.Decoder
-	arena []byte            // row values of the body being read
+	idle  bytes.Buffer      // empty: what dec reads between bodies
 	names map[string]string // column names, interned
 	prev  *RawEnvelope      // the body's previous envelope, nil at its first
 	// The last scope and source objects read, kept from body to body:
@@ -50,7 +50,7 @@ var decodeOptions = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsont
 
 var decoders = sync.Pool{New: func() any {
 	d := &rawDecoder{names: make(map[string]string)}
-	d.dec = jsontext.NewDecoder(&d.buf, decodeOptions)
+	d.dec = jsontext.NewDecoder(&d.idle, decodeOptions)
 	return d
 }}
 
@@ -62,16 +62,16 @@ const maxNames = 4096
 func decode(data []byte, read func(d *rawDecoder) error) error {
 	d := decoders.Get().(*rawDecoder)
 	defer func() {
-		d.buf.Reset()
-		d.arena, d.prev = nil, nil
+		d.data, d.prev = nil, nil
+		d.dec.Reset(&d.idle, decodeOptions)
 		if len(d.names) > maxNames {
 			clear(d.names)
 		}
 		decoders.Put(d)
 	}()
-	d.buf.Write(data)
-	d.dec.Reset(&d.buf, decodeOptions)
-	d.arena = make([]byte, 0, len(data))
+	// From a bytes.Buffer the decoder reads in place.
+	d.data = data
+	d.dec.Reset(bytes.NewBuffer(data), decodeOptions)
 	if err := read(d); err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func unquote(v jsontext.Value) []byte {
 }
 
 // row reads a row object into row, made with room for size columns if
-// nil, its values copied into the arena; or null.
+// nil, its values slices of the body; or null.
 func (d *rawDecoder) row(row map[string]json.RawMessage, size int) (map[string]json.RawMessage, error) {
 	if d.dec.PeekKind() == 'n' {
 		_, err := d.dec.ReadToken()
@@ -266,9 +266,8 @@ func (d *rawDecoder) row(row map[string]json.RawMessage, size int) (map[string]j
 		if err != nil {
 			return err
 		}
-		start := len(d.arena)
-		d.arena = append(d.arena, v...)
-		row[col] = d.arena[start:len(d.arena):len(d.arena)]
+		end := int(d.dec.InputOffset()) // just after v
+		row[col] = d.data[end-len(v) : end : end]
 		return nil
 	})
 	return row, err

@@ -95,7 +95,8 @@ func Decode(data []byte) (*Envelope, error) {
 	return e, nil
 }
 
-// DecodeRaw parses a message body, keeping row values as raw JSON, as
+// DecodeRaw parses a message body, keeping row values as raw JSON (slices
+// of data, which must not change while they are used), as
 // github.com/go-json-experiment/json (encoding/json/v2) reads it into a
 // RawEnvelope with duplicate names and invalid UTF-8 allowed (see
 // rawDecoder), except that a body of null is an error.

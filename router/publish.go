@@ -112,7 +112,7 @@ func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) erro
 		if err := p.sendHeld(ctx); err != nil {
 			return err
 		}
-		p.held, p.heldRows, p.heldSeq = p.open(m), 1, m.seq
+		p.held, p.heldRows, p.heldSeq = p.open(m, 512), 1, m.seq
 		p.held.Data, p.heldLast = appendBody(p.held.Data, m, now)
 		return nil
 	}
@@ -125,7 +125,8 @@ func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) erro
 		if err := p.sendHeld(ctx); err != nil {
 			return err
 		}
-		p.held, p.heldRows, p.heldKey = p.open(m), 0, key
+		// Room for a full pack of rows like this one.
+		p.held, p.heldRows, p.heldKey = p.open(m, min(maxPackBytes, p.pack*(len(p.row)+1)+1)), 0, key
 	}
 	sep := byte(',')
 	if p.heldRows == 0 {
@@ -175,11 +176,11 @@ func (p *publisher) idle() bool {
 }
 
 // open returns a message for m's row and those packed with it, with no
-// body yet.
-func (p *publisher) open(m *message) *nats.Msg {
+// body yet and room for size bytes of it.
+func (p *publisher) open(m *message, size int) *nats.Msg {
 	return &nats.Msg{
 		Subject: m.plan.subjects[m.op],
-		Data:    make([]byte, 0, min(p.pack, 64)*512),
+		Data:    make([]byte, 0, size),
 		Header: nats.Header{
 			HeaderOp:   {m.op.String()},
 			HeaderTxn:  {m.ev.Txn.ID},
