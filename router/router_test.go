@@ -465,6 +465,59 @@ func TestSubscriptionCountsPending(t *testing.T) {
 	}
 }
 
+// TestSubscriptionEnds: Next waits no longer than asked, returns ctx's
+// error when ctx is done, and returns a message it cannot decode as an
+// error naming it, again on every later call; Stop ends the goroutine
+// that reads ahead.
+func TestSubscriptionEnds(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	r := newRouter(t, conn, testConfig(t), 1000)
+	f := &feeder{t: t, r: r}
+	f.txn(2, true)
+	drain(t, r)
+	ctx := context.Background()
+	sub, err := conn.Subscribe(ctx, "s", "app", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := sub.Next(ctx, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if _, err := sub.Next(ctx, 100*time.Millisecond); !errors.Is(err, ErrNoMessage) {
+		t.Fatalf("Next on a read stream: %v, want ErrNoMessage", err)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("Next waited %v for 100ms", waited)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := sub.Next(done, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Next with a done context: %v", err)
+	}
+
+	subject := streamMsgs(t, conn.nc, "s")[0].Subject
+	if err := conn.nc.Publish(subject, []byte(`{"op":`)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_, err := sub.Next(ctx, 5*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "message 3") {
+			t.Fatalf("Next on a broken message: %v, want an error naming message 3", err)
+		}
+	}
+	stopped := make(chan struct{})
+	go func() { sub.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+}
+
 // TestRouterResnapshot: Resnapshot refuses unless every scope of the
 // source has snapshot = "when_needed"; then it makes every table pending
 // again, in this router and, as the records are gone, in the next.
