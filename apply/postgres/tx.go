@@ -14,19 +14,24 @@ import (
 )
 
 // Queue limits: queued statements are sent, in one round trip, when they
-// reach either, and at Commit. With the group limits they bound the
-// memory a transaction holds, however large it is.
+// reach any, and at Commit. With the group limits they bound the memory a
+// transaction holds, however large it is: the queue, and the round trip
+// before it while its results are not read.
 const (
 	maxQueuedBytes      = 8 << 20
 	maxQueuedStatements = 256
+	maxQueuedRows       = maxGroupRows
 )
 
 // tx is a target transaction. The server transaction begins with the
 // first round trip, whose first statement is BEGIN.
 //
-// Without isolate, changes are grouped (see group) and queued, and sent
-// when the queue is full and at Commit; an error from Apply may come from
-// an earlier change. Any error ends the transaction, rolled back.
+// Without isolate, changes are grouped (see group) and queued. A full
+// queue is sent without waiting for its results, so that the server
+// writes it while the next changes are converted; they are read before
+// the next round trip. The rest is sent at Commit. An error from Apply
+// may come from an earlier change. Any error ends the transaction,
+// rolled back.
 //
 // With isolate, Apply sends each change at once inside a savepoint. A
 // change the target rejects is rolled back to the savepoint and returned
@@ -44,6 +49,18 @@ type tx struct {
 	g          group
 	queue      []queued
 	queueBytes int
+	queueRows  int
+	ahead      *roundTrip // sent, results not read yet
+	spare      []queued   // the queue of the last round trip, for reuse
+}
+
+// roundTrip is statements sent in one round trip, BEGIN first if first
+// is 1, whose results are read by finish.
+type roundTrip struct {
+	res   pgx.BatchResults
+	qs    []queued
+	first int
+	n     int // statements sent
 }
 
 // queued is a statement waiting to be sent.
@@ -74,8 +91,8 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 	if err := x.add(c); err != nil {
 		return x.fail(ctx, apply.Reject(err, c, refused))
 	}
-	if x.queueBytes >= maxQueuedBytes || len(x.queue) >= maxQueuedStatements {
-		if _, err := x.send(ctx); err != nil {
+	if x.queueBytes >= maxQueuedBytes || len(x.queue) >= maxQueuedStatements || x.queueRows >= maxQueuedRows {
+		if err := x.sendAhead(ctx); err != nil {
 			return x.fail(ctx, err)
 		}
 	}
@@ -151,6 +168,7 @@ func (x *tx) takeGroup() {
 func (x *tx) push(q queued) {
 	x.queue = append(x.queue, q)
 	x.queueBytes += q.size + len(q.sql)
+	x.queueRows += q.rows
 }
 
 // pushAlone queues the group, then q.
@@ -168,7 +186,7 @@ func (x *tx) discard() {
 // clearQueue empties the queue, keeping its space.
 func (x *tx) clearQueue() {
 	clear(x.queue)
-	x.queue, x.queueBytes = x.queue[:0], 0
+	x.queue, x.queueBytes, x.queueRows = x.queue[:0], 0, 0
 }
 
 // send sends the queued statements, after BEGIN if the server
@@ -187,6 +205,9 @@ func (x *tx) send(ctx context.Context) (pgconn.CommandTag, error) {
 		}
 	}()
 	var tag pgconn.CommandTag
+	if err := x.finishAhead(); err != nil {
+		return tag, err
+	}
 	for start := 0; start < len(x.queue); {
 		end := start
 		for end < len(x.queue) && x.queue[end].op != opUpdate {
@@ -194,20 +215,57 @@ func (x *tx) send(ctx context.Context) (pgconn.CommandTag, error) {
 		}
 		end = min(end+1, len(x.queue))
 		var err error
-		if tag, err = x.sendRange(ctx, x.queue[start:end]); err != nil {
+		if tag, err = x.finish(x.start(ctx, x.queue[start:end])); err != nil {
 			return tag, err
-		}
-		if q := &x.queue[end-1]; q.op == opUpdate && tag.RowsAffected() != int64(q.rows) {
-			return tag, rowsMissing(q, tag.RowsAffected())
 		}
 		start = end
 	}
 	return tag, nil
 }
 
-// sendRange sends qs in one round trip, after BEGIN if the server
-// transaction has not begun, and returns the last statement's tag.
-func (x *tx) sendRange(ctx context.Context, qs []queued) (pgconn.CommandTag, error) {
+// sendAhead sends the queued statements as send does, but does not wait
+// for the results of the last round trip: finishAhead reads them, before
+// anything else is sent.
+func (x *tx) sendAhead(ctx context.Context) error {
+	if err := x.finishAhead(); err != nil {
+		return err
+	}
+	if len(x.queue) == 0 {
+		return nil
+	}
+	last := len(x.queue) - 1
+	for i := range x.queue[:last] {
+		if x.queue[i].op == opUpdate { // its row count first
+			_, err := x.send(ctx)
+			return err
+		}
+	}
+	qs := x.queue
+	x.queue, x.spare = x.spare, nil
+	x.clearQueue()
+	x.ahead = x.start(ctx, qs)
+	return nil
+}
+
+// finishAhead reads the results of the round trip sent ahead, if any.
+func (x *tx) finishAhead() error {
+	rt := x.ahead
+	if rt == nil {
+		return nil
+	}
+	x.ahead = nil
+	_, err := x.finish(rt)
+	for i := range rt.qs {
+		x.g.recycle(&rt.qs[i])
+	}
+	clear(rt.qs)
+	x.spare = rt.qs[:0]
+	return err
+}
+
+// start sends qs in one round trip, after BEGIN if the server
+// transaction has not begun.
+func (x *tx) start(ctx context.Context, qs []queued) *roundTrip {
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(qs)+1)}
 	first := 0
 	if !x.begun {
@@ -217,11 +275,18 @@ func (x *tx) sendRange(ctx context.Context, qs []queued) (pgconn.CommandTag, err
 	for _, q := range qs {
 		b.Queue(q.sql, q.args...)
 	}
-	res := x.conn.SendBatch(ctx, b)
+	return &roundTrip{res: x.conn.SendBatch(ctx, b), qs: qs, first: first, n: b.Len()}
+}
+
+// finish reads the results of rt and returns the last statement's tag.
+// An update that must find all its rows (opUpdate) is last in a round
+// trip: its row count is checked here.
+func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
+	res, qs, first := rt.res, rt.qs, rt.first
 	var tag pgconn.CommandTag
 	var err error
 	i := 0
-	for ; i < b.Len(); i++ {
+	for ; i < rt.n; i++ {
 		if tag, err = res.Exec(); err != nil {
 			break
 		}
@@ -231,6 +296,9 @@ func (x *tx) sendRange(ctx context.Context, qs []queued) (pgconn.CommandTag, err
 	}
 	x.begun = x.conn.PgConn().TxStatus() != 'I'
 	if err == nil {
+		if q := &qs[len(qs)-1]; q.op == opUpdate && tag.RowsAffected() != int64(q.rows) {
+			return tag, rowsMissing(q, tag.RowsAffected())
+		}
 		return tag, nil
 	}
 	var pre pgx.ErrPreprocessingBatch
@@ -305,6 +373,7 @@ func (x *tx) end() {
 // rollback rolls the server transaction back, if one is open. If that
 // fails, the connection, in an unknown state, is closed.
 func (x *tx) rollback(ctx context.Context) error {
+	_ = x.finishAhead() // its error does not matter: all is rolled back
 	if x.conn.IsClosed() || x.conn.PgConn().TxStatus() == 'I' {
 		x.begun = false
 		return nil
