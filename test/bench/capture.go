@@ -51,7 +51,7 @@ scope "all" {
 	if *cpuProfile != "" {
 		go profile(d, *cpuProfile, 5*time.Second)
 	}
-	done := waitStream(e, d, "all", messages(rows, txnRows), 10*time.Minute)
+	done := waitStream(e, d, "all", messages(rows, txnRows), rows, 10*time.Minute)
 	elapsed := done.Sub(d.Started).Seconds()
 	cpuSecs := d.CPUSeconds()
 	d.Stop()

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,8 +25,13 @@ type env = testenv.Program
 func newEnv() *env { return testenv.NewProgram() }
 
 // waitStream waits until the scope's stream on syncd's embedded server
-// holds want messages and returns when that happened.
-func waitStream(e *env, d *testenv.Syncd, scope string, want uint64, timeout time.Duration) time.Time {
+// holds at least want messages and, if lastID is not zero, its last
+// message holds the row with id lastID; it returns when that happened.
+// It counts messages in the stream's state and reads the last message
+// only once the count is reached: reading more would load blocks into
+// the server's cache, which holds loaded blocks for seconds and would
+// inflate syncd's RSS.
+func waitStream(e *env, d *testenv.Syncd, scope string, want uint64, lastID int, timeout time.Duration) time.Time {
 	nc, err := nats.Connect(d.NATSURL)
 	if err != nil {
 		e.Fatal(err)
@@ -35,25 +42,43 @@ func waitStream(e *env, d *testenv.Syncd, scope string, want uint64, timeout tim
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s, err := js.Stream(ctx, router.StreamName(scope))
-		cancel()
-		if err == nil && s.CachedInfo().State.Msgs >= want {
+		if err == nil && s.CachedInfo().State.Msgs >= want && (lastID == 0 || lastRow(ctx, s) == lastID) {
+			cancel()
 			return time.Now()
 		}
+		cancel()
 		select {
 		case <-d.Exited():
 			e.Fatalf("syncd exited: %s", d.Logs())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	e.Fatalf("stream %s did not reach %d messages in %v: %s", scope, want, timeout, d.Logs())
+	e.Fatalf("stream %s did not reach %d messages and row %d in %v: %s", scope, want, lastID, timeout, d.Logs())
 	return time.Time{}
 }
 
-// messages returns how many messages carry rows written in transactions
-// of txnRows rows each, to one table, with the bench's rows_per_message.
-// Counting messages in the stream's state, rather than reading the last
-// one, keeps the poller from loading blocks into the server's cache,
-// which holds loaded blocks for seconds.
+// lastRow returns the id of the last row in a stream's last message, or
+// -1 if it cannot tell.
+func lastRow(ctx context.Context, s jetstream.Stream) int {
+	m, err := s.GetMsg(ctx, s.CachedInfo().State.LastSeq)
+	if err != nil {
+		return -1
+	}
+	rows, err := router.DecodeRows(m.Data)
+	if err != nil {
+		return -1
+	}
+	// A bigint id is a JSON string, an int a number.
+	n, err := strconv.Atoi(string(bytes.Trim(rows[len(rows)-1].After["id"], `"`)))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// messages returns how many messages at least carry rows written in
+// transactions of txnRows rows each, to one table, with the bench's
+// rows_per_message: a message also ends at 128 KiB.
 func messages(rows, txnRows int) uint64 {
 	per := max(*rowsPerMessage, 1)
 	txns := (rows + txnRows - 1) / txnRows

@@ -54,7 +54,7 @@ scope "all" {
 	if _, err := conn.Exec(ctx, `INSERT INTO narrow SELECT g, g % 1000, md5(g::text) FROM generate_series(1, $1::bigint) g`, rows); err != nil {
 		e.Fatal(err)
 	}
-	waitStream(e, d, "all", messages(rows, rows), 10*time.Minute)
+	waitStream(e, d, "all", messages(rows, rows), rows, 10*time.Minute)
 	name := variant(fmt.Sprintf("peak RSS, one %d-row transaction", rows))
 	if apply {
 		waitRows(e, dstDSN, "SELECT count(*) FROM narrow", rows, 10*time.Minute)

@@ -53,7 +53,7 @@ scope "all" {
 	// backlog.
 	d.Start()
 	my.Exec(e, "capture", `INSERT INTO narrow VALUES (0, 0, 'marker', 'marker')`)
-	waitStream(e, d, "all", 1, time.Minute)
+	waitStream(e, d, "all", 1, 0, time.Minute)
 	d.Stop()
 
 	from := masterStatus(e, dsn)
@@ -66,7 +66,7 @@ scope "all" {
 	d.Start()
 	log.Printf("mysql capture: syncd ready after %v", time.Since(d.Started).Round(time.Millisecond))
 	profiled := profileMySQL(d, "capture")
-	done := waitStream(e, d, "all", messages(rows, txnRows)+1, 10*time.Minute)
+	done := waitStream(e, d, "all", messages(rows, txnRows)+1, rows, 10*time.Minute)
 	elapsed := done.Sub(d.Started).Seconds()
 	cpuSecs := d.CPUSeconds()
 	profiled()
