@@ -14,10 +14,11 @@ import (
 
 // tx is a target transaction, open on the server from Begin.
 //
-// Without isolate, changes are grouped (see group); a group is sent as
-// one statement when a change does not fit it or it is full, and at
-// Commit. An error from Apply may come from an earlier change. Any error
-// ends the transaction, rolled back.
+// Without isolate, changes are grouped (see group); a group becomes one
+// statement when a change does not fit it or it is full, and at Commit.
+// A goroutine sends it while the worker converts the next changes; it is
+// done before anything else is sent. An error from Apply may come from
+// an earlier change. Any error ends the transaction, rolled back.
 //
 // With isolate, Apply sends each change at once inside a savepoint. A
 // change the target rejects is rolled back to the savepoint and returned
@@ -31,7 +32,17 @@ type tx struct {
 
 	r     row
 	g     group
-	queue []stmt // statements to send, in order
+	queue []stmt     // statements to send, in order
+	ahead *roundTrip // statements being sent, nil if none
+	spare []stmt     // the queue of the last round trip, for reuse
+}
+
+// roundTrip is statements a goroutine sends; done is closed when it has
+// sent them or failed with err.
+type roundTrip struct {
+	qs   []stmt
+	done chan struct{}
+	err  error
 }
 
 var _ apply.Tx = (*tx)(nil)
@@ -51,7 +62,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 	if err := x.add(c); err != nil {
 		return x.fail(ctx, apply.Reject(err, c, refused))
 	}
-	if err := x.send(ctx); err != nil {
+	if err := x.sendAhead(ctx); err != nil {
 		return x.fail(ctx, err)
 	}
 	return nil
@@ -146,13 +157,54 @@ func (x *tx) clearQueue() {
 	x.queue = x.queue[:0]
 }
 
-// send sends the queued statements in order, one round trip each, and
-// empties the queue. An error names the statement that failed and is
-// classified (see apply.Reject).
+// send sends the queued statements in order, one round trip each, after
+// those sent ahead, and empties the queue. An error names the statement
+// that failed and is classified (see apply.Reject).
 func (x *tx) send(ctx context.Context) error {
 	defer x.clearQueue()
-	for i := range x.queue {
-		q := &x.queue[i]
+	if err := x.finishAhead(); err != nil {
+		return err
+	}
+	return x.exec(ctx, x.queue)
+}
+
+// sendAhead hands the queued statements, if any, to a goroutine that
+// sends them as send does, after waiting for those handed over before.
+func (x *tx) sendAhead(ctx context.Context) error {
+	if len(x.queue) == 0 {
+		return nil
+	}
+	if err := x.finishAhead(); err != nil {
+		return err
+	}
+	rt := &roundTrip{qs: x.queue, done: make(chan struct{})}
+	x.queue, x.spare = x.spare, nil
+	x.ahead = rt
+	go func() {
+		defer close(rt.done)
+		rt.err = x.exec(ctx, rt.qs)
+	}()
+	return nil
+}
+
+// finishAhead waits for the statements sent ahead, if any, and returns
+// their error.
+func (x *tx) finishAhead() error {
+	rt := x.ahead
+	if rt == nil {
+		return nil
+	}
+	x.ahead = nil
+	<-rt.done
+	clear(rt.qs)
+	x.spare = rt.qs[:0]
+	return rt.err
+}
+
+// exec sends qs in order, one round trip each.
+func (x *tx) exec(ctx context.Context, qs []stmt) error {
+	for i := range qs {
+		q := &qs[i]
 		res, err := x.stx.ExecContext(ctx, q.sql, q.args...)
 		if err != nil {
 			if q.table == nil {
@@ -239,6 +291,7 @@ func (x *tx) end() {
 // connection the server still answers, the connection, in an unknown
 // state, is closed; a broken one database/sql drops by itself.
 func (x *tx) rollback() error {
+	_ = x.finishAhead() // its error does not matter: all is rolled back
 	err := x.stx.Rollback()
 	if err == nil || errors.Is(err, sql.ErrTxDone) {
 		return nil

@@ -88,6 +88,53 @@ func TestCommitIsAtomic(t *testing.T) {
 	}
 }
 
+// TestSendAhead: a full group goes to the server while later changes are
+// converted. A row it rejects fails a later Apply, and nothing of the
+// transaction stays; without one, every row commits.
+func TestSendAhead(t *testing.T) {
+	e := newEnv(t)
+	e.exec(strictDDL)
+	e.prepare(items)
+	ctx := ctxT(t)
+	const rows = 2500
+	run := func(bad int) (failedAt int, err error) {
+		tx, err := e.tg.Begin(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		for id := 1; id <= rows; id++ {
+			c := good(id)
+			if id == bad {
+				c = change(items, capture.OpInsert, key(id), "", fmt.Sprintf(`{"id":%d,"name":"x","note":null,"qty":-1}`, id))
+			}
+			if err := tx.Apply(ctx, c); err != nil {
+				return id, err
+			}
+		}
+		return 0, tx.Commit(ctx, record(1))
+	}
+
+	failedAt, err := run(500)
+	var rej *apply.RejectedError
+	if !errors.As(err, &rej) || !strings.Contains(err.Error(), "1000 rows of") {
+		t.Fatalf("error = %v, want a RejectedError for the statement of rows 1 to 1000", err)
+	}
+	if failedAt <= maxGroupRows || failedAt > rows {
+		t.Errorf("the rejection came from Apply of row %d, want one after row %d: the first rows go ahead", failedAt, maxGroupRows)
+	}
+	if got := e.rows(`SELECT count(*) FROM items`); got[0] != "0" {
+		t.Errorf("%s rows in items after the rejection, want 0", got[0])
+	}
+
+	if _, err := run(0); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.rows(`SELECT count(*), sum(qty) FROM items`)[0], fmt.Sprintf("%d|%d", rows, rows*(rows+1)/2); got != want {
+		t.Errorf("items holds count|sum(qty) %s, want %s", got, want)
+	}
+}
+
 // TestTruncateIsTransactional: a truncate is undone with the rest of a
 // transaction that fails (MySQL's TRUNCATE would have committed it).
 func TestTruncateIsTransactional(t *testing.T) {
