@@ -74,20 +74,6 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// sameRaw compares raw envelopes, commit times as instants with their
-// UTC offsets.
-func sameRaw(a, b *RawEnvelope) bool {
-	ta, tb := a.Source.CommitTS, b.Source.CommitTS
-	_, oa := ta.Zone()
-	_, ob := tb.Zone()
-	if !ta.Equal(tb) || oa != ob {
-		return false
-	}
-	x, y := *a, *b
-	x.Source.CommitTS, y.Source.CommitTS = time.Time{}, time.Time{}
-	return reflect.DeepEqual(x, y)
-}
-
 // checkRawAgrees wants raw, as DecodeRaw read it, equal to e: the same
 // fields, and row values that decode to e's.
 func checkRawAgrees(t *testing.T, e *Envelope, raw *RawEnvelope) {
@@ -118,7 +104,13 @@ func checkRawAgrees(t *testing.T, e *Envelope, raw *RawEnvelope) {
 // sameEnvelope compares envelopes, commit times as instants with their
 // UTC offsets, and an empty "unchanged" like a missing one (the encoding
 // leaves it out when empty).
-func sameEnvelope(a, b *Envelope) bool {
+func sameEnvelope(a, b *Envelope) bool { return same(a, b, true) }
+
+// sameRaw compares raw envelopes, commit times as instants with their UTC
+// offsets.
+func sameRaw(a, b *RawEnvelope) bool { return same(a, b, false) }
+
+func same[V any](a, b *EnvelopeOf[V], emptyUnchangedIsNil bool) bool {
 	ta, tb := a.Source.CommitTS, b.Source.CommitTS
 	_, oa := ta.Zone()
 	_, ob := tb.Zone()
@@ -127,7 +119,7 @@ func sameEnvelope(a, b *Envelope) bool {
 	}
 	x, y := *a, *b
 	x.Source.CommitTS, y.Source.CommitTS = time.Time{}, time.Time{}
-	if len(x.Unchanged) == 0 && len(y.Unchanged) == 0 {
+	if emptyUnchangedIsNil && len(x.Unchanged) == 0 && len(y.Unchanged) == 0 {
 		x.Unchanged, y.Unchanged = nil, nil
 	}
 	return reflect.DeepEqual(x, y)

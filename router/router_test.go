@@ -435,22 +435,31 @@ func TestRouterFailsFastOnReconnect(t *testing.T) {
 	}
 }
 
-// TestSubscriptionCountsPending: each delivery says how many messages of
-// the stream the subscription has yet to deliver after it.
-func TestSubscriptionCountsPending(t *testing.T) {
+// subscribed publishes transactions of the given sizes to scope "s" and
+// subscribes to it from the start.
+func subscribed(t *testing.T, txns ...int) (*Conn, *Subscription) {
+	t.Helper()
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
 	r := newRouter(t, conn, testConfig(t), 1000)
 	f := &feeder{t: t, r: r}
-	f.txn(3, true)
-	f.txn(2, true)
+	for _, n := range txns {
+		f.txn(n, true)
+	}
 	drain(t, r)
-	ctx := context.Background()
-	sub, err := conn.Subscribe(ctx, "s", "app", nil)
+	sub, err := conn.Subscribe(context.Background(), "s", "app", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return conn, sub
+}
+
+// TestSubscriptionCountsPending: each delivery says how many messages of
+// the stream the subscription has yet to deliver after it.
+func TestSubscriptionCountsPending(t *testing.T) {
+	_, sub := subscribed(t, 3, 2)
 	defer sub.Stop()
+	ctx := context.Background()
 	for want := uint64(4); ; want-- {
 		d, err := sub.Next(ctx, 5*time.Second)
 		if err != nil {
@@ -470,17 +479,8 @@ func TestSubscriptionCountsPending(t *testing.T) {
 // error naming it, again on every later call; Stop ends the goroutine
 // that reads ahead.
 func TestSubscriptionEnds(t *testing.T) {
-	srv := testenv.StartNATS(t)
-	conn := connect(t, srv.URL)
-	r := newRouter(t, conn, testConfig(t), 1000)
-	f := &feeder{t: t, r: r}
-	f.txn(2, true)
-	drain(t, r)
+	conn, sub := subscribed(t, 2)
 	ctx := context.Background()
-	sub, err := conn.Subscribe(ctx, "s", "app", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for range 2 {
 		if _, err := sub.Next(ctx, 5*time.Second); err != nil {
 			t.Fatal(err)
