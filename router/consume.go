@@ -26,6 +26,7 @@ type Subscription struct {
 	stop  chan struct{} // closed by Stop
 	done  chan struct{} // closed when the goroutine has returned
 	err   error         // the error that ended reading, once Next returned it
+	timer *time.Timer   // Next's wait, made by its first wait
 }
 
 // read is a message decoded ahead, or the error that ended reading.
@@ -203,9 +204,13 @@ func (s *Subscription) Next(ctx context.Context, wait time.Duration) (*Delivery,
 	}
 	var timeout <-chan time.Time
 	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		timeout = t.C
+		if s.timer == nil {
+			s.timer = time.NewTimer(wait)
+		} else {
+			s.timer.Reset(wait)
+		}
+		defer s.timer.Stop()
+		timeout = s.timer.C
 	}
 	select {
 	case r := <-s.out:
