@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/syncd-dev/syncd/test/testenv"
 )
@@ -153,17 +152,7 @@ func TestPgbenchKilledPacked(t *testing.T) {
 	r := runPgbenchScope(t, scope, killThrice)
 
 	// The snapshot of pgbench_accounts went out in full messages.
-	nc := connect(t, r.d)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	s, err := js.Stream(ctx, "SYNCD_BENCH")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := s.GetLastMsgForSubject(ctx, "syncd.bench.app.public.pgbench_accounts.r")
+	m, err := openStream(t, r.d, "SYNCD_BENCH").GetLastMsgForSubject(context.Background(), "syncd.bench.app.public.pgbench_accounts.r")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,22 @@ func connect(t *testing.T, d *testenv.Syncd) *nats.Conn {
 	return nc
 }
 
+// openStream opens a stream of a daemon's NATS server.
+func openStream(t *testing.T, d *testenv.Syncd, name string) jetstream.Stream {
+	t.Helper()
+	js, err := jetstream.New(connect(t, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatalf("open stream %s: %v", name, err)
+	}
+	return s
+}
+
 // streamCount returns how many messages a scope's stream holds.
 func streamCount(t *testing.T, nc *nats.Conn, scope string) (uint64, error) {
 	js, _ := jetstream.New(nc)

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
@@ -69,16 +67,8 @@ scope "packer" {
 	want := `SELECT id, CASE WHEN id = 6 THEN 1 ELSE qty END FROM items WHERE id <= 10 ORDER BY id`
 	waitIdentical(t, r, time.Minute, []string{want}, []string{`SELECT id, qty FROM items_dlq ORDER BY id`})
 
-	nc := connect(t, r.d)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	dlq, err := js.Stream(ctx, "SYNCD_DLQ")
-	if err != nil {
-		t.Fatalf("open the DLQ stream: %v", err)
-	}
+	dlq := openStream(t, r.d, "SYNCD_DLQ")
 	msg, err := dlq.GetLastMsgForSubject(ctx, "syncd.parker._dlq")
 	if err != nil {
 		t.Fatalf("read the parked row: %v", err)
