@@ -308,3 +308,42 @@ scope "items" {
 	query = `SELECT id, name, qty, color FROM items ORDER BY id`
 	waitIdentical(t, r, time.Minute, []string{query}, []string{query})
 }
+
+// TestDropColumnInBacklogPostgres drops a column at the source while
+// changes from before it are still unread: the target keeps the column
+// (syncd never drops what a target holds), rows from before the drop
+// keep their values in it, and rows after it leave it empty. The source
+// column is NOT NULL; create_tables makes target columns nullable.
+func TestDropColumnInBacklogPostgres(t *testing.T) {
+	r := newReplication(t, func(r *replication) {
+		r.src.Exec(t, "app", `CREATE TABLE items (id int PRIMARY KEY, name text, note text NOT NULL, qty int)`)
+	}, `
+scope "items" {
+  source  = "app"
+  targets = ["replica"]
+  table "public.items" {}
+}`)
+	r.d.Start()
+	r.src.Exec(t, "app", `INSERT INTO items VALUES (0, 'zero', 'n0', 0)`)
+	query := `SELECT id, name, note, qty FROM items ORDER BY id`
+	waitIdentical(t, r, time.Minute, []string{query}, []string{query})
+	r.d.Stop()
+	r.src.Exec(t, "app",
+		`INSERT INTO items VALUES (1, 'one', 'n1', 1), (2, 'two', 'n2', 2)`,
+		`UPDATE items SET note = 'n0 again' WHERE id = 0`,
+		`ALTER TABLE items DROP COLUMN note`,
+		`INSERT INTO items VALUES (3, 'three', 3)`,
+		`UPDATE items SET qty = qty + 10 WHERE id = 1`)
+	r.d.Start()
+	query = `SELECT id, name, qty FROM items ORDER BY id`
+	waitIdentical(t, r, time.Minute, []string{query}, []string{query})
+	notes := `SELECT id, note FROM items ORDER BY id`
+	_, got, err := checksum(t, r.dstDSN, notes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `SELECT * FROM (VALUES (0, 'n0 again'), (1, 'n1'), (2, 'n2'), (3, NULL)) AS v(id, note) ORDER BY id`
+	if _, sum, _ := checksum(t, r.srcDSN, want); got != sum {
+		t.Fatalf("the target's note column does not hold the values from before the drop")
+	}
+}

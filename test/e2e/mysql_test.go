@@ -211,6 +211,49 @@ scope "items" {
 	c.waitSame(t, time.Minute, `SELECT id, name, color, qty FROM shop.items ORDER BY id`)
 }
 
+// TestDropColumnInBacklog drops a column while changes from before it
+// are still unread: both targets keep the column, with the values from
+// before the drop, and every other value lands in its own column.
+func TestDropColumnInBacklog(t *testing.T) {
+	c := newCrossEngine(t, "shop", func(c *crossEngine) {
+		c.src.Exec(t, "shop", "CREATE TABLE items (id int PRIMARY KEY, name varchar(20), note varchar(10) NOT NULL, qty int)")
+	}, `
+scope "items" {
+  source   = "shop"
+  targets  = ["copy", "pgcopy"]
+  table "shop.items" {}
+}`)
+	c.d.Start()
+	c.src.Exec(t, "shop", "INSERT INTO items VALUES (0, 'zero', 'n0', 0)")
+	c.waitSame(t, time.Minute, `SELECT id, name, note, qty FROM shop.items ORDER BY id`)
+	c.d.Stop()
+
+	// While syncd is down: rows in the old shape, note dropped (qty moves
+	// one place left), rows in the new shape, and updates of old rows.
+	c.src.Exec(t, "shop",
+		"INSERT INTO items VALUES (1, 'one', 'n1', 1), (2, 'two', 'n2', 2)",
+		"UPDATE items SET note = 'n0 again' WHERE id = 0",
+		"ALTER TABLE items DROP COLUMN note",
+		"INSERT INTO items VALUES (3, 'three', 3)",
+		"UPDATE items SET qty = qty + 10 WHERE id = 1")
+	c.d.Start()
+	c.waitSame(t, time.Minute, `SELECT id, name, qty FROM shop.items ORDER BY id`)
+	_, want, err := rowsHash("mysql", c.srcDSN,
+		`SELECT 0 AS id, 'n0 again' AS note UNION ALL SELECT 1, 'n1' UNION ALL SELECT 2, 'n2' UNION ALL SELECT 3, NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []struct{ name, driver, dsn string }{{"mariadb", "mysql", c.dstDSN}, {"postgres", "pgx", c.pgDSN}} {
+		_, got, err := rowsHash(target.driver, target.dsn, `SELECT id, note FROM shop.items ORDER BY id`)
+		if err != nil {
+			t.Fatalf("%s target: %v", target.name, err)
+		}
+		if got != want {
+			t.Errorf("%s target: the note column does not hold the values from before the drop", target.name)
+		}
+	}
+}
+
 // TestBadMySQLSource starts syncd against MariaDB servers set up wrongly:
 // each problem stops it with exit code 1 and its own message.
 func TestBadMySQLSource(t *testing.T) {
