@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -195,7 +196,11 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 		rec.RowsApplied = s.cp.RowsApplied
 	}
 	rec.RowsApplied += b.rows
-	if err := b.tx.Commit(ctx, rec); err != nil {
+	write := rec
+	if s.cp != nil && bytes.Equal(s.cp.Definition, rec.Definition) && bytes.Equal(s.cp.ColumnSchema, rec.ColumnSchema) {
+		write.Definition, write.ColumnSchema = nil, nil // stored already
+	}
+	if err := b.tx.Commit(ctx, write); err != nil {
 		return fmt.Errorf("commit at target %s: %w", w.cfg.Target, err)
 	}
 	s.cp = &rec

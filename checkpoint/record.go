@@ -19,6 +19,10 @@ type Record struct {
 	ScopeVersion int
 	Definition   json.RawMessage
 	// ColumnSchema is the JSON of the scope's tables and columns.
+	//
+	// In a record to be written, a nil Definition or ColumnSchema leaves
+	// the one stored as it is: workers send them only when they differ
+	// from what the target holds, not with every commit.
 	ColumnSchema json.RawMessage
 	// Position is the source position of the last source transaction
 	// applied in full. Messages at or below it are skipped on restart.

@@ -61,10 +61,11 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		t.Errorf("position columns %q", got)
 	}
 
-	// A later commit replaces the row.
+	// A later commit replaces the row, but for a definition and column
+	// schema it leaves out (nil): those stay as stored.
 	rec.Position++
 	rec.RowsApplied++
-	rec.Definition = nil
+	rec.Definition, rec.ColumnSchema = nil, nil
 	if err := e.run(false, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +73,25 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Position != rec.Position || got.RowsApplied != rec.RowsApplied || got.Definition != nil {
-		t.Errorf("Checkpoint after second commit = %+v", got)
+	want.Position, want.RowsApplied = rec.Position, rec.RowsApplied
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Checkpoint after a commit without definition (-want +got):\n%s", diff)
+	}
+
+	// One with them replaces them.
+	rec.ScopeVersion++
+	rec.Definition = json.RawMessage(`{"tables":["public.items"]}`)
+	rec.ColumnSchema = json.RawMessage(`[]`)
+	if err := e.run(false, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err = e.tg.Checkpoint(ctx, "s", "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.ScopeVersion, want.Definition, want.ColumnSchema = rec.ScopeVersion, rec.Definition, rec.ColumnSchema
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Checkpoint after a new definition (-want +got):\n%s", diff)
 	}
 	if got, _, _ := e.tg.Checkpoint(ctx, "s", "other"); got.Position != 5 || got.SyncdVersion != "v9" {
 		t.Errorf("Checkpoint of the other source = %+v", got)

@@ -59,7 +59,12 @@ func newScopeInfoSQL(name tableName, s *server) scopeInfoSQL {
 		if i > 0 {
 			write += ", "
 		}
-		write += c + " = " + newValue(s, c)
+		switch c {
+		case "definition", "column_schema": // NULL: keep the stored one
+			write += c + " = COALESCE(" + newValue(s, c) + ", " + c + ")"
+		default:
+			write += c + " = " + newValue(s, c)
+		}
 	}
 	return scopeInfoSQL{
 		create: fmt.Sprintf(scopeInfoDDL, id),

@@ -50,11 +50,13 @@ func newScopeInfoSQL(name pgx.Identifier) scopeInfoSQL {
 		readCheckpoint: fmt.Sprintf(`SELECT scope_version, definition, column_schema, last_position,
 			last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version
 			FROM %s WHERE scope = $1 AND source = $2`, id),
-		writeCheckpoint: fmt.Sprintf(`INSERT INTO %s (%s)
+		writeCheckpoint: fmt.Sprintf(`INSERT INTO %s AS si (%s)
 			VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (scope, source) DO UPDATE SET
-			scope_version = excluded.scope_version, definition = excluded.definition,
-			column_schema = excluded.column_schema, last_position = excluded.last_position,
+			scope_version = excluded.scope_version,
+			definition = coalesce(excluded.definition, si.definition),
+			column_schema = coalesce(excluded.column_schema, si.column_schema),
+			last_position = excluded.last_position,
 			last_stream_seq = excluded.last_stream_seq, last_applied_at = excluded.last_applied_at,
 			last_txn_apply_ms = excluded.last_txn_apply_ms, rows_applied = excluded.rows_applied,
 			syncd_version = excluded.syncd_version`, id, scopeInfoColumns),
@@ -124,7 +126,8 @@ func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoi
 }
 
 // writeCheckpoint returns the statement that writes rec as its scope's
-// scope_info row.
+// scope_info row, keeping the stored definition or column schema where
+// rec has none.
 func (t *Target) writeCheckpoint(rec checkpoint.Record) queued {
 	version := rec.SyncdVersion
 	if version == "" {

@@ -307,6 +307,16 @@ scope "items" {
 	r.d.Start()
 	query = `SELECT id, name, qty, color FROM items ORDER BY id`
 	waitIdentical(t, r, time.Minute, []string{query}, []string{query})
+
+	// The scope_info row describes the new column too: it is written
+	// again when the column schema changes, not only at a session's start.
+	_, got, err := checksum(t, r.dstDSN, `SELECT column_schema::text LIKE '%"color"%', definition IS NOT NULL FROM syncd_scope_info`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, want, _ := checksum(t, r.dstDSN, `SELECT true, true`); got != want {
+		t.Error("scope_info's column_schema lacks the new column, or its definition is missing")
+	}
 }
 
 // TestDropColumnInBacklogPostgres drops a column at the source while
