@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/syncd-dev/syncd/capture"
@@ -334,4 +336,28 @@ func FuzzParseTimestamptz(f *testing.F) {
 			t.Fatalf("parse %q = %v, parse %q = %v, %v", text, got, again, back, ok)
 		}
 	})
+}
+
+// BenchmarkParseInsert parses the Insert message of a narrow row (the
+// row of BenchmarkDecodeRow) with syncd's parser and with pglogrepl's.
+func BenchmarkParseInsert(b *testing.B) {
+	msg := []byte{'I', 0, 0, 0x40, 0x01, 'N', 0, 5}
+	for _, v := range []string{"1234567890123", "customer@example.com", "199.90", "2026-03-01 10:00:00.123456+00", "t"} {
+		msg = append(msg, 't')
+		msg = binary.BigEndian.AppendUint32(msg, uint32(len(v)))
+		msg = append(msg, v...)
+	}
+	for _, p := range []struct {
+		name  string
+		parse func([]byte) (pglogrepl.Message, error)
+	}{{"syncd", parseMessage}, {"pglogrepl", pglogrepl.Parse}} {
+		b.Run(p.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.parse(msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

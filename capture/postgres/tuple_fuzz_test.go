@@ -3,6 +3,7 @@ package postgres
 import (
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -78,6 +79,10 @@ func FuzzDecodeTuple(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// Row messages are parsed by syncd: as pglogrepl parses them.
+		if want, ok := pglogreplParse(data); ok && !reflect.DeepEqual(m, want) {
+			t.Fatalf("parseMessage(%q) = %#v, pglogrepl.Parse gives %#v", data, m, want)
+		}
 		type tuple struct {
 			t       *pglogrepl.TupleData
 			keyOnly bool
@@ -120,6 +125,18 @@ func FuzzDecodeTuple(f *testing.F) {
 			}
 		}
 	})
+}
+
+// pglogreplParse returns what pglogrepl.Parse returns for data, and
+// false if it fails or panics.
+func pglogreplParse(data []byte) (m pglogrepl.Message, ok bool) {
+	defer func() {
+		if recover() != nil {
+			m, ok = nil, false
+		}
+	}()
+	m, err := pglogrepl.Parse(data)
+	return m, err == nil
 }
 
 // checkContract reports whether v is a value of the Go type the capture
