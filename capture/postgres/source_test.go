@@ -98,9 +98,17 @@ func TestSourceEvents(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, rec) }()
 	defer func() {
+		// Run waits in a read with a deadline 10s away (the status
+		// interval): cancelling must end it at once.
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Run returned %v after cancel, want context.Canceled", err)
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Run returned %v after cancel, want context.Canceled", err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Errorf("Run still running 3s after cancel")
+			<-done
 		}
 	}()
 
