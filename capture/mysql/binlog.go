@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
@@ -62,6 +63,11 @@ type session struct {
 	byID map[uint64]*tableMap // current table maps by table id; nil value: not published
 	hist schemaHistory
 	txn  *openTxn
+
+	// counters caches the events counter of each table and op:
+	// looking it up by label values builds the table's name and hashes
+	// it, for every row.
+	counters map[counterKey]prometheus.Counter
 
 	snapshotter capture.Snapshotter // nil if the sink takes no snapshots
 	toSnapshot  []capture.SnapshotRequest

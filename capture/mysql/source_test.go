@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
@@ -116,7 +118,7 @@ func TestAlterWithUnreadEvents(t *testing.T) {
 		`ALTER TABLE item ADD COLUMN price decimal(10,2) NOT NULL DEFAULT 0 AFTER id`,
 		`INSERT INTO item VALUES (2, 9.50, 'new')`)
 	rec := &recorder{}
-	start(t, cfg, rec)
+	r = start(t, cfg, rec)
 	var events []capture.Event
 	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
 		if events, _, _ = rec.get(); len(events) < 2 {
@@ -124,6 +126,14 @@ func TestAlterWithUnreadEvents(t *testing.T) {
 		}
 		return nil
 	})
+	// Both versions of the table count as one table.
+	var counted dto.Metric
+	if err := r.src.metrics.Events.WithLabelValues("shop.item", "c").Write(&counted); err != nil {
+		t.Fatal(err)
+	}
+	if n := counted.GetCounter().GetValue(); n != 2 {
+		t.Errorf("events counted for shop.item inserts: %v, want 2", n)
+	}
 	if !rowsEqual(events[0].After, capture.Row{int32(1), "old"}) || len(events[0].Table.Columns) != 2 {
 		t.Errorf("old row %v columns %v", events[0].After, events[0].Table.Columns)
 	}

@@ -215,7 +215,22 @@ func (ss *session) change(ctx context.Context, ev *capture.Event) error {
 }
 
 func (ss *session) counter(t *capture.Table, op capture.Op) prometheus.Counter {
-	return ss.src.metrics.Events.WithLabelValues(t.ID().String(), op.String())
+	k := counterKey{t, op}
+	c, ok := ss.counters[k]
+	if !ok {
+		if ss.counters == nil {
+			ss.counters = map[counterKey]prometheus.Counter{}
+		}
+		c = ss.src.metrics.Events.WithLabelValues(t.ID().String(), op.String())
+		ss.counters[k] = c
+	}
+	return c
+}
+
+// counterKey is a table version and an op.
+type counterKey struct {
+	t  *capture.Table
+	op capture.Op
 }
 
 // commit ends the open transaction at the event h (XID, COMMIT, or the
