@@ -282,30 +282,39 @@ scope "copy" {
 	}
 }
 
-// TestAlterInBacklogPostgres adds a column at the source while changes
-// from before it are still unread: rows land in the right columns, and
-// create_tables adds the column at the target.
-func TestAlterInBacklogPostgres(t *testing.T) {
-	r := newReplication(t, func(r *replication) {
-		r.src.Exec(t, "app", `CREATE TABLE items (id int PRIMARY KEY, name text, qty int)`)
-	}, `
+// itemsInPostgresBacklog creates public.items with ddl on a new source,
+// replicated by scope "items", and waits for the row first to arrive.
+// Then, with syncd stopped, it runs backlog at the source and starts
+// syncd again, which reads the backlog only after all of it is logged.
+func itemsInPostgresBacklog(t *testing.T, ddl, first string, backlog ...string) *replication {
+	t.Helper()
+	r := newReplication(t, func(r *replication) { r.src.Exec(t, "app", ddl) }, `
 scope "items" {
   source  = "app"
   targets = ["replica"]
   table "public.items" {}
 }`)
 	r.d.Start()
-	r.src.Exec(t, "app", `INSERT INTO items VALUES (0, 'zero', 0)`)
-	query := `SELECT id, name, qty FROM items ORDER BY id`
+	r.src.Exec(t, "app", first)
+	query := `SELECT * FROM items ORDER BY id`
 	waitIdentical(t, r, time.Minute, []string{query}, []string{query})
 	r.d.Stop()
-	r.src.Exec(t, "app",
+	r.src.Exec(t, "app", backlog...)
+	r.d.Start()
+	return r
+}
+
+// TestAlterInBacklogPostgres adds a column at the source while changes
+// from before it are still unread: rows land in the right columns, and
+// create_tables adds the column at the target.
+func TestAlterInBacklogPostgres(t *testing.T) {
+	r := itemsInPostgresBacklog(t, `CREATE TABLE items (id int PRIMARY KEY, name text, qty int)`,
+		`INSERT INTO items VALUES (0, 'zero', 0)`,
 		`INSERT INTO items VALUES (1, 'one', 1), (2, 'two', 2)`,
 		`ALTER TABLE items ADD COLUMN color text`,
 		`INSERT INTO items VALUES (3, 'three', 3, 'red')`,
 		`UPDATE items SET color = 'blue', qty = qty + 10 WHERE id = 1`)
-	r.d.Start()
-	query = `SELECT id, name, qty, color FROM items ORDER BY id`
+	query := `SELECT id, name, qty, color FROM items ORDER BY id`
 	waitIdentical(t, r, time.Minute, []string{query}, []string{query})
 
 	// The scope_info row describes the new column too: it is written
@@ -325,27 +334,14 @@ scope "items" {
 // keep their values in it, and rows after it leave it empty. The source
 // column is NOT NULL; create_tables makes target columns nullable.
 func TestDropColumnInBacklogPostgres(t *testing.T) {
-	r := newReplication(t, func(r *replication) {
-		r.src.Exec(t, "app", `CREATE TABLE items (id int PRIMARY KEY, name text, note text NOT NULL, qty int)`)
-	}, `
-scope "items" {
-  source  = "app"
-  targets = ["replica"]
-  table "public.items" {}
-}`)
-	r.d.Start()
-	r.src.Exec(t, "app", `INSERT INTO items VALUES (0, 'zero', 'n0', 0)`)
-	query := `SELECT id, name, note, qty FROM items ORDER BY id`
-	waitIdentical(t, r, time.Minute, []string{query}, []string{query})
-	r.d.Stop()
-	r.src.Exec(t, "app",
+	r := itemsInPostgresBacklog(t, `CREATE TABLE items (id int PRIMARY KEY, name text, note text NOT NULL, qty int)`,
+		`INSERT INTO items VALUES (0, 'zero', 'n0', 0)`,
 		`INSERT INTO items VALUES (1, 'one', 'n1', 1), (2, 'two', 'n2', 2)`,
 		`UPDATE items SET note = 'n0 again' WHERE id = 0`,
 		`ALTER TABLE items DROP COLUMN note`,
 		`INSERT INTO items VALUES (3, 'three', 3)`,
 		`UPDATE items SET qty = qty + 10 WHERE id = 1`)
-	r.d.Start()
-	query = `SELECT id, name, qty FROM items ORDER BY id`
+	query := `SELECT id, name, qty FROM items ORDER BY id`
 	waitIdentical(t, r, time.Minute, []string{query}, []string{query})
 	notes := `SELECT id, note FROM items ORDER BY id`
 	_, got, err := checksum(t, r.dstDSN, notes)

@@ -104,6 +104,14 @@ func rowsHash(driver, dsn, query string) (int, string, error) {
 	return n, hex.EncodeToString(h.Sum(nil)), rows.Err()
 }
 
+// target is one of a crossEngine's target databases.
+type target struct{ name, driver, dsn string }
+
+// targets returns the MariaDB and the PostgreSQL target.
+func (c *crossEngine) targets() []target {
+	return []target{{"mariadb", "mysql", c.dstDSN}, {"postgres", "pgx", c.pgDSN}}
+}
+
 // waitSame waits until query returns the same rows at the source and at
 // both targets.
 func (c *crossEngine) waitSame(t *testing.T, timeout time.Duration, queries ...string) {
@@ -114,7 +122,7 @@ func (c *crossEngine) waitSame(t *testing.T, timeout time.Duration, queries ...s
 			if err != nil {
 				return err
 			}
-			for _, target := range []struct{ name, driver, dsn string }{{"mariadb", "mysql", c.dstDSN}, {"postgres", "pgx", c.pgDSN}} {
+			for _, target := range c.targets() {
 				m, got, err := rowsHash(target.driver, target.dsn, q)
 				if err != nil {
 					return fmt.Errorf("%s target: %w", target.name, err)
@@ -183,31 +191,40 @@ func TestSysbenchKilled(t *testing.T) {
 	})
 }
 
-// TestAlterInBacklog adds a column while changes from before it are still
-// unread: every row lands in the right columns at both targets, which
-// get the new column from create_tables.
-func TestAlterInBacklog(t *testing.T) {
-	c := newCrossEngine(t, "shop", func(c *crossEngine) {
-		c.src.Exec(t, "shop", "CREATE TABLE items (id int PRIMARY KEY, name varchar(20), qty int)")
-	}, `
+// itemsInMySQLBacklog creates shop.items with ddl on a new MariaDB source,
+// replicated by scope "items" to both targets, and waits for the row
+// first to arrive. Then, with syncd stopped, it runs backlog at the
+// source and starts syncd again, which reads the backlog only after all
+// of it is logged.
+func itemsInMySQLBacklog(t *testing.T, ddl, first string, backlog ...string) *crossEngine {
+	t.Helper()
+	c := newCrossEngine(t, "shop", func(c *crossEngine) { c.src.Exec(t, "shop", ddl) }, `
 scope "items" {
   source   = "shop"
   targets  = ["copy", "pgcopy"]
   table "shop.items" {}
 }`)
 	c.d.Start()
-	c.src.Exec(t, "shop", "INSERT INTO items VALUES (0, 'zero', 0)")
-	c.waitSame(t, time.Minute, `SELECT id, name, qty FROM shop.items ORDER BY id`)
+	c.src.Exec(t, "shop", first)
+	c.waitSame(t, time.Minute, `SELECT * FROM shop.items ORDER BY id`)
 	c.d.Stop()
+	c.src.Exec(t, "shop", backlog...)
+	c.d.Start()
+	return c
+}
 
-	// While syncd is down: rows in the old shape, a new column before
-	// qty, rows in the new shape, and updates of old rows.
-	c.src.Exec(t, "shop",
+// TestAlterInBacklog adds a column while changes from before it are still
+// unread: every row lands in the right columns at both targets, which
+// get the new column from create_tables.
+func TestAlterInBacklog(t *testing.T) {
+	// Rows in the old shape, a new column before qty, rows in the new
+	// shape, and updates of old rows.
+	c := itemsInMySQLBacklog(t, "CREATE TABLE items (id int PRIMARY KEY, name varchar(20), qty int)",
+		"INSERT INTO items VALUES (0, 'zero', 0)",
 		"INSERT INTO items VALUES (1, 'one', 1), (2, 'two', 2)",
 		"ALTER TABLE items ADD COLUMN color varchar(10) AFTER name",
 		"INSERT INTO items VALUES (3, 'three', 'red', 3)",
 		"UPDATE items SET color = 'blue', qty = qty + 10 WHERE id = 1")
-	c.d.Start()
 	c.waitSame(t, time.Minute, `SELECT id, name, color, qty FROM shop.items ORDER BY id`)
 }
 
@@ -215,35 +232,22 @@ scope "items" {
 // are still unread: both targets keep the column, with the values from
 // before the drop, and every other value lands in its own column.
 func TestDropColumnInBacklog(t *testing.T) {
-	c := newCrossEngine(t, "shop", func(c *crossEngine) {
-		c.src.Exec(t, "shop", "CREATE TABLE items (id int PRIMARY KEY, name varchar(20), note varchar(10) NOT NULL, qty int)")
-	}, `
-scope "items" {
-  source   = "shop"
-  targets  = ["copy", "pgcopy"]
-  table "shop.items" {}
-}`)
-	c.d.Start()
-	c.src.Exec(t, "shop", "INSERT INTO items VALUES (0, 'zero', 'n0', 0)")
-	c.waitSame(t, time.Minute, `SELECT id, name, note, qty FROM shop.items ORDER BY id`)
-	c.d.Stop()
-
-	// While syncd is down: rows in the old shape, note dropped (qty moves
-	// one place left), rows in the new shape, and updates of old rows.
-	c.src.Exec(t, "shop",
+	// Rows in the old shape, note dropped (qty moves one place left),
+	// rows in the new shape, and updates of old rows.
+	c := itemsInMySQLBacklog(t, "CREATE TABLE items (id int PRIMARY KEY, name varchar(20), note varchar(10) NOT NULL, qty int)",
+		"INSERT INTO items VALUES (0, 'zero', 'n0', 0)",
 		"INSERT INTO items VALUES (1, 'one', 'n1', 1), (2, 'two', 'n2', 2)",
 		"UPDATE items SET note = 'n0 again' WHERE id = 0",
 		"ALTER TABLE items DROP COLUMN note",
 		"INSERT INTO items VALUES (3, 'three', 3)",
 		"UPDATE items SET qty = qty + 10 WHERE id = 1")
-	c.d.Start()
 	c.waitSame(t, time.Minute, `SELECT id, name, qty FROM shop.items ORDER BY id`)
 	_, want, err := rowsHash("mysql", c.srcDSN,
 		`SELECT 0 AS id, 'n0 again' AS note UNION ALL SELECT 1, 'n1' UNION ALL SELECT 2, 'n2' UNION ALL SELECT 3, NULL`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, target := range []struct{ name, driver, dsn string }{{"mariadb", "mysql", c.dstDSN}, {"postgres", "pgx", c.pgDSN}} {
+	for _, target := range c.targets() {
 		_, got, err := rowsHash(target.driver, target.dsn, `SELECT id, note FROM shop.items ORDER BY id`)
 		if err != nil {
 			t.Fatalf("%s target: %v", target.name, err)
