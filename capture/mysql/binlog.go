@@ -64,6 +64,12 @@ type session struct {
 	hist schemaHistory
 	txn  *openTxn
 
+	prepared  map[string]*preparedXA // by xid
+	heldBytes int                    // the row events prepared holds
+	// skipTo is the end of the last transaction published before the
+	// session began, when it resumes before it (state.Published).
+	skipTo capture.Position
+
 	// counters caches the events counter of each table and op:
 	// looking it up by label values builds the table's name and hashes
 	// it, for every row.
@@ -81,10 +87,13 @@ type openTxn struct {
 	startFile  string
 	startOff   uint32
 	inBegin    bool             // a BEGIN query opened it: the commit is an XID or COMMIT
+	xa         bool             // an XA transaction: its rows wait for its outcome (xa.go)
+	xid        string           // the XA transaction's xid, from its XA END
+	skip       bool             // published before the session began: read, not sent
 	end        capture.Position // its commit's end, once known
 	commitTime time.Time
 	ctxn       *capture.Txn // once begun at the sink
-	buf        []*replication.RowsEvent
+	buf        []heldRows
 	bufRows    int
 	bufBytes   int // of the events in buf
 }
@@ -195,7 +204,7 @@ func (ss *session) start(ctx context.Context) error {
 	if err != nil {
 		return ss.streamError(fmt.Errorf("start reading the binlog at %s: %w", st, err), st)
 	}
-	ss.file, ss.last = st.File, st
+	ss.file, ss.last, ss.skipTo = st.File, st, st.Published
 	ss.readPos = st.position()
 	if ss.srv.saved != nil {
 		ss.savedFile = ss.srv.saved.File
@@ -203,6 +212,7 @@ func (ss *session) start(ctx context.Context) error {
 		// Nothing saved yet: save the start, so that a restart resumes
 		// here even if no transaction of a published table comes first.
 		ss.queue.push(savePoint{st: st})
+		ss.warnPreparedXA(ctx, st)
 	}
 	ss.lastEvent, ss.lastSave, ss.lastFlush = time.Now(), time.Now(), time.Now()
 	ss.src.log.Info("streaming", "flavor", ss.srv.flavor, "from", st.String(), "tables", len(published))
@@ -303,7 +313,7 @@ func (ss *session) idle(ctx context.Context) error {
 		// heartbeats since the last commit: resume from here, so that an
 		// idle source does not hold on to binlog files it has read.
 		ss.last = state{Flavor: ss.srv.flavor, File: ss.file, Pos: uint32(ss.readPos), GTID: ss.gtids.String()}
-		ss.queue.push(savePoint{st: ss.last})
+		ss.queue.push(savePoint{st: ss.resumeAt(ss.last)})
 	}
 	return ss.maybeSave(ctx, false)
 }
@@ -353,6 +363,7 @@ func (ss *session) handle(ctx context.Context, ev *replication.BinlogEvent) erro
 			return err
 		}
 		t.inBegin = !e.IsStandalone()
+		t.xa = e.Flags&mariadbPreparedXA != 0
 		if set, ok := ss.gtids.set.(*gomysql.MariadbGTIDSet); ok {
 			t.addGTID = func() error { return set.AddSet(&g) }
 		}
@@ -394,6 +405,12 @@ func (ss *session) handle(ctx context.Context, ev *replication.BinlogEvent) erro
 		if err := ss.commit(ctx, h); err != nil {
 			return err
 		}
+	case *replication.GenericEvent:
+		if h.EventType == replication.XA_PREPARE_LOG_EVENT {
+			if err := ss.xaPrepare(ctx, h, e.Data); err != nil {
+				return err
+			}
+		}
 	}
 	if h.LogPos > 0 && h.Flags&replication.LOG_EVENT_ARTIFICIAL_F == 0 {
 		pos, err := position(ss.file, h.LogPos)
@@ -423,7 +440,7 @@ func (ss *session) begin(ctx context.Context, h *replication.EventHeader, id str
 			return nil, err
 		}
 	}
-	ss.txn = &openTxn{id: id, startFile: ss.file, startOff: startOff, commitTime: time.Unix(int64(h.Timestamp), 0).UTC(), addGTID: func() error { return nil }}
+	ss.txn = &openTxn{id: id, startFile: ss.file, startOff: startOff, skip: start < ss.skipTo, commitTime: time.Unix(int64(h.Timestamp), 0).UTC(), addGTID: func() error { return nil }}
 	return ss.txn, nil
 }
 

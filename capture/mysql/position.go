@@ -46,6 +46,11 @@ type state struct {
 	File   string `json:"file"`
 	Pos    uint32 `json:"pos"`
 	GTID   string `json:"gtid,omitempty"`
+	// Published, when after the state, is the end of the last
+	// transaction published: the state is the start of a prepared XA
+	// transaction (xa.go), and what commits before Published is read
+	// again only to find it.
+	Published capture.Position `json:"published,omitempty"`
 }
 
 func (st state) position() capture.Position {

@@ -236,7 +236,7 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	if err := ss.sink.Commit(ctx, txn); err != nil {
 		return err
 	}
-	ss.queue.push(savePoint{ack: txn.Ack, st: ss.last, sent: true})
+	ss.queue.push(savePoint{ack: txn.Ack, st: ss.resumeAt(ss.last), sent: true})
 	if err := ss.sink.Drain(ctx); err != nil {
 		return fmt.Errorf("finish snapshot of %s: %w", req.Table, err)
 	}

@@ -83,6 +83,10 @@ type Status struct {
 	// purged, if it is (checked every RetentionCheck).
 	OldestBinlog  string `json:"oldest_binlog,omitempty"`
 	RetentionRisk string `json:"retention_risk,omitempty"`
+	// PreparedXA counts the XA transactions prepared and not yet
+	// committed or rolled back: the saved position stays before the
+	// earliest of them.
+	PreparedXA int `json:"prepared_xa,omitempty"`
 	// LastDDL is the last schema change read from the binlog.
 	LastDDL *DDL `json:"last_ddl,omitempty"`
 	// SnapshotsPending counts the tables still to snapshot this session;

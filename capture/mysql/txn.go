@@ -26,6 +26,8 @@ func (ss *session) query(ctx context.Context, h *replication.EventHeader, e *rep
 		}
 		ss.txn.inBegin = true
 		return nil
+	case word == "XA":
+		return ss.xaQuery(ctx, h, q)
 	case word == "COMMIT" || word == "ROLLBACK":
 		if ss.txn == nil {
 			return nil
@@ -47,7 +49,7 @@ func (ss *session) query(ctx context.Context, h *replication.EventHeader, e *rep
 		return err
 	}
 	t.end = end
-	if id, ok := truncated(q, string(e.Schema)); ok && ss.srv.tables[id] != nil {
+	if id, ok := truncated(q, string(e.Schema)); ok && ss.srv.tables[id] != nil && !t.skip {
 		tm := ss.latestTable(id)
 		if err := ss.beginSink(ctx, t); err != nil {
 			return err
@@ -119,10 +121,15 @@ func (ss *session) rows(ctx context.Context, h *replication.EventHeader, e *repl
 	if t == nil {
 		return fmt.Errorf("rows of %s outside a transaction at %s", tm.table.ID(), ss.readPos)
 	}
-	if t.ctxn != nil {
-		return ss.emit(ctx, t, e)
+	switch {
+	case t.xa:
+		return ss.holdXA(t, tm, e, int(h.EventSize))
+	case t.skip:
+		return nil // published before the last stop
+	case t.ctxn != nil:
+		return ss.emit(ctx, t, tm, e)
 	}
-	t.buf = append(t.buf, e)
+	t.buf = append(t.buf, heldRows{tm, e})
 	t.bufRows += len(e.Rows)
 	t.bufBytes += int(h.EventSize)
 	if t.end == 0 {
@@ -154,17 +161,24 @@ func (ss *session) beginSink(ctx context.Context, t *openTxn) error {
 	ss.unflushed = true
 	buf := t.buf
 	t.buf, t.bufRows, t.bufBytes = nil, 0, 0
-	for _, e := range buf {
-		if err := ss.emit(ctx, t, e); err != nil {
+	for _, r := range buf {
+		if err := ss.emit(ctx, t, r.tm, r.e); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// emit passes a rows event's rows to the sink one by one.
-func (ss *session) emit(ctx context.Context, t *openTxn, e *replication.RowsEvent) error {
-	tm := ss.byID[e.TableID]
+// heldRows is a rows event held back, with the table version it was
+// logged with.
+type heldRows struct {
+	tm *tableMap
+	e  *replication.RowsEvent
+}
+
+// emit passes the rows of a rows event of the table version tm to the
+// sink one by one.
+func (ss *session) emit(ctx context.Context, t *openTxn, tm *tableMap, e *replication.RowsEvent) error {
 	skipped := func(i int) []int {
 		if i < len(e.SkippedColumns) {
 			return e.SkippedColumns[i]
@@ -249,7 +263,7 @@ func (ss *session) commit(ctx context.Context, h *replication.EventHeader) error
 		return fmt.Errorf("transaction %s ends at %s, not at %s as looked up", t.id, end, t.end)
 	}
 	t.end = end
-	if t.ctxn == nil && len(t.buf) > 0 {
+	if t.ctxn == nil && len(t.buf) > 0 && !t.skip {
 		t.commitTime = time.Unix(int64(h.Timestamp), 0).UTC()
 		if err := ss.beginSink(ctx, t); err != nil {
 			return err
@@ -266,7 +280,7 @@ func (ss *session) commit(ctx context.Context, h *replication.EventHeader) error
 	}
 	ss.txn = nil
 	ss.last = state{Flavor: ss.srv.flavor, File: ss.file, Pos: h.LogPos, GTID: ss.gtids.String()}
-	ss.queue.push(savePoint{ack: end, st: ss.last, sent: t.ctxn != nil})
+	ss.queue.push(savePoint{ack: end, st: ss.resumeAt(ss.last), sent: t.ctxn != nil})
 	if ss.unflushed && time.Since(ss.lastFlush) > flushEvery {
 		return ss.flush(ctx)
 	}
