@@ -354,3 +354,21 @@ scope "items" {
 		t.Fatalf("syncd did not log why it took the snapshots again:\n%s", logs)
 	}
 }
+
+// TestXAInBacklog replicates XA transactions: a committed one arrives
+// whole at both targets, a rolled-back one not at all.
+func TestXAInBacklog(t *testing.T) {
+	c := itemsInMySQLBacklog(t, "CREATE TABLE items (id int PRIMARY KEY, name varchar(20))",
+		"INSERT INTO items VALUES (0, 'zero')",
+		"XA START 'a'", "INSERT INTO items VALUES (1, 'one'), (2, 'two')", "UPDATE items SET name = 'zero, by a' WHERE id = 0", "XA END 'a'", "XA PREPARE 'a'",
+		"XA COMMIT 'a'",
+		"XA START 'b'", "INSERT INTO items VALUES (3, 'three')", "DELETE FROM items WHERE id = 1", "XA END 'b'", "XA PREPARE 'b'",
+		"XA ROLLBACK 'b'",
+		"INSERT INTO items VALUES (4, 'four')")
+	c.waitSame(t, time.Minute, `SELECT id, name FROM shop.items ORDER BY id`)
+	for _, target := range c.targets() {
+		if n, _, err := rowsHash(target.driver, target.dsn, `SELECT id FROM shop.items WHERE id IN (1, 2, 4)`); err != nil || n != 3 {
+			t.Errorf("%s target: %d of rows 1, 2 and 4 (%v)", target.name, n, err)
+		}
+	}
+}
