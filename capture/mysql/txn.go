@@ -281,6 +281,9 @@ func (ss *session) commit(ctx context.Context, h *replication.EventHeader) error
 	ss.txn = nil
 	ss.last = state{Flavor: ss.srv.flavor, File: ss.file, Pos: h.LogPos, GTID: ss.gtids.String()}
 	ss.queue.push(savePoint{ack: end, st: ss.resumeAt(ss.last), sent: t.ctxn != nil})
+	if ss.skipTo != 0 && end >= ss.skipTo {
+		ss.skipTo = 0 // read past what was published: nothing more to skip
+	}
 	if ss.unflushed && time.Since(ss.lastFlush) > flushEvery {
 		return ss.flush(ctx)
 	}

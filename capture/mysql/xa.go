@@ -47,26 +47,15 @@ func (ss *session) xaQuery(ctx context.Context, h *replication.EventHeader, q st
 	verb, xid, _ := strings.Cut(strings.TrimSpace(q[len("XA"):]), " ")
 	xid = strings.TrimSpace(xid)
 	switch strings.ToUpper(verb) {
-	case "START", "BEGIN":
-		if ss.txn == nil {
-			if _, err := ss.begin(ctx, h, ""); err != nil {
-				return err
-			}
-		}
-		ss.txn.inBegin, ss.txn.xa = true, true
-		return nil
 	case "END":
 		if ss.txn == nil || !ss.txn.xa {
 			return fmt.Errorf("%q at %s:%d outside an XA transaction", q, ss.file, h.LogPos)
 		}
 		ss.txn.xid = xid
 		return nil
-	case "COMMIT", "ROLLBACK":
+	case "START", "BEGIN", "COMMIT", "ROLLBACK":
 	default: // XA RECOVER and the like are not logged
 		return nil
-	}
-	if upper := strings.ToUpper(xid); strings.HasSuffix(upper, " ONE PHASE") {
-		xid = strings.TrimSpace(xid[:len(xid)-len(" ONE PHASE")])
 	}
 	if ss.txn == nil {
 		if _, err := ss.begin(ctx, h, ""); err != nil {
@@ -74,6 +63,13 @@ func (ss *session) xaQuery(ctx context.Context, h *replication.EventHeader, q st
 		}
 	}
 	t := ss.txn
+	if strings.EqualFold(verb, "START") || strings.EqualFold(verb, "BEGIN") {
+		t.inBegin, t.xa = true, true
+		return nil
+	}
+	if upper := strings.ToUpper(xid); strings.HasSuffix(upper, " ONE PHASE") {
+		xid = strings.TrimSpace(xid[:len(xid)-len(" ONE PHASE")])
+	}
 	if t.xa {
 		// The statement ends the XA transaction it is in: a one-phase
 		// commit, or a rollback before the prepare.
