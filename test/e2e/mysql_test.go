@@ -5,7 +5,9 @@ import (
 	"crypto/md5"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -153,7 +155,7 @@ scope "sb" {
 // syncd (the initial snapshot runs under load), runs oltp_write_only for
 // 30 seconds while disrupt does its damage, and checks that both targets
 // end identical to the source.
-func runSysbench(t *testing.T, disrupt func(c *crossEngine)) {
+func runSysbench(t *testing.T, disrupt func(c *crossEngine)) *crossEngine {
 	c := newCrossEngine(t, "sbtest", func(c *crossEngine) {
 		if err := c.src.Sysbench(context.Background(), "oltp_write_only", "prepare", "sbtest", "--tables=2", "--table-size=10000"); err != nil {
 			t.Fatal(err)
@@ -171,6 +173,7 @@ func runSysbench(t *testing.T, disrupt func(c *crossEngine)) {
 		t.Fatal(err)
 	}
 	c.waitSame(t, 3*time.Minute, sysbenchTables...)
+	return c
 }
 
 // TestSysbench replicates sysbench's oltp_write_only from MariaDB into
@@ -189,6 +192,84 @@ func TestSysbenchKilled(t *testing.T) {
 			c.d.Start()
 		}
 	})
+}
+
+// TestSysbenchServersRestart restarts the servers around syncd. During
+// the workload the MariaDB target is down for 10 seconds, while the
+// PostgreSQL target goes on applying (one target does not hold up
+// another), and then the PostgreSQL target is down for 5. After it the
+// MariaDB source restarts, which starts a new binlog file, and more is
+// written. Each outage shows in /readyz; both targets end identical.
+func TestSysbenchServersRestart(t *testing.T) {
+	c := runSysbench(t, func(c *crossEngine) {
+		time.Sleep(5 * time.Second)
+		c.dst.Stop(t)
+		waitNotReady(t, c.d, "scope/sb/target/copy", "target_unavailable")
+		before := rowsApplied(t, "pgx", c.pgDSN)
+		time.Sleep(10 * time.Second)
+		if after := rowsApplied(t, "pgx", c.pgDSN); after <= before {
+			t.Errorf("the PostgreSQL target applied no rows while the MariaDB target was down: %d, then %d", before, after)
+		} else {
+			t.Logf("the PostgreSQL target applied rows %d to %d while the MariaDB target was down", before, after)
+		}
+		c.dst.Start(t)
+		time.Sleep(2 * time.Second)
+		c.pg.Stop(t)
+		waitNotReady(t, c.d, "scope/sb/target/pgcopy", "target_unavailable")
+		time.Sleep(5 * time.Second)
+		c.pg.Start(t)
+	})
+
+	t.Log("restarting the source")
+	c.src.Stop(t)
+	waitNotReady(t, c.d, "source/shop", "source_disconnected")
+	c.src.Start(t)
+	if err := c.src.Sysbench(context.Background(), "oltp_write_only", "run", "sbtest", "--tables=2", "--table-size=10000", "--threads=4", "--time=5"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitSame(t, 3*time.Minute, sysbenchTables...)
+	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
+		if code, body := getStatus(t, c.d.AdminURL+"/readyz"); code != http.StatusOK {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+}
+
+// waitNotReady waits until /readyz names cause for component.
+func waitNotReady(t *testing.T, d *testenv.Syncd, component, cause string) {
+	t.Helper()
+	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
+		code, body := getStatus(t, d.AdminURL+"/readyz")
+		var r struct {
+			Causes []struct{ Component, Cause string }
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			return fmt.Errorf("/readyz %d %s: %w", code, body, err)
+		}
+		for _, c := range r.Causes {
+			if c.Component == component && c.Cause == cause {
+				return nil
+			}
+		}
+		return fmt.Errorf("/readyz %d %s: no %s for %s", code, body, cause, component)
+	})
+}
+
+// rowsApplied returns the rows scope sb has applied from source shop at
+// a target, from its scope_info table.
+func rowsApplied(t *testing.T, driver, dsn string) int64 {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow(`SELECT rows_applied FROM syncd_scope_info WHERE scope = 'sb' AND source = 'shop'`).Scan(&n); err != nil {
+		t.Fatalf("read rows_applied: %v", err)
+	}
+	return n
 }
 
 // itemsInMySQLBacklog creates shop.items with ddl on a new MariaDB source,
