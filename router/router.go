@@ -183,6 +183,7 @@ func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.J
 		nc:            nc,
 		atomic:        atomic,
 		maxBatch:      o.BatchSize,
+		singles:       maxSingles,
 		pack:          max(s.RowsPerMessage, 1),
 		ackTimeout:    o.AckTimeout,
 		tracker:       r.tracker,

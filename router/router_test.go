@@ -19,7 +19,7 @@ import (
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
-func testConfig(t *testing.T) *scopes.Config {
+func testConfig(t testing.TB) *scopes.Config {
 	t.Helper()
 	return loadConfig(t, `
 source "postgres" "app" { dsn = "postgres://localhost/app" }
@@ -30,7 +30,7 @@ scope "s" {
 }`)
 }
 
-func loadConfig(t *testing.T, hcl string) *scopes.Config {
+func loadConfig(t testing.TB, hcl string) *scopes.Config {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "syncd.hcl")
 	err := os.WriteFile(path, []byte(hcl), 0o600)
@@ -46,7 +46,7 @@ func loadConfig(t *testing.T, hcl string) *scopes.Config {
 
 // feeder plays a source: transactions of rows with increasing ids.
 type feeder struct {
-	t      *testing.T
+	t      testing.TB
 	r      *Router
 	pos    capture.Position
 	nextID int32
@@ -81,7 +81,7 @@ func (f *feeder) replay(r *Router, pos capture.Position, nextID int32) {
 	f.r, f.pos, f.nextID = r, pos, nextID
 }
 
-func newRouter(t *testing.T, conn *Conn, cfg *scopes.Config, batch int) *Router {
+func newRouter(t testing.TB, conn *Conn, cfg *scopes.Config, batch int) *Router {
 	t.Helper()
 	r, err := New(context.Background(), conn, cfg, SourceInfo{Kind: "postgres", Name: "app", DB: "app"},
 		Options{BatchSize: batch, Logger: hclog.NewNullLogger(), AckTimeout: 10 * time.Second})
@@ -92,7 +92,7 @@ func newRouter(t *testing.T, conn *Conn, cfg *scopes.Config, batch int) *Router 
 	return r
 }
 
-func connect(t *testing.T, url string) *Conn {
+func connect(t testing.TB, url string) *Conn {
 	t.Helper()
 	conn, err := Connect(scopes.NATS{URL: url}, hclog.NewNullLogger(), nil)
 	if err != nil {
@@ -102,7 +102,7 @@ func connect(t *testing.T, url string) *Conn {
 	return conn
 }
 
-func drain(t *testing.T, r *Router) {
+func drain(t testing.TB, r *Router) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -203,11 +203,13 @@ func TestRouterResumesExactly(t *testing.T) {
 // TestRouterBatchesEndOnTransactions checks that a batch ends only at a
 // transaction's end or when full, so that a transaction larger than a
 // batch spans batches. Where a batch ends otherwise depends on acks (see
-// TestRouterSendsWhenIdle).
+// TestRouterSendsWhenIdle). Every batch here is atomic, so that its
+// messages show where it ends.
 func TestRouterBatchesEndOnTransactions(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
 	r := newRouter(t, conn, testConfig(t), 10)
+	r.order[0].singles = 0
 	f := &feeder{t: t, r: r}
 	for range 4 {
 		f.txn(3, true)
@@ -263,10 +265,15 @@ func TestRouterSendsWhenIdle(t *testing.T) {
 
 // TestRouterRefusesForeignWriter checks that a message published to the
 // stream by someone else makes the next batch fail rather than leave a
-// gap, and that the durable position does not move past it.
+// gap, and that the durable position does not move past it: with atomic
+// batches, and with the single messages of a server without them.
 func TestRouterRefusesForeignWriter(t *testing.T) {
-	srv := testenv.StartNATS(t)
-	conn := connect(t, srv.URL)
+	t.Run("atomic", func(t *testing.T) { refusesForeignWriter(t, testenv.StartNATS(t).URL) })
+	t.Run("nats-server 2.9", func(t *testing.T) { refusesForeignWriter(t, testenv.StartNATSProcess(t).URL) })
+}
+
+func refusesForeignWriter(t *testing.T, url string) {
+	conn := connect(t, url)
 	r := newRouter(t, conn, testConfig(t), 10)
 	f := &feeder{t: t, r: r}
 	t1 := f.txn(2, true)
@@ -288,6 +295,67 @@ func TestRouterRefusesForeignWriter(t *testing.T) {
 	}
 	if st := r.Status(); st[0].Error == "" {
 		t.Fatalf("Status() shows no error: %+v", st)
+	}
+	// The foreign message took the place of the first, so the second's
+	// expected last sequence matches: its expected message id must not.
+	if msgs := streamMsgs(t, conn.nc, "s"); len(msgs) != 3 {
+		t.Fatalf("stream holds %d messages after the foreign one, want 3 (2 of ours, the foreign one)", len(msgs))
+	}
+}
+
+// TestRouterSendsSmallBatchesSingly checks that a batch of a few messages
+// goes as single messages, each conditional on the one before it, and a
+// larger one as an atomic batch, and that both are durable when
+// acknowledged.
+func TestRouterSendsSmallBatchesSingly(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	r := newRouter(t, conn, testConfig(t), 1000)
+	f := &feeder{t: t, r: r}
+	small := f.txn(3, true)
+	drain(t, r)
+	if pos, idle := r.Durable(); pos != small.Ack || !idle {
+		t.Fatalf("Durable() = %v, %v; want %v, true", pos, idle, small.Ack)
+	}
+	large := f.txn(maxSingles+1, true)
+	drain(t, r)
+	if pos, idle := r.Durable(); pos != large.Ack || !idle {
+		t.Fatalf("Durable() = %v, %v; want %v, true", pos, idle, large.Ack)
+	}
+	after := f.txn(2, true)
+	drain(t, r)
+	if pos, idle := r.Durable(); pos != after.Ack || !idle {
+		t.Fatalf("Durable() = %v, %v; want %v, true", pos, idle, after.Ack)
+	}
+
+	_, headers := stored(t, conn.nc, "s")
+	if want := 3 + maxSingles + 1 + 2; len(headers) != want {
+		t.Fatalf("stream holds %d messages, want %d", len(headers), want)
+	}
+	singles := append(headers[:3:3], headers[3+maxSingles+1:]...)
+	for i, h := range singles {
+		if h.Get(hdrBatchID) != "" {
+			t.Fatalf("single %d is in an atomic batch: %v", i+1, h)
+		}
+	}
+	id := headers[3].Get(hdrBatchID)
+	for i, h := range headers[3 : 3+maxSingles+1] {
+		if id == "" || h.Get(hdrBatchID) != id {
+			t.Fatalf("message %d of a %d-message transaction: batch id %q, want all in one atomic batch", i+1, maxSingles+1, h.Get(hdrBatchID))
+		}
+	}
+	// Each single expects the stream to end with the message before it,
+	// the last of the atomic batch included.
+	for i, h := range headers {
+		if h.Get(hdrBatchID) != "" {
+			continue
+		}
+		if got, want := h.Get(hdrExpectedLast), fmt.Sprint(i); got != want {
+			t.Fatalf("message %d expects last sequence %q, want %q", i+1, got, want)
+		}
+		if i > 0 && h.Get(hdrExpectedID) != headers[i-1].Get(HeaderMsgID) {
+			t.Fatalf("message %d expects last message id %q, want the one before it, %q", i+1, h.Get(hdrExpectedID), headers[i-1].Get(HeaderMsgID))
+		}
 	}
 }
 
@@ -570,6 +638,30 @@ scope "b" {
 		reqs := rr.Snapshots()
 		if len(reqs) != 2 || reqs[0].Scope != "a" || reqs[1].Scope != "b" || reqs[1].Where == nil {
 			t.Fatalf("after Resnapshot: Snapshots() = %+v, want product in scopes a and b (filtered)", reqs)
+		}
+	}
+}
+
+// BenchmarkDurableTxn measures the time from a small transaction's commit
+// until JetStream has stored it (with an fsync per write, as the embedded
+// server does), sent as an atomic batch and as single messages.
+func BenchmarkDurableTxn(b *testing.B) {
+	for _, rows := range []int{1, 4, 16} {
+		for _, singles := range []int{0, maxSingles} {
+			name := fmt.Sprintf("rows=%d/atomic", rows)
+			if singles > 0 {
+				name = fmt.Sprintf("rows=%d/singles", rows)
+			}
+			b.Run(name, func(b *testing.B) {
+				conn := connect(b, testenv.StartNATS(b).URL)
+				r := newRouter(b, conn, testConfig(b), 1000)
+				r.order[0].singles = singles
+				f := &feeder{t: b, r: r}
+				for b.Loop() {
+					f.txn(rows, true)
+					drain(b, r)
+				}
+			})
 		}
 	}
 }

@@ -29,6 +29,7 @@ const (
 	hdrBatchSeq     = "Nats-Batch-Sequence"
 	hdrBatchCommit  = "Nats-Batch-Commit"
 	hdrExpectedLast = "Nats-Expected-Last-Sequence"
+	hdrExpectedID   = "Nats-Expected-Last-Msg-Id"
 )
 
 // StreamOptions are the retention settings of the per-scope streams.
