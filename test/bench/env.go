@@ -120,3 +120,11 @@ func profile(d *testenv.Syncd, path string, dur time.Duration) {
 		log.Printf("profile: %v", err)
 	}
 }
+
+// jetStreamBaseline names the JetStream-alone baseline of this run.
+func jetStreamBaseline() string {
+	if *rowsPerMessage <= 1 {
+		return "rows/s, JetStream alone (atomic batches of 1,000 messages, fsync)"
+	}
+	return fmt.Sprintf("rows/s, JetStream alone (%d rows a message, batches of 4 MiB, fsync)", *rowsPerMessage)
+}
