@@ -86,10 +86,7 @@ func TestRouterPacksRows(t *testing.T) {
 	f.replay(r2, mixed.Pos, 8)
 	f.txn(4, true) // ids 9-12: 9-11 stored, 12 is new
 	last := f.txn(1, true)
-	drain(t, r2)
-	if pos, idle := r2.Durable(); pos != last.Ack || !idle {
-		t.Fatalf("Durable() = %v, %v after replay; want %v, true", pos, idle, last.Ack)
-	}
+	drainDurable(t, r2, last)
 
 	msgs, heads := storedPacks(t, conn, "s")
 	wantMsgs := []string{

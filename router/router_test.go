@@ -102,6 +102,16 @@ func connect(t testing.TB, url string) *Conn {
 	return conn
 }
 
+// drainDurable drains r and checks that txn is durable, and everything
+// before it.
+func drainDurable(t testing.TB, r *Router, txn *capture.Txn) {
+	t.Helper()
+	drain(t, r)
+	if pos, idle := r.Durable(); pos != txn.Ack || !idle {
+		t.Fatalf("Durable() = %v, %v after draining; want %v, true", pos, idle, txn.Ack)
+	}
+}
+
 func drain(t testing.TB, r *Router) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -161,10 +171,7 @@ func TestRouterResumesExactly(t *testing.T) {
 	f.txn(3, true)       // ids 1-3
 	t2 := f.txn(5, true) // ids 4-8, spans batches
 	t3 := f.txn(2, true) // ids 9-10
-	drain(t, r1)
-	if pos, idle := r1.Durable(); pos != t3.Ack || !idle {
-		t.Fatalf("Durable() = %v, %v after draining; want %v, true", pos, idle, t3.Ack)
-	}
+	drainDurable(t, r1, t3)
 	f.txn(6, false) // ids 11-16, no commit: the source "crashed"
 	if err := r1.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -181,10 +188,7 @@ func TestRouterResumesExactly(t *testing.T) {
 	f.txn(2, true)       // ids 9-10: all stored already
 	t4 := f.txn(6, true) // ids 11-16: 11-15 stored, 16 is new
 	t5 := f.txn(1, true) // id 17
-	drain(t, r2)
-	if pos, idle := r2.Durable(); pos != t5.Ack || !idle {
-		t.Fatalf("Durable() = %v, %v after replay; want %v, true", pos, idle, t5.Ack)
-	}
+	drainDurable(t, r2, t5)
 	_ = t4
 
 	rows, _ := stored(t, conn.nc, "s")
@@ -313,20 +317,11 @@ func TestRouterSendsSmallBatchesSingly(t *testing.T) {
 	r := newRouter(t, conn, testConfig(t), 1000)
 	f := &feeder{t: t, r: r}
 	small := f.txn(3, true)
-	drain(t, r)
-	if pos, idle := r.Durable(); pos != small.Ack || !idle {
-		t.Fatalf("Durable() = %v, %v; want %v, true", pos, idle, small.Ack)
-	}
+	drainDurable(t, r, small)
 	large := f.txn(maxSingles+1, true)
-	drain(t, r)
-	if pos, idle := r.Durable(); pos != large.Ack || !idle {
-		t.Fatalf("Durable() = %v, %v; want %v, true", pos, idle, large.Ack)
-	}
+	drainDurable(t, r, large)
 	after := f.txn(2, true)
-	drain(t, r)
-	if pos, idle := r.Durable(); pos != after.Ack || !idle {
-		t.Fatalf("Durable() = %v, %v; want %v, true", pos, idle, after.Ack)
-	}
+	drainDurable(t, r, after)
 
 	_, headers := stored(t, conn.nc, "s")
 	if want := 3 + maxSingles + 1 + 2; len(headers) != want {
@@ -375,10 +370,7 @@ func TestRouterOnServerWithoutAtomicBatches(t *testing.T) {
 	f := &feeder{t: t, r: r}
 	f.txn(3, true)
 	t2 := f.txn(2, true)
-	drain(t, r)
-	if pos, idle := r.Durable(); pos != t2.Ack || !idle {
-		t.Fatalf("Durable() = %v, %v; want %v, true", pos, idle, t2.Ack)
-	}
+	drainDurable(t, r, t2)
 	r.Close()
 
 	r2 := newRouter(t, conn, cfg, 10)
