@@ -229,8 +229,10 @@ func (p *publisher) seal() *nats.Msg {
 
 var contentTypeJSON = []string{ContentTypeJSON}
 
-// send adds msg to the open batch, opening one if needed. A non-zero id
-// is a transaction whose last message msg is.
+// send adds msg to the open batch, opening one if needed: it holds msg
+// while the batch may still go as singles, and stages it in the batch's
+// atomic batch otherwise. A non-zero id is a transaction whose last
+// message msg is.
 func (p *publisher) send(ctx context.Context, msg *nats.Msg, id uint64) error {
 	if err := p.error(); err != nil {
 		return err
@@ -253,26 +255,25 @@ func (p *publisher) send(ctx context.Context, msg *nats.Msg, id uint64) error {
 	}
 	b.n++
 	b.bytes += len(msg.Data)
-	if !p.atomic {
-		b.held = append(b.held, msg)
-		return p.sendSingles(b)
+	if b.id != "" {
+		return p.stage(b, msg, b.n)
 	}
-	if b.id == "" {
-		b.held = append(b.held, msg)
-		if b.n <= p.singles && b.bytes <= maxSinglesBytes {
-			return nil
-		}
-		// Too many for singles: stage them all as an atomic batch.
-		b.id = nuid.Next()
-		for i, m := range b.held {
-			if err := p.stage(b, m, i+1); err != nil {
-				return err
-			}
-		}
-		b.held = nil
+	b.held = append(b.held, msg)
+	switch {
+	case !p.atomic:
+		return p.sendSingles(b) // a batch of one
+	case b.n <= p.singles && b.bytes <= maxSinglesBytes:
 		return nil
 	}
-	return p.stage(b, msg, b.n)
+	// Too many for singles: stage them all as an atomic batch.
+	b.id = nuid.Next()
+	for i, m := range b.held {
+		if err := p.stage(b, m, i+1); err != nil {
+			return err
+		}
+	}
+	b.held = nil
+	return nil
 }
 
 // stage publishes msg as message seq of b's atomic batch.
