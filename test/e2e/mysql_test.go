@@ -228,8 +228,14 @@ func TestSysbenchServersRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitSame(t, 3*time.Minute, sysbenchTables...)
-	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
-		if code, body := getStatus(t, c.d.AdminURL+"/readyz"); code != http.StatusOK {
+	waitReady(t, c.d, time.Minute)
+}
+
+// waitReady waits until /readyz answers 200.
+func waitReady(t *testing.T, d *testenv.Syncd, timeout time.Duration) {
+	t.Helper()
+	testenv.Eventually(t, timeout, 200*time.Millisecond, func() error {
+		if code, body := getStatus(t, d.AdminURL+"/readyz"); code != http.StatusOK {
 			return fmt.Errorf("/readyz %d %s", code, body)
 		}
 		return nil

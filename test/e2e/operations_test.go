@@ -98,13 +98,7 @@ func TestOperations(t *testing.T) {
 	// written meanwhile.
 	pg.Start(t)
 	pg.Exec(t, "app", `INSERT INTO item VALUES (7, 'seven')`)
-	testenv.Eventually(t, 2*time.Minute, 200*time.Millisecond, func() error {
-		code, body := getStatus(t, d.AdminURL+"/readyz")
-		if code != http.StatusOK {
-			return fmt.Errorf("/readyz %d %s", code, body)
-		}
-		return nil
-	})
+	waitReady(t, d, 2*time.Minute)
 	waitCount(t, nc, "items", 8, time.Minute)
 }
 
