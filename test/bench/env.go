@@ -87,19 +87,25 @@ func messages(rows, txnRows int) uint64 {
 
 // scopeOptions are the bench's settings for the scopes of the capture and
 // catch-up runs (-rows-per-message).
-func scopeOptions() string {
-	if *rowsPerMessage <= 1 {
+func scopeOptions() string { return scopeOptionsFor(*rowsPerMessage) }
+
+// scopeOptionsFor are the settings of a scope with rows_per_message = pack.
+func scopeOptionsFor(pack int) string {
+	if pack <= 1 {
 		return ""
 	}
-	return fmt.Sprintf("rows_per_message = %d", *rowsPerMessage)
+	return fmt.Sprintf("rows_per_message = %d", pack)
 }
 
 // variant names a measure as run with -rows-per-message.
-func variant(name string) string {
-	if *rowsPerMessage <= 1 {
+func variant(name string) string { return variantFor(name, *rowsPerMessage) }
+
+// variantFor names a measure as run with rows_per_message = pack.
+func variantFor(name string, pack int) string {
+	if pack <= 1 {
 		return name
 	}
-	return fmt.Sprintf("%s, rows_per_message = %d", name, *rowsPerMessage)
+	return fmt.Sprintf("%s, rows_per_message = %d", name, pack)
 }
 
 // profile saves a CPU profile of syncd taken over the next dur to path.

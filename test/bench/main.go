@@ -23,6 +23,10 @@ import (
 
 var rowsPerMessage = flag.Int("rows-per-message", 1, "rows_per_message of the scopes in the capture, e2e, mysql-capture and mysql-e2e runs")
 
+// packedRowsPerMessage is the rows_per_message of the e2e-packed part, the
+// setting docs/configuration.md recommends for scopes that feed targets.
+const packedRowsPerMessage = 100
+
 var cpuProfile = flag.String("cpuprofile", "", "save a CPU profile of syncd during the capture run to this `file`, and profiles of other runs next to it (.e2e, .pgbench CPU; .heap after the applied large transaction)")
 
 // result is one measured figure.
@@ -43,7 +47,7 @@ func main() {
 	out := flag.String("json", "bench/results.json", "where to write the results")
 	lagSeconds := flag.Int("lag-seconds", 30, "how long pgbench runs while lag is measured")
 	quick := flag.Bool("quick", os.Getenv("BENCH_QUICK") != "", "small runs for development (also BENCH_QUICK=1)")
-	only := flag.String("only", "", "run only these `parts`, comma-separated: capture, rss, e2e, lag, pgbench, scopes, width, mysql-capture, mysql-e2e")
+	only := flag.String("only", "", "run only these `parts`, comma-separated: capture, rss, e2e, e2e-packed, lag, pgbench, scopes, width, mysql-capture, mysql-e2e")
 	flag.Parse()
 	// want reports whether to run a part. Before each part it flushes the
 	// page cache's dirty pages, so that one part's writes do not slow the
@@ -99,10 +103,16 @@ func main() {
 	if want("width") {
 		results = append(results, rowWidth(env, pg, bin, widthRows, *txnRows)...)
 	}
-	if slices.ContainsFunc([]string{"e2e", "lag", "pgbench"}, want) {
+	if slices.ContainsFunc([]string{"e2e", "e2e-packed", "lag", "pgbench"}, want) {
 		dst := testenv.StartPostgres(env, testenv.WithSetting("max_wal_size", "8GB"))
 		if want("e2e") {
-			e2e, e2eCPU := endToEnd(env, pg, dst, bin, *rows, *txnRows)
+			e2e, e2eCPU := endToEnd(env, pg, dst, bin, *rows, *txnRows, *rowsPerMessage)
+			results = append(results, e2e, e2eCPU)
+		}
+		// Replication between databases is what rows_per_message is
+		// for, so the catch-up also runs with it.
+		if *rowsPerMessage == 1 && want("e2e-packed") {
+			e2e, e2eCPU := endToEnd(env, pg, dst, bin, *rows, *txnRows, packedRowsPerMessage)
 			results = append(results, e2e, e2eCPU)
 		}
 		if want("lag") {

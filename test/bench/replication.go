@@ -19,32 +19,39 @@ import (
 // endToEnd measures the catch-up of a backlog of rows (inserted in
 // transactions of txnRows while neither replication runs) into a target
 // cluster: PostgreSQL's own logical replication (CREATE SUBSCRIPTION)
-// against syncd, on the same two clusters, each from its own database.
-// It returns syncd's rate with its ratio, and syncd's CPU per 100k rows.
-func endToEnd(e *env, src, dst *testenv.Postgres, bin string, rows, txnRows int) (rate, cpu result) {
+// against syncd with the scope's rows_per_message = pack, on the same two
+// clusters, each from its own database. It returns syncd's rate with its
+// ratio, and syncd's CPU per 100k rows. Runs with different pack values
+// use databases, slots and subscriptions of their own.
+func endToEnd(e *env, src, dst *testenv.Postgres, bin string, rows, txnRows, pack int) (rate, cpu result) {
+	tag := ""
+	if pack > 1 {
+		tag = fmt.Sprintf("_p%d", pack)
+	}
+	native, source := "native"+tag, "e2e"+tag
 	// Native: a disabled subscription holds its slot while the rows arrive.
-	nativeSrc := src.CreateDB(e, "native")
-	src.Exec(e, "native", narrowTable, `CREATE PUBLICATION native FOR TABLE narrow`)
-	dst.CreateDB(e, "native_copy")
-	dst.Exec(e, "native_copy", narrowTable,
-		fmt.Sprintf(`CREATE SUBSCRIPTION native CONNECTION '%s' PUBLICATION native WITH (copy_data = false, enabled = false)`, nativeSrc))
+	nativeSrc := src.CreateDB(e, native)
+	src.Exec(e, native, narrowTable, `CREATE PUBLICATION native FOR TABLE narrow`)
+	dst.CreateDB(e, native+"_copy")
+	dst.Exec(e, native+"_copy", narrowTable,
+		fmt.Sprintf(`CREATE SUBSCRIPTION %s CONNECTION '%s' PUBLICATION native WITH (copy_data = false, enabled = false)`, native, nativeSrc))
 
 	// syncd: a first run creates its slot and snapshots the empty table.
-	syncdSrc := src.CreateDB(e, "e2e")
-	src.Exec(e, "e2e", narrowTable)
-	syncdDst := dst.CreateDB(e, "e2e_copy")
+	syncdSrc := src.CreateDB(e, source)
+	src.Exec(e, source, narrowTable)
+	syncdDst := dst.CreateDB(e, source+"_copy")
 	d := testenv.NewSyncd(e, bin, fmt.Sprintf(`
-source "postgres" "e2e" { dsn = %q }
+source "postgres" %q { dsn = %q }
 target "postgres" "copy" {
   dsn           = %q
   create_tables = true
 }
 scope "narrow" {
   %s
-  source  = "e2e"
+  source  = %q
   targets = ["copy"]
   table "public.narrow" {}
-}`, syncdSrc, syncdDst, scopeOptions()))
+}`, source, syncdSrc, syncdDst, scopeOptionsFor(pack), source))
 	d.Start()
 	waitRows(e, syncdDst, "SELECT count(*) FROM syncd_scope_info", 1, time.Minute)
 	d.Stop()
@@ -54,34 +61,34 @@ scope "narrow" {
 	// Both slots are in one cluster, so they share its WAL. Move syncd's
 	// slot past the native rows, as the native slot ends before syncd's:
 	// each replication decodes the WAL of its own rows only.
-	src.Exec(e, "e2e", `SELECT pg_replication_slot_advance('syncd_e2e', pg_current_wal_lsn())`, `CHECKPOINT`,
-		`SELECT pg_replication_slot_advance('syncd_e2e', pg_current_wal_lsn())`)
+	advance := fmt.Sprintf(`SELECT pg_replication_slot_advance('syncd_%s', pg_current_wal_lsn())`, source)
+	src.Exec(e, source, advance, `CHECKPOINT`, advance)
 	insertNarrow(e, syncdSrc, rows, txnRows)
 
 	// Vacuum the new rows now, so that autovacuum does not do it during
 	// one of the runs, and write the clusters' dirty buffers out.
-	src.Exec(e, "native", `VACUUM ANALYZE narrow`)
-	src.Exec(e, "e2e", `VACUUM ANALYZE narrow`)
+	src.Exec(e, native, `VACUUM ANALYZE narrow`)
+	src.Exec(e, source, `VACUUM ANALYZE narrow`)
 	settle(e, src, dst)
 	start := time.Now()
-	dst.Exec(e, "native_copy", `ALTER SUBSCRIPTION native ENABLE`)
-	native := float64(rows) / waitLastRow(e, dst.DSN("native_copy"), rows, 10*time.Minute).Sub(start).Seconds()
-	dst.Exec(e, "native_copy", `ALTER SUBSCRIPTION native DISABLE`)
-	log.Printf("end to end: native logical replication: %.0f rows/s", native)
+	dst.Exec(e, native+"_copy", fmt.Sprintf(`ALTER SUBSCRIPTION %s ENABLE`, native))
+	nativeRate := float64(rows) / waitLastRow(e, dst.DSN(native+"_copy"), rows, 10*time.Minute).Sub(start).Seconds()
+	dst.Exec(e, native+"_copy", fmt.Sprintf(`ALTER SUBSCRIPTION %s DISABLE`, native))
+	log.Printf("end to end: native logical replication: %.0f rows/s", nativeRate)
 
-	dst.Exec(e, "native_copy", `VACUUM ANALYZE narrow`)
+	dst.Exec(e, native+"_copy", `VACUUM ANALYZE narrow`)
 	settle(e, src, dst)
 	d.Start()
 	if *cpuProfile != "" {
-		go profile(d, *cpuProfile+".e2e", 10*time.Second)
+		go profile(d, *cpuProfile+".e2e"+tag, 10*time.Second)
 	}
 	syncd := float64(rows) / waitLastRow(e, syncdDst, rows, 10*time.Minute).Sub(d.Started).Seconds()
 	cpuSecs := d.CPUSeconds()
 	d.Stop()
-	log.Printf("end to end: syncd: %.0f rows/s, %.2f CPU s per 100k rows", syncd, cpuSecs/float64(rows)*100_000)
+	log.Printf("end to end: syncd (rows_per_message = %d): %.0f rows/s, %.2f CPU s per 100k rows", pack, syncd, cpuSecs/float64(rows)*100_000)
 
-	return ratioResult(variant("catch-up rows/s, PostgreSQL → PostgreSQL"), "rows/s", syncd, "rows/s, native logical replication", native, "ratio ≥ 0.50", 0.5),
-		result{Name: "syncd CPU per 100k rows replicated", Value: cpuSecs / float64(rows) * 100_000, Unit: "CPU s"}
+	return ratioResult(variantFor("catch-up rows/s, PostgreSQL → PostgreSQL", pack), "rows/s", syncd, "rows/s, native logical replication", nativeRate, "ratio ≥ 0.50", 0.5),
+		result{Name: variantFor("syncd CPU per 100k rows replicated", pack), Value: cpuSecs / float64(rows) * 100_000, Unit: "CPU s"}
 }
 
 // settle writes the clusters' dirty buffers out, so that neither
@@ -138,7 +145,9 @@ func waitRows(e *env, dsn, query string, want int, timeout time.Duration) {
 // the time from the commit returning to the row being visible at the
 // target, both on this machine's clock. It does so at full load, which
 // the goal is for, and then with pgbench held to 200 transactions a
-// second, a light load, for half as long.
+// second, a light load, for half as long. Then, with syncd stopped, it
+// does the same with PostgreSQL's own logical replication into another
+// database of the target cluster: the baseline.
 func lagUnderLoad(e *env, src, dst *testenv.Postgres, bin string, seconds int) []result {
 	srcDSN := src.CreateDB(e, "lag")
 	if err := src.Pgbench(context.Background(), "-i", "-s", "1", "-q", srcDSN); err != nil {
@@ -163,47 +172,81 @@ scope "bench" {
   table "public.probe" {}
 }`, srcDSN, dstDSN))
 	d.Start()
-	defer d.Stop()
 	// Row 0 reaches the target once every snapshot is done (probe's last).
 	src.Exec(e, "lag", `INSERT INTO probe VALUES (0)`)
 	waitRows(e, dstDSN, "SELECT count(*) FROM probe", 1, 5*time.Minute)
 
-	var results []result
+	loads := []lagLoad{
+		{"pgbench -c 4", nil, seconds},
+		{"pgbench -c 4 -R 200", []string{"-R", "200"}, max(seconds/2, 5)},
+	}
 	var stages map[string]float64 // latency sums at the last look
 	last := int64(0)              // the last probe row
-	for _, load := range []struct {
-		name    string
-		args    []string
-		seconds int
-		goal    bool
-	}{
-		{"pgbench -c 4", nil, seconds, true},
-		{"pgbench -c 4 -R 200", []string{"-R", "200"}, max(seconds/2, 5), false},
-	} {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(load.seconds+60)*time.Second)
-		defer cancel()
-		bench := make(chan error, 1)
-		go func() {
-			args := append([]string{"-c", "4", "-T", fmt.Sprint(load.seconds), "-n"}, load.args...)
-			bench <- src.Pgbench(ctx, append(args, srcDSN)...)
-		}()
-		lags := probe(e, ctx, srcDSN, dstDSN, last, time.Duration(load.seconds)*time.Second)
-		if err := <-bench; err != nil {
-			e.Fatal(err)
-		}
-		last += int64(len(lags))
+	syncd := make([]lagStats, len(loads))
+	for i, load := range loads {
+		syncd[i] = load.run(e, src, srcDSN, dstDSN, &last)
 		stages = logStageLatency(d.AdminURL, stages)
-		slices.Sort(lags)
-		p50, p99 := lags[len(lags)/2], lags[len(lags)*99/100]
-		log.Printf("lag under %s: %d probes, p50 %v, p99 %v", load.name, len(lags), p50, p99)
-		r99 := result{Name: "commit-to-visible lag p99 under " + load.name, Value: ms(p99), Unit: "ms"}
-		if load.goal {
-			met := p99 <= 250*time.Millisecond
-			r99.Goal, r99.Met = "p99 ≤ 250 ms", &met
+		log.Printf("lag under %s, syncd: p50 %v, p99 %v", load.name, syncd[i].p50, syncd[i].p99)
+	}
+	d.Stop()
+
+	// Native: a subscription into a copy made the way the source was
+	// (pgbench -i is deterministic), from the source's current WAL on.
+	nativeDSN := dst.CreateDB(e, "lag_native")
+	if err := dst.Pgbench(context.Background(), "-i", "-s", "1", "-q", nativeDSN); err != nil {
+		e.Fatal(err)
+	}
+	dst.Exec(e, "lag_native", `CREATE TABLE probe (id bigint PRIMARY KEY)`)
+	src.Exec(e, "lag", `CREATE PUBLICATION lag_native FOR TABLE `+pgbenchTables+`, probe`)
+	dst.Exec(e, "lag_native", fmt.Sprintf(`CREATE SUBSCRIPTION lag_native CONNECTION '%s' PUBLICATION lag_native WITH (copy_data = false)`, srcDSN))
+	defer dst.Exec(e, "lag_native", `DROP SUBSCRIPTION lag_native`)
+	last++
+	src.Exec(e, "lag", fmt.Sprintf(`INSERT INTO probe VALUES (%d)`, last))
+	waitRows(e, nativeDSN, "SELECT count(*) FROM probe", 1, time.Minute)
+
+	var results []result
+	for i, load := range loads {
+		native := load.run(e, src, srcDSN, nativeDSN, &last)
+		log.Printf("lag under %s, native logical replication: p50 %v, p99 %v", load.name, native.p50, native.p99)
+		name := "commit-to-visible lag %s under " + load.name
+		base := "ms, native logical replication"
+		p99 := ratioResult(fmt.Sprintf(name, "p99"), "ms", ms(syncd[i].p99), base, ms(native.p99), "", 0)
+		if i == 0 {
+			met := syncd[i].p99 <= 250*time.Millisecond
+			p99.Goal, p99.Met = "p99 ≤ 250 ms", &met
 		}
-		results = append(results, result{Name: "commit-to-visible lag p50 under " + load.name, Value: ms(p50), Unit: "ms"}, r99)
+		results = append(results, ratioResult(fmt.Sprintf(name, "p50"), "ms", ms(syncd[i].p50), base, ms(native.p50), "", 0), p99)
 	}
 	return results
+}
+
+// lagLoad is a pgbench run, with its arguments besides -c 4 -T seconds.
+type lagLoad struct {
+	name    string
+	args    []string
+	seconds int
+}
+
+// lagStats are percentiles of commit-to-visible lag.
+type lagStats struct{ p50, p99 time.Duration }
+
+// run runs the load on the source while probing the target at dstDSN
+// with probe rows after *last, which it moves to the last one written.
+func (l lagLoad) run(e *env, src *testenv.Postgres, srcDSN, dstDSN string, last *int64) lagStats {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.seconds+60)*time.Second)
+	defer cancel()
+	bench := make(chan error, 1)
+	go func() {
+		args := append([]string{"-c", "4", "-T", fmt.Sprint(l.seconds), "-n"}, l.args...)
+		bench <- src.Pgbench(ctx, append(args, srcDSN)...)
+	}()
+	lags := probe(e, ctx, srcDSN, dstDSN, *last, time.Duration(l.seconds)*time.Second)
+	if err := <-bench; err != nil {
+		e.Fatal(err)
+	}
+	*last += int64(len(lags))
+	slices.Sort(lags)
+	return lagStats{p50: lags[len(lags)/2], p99: lags[len(lags)*99/100]}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
