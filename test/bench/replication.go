@@ -199,7 +199,14 @@ scope "bench" {
 	dst.Exec(e, "lag_native", `CREATE TABLE probe (id bigint PRIMARY KEY)`)
 	src.Exec(e, "lag", `CREATE PUBLICATION lag_native FOR TABLE `+pgbenchTables+`, probe`)
 	dst.Exec(e, "lag_native", fmt.Sprintf(`CREATE SUBSCRIPTION lag_native CONNECTION '%s' PUBLICATION lag_native WITH (copy_data = false)`, srcDSN))
-	defer dst.Exec(e, "lag_native", `DROP SUBSCRIPTION lag_native`)
+	defer func() {
+		// Disabled first, so that its worker ends by itself: dropped
+		// while the worker ran, the next part's native worker started
+		// about 5 s late (wal_retrieve_retry_interval) with -quick.
+		dst.Exec(e, "lag_native", `ALTER SUBSCRIPTION lag_native DISABLE`)
+		waitRows(e, nativeDSN, "SELECT count(*) FROM pg_stat_subscription WHERE subname = 'lag_native' AND pid IS NULL", 1, time.Minute)
+		dst.Exec(e, "lag_native", `DROP SUBSCRIPTION lag_native`)
+	}()
 	last++
 	src.Exec(e, "lag", fmt.Sprintf(`INSERT INTO probe VALUES (%d)`, last))
 	waitRows(e, nativeDSN, "SELECT count(*) FROM probe", 1, time.Minute)
