@@ -130,6 +130,10 @@ type StreamState struct {
 // ErrNoStream means a scope has no stream yet.
 var ErrNoStream = errors.New("no stream")
 
+// ErrDisconnected means the connection to NATS is down: it is
+// reconnecting, and the call may be retried.
+var ErrDisconnected = errors.New("not connected to nats")
+
 // StreamState reads the state of a scope's stream.
 func (c *Conn) StreamState(ctx context.Context, scope string) (*StreamState, error) {
 	js, err := jetstream.New(c.nc)

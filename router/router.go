@@ -93,6 +93,13 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 	if err != nil {
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
+	// The server's version says whether it takes atomic batches. While
+	// the connection is down it is unknown, and taking that for "no"
+	// would publish one message at a time for as long as this router
+	// lives, so wait for the connection instead.
+	if nc.ConnectedServerVersion() == "" {
+		return nil, fmt.Errorf("prepare publishing: %w", ErrDisconnected)
+	}
 	atomic := SupportsAtomicBatch(nc)
 	if !atomic {
 		o.Logger.Warn("nats server has no atomic batch publishing; publishing one message at a time, which is much slower with fsync on every write",

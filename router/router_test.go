@@ -250,6 +250,42 @@ func TestRouterBatchesEndOnTransactions(t *testing.T) {
 	}
 }
 
+// TestRouterNeedsServerVersion checks that no router is made while the
+// connection is down, when the server's version, which says whether it
+// takes atomic batches, is unknown; and that one made after the
+// reconnect uses them.
+func TestRouterNeedsServerVersion(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	cfg := testConfig(t)
+	srv.Shutdown()
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if conn.nc.IsConnected() {
+			return errors.New("still connected")
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := New(ctx, conn, cfg, SourceInfo{Kind: "postgres", Name: "app", DB: "app"}, Options{Logger: hclog.NewNullLogger()})
+	if !errors.Is(err, ErrDisconnected) {
+		if r != nil {
+			r.Close()
+		}
+		t.Fatalf("New while disconnected: %v; want ErrDisconnected", err)
+	}
+	srv.Restart(t)
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if !conn.nc.IsConnected() {
+			return errors.New("not reconnected")
+		}
+		return nil
+	})
+	if r := newRouter(t, conn, cfg, 0); !r.Status()[0].Atomic {
+		t.Fatal("router made after the reconnect does not use atomic batches")
+	}
+}
+
 // TestRouterSendsWhenIdle checks group commit: with no batch in flight, a
 // transaction's batch goes out at its commit, without a Flush, however
 // small.
