@@ -23,11 +23,22 @@ type batch struct {
 	last    *router.Delivery // last message of the last whole source transaction in it
 	commit  time.Time        // that transaction's source commit time
 	partial bool             // in the middle of a source transaction
+	snap    bool             // that transaction is a snapshot's copy
 }
 
 // consume applies messages from sub until an error. Messages of source
 // transactions the checkpoint covers are skipped: they are applied
-// already, whatever the stream's numbering. With isolate, it applies
+// already, whatever the stream's numbering.
+//
+// A snapshot transaction starts a target transaction of its own, so that
+// it can be abandoned alone: when syncd stops while a snapshot is being
+// published, the stream keeps the part stored, with no txn.last, and
+// after the restart the next transaction follows it (the table's copy is
+// taken again later). consume rolls such a cut copy back rather than
+// commit part of it. Any other transaction that ends without its last
+// message stops the scope: its rest is lost to the stream.
+//
+// With isolate, it applies
 // source transactions row by row, each in its own target transaction,
 // through the message where a batch was rejected (s.isolateThrough), and
 // then returns errIsolated.
@@ -76,6 +87,19 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 			continue // applied already: a message's rows share a transaction
 		}
 		for i, env := range d.Rows {
+			if b != nil && env.Txn.Seq == 1 {
+				if b.partial {
+					if err := s.abandon(ctx, b, d); err != nil {
+						return err
+					}
+					b = nil
+				} else if env.Source.Snapshot {
+					if err := s.commit(ctx, b); err != nil {
+						return commitFailed(err, isolate)
+					}
+					b = nil
+				}
+			}
 			c, err := s.change(ctx, env, d.StreamSeq)
 			if err != nil {
 				return err
@@ -95,12 +119,27 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				b.rows++
 				s.rowCounter(env.Op).Inc()
 			}
-			b.partial = !env.Txn.Last
+			b.partial, b.snap = !env.Txn.Last, env.Source.Snapshot
 			if env.Txn.Last {
 				b.last, b.commit = d, env.Source.CommitTS
 			}
 		}
 	}
+}
+
+// abandon rolls back b, which holds the start of a snapshot transaction
+// that the stream does not finish: d starts the next transaction.
+// Another unfinished transaction stops the scope.
+func (s *session) abandon(ctx context.Context, b *batch, d *router.Delivery) error {
+	if !b.snap {
+		return fmt.Errorf("%w: stream message %d starts a transaction while the one before it has no last message: the stream lost the rest of a source transaction", errFailed, d.StreamSeq)
+	}
+	if err := b.tx.Rollback(ctx); err != nil {
+		return fmt.Errorf("roll back a cut snapshot at target %s: %w", s.w.cfg.Target, err)
+	}
+	s.w.log.Warn("discarded a snapshot copy that syncd did not finish publishing; the table's copy is taken again later in the stream",
+		"rows", b.rows, "next_stream_seq", d.StreamSeq)
+	return nil
 }
 
 // commitFailed decides what a failed commit means: a change the target

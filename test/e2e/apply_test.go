@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -239,7 +240,10 @@ scope "docs" {
 
 // TestSnapshotResumes kills syncd while it copies a 1,000,000-row table,
 // after a smaller table's copy finished: after a restart the small table
-// is not copied again, and the target ends identical.
+// is not copied again, and the target ends identical. The target never
+// shows part of the big table: the cut copy stays in the stream without
+// its end, and the target discards it rather than commit it with the
+// transactions after it.
 func TestSnapshotResumes(t *testing.T) {
 	r := newReplication(t, func(r *replication) {
 		r.src.Exec(t, "app",
@@ -264,11 +268,16 @@ scope "copy" {
 		return nil
 	})
 	r.d.Kill()
+	// Written while syncd is down, these come before the new copy.
+	r.src.Exec(t, "app", `UPDATE b_big SET n = -1 WHERE id % 1000 = 0`, `INSERT INTO a_small VALUES (5000, 'after')`)
+	partial := watchCount(t, r.dstDSN, `SELECT count(*) FROM b_big`, 0, 1_000_000)
 	r.d.Start()
 	nc = connect(t, r.d)
-	r.src.Exec(t, "app", `UPDATE b_big SET n = -1 WHERE id % 1000 = 0`, `INSERT INTO a_small VALUES (5000, 'after')`)
 	q := []string{`SELECT * FROM a_small ORDER BY id`, `SELECT * FROM b_big ORDER BY id`}
 	waitIdentical(t, r, 5*time.Minute, q, q)
+	if seen := partial(); len(seen) > 0 {
+		t.Fatalf("the target showed b_big with %v rows: part of a copy", seen)
+	}
 
 	// a_small was copied once: one snapshot truncate for it in the stream.
 	js, _ := nc.JetStream()
@@ -280,6 +289,44 @@ scope "copy" {
 	if n := info.State.Subjects[subject]; n != 1 {
 		t.Fatalf("a_small was snapshotted %d times, want once", n)
 	}
+}
+
+// watchCount runs count, a query of one number, at dsn every 20 ms until
+// the function it returns is called, which returns the numbers seen other
+// than want. Errors (the table not there yet) count as nothing seen.
+func watchCount(t *testing.T, dsn, count string, want ...int64) func() []int64 {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var n int64
+			if conn.QueryRow(ctx, count).Scan(&n) == nil && !slices.Contains(want, n) && !slices.Contains(seen, n) {
+				seen = append(seen, n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	stop := func() []int64 {
+		cancel()
+		<-done
+		conn.Close(context.Background())
+		return seen
+	}
+	t.Cleanup(func() { stop() })
+	return stop
 }
 
 // itemsInPostgresBacklog creates public.items with ddl on a new source,

@@ -73,6 +73,17 @@ type scopeLog struct {
 	lastDone bool
 	txns     int
 	model    *model
+
+	// A snapshot transaction is applied to the model at its last message:
+	// one cut by a restart of syncd is abandoned (see process).
+	copying   bool         // the last processed change is in a snapshot transaction
+	copy      []heldChange // its changes so far
+	abandoned int          // messages of abandoned snapshot transactions
+}
+
+type heldChange struct {
+	seq uint64
+	env *router.Envelope
 }
 
 type received struct {
@@ -196,7 +207,11 @@ func (l *scopeLog) receive(seq uint64, r received) {
 //   - a transaction's messages are contiguous, numbered 1..n, and only the
 //     n'th is marked last;
 //   - transactions follow each other in strictly increasing position, so
-//     no change is stored twice.
+//     no change is stored twice;
+//   - only a snapshot transaction may end without a last message, cut by
+//     a restart of syncd: the next transaction starts instead, and the
+//     subscriber discards the cut copy, as docs/wire-format.md says (the
+//     table's copy comes again later).
 func (l *scopeLog) process(seq uint64, r received) {
 	l.next = seq + 1
 	l.recent[seq%uint64(len(l.recent))] = r.digest(seq)
@@ -210,7 +225,11 @@ func (l *scopeLog) process(seq uint64, r received) {
 	}
 	switch {
 	case env.Txn.Seq == 1:
-		if l.started && !l.lastDone {
+		switch {
+		case l.started && !l.lastDone && l.copying:
+			l.abandoned += len(l.copy)
+			l.copy = l.copy[:0]
+		case l.started && !l.lastDone:
 			l.problem("stream message %d (%s) starts a transaction, but the one at %s ended at seq %d without last", seq, r.id, l.lastPos, l.lastSeq)
 		}
 		if l.started && env.Source.Pos <= l.lastPos {
@@ -221,8 +240,23 @@ func (l *scopeLog) process(seq uint64, r received) {
 		l.problem("stream message %d (%s) follows %s:%d (last=%v): not the next message of a transaction", seq, r.id, l.lastPos, l.lastSeq, l.lastDone)
 	}
 	l.started, l.lastPos, l.lastSeq, l.lastDone = true, env.Source.Pos, env.Txn.Seq, env.Txn.Last
+	l.copying = env.Source.Snapshot
+	if !l.copying {
+		l.modelApply(seq, env)
+		return
+	}
+	l.copy = append(l.copy, heldChange{seq, env})
+	if env.Txn.Last {
+		for _, c := range l.copy {
+			l.modelApply(c.seq, c.env)
+		}
+		l.copy = l.copy[:0]
+	}
+}
+
+func (l *scopeLog) modelApply(seq uint64, env *router.Envelope) {
 	if err := l.model.apply(seq, env); err != nil {
-		l.problem("stream message %d (%s): %v", seq, r.id, err)
+		l.problem("stream message %d (%s:%d): %v", seq, env.Source.Pos, env.Txn.Seq, err)
 	}
 }
 
@@ -235,6 +269,7 @@ type logStatus struct {
 	txns         int
 	lastPos      capture.Position
 	lastDone     bool
+	abandoned    int // messages of cut snapshot transactions, discarded
 	problems     []string
 	nProblems    int
 }
@@ -244,6 +279,6 @@ func (l *scopeLog) status() logStatus {
 	defer l.mu.Unlock()
 	return logStatus{
 		processed: l.next - 1, pending: len(l.pending), deliveries: l.deliveries, redeliveries: l.redeliveries,
-		txns: l.txns, lastPos: l.lastPos, lastDone: l.lastDone, problems: append([]string(nil), l.problems...), nProblems: l.nProblems,
+		txns: l.txns, lastPos: l.lastPos, lastDone: l.lastDone, abandoned: l.abandoned, problems: append([]string(nil), l.problems...), nProblems: l.nProblems,
 	}
 }

@@ -1,0 +1,229 @@
+package apply_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/syncd-dev/syncd/apply"
+	applypg "github.com/syncd-dev/syncd/apply/postgres"
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/router"
+	"github.com/syncd-dev/syncd/scopes"
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+var (
+	category = &capture.Table{Schema: "public", Name: "category",
+		Columns: []capture.Column{{Name: "id", Type: "integer"}, {Name: "name", Type: "text"}}, Key: []int{0}}
+	product = &capture.Table{Schema: "public", Name: "product",
+		Columns: []capture.Column{{Name: "id", Type: "integer"}, {Name: "name", Type: "text"}}, Key: []int{0}}
+)
+
+// rig is a scope "s" of tables category and product, published by
+// routers a test makes, applied by a worker to a PostgreSQL target.
+type rig struct {
+	t      *testing.T
+	cfg    *scopes.Config
+	conn   *router.Conn
+	target *pgx.Conn
+	worker *apply.Worker
+	done   chan error // the worker's Run result
+}
+
+func newRig(t *testing.T, snapshot string) *rig {
+	nt := testenv.StartNATS(t)
+	pg := testenv.StartPostgres(t)
+	dsn := pg.CreateDB(t, "target")
+	path := filepath.Join(t.TempDir(), "syncd.hcl")
+	hcl := fmt.Sprintf(`
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+target "postgres" "t" {
+  dsn           = %q
+  create_tables = true
+}
+scope "s" {
+  source   = "app"
+  snapshot = %q
+  targets  = ["t"]
+  table "public.category" {}
+  table "public.product" {}
+}`, dsn, snapshot)
+	if err := os.WriteFile(path, []byte(hcl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := scopes.Load(path, scopes.LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	conn, err := router.Connect(scopes.NATS{URL: nt.URL}, hclog.NewNullLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	target, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { target.Close(context.Background()) })
+	return &rig{t: t, cfg: cfg, conn: conn, target: target}
+}
+
+// router makes a router for source app, as a capture session does after
+// a restart.
+func (g *rig) router() *router.Router {
+	g.t.Helper()
+	r, err := router.New(context.Background(), g.conn, g.cfg, router.SourceInfo{Kind: "postgres", Name: "app", DB: "app"},
+		router.Options{BatchSize: 10, Logger: hclog.NewNullLogger(), AckTimeout: 10 * time.Second})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// txn feeds r one transaction at pos: a truncate first if it is a
+// snapshot of scope s, then a row per id. Unless commit, it stops there,
+// as a crash would: what r sent is stored, the held last message is not.
+func (g *rig) txn(r *router.Router, pos capture.Position, t *capture.Table, snapshot, commit bool, ids ...int) {
+	g.t.Helper()
+	ctx := context.Background()
+	txn := &capture.Txn{ID: fmt.Sprint(pos), Pos: pos, Ack: pos + 1, CommitTime: time.Now(), Snapshot: snapshot}
+	op, scope := capture.OpInsert, ""
+	if snapshot {
+		op, scope = capture.OpRead, "s"
+	}
+	must(g.t, r.Begin(ctx, txn))
+	if snapshot {
+		must(g.t, r.Change(ctx, &capture.Event{Txn: txn, Table: t, Op: capture.OpTruncate, Scope: scope}))
+	}
+	for _, id := range ids {
+		must(g.t, r.Change(ctx, &capture.Event{Txn: txn, Table: t, Op: op, After: capture.Row{int32(id), fmt.Sprint("n", id)}, Scope: scope}))
+	}
+	if commit {
+		must(g.t, r.Commit(ctx, txn))
+	}
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	must(g.t, r.Drain(dctx))
+	if snapshot && commit {
+		must(g.t, r.SnapshotDone(ctx, capture.SnapshotRequest{Scope: "s", Table: t.ID()}, int64(len(ids))))
+	}
+}
+
+// run starts the worker; the test's end stops it.
+func (g *rig) run() {
+	target, err := applypg.New(applypg.Config{Name: "t", DSN: g.cfg.Target("t").DSN, CreateTables: true, SyncdVersion: "test"}, applypg.Options{})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.worker = apply.NewWorker(apply.Config{Scope: g.cfg.Scopes[0], Target: "t", SyncdVersion: "test"}, g.conn, target, hclog.NewNullLogger(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	g.done = make(chan error, 1)
+	go func() { g.done <- g.worker.Run(ctx) }()
+	g.t.Cleanup(func() { cancel(); <-g.done })
+}
+
+// appliedThrough waits until the worker's checkpoint is at pos.
+func (g *rig) appliedThrough(pos capture.Position) {
+	g.t.Helper()
+	testenv.Eventually(g.t, 20*time.Second, 20*time.Millisecond, func() error {
+		if st := g.worker.Status(); st.Position != pos {
+			return fmt.Errorf("worker at %s (%s %s), want %s", st.Position, st.State, st.Error, pos)
+		}
+		return nil
+	})
+}
+
+// ids returns the ids in table name at the target, or nil without it.
+func (g *rig) ids(name string) []int {
+	g.t.Helper()
+	rows, _ := g.target.Query(context.Background(), "SELECT id FROM "+name+" ORDER BY id")
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int]) // CollectRows reports Query's error
+	if err != nil && !strings.Contains(err.Error(), "does not exist") {
+		g.t.Fatal(err)
+	}
+	return ids
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func seq(from, to int) []int {
+	var out []int
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// TestWorkerDiscardsCutSnapshot: a snapshot transaction that syncd
+// stopped publishing halfway stays in the stream without its last
+// message, and the next router goes on with other transactions; the
+// table's copy comes again later. The target must never show the cut
+// copy (a table truncated and partly filled), nor lose the transaction
+// before it.
+func TestWorkerDiscardsCutSnapshot(t *testing.T) {
+	g := newRig(t, "initial")
+	r := g.router()
+	g.txn(r, 100, category, true, true, 1, 2, 3)
+	g.txn(r, 200, category, false, true, 4)
+	g.txn(r, 299, product, true, false, seq(1, 25)...) // cut: 25 of its 26 messages stored
+	r.Close()
+
+	r = g.router() // resumes inside the cut copy; product's snapshot is pending again
+	g.txn(r, 400, category, false, true, 5)
+	g.run()
+	g.appliedThrough(400)
+	if got := g.ids("product"); len(got) != 0 {
+		t.Fatalf("target shows %d rows of the cut snapshot of product: %v", len(got), got)
+	}
+	if got, want := fmt.Sprint(g.ids("category")), fmt.Sprint(seq(1, 5)); got != want {
+		t.Fatalf("category at the target = %s, want %s", got, want)
+	}
+
+	g.txn(r, 499, product, true, true, seq(1, 40)...) // the copy taken again
+	g.appliedThrough(499)
+	if got, want := fmt.Sprint(g.ids("product")), fmt.Sprint(seq(1, 40)); got != want {
+		t.Fatalf("product at the target = %s, want %s", got, want)
+	}
+}
+
+// TestWorkerStopsOnCutTransaction: a transaction other than a snapshot
+// that the stream does not finish has lost changes; the worker stops the
+// scope rather than apply part of it.
+func TestWorkerStopsOnCutTransaction(t *testing.T) {
+	g := newRig(t, "never")
+	r := g.router()
+	g.txn(r, 100, category, false, true, 1)
+	g.txn(r, 200, category, false, false, 2, 3, 4)
+	r.Close()
+	r = g.router()
+	g.txn(r, 300, category, false, true, 5)
+	g.run()
+	select {
+	case err := <-g.done: // Run stops a failed scope with nil, the cause in Status
+		g.done <- err // for the cleanup
+	case <-time.After(20 * time.Second):
+		t.Fatalf("worker still running: %+v", g.worker.Status())
+	}
+	st := g.worker.Status()
+	if st.State != apply.StateFailed || st.Position >= 200 || !strings.Contains(st.Error, "lost the rest of a source transaction") {
+		t.Fatalf("worker status %+v, want failed before 200 with the cut transaction reported", st)
+	}
+	if got := g.ids("category"); slices.ContainsFunc(got, func(id int) bool { return id > 1 }) {
+		t.Fatalf("category at the target = %v: parts of the cut transaction or after it applied", got)
+	}
+}
