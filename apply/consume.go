@@ -20,6 +20,7 @@ type batch struct {
 	tx      Tx
 	opened  time.Time
 	rows    int64
+	ops     map[string]int64 // rows by op, counted in the metrics at commit
 	last    *router.Delivery // last message of the last whole source transaction in it
 	commit  time.Time        // that transaction's source commit time
 	partial bool             // in the middle of a source transaction
@@ -109,7 +110,7 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				if err != nil {
 					return fmt.Errorf("begin at target %s: %w", w.cfg.Target, err)
 				}
-				b = &batch{tx: tx, opened: time.Now()}
+				b = &batch{tx: tx, opened: time.Now(), ops: map[string]int64{}}
 			}
 			if err := b.tx.Apply(ctx, c); err != nil {
 				if err := s.rejected(ctx, err, isolate, d, i); err != nil {
@@ -117,7 +118,7 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				}
 			} else {
 				b.rows++
-				s.rowCounter(env.Op).Inc()
+				b.ops[env.Op]++
 			}
 			b.partial, b.snap = !env.Txn.Last, env.Source.Snapshot
 			if env.Txn.Last {
@@ -243,6 +244,9 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 		return fmt.Errorf("commit at target %s: %w", w.cfg.Target, err)
 	}
 	s.cp = &rec
+	for op, n := range b.ops {
+		s.rowCounter(op).Add(float64(n))
+	}
 	lag := rec.AppliedAt.Sub(b.commit).Seconds()
 	w.metrics.TxnDuration.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target).Observe(rec.TxnDuration.Seconds())
 	w.metrics.Lag.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target).Set(lag)

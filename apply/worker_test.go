@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/syncd-dev/syncd/apply"
 	applypg "github.com/syncd-dev/syncd/apply/postgres"
@@ -36,6 +37,7 @@ type rig struct {
 	conn   *router.Conn
 	target *pgx.Conn
 	worker *apply.Worker
+	m      *apply.Metrics
 	done   chan error // the worker's Run result
 }
 
@@ -125,7 +127,8 @@ func (g *rig) run() {
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	g.worker = apply.NewWorker(apply.Config{Scope: g.cfg.Scopes[0], Target: "t", SyncdVersion: "test"}, g.conn, target, hclog.NewNullLogger(), nil)
+	g.m = apply.NewMetrics(nil)
+	g.worker = apply.NewWorker(apply.Config{Scope: g.cfg.Scopes[0], Target: "t", SyncdVersion: "test"}, g.conn, target, hclog.NewNullLogger(), g.m)
 	ctx, cancel := context.WithCancel(context.Background())
 	g.done = make(chan error, 1)
 	go func() { g.done <- g.worker.Run(ctx) }()
@@ -152,6 +155,20 @@ func (g *rig) ids(name string) []int {
 		g.t.Fatal(err)
 	}
 	return ids
+}
+
+// rowsApplied returns the rows-applied counter of each op, as "op:n".
+func (g *rig) rowsApplied() string {
+	g.t.Helper()
+	var out []string
+	for _, op := range []string{"c", "d", "r", "t", "u"} {
+		var m dto.Metric
+		must(g.t, g.m.Rows.WithLabelValues("s", "t", op).Write(&m))
+		if n := m.GetCounter().GetValue(); n != 0 {
+			out = append(out, fmt.Sprintf("%s:%v", op, n))
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func must(t testing.TB, err error) {
@@ -193,11 +210,17 @@ func TestWorkerDiscardsCutSnapshot(t *testing.T) {
 	if got, want := fmt.Sprint(g.ids("category")), fmt.Sprint(seq(1, 5)); got != want {
 		t.Fatalf("category at the target = %s, want %s", got, want)
 	}
+	if got, want := g.rowsApplied(), "c:2 r:3 t:1"; got != want { // nothing of the cut copy
+		t.Fatalf("rows applied by op: %s, want %s", got, want)
+	}
 
 	g.txn(r, 499, product, true, true, seq(1, 40)...) // the copy taken again
 	g.appliedThrough(499)
 	if got, want := fmt.Sprint(g.ids("product")), fmt.Sprint(seq(1, 40)); got != want {
 		t.Fatalf("product at the target = %s, want %s", got, want)
+	}
+	if got, want := g.rowsApplied(), "c:2 r:43 t:2"; got != want {
+		t.Fatalf("rows applied by op: %s, want %s", got, want)
 	}
 }
 
