@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql"
 	"github.com/hashicorp/go-hclog"
-	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/syncd-dev/syncd/apply"
+	applymysql "github.com/syncd-dev/syncd/apply/mysql"
 	applypg "github.com/syncd-dev/syncd/apply/postgres"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
@@ -30,25 +33,32 @@ var (
 )
 
 // rig is a scope "s" of tables category and product, published by
-// routers a test makes, applied by a worker to a PostgreSQL target.
+// routers a test makes, applied by a worker to a target of kind
+// "postgres" or "mysql".
 type rig struct {
 	t      *testing.T
+	kind   string
 	cfg    *scopes.Config
 	conn   *router.Conn
-	target *pgx.Conn
+	check  *sql.DB // the target database
 	worker *apply.Worker
 	m      *apply.Metrics
 	done   chan error // the worker's Run result
 }
 
-func newRig(t *testing.T, snapshot string) *rig {
+func newRig(t *testing.T, kind, snapshot string) *rig {
 	nt := testenv.StartNATS(t)
-	pg := testenv.StartPostgres(t)
-	dsn := pg.CreateDB(t, "target")
+	var dsn, driver string
+	switch kind {
+	case scopes.KindPostgres:
+		dsn, driver = testenv.StartPostgres(t).CreateDB(t, "target"), "pgx"
+	case scopes.KindMySQL:
+		dsn, driver = testenv.StartMariaDB(t).CreateDB(t, "target"), "mysql"
+	}
 	path := filepath.Join(t.TempDir(), "syncd.hcl")
 	hcl := fmt.Sprintf(`
 source "postgres" "app" { dsn = "postgres://localhost/app" }
-target "postgres" "t" {
+target %q "t" {
   dsn           = %q
   create_tables = true
 }
@@ -58,7 +68,7 @@ scope "s" {
   targets  = ["t"]
   table "public.category" {}
   table "public.product" {}
-}`, dsn, snapshot)
+}`, kind, dsn, snapshot)
 	if err := os.WriteFile(path, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -71,12 +81,12 @@ scope "s" {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	target, err := pgx.Connect(context.Background(), dsn)
+	check, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { target.Close(context.Background()) })
-	return &rig{t: t, cfg: cfg, conn: conn, target: target}
+	t.Cleanup(func() { check.Close() })
+	return &rig{t: t, kind: kind, cfg: cfg, conn: conn, check: check}
 }
 
 // router makes a router for source app, as a capture session does after
@@ -123,7 +133,15 @@ func (g *rig) txn(r *router.Router, pos capture.Position, t *capture.Table, snap
 
 // run starts the worker; the test's end stops it.
 func (g *rig) run() {
-	target, err := applypg.New(applypg.Config{Name: "t", DSN: g.cfg.Target("t").DSN, CreateTables: true, SyncdVersion: "test"}, applypg.Options{})
+	var target apply.Target
+	var err error
+	dsn := g.cfg.Target("t").DSN
+	switch g.kind {
+	case scopes.KindPostgres:
+		target, err = applypg.New(applypg.Config{Name: "t", DSN: dsn, CreateTables: true, SyncdVersion: "test"}, applypg.Options{})
+	case scopes.KindMySQL:
+		target, err = applymysql.New(applymysql.Config{Name: "t", DSN: dsn, CreateTables: true, SyncdVersion: "test"}, applymysql.Options{})
+	}
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -146,14 +164,25 @@ func (g *rig) appliedThrough(pos capture.Position) {
 	})
 }
 
-// ids returns the ids in table name at the target, or nil without it.
+// ids returns the ids in table name at the target (public.name at a
+// PostgreSQL target, public's database at a MySQL one), or nil without it.
 func (g *rig) ids(name string) []int {
 	g.t.Helper()
-	rows, _ := g.target.Query(context.Background(), "SELECT id FROM "+name+" ORDER BY id")
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int]) // CollectRows reports Query's error
-	if err != nil && !strings.Contains(err.Error(), "does not exist") {
+	rows, err := g.check.Query("SELECT id FROM public." + name + " ORDER BY id")
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") || strings.Contains(err.Error(), "doesn't exist") {
+			return nil
+		}
 		g.t.Fatal(err)
 	}
+	defer rows.Close()
+	var ids []int
+	for rows.Next() {
+		var id int
+		must(g.t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	must(g.t, rows.Err())
 	return ids
 }
 
@@ -193,7 +222,13 @@ func seq(from, to int) []int {
 // copy (a table truncated and partly filled), nor lose the transaction
 // before it.
 func TestWorkerDiscardsCutSnapshot(t *testing.T) {
-	g := newRig(t, "initial")
+	for _, kind := range []string{scopes.KindPostgres, scopes.KindMySQL} {
+		t.Run(kind, func(t *testing.T) { testWorkerDiscardsCutSnapshot(t, kind) })
+	}
+}
+
+func testWorkerDiscardsCutSnapshot(t *testing.T, kind string) {
+	g := newRig(t, kind, "initial")
 	r := g.router()
 	g.txn(r, 100, category, true, true, 1, 2, 3)
 	g.txn(r, 200, category, false, true, 4)
@@ -228,7 +263,7 @@ func TestWorkerDiscardsCutSnapshot(t *testing.T) {
 // that the stream does not finish has lost changes; the worker stops the
 // scope rather than apply part of it.
 func TestWorkerStopsOnCutTransaction(t *testing.T) {
-	g := newRig(t, "never")
+	g := newRig(t, scopes.KindPostgres, "never")
 	r := g.router()
 	g.txn(r, 100, category, false, true, 1)
 	g.txn(r, 200, category, false, false, 2, 3, 4)
