@@ -259,12 +259,7 @@ func TestRouterNeedsServerVersion(t *testing.T) {
 	conn := connect(t, srv.URL)
 	cfg := testConfig(t)
 	srv.Shutdown()
-	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
-		if conn.nc.IsConnected() {
-			return errors.New("still connected")
-		}
-		return nil
-	})
+	waitConnected(t, conn, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r, err := New(ctx, conn, cfg, SourceInfo{Kind: "postgres", Name: "app", DB: "app"}, Options{Logger: hclog.NewNullLogger()})
@@ -275,15 +270,21 @@ func TestRouterNeedsServerVersion(t *testing.T) {
 		t.Fatalf("New while disconnected: %v; want ErrDisconnected", err)
 	}
 	srv.Restart(t)
-	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
-		if !conn.nc.IsConnected() {
-			return errors.New("not reconnected")
-		}
-		return nil
-	})
+	waitConnected(t, conn, true)
 	if r := newRouter(t, conn, cfg, 0); !r.Status()[0].Atomic {
 		t.Fatal("router made after the reconnect does not use atomic batches")
 	}
+}
+
+// waitConnected waits until conn's connection to NATS is up, or down.
+func waitConnected(t *testing.T, conn *Conn, up bool) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if conn.nc.IsConnected() != up {
+			return fmt.Errorf("connected: %v, want %v", !up, up)
+		}
+		return nil
+	})
 }
 
 // TestRouterSendsWhenIdle checks group commit: with no batch in flight, a

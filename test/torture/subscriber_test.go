@@ -76,8 +76,7 @@ type scopeLog struct {
 
 	// A snapshot transaction is applied to the model at its last message:
 	// one cut by a restart of syncd is abandoned (see process).
-	copying   bool         // the last processed change is in a snapshot transaction
-	copy      []heldChange // its changes so far
+	copy      []heldChange // the unfinished snapshot transaction's changes so far
 	abandoned int          // messages of abandoned snapshot transactions
 }
 
@@ -226,7 +225,7 @@ func (l *scopeLog) process(seq uint64, r received) {
 	switch {
 	case env.Txn.Seq == 1:
 		switch {
-		case l.started && !l.lastDone && l.copying:
+		case l.started && !l.lastDone && len(l.copy) > 0:
 			l.abandoned += len(l.copy)
 			l.copy = l.copy[:0]
 		case l.started && !l.lastDone:
@@ -240,8 +239,7 @@ func (l *scopeLog) process(seq uint64, r received) {
 		l.problem("stream message %d (%s) follows %s:%d (last=%v): not the next message of a transaction", seq, r.id, l.lastPos, l.lastSeq, l.lastDone)
 	}
 	l.started, l.lastPos, l.lastSeq, l.lastDone = true, env.Source.Pos, env.Txn.Seq, env.Txn.Last
-	l.copying = env.Source.Snapshot
-	if !l.copying {
+	if !env.Source.Snapshot {
 		l.modelApply(seq, env)
 		return
 	}
