@@ -18,6 +18,11 @@ type LoadOptions struct {
 	// an error. `syncd validate` sets it: it opens no connections and may
 	// run where the secrets are absent.
 	AllowMissingSecrets bool
+	// SkipDatabaseSecrets leaves the dsn of every source and target
+	// unevaluated (empty), so that env() and file() are not asked for
+	// database secrets. `syncd tail` and `syncd scopes` set it: they talk
+	// to NATS and the admin server only. NATS secrets are still read.
+	SkipDatabaseSecrets bool
 }
 
 // Load reads the configuration at path: one .hcl file, or a directory
@@ -99,6 +104,7 @@ func readError(err error) *hcl.Diagnostic {
 // loader holds the state of one Load: the parsed sources, the evaluation
 // context and the diagnostics gathered so far.
 type loader struct {
+	opts    LoadOptions
 	baseDir string
 	src     map[string][]byte // config file name → text, to locate filter errors
 	secrets *secrets
@@ -121,6 +127,7 @@ func newLoader(opts LoadOptions, baseDir string, lookupEnv func(string) (string,
 		readFile:     readFile,
 	}
 	return &loader{
+		opts:      opts,
 		baseDir:   baseDir,
 		src:       map[string][]byte{},
 		secrets:   s,

@@ -56,7 +56,6 @@ func formatted(t *testing.T, diags hcl.Diagnostics) string {
 func setDesignEnv(t *testing.T) {
 	t.Setenv("APP_DATABASE_URL", "postgres://syncd@app/app")
 	t.Setenv("SHOP_DSN", "syncd:secret@tcp(shop:3306)/shop")
-	t.Setenv("ERP_DSN", "sqlserver://syncd@erp:1433?database=erp")
 	t.Setenv("REPLICA_URL", "postgres://syncd@replica/replica")
 	t.Setenv("WA_STORE_DSN", "syncd:secret@tcp(wa:3306)/store")
 }
@@ -80,7 +79,6 @@ func TestLoadDesignExample(t *testing.T) {
 		Sources: []*scopes.Source{
 			{Kind: "postgres", Name: "app", DSN: "postgres://syncd@app/app", Slot: "syncd_app", Publication: "syncd_app"},
 			{Kind: "mysql", Name: "shop", DSN: "syncd:secret@tcp(shop:3306)/shop", ServerID: 4001},
-			{Kind: "sqlserver", Name: "erp", DSN: "sqlserver://syncd@erp:1433?database=erp", PollInterval: 250 * time.Millisecond},
 		},
 		Targets: []*scopes.Target{
 			{Kind: "postgres", Name: "replica", DSN: "postgres://syncd@replica/replica", ScopeInfoTable: "syncd_scope_info", CreateTables: true},
@@ -139,11 +137,11 @@ func TestLoadDesignExample(t *testing.T) {
 		t.Error("scope shares its table with the template")
 	}
 	products := cfg.Scope("products")
-	if got := products.DeclRange; got.Filename != "testdata/valid.hcl" || got.Start.Line != 39 || got.Start.Column != 1 {
+	if got := products.DeclRange; got.Filename != "testdata/valid.hcl" || got.Start.Line != 35 || got.Start.Column != 1 {
 		t.Errorf("products DeclRange = %v", got)
 	}
-	if got := products.Tables[1].DeclRange.Start.Line; got != 45 {
-		t.Errorf("product table DeclRange line = %d, want 45", got)
+	if got := products.Tables[1].DeclRange.Start.Line; got != 41 {
+		t.Errorf("product table DeclRange line = %d, want 41", got)
 	}
 	if cfg.Source("shop").ServerID != 4001 || cfg.Target("replica") == nil || cfg.Source("nope") != nil || cfg.Scope("nope") != nil || cfg.Target("nope") != nil {
 		t.Error("lookups by name are wrong")
@@ -181,7 +179,7 @@ func TestLoadDirectory(t *testing.T) {
 		Admin:   scopes.Admin{Listen: "127.0.0.1:7070"},
 		Sources: []*scopes.Source{
 			{Kind: "postgres", Name: "app-eu", DSN: "postgres://syncd@app/app", Slot: "syncd_app_eu", Publication: "syncd_app_eu"},
-			{Kind: "sqlserver", Name: "erp", DSN: "sqlserver://syncd@erp:1433?database=erp", PollInterval: time.Second},
+			{Kind: "mysql", Name: "erp", DSN: "syncd@tcp(erp:3306)/erp", ServerID: 4002},
 		},
 		Targets: []*scopes.Target{
 			{Kind: "mysql", Name: "reporting", DSN: "syncd:pw@tcp(reporting:3306)/reporting", ScopeInfoTable: "syncd_scope_info"},
@@ -219,22 +217,40 @@ func TestLoadDirectory(t *testing.T) {
 }
 
 func TestLoadMissingSecretsAllowed(t *testing.T) {
-	for _, name := range []string{"APP_DATABASE_URL", "SHOP_DSN", "ERP_DSN", "REPLICA_URL", "WA_STORE_DSN"} {
+	for _, name := range []string{"APP_DATABASE_URL", "SHOP_DSN", "REPLICA_URL", "WA_STORE_DSN"} {
 		t.Setenv(name, "")
 		os.Unsetenv(name)
 	}
 	cfg, diags := scopes.Load("testdata/valid.hcl", scopes.LoadOptions{AllowMissingSecrets: true})
-	want := `testdata/valid.hcl:14:17: warning: Secret not available: Environment variable "APP_DATABASE_URL" is not set; using an empty string, which is only allowed when validating.
-testdata/valid.hcl:20:15: warning: Secret not available: Environment variable "SHOP_DSN" is not set; using an empty string, which is only allowed when validating.
-testdata/valid.hcl:25:19: warning: Secret not available: Environment variable "ERP_DSN" is not set; using an empty string, which is only allowed when validating.
-testdata/valid.hcl:30:22: warning: Secret not available: Environment variable "REPLICA_URL" is not set; using an empty string, which is only allowed when validating.
-testdata/valid.hcl:36:9: warning: Secret not available: Environment variable "WA_STORE_DSN" is not set; using an empty string, which is only allowed when validating.
+	want := `testdata/valid.hcl:15:17: warning: Secret not available: Environment variable "APP_DATABASE_URL" is not set; using an empty string, which is only allowed when validating.
+testdata/valid.hcl:21:15: warning: Secret not available: Environment variable "SHOP_DSN" is not set; using an empty string, which is only allowed when validating.
+testdata/valid.hcl:26:22: warning: Secret not available: Environment variable "REPLICA_URL" is not set; using an empty string, which is only allowed when validating.
+testdata/valid.hcl:32:9: warning: Secret not available: Environment variable "WA_STORE_DSN" is not set; using an empty string, which is only allowed when validating.
 `
 	if got := formatted(t, diags); got != want {
 		t.Fatalf("diagnostics:\n%s\nwant:\n%s", got, want)
 	}
 	if cfg == nil || cfg.Source("app").DSN != "" {
 		t.Fatalf("Load returned %v, want a config with empty DSNs", cfg)
+	}
+}
+
+// TestLoadWithoutDatabaseSecrets loads as `syncd tail` does: the DSNs'
+// env() variables are not needed, but NATS credentials are still read.
+func TestLoadWithoutDatabaseSecrets(t *testing.T) {
+	for _, name := range []string{"APP_DATABASE_URL", "REPORTING_DSN"} {
+		t.Setenv(name, "")
+		os.Unsetenv(name)
+	}
+	cfg, diags := scopes.Load("testdata/split", scopes.LoadOptions{SkipDatabaseSecrets: true})
+	if len(diags) > 0 {
+		t.Fatalf("Load: unexpected diagnostics:\n%s", formatted(t, diags))
+	}
+	if cfg.Source("app-eu").DSN != "" || cfg.Target("reporting").DSN != "" {
+		t.Errorf("DSNs %q and %q, want both unevaluated", cfg.Source("app-eu").DSN, cfg.Target("reporting").DSN)
+	}
+	if cfg.NATS.Creds != "not-a-real-jwt\nnot-a-real-seed" {
+		t.Errorf("NATS creds %q, want the file's content", cfg.NATS.Creds)
 	}
 }
 

@@ -3,6 +3,7 @@ package scopes
 import (
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -14,6 +15,11 @@ var pgNamePattern = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
 var engineKinds = []string{KindMySQL, KindPostgres, KindSQLServer}
 
+// implementedKinds are the engine kinds this version of syncd can run.
+// The others are parsed and checked, and then refused by notImplemented,
+// so that `syncd validate` rejects what `syncd run` could not run.
+var implementedKinds = []string{KindMySQL, KindPostgres}
+
 // decodeSource decodes a source block; nil if its kind is unknown or its
 // name taken.
 func (l *loader) decodeSource(b *hcl.Block) *Source {
@@ -22,16 +28,15 @@ func (l *loader) decodeSource(b *hcl.Block) *Source {
 	schema := sourceSchema(kind)
 	if schema == nil {
 		l.errorf(b.LabelRanges[0], "Unknown source kind",
-			"The source kind %q is not supported; use %s.", kind, quotedList(engineKinds, "or"))
+			"The source kind %q is not supported; use %s.", kind, quotedList(implementedKinds, "or"))
 		return nil
 	}
+	l.notImplemented(b, "source", "Capture from")
 	content, diags := b.Body.Content(schema)
 	l.diags = append(l.diags, diags...)
 	attrs := content.Attributes
 	s := &Source{Kind: kind, Name: name, DeclRange: b.DefRange}
-	if l.requireNotNull(attrs, "dsn") {
-		l.secret(attrs, "dsn", &s.DSN)
-	}
+	l.dsn(attrs, &s.DSN)
 	switch kind {
 	case KindPostgres:
 		def := "syncd_" + strings.ReplaceAll(name, "-", "_")
@@ -83,16 +88,15 @@ func (l *loader) decodeTarget(b *hcl.Block) *Target {
 	unique := l.declare("target", b)
 	if sourceSchema(kind) == nil {
 		l.errorf(b.LabelRanges[0], "Unknown target kind",
-			"The target kind %q is not supported; use %s.", kind, quotedList(engineKinds, "or"))
+			"The target kind %q is not supported; use %s.", kind, quotedList(implementedKinds, "or"))
 		return nil
 	}
+	l.notImplemented(b, "target", "Applying to")
 	content, diags := b.Body.Content(targetSchema())
 	l.diags = append(l.diags, diags...)
 	attrs := content.Attributes
 	t := &Target{Kind: kind, Name: name, ScopeInfoTable: DefaultScopeInfoTable, DeclRange: b.DefRange}
-	if l.requireNotNull(attrs, "dsn") {
-		l.secret(attrs, "dsn", &t.DSN)
-	}
+	l.dsn(attrs, &t.DSN)
 	if l.decode(attrs, "scope_info_table", &t.ScopeInfoTable) && t.ScopeInfoTable == "" {
 		l.errorf(attrs["scope_info_table"].Expr.Range(), "Empty scope_info_table", "The scope_info_table must not be empty.")
 	}
@@ -101,4 +105,26 @@ func (l *loader) decodeTarget(b *hcl.Block) *Target {
 		return nil
 	}
 	return t
+}
+
+// notImplemented reports a source or target block (what) of a kind that
+// is in the config language but that this version of syncd cannot run
+// (what syncd does with it: "Capture from", "Applying to"), at its kind
+// label. The block is still decoded, so its other mistakes show too.
+func (l *loader) notImplemented(b *hcl.Block, what, does string) {
+	kind := b.Labels[0]
+	if slices.Contains(implementedKinds, kind) {
+		return
+	}
+	l.errorf(b.LabelRanges[0], "Not implemented yet",
+		"%s %s is not implemented yet in this version of syncd; the %s kind must be %s.",
+		does, kind, what, quotedList(implementedKinds, "or"))
+}
+
+// dsn decodes the required dsn of a source or target block, unless the
+// load skips database secrets.
+func (l *loader) dsn(attrs hcl.Attributes, dst *string) {
+	if l.requireNotNull(attrs, "dsn") && !l.opts.SkipDatabaseSecrets {
+		l.secret(attrs, "dsn", dst)
+	}
 }

@@ -17,8 +17,9 @@ source "postgres" "app-eu" {
   dsn = env("APP_DATABASE_URL")
 }
 
-source "sqlserver" "erp" {
-  dsn = "sqlserver://syncd@erp:1433?database=erp"
+source "mysql" "erp" {
+  dsn       = "syncd@tcp(erp:3306)/erp"
+  server_id = 4002
 }
 
 target "mysql" "reporting" {
