@@ -59,6 +59,12 @@ func cmdRun(args []string) int {
 // is done, and stops them in reverse order: the sources first, each
 // draining its publishes and confirming its final position, then the
 // admin server, the NATS connection and the embedded server.
+//
+// Everything that can fail without changing a source (NATS, the capture
+// engines, the targets, the admin listener) is built before any source is
+// provisioned, so that such a failure leaves no slot or publication
+// behind. A source provisioned before another one fails keeps what it
+// created; the next start uses it.
 func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -83,8 +89,11 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error 
 		return err
 	}
 	defer nc.Close()
+	if risk := nc.DurabilityRisk(); risk != "" {
+		log.Warn("acknowledged messages may not survive a power loss of the nats server", "reason", risk)
+	}
 
-	workers, err := prepareWorkers(ctx, cfg, nc, log, reg, routerMetrics)
+	workers, err := sourceWorkers(ctx, cfg, nc, log, reg, routerMetrics)
 	if err != nil {
 		return err
 	}
@@ -102,6 +111,10 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error 
 	served := make(chan error, 1)
 	go func() { served <- adm.Serve() }()
 
+	if err := provision(ctx, workers); err != nil {
+		stopAdmin(ctx, adm, served)
+		return err
+	}
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	var g errgroup.Group
@@ -124,18 +137,25 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error 
 	log.Info("stopping: draining in-flight publishes and confirming positions")
 	stopWorkers()
 	g.Wait()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	adm.Shutdown(sctx)
-	if err := <-served; err != nil {
+	if err := stopAdmin(ctx, adm, served); err != nil {
 		return err
 	}
 	log.Info("stopped")
 	return nil
 }
 
-// applyWorkers builds an apply worker per (scope, target). A target kind
-// syncd cannot write stops start-up.
+// stopAdmin shuts the admin server down, waiting up to 10 seconds for the
+// requests in progress, and returns what its Serve returned on served.
+func stopAdmin(ctx context.Context, adm *admin.Server, served <-chan error) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	adm.Shutdown(sctx)
+	return <-served
+}
+
+// applyWorkers builds an apply worker per (scope, target). It opens no
+// connection; a target syncd cannot write (its kind, a DSN that does not
+// parse) stops start-up.
 func applyWorkers(cfg *scopes.Config, nc *router.Conn, log hclog.Logger, m *apply.Metrics) ([]*apply.Worker, error) {
 	var out []*apply.Worker
 	var problems []error
@@ -158,11 +178,11 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, log hclog.Logger, m *appl
 	return out, errors.Join(problems...)
 }
 
-// prepareWorkers builds a worker per source that some scope uses and
-// prepares its source. Bad settings or tables (terminal errors) stop
-// start-up with every problem listed; a source that cannot be reached yet
-// is retried by its worker.
-func prepareWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, log hclog.Logger, reg prometheus.Registerer, rm *router.Metrics) ([]*worker, error) {
+// sourceWorkers builds a worker per source that some scope uses. It
+// changes nothing on the sources: a source's settings that are bad
+// without asking its server (its DSN) stop start-up here, with every
+// problem listed.
+func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, log hclog.Logger, reg prometheus.Registerer, rm *router.Metrics) ([]*worker, error) {
 	var workers []*worker
 	var problems []error
 	for _, s := range cfg.Sources {
@@ -182,13 +202,6 @@ func prepareWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, lo
 			problems = append(problems, fmt.Errorf("source %s: %w", s.Name, err))
 			continue
 		}
-		if err := eng.Prepare(ctx); err != nil {
-			if capture.IsTerminal(err) || ctx.Err() != nil {
-				problems = append(problems, fmt.Errorf("source %s: %w", s.Name, err))
-				continue
-			}
-			slog.Warn("source not reachable yet; will retry", "error", err)
-		}
 		rlog := log.Named("router").With("source", s.Name)
 		workers = append(workers, &worker{
 			name:   s.Name,
@@ -203,4 +216,23 @@ func prepareWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, lo
 		})
 	}
 	return workers, errors.Join(problems...)
+}
+
+// provision prepares each worker's source: it checks the server and the
+// tables, and creates what capture needs (a PostgreSQL publication and
+// slot). Bad settings or tables (terminal errors) stop start-up with every
+// problem listed; a source that cannot be reached yet is retried by its
+// worker.
+func provision(ctx context.Context, workers []*worker) error {
+	var problems []error
+	for _, w := range workers {
+		if err := w.src.Prepare(ctx); err != nil {
+			if capture.IsTerminal(err) || ctx.Err() != nil {
+				problems = append(problems, fmt.Errorf("source %s: %w", w.name, err))
+				continue
+			}
+			w.log.Warn("source not reachable yet; will retry", "error", err)
+		}
+	}
+	return errors.Join(problems...)
 }

@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/syncd-dev/syncd/test/testenv"
@@ -55,6 +57,17 @@ scope "s" {
   params   = { state = "WA", country = "US" }
 }`,
 			want: `syncd\.hcl:9:\d+: error: .*country`,
+		},
+		{
+			name: "target engine not implemented",
+			config: `source "postgres" "app" { dsn = "postgres://x/app" }
+target "sqlserver" "dwh" { dsn = "sqlserver://x" }
+scope "s" {
+  source  = "app"
+  targets = ["dwh"]
+  table "public.t" {}
+}`,
+			want: `syncd\.hcl:2:8: error: Not implemented yet: Applying to sqlserver is not implemented yet`,
 		},
 	}
 	for _, tt := range tests {
@@ -106,18 +119,77 @@ scope "s" {
 			if code != 1 || !regexp.MustCompile(tt.want).MatchString(out) {
 				t.Fatalf("syncd run: exit %d, want 1 and output matching %s:\n%s", code, tt.want, out)
 			}
-			conn := pgConnect(t, dsn)
-			var pubs, slots int
-			ctx := context.Background()
-			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_publication`).Scan(&pubs); err != nil {
-				t.Fatal(err)
-			}
-			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE database = current_database()`).Scan(&slots); err != nil {
-				t.Fatal(err)
-			}
-			if pubs != 0 || slots != 0 {
-				t.Fatalf("after the failed start: %d publications, %d slots; want none", pubs, slots)
-			}
+			nothingProvisioned(t, dsn)
 		})
+	}
+}
+
+// TestFailedStartLeavesNothing checks that a start failing for a reason
+// that needs no source (the admin port is taken, a target's DSN does not
+// parse) exits 1 before syncd creates anything on the source.
+func TestFailedStartLeavesNothing(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	tests := []struct {
+		name      string
+		target    string // a target block for the scope, or none
+		busyAdmin bool
+		want      string
+	}{
+		{"admin port busy", "", true, `listen on admin address 127\.0\.0\.1:\d+: .*address already in use`},
+		{"target DSN does not parse", `target "mysql" "replica" { dsn = "not a dsn" }`, false, `scope s: parse dsn of target replica: invalid DSN`},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := fmt.Sprintf("db%d", i)
+			dsn := pg.CreateDB(t, db)
+			pg.Exec(t, db, `CREATE TABLE t (id int PRIMARY KEY)`)
+			targets := "[]"
+			if tt.target != "" {
+				targets = `["replica"]`
+			}
+			// Slot names are per server: one for each case, so that a
+			// case that fails to clean up cannot break the next.
+			d := newDaemon(t, fmt.Sprintf(`
+source "postgres" "app" {
+  dsn  = %q
+  slot = "syncd_%s"
+}
+%s
+scope "s" {
+  source  = "app"
+  targets = %s
+  table "public.t" {}
+}`, dsn, db, tt.target, targets))
+			if tt.busyAdmin {
+				ln, err := net.Listen("tcp", strings.TrimPrefix(d.AdminURL, "http://"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+			}
+			code, out := runSyncd(t, "run", "--config", d.ConfigPath)
+			if code != 1 || !regexp.MustCompile(tt.want).MatchString(out) {
+				t.Fatalf("syncd run: exit %d, want 1 and output matching %s:\n%s", code, tt.want, out)
+			}
+			nothingProvisioned(t, dsn)
+		})
+	}
+}
+
+// nothingProvisioned fails the test if the database at dsn has a
+// publication or a replication slot.
+func nothingProvisioned(t *testing.T, dsn string) {
+	t.Helper()
+	conn := pgConnect(t, dsn)
+	var pubs, slots int
+	ctx := context.Background()
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_publication`).Scan(&pubs); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE database = current_database()`).Scan(&slots); err != nil {
+		t.Fatal(err)
+	}
+	if pubs != 0 || slots != 0 {
+		t.Fatalf("after the failed start: %d publications, %d slots; want none", pubs, slots)
 	}
 }
