@@ -22,6 +22,8 @@ import (
 type Conn struct {
 	nc *nats.Conn
 
+	durabilityRisk string // see DurabilityRisk
+
 	mu        sync.Mutex
 	listeners map[int]func() // called after each reconnect
 	nextID    int
@@ -80,7 +82,30 @@ func Connect(cfg scopes.NATS, log hclog.Logger, srv *embedded.Server) (*Conn, er
 		return nil, fmt.Errorf("connect to nats: %w", err)
 	}
 	c.nc = nc
+	c.durabilityRisk = durabilityRisk(cfg, srv != nil)
 	return c, nil
+}
+
+// DurabilityRisk says why messages that JetStream acknowledged to this
+// connection might be lost in a power loss (not a crash) of the NATS
+// server, and what makes them durable; "" if they are not at risk.
+//
+// The embedded server fsyncs every write before it acknowledges, and a
+// replicated stream holds each message on a quorum of servers. An
+// external server with one replica fsyncs only every sync_interval
+// (2 minutes by default) unless it sets sync_interval: always, and a
+// client cannot read that setting: it is only in the server's monitoring
+// data (varz), which needs the system account.
+func (c *Conn) DurabilityRisk() string { return c.durabilityRisk }
+
+func durabilityRisk(cfg scopes.NATS, embedded bool) string {
+	if embedded || cfg.StreamReplicas > 1 {
+		return ""
+	}
+	return "streams have one replica (stream_replicas = 1) on an external NATS server, which syncd cannot ask " +
+		"whether it fsyncs each write: unless its jetstream block sets sync_interval: always, messages it acknowledged " +
+		"since its last periodic fsync are lost in a power loss; set sync_interval: always there, or use a cluster " +
+		"with stream_replicas = 3"
 }
 
 // onReconnect has f called after each reconnect, until the returned

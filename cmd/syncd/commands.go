@@ -54,7 +54,8 @@ func cmdTail(args []string) int {
 	}
 	var ncfg scopes.NATS
 	if *config != "" {
-		cfg, ok := loadConfig(*config, scopes.LoadOptions{})
+		// tail needs NATS and its credentials, not the databases' DSNs.
+		cfg, ok := loadConfig(*config, scopes.LoadOptions{SkipDatabaseSecrets: true})
 		if !ok {
 			return 1
 		}
@@ -107,7 +108,7 @@ func cmdScopes(args []string) int {
 		fmt.Fprintln(os.Stderr, "syncd scopes: --config is required")
 		return 2
 	}
-	cfg, ok := loadConfig(*config, scopes.LoadOptions{AllowMissingSecrets: true})
+	cfg, ok := loadConfig(*config, scopes.LoadOptions{AllowMissingSecrets: true, SkipDatabaseSecrets: true})
 	if !ok {
 		return 1
 	}

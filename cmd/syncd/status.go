@@ -109,5 +109,19 @@ func scopeStatus(ctx context.Context, nc *router.Conn, cfg *scopes.Config, worke
 		}
 		reports = append(reports, rep)
 	}
-	return map[string]any{"sources": sources, "scopes": reports}
+	return map[string]any{"nats": natsStatus(nc), "sources": sources, "scopes": reports}
+}
+
+// natsReport is the nats part of the /scopes document.
+type natsReport struct {
+	Connected bool   `json:"connected"`
+	State     string `json:"state"`
+	// DurabilityRisk is router.Conn.DurabilityRisk: why a power loss of
+	// the NATS server could lose what syncd has confirmed to its sources.
+	DurabilityRisk string `json:"durability_risk,omitempty"`
+}
+
+func natsStatus(nc *router.Conn) natsReport {
+	ok, state := nc.Connected()
+	return natsReport{Connected: ok, State: state, DurabilityRisk: nc.DurabilityRisk()}
 }

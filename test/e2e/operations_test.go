@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -43,7 +44,9 @@ func TestOperations(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if scopes := get(t, d.AdminURL+"/scopes"); !strings.Contains(scopes, `"name": "items"`) || !strings.Contains(scopes, `"messages": 6`) {
+	// The embedded server fsyncs every write: no durability warning.
+	if scopes := get(t, d.AdminURL+"/scopes"); !strings.Contains(scopes, `"name": "items"`) || !strings.Contains(scopes, `"messages": 6`) ||
+		strings.Contains(scopes, "durability_risk") {
 		t.Errorf("/scopes:\n%s", scopes)
 	}
 
@@ -103,21 +106,47 @@ func TestOperations(t *testing.T) {
 }
 
 // TestExternalNATS runs syncd against a NATS server it does not embed,
-// one that requires a user and password.
+// one that requires a user and password. With one replica per stream,
+// syncd warns that a power loss of that server may lose acknowledged
+// messages. `syncd tail --config` needs only the NATS settings: it runs
+// without the source's DSN in its environment.
 func TestExternalNATS(t *testing.T) {
 	srv := testenv.StartNATS(t, testenv.WithUser("syncd", "s3cret"))
 	pg := testenv.StartPostgres(t)
-	_, d := oneScope(t, pg, `CREATE TABLE item (id int PRIMARY KEY, name text)`, "items", "public.item")
+	dsn, d := oneScope(t, pg, `CREATE TABLE item (id int PRIMARY KEY, name text)`, "items", "public.item")
 	// The daemon's config has an embedded nats block; point it elsewhere.
 	setNATS(t, d, fmt.Sprintf(`nats {
   url      = %q
   user     = "syncd"
   password = env("TEST_NATS_PASSWORD")
 }`, srv.URL))
+	writeFile(t, d.ConfigPath, strings.Replace(readFile(t, d.ConfigPath), fmt.Sprintf("dsn = %q", dsn), `dsn = env("TEST_APP_DSN")`, 1))
 	t.Setenv("TEST_NATS_PASSWORD", "s3cret")
+	t.Setenv("TEST_APP_DSN", dsn)
 	d.Start()
 	pg.Exec(t, "app", `INSERT INTO item VALUES (1, 'one'), (2, 'two')`)
 	waitCount(t, srv.Connect(t), "items", 2, time.Minute)
+
+	const risk = `unless its jetstream block sets sync_interval: always`
+	if scopes := get(t, d.AdminURL+"/scopes"); !strings.Contains(scopes, `"durability_risk": "streams have one replica`) || !strings.Contains(scopes, risk) {
+		t.Errorf("/scopes lacks the durability risk:\n%s", scopes)
+	}
+	if logs := d.Logs(); !strings.Contains(logs, "acknowledged messages may not survive a power loss of the nats server") || !strings.Contains(logs, risk) {
+		t.Error("the log lacks the durability warning")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tail := exec.CommandContext(ctx, syncdBin, "tail", "--config", d.ConfigPath, "--count", "2", "items")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TEST_APP_DSN=") {
+			tail.Env = append(tail.Env, kv)
+		}
+	}
+	out, err := tail.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"after":{"id":1,"name":"one"}`) || !strings.Contains(string(out), `"after":{"id":2,"name":"two"}`) {
+		t.Fatalf("syncd tail --config without the source DSN: %v\n%s", err, out)
+	}
 }
 
 // setNATS replaces the nats block of a daemon's config.
