@@ -93,12 +93,9 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error 
 		log.Warn("acknowledged messages may not survive a power loss of the nats server", "reason", risk)
 	}
 
-	workers, err := sourceWorkers(ctx, cfg, nc, log, reg, routerMetrics)
-	if err != nil {
-		return err
-	}
-	appliers, err := applyWorkers(cfg, nc, log, apply.NewMetrics(reg))
-	if err != nil {
+	workers, werr := sourceWorkers(ctx, cfg, nc, log, reg, routerMetrics)
+	appliers, aerr := applyWorkers(cfg, nc, log, apply.NewMetrics(reg))
+	if err := errors.Join(werr, aerr); err != nil {
 		return err
 	}
 	adm, err := admin.New(cfg.Admin.Listen, reg, admin.Probes{
