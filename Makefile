@@ -55,18 +55,17 @@ bench: deps build
 demo: deps build
 	SYNCD_BIN=$(CURDIR)/bin/syncd $(GO) run ./examples/demo
 
+# Every Fuzz function in the tree, each for FUZZTIME: the packages are
+# those with a `func Fuzz` in a test file, the targets what `go test -list`
+# finds in them, so a new fuzz test runs without being listed here.
 fuzz:
-	$(GO) test -run=NONE -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./scopes/filter
-	$(GO) test -run=NONE -fuzz='^FuzzEval$$' -fuzztime=$(FUZZTIME) ./scopes/filter
-	$(GO) test -run=NONE -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./scopes
-	$(GO) test -run=NONE -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./router
-	$(GO) test -run=NONE -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./router
-	$(GO) test -run=NONE -fuzz='^FuzzEscapeToken$$' -fuzztime=$(FUZZTIME) ./router
-	$(GO) test -run=NONE -fuzz='^FuzzAppendString$$' -fuzztime=$(FUZZTIME) ./router
-	$(GO) test -run=NONE -fuzz='^FuzzDecodeArray$$' -fuzztime=$(FUZZTIME) ./capture/postgres
-	$(GO) test -run=NONE -fuzz='^FuzzParseTimestamptz$$' -fuzztime=$(FUZZTIME) ./capture/postgres
-	$(GO) test -run=NONE -fuzz='^FuzzDecodeTuple$$' -fuzztime=$(FUZZTIME) ./capture/postgres
-	$(GO) test -run=NONE -fuzz='^FuzzDecodeRow$$' -fuzztime=$(FUZZTIME) ./capture/mysql
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		list=$$($(GO) test -list '^Fuzz' $$pkg); \
+		for f in $$(echo "$$list" | grep '^Fuzz'); do \
+			echo "$(GO) test -run=NONE -fuzz='^$$f\$$' -fuzztime=$(FUZZTIME) $$pkg"; \
+			$(GO) test -run=NONE -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 clean:
 	rm -rf bin

@@ -18,7 +18,7 @@ import (
 func TestXATransactions(t *testing.T) {
 	m := testenv.StartMariaDB(t)
 	dsn := m.CreateDB(t, "shop")
-	m.Exec(t, "shop", `CREATE TABLE item (id int PRIMARY KEY)`, `CREATE TABLE other (id int PRIMARY KEY)`, `CREATE TABLE kept (id int PRIMARY KEY)`)
+	m.Exec(t, "shop", `CREATE TABLE item (id int PRIMARY KEY)`, `CREATE TABLE other (id int PRIMARY KEY)`, `CREATE TABLE kept (id int PRIMARY KEY)`, `CREATE TABLE mark (id int PRIMARY KEY)`)
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -39,30 +39,43 @@ func TestXATransactions(t *testing.T) {
 			}
 		}
 	}
-	ids := func(rec *recorder, want int) ([]any, []capture.Txn) {
+	// through commits marker row n (1, 2, …) after what the test did,
+	// waits for it, and returns the rows recorded since the last marker
+	// (or since rec began), the marker shown as "mark n", and the
+	// transactions so far. The source emits in binlog order, so a row
+	// that must not come would have come before the marker.
+	marks, seen := 0, 0
+	through := func(rec *recorder) ([]any, []capture.Txn) {
 		t.Helper()
-		var events []capture.Event
+		marks++
+		m.Exec(t, "shop", fmt.Sprintf(`INSERT INTO mark VALUES (%d)`, marks))
+		want := fmt.Sprintf("mark %d", marks)
+		var out []any
 		var txns []capture.Txn
 		testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
-			if events, txns, _ = rec.get(); len(events) < want {
-				return fmt.Errorf("%d of %d rows", len(events), want)
+			var events []capture.Event
+			events, txns, _ = rec.get()
+			out = nil
+			for i, ev := range events[seen:] {
+				switch {
+				case ev.Table.ID().Name == "mark":
+					out = append(out, fmt.Sprintf("mark %v", ev.After[0]))
+				case ev.Op == capture.OpTruncate:
+					out = append(out, "truncate")
+				default:
+					out = append(out, ev.After[0])
+				}
+				if out[len(out)-1] == want {
+					seen += i + 1
+					return nil
+				}
 			}
-			return nil
+			return fmt.Errorf("no %s yet, rows %v", want, out)
 		})
-		time.Sleep(200 * time.Millisecond) // nothing more may come
-		events, txns, _ = rec.get()
-		var out []any
-		for _, ev := range events {
-			if ev.Op == capture.OpTruncate {
-				out = append(out, "truncate")
-			} else {
-				out = append(out, ev.After[0])
-			}
-		}
 		return out, txns
 	}
 
-	cfg := Config{DSN: dsn, Tables: tables("shop", "item", "kept"), Store: newStore(t), SaveInterval: 10 * time.Millisecond}
+	cfg := Config{DSN: dsn, Tables: tables("shop", "item", "kept", "mark"), Store: newStore(t), SaveInterval: 10 * time.Millisecond}
 	rec := &recorder{}
 	r := start(t, cfg, rec)
 	run(xa, `INSERT INTO item VALUES (1)`,
@@ -72,9 +85,9 @@ func TestXATransactions(t *testing.T) {
 		`XA START 'b'`, `INSERT INTO item VALUES (4)`, `XA END 'b'`, `XA PREPARE 'b'`, `XA ROLLBACK 'b'`,
 		`XA START 'c'`, `INSERT INTO item VALUES (5)`, `XA END 'c'`, `XA COMMIT 'c' ONE PHASE`,
 		`INSERT INTO item VALUES (6)`)
-	got, txns := ids(rec, 5)
-	if fmt.Sprint(got) != "[1 3 2 5 6]" {
-		t.Errorf("rows %v, want [1 3 2 5 6]: an XA transaction's at its commit, none of a rolled-back one", got)
+	got, txns := through(rec)
+	if fmt.Sprint(got) != "[1 3 2 5 6 mark 1]" {
+		t.Errorf("rows %v, want [1 3 2 5 6 mark 1]: an XA transaction's at its commit, none of a rolled-back one", got)
 	}
 	for i := 1; i < len(txns); i++ {
 		if txns[i].Pos <= txns[i-1].Pos {
@@ -85,17 +98,19 @@ func TestXATransactions(t *testing.T) {
 	// Stop while 'd' is prepared, with later transactions published.
 	run(xa, `XA START 'd'`, `INSERT INTO item VALUES (7)`, `XA END 'd'`, `XA PREPARE 'd'`)
 	m.Exec(t, "shop", `INSERT INTO item VALUES (8)`, `TRUNCATE TABLE kept`)
-	ids(rec, 7)
+	if got, _ := through(rec); fmt.Sprint(got) != "[8 truncate mark 2]" {
+		t.Errorf("rows %v, want [8 truncate mark 2]: none of the prepared transaction's", got)
+	}
 	if st := r.src.Status(); st.PreparedXA != 1 {
 		t.Errorf("status: %d prepared XA transactions, want 1", st.PreparedXA)
 	}
 	r.stop(t)
-	rec = &recorder{}
+	rec, seen = &recorder{}, 0
 	r = start(t, cfg, rec)
 	run(xa, `XA COMMIT 'd'`)
 	m.Exec(t, "shop", `INSERT INTO item VALUES (9)`)
-	if got, _ := ids(rec, 2); fmt.Sprint(got) != "[7 9]" {
-		t.Errorf("after a restart: rows %v, want [7 9]: the prepared transaction's, and nothing published before", got)
+	if got, _ := through(rec); fmt.Sprint(got) != "[7 9 mark 3]" {
+		t.Errorf("after a restart: rows %v, want [7 9 mark 3]: the prepared transaction's, and nothing published before", got)
 	}
 	if st := r.src.Status(); st.PreparedXA != 0 {
 		t.Errorf("status: %d prepared XA transactions, want 0", st.PreparedXA)

@@ -39,8 +39,9 @@ const (
 // from one goroutine at a time).
 type gulpConn struct {
 	net.Conn
-	raw syscall.RawConn
-	on  bool // SO_RCVLOWAT is gulp; owned by Read
+	raw  syscall.RawConn
+	wait time.Duration // longest wait for a gulp: gulpWait (tests lengthen it)
+	on   bool          // SO_RCVLOWAT is gulp; owned by Read
 
 	mu       sync.Mutex
 	deadline time.Time // the caller's read deadline
@@ -57,7 +58,7 @@ func newGulpConn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &gulpConn{Conn: c, raw: raw}
+	return &gulpConn{Conn: c, raw: raw, wait: gulpWait}
 }
 
 func (c *gulpConn) SetDeadline(t time.Time) error {
@@ -98,7 +99,7 @@ func (c *gulpConn) Read(p []byte) (int, error) {
 		}
 		return n, err
 	}
-	gulped, err := c.setWait(gulpWait)
+	gulped, err := c.setWait(c.wait)
 	if err != nil {
 		return 0, err
 	}
