@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/cmd/syncd/internal/admin"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/router/embedded"
@@ -183,7 +183,7 @@ func prepareWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, lo
 			continue
 		}
 		if err := eng.Prepare(ctx); err != nil {
-			if capture.IsTerminal(err) || ctx.Err() != nil {
+			if retry.IsTerminal(err) || ctx.Err() != nil {
 				problems = append(problems, fmt.Errorf("source %s: %w", s.Name, err))
 				continue
 			}

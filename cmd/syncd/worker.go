@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -25,7 +26,7 @@ type engine interface {
 	capture.Source
 	// Prepare checks the source and creates what capture needs (for
 	// PostgreSQL the publication and slot). Errors marked
-	// capture.Terminal mean bad settings or input.
+	// retry.Terminal mean bad settings or input.
 	Prepare(ctx context.Context) error
 	// Health returns the engine's status document and, if the source
 	// risks losing log that syncd still needs, why.
@@ -64,7 +65,7 @@ func (w *worker) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if capture.IsTerminal(err) {
+		if retry.IsTerminal(err) {
 			w.set(stateFailed, err)
 			w.log.Error("source stopped; fix the cause and restart syncd", "error", err)
 			return nil
