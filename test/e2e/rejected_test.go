@@ -199,3 +199,47 @@ END $$`)
 		t.Errorf("the worker went row by row %d times; want once", n)
 	}
 }
+
+// TestTargetLacksColumn: a target table without a column the scope
+// publishes, and no create_tables, cannot heal by retrying. The scope
+// stops at once: apply_failed in /readyz, and /scopes says which table
+// lacks which column, with the worker failed, not retrying.
+func TestTargetLacksColumn(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	src, dst := pg.CreateDB(t, "app"), pg.CreateDB(t, "replica")
+	pg.Exec(t, "app", `CREATE TABLE items (id int PRIMARY KEY, qty int, note text)`)
+	pg.Exec(t, "replica", `CREATE TABLE items (id int PRIMARY KEY, qty int)`)
+	d := newDaemon(t, fmt.Sprintf(`
+source "postgres" "app" { dsn = %q }
+target "postgres" "replica" { dsn = %q }
+scope "items" {
+  source   = "app"
+  targets  = ["replica"]
+  snapshot = "never"
+  table "public.items" {}
+}`, src, dst))
+	d.Start()
+	pg.Exec(t, "app", `INSERT INTO items VALUES (1, 1, 'one')`)
+
+	testenv.Eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
+		code, body := getStatus(t, d.AdminURL+"/readyz")
+		if code != 503 || !strings.Contains(body, `"apply_failed"`) || !strings.Contains(body, `scope/items/target/replica`) {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	var status struct {
+		Scopes []struct {
+			Apply []struct{ State, Error string }
+		}
+	}
+	if err := json.Unmarshal([]byte(get(t, d.AdminURL+"/scopes")), &status); err != nil {
+		t.Fatal(err)
+	}
+	if len(status.Scopes) != 1 || len(status.Scopes[0].Apply) != 1 {
+		t.Fatalf("/scopes: %+v; want one scope with one target", status)
+	}
+	if a := status.Scopes[0].Apply[0]; a.State != "failed" || !strings.Contains(a.Error, "items lacks published columns note") {
+		t.Errorf("/scopes apply status %+v; want failed, naming the table and the column", a)
+	}
+}
