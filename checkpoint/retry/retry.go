@@ -57,8 +57,8 @@ func Run(ctx context.Context, session func(context.Context) error, onRetry func(
 }
 
 // Run runs session until ctx is done or session fails terminally. After
-// any other return of session, nil included, it calls onRetry with the
-// error and the wait, waits (or returns when ctx is done) and runs session
+// any other return of session, nil included, it calls onRetry (if not
+// nil) with the error and the wait, waits (or returns when ctx is done) and runs session
 // again.
 //
 // Run returns nil once ctx is done, whatever session returned (a canceled
@@ -83,7 +83,9 @@ func (p Policy) Run(ctx context.Context, session func(context.Context) error, on
 			b.Reset()
 		}
 		wait := b.NextBackOff()
-		onRetry(err, wait)
+		if onRetry != nil {
+			onRetry(err, wait)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -91,7 +91,8 @@ func (w *worker) set(state string, err error) {
 	w.state, w.err = state, err
 }
 
-// snapshot returns the worker's state, last error and current router.
+// snapshot returns the worker's state, last error and the router of the
+// session running, nil between sessions.
 func (w *worker) snapshot() (string, error, *router.Router) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
