@@ -184,7 +184,7 @@ func (s *session) rejected(ctx context.Context, err error, isolate bool, d *rout
 	}
 	w.metrics.Parked.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target).Inc()
 	w.update(func(st *Status) { st.Parked, st.Degraded = st.Parked+1, true })
-	w.log.Error("parked a row the target rejected; the scope is degraded", "stream_seq", d.StreamSeq, "error", err)
+	w.log.Error("parked a row the target rejected; the scope is degraded", "stream_seq", d.StreamSeq, "row", p.Row, "error", err)
 	return nil
 }
 

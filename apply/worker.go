@@ -8,12 +8,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/checkpoint"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/scopes"
 )
@@ -123,42 +123,29 @@ func (w *Worker) update(f func(*Status)) {
 var errFailed = errors.New("stopped")
 
 // Run applies until ctx is done (returning nil) or the scope must stop:
-// a row the target rejects with on_apply_error = "stop", or a stream that
-// lost messages the target has not applied. Then it returns nil too,
+// a row the target rejects with on_apply_error = "stop", a stream that
+// lost messages the target has not applied, or a target that cannot take
+// the scope's tables (one missing, or lacking a column or key, without
+// create_tables; errors marked retry.Terminal). Then it returns nil too,
 // with the cause in Status: one failed scope does not stop the others.
 // Other errors (the target or NATS unreachable) are retried with backoff.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.target.Close()
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(500*time.Millisecond),
-		backoff.WithMaxInterval(30*time.Second),
-		backoff.WithMaxElapsedTime(0),
-	)
-	for {
-		started := time.Now()
+	err := retry.Run(ctx, func(ctx context.Context) error {
 		err := w.session(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
 		if errors.Is(err, errFailed) || errors.Is(err, router.ErrCheckpointGone) {
-			w.update(func(s *Status) { s.State, s.Error = StateFailed, err.Error() })
-			w.log.Error("scope stopped at this target; fix the cause and restart syncd", "error", err)
-			return nil
+			return retry.Terminal(err)
 		}
-		if time.Since(started) > time.Minute {
-			b.Reset()
-		}
-		wait := b.NextBackOff()
+		return err
+	}, func(err error, wait time.Duration) {
 		w.update(func(s *Status) { s.State, s.Error = StateRetrying, err.Error() })
 		w.log.Warn("apply session ended; retrying", "error", err, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
+	})
+	if err != nil {
+		w.update(func(s *Status) { s.State, s.Error = StateFailed, err.Error() })
+		w.log.Error("scope stopped at this target; fix the cause and restart syncd", "error", err)
 	}
+	return nil
 }
 
 // session prepares the target, reads the checkpoint, and applies from

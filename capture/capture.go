@@ -10,6 +10,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // Op is the kind of a row change. Its value is the letter used on the wire
@@ -219,14 +221,14 @@ type Snapshotter interface {
 // SnapshotAgain is what a source does when its log no longer holds the
 // changes since its saved position (lost is why): it asks sink, if it
 // takes snapshots, to take every snapshot again. The error, when the sink
-// cannot or will not, is Terminal and names both causes.
+// cannot or will not, is marked retry.Terminal and names both causes.
 func SnapshotAgain(ctx context.Context, sink Sink, lost error) error {
 	sn, ok := sink.(Snapshotter)
 	if !ok {
-		return Terminal(lost)
+		return retry.Terminal(lost)
 	}
 	if err := sn.Resnapshot(ctx, lost); err != nil {
-		return Terminal(fmt.Errorf("%w; %w", lost, err))
+		return retry.Terminal(fmt.Errorf("%w; %w", lost, err))
 	}
 	return nil
 }
@@ -247,7 +249,7 @@ type Source interface {
 	//
 	// When ctx is canceled Run stops reading, drains sink, confirms the
 	// final durable position and returns ctx's error. Other errors are
-	// returned as they happen; errors marked with Terminal will not go away
+	// returned as they happen; errors marked with retry.Terminal will not go away
 	// by retrying.
 	Run(ctx context.Context, sink Sink) error
 }

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,8 +37,20 @@ func dlqWindow(maxAge time.Duration) time.Duration {
 }
 
 // Park publishes a parked row to syncd.<scope>._dlq and waits until
-// JetStream stored it. Parking the same row again within ten minutes
-// stores it once.
+// JetStream stored it.
+//
+// The message id names the row: target, scope, stream sequence and place
+// in the message (p.Row, 0 for a message of one row). A worker that
+// restarts from its checkpoint parks the rows after it again; within the
+// DLQ's duplicate window (ten minutes at most) JetStream stores such a
+// replay once and answers with a duplicate ack. Park accepts that ack only
+// when the stored message is the same row (scope, target, stream sequence,
+// row and envelope; the reason and time may differ): anything else would
+// be a second row dropped under the first one's id (say, the scope's
+// stream was deleted and its sequences used again), and Park returns an
+// error instead; a retry succeeds once the window has passed. Park compares the stored message rather than let the
+// caller say whether a park may be a replay, because only JetStream knows
+// what an earlier process parked before it stopped.
 func (c *Conn) Park(ctx context.Context, p Parked, streams StreamOptions) error {
 	js, err := jetstream.New(c.nc)
 	if err != nil {
@@ -46,18 +59,42 @@ func (c *Conn) Park(ctx context.Context, p Parked, streams StreamOptions) error 
 	if err := c.ensureDLQ(ctx, js, streams); err != nil {
 		return err
 	}
+	id := "dlq:" + p.Target + ":" + p.Scope + ":" + strconv.FormatUint(p.StreamSeq, 10) + ":" + strconv.Itoa(p.Row)
 	msg := &nats.Msg{
 		Subject: ReservedSubject(p.Scope, TokenDLQ),
 		Data:    mustJSON(p),
 		Header: nats.Header{
-			HeaderMsgID: {"dlq:" + p.Target + ":" + p.Scope + ":" + strconv.FormatUint(p.StreamSeq, 10)},
+			HeaderMsgID: {id},
 			HeaderType:  contentTypeJSON,
 		},
 	}
-	if _, err := js.PublishMsg(ctx, msg); err != nil {
-		return fmt.Errorf("park row %d of scope %s: %w", p.StreamSeq, p.Scope, err)
+	ack, err := js.PublishMsg(ctx, msg)
+	if err != nil {
+		return fmt.Errorf("park row %d of message %d of scope %s: %w", p.Row, p.StreamSeq, p.Scope, err)
+	}
+	if !ack.Duplicate {
+		return nil
+	}
+	dlq, err := js.Stream(ctx, DLQStream)
+	if err != nil {
+		return fmt.Errorf("open stream %s: %w", DLQStream, err)
+	}
+	stored, err := dlq.GetMsg(ctx, ack.Sequence)
+	if err != nil {
+		return fmt.Errorf("read the row parked before as %s: %w", id, err)
+	}
+	var prev Parked
+	if err := json.Unmarshal(stored.Data, &prev); err != nil || !bytes.Equal(p.identity(), prev.identity()) {
+		return fmt.Errorf("park row %d of message %d of scope %s: DLQ message %d has its id %s but holds another row", p.Row, p.StreamSeq, p.Scope, ack.Sequence, id)
 	}
 	return nil
+}
+
+// identity is p without what may differ when the same row is parked
+// again: the reason and the time.
+func (p Parked) identity() []byte {
+	p.Reason, p.ParkedAt = "", time.Time{}
+	return mustJSON(p)
 }
 
 func (c *Conn) ensureDLQ(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {

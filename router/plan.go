@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/scopes/filter"
 )
@@ -57,7 +58,7 @@ func newPlan(pub *publisher, st *scopes.Table, t *capture.Table, src SourceInfo,
 		for _, name := range st.Columns {
 			i := t.Column(name)
 			if i < 0 {
-				return nil, capture.Terminal(fmt.Errorf("scope %q: table %s has no column %q", st.Scope.Name, t.ID(), name))
+				return nil, retry.Terminal(fmt.Errorf("scope %q: table %s has no column %q", st.Scope.Name, t.ID(), name))
 			}
 			listed[i] = true
 		}
@@ -70,7 +71,7 @@ func newPlan(pub *publisher, st *scopes.Table, t *capture.Table, src SourceInfo,
 	if st.Where != nil && len(t.Columns) > 0 {
 		prog, err := st.Where.Compile(t.Column)
 		if err != nil {
-			return nil, capture.Terminal(fmt.Errorf("scope %q: filter on %s: %w", st.Scope.Name, t.ID(), err))
+			return nil, retry.Terminal(fmt.Errorf("scope %q: filter on %s: %w", st.Scope.Name, t.ID(), err))
 		}
 		p.filter = prog
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/scopes/filter"
 )
@@ -104,7 +105,7 @@ func TestPlanRoute(t *testing.T) {
 func TestPlanChecksColumns(t *testing.T) {
 	st := &scopes.Table{Scope: &scopes.Scope{Name: "s"}, ID: productTable.ID(), Columns: []string{"id", "nope"}}
 	_, err := newPlan(nil, st, productTable, SourceInfo{Name: "app"}, 1, NewMetrics(nil))
-	if err == nil || !capture.IsTerminal(err) {
+	if err == nil || !retry.IsTerminal(err) {
 		t.Fatalf("newPlan with an unknown column: %v, want a terminal error", err)
 	}
 }

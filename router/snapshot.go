@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/scopes/filter"
 )
@@ -99,7 +100,7 @@ func (r *Router) addPending(s *scopes.Scope, st *scopes.Table) error {
 	if st.Where != nil {
 		dialect, ok := dialects[r.src.Kind]
 		if !ok {
-			return capture.Terminal(fmt.Errorf("scope %s: no SQL dialect for %s sources to snapshot with", s.Name, r.src.Kind))
+			return retry.Terminal(fmt.Errorf("scope %s: no SQL dialect for %s sources to snapshot with", s.Name, r.src.Kind))
 		}
 		where := st.Where
 		req.Where = func(args []any) (string, []any) { return where.SQL(dialect, args) }

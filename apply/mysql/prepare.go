@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -17,7 +18,7 @@ import (
 // which upserts need) or, with CreateTables, creates it and its database.
 // With CreateTables it also adds the published columns a table lacks.
 // Errors about the tables themselves (missing, lacking columns or key, a
-// type MySQL cannot represent) are marked capture.Terminal: retrying does
+// type MySQL cannot represent) are marked retry.Terminal: retrying does
 // not cure them.
 func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
 	if err := t.idle(); err != nil {
@@ -48,7 +49,7 @@ func (t *Target) targetName(id capture.TableID) (tableName, error) {
 		n.db = t.driverCfg.DBName
 	}
 	if n.db == "" {
-		return n, capture.Terminal(fmt.Errorf("target %s: table %s names no database and the DSN selects none", t.cfg.Name, id))
+		return n, retry.Terminal(fmt.Errorf("target %s: table %s names no database and the DSN selects none", t.cfg.Name, id))
 	}
 	return n, nil
 }
@@ -62,7 +63,7 @@ func (t *Target) prepareTable(ctx context.Context, db *sql.DB, ts *router.TableS
 	ct, err := lookupTable(ctx, db, name)
 	if errors.Is(err, errNoTable) {
 		if !t.cfg.CreateTables {
-			return nil, capture.Terminal(fmt.Errorf("target %s has no table %s; create it or set create_tables = true", t.cfg.Name, name))
+			return nil, retry.Terminal(fmt.Errorf("target %s has no table %s; create it or set create_tables = true", t.cfg.Name, name))
 		}
 		if err := t.createTable(ctx, db, name, ts); err != nil {
 			return nil, err
@@ -88,16 +89,16 @@ func (t *Target) prepareTable(ctx context.Context, db *sql.DB, ts *router.TableS
 		missing = nil
 	}
 	if len(missing) > 0 {
-		return nil, capture.Terminal(fmt.Errorf("target %s table %s lacks published columns %s; add them",
+		return nil, retry.Terminal(fmt.Errorf("target %s table %s lacks published columns %s; add them",
 			t.cfg.Name, name, strings.Join(missing, ", ")))
 	}
 	if len(ts.Key) > 0 && !ct.hasUnique(ts.Key) {
-		return nil, capture.Terminal(fmt.Errorf("target %s table %s has no primary key or unique index on (%s), by which syncd writes rows",
+		return nil, retry.Terminal(fmt.Errorf("target %s table %s has no primary key or unique index on (%s), by which syncd writes rows",
 			t.cfg.Name, name, strings.Join(ts.Key, ", ")))
 	}
 	tb, err := newTable(ts, name, ct, t.server)
 	if err != nil {
-		return nil, capture.Terminal(err)
+		return nil, retry.Terminal(err)
 	}
 	return tb, nil
 }
@@ -109,7 +110,7 @@ func (t *Target) prepareTable(ctx context.Context, db *sql.DB, ts *router.TableS
 func (t *Target) createTable(ctx context.Context, db *sql.DB, name tableName, ts *router.TableSchema) error {
 	ddl, err := createTableSQL(name, ts, t.server, t.log)
 	if err != nil {
-		return capture.Terminal(fmt.Errorf("create table %s at target %s: %w", name, t.cfg.Name, err))
+		return retry.Terminal(fmt.Errorf("create table %s at target %s: %w", name, t.cfg.Name, err))
 	}
 	if err := t.ensureDatabase(ctx, db, name.db); err != nil {
 		return err
@@ -131,7 +132,7 @@ func (t *Target) addColumns(ctx context.Context, db *sql.DB, name tableName, ts 
 		c := ts.Column(col)
 		m, err := mapType(ts.SourceKind, c.Type, false)
 		if err != nil {
-			return capture.Terminal(fmt.Errorf("add column %s to %s at target %s: %w", col, name, t.cfg.Name, err))
+			return retry.Terminal(fmt.Errorf("add column %s to %s at target %s: %w", col, name, t.cfg.Name, err))
 		}
 		if i > 0 {
 			b.WriteString(",")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -114,7 +115,7 @@ func TestPrepareFails(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := e.tg.Prepare(ctxT(t), "s", []*router.TableSchema{tt.ts})
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !capture.IsTerminal(err) {
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !retry.IsTerminal(err) {
 				t.Errorf("Prepare = %v, want a terminal error containing %q", err, tt.want)
 			}
 		})
@@ -136,7 +137,7 @@ func TestPrepareRejectsTypes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := e.tg.Prepare(ctxT(t), "s", []*router.TableSchema{tt.ts})
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !capture.IsTerminal(err) {
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !retry.IsTerminal(err) {
 				t.Errorf("Prepare = %v, want a terminal error containing %q", err, tt.want)
 			}
 		})

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -24,7 +24,7 @@ const ddlLock = 0x73796e6364 // "syncd"
 // need) or, with CreateTables, creates it or adds the columns it lacks. It then reads the target's
 // column types, by which Tx converts values. Errors about the tables
 // themselves (missing, lacking columns or key) are marked
-// capture.Terminal: retrying does not cure them.
+// retry.Terminal: retrying does not cure them.
 func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
 	if err := t.idle(); err != nil {
 		return err
@@ -51,7 +51,7 @@ func (t *Target) prepareTable(ctx context.Context, conn *pgx.Conn, ts *router.Ta
 	ct, err := lookupTable(ctx, conn, ts.Target)
 	if errors.Is(err, errNoTable) {
 		if !t.cfg.CreateTables {
-			return nil, capture.Terminal(fmt.Errorf("target %s has no table %s; create it or set create_tables = true", t.cfg.Name, ts.Target))
+			return nil, retry.Terminal(fmt.Errorf("target %s has no table %s; create it or set create_tables = true", t.cfg.Name, ts.Target))
 		}
 		if err := t.createTable(ctx, conn, ts); err != nil {
 			return nil, err
@@ -77,11 +77,11 @@ func (t *Target) prepareTable(ctx context.Context, conn *pgx.Conn, ts *router.Ta
 		missing = nil
 	}
 	if len(missing) > 0 {
-		return nil, capture.Terminal(fmt.Errorf("target %s table %s lacks published columns %s; add them",
+		return nil, retry.Terminal(fmt.Errorf("target %s table %s lacks published columns %s; add them",
 			t.cfg.Name, ts.Target, strings.Join(missing, ", ")))
 	}
 	if len(ts.Key) > 0 && !ct.hasUnique(ts.Key) {
-		return nil, capture.Terminal(fmt.Errorf("target %s table %s has no primary key or unique index on (%s), by which syncd writes rows",
+		return nil, retry.Terminal(fmt.Errorf("target %s table %s has no primary key or unique index on (%s), by which syncd writes rows",
 			t.cfg.Name, ts.Target, strings.Join(ts.Key, ", ")))
 	}
 	oids := make([]uint32, 0, len(ts.Columns))

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -107,7 +108,7 @@ func TestPrepareErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Prepare error = %v, want one containing %q", err, tt.wantErr)
 			}
-			if !capture.IsTerminal(err) {
+			if !retry.IsTerminal(err) {
 				t.Errorf("Prepare error %v is not marked terminal", err)
 			}
 		})

@@ -15,6 +15,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 const (
@@ -149,7 +150,7 @@ func (ss *session) start(ctx context.Context) error {
 		return err
 	}
 	if lost := ss.srv.lostFrom; lost != nil && st.position() <= lost.position() {
-		return capture.Terminal(fmt.Errorf("%w; the binlog now starts at %s, not after %s: its positions were reset (RESET MASTER), and messages and target checkpoints from before would hide the new changes; delete the scopes' streams and targets' scope_info rows to start over", ss.srv.lost, st, lost))
+		return retry.Terminal(fmt.Errorf("%w; the binlog now starts at %s, not after %s: its positions were reset (RESET MASTER), and messages and target checkpoints from before would hide the new changes; delete the scopes' streams and targets' scope_info rows to start over", ss.srv.lost, st, lost))
 	}
 	if !ss.srv.hasGTID {
 		st.GTID = ""
@@ -157,7 +158,7 @@ func (ss *session) start(ctx context.Context) error {
 	st.Flavor = ss.srv.flavor
 	if ss.srv.hasGTID {
 		if ss.gtids, err = parseGTIDSet(ss.srv.flavor, st.GTID); err != nil {
-			return capture.Terminal(err)
+			return retry.Terminal(err)
 		}
 	}
 	host, port, err := ss.src.hostPort()
@@ -287,7 +288,7 @@ func (ss *session) streamError(err error, from state) error {
 		if ss.src.cfg.Resnapshot && files != nil && !slices.Contains(files, from.File) {
 			return err // the next Run finds the purge and takes the snapshots again
 		}
-		return capture.Terminal(err)
+		return retry.Terminal(err)
 	}
 	return err
 }

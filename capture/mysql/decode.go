@@ -12,6 +12,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // The value contract: every MySQL type maps to one Go type of the
@@ -290,7 +291,7 @@ func convYear(v any) (any, error) { return convInt32(v) }
 func convText(table, column, charset string) (converter, error) {
 	dec, text, err := textDecoder(charset)
 	if err != nil {
-		return nil, capture.Terminal(fmt.Errorf("table %s column %s: %w: syncd reads utf8mb4, utf8, ascii, latin1 and binary", table, column, err))
+		return nil, retry.Terminal(fmt.Errorf("table %s column %s: %w: syncd reads utf8mb4, utf8, ascii, latin1 and binary", table, column, err))
 	}
 	if !text {
 		return convBytes, nil

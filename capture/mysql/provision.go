@@ -12,6 +12,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // server is what provisioning learned about the server.
@@ -108,7 +109,7 @@ func (s *Source) provision(ctx context.Context, db *sql.DB, checkReplicas bool) 
 		return nil, err
 	}
 	if len(problems) > 0 {
-		return nil, capture.Terminal(errors.Join(problems...))
+		return nil, retry.Terminal(errors.Join(problems...))
 	}
 	return srv, nil
 }
@@ -285,7 +286,7 @@ func masterStatus(ctx context.Context, q queryer) (file string, pos uint32, gtid
 		return "", 0, "", fmt.Errorf("read binlog status: %w", err)
 	}
 	if len(rows) == 0 {
-		return "", 0, "", capture.Terminal(errors.New("SHOW MASTER STATUS returned nothing: binary logging is off"))
+		return "", 0, "", retry.Terminal(errors.New("SHOW MASTER STATUS returned nothing: binary logging is off"))
 	}
 	p, err := strconv.ParseUint(rows[0]["position"], 10, 32)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
@@ -23,7 +24,7 @@ func TestProvisionErrors(t *testing.T) {
 	}
 	check := func(t *testing.T, err error, want ...string) {
 		t.Helper()
-		if err == nil || !capture.IsTerminal(err) {
+		if err == nil || !retry.IsTerminal(err) {
 			t.Fatalf("Prepare = %v, want a terminal error", err)
 		}
 		for _, w := range want {
@@ -93,7 +94,7 @@ func TestStreamPurged(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = src.Run(ctx, &recorder{})
-	if !capture.IsTerminal(err) || !strings.Contains(err.Error(), "must resume from has been purged") {
+	if !retry.IsTerminal(err) || !strings.Contains(err.Error(), "must resume from has been purged") {
 		t.Fatalf("Run = %v, want a terminal error about the missing binlog", err)
 	}
 }

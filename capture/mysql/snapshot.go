@@ -11,6 +11,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // An initial snapshot copies one table for one scope, exactly and without
@@ -56,7 +57,7 @@ func (ss *session) prepareSnapshot(ctx context.Context) error {
 	}
 	req := ss.toSnapshot[0]
 	if ss.srv.tables[req.Table] == nil {
-		return capture.Terminal(fmt.Errorf("snapshot of %s for scope %s: the table is not published by source %s", req.Table, req.Scope, ss.src.cfg.Name))
+		return retry.Terminal(fmt.Errorf("snapshot of %s for scope %s: the table is not published by source %s", req.Table, req.Scope, ss.src.cfg.Name))
 	}
 	db, err := ss.src.openDB(map[string]string{"time_zone": "'+00:00'"})
 	if err != nil {
@@ -352,7 +353,7 @@ func snapshotTable(id capture.TableID, cols []catalogColumn, pk []string) (*capt
 		t.Key = append(t.Key, i)
 	}
 	if len(t.Key) == 0 {
-		return nil, nil, capture.Terminal(fmt.Errorf("snapshot of %s: the table has no primary key", id))
+		return nil, nil, retry.Terminal(fmt.Errorf("snapshot of %s: the table has no primary key", id))
 	}
 	return t, conv, nil
 }
@@ -419,7 +420,7 @@ func catalogType(c *catalogColumn) (string, converter, error) {
 			return c.columnType, convBytes, nil
 		}
 		if _, _, err := textDecoder(c.charset); err != nil {
-			return "", nil, capture.Terminal(err)
+			return "", nil, retry.Terminal(err)
 		}
 		return c.columnType, func(v any) (any, error) { return asString(v) }, nil
 	case "binary":
@@ -431,5 +432,5 @@ func catalogType(c *catalogColumn) (string, converter, error) {
 		c.binary = true
 		return c.columnType, convBytes, nil
 	}
-	return "", nil, capture.Terminal(fmt.Errorf("type %s is not supported", c.columnType))
+	return "", nil, retry.Terminal(fmt.Errorf("type %s is not supported", c.columnType))
 }

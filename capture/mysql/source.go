@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // Config is what one MySQL or MariaDB source needs.
@@ -100,16 +101,16 @@ type Status struct {
 func New(cfg Config, o Options) (*Source, error) {
 	dsn, err := mysql.ParseDSN(cfg.DSN)
 	if err != nil {
-		return nil, capture.Terminal(fmt.Errorf("parse dsn of source %s: %w", cfg.Name, err))
+		return nil, retry.Terminal(fmt.Errorf("parse dsn of source %s: %w", cfg.Name, err))
 	}
 	if dsn.DBName == "" {
-		return nil, capture.Terminal(fmt.Errorf("dsn of source %s names no database: add it after the slash, e.g. user@tcp(host:3306)/shop", cfg.Name))
+		return nil, retry.Terminal(fmt.Errorf("dsn of source %s names no database: add it after the slash, e.g. user@tcp(host:3306)/shop", cfg.Name))
 	}
 	if dsn.Net != "tcp" {
-		return nil, capture.Terminal(fmt.Errorf("dsn of source %s uses %q: binlog replication needs tcp(host:port)", cfg.Name, dsn.Net))
+		return nil, retry.Terminal(fmt.Errorf("dsn of source %s uses %q: binlog replication needs tcp(host:port)", cfg.Name, dsn.Net))
 	}
 	if cfg.Store == nil {
-		return nil, capture.Terminal(fmt.Errorf("source %s has no position store", cfg.Name))
+		return nil, retry.Terminal(fmt.Errorf("source %s has no position store", cfg.Name))
 	}
 	if cfg.RetentionCheck <= 0 {
 		cfg.RetentionCheck = 30 * time.Second
@@ -160,7 +161,7 @@ func (s *Source) setStatus(f func(*Status)) {
 
 // Prepare checks the server's binlog settings, the reader's server id and
 // privileges, the tables, and that the saved position is still on the
-// server. Problems are reported together, each marked capture.Terminal.
+// server. Problems are reported together, each marked retry.Terminal.
 func (s *Source) Prepare(ctx context.Context) error {
 	db, err := s.openDB(nil)
 	if err != nil {
@@ -233,7 +234,7 @@ func (s *Source) openDB(params map[string]string) (*sql.DB, error) {
 	}
 	conn, err := mysql.NewConnector(c)
 	if err != nil {
-		return nil, capture.Terminal(fmt.Errorf("parse dsn of source %s: %w", s.cfg.Name, err))
+		return nil, retry.Terminal(fmt.Errorf("parse dsn of source %s: %w", s.cfg.Name, err))
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(2)
@@ -248,7 +249,7 @@ func (s *Source) hostPort() (string, uint16, error) {
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil {
-		return "", 0, capture.Terminal(fmt.Errorf("dsn of source %s: bad port %q", s.cfg.Name, port))
+		return "", 0, retry.Terminal(fmt.Errorf("dsn of source %s: bad port %q", s.cfg.Name, port))
 	}
 	return host, uint16(p), nil
 }

@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
@@ -335,7 +336,7 @@ func TestPurgedResnapshot(t *testing.T) {
 	}
 	refusing := &recorder{refuse: fmt.Errorf("scope s does not allow it")}
 	err = src.Run(ctx, snapshotRecorder{refusing})
-	if !capture.IsTerminal(err) || !strings.Contains(err.Error(), "mariadb-bin.000001") || !strings.Contains(err.Error(), "has been purged") || !strings.Contains(err.Error(), "scope s does not allow it") {
+	if !retry.IsTerminal(err) || !strings.Contains(err.Error(), "mariadb-bin.000001") || !strings.Contains(err.Error(), "has been purged") || !strings.Contains(err.Error(), "scope s does not allow it") {
 		t.Fatalf("Run with a refusing sink = %v, want a terminal error naming the purged file and the refusal", err)
 	}
 

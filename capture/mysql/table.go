@@ -10,6 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // tableMap is one version of a published table as the binlog describes
@@ -52,7 +53,7 @@ func newTableMap(e *replication.TableMapEvent, cs charsets) (*tableMap, error) {
 	id := capture.TableID{Schema: string(e.Schema), Name: string(e.Table)}
 	names := e.ColumnNameString()
 	if len(names) != int(e.ColumnCount) {
-		return nil, capture.Terminal(fmt.Errorf("table map of %s has no column names: set binlog_row_metadata = FULL on the server", id))
+		return nil, retry.Terminal(fmt.Errorf("table map of %s has no column names: set binlog_row_metadata = FULL on the server", id))
 	}
 	unsigned := e.UnsignedMap()
 	collations := e.CollationMap()
@@ -181,7 +182,7 @@ func columnType(id capture.TableID, name string, tp byte, meta uint16, unsigned 
 		}
 		return stringType(id, name, "char", "binary", length, cs)
 	}
-	return "", nil, capture.Terminal(fmt.Errorf("table %s column %s: binlog column type %d is not supported", id, name, tp))
+	return "", nil, retry.Terminal(fmt.Errorf("table %s column %s: binlog column type %d is not supported", id, name, tp))
 }
 
 // stringType names a char/varchar (or binary/varbinary) column; the

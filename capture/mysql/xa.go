@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // XA transactions. A prepared XA transaction is logged when it is
@@ -145,7 +145,7 @@ func (ss *session) holdXA(t *openTxn, tm *tableMap, e *replication.RowsEvent, si
 	t.bufRows += len(e.Rows)
 	t.bufBytes += size
 	if ss.heldBytes+t.bufBytes > xaHoldBytes {
-		return capture.Terminal(fmt.Errorf("XA transaction %s at %s:%d: prepared XA transactions hold more than %d MiB of row events of published tables; syncd keeps a prepared XA transaction's rows in memory until its XA COMMIT or XA ROLLBACK, and cannot capture this one", t.id, t.startFile, t.startOff, xaHoldBytes>>20))
+		return retry.Terminal(fmt.Errorf("XA transaction %s at %s:%d: prepared XA transactions hold more than %d MiB of row events of published tables; syncd keeps a prepared XA transaction's rows in memory until its XA COMMIT or XA ROLLBACK, and cannot capture this one", t.id, t.startFile, t.startOff, xaHoldBytes>>20))
 	}
 	return nil
 }

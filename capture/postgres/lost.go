@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // A slot syncd created can disappear: an operator drops it, the server
@@ -43,7 +44,7 @@ func (s *Source) loadRecord(ctx context.Context) (*slotRecord, error) {
 	}
 	var rec slotRecord
 	if err := json.Unmarshal(b, &rec); err != nil || rec.Slot == "" {
-		return nil, capture.Terminal(fmt.Errorf("the saved state of source %s is not a PostgreSQL slot record (%q): delete it (nats kv del syncd_positions source.%s) if the source was another kind before", s.cfg.Name, b, s.cfg.Name))
+		return nil, retry.Terminal(fmt.Errorf("the saved state of source %s is not a PostgreSQL slot record (%q): delete it (nats kv del syncd_positions source.%s) if the source was another kind before", s.cfg.Name, b, s.cfg.Name))
 	}
 	return &rec, nil
 }

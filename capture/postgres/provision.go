@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // tableInfo is what the catalog says about one published table.
@@ -62,7 +63,7 @@ func (s *Source) provision(ctx context.Context, cat *pgx.Conn) (map[capture.Tabl
 		problems = append(problems, lost)
 	}
 	if len(problems) > 0 {
-		return nil, nil, capture.Terminal(errors.Join(problems...))
+		return nil, nil, retry.Terminal(errors.Join(problems...))
 	}
 
 	created, err := s.ensurePublication(ctx, cat)

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // An initial snapshot copies one table for one scope, exactly and without
@@ -97,7 +98,7 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	}()
 	ti := ss.tables[sn.req.Table]
 	if ti == nil {
-		return capture.Terminal(fmt.Errorf("snapshot of %s: the table is not published", sn.req.Table))
+		return retry.Terminal(fmt.Errorf("snapshot of %s: the table is not published", sn.req.Table))
 	}
 	query := "SELECT * FROM " + quoteTable(sn.req.Table)
 	var args []any

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
 // Config is what one PostgreSQL source needs.
@@ -82,7 +83,7 @@ type Status struct {
 func New(cfg Config, o Options) (*Source, error) {
 	pc, err := pgconn.ParseConfig(cfg.DSN)
 	if err != nil {
-		return nil, capture.Terminal(fmt.Errorf("parse dsn of source %s: %w", cfg.Name, err))
+		return nil, retry.Terminal(fmt.Errorf("parse dsn of source %s: %w", cfg.Name, err))
 	}
 	if cfg.StatusInterval <= 0 {
 		cfg.StatusInterval = 10 * time.Second
@@ -126,7 +127,7 @@ func (s *Source) setStatus(f func(*Status)) {
 
 // Prepare checks the server, the role and the tables, and creates the
 // publication and the slot if they are missing. Its errors for bad
-// settings or tables are marked capture.Terminal.
+// settings or tables are marked retry.Terminal.
 func (s *Source) Prepare(ctx context.Context) error {
 	cat, err := s.connectCatalog(ctx)
 	if err != nil {
@@ -214,7 +215,7 @@ var sessionParams = map[string]string{
 func (s *Source) connectCatalog(ctx context.Context) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(s.cfg.DSN)
 	if err != nil {
-		return nil, capture.Terminal(fmt.Errorf("parse dsn of source %s: %w", s.cfg.Name, err))
+		return nil, retry.Terminal(fmt.Errorf("parse dsn of source %s: %w", s.cfg.Name, err))
 	}
 	// The snapshot reads values in the formats the stream has.
 	for k, v := range sessionParams {
@@ -230,7 +231,7 @@ func (s *Source) connectCatalog(ctx context.Context) (*pgx.Conn, error) {
 func (s *Source) connectReplication(ctx context.Context) (*pgconn.PgConn, error) {
 	cfg, err := pgconn.ParseConfig(s.cfg.DSN)
 	if err != nil {
-		return nil, capture.Terminal(fmt.Errorf("parse dsn of source %s: %w", s.cfg.Name, err))
+		return nil, retry.Terminal(fmt.Errorf("parse dsn of source %s: %w", s.cfg.Name, err))
 	}
 	cfg.RuntimeParams["replication"] = "database"
 	for k, v := range sessionParams {

@@ -16,6 +16,7 @@ import (
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/capture/mysql"
 	"github.com/syncd-dev/syncd/capture/postgres"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/scopes"
 )
@@ -42,7 +43,7 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 			Resnapshot: resnapshot,
 		}, mysql.Options{Logger: log, Metrics: mysql.NewMetrics(reg, s.Name)})
 		if err != nil {
-			return nil, router.SourceInfo{}, capture.Terminal(err)
+			return nil, router.SourceInfo{}, retry.Terminal(err)
 		}
 		return mysqlEngine{src}, router.SourceInfo{Kind: s.Kind, Name: s.Name, DB: src.Database()}, nil
 	case scopes.KindPostgres:
@@ -60,7 +61,7 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 		}
 		return pgEngine{src}, router.SourceInfo{Kind: s.Kind, Name: s.Name, DB: src.Database()}, nil
 	}
-	return nil, router.SourceInfo{}, capture.Terminal(fmt.Errorf("source %q: capture from %s is not supported yet", s.Name, s.Kind))
+	return nil, router.SourceInfo{}, retry.Terminal(fmt.Errorf("source %q: capture from %s is not supported yet", s.Name, s.Kind))
 }
 
 // newTarget builds the writer of target t. It opens no connection.

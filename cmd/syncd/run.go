@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/cmd/syncd/internal/admin"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/router/embedded"
@@ -224,7 +224,7 @@ func provision(ctx context.Context, workers []*worker) error {
 	var problems []error
 	for _, w := range workers {
 		if err := w.src.Prepare(ctx); err != nil {
-			if capture.IsTerminal(err) || ctx.Err() != nil {
+			if retry.IsTerminal(err) || ctx.Err() != nil {
 				problems = append(problems, fmt.Errorf("source %s: %w", w.name, err))
 				continue
 			}

@@ -5,10 +5,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -25,7 +25,7 @@ type engine interface {
 	capture.Source
 	// Prepare checks the source and creates what capture needs (for
 	// PostgreSQL the publication and slot). Errors marked
-	// capture.Terminal mean bad settings or input.
+	// retry.Terminal mean bad settings or input.
 	Prepare(ctx context.Context) error
 	// Health returns the engine's status document and, if the source
 	// risks losing log that syncd still needs, why.
@@ -53,38 +53,20 @@ type worker struct {
 // other failures with exponential backoff. It returns nil in both cases:
 // a failed source must not stop the others.
 func (w *worker) run(ctx context.Context) error {
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(500*time.Millisecond),
-		backoff.WithMaxInterval(30*time.Second),
-		backoff.WithMaxElapsedTime(0),
-	)
-	for {
-		started := time.Now()
-		err := w.session(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if capture.IsTerminal(err) {
-			w.set(stateFailed, err)
-			w.log.Error("source stopped; fix the cause and restart syncd", "error", err)
-			return nil
-		}
-		if time.Since(started) > time.Minute {
-			b.Reset()
-		}
-		wait := b.NextBackOff()
+	err := retry.Run(ctx, w.session, func(err error, wait time.Duration) {
 		w.set(stateRetrying, err)
 		w.log.Error("capture session ended; retrying", "error", err, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
+	})
+	if err != nil {
+		w.set(stateFailed, err)
+		w.log.Error("source stopped; fix the cause and restart syncd", "error", err)
 	}
+	return nil
 }
 
+// session runs one capture session. Its router is the worker's only while
+// the session runs: once it ends, readiness and /scopes report the scopes
+// as not publishing rather than the dead router's last state.
 func (w *worker) session(ctx context.Context) error {
 	w.set(stateStarting, nil)
 	r, err := w.newRouter(ctx)
@@ -95,6 +77,11 @@ func (w *worker) session(ctx context.Context) error {
 	w.mu.Lock()
 	w.router, w.state = r, stateStreaming
 	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.router = nil
+		w.mu.Unlock()
+	}()
 	return w.src.Run(ctx, r)
 }
 
@@ -104,7 +91,8 @@ func (w *worker) set(state string, err error) {
 	w.state, w.err = state, err
 }
 
-// snapshot returns the worker's state, last error and current router.
+// snapshot returns the worker's state, last error and the router of the
+// session running, nil between sessions.
 func (w *worker) snapshot() (string, error, *router.Router) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

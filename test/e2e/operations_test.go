@@ -19,7 +19,7 @@ import (
 )
 
 // TestOperations covers what an operator relies on: metrics, readiness
-// that follows the source down and back up (syncd reconnects by itself,
+// that follows the source (and its scope's publishing) down and back up (syncd reconnects by itself,
 // nothing lost), and `syncd tail --from-now`.
 func TestOperations(t *testing.T) {
 	pg := testenv.StartPostgres(t)
@@ -88,12 +88,21 @@ func TestOperations(t *testing.T) {
 		t.Fatalf("tail: %v", err)
 	}
 
-	// The source goes away: readiness says so with a typed cause...
+	// The source goes away: readiness says so with a typed cause, and
+	// the scope no longer publishes: /scopes shows no publishing state of
+	// the session that ended...
 	pg.Stop(t)
 	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
 		code, body := getStatus(t, d.AdminURL+"/readyz")
 		if code != http.StatusServiceUnavailable || !strings.Contains(body, `"source_disconnected"`) {
 			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	waitNotReady(t, d, "scope/items", "scope_not_publishing")
+	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
+		if scopes := get(t, d.AdminURL+"/scopes"); strings.Contains(scopes, `"publishing"`) {
+			return fmt.Errorf("/scopes shows a scope publishing while its source is down:\n%s", scopes)
 		}
 		return nil
 	})

@@ -16,8 +16,8 @@ import (
 // "stop" the scope stops before that row's transaction and readiness
 // names the row and the error; with "dlq" the row is parked on the DLQ
 // stream with the reason, the rest is applied, and the scope is degraded.
-// A third scope packs rows (rows_per_message): the refused row, in the
-// middle of a message, is parked alone and the rest of the message is
+// A third scope packs rows (rows_per_message): the two refused rows of
+// one message are parked, each alone, and the rest of the message is
 // applied.
 func TestRejectedRows(t *testing.T) {
 	r := newReplication(t, func(r *replication) {
@@ -60,7 +60,7 @@ scope "packer" {
 		`INSERT INTO items SELECT g, 1 FROM generate_series(1, 5) g`,
 		`BEGIN`, `INSERT INTO items VALUES (6, 1)`, `UPDATE items SET qty = -1 WHERE id = 6`, `INSERT INTO items VALUES (10, 1)`, `COMMIT`,
 		`INSERT INTO items SELECT g, 1 FROM generate_series(7, 9) g`,
-		`INSERT INTO items SELECT g, CASE WHEN g = 12 THEN -1 ELSE 1 END FROM generate_series(11, 13) g`)
+		`INSERT INTO items SELECT g, CASE WHEN g IN (12, 14) THEN -1 ELSE 1 END FROM generate_series(11, 14) g`)
 
 	// dlq: everything but row 6's bad update, in order: row 6 exists with
 	// the value before the rejected update.
@@ -88,9 +88,9 @@ scope "packer" {
 		t.Errorf("parked row: %s", msg.Data)
 	}
 
-	// packer: rows 11 and 13 of the message [11, 12, 13]; row 12 parked
-	// alone, as the second row of its message.
-	waitIdentical(t, r, time.Minute, []string{`SELECT id, qty FROM items WHERE id > 10 AND id <> 12 ORDER BY id`},
+	// packer: rows 11 and 13 of the message [11, 12, 13, 14]; rows 12 and
+	// 14 parked, each alone, as the second and fourth rows of the message.
+	waitIdentical(t, r, time.Minute, []string{`SELECT id, qty FROM items WHERE id > 10 AND id NOT IN (12, 14) ORDER BY id`},
 		[]string{`SELECT id, qty FROM items_pack ORDER BY id`})
 	msg, err = dlq.GetLastMsgForSubject(ctx, "syncd.packer._dlq")
 	if err != nil {
@@ -107,11 +107,11 @@ scope "packer" {
 	if err := json.Unmarshal(msg.Data, &packed); err != nil {
 		t.Fatal(err)
 	}
-	if packed.Row != 2 || packed.Message.Op != "c" || packed.Message.Key["id"] != 12 || packed.Message.After["qty"] != -1 {
-		t.Errorf("parked row of the packed scope: %s; want row 2, the insert of id 12", msg.Data)
+	if packed.Row != 4 || packed.Message.Op != "c" || packed.Message.Key["id"] != 14 || packed.Message.After["qty"] != -1 {
+		t.Errorf("last parked row of the packed scope: %s; want row 4, the insert of id 14", msg.Data)
 	}
-	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 2 {
-		t.Errorf("DLQ stream: %v, %+v; want exactly two parked rows", err, info)
+	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 3 {
+		t.Errorf("DLQ stream: %v, %+v; want exactly three parked rows", err, info)
 	}
 
 	// stop: rows 1-5 only; the scope failed, naming the row and the error.
@@ -197,5 +197,49 @@ END $$`)
 	waitIdentical(t, r, time.Minute, []string{`SELECT * FROM items WHERE id <> 400 ORDER BY id`}, []string{`SELECT * FROM items ORDER BY id`})
 	if n := strings.Count(r.d.Logs(), "applying row by row to find it"); n != 1 {
 		t.Errorf("the worker went row by row %d times; want once", n)
+	}
+}
+
+// TestTargetLacksColumn: a target table without a column the scope
+// publishes, and no create_tables, cannot heal by retrying. The scope
+// stops at once: apply_failed in /readyz, and /scopes says which table
+// lacks which column, with the worker failed, not retrying.
+func TestTargetLacksColumn(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	src, dst := pg.CreateDB(t, "app"), pg.CreateDB(t, "replica")
+	pg.Exec(t, "app", `CREATE TABLE items (id int PRIMARY KEY, qty int, note text)`)
+	pg.Exec(t, "replica", `CREATE TABLE items (id int PRIMARY KEY, qty int)`)
+	d := newDaemon(t, fmt.Sprintf(`
+source "postgres" "app" { dsn = %q }
+target "postgres" "replica" { dsn = %q }
+scope "items" {
+  source   = "app"
+  targets  = ["replica"]
+  snapshot = "never"
+  table "public.items" {}
+}`, src, dst))
+	d.Start()
+	pg.Exec(t, "app", `INSERT INTO items VALUES (1, 1, 'one')`)
+
+	testenv.Eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
+		code, body := getStatus(t, d.AdminURL+"/readyz")
+		if code != 503 || !strings.Contains(body, `"apply_failed"`) || !strings.Contains(body, `scope/items/target/replica`) {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	var status struct {
+		Scopes []struct {
+			Apply []struct{ State, Error string }
+		}
+	}
+	if err := json.Unmarshal([]byte(get(t, d.AdminURL+"/scopes")), &status); err != nil {
+		t.Fatal(err)
+	}
+	if len(status.Scopes) != 1 || len(status.Scopes[0].Apply) != 1 {
+		t.Fatalf("/scopes: %+v; want one scope with one target", status)
+	}
+	if a := status.Scopes[0].Apply[0]; a.State != "failed" || !strings.Contains(a.Error, "items lacks published columns note") {
+		t.Errorf("/scopes apply status %+v; want failed, naming the table and the column", a)
 	}
 }
