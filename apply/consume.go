@@ -179,11 +179,15 @@ func (s *session) rejected(ctx context.Context, err error, isolate bool, d *rout
 		}
 		p.Message, p.Row = row, i+1
 	}
-	if err := w.conn.Park(ctx, p, w.cfg.Streams); err != nil {
-		return err
+	stored, perr := w.conn.Park(ctx, p, w.cfg.Streams)
+	if perr != nil {
+		return perr
 	}
-	w.metrics.Parked.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target).Inc()
-	w.update(func(st *Status) { st.Parked, st.Degraded = st.Parked+1, true })
+	if stored { // a replay of a row parked before is not counted twice
+		w.metrics.Parked.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target).Inc()
+		w.update(func(st *Status) { st.Parked++ })
+	}
+	w.update(func(st *Status) { st.Degraded = true })
 	w.log.Error("parked a row the target rejected; the scope is degraded", "stream_seq", d.StreamSeq, "row", p.Row, "error", err)
 	return nil
 }

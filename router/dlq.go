@@ -37,7 +37,8 @@ func dlqWindow(maxAge time.Duration) time.Duration {
 }
 
 // Park publishes a parked row to syncd.<scope>._dlq and waits until
-// JetStream stored it.
+// JetStream stored it. It reports whether this call stored it: false for
+// a replay of a row parked before.
 //
 // The message id names the row: target, scope, stream sequence and place
 // in the message (p.Row, 0 for a message of one row). A worker that
@@ -48,16 +49,17 @@ func dlqWindow(maxAge time.Duration) time.Duration {
 // row and envelope; the reason and time may differ): anything else would
 // be a second row dropped under the first one's id (say, the scope's
 // stream was deleted and its sequences used again), and Park returns an
-// error instead; a retry succeeds once the window has passed. Park compares the stored message rather than let the
-// caller say whether a park may be a replay, because only JetStream knows
-// what an earlier process parked before it stopped.
-func (c *Conn) Park(ctx context.Context, p Parked, streams StreamOptions) error {
+// error instead; a retry succeeds once the window has passed. Park
+// compares the stored message rather than let the caller say whether a
+// park may be a replay, because only JetStream knows what an earlier
+// process parked before it stopped.
+func (c *Conn) Park(ctx context.Context, p Parked, streams StreamOptions) (stored bool, err error) {
 	js, err := jetstream.New(c.nc)
 	if err != nil {
-		return fmt.Errorf("open jetstream: %w", err)
+		return false, fmt.Errorf("open jetstream: %w", err)
 	}
 	if err := c.ensureDLQ(ctx, js, streams); err != nil {
-		return err
+		return false, err
 	}
 	id := "dlq:" + p.Target + ":" + p.Scope + ":" + strconv.FormatUint(p.StreamSeq, 10) + ":" + strconv.Itoa(p.Row)
 	msg := &nats.Msg{
@@ -70,24 +72,24 @@ func (c *Conn) Park(ctx context.Context, p Parked, streams StreamOptions) error 
 	}
 	ack, err := js.PublishMsg(ctx, msg)
 	if err != nil {
-		return fmt.Errorf("park row %d of message %d of scope %s: %w", p.Row, p.StreamSeq, p.Scope, err)
+		return false, fmt.Errorf("park row %d of message %d of scope %s: %w", p.Row, p.StreamSeq, p.Scope, err)
 	}
 	if !ack.Duplicate {
-		return nil
+		return true, nil
 	}
 	dlq, err := js.Stream(ctx, DLQStream)
 	if err != nil {
-		return fmt.Errorf("open stream %s: %w", DLQStream, err)
+		return false, fmt.Errorf("open stream %s: %w", DLQStream, err)
 	}
-	stored, err := dlq.GetMsg(ctx, ack.Sequence)
+	prev, err := dlq.GetMsg(ctx, ack.Sequence)
 	if err != nil {
-		return fmt.Errorf("read the row parked before as %s: %w", id, err)
+		return false, fmt.Errorf("read the row parked before as %s: %w", id, err)
 	}
-	var prev Parked
-	if err := json.Unmarshal(stored.Data, &prev); err != nil || !bytes.Equal(p.identity(), prev.identity()) {
-		return fmt.Errorf("park row %d of message %d of scope %s: DLQ message %d has its id %s but holds another row", p.Row, p.StreamSeq, p.Scope, ack.Sequence, id)
+	var before Parked
+	if err := json.Unmarshal(prev.Data, &before); err != nil || !bytes.Equal(p.identity(), before.identity()) {
+		return false, fmt.Errorf("park row %d of message %d of scope %s: DLQ message %d has its id %s but holds another row", p.Row, p.StreamSeq, p.Scope, ack.Sequence, id)
 	}
-	return nil
+	return false, nil
 }
 
 // identity is p without what may differ when the same row is parked

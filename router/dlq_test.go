@@ -26,7 +26,13 @@ func TestParkNamesEachRow(t *testing.T) {
 		return Parked{Scope: "orders", Target: "replica", Reason: reason, StreamSeq: 7, Row: n,
 			Message: json.RawMessage(envelope), ParkedAt: time.Now().UTC()}
 	}
-	park := func(p Parked) error { return conn.Park(ctx, p, StreamOptions{}) }
+	park := func(p Parked) error {
+		stored, err := conn.Park(ctx, p, StreamOptions{})
+		if err == nil && stored == (p.Reason == "check violated again") {
+			t.Errorf("Park(row %d, %q) stored = %v", p.Row, p.Reason, stored)
+		}
+		return err
+	}
 
 	if err := park(row(2, "check violated", `{"key":{"id":12}}`)); err != nil {
 		t.Fatal(err)
