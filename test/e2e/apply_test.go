@@ -139,6 +139,7 @@ func TestPgbenchKilled(t *testing.T) {
 
 func killThrice(r *replication) {
 	for _, at := range []time.Duration{5 * time.Second, 7 * time.Second, 8 * time.Second} {
+		// sleep-ok: fault schedule: syncd is killed 5, 12 and 20 s into the workload
 		time.Sleep(at)
 		r.d.Kill()
 		r.d.Start()
@@ -165,7 +166,7 @@ func TestPgbenchKilledPacked(t *testing.T) {
 // TestPgbenchTargetDown stops the target for 20 seconds during pgbench.
 func TestPgbenchTargetDown(t *testing.T) {
 	runPgbench(t, func(r *replication) {
-		time.Sleep(5 * time.Second)
+		time.Sleep(5 * time.Second) // sleep-ok: fault schedule: the target stops 5 s into the workload
 		r.dst.Stop(t)
 		testenv.Eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
 			code, body := getStatus(t, r.d.AdminURL+"/readyz")
@@ -174,7 +175,7 @@ func TestPgbenchTargetDown(t *testing.T) {
 			}
 			return nil
 		})
-		time.Sleep(20 * time.Second)
+		time.Sleep(20 * time.Second) // sleep-ok: fault schedule: the target stays down 20 s during the workload
 		r.dst.Start(t)
 	})
 }
