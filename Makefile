@@ -12,7 +12,7 @@ FUZZTIME ?= 30s
 E2E      := ./test/e2e/... ./test/torture/...
 TORTURE_DURATION ?= 10m
 
-.PHONY: all build test unit e2e torture bench demo deps check vet check-imports fuzz clean
+.PHONY: all build test unit e2e torture bench demo deps check vet check-imports check-tests fuzz clean
 
 all: build
 
@@ -24,7 +24,7 @@ build:
 deps:
 	@./.ci/deps
 
-check: vet check-imports
+check: vet check-imports check-tests
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 vet:
@@ -34,6 +34,11 @@ vet:
 # NATS only in router.
 check-imports:
 	@./.ci/check-imports
+
+# Tests poll for state (testenv.Eventually); the only time.Sleep in them
+# is a fault schedule marked `// sleep-ok: <reason>`.
+check-tests:
+	@./.ci/check-tests
 
 test: deps check unit e2e
 
