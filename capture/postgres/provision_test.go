@@ -3,15 +3,12 @@ package postgres
 import (
 	"context"
 	"testing"
-	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/capture"
-	"github.com/syncd-dev/syncd/router"
-	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/test/testenv"
+	"github.com/syncd-dev/syncd/test/testenv/positions"
 )
 
 // TestUnprovision checks that Unprovision drops the slot and publication
@@ -19,7 +16,7 @@ import (
 // and that it leaves alone what existed before Prepare.
 func TestUnprovision(t *testing.T) {
 	pg := testenv.StartPostgres(t)
-	store := newStore(t)
+	store := positions.Start(t)
 	ctx := context.Background()
 	// prepared returns a Source of database db that Prepare has run on.
 	prepared := func(t *testing.T, db, slot string) *Source {
@@ -113,22 +110,4 @@ func wantRecord(t *testing.T, store capture.Store, source, want string) {
 	if got != want {
 		t.Errorf("record of source %s: %q, want %q", source, got, want)
 	}
-}
-
-// newStore returns a position store on a NATS server of the test's own.
-func newStore(t *testing.T) *router.Positions {
-	t.Helper()
-	srv := testenv.StartNATS(t)
-	conn, err := router.Connect(scopes.NATS{URL: srv.URL}, hclog.NewNullLogger(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	store, err := conn.Positions(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
 }
