@@ -70,7 +70,7 @@ func (s *Source) provision(ctx context.Context, cat *pgx.Conn, m *made) (map[cap
 	if err != nil {
 		return nil, nil, err
 	}
-	m.publication = created
+	m.publication = m.publication || created
 	before := rec
 	if lost != nil {
 		m.noteRecord(before)
@@ -91,7 +91,7 @@ func (s *Source) provision(ctx context.Context, cat *pgx.Conn, m *made) (map[cap
 			}
 			return nil, nil, err
 		}
-		m.slot = createdSlot
+		m.slot = m.slot || createdSlot
 	}
 	if slot == nil || rec == nil || rec.Slot != s.cfg.Slot {
 		// A new slot, or one from before syncd kept records, or renamed.
@@ -109,7 +109,8 @@ func (s *Source) provision(ctx context.Context, cat *pgx.Conn, m *made) (map[cap
 	return tables, rec, nil
 }
 
-// made is what one provision created, so that Unprovision can undo it.
+// made is what provision created, so that Unprovision can undo it. It
+// adds up what several provisions with the same made created.
 type made struct {
 	publication bool // created the publication
 	slot        bool // created the slot
@@ -120,9 +121,11 @@ type made struct {
 }
 
 // noteRecord notes that the slot record is about to be written over
-// prior, the record provision found.
+// prior, the record provision found, unless an earlier write is noted.
 func (m *made) noteRecord(prior *slotRecord) {
-	m.record, m.prior = true, prior
+	if !m.record {
+		m.record, m.prior = true, prior
+	}
 }
 
 // unprovision undoes what m says a provision created, newest first, and
