@@ -12,8 +12,8 @@ import (
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
-	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/test/testenv"
+	"github.com/syncd-dev/syncd/test/testenv/positions"
 )
 
 // recorder is a sink that keeps what it receives and reports every
@@ -145,22 +145,7 @@ func (r snapshotRecorder) Resnapshot(_ context.Context, lost error) error {
 }
 
 // newStore returns a position store on a NATS server of the test's own.
-func newStore(t *testing.T) *router.Positions {
-	t.Helper()
-	srv := testenv.StartNATS(t)
-	conn, err := router.Connect(scopes.NATS{URL: srv.URL}, hclog.NewNullLogger(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	store, err := conn.Positions(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
-}
+func newStore(t *testing.T) *router.Positions { return positions.Start(t) }
 
 func tables(db string, names ...string) []capture.TableSpec {
 	var out []capture.TableSpec

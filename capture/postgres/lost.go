@@ -60,6 +60,23 @@ func (s *Source) saveRecord(ctx context.Context, rec *slotRecord) error {
 	return s.cfg.Store.Save(ctx, s.cfg.Name, b)
 }
 
+// recordDeleter is a Store that can forget a source's state.
+type recordDeleter interface {
+	Delete(ctx context.Context, source string) error
+}
+
+// restoreRecord makes prior the source's record again; nil deletes it.
+func (s *Source) restoreRecord(ctx context.Context, prior *slotRecord) error {
+	if prior != nil || s.cfg.Store == nil {
+		return s.saveRecord(ctx, prior)
+	}
+	d, ok := s.cfg.Store.(recordDeleter)
+	if !ok {
+		return fmt.Errorf("delete the slot record of source %s: its store cannot delete", s.cfg.Name)
+	}
+	return d.Delete(ctx, s.cfg.Name)
+}
+
 // slotLost returns why the changes since the slot's confirmed position
 // are gone, or nil: slot is what the server has (nil if none), rec what
 // syncd recorded.

@@ -27,8 +27,8 @@ type tableInfo struct {
 // provision checks the server and the tables, then makes sure the
 // publication and the slot exist. Every check runs before anything is
 // created, and all problems are reported together, so a bad setting or
-// table leaves nothing half-made.
-func (s *Source) provision(ctx context.Context, cat *pgx.Conn) (map[capture.TableID]*tableInfo, *slotRecord, error) {
+// table leaves nothing half-made. It notes in m what it creates.
+func (s *Source) provision(ctx context.Context, cat *pgx.Conn, m *made) (map[capture.TableID]*tableInfo, *slotRecord, error) {
 	var problems []error
 	var walLevel string
 	if err := cat.QueryRow(ctx, "SHOW wal_level").Scan(&walLevel); err != nil {
@@ -70,21 +70,28 @@ func (s *Source) provision(ctx context.Context, cat *pgx.Conn) (map[capture.Tabl
 	if err != nil {
 		return nil, nil, err
 	}
+	m.publication = m.publication || created
+	before := rec
 	if lost != nil {
+		m.noteRecord(before)
 		if err := s.replaceLostSlot(ctx, cat, slot, lost); err != nil {
 			return nil, nil, err
 		}
 		slot, rec = nil, &slotRecord{Slot: s.cfg.Slot, Lost: lost.Error()}
 	}
 	if slot == nil {
-		if err := s.createSlot(ctx); err != nil {
+		createdSlot, err := s.createSlot(ctx)
+		if err != nil {
 			if created {
 				if _, derr := cat.Exec(context.WithoutCancel(ctx), "DROP PUBLICATION IF EXISTS "+ident(s.cfg.Publication)); derr != nil {
 					s.log.Error("could not drop the publication created for a slot that failed", "publication", s.cfg.Publication, "error", derr)
+				} else {
+					m.publication = false
 				}
 			}
 			return nil, nil, err
 		}
+		m.slot = m.slot || createdSlot
 	}
 	if slot == nil || rec == nil || rec.Slot != s.cfg.Slot {
 		// A new slot, or one from before syncd kept records, or renamed.
@@ -93,12 +100,77 @@ func (s *Source) provision(ctx context.Context, cat *pgx.Conn) (map[capture.Tabl
 		if rec != nil && rec.Slot == s.cfg.Slot {
 			next.Lost = rec.Lost
 		}
+		m.noteRecord(before)
 		if err := s.saveRecord(ctx, next); err != nil {
 			return nil, nil, err
 		}
 		rec = next
 	}
 	return tables, rec, nil
+}
+
+// made is what provision created, so that Unprovision can undo it. It
+// adds up what several provisions with the same made created.
+type made struct {
+	publication bool // created the publication
+	slot        bool // created the slot
+	// record is set when provision wrote the slot record; prior is the
+	// record the Store held before (nil for none).
+	record bool
+	prior  *slotRecord
+}
+
+// noteRecord notes that the slot record is about to be written over
+// prior, the record provision found, unless an earlier write is noted.
+func (m *made) noteRecord(prior *slotRecord) {
+	if !m.record {
+		m.record, m.prior = true, prior
+	}
+}
+
+// unprovision undoes what m says a provision created, newest first, and
+// stops at the first step that fails, so that what is left still fits
+// together for the next start: the record is put back as it was before
+// the slot is dropped (a record naming a slot that is gone would read as
+// lost changes), and the slot is dropped before the publication (a slot
+// must not outlive the publication it was made after).
+func (s *Source) unprovision(ctx context.Context, m *made) error {
+	if m.record {
+		if err := s.restoreRecord(ctx, m.prior); err != nil {
+			return err
+		}
+		m.record = false
+		if m.prior == nil {
+			s.log.Info("deleted the slot record this start had written")
+		} else {
+			s.log.Info("restored the slot record this start had overwritten", "recorded_slot", m.prior.Slot)
+		}
+	}
+	if !m.slot && !m.publication {
+		return nil
+	}
+	cat, err := s.connectCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	defer cat.Close(context.WithoutCancel(ctx))
+	if m.slot {
+		// Nothing streams from the slot yet, and createSlot closed the
+		// connection that made it, so the slot is not active.
+		if _, err := cat.Exec(ctx, "SELECT pg_drop_replication_slot($1)", s.cfg.Slot); err != nil {
+			return fmt.Errorf("drop replication slot %s: %w", s.cfg.Slot, err)
+		}
+		m.slot = false
+		s.log.Info("dropped the replication slot this start had created")
+	}
+	if m.publication {
+		if _, err := cat.Exec(ctx, "DROP PUBLICATION "+ident(s.cfg.Publication)); err != nil {
+			return fmt.Errorf("drop publication %s: %w", s.cfg.Publication, err)
+		}
+		m.publication = false
+		s.log.Info("dropped the publication this start had created", "publication", s.cfg.Publication)
+	}
+	return nil
 }
 
 // checkTables reads every published table from the catalog and adds a
@@ -228,11 +300,12 @@ func compareTableID(a, b capture.TableID) int {
 	return strings.Compare(a.Name, b.Name)
 }
 
-// createSlot creates a permanent logical slot with pgoutput.
-func (s *Source) createSlot(ctx context.Context) error {
+// createSlot creates a permanent logical slot with pgoutput. It reports
+// false if another process created the slot first.
+func (s *Source) createSlot(ctx context.Context) (bool, error) {
 	conn, err := s.connectReplication(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	s.log.Info("creating replication slot", "slot", s.cfg.Slot)
@@ -241,11 +314,11 @@ func (s *Source) createSlot(ctx context.Context) error {
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42710" { // duplicate_object: created concurrently
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("create replication slot %s: %w", s.cfg.Slot, err)
+		return false, fmt.Errorf("create replication slot %s: %w", s.cfg.Slot, err)
 	}
-	return nil
+	return true, nil
 }
 
 func ident(s string) string { return pgx.Identifier{s}.Sanitize() }

@@ -30,7 +30,9 @@ type Config struct {
 	Tables []capture.TableSpec
 	// Store, if set, records the slot syncd created, so that the slot
 	// going missing or losing WAL is reported as lost changes instead of
-	// a new slot silently skipping them.
+	// a new slot silently skipping them. Unprovision deletes a record
+	// that Prepare wrote where there was none if Store also has
+	// Delete(ctx, source) error, as router.Positions does.
 	Store capture.Store
 	// Resnapshot makes a lost slot no terminal problem: the source creates
 	// a new one and the sink's Resnapshot decides whether the tables are
@@ -55,6 +57,8 @@ type Source struct {
 	dbName  string
 	log     hclog.Logger
 	metrics *Metrics
+
+	prepared made // what Prepare created, for Unprovision
 
 	mu     sync.Mutex
 	status Status
@@ -127,15 +131,28 @@ func (s *Source) setStatus(f func(*Status)) {
 
 // Prepare checks the server, the role and the tables, and creates the
 // publication and the slot if they are missing. Its errors for bad
-// settings or tables are marked retry.Terminal.
+// settings or tables are marked retry.Terminal. It notes what it
+// created, for Unprovision.
 func (s *Source) Prepare(ctx context.Context) error {
 	cat, err := s.connectCatalog(ctx)
 	if err != nil {
 		return err
 	}
 	defer cat.Close(context.WithoutCancel(ctx))
-	_, _, err = s.provision(ctx, cat)
+	_, _, err = s.provision(ctx, cat, &s.prepared)
 	return err
+}
+
+// Unprovision undoes what Prepare created, newest first: it puts the slot
+// record in the Store back as it was, then drops the slot and the
+// publication if Prepare created them. What existed before Prepare stays
+// (a publication Prepare only updated keeps its new tables). It stops at
+// the first step that fails, leaving a slot, its publication and its
+// record that the next start uses. The daemon calls it when another
+// source stops the start, before Run; it must not run concurrently with
+// Prepare or Run.
+func (s *Source) Unprovision(ctx context.Context) error {
+	return s.unprovision(ctx, &s.prepared)
 }
 
 // Run implements capture.Source. It provisions the publication and slot,
@@ -154,7 +171,7 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 		return err
 	}
 	defer cat.Close(context.WithoutCancel(ctx))
-	tables, rec, err := s.provision(ctx, cat)
+	tables, rec, err := s.provision(ctx, cat, new(made))
 	if err != nil {
 		return err
 	}

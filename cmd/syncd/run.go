@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -63,8 +64,9 @@ func cmdRun(args []string) int {
 // Everything that can fail without changing a source (NATS, the capture
 // engines, the targets, the admin listener) is built before any source is
 // provisioned, so that such a failure leaves no slot or publication
-// behind. A source provisioned before another one fails keeps what it
-// created; the next start uses it.
+// behind. If one source's provisioning stops the start, the slots,
+// publications and slot records that this start created on the others
+// are dropped again.
 func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -219,7 +221,8 @@ func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, log
 // tables, and creates what capture needs (a PostgreSQL publication and
 // slot). Bad settings or tables (terminal errors) stop start-up with every
 // problem listed; a source that cannot be reached yet is retried by its
-// worker.
+// worker. A start that stops drops what it created on the sources that
+// prepared fine, see unprovision.
 func provision(ctx context.Context, workers []*worker) error {
 	var problems []error
 	for _, w := range workers {
@@ -231,5 +234,30 @@ func provision(ctx context.Context, workers []*worker) error {
 			w.log.Warn("source not reachable yet; will retry", "error", err)
 		}
 	}
+	if len(problems) > 0 {
+		problems = append(problems, unprovision(ctx, workers)...)
+	}
 	return errors.Join(problems...)
+}
+
+// unprovision undoes, in reverse order, what provision created on each
+// source, so that a start that fails leaves no slot pinning WAL; what
+// existed before this start stays. It runs even if ctx is done, for up
+// to 30 seconds, and returns one error per source it could not undo,
+// after logging it.
+func unprovision(ctx context.Context, workers []*worker) []error {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var problems []error
+	for _, w := range slices.Backward(workers) {
+		u, ok := w.src.(unprovisioner)
+		if !ok {
+			continue
+		}
+		if err := u.Unprovision(uctx); err != nil {
+			w.log.Error("could not drop what this start created on the source", "error", err)
+			problems = append(problems, fmt.Errorf("source %s: drop what this start created: %w", w.name, err))
+		}
+	}
+	return problems
 }

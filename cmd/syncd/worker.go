@@ -32,6 +32,13 @@ type engine interface {
 	Health() (status any, connected bool, retentionRisk string)
 }
 
+// unprovisioner is an engine whose Prepare can create things on the
+// source (a PostgreSQL slot and publication). Unprovision drops only
+// what this process's Prepare created; a start that fails calls it.
+type unprovisioner interface {
+	Unprovision(ctx context.Context) error
+}
+
 // worker runs one source's capture sessions. Each session gets a new
 // Router, which reads from the streams what is already stored, so a
 // session that failed halfway loses and duplicates nothing.

@@ -176,6 +176,67 @@ scope "s" {
 	}
 }
 
+// TestFailedStartUndoesOtherSources checks that when one source stops the
+// start (a table without a primary key, found only by asking the server),
+// the slot, publication and slot record that this start created for
+// another source are dropped, and that a slot and publication from an
+// earlier start are kept.
+func TestFailedStartUndoesOtherSources(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	good, bad := pg.CreateDB(t, "good"), pg.CreateDB(t, "bad")
+	pg.Exec(t, "good", `CREATE TABLE t (id int PRIMARY KEY)`)
+	pg.Exec(t, "bad", `CREATE TABLE t (id int)`)
+	d := newDaemon(t, fmt.Sprintf(`
+source "postgres" "good" { dsn = %q }
+source "postgres" "bad" { dsn = %q }
+scope "g" {
+  source   = "good"
+  snapshot = "never"
+  table "public.t" {}
+}
+scope "b" {
+  source   = "bad"
+  snapshot = "never"
+  table "public.t" {}
+}`, good, bad))
+	const want = `source bad: .*table public\.t has no primary key`
+	failedStart := func() {
+		t.Helper()
+		code, out := runSyncd(t, "run", "--config", d.ConfigPath)
+		if code != 1 || !regexp.MustCompile(want).MatchString(out) {
+			t.Fatalf("syncd run: exit %d, want 1 and output matching %s:\n%s", code, want, out)
+		}
+	}
+
+	failedStart()
+	nothingProvisioned(t, good)
+	nothingProvisioned(t, bad)
+	// The slot record went with the slot: once bad is fixed, the start
+	// does not report good's slot lost.
+	pg.Exec(t, "bad", `ALTER TABLE t ADD PRIMARY KEY (id)`)
+	d.Start()
+	if code := d.Stop(); code != 0 {
+		t.Fatalf("syncd stopped with exit code %d", code)
+	}
+
+	// Now both sources have a slot and a publication from that start.
+	pg.Exec(t, "bad", `ALTER TABLE t DROP CONSTRAINT t_pkey`)
+	failedStart()
+	for _, dsn := range []string{good, bad} {
+		var pubs, slots int
+		conn := pgConnect(t, dsn)
+		err := conn.QueryRow(context.Background(), `
+SELECT (SELECT count(*) FROM pg_publication WHERE pubname = 'syncd_' || current_database()),
+       (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'syncd_' || current_database())`).Scan(&pubs, &slots)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pubs != 1 || slots != 1 {
+			t.Errorf("%s after a failed start: %d publications, %d slots named syncd_<db>; want the earlier start's one each", dsn, pubs, slots)
+		}
+	}
+}
+
 // nothingProvisioned fails the test if the database at dsn has a
 // publication or a replication slot.
 func nothingProvisioned(t *testing.T, dsn string) {
