@@ -35,8 +35,9 @@ type Syncd struct {
 }
 
 // NewSyncd writes a config made of body (sources, targets, scopes) plus
-// nats, admin and data_dir settings. It starts nothing; the process is
-// killed when the test ends, and its log printed if the test failed.
+// nats, admin (with pprof, for the benchmarks) and data_dir settings. It
+// starts nothing; the process is killed when the test ends, and its log
+// printed if the test failed.
 func NewSyncd(t TB, bin, body string) *Syncd {
 	t.Helper()
 	dir := t.TempDir()
@@ -49,7 +50,7 @@ func NewSyncd(t TB, bin, body string) *Syncd {
 		t:          t,
 		bin:        bin,
 	}
-	cfg := fmt.Sprintf("data_dir = %q\nnats  { listen = \"127.0.0.1:%d\" }\nadmin { listen = \"127.0.0.1:%d\" }\n%s",
+	cfg := fmt.Sprintf("data_dir = %q\nnats  { listen = \"127.0.0.1:%d\" }\nadmin {\n  listen = \"127.0.0.1:%d\"\n  pprof  = true\n}\n%s",
 		filepath.Join(dir, "data"), natsPort, adminPort, body)
 	if err := os.WriteFile(s.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
