@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -12,22 +14,25 @@ import (
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
-// The passwords of TestPasswordsStayOut: one that works, one that a
-// target is configured with by mistake. Neither may appear anywhere.
+// The secrets of TestSecretsStayOut: a password that works, one that
+// sources and targets are configured with by mistake, and the admin
+// server's bearer token. None may appear anywhere.
 const (
 	password      = "s3cr3t-Xq7-pw"
 	wrongPassword = "wr0ng-Kv4-pw"
+	adminToken    = "t0ken-Jw2-adm"
 )
 
-// TestPasswordsStayOut runs syncd at trace level with DSNs that carry
+// TestSecretsStayOut runs syncd at trace level with DSNs that carry
 // passwords: a MariaDB source and a PostgreSQL target that both check
 // passwords (SCRAM for PostgreSQL), plus a source and a target of each
-// engine configured with the wrong password. It provokes the errors
-// operators see (refused logins at capture and apply, the source
-// restarting under syncd, a row the target rejects), then reads the
-// daemon's log, /readyz, /scopes, /metrics and the output of
-// `syncd validate` and `syncd scopes`: no password may appear.
-func TestPasswordsStayOut(t *testing.T) {
+// engine configured with the wrong password, and an admin server that
+// requires a bearer token. It provokes the errors operators see (refused
+// logins at capture and apply, the source restarting under syncd, a row
+// the target rejects), then reads the daemon's log, /readyz, /scopes,
+// /metrics and the output of `syncd validate` and `syncd scopes` (which
+// sends the token from the config): no password and no token may appear.
+func TestSecretsStayOut(t *testing.T) {
 	my := testenv.StartMariaDB(t)
 	pg := testenv.StartPostgres(t)
 	my.CreateDB(t, "shop")
@@ -72,6 +77,9 @@ scope "pg" {
 }`, mysqlDSN(t, my, "shop", password), mysqlDSN(t, my, "shop", wrongPassword),
 		fmt.Sprintf("host=127.0.0.1 port=%d dbname=replica user=syncd password=%s sslmode=disable", pg.Port, wrongPassword),
 		pgDSN(pg, "replica", password), pgDSN(pg, "replica", wrongPassword), mysqlDSN(t, my, "shop", wrongPassword)))
+	tokenFile := filepath.Join(d.Dir, "admin.token")
+	writeFile(t, tokenFile, adminToken+"\n")
+	setBlock(t, d, "admin", fmt.Sprintf("admin {\n  listen     = %q\n  token_file = %q\n}", strings.TrimPrefix(d.AdminURL, "http://"), tokenFile))
 	d.LogLevel = "trace"
 	d.StartAlive()
 	for _, component := range []string{"source/wrongmy", "source/wrongpg"} {
@@ -88,18 +96,25 @@ scope "pg" {
 	my.Exec(t, "shop", `INSERT INTO items VALUES (4, 1)`)
 	waitPGCount(t, pg.DSN("replica"), "items", 3)
 
+	if code, _ := getStatus(t, d.AdminURL+"/scopes"); code != http.StatusUnauthorized {
+		t.Errorf("/scopes without the token: %d, want 401", code)
+	}
 	everything := map[string]string{
 		"/readyz":  getAny(t, d.AdminURL+"/readyz"),
-		"/scopes":  get(t, d.AdminURL+"/scopes"),
-		"/metrics": get(t, d.AdminURL+"/metrics"),
+		"/scopes":  getWithToken(t, d.AdminURL+"/scopes"),
+		"/metrics": getWithToken(t, d.AdminURL+"/metrics"),
 	}
 	_, everything["syncd validate"] = runSyncd(t, "validate", "--config", d.ConfigPath)
-	_, everything["syncd scopes"] = runSyncd(t, "scopes", "--config", d.ConfigPath)
+	code, out := runSyncd(t, "scopes", "--config", d.ConfigPath)
+	if code != 0 || !strings.Contains(out, `"name": "items"`) {
+		t.Errorf("syncd scopes: exit %d:\n%s", code, out)
+	}
+	everything["syncd scopes"] = out
 	everything["log"] = d.Logs()
 	for what, text := range everything {
-		for _, pw := range []string{password, wrongPassword} {
-			if i := strings.Index(text, pw); i >= 0 {
-				t.Errorf("%s shows a password: ...%s...", what, text[max(0, i-200):min(len(text), i+100)])
+		for _, secret := range []string{password, wrongPassword, adminToken} {
+			if i := strings.Index(text, secret); i >= 0 {
+				t.Errorf("%s shows a secret: ...%s...", what, text[max(0, i-200):min(len(text), i+100)])
 			}
 		}
 	}
@@ -134,6 +149,27 @@ func mysqlDSN(t *testing.T, my *testenv.MariaDB, db, pw string) string {
 	}
 	c.User, c.Passwd = "syncd", pw
 	return c.FormatDSN()
+}
+
+// getWithToken returns the body of url, which must answer 200 to a
+// request with adminToken.
+func getWithToken(t *testing.T, url string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s with the token: %d %s", url, resp.StatusCode, body)
+	}
+	return string(body)
 }
 
 // getAny returns the body of url whatever its status.
