@@ -235,3 +235,25 @@ func (p *testPKI) serverConfig(t *testing.T) *tls.Config {
 
 // quoteConf quotes a postgresql.conf string value.
 func quoteConf(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// TestMySQLTLSPreferred reads a MariaDB server without TLS through a DSN
+// with tls=preferred, which lets go-sql-driver fall back to plain text:
+// the binlog connection must fall back too, not fail for want of TLS.
+func TestMySQLTLSPreferred(t *testing.T) {
+	my := testenv.StartMariaDB(t)
+	dsn := strings.Replace(my.CreateDB(t, "shop"), "?", "?tls=preferred&", 1)
+	my.Exec(t, "shop", `CREATE TABLE items (id int PRIMARY KEY)`)
+	d := newDaemon(t, fmt.Sprintf(`
+source "mysql" "shop" {
+  dsn       = %q
+  server_id = 4001
+}
+scope "items" {
+  source   = "shop"
+  snapshot = "never"
+  table "shop.items" {}
+}`, dsn))
+	d.Start()
+	my.Exec(t, "shop", `INSERT INTO items VALUES (1)`)
+	waitCount(t, connect(t, d), "items", 1, time.Minute)
+}
