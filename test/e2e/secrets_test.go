@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -23,18 +24,19 @@ const (
 	adminToken    = "t0ken-Jw2-adm"
 )
 
-// TestSecretsStayOut runs syncd at trace level with DSNs that carry
-// passwords: a MariaDB source and a PostgreSQL target that both check
-// passwords (SCRAM for PostgreSQL), plus a source and a target of each
-// engine configured with the wrong password, and an admin server that
-// requires a bearer token. It provokes the errors operators see (refused
-// logins at capture and apply, the source restarting under syncd, a row
-// the target rejects), then reads the daemon's log, /readyz, /scopes,
+// TestSecretsStayOut runs syncd at trace level with a NATS URL and DSNs
+// that carry passwords: a NATS server, a MariaDB source and a PostgreSQL
+// target that all check passwords (SCRAM for PostgreSQL), plus a source
+// and a target of each engine configured with the wrong password, and an
+// admin server that requires a bearer token. It provokes the errors
+// operators see (refused logins at capture and apply, NATS and the source
+// restarting under syncd, a row the target rejects), then reads the daemon's log, /readyz, /scopes,
 // /metrics and the output of `syncd validate` and `syncd scopes` (which
 // sends the token from the config): no password and no token may appear.
 func TestSecretsStayOut(t *testing.T) {
 	my := testenv.StartMariaDB(t)
 	pg := testenv.StartPostgres(t)
+	ns := testenv.StartNATS(t, testenv.WithUser("syncd", password))
 	my.CreateDB(t, "shop")
 	my.Exec(t, "shop", `CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL)`,
 		`INSERT INTO items VALUES (1, 1), (2, -1), (3, 1)`)
@@ -48,7 +50,8 @@ func TestSecretsStayOut(t *testing.T) {
 		`CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL CHECK (qty >= 0))`)
 	requirePasswords(t, pg)
 
-	d := newDaemon(t, fmt.Sprintf(`
+	natsURL := strings.Replace(ns.URL, "nats://", "nats://syncd:"+password+"@", 1)
+	d := testenv.NewSyncdExternalNATS(t, syncdBin, natsURL, fmt.Sprintf(`
 source "mysql" "shop" {
   dsn       = %q
   server_id = 4001
@@ -90,6 +93,13 @@ scope "pg" {
 	}
 	waitPGCount(t, pg.DSN("replica"), "items", 2) // row 2 is parked
 
+	ns.Restart(t) // syncd logs the disconnect and the reconnect, naming the server
+	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
+		if !strings.Contains(d.Logs(), "reconnected to nats") {
+			return fmt.Errorf("syncd has not reconnected to nats")
+		}
+		return nil
+	})
 	my.Stop(t)
 	waitNotReady(t, d, "source/shop", "source_disconnected")
 	my.Start(t)
