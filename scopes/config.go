@@ -144,6 +144,13 @@ type TLS struct {
 // Admin is the admin block: the HTTP server for health, metrics and status.
 type Admin struct {
 	Listen string // host:port
+	// Token is the content of token_file, without surrounding white space:
+	// the bearer token every endpoint but /healthz and /readyz requires.
+	// Empty means no token; Load refuses that unless Listen is a loopback
+	// address.
+	Token string
+	// Pprof serves Go's profiler under /debug/pprof/.
+	Pprof bool
 }
 
 // Source is a source block: one database whose change log syncd reads.

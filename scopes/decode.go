@@ -123,9 +123,3 @@ func (l *loader) decodeTLS(b *hcl.Block) *TLS {
 	}
 	return t
 }
-
-func (l *loader) decodeAdmin(b *hcl.Block, a *Admin) {
-	content, diags := b.Body.Content(adminSchema())
-	l.diags = append(l.diags, diags...)
-	l.listen(content.Attributes, &a.Listen)
-}

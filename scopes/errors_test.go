@@ -19,6 +19,32 @@ func TestLoadErrors(t *testing.T) {
 		want []string
 	}{
 		{
+			file: "admin_empty_token.hcl",
+			want: []string{
+				`testdata/errors/admin_empty_token.hcl:3:16: error: Empty admin token: The token_file $DIR/empty.token is empty; write a random token into it, such as the output of ` + "`openssl rand -hex 32`" + `.`,
+			},
+		},
+		{
+			file: "admin_missing_token.hcl",
+			want: []string{
+				`testdata/errors/admin_missing_token.hcl:3:16: error: Cannot read token_file: Read secret file: open $DIR/no-such.token: no such file or directory.`,
+			},
+		},
+		{
+			file: "admin_missing_token.hcl",
+			opts: scopes.LoadOptions{AllowMissingSecrets: true},
+			want: []string{
+				`testdata/errors/admin_missing_token.hcl:3:16: warning: Secret not available: Read secret file: open $DIR/no-such.token: no such file or directory; using no token, which is only allowed when validating.`,
+			},
+		},
+		{
+			file: "admin_no_token.hcl",
+			want: []string{
+				`testdata/errors/admin_no_token.hcl:1:1: error: Admin server without a token: The admin server listens on ":7070", which is not a loopback address: set token_file to require a bearer token, or listen on 127.0.0.1.`,
+				`testdata/errors/admin_no_token.hcl:3:12: error: Unsuitable value type: Unsuitable value: a bool is required`,
+			},
+		},
+		{
 			file: "duplicate_names.hcl",
 			want: []string{
 				`testdata/errors/duplicate_names.hcl:2:16: error: Duplicate source: A source named "app" is already defined at testdata/errors/duplicate_names.hcl:1,1-24.`,

@@ -43,7 +43,7 @@ func tlsSchema() *hcl.BodySchema {
 }
 
 func adminSchema() *hcl.BodySchema {
-	return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "listen"}}}
+	return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "listen"}, {Name: "token_file"}, {Name: "pprof"}}}
 }
 
 // sourceSchema returns the schema of a source block of kind, or nil for an

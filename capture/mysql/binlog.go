@@ -176,7 +176,7 @@ func (ss *session) start(ctx context.Context) error {
 		Port:                    port,
 		User:                    ss.src.dsn.User,
 		Password:                ss.src.dsn.Passwd,
-		TLSConfig:               ss.src.dsn.TLS,
+		TLSConfig:               ss.srv.tls,
 		Charset:                 "utf8mb4",
 		UseDecimal:              true,
 		ParseTime:               false,

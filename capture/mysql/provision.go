@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -20,9 +21,12 @@ type server struct {
 	flavor  string // gomysql.MySQLFlavor or gomysql.MariaDBFlavor
 	version string
 	hasGTID bool // the server logs GTIDs a reader can resume from
-	tables  map[capture.TableID]*tableInfo
-	saved   *state // the saved position, nil if none
-	files   []string
+	// tls is the binlog connection's TLS config: the DSN's, or nil if the
+	// DSN has none or says tls=preferred and the server offers no TLS.
+	tls    *tls.Config
+	tables map[capture.TableID]*tableInfo
+	saved  *state // the saved position, nil if none
+	files  []string
 	// lost is why the saved position cannot be resumed from (its binlog is
 	// purged), when Config.Resnapshot makes that no terminal problem;
 	// lostFrom is that position once the session starts afresh instead.
@@ -51,6 +55,11 @@ func (s *Source) provision(ctx context.Context, db *sql.DB, checkReplicas bool) 
 		srv.flavor = gomysql.MariaDBFlavor
 	}
 	s.setStatus(func(st *Status) { st.Flavor = srv.flavor })
+	tlsCfg, err := s.binlogTLS(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	srv.tls = tlsCfg
 
 	vars := map[string]string{}
 	for _, name := range []string{"log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id", "gtid_mode"} {
@@ -112,6 +121,24 @@ func (s *Source) provision(ctx context.Context, db *sql.DB, checkReplicas bool) 
 		return nil, retry.Terminal(errors.Join(problems...))
 	}
 	return srv, nil
+}
+
+// binlogTLS returns the TLS config the binlog connection must use: the
+// DSN's, except that with tls=preferred, where go-sql-driver falls back to
+// plain text on a server without TLS, the binlog connection does as the
+// SQL connection did (go-mysql would refuse to fall back).
+func (s *Source) binlogTLS(ctx context.Context, db *sql.DB) (*tls.Config, error) {
+	if s.dsn.TLS == nil || !s.dsn.AllowFallbackToPlaintext {
+		return s.dsn.TLS, nil
+	}
+	var name, cipher string
+	if err := db.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher); err != nil {
+		return nil, fmt.Errorf("read Ssl_cipher: %w", err)
+	}
+	if cipher == "" {
+		return nil, nil
+	}
+	return s.dsn.TLS, nil
 }
 
 // replicaWithID returns the host of a registered replica using the

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -112,16 +113,39 @@ func cmdScopes(args []string) int {
 	if !ok {
 		return 1
 	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+adminHost(cfg.Admin.Listen)+"/scopes", nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "syncd scopes:", err)
+		return 1
+	}
+	if cfg.Admin.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.Admin.Token)
+	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + cfg.Admin.Listen + "/scopes")
+	resp, err := client.Do(req)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "syncd scopes: is syncd running? %v\n", err)
 		return 1
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(os.Stderr, "syncd scopes: GET /scopes: %s\n", resp.Status)
+		return 1
+	}
 	if _, err := io.Copy(os.Stdout, resp.Body); err != nil {
 		fmt.Fprintln(os.Stderr, "syncd scopes:", err)
 		return 1
 	}
 	return 0
+}
+
+// adminHost is the address to reach an admin server listening on listen:
+// a listen address without a host (":7070") binds every interface,
+// loopback included.
+func adminHost(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || host != "" {
+		return listen
+	}
+	return net.JoinHostPort("127.0.0.1", port)
 }

@@ -103,7 +103,7 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error 
 	adm, err := admin.New(cfg.Admin.Listen, reg, admin.Probes{
 		Ready:  func() []admin.Cause { return readiness(nc, workers, appliers) },
 		Scopes: func(ctx context.Context) any { return scopeStatus(ctx, nc, cfg, workers, appliers) },
-	})
+	}, admin.Options{Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof})
 	if err != nil {
 		return err
 	}

@@ -124,7 +124,7 @@ func TestExternalNATS(t *testing.T) {
 	pg := testenv.StartPostgres(t)
 	dsn, d := oneScope(t, pg, `CREATE TABLE item (id int PRIMARY KEY, name text)`, "items", "public.item")
 	// The daemon's config has an embedded nats block; point it elsewhere.
-	setNATS(t, d, fmt.Sprintf(`nats {
+	setBlock(t, d, "nats", fmt.Sprintf(`nats {
   url      = %q
   user     = "syncd"
   password = env("TEST_NATS_PASSWORD")
@@ -158,13 +158,14 @@ func TestExternalNATS(t *testing.T) {
 	}
 }
 
-// setNATS replaces the nats block of a daemon's config.
-func setNATS(t *testing.T, d *testenv.Syncd, block string) {
+// setBlock replaces the block of type typ (nats, admin) of a daemon's
+// config.
+func setBlock(t *testing.T, d *testenv.Syncd, typ, block string) {
 	t.Helper()
 	cfg := readFile(t, d.ConfigPath)
-	re := regexp.MustCompile(`(?m)^nats\s*\{[^}]*\}`)
+	re := regexp.MustCompile(`(?m)^` + typ + `\s*\{[^}]*\}`)
 	if !re.MatchString(cfg) {
-		t.Fatalf("no nats block in\n%s", cfg)
+		t.Fatalf("no %s block in\n%s", typ, cfg)
 	}
 	writeFile(t, d.ConfigPath, re.ReplaceAllLiteralString(cfg, block))
 }

@@ -24,6 +24,7 @@ type Syncd struct {
 	ConfigPath string
 	NATSURL    string // the embedded server, for subscribers
 	AdminURL   string // http://host:port
+	LogLevel   string // --log-level of the next start; empty means debug
 	Started    time.Time
 
 	t    TB
@@ -35,8 +36,9 @@ type Syncd struct {
 }
 
 // NewSyncd writes a config made of body (sources, targets, scopes) plus
-// nats, admin and data_dir settings. It starts nothing; the process is
-// killed when the test ends, and its log printed if the test failed.
+// nats, admin (with pprof, for the benchmarks) and data_dir settings. It
+// starts nothing; the process is killed when the test ends, and its log
+// printed if the test failed.
 func NewSyncd(t TB, bin, body string) *Syncd {
 	t.Helper()
 	dir := t.TempDir()
@@ -49,7 +51,7 @@ func NewSyncd(t TB, bin, body string) *Syncd {
 		t:          t,
 		bin:        bin,
 	}
-	cfg := fmt.Sprintf("data_dir = %q\nnats  { listen = \"127.0.0.1:%d\" }\nadmin { listen = \"127.0.0.1:%d\" }\n%s",
+	cfg := fmt.Sprintf("data_dir = %q\nnats  { listen = \"127.0.0.1:%d\" }\nadmin {\n  listen = \"127.0.0.1:%d\"\n  pprof  = true\n}\n%s",
 		filepath.Join(dir, "data"), natsPort, adminPort, body)
 	if err := os.WriteFile(s.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -66,7 +68,24 @@ func NewSyncd(t TB, bin, body string) *Syncd {
 // Start runs syncd and waits until /readyz answers 200.
 func (s *Syncd) Start() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "run", "--config", s.ConfigPath, "--log-level", "debug")
+	s.start("/readyz")
+}
+
+// StartAlive runs syncd and waits until /healthz answers 200, for a
+// daemon that cannot become ready.
+func (s *Syncd) StartAlive() {
+	s.t.Helper()
+	s.start("/healthz")
+}
+
+// start runs syncd and waits until the admin endpoint path answers 200.
+func (s *Syncd) start(path string) {
+	s.t.Helper()
+	level := s.LogLevel
+	if level == "" {
+		level = "debug"
+	}
+	s.cmd = exec.Command(s.bin, "run", "--config", s.ConfigPath, "--log-level", level)
 	w := lockedWriter{s}
 	s.cmd.Stdout, s.cmd.Stderr = w, w
 	s.Started = time.Now()
@@ -79,19 +98,19 @@ func (s *Syncd) Start() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := poll(ctx, 50*time.Millisecond, done, func() error {
-		resp, err := http.Get(s.AdminURL + "/readyz")
+		resp, err := http.Get(s.AdminURL + path)
 		if err != nil {
 			return err
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("not ready: %s", body)
+			return fmt.Errorf("%s %d: %s", path, resp.StatusCode, body)
 		}
 		return nil
 	})
 	if err != nil {
-		s.t.Fatalf("syncd did not become ready: %v\n%s", err, s.Logs())
+		s.t.Fatalf("syncd did not answer 200 on %s: %v\n%s", path, err, s.Logs())
 	}
 }
 

@@ -1,9 +1,12 @@
 // Package admin serves syncd's operational HTTP endpoints: /healthz,
-// /readyz, /metrics, /scopes, and Go's profiler under /debug/pprof/.
+// /readyz, /metrics, /scopes, and, if enabled, Go's profiler under
+// /debug/pprof/.
 package admin
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +34,17 @@ type Probes struct {
 	Scopes func(ctx context.Context) any
 }
 
+// Options are the admin block's security settings.
+type Options struct {
+	// Token, if not empty, is the bearer token that every endpoint but
+	// /healthz and /readyz requires: a request without
+	// "Authorization: Bearer <Token>" gets 401.
+	Token string
+	// Pprof serves Go's profiler under /debug/pprof/; without it those
+	// paths are 404.
+	Pprof bool
+}
+
 // Server is the admin HTTP server.
 type Server struct {
 	ln  net.Listener
@@ -39,16 +53,25 @@ type Server struct {
 
 // New binds listen, so that a bad or busy address fails at start-up, and
 // prepares the handlers. Serve starts serving.
-func New(listen string, reg *prometheus.Registry, p Probes) (*Server, error) {
+func New(listen string, reg *prometheus.Registry, p Probes, opts Options) (*Server, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on admin address %s: %w", listen, err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	return &Server{
+		ln:  ln,
+		srv: &http.Server{Handler: handler(reg, p, opts), ReadHeaderTimeout: 10 * time.Second},
+	}, nil
+}
+
+// handler routes the endpoints; the probes are open, the rest requires
+// opts.Token if it is set.
+func handler(reg *prometheus.Registry, p Probes, opts Options) http.Handler {
+	open := http.NewServeMux()
+	open.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	open.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		causes := p.Ready()
 		if len(causes) == 0 {
 			writeJSON(w, http.StatusOK, map[string]any{"ready": true})
@@ -56,17 +79,38 @@ func New(listen string, reg *prometheus.Registry, p Probes) (*Server, error) {
 		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "causes": causes})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /scopes", func(w http.ResponseWriter, r *http.Request) {
+	guarded := http.NewServeMux()
+	guarded.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	guarded.HandleFunc("GET /scopes", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, p.Scopes(r.Context()))
 	})
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return &Server{
-		ln:  ln,
-		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
-	}, nil
+	if opts.Pprof {
+		guarded.HandleFunc("GET /debug/pprof/", pprof.Index)
+		guarded.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		guarded.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	open.Handle("/", requireToken(opts.Token, guarded))
+	return open
+}
+
+// requireToken passes requests carrying "Authorization: Bearer <token>" to
+// next and answers 401 to the others; an empty token lets every request
+// through. The tokens are compared as SHA-256 sums in constant time, so
+// that neither their content nor their length shows in response times.
+func requireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte("Bearer " + token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="syncd"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Addr is the address the server listens on.

@@ -1,0 +1,74 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func testServer(t *testing.T, opts Options) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(handler(prometheus.NewRegistry(), Probes{
+		Ready:  func() []Cause { return nil },
+		Scopes: func(context.Context) any { return map[string]any{"scopes": []string{}} },
+	}, opts))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func status(t *testing.T, srv *httptest.Server, path, authorization string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestAdminToken(t *testing.T) {
+	const token = "t0ken-for-the-admin-test"
+	tests := []struct {
+		name          string
+		opts          Options
+		path          string
+		authorization string
+		want          int
+	}{
+		{"healthz open", Options{Token: token}, "/healthz", "", http.StatusOK},
+		{"readyz open", Options{Token: token}, "/readyz", "", http.StatusOK},
+		{"scopes without token", Options{Token: token}, "/scopes", "", http.StatusUnauthorized},
+		{"scopes wrong token", Options{Token: token}, "/scopes", "Bearer " + token + "x", http.StatusUnauthorized},
+		{"scopes token without Bearer", Options{Token: token}, "/scopes", token, http.StatusUnauthorized},
+		{"scopes right token", Options{Token: token}, "/scopes", "Bearer " + token, http.StatusOK},
+		{"metrics without token", Options{Token: token}, "/metrics", "", http.StatusUnauthorized},
+		{"metrics wrong token", Options{Token: token}, "/metrics", "Bearer nope", http.StatusUnauthorized},
+		{"metrics right token", Options{Token: token}, "/metrics", "Bearer " + token, http.StatusOK},
+		{"unknown path without token", Options{Token: token}, "/nope", "", http.StatusUnauthorized},
+		{"pprof without token", Options{Token: token, Pprof: true}, "/debug/pprof/", "", http.StatusUnauthorized},
+		{"pprof right token", Options{Token: token, Pprof: true}, "/debug/pprof/", "Bearer " + token, http.StatusOK},
+		{"pprof off", Options{Token: token}, "/debug/pprof/", "Bearer " + token, http.StatusNotFound},
+		{"pprof off, no token", Options{}, "/debug/pprof/", "", http.StatusNotFound},
+		{"pprof on, no token", Options{Pprof: true}, "/debug/pprof/", "", http.StatusOK},
+		{"no token: scopes open", Options{}, "/scopes", "", http.StatusOK},
+		{"no token: metrics open", Options{}, "/metrics", "", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := testServer(t, tt.opts)
+			if got := status(t, srv, tt.path, tt.authorization); got != tt.want {
+				t.Errorf("GET %s with Authorization %q: status %d, want %d", tt.path, tt.authorization, got, tt.want)
+			}
+		})
+	}
+}

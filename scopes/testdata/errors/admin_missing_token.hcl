@@ -1,0 +1,4 @@
+admin {
+  listen     = "[::]:7070"
+  token_file = "no-such.token"
+}

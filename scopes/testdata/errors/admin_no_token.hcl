@@ -1,0 +1,4 @@
+admin {
+  listen = ":7070"
+  pprof  = "yes"
+}
