@@ -29,23 +29,23 @@ package mysql
 import (
 	"fmt"
 	"strings"
+
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // op is the kind of statement a change becomes.
 type op byte
 
 const (
-	opUpsert    op = 'U' // insert rows, or update them by key
-	opInsert    op = 'I' // insert rows into a table without a key
-	opDelete    op = 'D' // delete rows by key
-	opDeleteRow op = 'R' // delete one row equal to the values, for tables without a key
-	opMoveKey   op = 'M' // change a row's key, keeping the columns not written
-	opTruncate  op = 'T' // delete all rows
-	// opUpdate writes a row that must exist, by key: changes that leave
-	// values out (unchanged TOAST from PostgreSQL) use it, since an
-	// upsert would insert the row without them. Its shape is moveKey's,
-	// with the key unchanged.
-	opUpdate op = 'P'
+	// The kinds the planner writes (see plan.Op).
+	opUpsert    = op(plan.Upsert)
+	opInsert    = op(plan.Insert)
+	opDelete    = op(plan.Delete)
+	opDeleteRow = op(plan.DeleteRow)
+	opMoveKey   = op(plan.MoveKey)
+	opTruncate  = op(plan.Truncate)
+	// opUpdate's shape is moveKey's, with the key unchanged.
+	opUpdate = op(plan.Update)
 )
 
 // rowAlias names the new row in upserts on MySQL 8.0.19+.
@@ -151,9 +151,9 @@ func (tb *table) insertShape(o op, cols []int) *shape {
 	b.WriteString(" ON DUPLICATE KEY UPDATE ")
 	set := 0
 	if tb.guard {
-		k0 := tb.cols[tb.key[0]].ident
+		k0 := tb.cols[tb.Key[0]].ident
 		b.WriteString(k0 + " = IF(")
-		for i, k := range tb.key {
+		for i, k := range tb.Key {
 			if i > 0 {
 				b.WriteString(" AND ")
 			}
@@ -175,7 +175,7 @@ func (tb *table) insertShape(o op, cols []int) *shape {
 		b.WriteString(id + " = " + newValue(tb.server, id))
 	}
 	if set == 0 { // only key columns: nothing to update
-		id := tb.cols[tb.key[0]].ident
+		id := tb.cols[tb.Key[0]].ident
 		b.WriteString(id + " = " + id)
 	}
 	s.tail = b.String()
@@ -239,7 +239,7 @@ func (tb *table) moveKeySQL(cols []int) string {
 		b.WriteString(tb.cols[c].ident + " = ?")
 	}
 	b.WriteString(" WHERE ")
-	for i, k := range tb.key {
+	for i, k := range tb.Key {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}

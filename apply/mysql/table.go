@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -32,13 +32,11 @@ func (c *column) typeName() string {
 
 // table is a prepared target table.
 type table struct {
-	id     capture.TableID // the scope's target name
-	name   tableName
-	ident  string   // quoted, qualified name
-	cols   []column // the published columns, in the schema's order
-	index  map[string]int
-	key    []int // indexes in cols of the key columns, in key order
-	server *server
+	plan.Table // ID, column names and key
+	name       tableName
+	ident      string   // quoted, qualified name
+	cols       []column // the published columns, in the schema's order
+	server     *server
 	// guard: the table has unique indexes besides the key's, on which an
 	// upsert could meet another row; upserts then fail instead of
 	// updating that row (see upsertSQL).
@@ -50,10 +48,9 @@ type table struct {
 // newTable describes ts at a target table ct of database db.
 func newTable(ts *router.TableSchema, name tableName, ct *catalogTable, s *server) (*table, error) {
 	tb := &table{
-		id:     ts.Target,
+		Table:  plan.Table{ID: ts.Target, Index: make(map[string]int, len(ts.Columns))},
 		name:   name,
 		ident:  name.quoted(),
-		index:  make(map[string]int, len(ts.Columns)),
 		server: s,
 		stmts:  make(map[string]*shape),
 	}
@@ -70,19 +67,20 @@ func newTable(ts *router.TableSchema, name tableName, ct *catalogTable, s *serve
 		if cc.dataType == "decimal" {
 			col.scale = cc.scale
 		}
-		tb.index[sc.Name] = len(tb.cols)
+		tb.Index[sc.Name] = len(tb.cols)
+		tb.Names = append(tb.Names, sc.Name)
 		tb.cols = append(tb.cols, col)
 	}
 	for _, k := range ts.Key {
-		i, ok := tb.index[k]
+		i, ok := tb.Index[k]
 		if !ok {
 			return nil, fmt.Errorf("key column %s of %s is not published", k, name)
 		}
-		tb.key = append(tb.key, i)
+		tb.Key = append(tb.Key, i)
 	}
-	if len(tb.key) > 0 {
-		keyCols := make([]string, len(tb.key))
-		for i, k := range tb.key {
+	if len(tb.Key) > 0 {
+		keyCols := make([]string, len(tb.Key))
+		for i, k := range tb.Key {
 			keyCols[i] = tb.cols[k].name
 		}
 		tb.guard = ct.others > 0
@@ -109,7 +107,7 @@ func (tb *table) names(idx []int) string {
 
 // isKey reports whether the column at index c is a key column.
 func (tb *table) isKey(c int) bool {
-	for _, k := range tb.key {
+	for _, k := range tb.Key {
 		if k == c {
 			return true
 		}

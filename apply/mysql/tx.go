@@ -9,6 +9,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
@@ -30,7 +31,8 @@ type tx struct {
 	isolate bool
 	done    bool // committed, rolled back or failed
 
-	r     row
+	plan  plan.Planner[*table]
+	r     row // the values of the row being planned
 	g     group
 	queue []stmt     // statements to send, in order
 	ahead *roundTrip // statements being sent, nil if none
@@ -48,7 +50,9 @@ type roundTrip struct {
 var _ apply.Tx = (*tx)(nil)
 
 func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
-	return &tx{t: t, stx: stx, isolate: isolate, g: group{limit: t.groupRows}}
+	x := &tx{t: t, stx: stx, isolate: isolate, g: group{limit: t.groupRows}}
+	x.plan = plan.New[*table](t.cfg.Name, x)
+	return x
 }
 
 // Apply implements apply.Tx.
@@ -59,7 +63,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 	if x.isolate {
 		return x.applyIsolated(ctx, c)
 	}
-	if err := x.add(c); err != nil {
+	if err := x.plan.Add(c); err != nil {
 		return x.fail(ctx, apply.Reject(err, c, refused))
 	}
 	if err := x.sendAhead(ctx); err != nil {
@@ -72,7 +76,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 const savepoint = "syncd_change"
 
 func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
-	if err := x.add(c); err != nil {
+	if err := x.plan.Add(c); err != nil {
 		x.discard()
 		if err := apply.Reject(err, c, refused); apply.IsRejected(err) { // nothing was sent
 			return err

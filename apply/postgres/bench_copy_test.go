@@ -39,7 +39,7 @@ func applyCopy(ctx context.Context, e *env, changes []*apply.Change) error {
 		onConflict.WriteString(tb.cols[c].ident + " = excluded." + tb.cols[c].ident)
 	}
 	merge := fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM syncd_stage ON CONFLICT (%s) DO UPDATE SET %s`,
-		tb.ident, tb.names(cols, ""), tb.names(cols, ""), tb.names(tb.key, ""), onConflict.String())
+		tb.ident, tb.names(cols, ""), tb.names(cols, ""), tb.names(tb.Key, ""), onConflict.String())
 	copySQL := `COPY syncd_stage (` + tb.names(cols, "") + `) FROM STDIN`
 
 	var cv converter

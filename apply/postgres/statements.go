@@ -3,23 +3,23 @@ package postgres
 import (
 	"fmt"
 	"strings"
+
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // op is the kind of statement a change becomes.
 type op byte
 
 const (
-	opUpsert    op = 'U' // insert rows, or update them by key
-	opInsert    op = 'I' // insert rows into a table without a key
-	opDelete    op = 'D' // delete rows by key
-	opDeleteRow op = 'R' // delete one row equal to the values, for tables without a key
-	opMoveKey   op = 'M' // change a row's key, keeping the columns not written
-	opTruncate  op = 'T'
-	// opUpdate updates rows by key, writing the columns given. Changes
-	// that leave values out (unchanged TOAST) use it: the row must exist
-	// at the target, since an insert would write NULL for what is left
-	// out. Its statements must update every row they carry.
-	opUpdate op = 'P'
+	// The kinds the planner writes (see plan.Op).
+	opUpsert    = op(plan.Upsert)
+	opInsert    = op(plan.Insert)
+	opDelete    = op(plan.Delete)
+	opDeleteRow = op(plan.DeleteRow)
+	opMoveKey   = op(plan.MoveKey)
+	opTruncate  = op(plan.Truncate)
+	// opUpdate statements must update every row they carry.
+	opUpdate = op(plan.Update)
 
 	// One-row forms of opUpsert, opInsert and opDelete, with one scalar
 	// parameter per column: a group of one row is the common case for
@@ -144,7 +144,7 @@ func (tb *table) insertOneSQL(o op, cols []int) string {
 // onConflict writes the upsert clause: the columns of cols outside the key
 // take the new values; the others keep theirs.
 func (tb *table) onConflict(b *strings.Builder, cols []int) {
-	fmt.Fprintf(b, " ON CONFLICT (%s) DO ", tb.names(tb.key, ""))
+	fmt.Fprintf(b, " ON CONFLICT (%s) DO ", tb.names(tb.Key, ""))
 	set := 0
 	for _, c := range cols {
 		if tb.isKey(c) {
@@ -182,13 +182,13 @@ func (tb *table) updateSQL(cols []int) string {
 		b.WriteString(col.ident + " = u." + col.ident + "::" + col.typ)
 	}
 	if set == 0 { // only the key: touch the row, so that it counts
-		id := tb.cols[tb.key[0]].ident
+		id := tb.cols[tb.Key[0]].ident
 		b.WriteString(id + " = t." + id)
 	}
 	b.WriteString(" FROM ")
 	tb.unnest(&b, cols)
 	b.WriteString(" WHERE ")
-	for i, k := range tb.key {
+	for i, k := range tb.Key {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}
@@ -261,7 +261,7 @@ func (tb *table) moveKeySQL(cols []int) string {
 		fmt.Fprintf(&b, "%s = $%d::%s", tb.cols[c].ident, i+1, tb.cols[c].typ)
 	}
 	b.WriteString(" WHERE ")
-	for i, k := range tb.key {
+	for i, k := range tb.Key {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}
@@ -281,7 +281,7 @@ func (tb *table) moveKeySQL(cols []int) string {
 
 // isKey reports whether the column at index c is a key column.
 func (tb *table) isKey(c int) bool {
-	for _, k := range tb.key {
+	for _, k := range tb.Key {
 		if k == c {
 			return true
 		}

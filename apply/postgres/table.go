@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -38,11 +38,9 @@ type column struct {
 
 // table is a prepared target table.
 type table struct {
-	id    capture.TableID
-	ident string   // quoted, qualified name
-	cols  []column // the published columns, in the schema's order
-	index map[string]int
-	key   []int // indexes in cols of the key columns, in key order
+	plan.Table          // ID, column names and key
+	ident      string   // quoted, qualified name
+	cols       []column // the published columns, in the schema's order
 	// stmts caches statement texts by shape (see shapeKey).
 	stmts map[string]string
 }
@@ -50,9 +48,8 @@ type table struct {
 // newTable describes ts at a target whose catalog gave ct and types.
 func newTable(ts *router.TableSchema, ct *catalogTable, types map[uint32]pgType) (*table, error) {
 	tb := &table{
-		id:    ts.Target,
+		Table: plan.Table{ID: ts.Target, Index: make(map[string]int, len(ts.Columns))},
 		ident: pgx.Identifier{ts.Target.Schema, ts.Target.Name}.Sanitize(),
-		index: make(map[string]int, len(ts.Columns)),
 		stmts: make(map[string]string),
 	}
 	for _, sc := range ts.Columns {
@@ -64,15 +61,16 @@ func newTable(ts *router.TableSchema, ct *catalogTable, types map[uint32]pgType)
 		if err != nil {
 			return nil, fmt.Errorf("column %s of %s: %w", sc.Name, ts.Target, err)
 		}
-		tb.index[sc.Name] = len(tb.cols)
+		tb.Index[sc.Name] = len(tb.cols)
+		tb.Names = append(tb.Names, sc.Name)
 		tb.cols = append(tb.cols, col)
 	}
 	for _, k := range ts.Key {
-		i, ok := tb.index[k]
+		i, ok := tb.Index[k]
 		if !ok {
 			return nil, fmt.Errorf("key column %s of %s is not published", k, ts.Target)
 		}
-		tb.key = append(tb.key, i)
+		tb.Key = append(tb.Key, i)
 	}
 	return tb, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
@@ -45,7 +46,8 @@ type tx struct {
 	done    bool // committed, rolled back or failed
 
 	cv         converter
-	r          row
+	plan       plan.Planner[*table]
+	r          texts // the row being planned
 	g          group
 	queue      []queued
 	queueBytes int
@@ -77,7 +79,9 @@ type queued struct {
 var _ apply.Tx = (*tx)(nil)
 
 func newTx(t *Target, conn *pgx.Conn, isolate bool) *tx {
-	return &tx{t: t, conn: conn, isolate: isolate, g: newGroup()}
+	x := &tx{t: t, conn: conn, isolate: isolate, g: newGroup()}
+	x.plan = plan.New[*table](t.cfg.Name, x)
+	return x
 }
 
 // Apply implements apply.Tx.
@@ -88,7 +92,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 	if x.isolate {
 		return x.applyIsolated(ctx, c)
 	}
-	if err := x.add(c); err != nil {
+	if err := x.plan.Add(c); err != nil {
 		return x.fail(ctx, apply.Reject(err, c, refused))
 	}
 	if x.queueBytes >= maxQueuedBytes || len(x.queue) >= maxQueuedStatements || x.queueRows >= maxQueuedRows {
@@ -103,7 +107,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 const savepoint = "syncd_change"
 
 func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
-	if err := x.add(c); err != nil {
+	if err := x.plan.Add(c); err != nil {
 		x.discard()
 		if err := apply.Reject(err, c, refused); apply.IsRejected(err) { // nothing was sent
 			return err
@@ -325,7 +329,7 @@ func (q *queued) describe() string {
 	var what string
 	switch q.op {
 	case opTruncate:
-		return "truncate " + q.table.id.String()
+		return "truncate " + q.table.ID.String()
 	case opUpsert:
 		what = "upsert"
 	case opUpdate:
@@ -338,9 +342,9 @@ func (q *queued) describe() string {
 		what = "change the key of"
 	}
 	if q.rows == 1 {
-		return fmt.Sprintf("%s 1 row of %s", what, q.table.id)
+		return fmt.Sprintf("%s 1 row of %s", what, q.table.ID)
 	}
-	return fmt.Sprintf("%s %d rows of %s", what, q.rows, q.table.id)
+	return fmt.Sprintf("%s %d rows of %s", what, q.rows, q.table.ID)
 }
 
 func firstWord(s string) string {
@@ -395,5 +399,5 @@ func rowsMissing(q *queued, updated int64) error {
 	return &apply.RejectedError{Change: q.change, Err: fmt.Errorf(
 		"update %d of %s: %d rows are not at the target, and the change does not carry their unchanged values "+
 			"(unchanged TOAST: a row entering a filtered scope); set REPLICA IDENTITY FULL on the source table",
-		q.rows, q.table.id, int64(q.rows)-updated)}
+		q.rows, q.table.ID, int64(q.rows)-updated)}
 }
