@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
@@ -15,7 +16,7 @@ import (
 // sources are apart.
 func TestCheckpointRoundTrip(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SyncdVersion = "v1.2.3" })
-	ctx := ctxT(t)
+	ctx := applytest.Context(t)
 
 	// No scope_info table yet.
 	if _, ok, err := e.tg.Checkpoint(ctx, "s", "app"); err != nil || ok {
@@ -41,7 +42,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err := e.run(false, rec); err != nil {
 		t.Fatal(err)
 	}
-	other := record(5)
+	other := applytest.Record(5)
 	other.Source = "other"
 	other.SyncdVersion = "v9"
 	if err := e.run(true, other); err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
@@ -15,7 +16,7 @@ import (
 const strictDDL = `CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, note varchar(5), qty integer CHECK (qty >= 0))`
 
 func good(id int) *apply.Change {
-	return change(items, capture.OpInsert, key(id), "", fmt.Sprintf(`{"id":%d,"name":"n%d","note":null,"qty":%d}`, id, id, id))
+	return applytest.Change(items, capture.OpInsert, applytest.Key(id), "", fmt.Sprintf(`{"id":%d,"name":"n%d","note":null,"qty":%d}`, id, id, id))
 }
 
 // TestCommitIsAtomic: a rejected row in a batch leaves nothing of the
@@ -28,14 +29,14 @@ func TestCommitIsAtomic(t *testing.T) {
 		// before reaching the server).
 		wantChange bool
 	}{
-		{name: "not null", bad: change(items, capture.OpInsert, key(50), "", `{"id":50,"name":null,"note":null,"qty":1}`)},
-		{name: "check", bad: change(items, capture.OpUpdate, key(51), "", `{"id":51,"name":"x","note":null,"qty":-1}`)},
-		{name: "too long", bad: change(items, capture.OpUpdate, key(51), "", `{"id":51,"name":"x","note":"123456","qty":1}`)},
-		{name: "out of range", bad: change(items, capture.OpUpdate, key(51), "", `{"id":51,"name":"x","note":null,"qty":99999999999}`)},
-		{name: "bad value", bad: change(items, capture.OpInsert, key(52), "", `{"id":52,"name":"x","note":null,"qty":"many"}`), wantChange: true},
-		{name: "value conversion", bad: change(items, capture.OpInsert, key(53), "", `{"id":53,"name":"x","note":null,"qty":{"n":1}}`), wantChange: true},
-		{name: "unknown column", bad: change(items, capture.OpInsert, key(54), "", `{"id":54,"name":"x","nope":1}`), wantChange: true},
-		{name: "alone in its statement", bad: change(items, capture.OpDelete, `{"id":"x"}`, "", ""), wantChange: true},
+		{name: "not null", bad: applytest.Change(items, capture.OpInsert, applytest.Key(50), "", `{"id":50,"name":null,"note":null,"qty":1}`)},
+		{name: "check", bad: applytest.Change(items, capture.OpUpdate, applytest.Key(51), "", `{"id":51,"name":"x","note":null,"qty":-1}`)},
+		{name: "too long", bad: applytest.Change(items, capture.OpUpdate, applytest.Key(51), "", `{"id":51,"name":"x","note":"123456","qty":1}`)},
+		{name: "out of range", bad: applytest.Change(items, capture.OpUpdate, applytest.Key(51), "", `{"id":51,"name":"x","note":null,"qty":99999999999}`)},
+		{name: "bad value", bad: applytest.Change(items, capture.OpInsert, applytest.Key(52), "", `{"id":52,"name":"x","note":null,"qty":"many"}`), wantChange: true},
+		{name: "value conversion", bad: applytest.Change(items, capture.OpInsert, applytest.Key(53), "", `{"id":53,"name":"x","note":null,"qty":{"n":1}}`), wantChange: true},
+		{name: "unknown column", bad: applytest.Change(items, capture.OpInsert, applytest.Key(54), "", `{"id":54,"name":"x","nope":1}`), wantChange: true},
+		{name: "alone in its statement", bad: applytest.Change(items, capture.OpDelete, `{"id":"x"}`, "", ""), wantChange: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,7 +44,7 @@ func TestCommitIsAtomic(t *testing.T) {
 			e := newEnv(t)
 			e.exec(strictDDL)
 			e.prepare(items)
-			ctx := ctxT(t)
+			ctx := applytest.Context(t)
 			tx, err := e.tg.Begin(ctx, false)
 			if err != nil {
 				t.Fatal(err)
@@ -55,7 +56,7 @@ func TestCommitIsAtomic(t *testing.T) {
 				}
 			}
 			if err == nil {
-				err = tx.Commit(ctx, record(1))
+				err = tx.Commit(ctx, applytest.Record(1))
 			}
 			var rej *apply.RejectedError
 			if !errors.As(err, &rej) {
@@ -68,7 +69,7 @@ func TestCommitIsAtomic(t *testing.T) {
 			if err := tx.Apply(ctx, good(4)); !errors.Is(err, ErrTxDone) {
 				t.Errorf("Apply after the error = %v, want ErrTxDone", err)
 			}
-			if err := tx.Commit(ctx, record(1)); !errors.Is(err, ErrTxDone) {
+			if err := tx.Commit(ctx, applytest.Record(1)); !errors.Is(err, ErrTxDone) {
 				t.Errorf("Commit after the error = %v, want ErrTxDone", err)
 			}
 			if err := tx.Rollback(ctx); err != nil {
@@ -81,7 +82,7 @@ func TestCommitIsAtomic(t *testing.T) {
 				t.Errorf("Checkpoint = ok %v, err %v; want none", ok, err)
 			}
 			// The target goes on.
-			if err := e.run(false, record(2), good(5)); err != nil {
+			if err := e.run(false, applytest.Record(2), good(5)); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -95,7 +96,7 @@ func TestSendAhead(t *testing.T) {
 	e := newEnv(t)
 	e.exec(strictDDL)
 	e.prepare(items)
-	ctx := ctxT(t)
+	ctx := applytest.Context(t)
 	const rows = 2500
 	run := func(bad int) (failedAt int, err error) {
 		tx, err := e.tg.Begin(ctx, false)
@@ -106,13 +107,13 @@ func TestSendAhead(t *testing.T) {
 		for id := 1; id <= rows; id++ {
 			c := good(id)
 			if id == bad {
-				c = change(items, capture.OpInsert, key(id), "", fmt.Sprintf(`{"id":%d,"name":"x","note":null,"qty":-1}`, id))
+				c = applytest.Change(items, capture.OpInsert, applytest.Key(id), "", fmt.Sprintf(`{"id":%d,"name":"x","note":null,"qty":-1}`, id))
 			}
 			if err := tx.Apply(ctx, c); err != nil {
 				return id, err
 			}
 		}
-		return 0, tx.Commit(ctx, record(1))
+		return 0, tx.Commit(ctx, applytest.Record(1))
 	}
 
 	failedAt, err := run(500)
@@ -141,8 +142,8 @@ func TestTruncateIsTransactional(t *testing.T) {
 	e := newEnv(t)
 	e.exec(strictDDL, `INSERT INTO items VALUES (1, 'one', NULL, 1)`)
 	e.prepare(items)
-	bad := change(items, capture.OpInsert, key(2), "", `{"id":2,"name":null,"note":null,"qty":1}`)
-	err := e.run(false, record(1), change(items, capture.OpTruncate, "", "", ""), good(3), bad)
+	bad := applytest.Change(items, capture.OpInsert, applytest.Key(2), "", `{"id":2,"name":null,"note":null,"qty":1}`)
+	err := e.run(false, applytest.Record(1), applytest.Change(items, capture.OpTruncate, "", "", ""), good(3), bad)
 	if !apply.IsRejected(err) {
 		t.Fatalf("error = %v, want a RejectedError", err)
 	}
@@ -157,22 +158,22 @@ func TestIsolateRejects(t *testing.T) {
 	e := newEnv(t)
 	e.exec(strictDDL, `CREATE TABLE logs (msg text NOT NULL, n integer)`)
 	e.prepare(items, logs)
-	ctx := ctxT(t)
+	ctx := applytest.Context(t)
 	tx, err := e.tg.Begin(ctx, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	notNull := change(items, capture.OpInsert, key(2), "", `{"id":2,"name":null,"note":null,"qty":1}`)
-	check := change(items, capture.OpUpdate, key(1), "", `{"id":1,"name":"x","note":null,"qty":-5}`)
-	object := change(items, capture.OpInsert, key(3), "", `{"id":3,"name":{"a":1},"note":null,"qty":1}`)
-	tooLong := change(items, capture.OpInsert, key(6), "", `{"id":6,"name":"x","note":"123456","qty":1}`)
+	notNull := applytest.Change(items, capture.OpInsert, applytest.Key(2), "", `{"id":2,"name":null,"note":null,"qty":1}`)
+	check := applytest.Change(items, capture.OpUpdate, applytest.Key(1), "", `{"id":1,"name":"x","note":null,"qty":-5}`)
+	object := applytest.Change(items, capture.OpInsert, applytest.Key(3), "", `{"id":3,"name":{"a":1},"note":null,"qty":1}`)
+	tooLong := applytest.Change(items, capture.OpInsert, applytest.Key(6), "", `{"id":6,"name":"x","note":"123456","qty":1}`)
 	// A keyless update whose insert fails must not delete the old row.
-	keyless := change(logs, capture.OpUpdate, "", `{"msg":"keep","n":1}`, `{"msg":null,"n":2}`)
+	keyless := applytest.Change(logs, capture.OpUpdate, "", `{"msg":"keep","n":1}`, `{"msg":null,"n":2}`)
 	changes := []struct {
 		c    *apply.Change
 		want bool // rejected
 	}{
-		{good(1), false}, {notNull, true}, {change(logs, capture.OpInsert, "", "", `{"msg":"keep","n":1}`), false},
+		{good(1), false}, {notNull, true}, {applytest.Change(logs, capture.OpInsert, "", "", `{"msg":"keep","n":1}`), false},
 		{check, true}, {good(4), false}, {object, true}, {keyless, true}, {tooLong, true}, {good(5), false},
 	}
 	for _, c := range changes {
@@ -187,7 +188,7 @@ func TestIsolateRejects(t *testing.T) {
 			t.Errorf("RejectedError.Change = %v, want %v", rej.Change, c.c)
 		}
 	}
-	if err := tx.Commit(ctx, record(7)); err != nil {
+	if err := tx.Commit(ctx, applytest.Record(7)); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := e.rows(`SELECT id, name, qty FROM items ORDER BY id`), []string{"1|n1|1", "4|n4|4", "5|n5|5"}; !slices.Equal(got, want) {
@@ -205,17 +206,17 @@ func TestIsolateRejects(t *testing.T) {
 // foreign key, reject rows that violate them, in batches and isolated;
 // an upsert never overwrites the other row that holds its unique value.
 func TestConstraintsAreRejected(t *testing.T) {
-	users := schema("users", []string{"id"}, "id integer", "email text")
-	orders := schema("orders", []string{"id"}, "id integer", "user_id integer")
+	users := applytest.Schema("users", []string{"id"}, "id integer", "email text")
+	orders := applytest.Schema("orders", []string{"id"}, "id integer", "user_id integer")
 	for _, isolate := range []bool{false, true} {
 		for _, tt := range []struct {
 			name string
 			bad  *apply.Change
 		}{
-			{"unique on insert", change(users, capture.OpInsert, `{"id":3}`, "", `{"id":3,"email":"a@x"}`)},
-			{"unique on update", change(users, capture.OpUpdate, `{"id":2}`, "", `{"id":2,"email":"a@x"}`)},
-			{"foreign key", change(orders, capture.OpInsert, `{"id":1}`, "", `{"id":1,"user_id":9}`)},
-			{"referenced row", change(users, capture.OpDelete, `{"id":1}`, `{"id":1}`, "")},
+			{"unique on insert", applytest.Change(users, capture.OpInsert, `{"id":3}`, "", `{"id":3,"email":"a@x"}`)},
+			{"unique on update", applytest.Change(users, capture.OpUpdate, `{"id":2}`, "", `{"id":2,"email":"a@x"}`)},
+			{"foreign key", applytest.Change(orders, capture.OpInsert, `{"id":1}`, "", `{"id":1,"user_id":9}`)},
+			{"referenced row", applytest.Change(users, capture.OpDelete, `{"id":1}`, `{"id":1}`, "")},
 		} {
 			t.Run(fmt.Sprintf("isolate=%v/%s", isolate, tt.name), func(t *testing.T) {
 				t.Parallel()
@@ -224,7 +225,7 @@ func TestConstraintsAreRejected(t *testing.T) {
 					`CREATE TABLE orders (id integer PRIMARY KEY, user_id integer REFERENCES users (id))`,
 					`INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x')`, `INSERT INTO orders VALUES (7, 1)`)
 				e.prepare(users, orders)
-				err := e.run(isolate, record(1), tt.bad)
+				err := e.run(isolate, applytest.Record(1), tt.bad)
 				var rej *apply.RejectedError
 				if !errors.As(err, &rej) {
 					t.Fatalf("error = %v, want a RejectedError", err)
@@ -250,7 +251,7 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tg.Close()
-		_, err = tg.Begin(ctxT(t), false)
+		_, err = tg.Begin(applytest.Context(t), false)
 		if err == nil || apply.IsRejected(err) || !strings.Contains(err.Error(), "connect to target down") {
 			t.Errorf("Begin = %v, want a plain connection error", err)
 		}
@@ -259,7 +260,7 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 		e := newEnv(t)
 		e.exec(strictDDL)
 		e.prepare(items)
-		ctx := ctxT(t)
+		ctx := applytest.Context(t)
 		tx, err := e.tg.Begin(ctx, false)
 		if err != nil {
 			t.Fatal(err)
@@ -272,12 +273,12 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 			t.Fatalf("target connections %q, want one", ids)
 		}
 		e.exec("KILL " + ids[0])
-		err = tx.Commit(ctx, record(1))
+		err = tx.Commit(ctx, applytest.Record(1))
 		if err == nil || apply.IsRejected(err) {
 			t.Fatalf("Commit over a killed connection = %v, want a plain error", err)
 		}
 		t.Logf("error: %v", err)
-		if err := e.run(false, record(2), good(2)); err != nil {
+		if err := e.run(false, applytest.Record(2), good(2)); err != nil {
 			t.Fatalf("after reconnecting: %v", err)
 		}
 		if got := e.rows(`SELECT id FROM items`); !slices.Equal(got, []string{"2"}) {
@@ -294,7 +295,7 @@ func TestServerRestart(t *testing.T) {
 	e := newEnvOn(t, m)
 	e.exec(strictDDL)
 	e.prepare(items)
-	ctx := ctxT(t)
+	ctx := applytest.Context(t)
 	tx, err := e.tg.Begin(ctx, false)
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +308,7 @@ func TestServerRestart(t *testing.T) {
 	m.Stop(t)
 	err = tx.Apply(ctx, good(2000))
 	if err == nil {
-		err = tx.Commit(ctx, record(1))
+		err = tx.Commit(ctx, applytest.Record(1))
 	}
 	if err == nil || apply.IsRejected(err) {
 		t.Fatalf("Commit with the server down = %v, want a plain error", err)
@@ -317,7 +318,7 @@ func TestServerRestart(t *testing.T) {
 		t.Fatalf("Begin with the server down = %v, want a plain error", err)
 	}
 	m.Start(t)
-	if err := e.run(false, record(2), good(1)); err != nil {
+	if err := e.run(false, applytest.Record(2), good(1)); err != nil {
 		t.Fatalf("after the restart: %v", err)
 	}
 	if got := e.rows(`SELECT id FROM items`); !slices.Equal(got, []string{"1"}) {
@@ -332,7 +333,7 @@ func TestServerRestart(t *testing.T) {
 func TestOneTransactionAtATime(t *testing.T) {
 	e := newEnv(t)
 	e.prepare(items)
-	ctx := ctxT(t)
+	ctx := applytest.Context(t)
 	tx, err := e.tg.Begin(ctx, false)
 	if err != nil {
 		t.Fatal(err)
@@ -352,7 +353,7 @@ func TestOneTransactionAtATime(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Errorf("second Rollback = %v", err)
 	}
-	if err := e.run(false, record(1)); err != nil {
+	if err := e.run(false, applytest.Record(1)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -370,13 +371,13 @@ func TestPartialUpdateOfMissingRow(t *testing.T) {
 			its := e.in(items)
 			e.prepare(its)
 			changes := []*apply.Change{
-				change(its, capture.OpUpdate, `{"id":1}`, "", `{"id":1,"name":"uno","qty":11}`, "note"),
-				change(its, capture.OpUpdate, `{"id":3}`, "", `{"id":3,"name":"tres","qty":3}`, "note"),
-				change(its, capture.OpUpdate, `{"id":2}`, "", `{"id":2,"name":"dos","qty":22}`, "note"),
+				applytest.Change(its, capture.OpUpdate, `{"id":1}`, "", `{"id":1,"name":"uno","qty":11}`, "note"),
+				applytest.Change(its, capture.OpUpdate, `{"id":3}`, "", `{"id":3,"name":"tres","qty":3}`, "note"),
+				applytest.Change(its, capture.OpUpdate, `{"id":2}`, "", `{"id":2,"name":"dos","qty":22}`, "note"),
 			}
 			var err error
 			if isolate { // the rejected change fails alone; the others commit
-				ctx := ctxT(t)
+				ctx := applytest.Context(t)
 				tx, berr := e.tg.Begin(ctx, true)
 				if berr != nil {
 					t.Fatal(berr)
@@ -390,11 +391,11 @@ func TestPartialUpdateOfMissingRow(t *testing.T) {
 						err = aerr
 					}
 				}
-				if cerr := tx.Commit(ctx, record(1)); cerr != nil {
+				if cerr := tx.Commit(ctx, applytest.Record(1)); cerr != nil {
 					t.Fatal(cerr)
 				}
 			} else {
-				err = e.run(false, record(1), changes...)
+				err = e.run(false, applytest.Record(1), changes...)
 			}
 			if !apply.IsRejected(err) || !strings.Contains(err.Error(), "1 rows are not at the target") || !strings.Contains(err.Error(), "REPLICA IDENTITY FULL") {
 				t.Fatalf("run = %v, want a rejected change naming the missing row and the fix", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/applytest"
 )
 
 // applyCopy is the alternative to Target's statements that the
@@ -94,7 +95,7 @@ func applyCopy(ctx context.Context, e *env, changes []*apply.Change) error {
 		if err := flush(); err != nil {
 			return err
 		}
-		q := e.tg.writeCheckpoint(record(1))
+		q := e.tg.writeCheckpoint(applytest.Record(1))
 		if _, err := conn.Exec(ctx, q.sql, q.args...); err != nil {
 			return err
 		}

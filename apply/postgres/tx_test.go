@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
@@ -15,7 +16,7 @@ import (
 const strictDDL = `CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, note text, qty integer CHECK (qty >= 0))`
 
 func good(id int) *apply.Change {
-	return change(items, capture.OpInsert, key(id), "", fmt.Sprintf(`{"id":%d,"name":"n%d","note":null,"qty":%d}`, id, id, id))
+	return applytest.Change(items, capture.OpInsert, applytest.Key(id), "", fmt.Sprintf(`{"id":%d,"name":"n%d","note":null,"qty":%d}`, id, id, id))
 }
 
 // TestCommitIsAtomic: a rejected row in a batch leaves nothing of the
@@ -28,12 +29,12 @@ func TestCommitIsAtomic(t *testing.T) {
 		// before reaching the server).
 		wantChange bool
 	}{
-		{name: "not null", bad: change(items, capture.OpInsert, key(50), "", `{"id":50,"name":null,"note":null,"qty":1}`)},
-		{name: "check", bad: change(items, capture.OpUpdate, key(51), "", `{"id":51,"name":"x","note":null,"qty":-1}`)},
-		{name: "bad value", bad: change(items, capture.OpInsert, key(52), "", `{"id":52,"name":"x","note":null,"qty":"many"}`)},
-		{name: "value conversion", bad: change(items, capture.OpInsert, key(53), "", `{"id":53,"name":"x","note":null,"qty":{"n":1}}`), wantChange: true},
-		{name: "unknown column", bad: change(items, capture.OpInsert, key(54), "", `{"id":54,"name":"x","nope":1}`), wantChange: true},
-		{name: "alone in its statement", bad: change(items, capture.OpDelete, `{"id":"x"}`, "", ""), wantChange: true},
+		{name: "not null", bad: applytest.Change(items, capture.OpInsert, applytest.Key(50), "", `{"id":50,"name":null,"note":null,"qty":1}`)},
+		{name: "check", bad: applytest.Change(items, capture.OpUpdate, applytest.Key(51), "", `{"id":51,"name":"x","note":null,"qty":-1}`)},
+		{name: "bad value", bad: applytest.Change(items, capture.OpInsert, applytest.Key(52), "", `{"id":52,"name":"x","note":null,"qty":"many"}`)},
+		{name: "value conversion", bad: applytest.Change(items, capture.OpInsert, applytest.Key(53), "", `{"id":53,"name":"x","note":null,"qty":{"n":1}}`), wantChange: true},
+		{name: "unknown column", bad: applytest.Change(items, capture.OpInsert, applytest.Key(54), "", `{"id":54,"name":"x","nope":1}`), wantChange: true},
+		{name: "alone in its statement", bad: applytest.Change(items, capture.OpDelete, `{"id":"x"}`, "", ""), wantChange: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,7 +42,7 @@ func TestCommitIsAtomic(t *testing.T) {
 			e := newEnv(t)
 			e.exec(strictDDL)
 			e.prepare(items)
-			ctx := ctxT(t)
+			ctx := applytest.Context(t)
 			tx, err := e.tg.Begin(ctx, false)
 			if err != nil {
 				t.Fatal(err)
@@ -53,7 +54,7 @@ func TestCommitIsAtomic(t *testing.T) {
 				}
 			}
 			if err == nil {
-				err = tx.Commit(ctx, record(1))
+				err = tx.Commit(ctx, applytest.Record(1))
 			}
 			var rej *apply.RejectedError
 			if !errors.As(err, &rej) {
@@ -65,7 +66,7 @@ func TestCommitIsAtomic(t *testing.T) {
 			if err := tx.Apply(ctx, good(4)); !errors.Is(err, ErrTxDone) {
 				t.Errorf("Apply after the error = %v, want ErrTxDone", err)
 			}
-			if err := tx.Commit(ctx, record(1)); !errors.Is(err, ErrTxDone) {
+			if err := tx.Commit(ctx, applytest.Record(1)); !errors.Is(err, ErrTxDone) {
 				t.Errorf("Commit after the error = %v, want ErrTxDone", err)
 			}
 			if err := tx.Rollback(ctx); err != nil {
@@ -78,7 +79,7 @@ func TestCommitIsAtomic(t *testing.T) {
 				t.Errorf("Checkpoint = ok %v, err %v; want none", ok, err)
 			}
 			// The target goes on.
-			if err := e.run(false, record(2), good(5)); err != nil {
+			if err := e.run(false, applytest.Record(2), good(5)); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -92,7 +93,7 @@ func TestSendAhead(t *testing.T) {
 	e := newEnv(t)
 	e.exec(strictDDL)
 	e.prepare(items)
-	ctx := ctxT(t)
+	ctx := applytest.Context(t)
 	const rows = 2500
 	run := func(bad int) (failedAt int, err error) {
 		tx, err := e.tg.Begin(ctx, false)
@@ -103,13 +104,13 @@ func TestSendAhead(t *testing.T) {
 		for id := 1; id <= rows; id++ {
 			c := good(id)
 			if id == bad {
-				c = change(items, capture.OpInsert, key(id), "", fmt.Sprintf(`{"id":%d,"name":null,"note":null,"qty":1}`, id))
+				c = applytest.Change(items, capture.OpInsert, applytest.Key(id), "", fmt.Sprintf(`{"id":%d,"name":null,"note":null,"qty":1}`, id))
 			}
 			if err := tx.Apply(ctx, c); err != nil {
 				return id, err
 			}
 		}
-		return 0, tx.Commit(ctx, record(1))
+		return 0, tx.Commit(ctx, applytest.Record(1))
 	}
 
 	failedAt, err := run(500)
@@ -138,23 +139,23 @@ func TestIsolateRejects(t *testing.T) {
 	e := newEnv(t)
 	e.exec(strictDDL, `CREATE TABLE logs (msg text NOT NULL, n integer)`)
 	e.prepare(items, logs)
-	ctx := ctxT(t)
+	ctx := applytest.Context(t)
 	tx, err := e.tg.Begin(ctx, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	notNull := change(items, capture.OpInsert, key(2), "", `{"id":2,"name":null,"note":null,"qty":1}`)
-	check := change(items, capture.OpUpdate, key(1), "", `{"id":1,"name":"x","note":null,"qty":-5}`)
-	object := change(items, capture.OpInsert, key(3), "", `{"id":3,"name":{"a":1},"note":null,"qty":1}`)
+	notNull := applytest.Change(items, capture.OpInsert, applytest.Key(2), "", `{"id":2,"name":null,"note":null,"qty":1}`)
+	check := applytest.Change(items, capture.OpUpdate, applytest.Key(1), "", `{"id":1,"name":"x","note":null,"qty":-5}`)
+	object := applytest.Change(items, capture.OpInsert, applytest.Key(3), "", `{"id":3,"name":{"a":1},"note":null,"qty":1}`)
 	// A keyless update whose insert fails must not delete the old row.
-	keyless := change(logs, capture.OpUpdate, "", `{"msg":"keep","n":1}`, `{"msg":null,"n":2}`)
+	keyless := applytest.Change(logs, capture.OpUpdate, "", `{"msg":"keep","n":1}`, `{"msg":null,"n":2}`)
 	// An update without its unchanged values cannot create its row.
-	partial := change(items, capture.OpUpdate, key(6), "", `{"id":6,"name":"six","qty":6}`, "note")
+	partial := applytest.Change(items, capture.OpUpdate, applytest.Key(6), "", `{"id":6,"name":"six","qty":6}`, "note")
 	changes := []struct {
 		c    *apply.Change
 		want bool // rejected
 	}{
-		{good(1), false}, {notNull, true}, {change(logs, capture.OpInsert, "", "", `{"msg":"keep","n":1}`), false},
+		{good(1), false}, {notNull, true}, {applytest.Change(logs, capture.OpInsert, "", "", `{"msg":"keep","n":1}`), false},
 		{check, true}, {good(4), false}, {object, true}, {keyless, true}, {partial, true}, {good(5), false},
 	}
 	for _, c := range changes {
@@ -169,7 +170,7 @@ func TestIsolateRejects(t *testing.T) {
 			t.Errorf("RejectedError.Change = %v, want %v", rej.Change, c.c)
 		}
 	}
-	if err := tx.Commit(ctx, record(7)); err != nil {
+	if err := tx.Commit(ctx, applytest.Record(7)); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := e.rows(`SELECT id, name, qty FROM items ORDER BY id`), []string{"1|n1|1", "4|n4|4", "5|n5|5"}; !slices.Equal(got, want) {
@@ -192,7 +193,7 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tg.Close()
-		_, err = tg.Begin(ctxT(t), false)
+		_, err = tg.Begin(applytest.Context(t), false)
 		if err == nil || apply.IsRejected(err) || !strings.Contains(err.Error(), "connect to target down") {
 			t.Errorf("Begin = %v, want a plain connection error", err)
 		}
@@ -201,7 +202,7 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 		e := newEnv(t)
 		e.exec(strictDDL)
 		e.prepare(items)
-		ctx := ctxT(t)
+		ctx := applytest.Context(t)
 		tx, err := e.tg.Begin(ctx, false)
 		if err != nil {
 			t.Fatal(err)
@@ -210,11 +211,11 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.exec(fmt.Sprintf(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND application_name = 'syncd'`, e.db))
-		err = tx.Commit(ctx, record(1))
+		err = tx.Commit(ctx, applytest.Record(1))
 		if err == nil || apply.IsRejected(err) {
 			t.Fatalf("Commit over a lost connection = %v, want a plain error", err)
 		}
-		if err := e.run(false, record(2), good(2)); err != nil {
+		if err := e.run(false, applytest.Record(2), good(2)); err != nil {
 			t.Fatalf("after reconnecting: %v", err)
 		}
 		if got := e.rows(`SELECT id FROM items`); !slices.Equal(got, []string{"2"}) {
@@ -227,7 +228,7 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 func TestOneTransactionAtATime(t *testing.T) {
 	e := newEnv(t)
 	e.prepare(items)
-	ctx := ctxT(t)
+	ctx := applytest.Context(t)
 	tx, err := e.tg.Begin(ctx, false)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +248,7 @@ func TestOneTransactionAtATime(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Errorf("second Rollback = %v", err)
 	}
-	if err := e.run(false, record(1)); err != nil {
+	if err := e.run(false, applytest.Record(1)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -261,19 +262,19 @@ func TestPartialUpdateOfMissingRow(t *testing.T) {
 	e.exec(`CREATE TABLE items (id integer PRIMARY KEY, name text, note text, qty integer)`,
 		`INSERT INTO items VALUES (1, 'one', 'big note', 1), (2, 'two', 'other note', 2)`)
 	e.prepare(items)
-	err := e.run(false, record(1),
-		change(items, capture.OpUpdate, key(1), "", `{"id":1,"name":"uno","qty":11}`, "note"),
-		change(items, capture.OpUpdate, key(3), "", `{"id":3,"name":"tres","qty":3}`, "note"),
-		change(items, capture.OpUpdate, key(2), "", `{"id":2,"name":"dos","qty":22}`, "note"))
+	err := e.run(false, applytest.Record(1),
+		applytest.Change(items, capture.OpUpdate, applytest.Key(1), "", `{"id":1,"name":"uno","qty":11}`, "note"),
+		applytest.Change(items, capture.OpUpdate, applytest.Key(3), "", `{"id":3,"name":"tres","qty":3}`, "note"),
+		applytest.Change(items, capture.OpUpdate, applytest.Key(2), "", `{"id":2,"name":"dos","qty":22}`, "note"))
 	if !apply.IsRejected(err) || !strings.Contains(err.Error(), "1 rows are not at the target") || !strings.Contains(err.Error(), "REPLICA IDENTITY FULL") {
 		t.Fatalf("run = %v, want a rejected change naming the missing row and the fix", err)
 	}
 	if got, want := e.rows(`SELECT * FROM items ORDER BY id`), []string{"1|one|big note|1", "2|two|other note|2"}; !slices.Equal(got, want) {
 		t.Errorf("after the failed transaction: %q, want %q", got, want)
 	}
-	err = e.run(false, record(2),
-		change(items, capture.OpUpdate, key(1), "", `{"id":1,"name":"uno","qty":11}`, "note"),
-		change(items, capture.OpUpdate, key(2), "", `{"id":2,"name":"dos","qty":22}`, "note"))
+	err = e.run(false, applytest.Record(2),
+		applytest.Change(items, capture.OpUpdate, applytest.Key(1), "", `{"id":1,"name":"uno","qty":11}`, "note"),
+		applytest.Change(items, capture.OpUpdate, applytest.Key(2), "", `{"id":2,"name":"dos","qty":22}`, "note"))
 	if err != nil {
 		t.Fatal(err)
 	}
