@@ -132,8 +132,10 @@ func (e *env) run(isolate bool, rec checkpoint.Record, changes ...*apply.Change)
 	return applytest.Run(applytest.Context(e.t), e.tg, isolate, rec, changes...)
 }
 
-// suiteEnv is newEnv for the shared tests.
-func suiteEnv(t testing.TB) applytest.Env {
-	e := newEnv(t)
+// suite returns e for the shared tests.
+func (e *env) suite() applytest.Env {
 	return applytest.Env{Target: e.tg, Exec: e.exec, Rows: func(query string) []string { return e.rows(query) }}
 }
+
+// suiteEnv is newEnv for the shared tests.
+func suiteEnv(t testing.TB) applytest.Env { return newEnv(t).suite() }
