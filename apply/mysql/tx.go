@@ -218,10 +218,7 @@ func (x *tx) exec(ctx context.Context, qs []stmt) error {
 		}
 		if q.mustMatch {
 			if n, err := res.RowsAffected(); err == nil && n != int64(q.rows) {
-				return &apply.RejectedError{Change: q.change, Err: fmt.Errorf(
-					"%s: %d rows are not at the target, and the change does not carry their unchanged values "+
-						"(unchanged TOAST: a row entering a filtered scope); set REPLICA IDENTITY FULL on the source table",
-					q.describe(), int64(q.rows)-n)}
+				return plan.RowsMissing(q.change, q.describe(), int64(q.rows)-n)
 			}
 		}
 	}
@@ -238,27 +235,7 @@ func hint(q *stmt, err error) error {
 }
 
 // describe names the statement for errors: kind, table, rows.
-func (q *stmt) describe() string {
-	var what string
-	switch q.op {
-	case opTruncate:
-		return "delete all rows of " + q.table.name.String()
-	case opUpsert:
-		what = "upsert"
-	case opUpdate:
-		what = "update"
-	case opInsert:
-		what = "insert"
-	case opDelete, opDeleteRow:
-		what = "delete"
-	case opMoveKey:
-		what = "change the key of"
-	}
-	if q.rows == 1 {
-		return fmt.Sprintf("%s 1 row of %s", what, q.table.name)
-	}
-	return fmt.Sprintf("%s %d rows of %s", what, q.rows, q.table.name)
-}
+func (q *stmt) describe() string { return plan.Describe(plan.Op(q.op), q.rows, q.table.name.String()) }
 
 // firstWords returns the statement's first two words, to name it.
 func firstWords(s string) string {

@@ -301,7 +301,7 @@ func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 	x.begun = x.conn.PgConn().TxStatus() != 'I'
 	if err == nil {
 		if q := &qs[len(qs)-1]; q.op == opUpdate && tag.RowsAffected() != int64(q.rows) {
-			return tag, rowsMissing(q, tag.RowsAffected())
+			return tag, plan.RowsMissing(q.change, q.describe(), int64(q.rows)-tag.RowsAffected())
 		}
 		return tag, nil
 	}
@@ -325,27 +325,7 @@ func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 }
 
 // describe names the statement for errors: kind, table, rows.
-func (q *queued) describe() string {
-	var what string
-	switch q.op {
-	case opTruncate:
-		return "truncate " + q.table.ID.String()
-	case opUpsert:
-		what = "upsert"
-	case opUpdate:
-		what = "update"
-	case opInsert:
-		what = "insert"
-	case opDelete, opDeleteRow:
-		what = "delete"
-	case opMoveKey:
-		what = "change the key of"
-	}
-	if q.rows == 1 {
-		return fmt.Sprintf("%s 1 row of %s", what, q.table.ID)
-	}
-	return fmt.Sprintf("%s %d rows of %s", what, q.rows, q.table.ID)
-}
+func (q *queued) describe() string { return plan.Describe(plan.Op(q.op), q.rows, q.table.ID.String()) }
 
 func firstWord(s string) string {
 	for i, c := range s {
@@ -390,14 +370,4 @@ func (x *tx) rollback(ctx context.Context) error {
 	}
 	x.begun = false
 	return nil
-}
-
-// rowsMissing is the error of an update (opUpdate) that found fewer rows
-// than it carries: rows that entered a filtered scope without the values
-// the source left out. It is a rejected change: retrying cannot help.
-func rowsMissing(q *queued, updated int64) error {
-	return &apply.RejectedError{Change: q.change, Err: fmt.Errorf(
-		"update %d of %s: %d rows are not at the target, and the change does not carry their unchanged values "+
-			"(unchanged TOAST: a row entering a filtered scope); set REPLICA IDENTITY FULL on the source table",
-		q.rows, q.table.ID, int64(q.rows)-updated)}
 }
