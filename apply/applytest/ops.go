@@ -9,6 +9,25 @@ import (
 	"github.com/syncd-dev/syncd/router"
 )
 
+// Suite is what the tests every target must pass need of an engine. Each
+// test gets an Env of its own.
+type Suite struct {
+	NewEnv NewEnv
+	// Schema is the target schema of the Tables ("": the target's
+	// default).
+	Schema string
+	// OpsDDL creates and fills the Tables: items (id, name, note, qty,
+	// and extra, unpublished, default 'x') holding (1, one, big note, 10)
+	// and (2, two, NULL, 20); pairs holding (1, x, old); logs holding
+	// (dup, 1) twice and (other, 2).
+	OpsDDL string
+	// StrictDDL creates the items table of Tables with name NOT NULL and
+	// qty CHECK (qty >= 0).
+	StrictDDL string
+	// ErrTxDone is the error of the methods of a Tx that ended.
+	ErrTxDone error
+}
+
 // Tables returns the tables of the shared tests, with their targets in
 // schema ("": the target's default). items has a key; its target table
 // has a column syncd does not publish, which keeps its default. pairs
@@ -24,13 +43,10 @@ func Tables(schema string) (items, pairs, logs *router.TableSchema) {
 }
 
 // Ops applies each kind of change, in a batched and in an isolated
-// transaction, to the tables of Tables(schema), which ddl creates and
-// fills: items (id, name, note, qty, and extra, unpublished, default 'x')
-// holding (1, one, big note, 10) and (2, two, NULL, 20); pairs holding
-// (1, x, old); logs holding (dup, 1) twice and (other, 2). It checks the
-// rows after each transaction.
-func Ops(t *testing.T, newEnv NewEnv, schema, ddl string) {
-	items, pairs, logs := Tables(schema)
+// transaction, to the Tables as OpsDDL makes them, and checks the rows
+// after each transaction.
+func (s Suite) Ops(t *testing.T) {
+	items, pairs, logs := Tables(s.Schema)
 	const (
 		ins = capture.OpInsert
 		rd  = capture.OpRead
@@ -191,8 +207,8 @@ func Ops(t *testing.T, newEnv NewEnv, schema, ddl string) {
 		for _, tt := range tests {
 			t.Run(mode+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t)
-				e.Exec(ddl)
+				e := s.NewEnv(t)
+				e.Exec(s.OpsDDL)
 				ctx := Context(t)
 				if err := e.Target.Prepare(ctx, "s", []*router.TableSchema{items, pairs, logs}); err != nil {
 					t.Fatalf("prepare: %v", err)
@@ -209,11 +225,11 @@ func Ops(t *testing.T, newEnv NewEnv, schema, ddl string) {
 }
 
 // Groups applies more rows than one statement holds, updates and deletes
-// of repeating keys of the items table of Tables(schema), and checks the
-// result against what the changes say.
-func Groups(t *testing.T, newEnv NewEnv, schema string) {
-	items, _, _ := Tables(schema)
-	e := newEnv(t)
+// of repeating keys of the items table of Tables, and checks the result
+// against what the changes say.
+func (s Suite) Groups(t *testing.T) {
+	items, _, _ := Tables(s.Schema)
+	e := s.NewEnv(t)
 	e.Exec(`CREATE TABLE items (id integer PRIMARY KEY, name text, note text, qty integer)`)
 	ctx := Context(t)
 	if err := e.Target.Prepare(ctx, "s", []*router.TableSchema{items}); err != nil {

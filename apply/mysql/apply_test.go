@@ -9,6 +9,9 @@ import (
 // The tables of the shared tests (see applytest.Tables).
 var items, pairs, logs = applytest.Tables("")
 
+// suite runs the tests every target must pass against this engine.
+var suite = applytest.Suite{NewEnv: suiteEnv, Schema: "", OpsDDL: opsDDL, StrictDDL: strictDDL, ErrTxDone: ErrTxDone}
+
 // opsDDL creates and fills the tables applytest.Ops writes.
 const opsDDL = `CREATE TABLE items (id integer PRIMARY KEY, name text, note text, qty integer, extra text DEFAULT 'x');
 CREATE TABLE pairs (a integer, b varchar(10), v text, PRIMARY KEY (a, b));
@@ -17,6 +20,6 @@ INSERT INTO items (id, name, note, qty) VALUES (1, 'one', 'big note', 10), (2, '
 INSERT INTO pairs VALUES (1, 'x', 'old');
 INSERT INTO logs VALUES ('dup', 1), ('dup', 1), ('other', 2)`
 
-func TestApplyOps(t *testing.T) { applytest.Ops(t, suiteEnv, "", opsDDL) }
+func TestApplyOps(t *testing.T) { suite.Ops(t) }
 
-func TestApplyGroups(t *testing.T) { applytest.Groups(t, suiteEnv, "") }
+func TestApplyGroups(t *testing.T) { suite.Groups(t) }

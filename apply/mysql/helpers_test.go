@@ -178,10 +178,3 @@ func (e *env) suite() applytest.Env {
 
 // suiteEnv is newEnv for the shared tests.
 func suiteEnv(t testing.TB) applytest.Env { return newEnv(t).suite() }
-
-// in returns ts with its target in the test's database.
-func (e *env) in(ts *router.TableSchema) *router.TableSchema {
-	c := *ts
-	c.Target.Schema = e.db
-	return &c
-}

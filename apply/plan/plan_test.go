@@ -3,13 +3,13 @@ package plan
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
 )
@@ -60,17 +60,6 @@ func newTable(id string, key []string, names ...string) *Table {
 	return t
 }
 
-func obj(s string) map[string]json.RawMessage {
-	if s == "" {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		panic(fmt.Sprintf("bad test JSON %s: %v", s, err))
-	}
-	return m
-}
-
 func TestAdd(t *testing.T) {
 	items := newTable("items", []string{"id"}, "id", "name", "qty")
 	logs := newTable("logs", nil, "msg", "n")
@@ -82,7 +71,7 @@ func TestAdd(t *testing.T) {
 		}
 	}
 	ch := func(table string, op capture.Op, key, before, after string, unchanged ...string) *apply.Change {
-		return &apply.Change{Table: schemas[table], Op: op, Key: obj(key), Before: obj(before), After: obj(after), Unchanged: unchanged}
+		return &apply.Change{Table: schemas[table], Op: op, Key: applytest.Obj(key), Before: applytest.Obj(before), After: applytest.Obj(after), Unchanged: unchanged}
 	}
 	tests := []struct {
 		name    string
