@@ -41,14 +41,14 @@ func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
 
 // Write implements plan.Dialect.
 func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
-	switch o := op(o); o {
-	case opTruncate:
-		x.pushAlone(stmt{sql: tb.statement(opTruncate, nil).text(0), table: tb, op: opTruncate, change: c})
-	case opDeleteRow:
-		x.pushAlone(stmt{sql: tb.statement(opDeleteRow, cols).text(1), args: slices.Clone(x.r.vals), table: tb, op: opDeleteRow, change: c, rows: 1})
-	case opUpdate:
+	switch o {
+	case plan.Truncate:
+		x.pushAlone(stmt{sql: tb.statement(plan.Truncate, nil).text(0), table: tb, op: plan.Truncate, change: c})
+	case plan.DeleteRow:
+		x.pushAlone(stmt{sql: tb.statement(plan.DeleteRow, cols).text(1), args: slices.Clone(x.r.vals), table: tb, op: plan.DeleteRow, change: c, rows: 1})
+	case plan.Update:
 		x.addUpdate(tb, cols, c)
-	case opMoveKey:
+	case plan.MoveKey:
 		x.addMoveKey(tb, cols, c)
 	default:
 		x.addRow(tb, o, cols, c)
@@ -58,7 +58,7 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 // addRow adds x.r, the values of c's columns cols, to the group,
 // queueing the group first if x.r does not fit it, and after if it is
 // full.
-func (x *tx) addRow(tb *table, o op, cols []int, c *apply.Change) {
+func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	if !x.g.add(tb, o, c, cols, &x.r) {
 		x.push(x.g.take())
 		x.g.add(tb, o, c, cols, &x.r)
@@ -77,13 +77,13 @@ func (x *tx) addUpdate(tb *table, cols []int, c *apply.Change) {
 	for _, k := range tb.Key {
 		args = append(args, args[slices.Index(cols, k)])
 	}
-	x.pushAlone(stmt{sql: tb.statement(opMoveKey, cols).text(1), args: args, table: tb, op: opUpdate, change: c, rows: 1, mustMatch: true})
+	x.pushAlone(stmt{sql: tb.statement(plan.MoveKey, cols).text(1), args: args, table: tb, op: plan.Update, change: c, rows: 1, mustMatch: true})
 }
 
 // addMoveKey writes x.r, the values of c's columns cols followed by its
 // old key, to the row of the old key, then upserts the new row, which
 // inserts it if there was no old row.
 func (x *tx) addMoveKey(tb *table, cols []int, c *apply.Change) {
-	x.pushAlone(stmt{sql: tb.statement(opMoveKey, cols).text(1), args: slices.Clone(x.r.vals), table: tb, op: opMoveKey, change: c, rows: 1})
-	x.push(stmt{sql: tb.statement(opUpsert, cols).text(1), args: slices.Clone(x.r.vals[:len(cols)]), table: tb, op: opUpsert, change: c, rows: 1})
+	x.pushAlone(stmt{sql: tb.statement(plan.MoveKey, cols).text(1), args: slices.Clone(x.r.vals), table: tb, op: plan.MoveKey, change: c, rows: 1})
+	x.push(stmt{sql: tb.statement(plan.Upsert, cols).text(1), args: slices.Clone(x.r.vals[:len(cols)]), table: tb, op: plan.Upsert, change: c, rows: 1})
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // Group limits: a group becomes a statement when it reaches any. With
@@ -45,10 +46,10 @@ type stmt struct {
 	sql    string
 	args   []any
 	table  *table // nil for statements that write no rows of a table
-	op     op
+	op     plan.Op
 	rows   int
 	change *apply.Change // the one change the statement writes, if one
-	// mustMatch: the statement must match rows rows (opUpdate).
+	// mustMatch: the statement must match rows rows (plan.Update).
 	mustMatch bool
 }
 
@@ -56,7 +57,7 @@ type stmt struct {
 // set, to be written by one multi-row statement.
 type group struct {
 	table *table
-	op    op
+	op    plan.Op
 	cols  []int
 	args  []any
 	rows  int
@@ -70,7 +71,7 @@ type group struct {
 // false if r does not fit. Unlike PostgreSQL's ON CONFLICT, ON DUPLICATE
 // KEY UPDATE may meet one key twice in a statement: the later row wins,
 // as it should.
-func (g *group) add(tb *table, o op, c *apply.Change, cols []int, r *row) bool {
+func (g *group) add(tb *table, o plan.Op, c *apply.Change, cols []int, r *row) bool {
 	if g.rows > 0 && (g.table != tb || g.op != o || !slices.Equal(g.cols, cols)) {
 		return false
 	}

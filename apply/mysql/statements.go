@@ -33,21 +33,6 @@ import (
 	"github.com/syncd-dev/syncd/apply/plan"
 )
 
-// op is the kind of statement a change becomes.
-type op byte
-
-const (
-	// The kinds the planner writes (see plan.Op).
-	opUpsert    = op(plan.Upsert)
-	opInsert    = op(plan.Insert)
-	opDelete    = op(plan.Delete)
-	opDeleteRow = op(plan.DeleteRow)
-	opMoveKey   = op(plan.MoveKey)
-	opTruncate  = op(plan.Truncate)
-	// opUpdate's shape is moveKey's, with the key unchanged.
-	opUpdate = op(plan.Update)
-)
-
 // rowAlias names the new row in upserts on MySQL 8.0.19+.
 const rowAlias = "syncd_new"
 
@@ -86,22 +71,22 @@ func (s *shape) text(n int) string {
 //	deleteRow  DELETE FROM t WHERE c <=> ? AND ... LIMIT 1
 //	moveKey    UPDATE t SET c = ?, ... WHERE k = ? AND ...
 //	truncate   DELETE FROM t
-func (tb *table) statement(o op, cols []int) *shape {
-	key := shapeKey(o, cols)
+func (tb *table) statement(o plan.Op, cols []int) *shape {
+	key := plan.ShapeKey(o, cols)
 	if s, ok := tb.stmts[string(key)]; ok {
 		return s
 	}
 	var s *shape
 	switch o {
-	case opUpsert, opInsert:
+	case plan.Upsert, plan.Insert:
 		s = tb.insertShape(o, cols)
-	case opDelete:
+	case plan.Delete:
 		s = tb.deleteShape(cols)
-	case opDeleteRow:
+	case plan.DeleteRow:
 		s = &shape{head: tb.deleteRowSQL(cols)}
-	case opMoveKey:
+	case plan.MoveKey:
 		s = &shape{head: tb.moveKeySQL(cols)}
-	case opTruncate:
+	case plan.Truncate:
 		// Not TRUNCATE: it commits the open transaction implicitly, and
 		// the source transaction must stay whole with its checkpoint.
 		s = &shape{head: "DELETE FROM " + tb.ident}
@@ -110,16 +95,6 @@ func (tb *table) statement(o op, cols []int) *shape {
 	}
 	tb.stmts[string(key)] = s
 	return s
-}
-
-// shapeKey identifies a statement: its kind and columns.
-func shapeKey(o op, cols []int) []byte {
-	b := make([]byte, 0, 1+2*len(cols))
-	b = append(b, byte(o))
-	for _, c := range cols {
-		b = append(b, byte(c>>8), byte(c))
-	}
-	return b
 }
 
 // placeholders returns "(?, ?, ...)" for n values.
@@ -136,12 +111,12 @@ func placeholders(n int) string {
 // (guard), the first assignment makes an upsert that met another row
 // than its key's fail (setting the NOT NULL key to NULL: error 1048)
 // rather than overwrite that row.
-func (tb *table) insertShape(o op, cols []int) *shape {
+func (tb *table) insertShape(o plan.Op, cols []int) *shape {
 	s := &shape{
 		head: fmt.Sprintf("INSERT INTO %s (%s) VALUES ", tb.ident, tb.names(cols)),
 		row:  placeholders(len(cols)),
 	}
-	if o != opUpsert {
+	if o != plan.Upsert {
 		return s
 	}
 	var b strings.Builder
@@ -164,7 +139,7 @@ func (tb *table) insertShape(o op, cols []int) *shape {
 		set++
 	}
 	for _, c := range cols {
-		if tb.isKey(c) {
+		if tb.IsKey(c) {
 			continue
 		}
 		if set > 0 {

@@ -41,14 +41,18 @@ type table struct {
 	// upsert could meet another row; upserts then fail instead of
 	// updating that row (see upsertSQL).
 	guard bool
-	// stmts caches the fixed parts of statements by shape (see shapeKey).
+	// stmts caches the fixed parts of statements by shape (see plan.ShapeKey).
 	stmts map[string]*shape
 }
 
 // newTable describes ts at a target table ct of database db.
 func newTable(ts *router.TableSchema, name tableName, ct *catalogTable, s *server) (*table, error) {
+	pt, err := plan.NewTable(ts, name)
+	if err != nil {
+		return nil, err
+	}
 	tb := &table{
-		Table:  plan.Table{ID: ts.Target, Index: make(map[string]int, len(ts.Columns))},
+		Table:  pt,
 		name:   name,
 		ident:  name.quoted(),
 		server: s,
@@ -67,16 +71,7 @@ func newTable(ts *router.TableSchema, name tableName, ct *catalogTable, s *serve
 		if cc.dataType == "decimal" {
 			col.scale = cc.scale
 		}
-		tb.Index[sc.Name] = len(tb.cols)
-		tb.Names = append(tb.Names, sc.Name)
 		tb.cols = append(tb.cols, col)
-	}
-	for _, k := range ts.Key {
-		i, ok := tb.Index[k]
-		if !ok {
-			return nil, fmt.Errorf("key column %s of %s is not published", k, name)
-		}
-		tb.Key = append(tb.Key, i)
 	}
 	if len(tb.Key) > 0 {
 		keyCols := make([]string, len(tb.Key))
@@ -103,14 +98,4 @@ func (tb *table) names(idx []int) string {
 		b.WriteString(tb.cols[c].ident)
 	}
 	return b.String()
-}
-
-// isKey reports whether the column at index c is a key column.
-func (tb *table) isKey(c int) bool {
-	for _, k := range tb.Key {
-		if k == c {
-			return true
-		}
-	}
-	return false
 }

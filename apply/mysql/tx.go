@@ -228,14 +228,14 @@ func (x *tx) exec(ctx context.Context, qs []stmt) error {
 // hint explains the error an upsert's guard raises (see insertShape).
 func hint(q *stmt, err error) error {
 	var me *mysql.MySQLError
-	if q.op == opUpsert && q.table.guard && errors.As(err, &me) && me.Number == 1048 {
+	if q.op == plan.Upsert && q.table.guard && errors.As(err, &me) && me.Number == 1048 {
 		return fmt.Errorf("a row has the values of another row in a unique index other than the key, or a null key: %w", err)
 	}
 	return err
 }
 
 // describe names the statement for errors: kind, table, rows.
-func (q *stmt) describe() string { return plan.Describe(plan.Op(q.op), q.rows, q.table.name.String()) }
+func (q *stmt) describe() string { return plan.Describe(q.op, q.rows, q.table.name.String()) }
 
 // firstWords returns the statement's first two words, to name it.
 func firstWords(s string) string {

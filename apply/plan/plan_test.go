@@ -49,26 +49,18 @@ func (r *recorder) Write(tb *Table, o Op, cols []int, c *apply.Change) {
 	r.writes = append(r.writes, w)
 }
 
-func newTable(id string, key []string, names ...string) *Table {
-	t := &Table{ID: capture.TableID{Name: id}, Names: names, Index: map[string]int{}}
-	for i, n := range names {
-		t.Index[n] = i
-	}
-	for _, k := range key {
-		t.Key = append(t.Key, t.Index[k])
-	}
-	return t
-}
-
 func TestAdd(t *testing.T) {
-	items := newTable("items", []string{"id"}, "id", "name", "qty")
-	logs := newTable("logs", nil, "msg", "n")
-	schemas := map[string]*router.TableSchema{}
-	for _, tb := range []*Table{items, logs} {
-		schemas[tb.ID.Name] = &router.TableSchema{Target: tb.ID}
-		for _, k := range tb.Key {
-			schemas[tb.ID.Name].Key = append(schemas[tb.ID.Name].Key, tb.Names[k])
+	schemas := map[string]*router.TableSchema{
+		"items": applytest.Schema("public.items", []string{"id"}, "id integer", "name text", "qty integer"),
+		"logs":  applytest.Schema("public.logs", nil, "msg text", "n integer"),
+	}
+	tables := map[capture.TableID]*Table{}
+	for _, ts := range schemas {
+		tb, err := NewTable(ts, ts.Target)
+		if err != nil {
+			t.Fatal(err)
 		}
+		tables[ts.Target] = &tb
 	}
 	ch := func(table string, op capture.Op, key, before, after string, unchanged ...string) *apply.Change {
 		return &apply.Change{Table: schemas[table], Op: op, Key: applytest.Obj(key), Before: applytest.Obj(before), After: applytest.Obj(after), Unchanged: unchanged}
@@ -94,7 +86,7 @@ func TestAdd(t *testing.T) {
 			want: []string{"I msg=\"m\" n=1"}},
 		{name: "keyless update deletes the old row and inserts", c: ch("logs", capture.OpUpdate, "", `{"msg":"m","n":1}`, `{"msg":"m","n":2}`),
 			want: []string{"R msg=\"m\" n=1", "I msg=\"m\" n=2"}},
-		{name: "unknown column", c: ch("items", capture.OpInsert, `{"id":1}`, "", `{"id":1,"nope":1}`), wantErr: "column nope: not a column of .items"},
+		{name: "unknown column", c: ch("items", capture.OpInsert, `{"id":1}`, "", `{"id":1,"nope":1}`), wantErr: "column nope: not a column of public.items"},
 		{name: "no key", c: ch("items", capture.OpInsert, "", "", `{"name":"a"}`), wantErr: "column id: key column missing"},
 		{name: "bad value", c: ch("items", capture.OpInsert, `{"id":1}`, "", `{"id":1,"name":"bad"}`), wantErr: "column name: bad value"},
 		{name: "keyless delete without old row", c: ch("logs", capture.OpDelete, "", "", ""), wantErr: "no old row"},
@@ -102,7 +94,7 @@ func TestAdd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &recorder{tables: map[capture.TableID]*Table{items.ID: items, logs.ID: logs}}
+			r := &recorder{tables: tables}
 			p := New[*Table]("replica", r)
 			err := p.Add(tt.c)
 			if tt.wantErr != "" {
@@ -127,5 +119,12 @@ func TestAddUnpreparedTable(t *testing.T) {
 	c := &apply.Change{Table: &router.TableSchema{Target: capture.TableID{Schema: "public", Name: "x"}}, Op: capture.OpInsert}
 	if err := p.Add(c); err == nil || !strings.Contains(err.Error(), "table public.x was not prepared at target replica") {
 		t.Fatalf("Add = %v, want the table named", err)
+	}
+}
+
+func TestNewTableUnpublishedKey(t *testing.T) {
+	ts := applytest.Schema("public.items", []string{"id", "nope"}, "id integer", "name text")
+	if _, err := NewTable(ts, ts.Target); err == nil || err.Error() != "key column nope of public.items is not published" {
+		t.Fatalf("NewTable = %v, want the unpublished key column named", err)
 	}
 }

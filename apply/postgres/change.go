@@ -42,10 +42,10 @@ func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
 
 // Write implements plan.Dialect.
 func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
-	switch o := op(o); o {
-	case opTruncate:
-		x.pushAlone(queued{sql: tb.statement(opTruncate, nil), table: tb, op: opTruncate, change: c})
-	case opDeleteRow, opMoveKey:
+	switch o {
+	case plan.Truncate:
+		x.pushAlone(queued{sql: tb.statement(plan.Truncate, nil), table: tb, op: plan.Truncate, change: c})
+	case plan.DeleteRow, plan.MoveKey:
 		x.pushAlone(queued{sql: tb.statement(o, cols), args: x.r.args(), table: tb, op: o, change: c, rows: 1})
 	default:
 		x.addRow(tb, o, cols, c)
@@ -55,7 +55,7 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 // addRow adds x.r, the values of c's columns cols, to the group,
 // queueing the group first if x.r does not fit it, and after if it is
 // full.
-func (x *tx) addRow(tb *table, o op, cols []int, c *apply.Change) {
+func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	if !x.g.add(tb, o, c, cols, &x.r) {
 		x.push(x.g.take())
 		x.g.add(tb, o, c, cols, &x.r)

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // Group limits: a group becomes a statement when it reaches either.
@@ -18,7 +19,7 @@ const (
 // column.
 type group struct {
 	table *table
-	op    op
+	op    plan.Op
 	cols  []int
 	vals  []*texts // per column, its values so far
 	rows  int
@@ -38,12 +39,12 @@ func newGroup() group {
 // does not hold yet (ON CONFLICT cannot change one row twice, and an
 // update's row count must match its rows). An empty group
 // takes any row. It reports false if r does not fit.
-func (g *group) add(tb *table, o op, c *apply.Change, cols []int, r *texts) bool {
+func (g *group) add(tb *table, o plan.Op, c *apply.Change, cols []int, r *texts) bool {
 	if g.rows > 0 && (g.table != tb || g.op != o || !slices.Equal(g.cols, cols)) {
 		return false
 	}
 	var h uint64
-	byKey := o == opUpsert || o == opUpdate
+	byKey := o == plan.Upsert || o == plan.Update
 	if byKey {
 		h = keyHash(g.seed, tb, cols, r)
 		if _, dup := g.keys[h]; dup && g.rows > 0 {
@@ -85,7 +86,7 @@ func keyHash(seed maphash.Seed, tb *table, cols []int, r *texts) uint64 {
 }
 
 // start empties the group for rows of tb, o and cols.
-func (g *group) start(tb *table, o op, cols []int) {
+func (g *group) start(tb *table, o plan.Op, cols []int) {
 	g.table, g.op, g.rows, g.size, g.first = tb, o, 0, 0, nil
 	g.cols = append(g.cols[:0], cols...)
 	clear(g.keys)
@@ -112,7 +113,7 @@ func (g *group) take() queued {
 	q := queued{sql: g.table.statement(g.op, g.cols), args: args, table: g.table, op: g.op, rows: g.rows, size: g.size}
 	if g.rows == 1 {
 		q.change = g.first
-		if one := g.op.single(); one != g.op {
+		if one := single(g.op); one != g.op {
 			// One row: scalar parameters, and the arrays go back to
 			// the spares at once.
 			q.sql = g.table.statement(one, g.cols)

@@ -41,14 +41,18 @@ type table struct {
 	plan.Table          // ID, column names and key
 	ident      string   // quoted, qualified name
 	cols       []column // the published columns, in the schema's order
-	// stmts caches statement texts by shape (see shapeKey).
+	// stmts caches statement texts by shape (see plan.ShapeKey).
 	stmts map[string]string
 }
 
 // newTable describes ts at a target whose catalog gave ct and types.
 func newTable(ts *router.TableSchema, ct *catalogTable, types map[uint32]pgType) (*table, error) {
+	pt, err := plan.NewTable(ts, ts.Target)
+	if err != nil {
+		return nil, err
+	}
 	tb := &table{
-		Table: plan.Table{ID: ts.Target, Index: make(map[string]int, len(ts.Columns))},
+		Table: pt,
 		ident: pgx.Identifier{ts.Target.Schema, ts.Target.Name}.Sanitize(),
 		stmts: make(map[string]string),
 	}
@@ -61,16 +65,7 @@ func newTable(ts *router.TableSchema, ct *catalogTable, types map[uint32]pgType)
 		if err != nil {
 			return nil, fmt.Errorf("column %s of %s: %w", sc.Name, ts.Target, err)
 		}
-		tb.Index[sc.Name] = len(tb.cols)
-		tb.Names = append(tb.Names, sc.Name)
 		tb.cols = append(tb.cols, col)
-	}
-	for _, k := range ts.Key {
-		i, ok := tb.Index[k]
-		if !ok {
-			return nil, fmt.Errorf("key column %s of %s is not published", k, ts.Target)
-		}
-		tb.Key = append(tb.Key, i)
 	}
 	return tb, nil
 }

@@ -70,7 +70,7 @@ type queued struct {
 	sql    string
 	args   []any
 	table  *table // nil for statements that write no rows of a table
-	op     op
+	op     plan.Op
 	rows   int
 	size   int
 	change *apply.Change // the one change the statement writes, if one
@@ -199,7 +199,7 @@ func (x *tx) clearQueue() {
 // failed and is classified (see apply.Reject).
 //
 // The statements go in one round trip, except that each update that must
-// find all its rows (opUpdate) ends a round trip, so that its row count
+// find all its rows (plan.Update) ends a round trip, so that its row count
 // is checked before anything after it, COMMIT included, runs.
 func (x *tx) send(ctx context.Context) (pgconn.CommandTag, error) {
 	defer x.clearQueue()
@@ -214,7 +214,7 @@ func (x *tx) send(ctx context.Context) (pgconn.CommandTag, error) {
 	}
 	for start := 0; start < len(x.queue); {
 		end := start
-		for end < len(x.queue) && x.queue[end].op != opUpdate {
+		for end < len(x.queue) && x.queue[end].op != plan.Update {
 			end++
 		}
 		end = min(end+1, len(x.queue))
@@ -239,7 +239,7 @@ func (x *tx) sendAhead(ctx context.Context) error {
 	}
 	last := len(x.queue) - 1
 	for i := range x.queue[:last] {
-		if x.queue[i].op == opUpdate { // its row count first
+		if x.queue[i].op == plan.Update { // its row count first
 			_, err := x.send(ctx)
 			return err
 		}
@@ -283,7 +283,7 @@ func (x *tx) start(ctx context.Context, qs []queued) *roundTrip {
 }
 
 // finish reads the results of rt and returns the last statement's tag.
-// An update that must find all its rows (opUpdate) is last in a round
+// An update that must find all its rows (plan.Update) is last in a round
 // trip: its row count is checked here.
 func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 	res, qs, first := rt.res, rt.qs, rt.first
@@ -300,7 +300,7 @@ func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 	}
 	x.begun = x.conn.PgConn().TxStatus() != 'I'
 	if err == nil {
-		if q := &qs[len(qs)-1]; q.op == opUpdate && tag.RowsAffected() != int64(q.rows) {
+		if q := &qs[len(qs)-1]; q.op == plan.Update && tag.RowsAffected() != int64(q.rows) {
 			return tag, plan.RowsMissing(q.change, q.describe(), int64(q.rows)-tag.RowsAffected())
 		}
 		return tag, nil
@@ -325,7 +325,7 @@ func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 }
 
 // describe names the statement for errors: kind, table, rows.
-func (q *queued) describe() string { return plan.Describe(plan.Op(q.op), q.rows, q.table.ID.String()) }
+func (q *queued) describe() string { return plan.Describe(q.op, q.rows, q.table.ID.String()) }
 
 func firstWord(s string) string {
 	for i, c := range s {
