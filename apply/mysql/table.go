@@ -39,7 +39,7 @@ type table struct {
 	server     *server
 	// guard: the table has unique indexes besides the key's, on which an
 	// upsert could meet another row; upserts then fail instead of
-	// updating that row (see upsertSQL).
+	// updating that row (see insertShape).
 	guard bool
 	// stmts caches the fixed parts of statements by shape (see plan.ShapeKey).
 	stmts map[string]*shape

@@ -15,10 +15,10 @@ import (
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/capture"
-	"github.com/syncd-dev/syncd/router"
 )
 
-// Op is the kind of statement a change becomes.
+// Op is the kind of statement a change becomes. Dialects may add kinds
+// of their own for their statements, as other bytes (lower case).
 type Op byte
 
 const (
@@ -47,51 +47,13 @@ const (
 	Update Op = 'P'
 )
 
-// Dialects may add kinds of their own, as other bytes (lower case).
-
-// ShapeKey identifies a statement of kind o over the columns at cols, for
-// a dialect's cache of statement texts.
-func ShapeKey(o Op, cols []int) []byte {
-	b := make([]byte, 0, 1+2*len(cols))
-	b = append(b, byte(o))
-	for _, c := range cols {
-		b = append(b, byte(c>>8), byte(c))
-	}
-	return b
-}
-
-// Table is what the planner reads of a prepared target table; engines
-// embed it in theirs.
-type Table struct {
-	ID    capture.TableID // the scope's target name
-	Names []string        // the published columns, in the schema's order
-	Index map[string]int  // positions in Names by name
-	Key   []int           // positions in Names of the key columns, in key order
-}
-
-// NewTable returns the Table of ts, whose target table name names in
-// errors.
-func NewTable(ts *router.TableSchema, name fmt.Stringer) (Table, error) {
-	t := Table{ID: ts.Target, Names: make([]string, len(ts.Columns)), Index: make(map[string]int, len(ts.Columns))}
-	for i, c := range ts.Columns {
-		t.Names[i] = c.Name
-		t.Index[c.Name] = i
-	}
-	for _, k := range ts.Key {
-		i, ok := t.Index[k]
-		if !ok {
-			return Table{}, fmt.Errorf("key column %s of %s is not published", k, name)
-		}
-		t.Key = append(t.Key, i)
-	}
-	return t, nil
-}
-
-// IsKey reports whether the column at position i is a key column.
-func (t *Table) IsKey(i int) bool { return slices.Contains(t.Key, i) }
-
 // A Dialect converts the values of the rows a Planner builds and writes
 // them, for one target transaction. T is the engine's prepared table.
+//
+// The Planner calls Write in the order of the changes, each change's
+// writes one after the other (a keyless update: DeleteRow, then Insert).
+// The dialect decides when its queued statements go to the server; all
+// of them, and the checkpoint, commit or roll back together (apply.Tx).
 type Dialect[T any] interface {
 	// Table returns the prepared table id, and what the planner reads of
 	// it; ok is false if id was not prepared.
@@ -102,7 +64,8 @@ type Dialect[T any] interface {
 	// tb, and appends it to the row. After an error the row is as it was.
 	Put(tb T, i int, raw json.RawMessage) error
 	// Write queues the row, the change c as a statement of kind o on tb,
-	// after what is queued. The row's values are those of the columns at
+	// after what is queued. It does not fail: a statement the server
+	// refuses fails when it runs. The row's values are those of the columns at
 	// cols (positions in the table, in the table's order), for MoveKey
 	// followed by the old key's values in key order; for Truncate there
 	// are none. cols holds every key column for Upsert, Update and
@@ -139,7 +102,9 @@ func New[T any](target string, d Dialect[T]) Planner[T] {
 // Without a key: c and r Insert; d DeleteRow of the row equal to Before;
 // u does both. A change that cannot be written as it is (no key, a
 // column the table lacks, a value its column cannot hold) fails with an
-// *apply.InvalidError and writes nothing.
+// *apply.InvalidError; it may have written part of the change already
+// (a keyless update's DeleteRow), which the dialect must then drop or
+// roll back with the transaction.
 func (p *Planner[T]) Add(c *apply.Change) error {
 	tb, pt, ok := p.d.Table(c.Table.Target)
 	if !ok {
