@@ -65,10 +65,10 @@ type Dialect[T any] interface {
 	Put(tb T, i int, raw json.RawMessage) error
 	// Write queues the row, the change c as a statement of kind o on tb,
 	// after what is queued. It does not fail: a statement the server
-	// refuses fails when it runs. The row's values are those of the columns at
-	// cols (positions in the table, in the table's order), for MoveKey
-	// followed by the old key's values in key order; for Truncate there
-	// are none. cols holds every key column for Upsert, Update and
+	// refuses fails when it runs. The row's values are those of the
+	// columns at cols (positions in the table, in the table's order), for
+	// MoveKey followed by the old key's values in key order; for Truncate
+	// there are none. cols holds every key column for Upsert, Update and
 	// MoveKey. Write must not keep cols.
 	//
 	// The statements must run in the order written, but the rows of
