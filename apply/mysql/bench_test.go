@@ -13,6 +13,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 )
 
@@ -29,7 +30,7 @@ const (
 	benchTxRows = 10_000
 )
 
-var accounts = schema("accounts", []string{"aid"}, "aid integer", "bid integer", "abalance integer", "filler character(84)")
+var accounts = applytest.Schema("accounts", []string{"aid"}, "aid integer", "bid integer", "abalance integer", "filler character(84)")
 
 const accountsDDL = `CREATE TABLE accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler char(84))`
 
@@ -51,7 +52,7 @@ func BenchmarkApplyUpdates(b *testing.B) {
 }
 
 func accountChange(op capture.Op, aid, balance int) *apply.Change {
-	return change(accounts, op, fmt.Sprintf(`{"aid":%d}`, aid), "",
+	return applytest.Change(accounts, op, fmt.Sprintf(`{"aid":%d}`, aid), "",
 		fmt.Sprintf(`{"aid":%d,"bid":%d,"abalance":%d,"filler":"%s"}`, aid, 1+aid/100000, balance, strings.Repeat(" ", 84)))
 }
 
@@ -108,7 +109,7 @@ func benchApply(b *testing.B, changes []*apply.Change, prefill bool) {
 // transaction.
 func applyTarget(ctx context.Context, e *env, changes []*apply.Change) error {
 	for start := 0; start < len(changes); start += benchTxRows {
-		if err := e.run(false, record(capture.Position(start+1)), changes[start:min(start+benchTxRows, len(changes))]...); err != nil {
+		if err := e.run(false, applytest.Record(capture.Position(start+1)), changes[start:min(start+benchTxRows, len(changes))]...); err != nil {
 			return err
 		}
 	}
@@ -163,7 +164,7 @@ func applyLoadData(ctx context.Context, e *env, changes []*apply.Change) error {
 		if err != nil {
 			return err
 		}
-		rec := e.tg.writeCheckpoint(record(capture.Position(start + 1)))
+		rec := e.tg.writeCheckpoint(applytest.Record(capture.Position(start + 1)))
 		for _, q := range []stmt{
 			{sql: `DELETE FROM staged`},
 			{sql: `LOAD DATA LOCAL INFILE 'Reader::syncd_bench' INTO TABLE staged`},

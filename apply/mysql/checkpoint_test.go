@@ -1,99 +1,28 @@
 package mysql
 
 import (
-	"encoding/json"
 	"testing"
-	"time"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/syncd-dev/syncd/checkpoint"
+	"github.com/syncd-dev/syncd/apply/applytest"
 )
 
-// TestCheckpointRoundTrip: Commit writes the record that Checkpoint reads
-// back, field for field, JSON text included; a later commit replaces it;
-// sources are apart.
+// TestCheckpointRoundTrip: see applytest.CheckpointRoundTrip, JSON text
+// included.
 func TestCheckpointRoundTrip(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SyncdVersion = "v1.2.3" })
-	ctx := ctxT(t)
+	applytest.CheckpointRoundTrip(t, e.suite(), items, applytest.CheckpointOptions{StreamSeq: 1<<63 + 7, JSONText: true})
+}
 
-	// No scope_info table yet.
-	if _, ok, err := e.tg.Checkpoint(ctx, "s", "app"); err != nil || ok {
-		t.Fatalf("Checkpoint before Prepare = ok %v, err %v; want no checkpoint", ok, err)
-	}
+// TestCheckpointPositionColumns: scope_info holds the position as text
+// and, for ordering, as a number.
+func TestCheckpointPositionColumns(t *testing.T) {
+	e := newEnv(t)
 	e.prepare(items)
-	if _, ok, err := e.tg.Checkpoint(ctx, "s", "app"); err != nil || ok {
-		t.Fatalf("Checkpoint before any commit = ok %v, err %v; want no checkpoint", ok, err)
-	}
-
-	rec := checkpoint.Record{
-		Scope:        "s",
-		Source:       "app",
-		ScopeVersion: 3,
-		Definition:   json.RawMessage(`{"tables":["public.items"], "where":"qty > 0 AND name = 'ü'"}`),
-		ColumnSchema: json.RawMessage(`[{"target":{"schema":"public","name":"items"}}]`),
-		Position:     0x16B3748_0000_0001,
-		StreamSeq:    1<<63 + 7,
-		AppliedAt:    time.Date(2026, 3, 1, 10, 0, 0, 123456000, time.UTC),
-		TxnDuration:  1500 * time.Microsecond,
-		RowsApplied:  1 << 33,
-	}
+	rec := applytest.Record(0x16B3748_0000_0001)
 	if err := e.run(false, rec); err != nil {
 		t.Fatal(err)
 	}
-	other := record(5)
-	other.Source = "other"
-	other.SyncdVersion = "v9"
-	if err := e.run(true, other); err != nil {
-		t.Fatal(err)
-	}
-
-	got, ok, err := e.tg.Checkpoint(ctx, "s", "app")
-	if err != nil || !ok {
-		t.Fatalf("Checkpoint = ok %v, err %v", ok, err)
-	}
-	want := rec
-	want.SyncdVersion = "v1.2.3" // from the config: the record had none
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Checkpoint (-want +got):\n%s", diff)
-	}
-	if got := e.rows("SELECT last_position, last_position_num FROM syncd_scope_info WHERE source = 'app'"); got[0] != "16B3748/1|102236198923141121" {
+	if got := e.rows("SELECT last_position, last_position_num FROM syncd_scope_info WHERE source = 'app'"); len(got) != 1 || got[0] != "16B3748/1|102236198923141121" {
 		t.Errorf("position columns %q", got)
-	}
-
-	// A later commit replaces the row, but for a definition and column
-	// schema it leaves out (nil): those stay as stored.
-	rec.Position++
-	rec.RowsApplied++
-	rec.Definition, rec.ColumnSchema = nil, nil
-	if err := e.run(false, rec); err != nil {
-		t.Fatal(err)
-	}
-	got, _, err = e.tg.Checkpoint(ctx, "s", "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want.Position, want.RowsApplied = rec.Position, rec.RowsApplied
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Checkpoint after a commit without definition (-want +got):\n%s", diff)
-	}
-
-	// One with them replaces them.
-	rec.ScopeVersion++
-	rec.Definition = json.RawMessage(`{"tables":["public.items"]}`)
-	rec.ColumnSchema = json.RawMessage(`[]`)
-	if err := e.run(false, rec); err != nil {
-		t.Fatal(err)
-	}
-	got, _, err = e.tg.Checkpoint(ctx, "s", "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want.ScopeVersion, want.Definition, want.ColumnSchema = rec.ScopeVersion, rec.Definition, rec.ColumnSchema
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Checkpoint after a new definition (-want +got):\n%s", diff)
-	}
-	if got, _, _ := e.tg.Checkpoint(ctx, "s", "other"); got.Position != 5 || got.SyncdVersion != "v9" {
-		t.Errorf("Checkpoint of the other source = %+v", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // Group limits: a group becomes a statement when it reaches any. With
@@ -19,18 +20,16 @@ const (
 
 // row is one change's converted values for a statement.
 type row struct {
-	cols []int // indexes of the table's columns, in table order
-	vals []any // their driver values
+	vals []any // driver values, one per column
 	size int   // approximate bytes of the values
 }
 
 func (r *row) reset() {
-	r.cols, r.vals, r.size = r.cols[:0], r.vals[:0], 0
+	r.vals, r.size = r.vals[:0], 0
 }
 
-// put appends the value v of the column at index c.
-func (r *row) put(c int, v any) {
-	r.cols = append(r.cols, c)
+// put appends the value v of the next column.
+func (r *row) put(v any) {
 	r.vals = append(r.vals, v)
 	switch v := v.(type) {
 	case string:
@@ -47,10 +46,10 @@ type stmt struct {
 	sql    string
 	args   []any
 	table  *table // nil for statements that write no rows of a table
-	op     op
+	op     plan.Op
 	rows   int
 	change *apply.Change // the one change the statement writes, if one
-	// mustMatch: the statement must match rows rows (opUpdate).
+	// mustMatch: the statement must match rows rows (plan.Update).
 	mustMatch bool
 }
 
@@ -58,7 +57,7 @@ type stmt struct {
 // set, to be written by one multi-row statement.
 type group struct {
 	table *table
-	op    op
+	op    plan.Op
 	cols  []int
 	args  []any
 	rows  int
@@ -67,19 +66,19 @@ type group struct {
 	limit int           // most rows a statement takes
 }
 
-// add appends r, the values of change c, if it fits the group: same
+// add appends r, the values of the columns cols of change c, if it fits the group: same
 // table, kind and columns. An empty group takes any row. It reports
 // false if r does not fit. Unlike PostgreSQL's ON CONFLICT, ON DUPLICATE
 // KEY UPDATE may meet one key twice in a statement: the later row wins,
 // as it should.
-func (g *group) add(tb *table, o op, c *apply.Change, r *row) bool {
-	if g.rows > 0 && (g.table != tb || g.op != o || !slices.Equal(g.cols, r.cols)) {
+func (g *group) add(tb *table, o plan.Op, c *apply.Change, cols []int, r *row) bool {
+	if g.rows > 0 && (g.table != tb || g.op != o || !slices.Equal(g.cols, cols)) {
 		return false
 	}
 	if g.rows == 0 {
 		g.table, g.op, g.first = tb, o, c
-		g.cols = append(g.cols[:0], r.cols...)
-		g.args = make([]any, 0, min(g.limit, 64)*len(r.cols))
+		g.cols = append(g.cols[:0], cols...)
+		g.args = make([]any, 0, min(g.limit, 64)*len(cols))
 	}
 	g.args = append(g.args, r.vals...)
 	g.rows++

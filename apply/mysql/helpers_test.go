@@ -1,22 +1,19 @@
 package mysql
 
 import (
-	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/checkpoint"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/test/testenv"
@@ -114,17 +111,11 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // exec runs statements on the test's database.
 func (e *env) exec(stmts ...string) {
 	e.t.Helper()
 	for _, s := range stmts {
-		if _, err := e.sql.ExecContext(ctxT(e.t), s); err != nil {
+		if _, err := e.sql.ExecContext(applytest.Context(e.t), s); err != nil {
 			e.t.Fatalf("exec %q: %v", s, err)
 		}
 	}
@@ -134,7 +125,7 @@ func (e *env) exec(stmts ...string) {
 // NULL as "∅".
 func (e *env) rows(query string, args ...any) []string {
 	e.t.Helper()
-	rows, err := e.sql.QueryContext(ctxT(e.t), query, args...)
+	rows, err := e.sql.QueryContext(applytest.Context(e.t), query, args...)
 	if err != nil {
 		e.t.Fatalf("query %q: %v", query, err)
 	}
@@ -169,7 +160,7 @@ func (e *env) rows(query string, args ...any) []string {
 // prepare prepares the tables and fails the test on error.
 func (e *env) prepare(tables ...*router.TableSchema) {
 	e.t.Helper()
-	if err := e.tg.Prepare(ctxT(e.t), "s", tables); err != nil {
+	if err := e.tg.Prepare(applytest.Context(e.t), "s", tables); err != nil {
 		e.t.Fatalf("prepare: %v", err)
 	}
 }
@@ -177,63 +168,13 @@ func (e *env) prepare(tables ...*router.TableSchema) {
 // run applies changes in one transaction and commits it with rec. It
 // returns the first error.
 func (e *env) run(isolate bool, rec checkpoint.Record, changes ...*apply.Change) error {
-	ctx := ctxT(e.t)
-	tx, err := e.tg.Begin(ctx, isolate)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	for _, c := range changes {
-		if err := tx.Apply(ctx, c); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx, rec)
+	return applytest.Run(applytest.Context(e.t), e.tg, isolate, rec, changes...)
 }
 
-// in returns ts with its target in the test's database.
-func (e *env) in(ts *router.TableSchema) *router.TableSchema {
-	c := *ts
-	c.Target.Schema = e.db
-	return &c
+// suite returns e for the shared tests.
+func (e *env) suite() applytest.Env {
+	return applytest.Env{Target: e.tg, Exec: e.exec, Rows: func(query string) []string { return e.rows(query) }}
 }
 
-// record is a checkpoint record for scope "s" of source "app".
-func record(pos capture.Position) checkpoint.Record {
-	return checkpoint.Record{Scope: "s", Source: "app", ScopeVersion: 1, Position: pos, StreamSeq: uint64(pos),
-		AppliedAt: time.Date(2026, 3, 1, 10, 0, 0, 123456000, time.UTC)}
-}
-
-// schema describes a PostgreSQL scope table: target "schema.name" (an
-// empty schema: the DSN's database), key columns, and columns as
-// "name type".
-func schema(target string, key []string, cols ...string) *router.TableSchema {
-	s, n, ok := strings.Cut(target, ".")
-	if !ok {
-		s, n = "", target
-	}
-	ts := &router.TableSchema{Scope: "s", SourceKind: "postgres", Source: capture.TableID{Schema: "public", Name: n},
-		Target: capture.TableID{Schema: s, Name: n}, Key: key}
-	for _, c := range cols {
-		name, typ, _ := strings.Cut(c, " ")
-		ts.Columns = append(ts.Columns, router.ColumnSchema{Name: name, Type: typ})
-	}
-	return ts
-}
-
-// obj parses a JSON object of wire values; "" is nil.
-func obj(s string) map[string]json.RawMessage {
-	if s == "" {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		panic(fmt.Sprintf("bad test JSON %s: %v", s, err))
-	}
-	return m
-}
-
-// change builds a change of ts: key, before and after as JSON objects.
-func change(ts *router.TableSchema, op capture.Op, key, before, after string, unchanged ...string) *apply.Change {
-	return &apply.Change{Table: ts, Op: op, Key: obj(key), Before: obj(before), After: obj(after), Unchanged: unchanged}
-}
+// suiteEnv is newEnv for the shared tests.
+func suiteEnv(t testing.TB) applytest.Env { return newEnv(t).suite() }

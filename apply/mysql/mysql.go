@@ -139,7 +139,7 @@ func session(c *mysql.Config) error {
 	c.InterpolateParams = true
 	c.MultiStatements = false
 	// Updates report the rows they matched, not only those they changed:
-	// an update that must find its row (opUpdate) checks the count.
+	// an update that must find its row (plan.Update) checks the count.
 	c.ClientFoundRows = true
 	if c.Params == nil {
 		c.Params = map[string]string{}

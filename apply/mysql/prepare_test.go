@@ -5,13 +5,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 )
 
 // pgTypes is a PostgreSQL table with a column of every mapped type.
-var pgTypes = schema("pgtypes", []string{"id", "code"},
+var pgTypes = applytest.Schema("pgtypes", []string{"id", "code"},
 	"id bigint", "code text", "i2 smallint", "i4 integer", "n numeric(10,2)", "nn numeric", "r real", "d double precision",
 	"b boolean", "t text", "vc character varying(20)", "vcn character varying", "c character(3)", "by bytea", "dt date",
 	"ts timestamp without time zone", "ts3 timestamp(3) without time zone", "tz timestamp with time zone", "tm time without time zone",
@@ -29,7 +30,7 @@ var pgTypesColumns = []string{
 
 // myTypes is a MySQL table with a column of many types.
 var myTypes = func() *router.TableSchema {
-	ts := schema("mytypes", []string{"id"}, "id int unsigned", "ti tinyint(1)", "bi bigint(20) unsigned", "dc decimal(10,2)",
+	ts := applytest.Schema("mytypes", []string{"id"}, "id int unsigned", "ti tinyint(1)", "bi bigint(20) unsigned", "dc decimal(10,2)",
 		"f float", "db double", "bt bit(5)", "e enum('a','b''c','d\\\\e')", "st set('x','y')", "vc varchar(30)", "bin binary(4)",
 		"vb varbinary(10)", "bl blob", "tx mediumtext", "dt date", "dtt datetime(6)", "tss timestamp", "tm time(3)", "y year(4)", "j json")
 	ts.SourceKind = "mysql"
@@ -48,8 +49,8 @@ func TestPrepareCreatesTables(t *testing.T) {
 	// Only some of the source's columns are published; the key is two
 	// columns; the target name is in a database that does not exist yet;
 	// names need quoting.
-	subset := schema("orders", []string{"id", "line"}, "id bigint", "line integer", "total numeric(10,2)")
-	other := schema("product", []string{"id"}, "id integer", "name character varying(20)")
+	subset := applytest.Schema("orders", []string{"id", "line"}, "id bigint", "line integer", "total numeric(10,2)")
+	other := applytest.Schema("product", []string{"id"}, "id integer", "name character varying(20)")
 	other.Target = capture.TableID{Schema: e.db + "_catalog", Name: "pro`duct"}
 	e.prepare(subset, other, pgTypes, myTypes)
 	e.prepare(subset, other, pgTypes, myTypes) // again: nothing to do
@@ -87,9 +88,9 @@ func TestPrepareCreatesTables(t *testing.T) {
 	}
 
 	// The created tables take changes.
-	if err := e.run(false, record(1),
-		change(subset, capture.OpInsert, `{"id":"1","line":2}`, "", `{"id":"1","line":2,"total":"9.99"}`),
-		change(other, capture.OpInsert, `{"id":1}`, "", `{"id":1,"name":"x"}`)); err != nil {
+	if err := e.run(false, applytest.Record(1),
+		applytest.Change(subset, capture.OpInsert, `{"id":"1","line":2}`, "", `{"id":"1","line":2,"total":"9.99"}`),
+		applytest.Change(other, capture.OpInsert, `{"id":1}`, "", `{"id":1,"name":"x"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.rows("SELECT * FROM orders"); !slices.Equal(got, []string{"1|2|9.99"}) {
@@ -105,16 +106,16 @@ func TestPrepareFails(t *testing.T) {
 		ts   *router.TableSchema
 		want string
 	}{
-		{"missing table", schema("absent", []string{"id"}, "id integer"),
+		{"missing table", applytest.Schema("absent", []string{"id"}, "id integer"),
 			"target replica has no table " + e.db + ".absent; create it or set create_tables = true"},
-		{"missing column", schema("narrow", []string{"id"}, "id integer", "name text", "qty integer"),
+		{"missing column", applytest.Schema("narrow", []string{"id"}, "id integer", "name text", "qty integer"),
 			"target replica table " + e.db + ".narrow lacks published columns name, qty; add them"},
-		{"no unique index on the key", schema("nokey", []string{"id"}, "id integer", "name text"),
+		{"no unique index on the key", applytest.Schema("nokey", []string{"id"}, "id integer", "name text"),
 			"has no primary key or unique index on (id)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := e.tg.Prepare(ctxT(t), "s", []*router.TableSchema{tt.ts})
+			err := e.tg.Prepare(applytest.Context(t), "s", []*router.TableSchema{tt.ts})
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !retry.IsTerminal(err) {
 				t.Errorf("Prepare = %v, want a terminal error containing %q", err, tt.want)
 			}
@@ -129,14 +130,14 @@ func TestPrepareRejectsTypes(t *testing.T) {
 		ts   *router.TableSchema
 		want string
 	}{
-		{"wide numeric", schema("wide", []string{"id"}, "id integer", "n numeric(100,2)"), "column n: numeric(100,2) does not fit MySQL's DECIMAL"},
-		{"deep numeric", schema("deep", []string{"id"}, "id integer", "n numeric(40,35)"), "column n: numeric(40,35) does not fit"},
-		{"json key", schema("jkey", []string{"j"}, "j jsonb"), "column j: jsonb cannot be a key column"},
-		{"names one to MySQL", schema("twice", nil, "a integer", "A integer"), "columns a and A are one name to MySQL"},
+		{"wide numeric", applytest.Schema("wide", []string{"id"}, "id integer", "n numeric(100,2)"), "column n: numeric(100,2) does not fit MySQL's DECIMAL"},
+		{"deep numeric", applytest.Schema("deep", []string{"id"}, "id integer", "n numeric(40,35)"), "column n: numeric(40,35) does not fit"},
+		{"json key", applytest.Schema("jkey", []string{"j"}, "j jsonb"), "column j: jsonb cannot be a key column"},
+		{"names one to MySQL", applytest.Schema("twice", nil, "a integer", "A integer"), "columns a and A are one name to MySQL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := e.tg.Prepare(ctxT(t), "s", []*router.TableSchema{tt.ts})
+			err := e.tg.Prepare(applytest.Context(t), "s", []*router.TableSchema{tt.ts})
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !retry.IsTerminal(err) {
 				t.Errorf("Prepare = %v, want a terminal error containing %q", err, tt.want)
 			}

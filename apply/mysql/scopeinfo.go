@@ -5,12 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
@@ -67,10 +65,8 @@ func newScopeInfoSQL(name tableName, s *server) scopeInfoSQL {
 		}
 	}
 	return scopeInfoSQL{
-		create: fmt.Sprintf(scopeInfoDDL, id),
-		readCheckpoint: fmt.Sprintf(`SELECT scope_version, definition, column_schema, last_position,
-			last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version
-			FROM %s WHERE scope = ? AND source = ?`, id),
+		create:          fmt.Sprintf(scopeInfoDDL, id),
+		readCheckpoint:  plan.ReadScopeInfoSQL(id, "?", "?"),
 		writeCheckpoint: write,
 	}
 }
@@ -105,12 +101,8 @@ func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoi
 	if err != nil {
 		return checkpoint.Record{}, false, err
 	}
-	rec := checkpoint.Record{Scope: scope, Source: source}
-	var defN, colsN sql.NullString
-	var pos string
-	var ms float64
-	err = db.QueryRowContext(ctx, t.sql.readCheckpoint, scope, source).
-		Scan(&rec.ScopeVersion, &defN, &colsN, &pos, &rec.StreamSeq, &rec.AppliedAt, &ms, &rec.RowsApplied, &rec.SyncdVersion)
+	si := plan.ScopeInfo{Scope: scope, Source: source}
+	err = db.QueryRowContext(ctx, t.sql.readCheckpoint, scope, source).Scan(si.Scan()...)
 	var me *mysql.MySQLError
 	switch {
 	case errors.Is(err, sql.ErrNoRows),
@@ -119,39 +111,20 @@ func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoi
 	case err != nil:
 		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.scopeInfo, err)
 	}
-	rec.Position, err = capture.ParsePosition(pos)
+	rec, err := si.Record()
 	if err != nil {
 		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.scopeInfo, err)
 	}
-	if defN.Valid {
-		rec.Definition = []byte(defN.String)
-	}
-	if colsN.Valid {
-		rec.ColumnSchema = []byte(colsN.String)
-	}
-	rec.AppliedAt = rec.AppliedAt.UTC()
-	rec.TxnDuration = time.Duration(math.Round(ms * float64(time.Millisecond)))
 	return rec, true, nil
 }
 
 // writeCheckpoint returns the statement that writes rec as its scope's
 // scope_info row.
 func (t *Target) writeCheckpoint(rec checkpoint.Record) stmt {
-	version := rec.SyncdVersion
-	if version == "" {
-		version = t.cfg.SyncdVersion
-	}
+	si := plan.NewScopeInfo(rec, t.cfg.SyncdVersion)
 	return stmt{sql: t.sql.writeCheckpoint, args: []any{
-		rec.Scope, rec.Source, int64(rec.ScopeVersion), jsonArg(rec.Definition), jsonArg(rec.ColumnSchema),
-		rec.Position.String(), uint64(rec.Position), rec.StreamSeq, rec.AppliedAt.UTC().Format(mysqlDateTime),
-		float64(rec.TxnDuration) / float64(time.Millisecond), rec.RowsApplied, version,
+		si.Scope, si.Source, int64(si.ScopeVersion), plan.JSONArg(si.Definition), plan.JSONArg(si.ColumnSchema),
+		si.Position, uint64(rec.Position), si.StreamSeq, si.AppliedAt.Format(mysqlDateTime),
+		si.TxnApplyMS, si.RowsApplied, si.SyncdVersion,
 	}}
-}
-
-// jsonArg passes a JSON document as text, or NULL if there is none.
-func jsonArg(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return string(b)
 }

@@ -29,23 +29,8 @@ package mysql
 import (
 	"fmt"
 	"strings"
-)
 
-// op is the kind of statement a change becomes.
-type op byte
-
-const (
-	opUpsert    op = 'U' // insert rows, or update them by key
-	opInsert    op = 'I' // insert rows into a table without a key
-	opDelete    op = 'D' // delete rows by key
-	opDeleteRow op = 'R' // delete one row equal to the values, for tables without a key
-	opMoveKey   op = 'M' // change a row's key, keeping the columns not written
-	opTruncate  op = 'T' // delete all rows
-	// opUpdate writes a row that must exist, by key: changes that leave
-	// values out (unchanged TOAST from PostgreSQL) use it, since an
-	// upsert would insert the row without them. Its shape is moveKey's,
-	// with the key unchanged.
-	opUpdate op = 'P'
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // rowAlias names the new row in upserts on MySQL 8.0.19+.
@@ -86,22 +71,22 @@ func (s *shape) text(n int) string {
 //	deleteRow  DELETE FROM t WHERE c <=> ? AND ... LIMIT 1
 //	moveKey    UPDATE t SET c = ?, ... WHERE k = ? AND ...
 //	truncate   DELETE FROM t
-func (tb *table) statement(o op, cols []int) *shape {
-	key := shapeKey(o, cols)
+func (tb *table) statement(o plan.Op, cols []int) *shape {
+	key := plan.ShapeKey(o, cols)
 	if s, ok := tb.stmts[string(key)]; ok {
 		return s
 	}
 	var s *shape
 	switch o {
-	case opUpsert, opInsert:
+	case plan.Upsert, plan.Insert:
 		s = tb.insertShape(o, cols)
-	case opDelete:
+	case plan.Delete:
 		s = tb.deleteShape(cols)
-	case opDeleteRow:
+	case plan.DeleteRow:
 		s = &shape{head: tb.deleteRowSQL(cols)}
-	case opMoveKey:
+	case plan.MoveKey:
 		s = &shape{head: tb.moveKeySQL(cols)}
-	case opTruncate:
+	case plan.Truncate:
 		// Not TRUNCATE: it commits the open transaction implicitly, and
 		// the source transaction must stay whole with its checkpoint.
 		s = &shape{head: "DELETE FROM " + tb.ident}
@@ -110,16 +95,6 @@ func (tb *table) statement(o op, cols []int) *shape {
 	}
 	tb.stmts[string(key)] = s
 	return s
-}
-
-// shapeKey identifies a statement: its kind and columns.
-func shapeKey(o op, cols []int) []byte {
-	b := make([]byte, 0, 1+2*len(cols))
-	b = append(b, byte(o))
-	for _, c := range cols {
-		b = append(b, byte(c>>8), byte(c))
-	}
-	return b
 }
 
 // placeholders returns "(?, ?, ...)" for n values.
@@ -136,12 +111,12 @@ func placeholders(n int) string {
 // (guard), the first assignment makes an upsert that met another row
 // than its key's fail (setting the NOT NULL key to NULL: error 1048)
 // rather than overwrite that row.
-func (tb *table) insertShape(o op, cols []int) *shape {
+func (tb *table) insertShape(o plan.Op, cols []int) *shape {
 	s := &shape{
 		head: fmt.Sprintf("INSERT INTO %s (%s) VALUES ", tb.ident, tb.names(cols)),
 		row:  placeholders(len(cols)),
 	}
-	if o != opUpsert {
+	if o != plan.Upsert {
 		return s
 	}
 	var b strings.Builder
@@ -151,9 +126,9 @@ func (tb *table) insertShape(o op, cols []int) *shape {
 	b.WriteString(" ON DUPLICATE KEY UPDATE ")
 	set := 0
 	if tb.guard {
-		k0 := tb.cols[tb.key[0]].ident
+		k0 := tb.cols[tb.Key[0]].ident
 		b.WriteString(k0 + " = IF(")
-		for i, k := range tb.key {
+		for i, k := range tb.Key {
 			if i > 0 {
 				b.WriteString(" AND ")
 			}
@@ -164,7 +139,7 @@ func (tb *table) insertShape(o op, cols []int) *shape {
 		set++
 	}
 	for _, c := range cols {
-		if tb.isKey(c) {
+		if tb.IsKey(c) {
 			continue
 		}
 		if set > 0 {
@@ -175,7 +150,7 @@ func (tb *table) insertShape(o op, cols []int) *shape {
 		b.WriteString(id + " = " + newValue(tb.server, id))
 	}
 	if set == 0 { // only key columns: nothing to update
-		id := tb.cols[tb.key[0]].ident
+		id := tb.cols[tb.Key[0]].ident
 		b.WriteString(id + " = " + id)
 	}
 	s.tail = b.String()
@@ -239,7 +214,7 @@ func (tb *table) moveKeySQL(cols []int) string {
 		b.WriteString(tb.cols[c].ident + " = ?")
 	}
 	b.WriteString(" WHERE ")
-	for i, k := range tb.key {
+	for i, k := range tb.Key {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -32,28 +32,29 @@ func (c *column) typeName() string {
 
 // table is a prepared target table.
 type table struct {
-	id     capture.TableID // the scope's target name
-	name   tableName
-	ident  string   // quoted, qualified name
-	cols   []column // the published columns, in the schema's order
-	index  map[string]int
-	key    []int // indexes in cols of the key columns, in key order
-	server *server
+	plan.Table // ID, column names and key
+	name       tableName
+	ident      string   // quoted, qualified name
+	cols       []column // the published columns, in the schema's order
+	server     *server
 	// guard: the table has unique indexes besides the key's, on which an
 	// upsert could meet another row; upserts then fail instead of
-	// updating that row (see upsertSQL).
+	// updating that row (see insertShape).
 	guard bool
-	// stmts caches the fixed parts of statements by shape (see shapeKey).
+	// stmts caches the fixed parts of statements by shape (see plan.ShapeKey).
 	stmts map[string]*shape
 }
 
 // newTable describes ts at a target table ct of database db.
 func newTable(ts *router.TableSchema, name tableName, ct *catalogTable, s *server) (*table, error) {
+	pt, err := plan.NewTable(ts, name)
+	if err != nil {
+		return nil, err
+	}
 	tb := &table{
-		id:     ts.Target,
+		Table:  pt,
 		name:   name,
 		ident:  name.quoted(),
-		index:  make(map[string]int, len(ts.Columns)),
 		server: s,
 		stmts:  make(map[string]*shape),
 	}
@@ -70,19 +71,11 @@ func newTable(ts *router.TableSchema, name tableName, ct *catalogTable, s *serve
 		if cc.dataType == "decimal" {
 			col.scale = cc.scale
 		}
-		tb.index[sc.Name] = len(tb.cols)
 		tb.cols = append(tb.cols, col)
 	}
-	for _, k := range ts.Key {
-		i, ok := tb.index[k]
-		if !ok {
-			return nil, fmt.Errorf("key column %s of %s is not published", k, name)
-		}
-		tb.key = append(tb.key, i)
-	}
-	if len(tb.key) > 0 {
-		keyCols := make([]string, len(tb.key))
-		for i, k := range tb.key {
+	if len(tb.Key) > 0 {
+		keyCols := make([]string, len(tb.Key))
+		for i, k := range tb.Key {
 			keyCols[i] = tb.cols[k].name
 		}
 		tb.guard = ct.others > 0
@@ -105,14 +98,4 @@ func (tb *table) names(idx []int) string {
 		b.WriteString(tb.cols[c].ident)
 	}
 	return b.String()
-}
-
-// isKey reports whether the column at index c is a key column.
-func (tb *table) isKey(c int) bool {
-	for _, k := range tb.key {
-		if k == c {
-			return true
-		}
-	}
-	return false
 }

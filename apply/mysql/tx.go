@@ -9,6 +9,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
@@ -30,7 +31,8 @@ type tx struct {
 	isolate bool
 	done    bool // committed, rolled back or failed
 
-	r     row
+	plan  plan.Planner[*table]
+	r     row // the values of the row being planned
 	g     group
 	queue []stmt     // statements to send, in order
 	ahead *roundTrip // statements being sent, nil if none
@@ -48,7 +50,9 @@ type roundTrip struct {
 var _ apply.Tx = (*tx)(nil)
 
 func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
-	return &tx{t: t, stx: stx, isolate: isolate, g: group{limit: t.groupRows}}
+	x := &tx{t: t, stx: stx, isolate: isolate, g: group{limit: t.groupRows}}
+	x.plan = plan.New[*table](t.cfg.Name, x)
+	return x
 }
 
 // Apply implements apply.Tx.
@@ -59,7 +63,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 	if x.isolate {
 		return x.applyIsolated(ctx, c)
 	}
-	if err := x.add(c); err != nil {
+	if err := x.plan.Add(c); err != nil {
 		return x.fail(ctx, apply.Reject(err, c, refused))
 	}
 	if err := x.sendAhead(ctx); err != nil {
@@ -72,7 +76,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 const savepoint = "syncd_change"
 
 func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
-	if err := x.add(c); err != nil {
+	if err := x.plan.Add(c); err != nil {
 		x.discard()
 		if err := apply.Reject(err, c, refused); apply.IsRejected(err) { // nothing was sent
 			return err
@@ -214,10 +218,7 @@ func (x *tx) exec(ctx context.Context, qs []stmt) error {
 		}
 		if q.mustMatch {
 			if n, err := res.RowsAffected(); err == nil && n != int64(q.rows) {
-				return &apply.RejectedError{Change: q.change, Err: fmt.Errorf(
-					"%s: %d rows are not at the target, and the change does not carry their unchanged values "+
-						"(unchanged TOAST: a row entering a filtered scope); set REPLICA IDENTITY FULL on the source table",
-					q.describe(), int64(q.rows)-n)}
+				return plan.RowsMissing(q.change, q.describe(), int64(q.rows)-n)
 			}
 		}
 	}
@@ -227,34 +228,14 @@ func (x *tx) exec(ctx context.Context, qs []stmt) error {
 // hint explains the error an upsert's guard raises (see insertShape).
 func hint(q *stmt, err error) error {
 	var me *mysql.MySQLError
-	if q.op == opUpsert && q.table.guard && errors.As(err, &me) && me.Number == 1048 {
+	if q.op == plan.Upsert && q.table.guard && errors.As(err, &me) && me.Number == 1048 {
 		return fmt.Errorf("a row has the values of another row in a unique index other than the key, or a null key: %w", err)
 	}
 	return err
 }
 
 // describe names the statement for errors: kind, table, rows.
-func (q *stmt) describe() string {
-	var what string
-	switch q.op {
-	case opTruncate:
-		return "delete all rows of " + q.table.name.String()
-	case opUpsert:
-		what = "upsert"
-	case opUpdate:
-		what = "update"
-	case opInsert:
-		what = "insert"
-	case opDelete, opDeleteRow:
-		what = "delete"
-	case opMoveKey:
-		what = "change the key of"
-	}
-	if q.rows == 1 {
-		return fmt.Sprintf("%s 1 row of %s", what, q.table.name)
-	}
-	return fmt.Sprintf("%s %d rows of %s", what, q.rows, q.table.name)
-}
+func (q *stmt) describe() string { return plan.Describe(q.op, q.rows, q.table.name.String()) }
 
 // firstWords returns the statement's first two words, to name it.
 func firstWords(s string) string {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
 )
@@ -117,7 +118,7 @@ func TestValues(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.prepare(pgTypes, myTypes)
-	ctx := ctxT(t)
+	ctx := applytest.Context(t)
 	tx, err := e.tg.Begin(ctx, true)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +130,7 @@ func TestValues(t *testing.T) {
 			after = fmt.Sprintf(`{"id":"%d","code":"k",%q:%s}`, i, tt.col, tt.value)
 			key = fmt.Sprintf(`{"id":"%d","code":"k"}`, i)
 		}
-		err := tx.Apply(ctx, change(tt.ts, capture.OpInsert, key, "", after))
+		err := tx.Apply(ctx, applytest.Change(tt.ts, capture.OpInsert, key, "", after))
 		var rej *apply.RejectedError
 		switch {
 		case tt.want == rejected && !errors.As(err, &rej):
@@ -140,7 +141,7 @@ func TestValues(t *testing.T) {
 			t.Fatalf("%s %s: Apply = %v", tt.col, tt.value, err)
 		}
 	}
-	if err := tx.Commit(ctx, record(1)); err != nil {
+	if err := tx.Commit(ctx, applytest.Record(1)); err != nil {
 		t.Fatal(err)
 	}
 	for i, tt := range tests {

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/applytest"
 )
 
 // applyCopy is the alternative to Target's statements that the
@@ -39,7 +40,7 @@ func applyCopy(ctx context.Context, e *env, changes []*apply.Change) error {
 		onConflict.WriteString(tb.cols[c].ident + " = excluded." + tb.cols[c].ident)
 	}
 	merge := fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM syncd_stage ON CONFLICT (%s) DO UPDATE SET %s`,
-		tb.ident, tb.names(cols, ""), tb.names(cols, ""), tb.names(tb.key, ""), onConflict.String())
+		tb.ident, tb.names(cols, ""), tb.names(cols, ""), tb.names(tb.Key, ""), onConflict.String())
 	copySQL := `COPY syncd_stage (` + tb.names(cols, "") + `) FROM STDIN`
 
 	var cv converter
@@ -94,7 +95,7 @@ func applyCopy(ctx context.Context, e *env, changes []*apply.Change) error {
 		if err := flush(); err != nil {
 			return err
 		}
-		q := e.tg.writeCheckpoint(record(1))
+		q := e.tg.writeCheckpoint(applytest.Record(1))
 		if _, err := conn.Exec(ctx, q.sql, q.args...); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 )
 
@@ -20,7 +21,7 @@ const (
 	benchTxRows = 10_000
 )
 
-var accounts = schema("public.accounts", []string{"aid"}, "aid integer", "bid integer", "abalance integer", "filler character(84)")
+var accounts = applytest.Schema("public.accounts", []string{"aid"}, "aid integer", "bid integer", "abalance integer", "filler character(84)")
 
 const accountsDDL = `CREATE TABLE accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler character(84))`
 
@@ -42,7 +43,7 @@ func BenchmarkApplyUpdates(b *testing.B) {
 }
 
 func accountChange(op capture.Op, aid, balance int) *apply.Change {
-	return change(accounts, op, fmt.Sprintf(`{"aid":%d}`, aid), "",
+	return applytest.Change(accounts, op, fmt.Sprintf(`{"aid":%d}`, aid), "",
 		fmt.Sprintf(`{"aid":%d,"bid":%d,"abalance":%d,"filler":"%s"}`, aid, 1+aid/100000, balance, strings.Repeat(" ", 84)))
 }
 
@@ -87,7 +88,7 @@ func benchApply(b *testing.B, changes []*apply.Change, prefill bool) {
 // transaction.
 func applyTarget(ctx context.Context, e *env, changes []*apply.Change) error {
 	for start := 0; start < len(changes); start += benchTxRows {
-		if err := e.run(false, record(capture.Position(start+1)), changes[start:min(start+benchTxRows, len(changes))]...); err != nil {
+		if err := e.run(false, applytest.Record(capture.Position(start+1)), changes[start:min(start+benchTxRows, len(changes))]...); err != nil {
 			return err
 		}
 	}

@@ -1,106 +1,14 @@
 package postgres
 
 import (
-	"encoding/json"
 	"testing"
-	"time"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/syncd-dev/syncd/checkpoint"
+	"github.com/syncd-dev/syncd/apply/applytest"
 )
 
+// TestCheckpointRoundTrip: see applytest.CheckpointRoundTrip. jsonb keeps
+// JSON by value, not as text; last_stream_seq is a bigint.
 func TestCheckpointRoundTrip(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SyncdVersion = "v1.2.3" })
-	ctx := ctxT(t)
-
-	// No scope_info table yet.
-	if _, ok, err := e.tg.Checkpoint(ctx, "s", "app"); err != nil || ok {
-		t.Fatalf("Checkpoint before Prepare = ok %v, err %v; want no checkpoint", ok, err)
-	}
-	e.prepare(items)
-	if _, ok, err := e.tg.Checkpoint(ctx, "s", "app"); err != nil || ok {
-		t.Fatalf("Checkpoint before any commit = ok %v, err %v; want no checkpoint", ok, err)
-	}
-
-	rec := checkpoint.Record{
-		Scope:        "s",
-		Source:       "app",
-		ScopeVersion: 3,
-		Definition:   json.RawMessage(`{"tables":["public.items"],"where":"qty > 0"}`),
-		ColumnSchema: json.RawMessage(`[{"target":{"schema":"public","name":"items"}}]`),
-		Position:     0x16B3748_0000_0001,
-		StreamSeq:    1<<40 + 7,
-		AppliedAt:    time.Date(2026, 3, 1, 10, 0, 0, 123456000, time.UTC),
-		TxnDuration:  1500 * time.Microsecond,
-		RowsApplied:  1 << 33,
-	}
-	if err := e.run(false, rec); err != nil {
-		t.Fatal(err)
-	}
-	other := record(5)
-	other.Source = "other"
-	other.SyncdVersion = "v9"
-	if err := e.run(true, other); err != nil {
-		t.Fatal(err)
-	}
-
-	got, ok, err := e.tg.Checkpoint(ctx, "s", "app")
-	if err != nil || !ok {
-		t.Fatalf("Checkpoint = ok %v, err %v", ok, err)
-	}
-	want := rec
-	want.SyncdVersion = "v1.2.3" // from the config: the record had none
-	if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
-		t.Errorf("Checkpoint (-want +got):\n%s", diff)
-	}
-
-	// A later commit replaces the row, but for a definition and column
-	// schema it leaves out (nil): those stay as stored.
-	rec.Position++
-	rec.RowsApplied++
-	rec.Definition, rec.ColumnSchema = nil, nil
-	if err := e.run(false, rec); err != nil {
-		t.Fatal(err)
-	}
-	got, _, err = e.tg.Checkpoint(ctx, "s", "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want.Position, want.RowsApplied = rec.Position, rec.RowsApplied
-	if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
-		t.Errorf("Checkpoint after a commit without definition (-want +got):\n%s", diff)
-	}
-
-	// One with them replaces them.
-	rec.ScopeVersion++
-	rec.Definition = json.RawMessage(`{"tables":["public.items"]}`)
-	rec.ColumnSchema = json.RawMessage(`[]`)
-	if err := e.run(false, rec); err != nil {
-		t.Fatal(err)
-	}
-	got, _, err = e.tg.Checkpoint(ctx, "s", "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want.ScopeVersion, want.Definition, want.ColumnSchema = rec.ScopeVersion, rec.Definition, rec.ColumnSchema
-	if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
-		t.Errorf("Checkpoint after a new definition (-want +got):\n%s", diff)
-	}
-	if got, _, _ := e.tg.Checkpoint(ctx, "s", "other"); got.Position != 5 || got.SyncdVersion != "v9" {
-		t.Errorf("Checkpoint of the other source = %+v", got)
-	}
-}
-
-// sameJSON compares JSON documents by value: jsonb does not keep their
-// text.
-func sameJSON(a, b json.RawMessage) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	return cmp.Equal(x, y)
+	applytest.CheckpointRoundTrip(t, e.suite(), items, applytest.CheckpointOptions{StreamSeq: 1<<40 + 7})
 }

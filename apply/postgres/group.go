@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // Group limits: a group becomes a statement when it reaches either.
@@ -13,34 +14,12 @@ const (
 	maxGroupBytes = 4 << 20
 )
 
-// row is one change's converted values for a statement.
-type row struct {
-	cols []int // indexes of the table's columns, in table order
-	texts
-}
-
-func (r *row) reset() {
-	r.cols = r.cols[:0]
-	r.texts.reset()
-}
-
-// args returns the values as statement arguments: text, or nil for NULL.
-func (r *row) args() []any {
-	args := make([]any, len(r.cols))
-	for i := range r.cols {
-		if !r.nulls[i] {
-			args[i] = string(r.value(i))
-		}
-	}
-	return args
-}
-
 // group gathers consecutive rows of one table, statement kind and column
 // set, to be written by one statement with one text[] parameter per
 // column.
 type group struct {
 	table *table
-	op    op
+	op    plan.Op
 	cols  []int
 	vals  []*texts // per column, its values so far
 	rows  int
@@ -55,25 +34,25 @@ func newGroup() group {
 	return group{keys: make(map[uint64]struct{}), seed: maphash.MakeSeed()}
 }
 
-// add appends r, the values of change c, if it fits the group: same
+// add appends r, the values of the columns cols of change c, if it fits the group: same
 // table, kind and columns, and, for upserts and updates, a key the group
 // does not hold yet (ON CONFLICT cannot change one row twice, and an
 // update's row count must match its rows). An empty group
 // takes any row. It reports false if r does not fit.
-func (g *group) add(tb *table, o op, c *apply.Change, r *row) bool {
-	if g.rows > 0 && (g.table != tb || g.op != o || !slices.Equal(g.cols, r.cols)) {
+func (g *group) add(tb *table, o plan.Op, c *apply.Change, cols []int, r *texts) bool {
+	if g.rows > 0 && (g.table != tb || g.op != o || !slices.Equal(g.cols, cols)) {
 		return false
 	}
 	var h uint64
-	byKey := o == opUpsert || o == opUpdate
+	byKey := o == plan.Upsert || o == plan.Update
 	if byKey {
-		h = keyHash(g.seed, tb, r)
+		h = keyHash(g.seed, tb, cols, r)
 		if _, dup := g.keys[h]; dup && g.rows > 0 {
 			return false
 		}
 	}
 	if g.rows == 0 {
-		g.start(tb, o, r.cols)
+		g.start(tb, o, cols)
 		g.first = c
 	}
 	for i := range g.cols {
@@ -83,16 +62,17 @@ func (g *group) add(tb *table, o op, c *apply.Change, r *row) bool {
 		g.keys[h] = struct{}{}
 	}
 	g.rows++
-	g.size += len(r.data) + 8*len(r.cols)
+	g.size += len(r.data) + 8*len(cols)
 	return true
 }
 
-// keyHash hashes r's key values. A collision only ends a group early.
-func keyHash(seed maphash.Seed, tb *table, r *row) uint64 {
+// keyHash hashes the key values of r, the values of the columns cols. A
+// collision only ends a group early.
+func keyHash(seed maphash.Seed, tb *table, cols []int, r *texts) uint64 {
 	var h maphash.Hash
 	h.SetSeed(seed)
-	for _, k := range tb.key {
-		i := slices.Index(r.cols, k)
+	for _, k := range tb.Key {
+		i := slices.Index(cols, k)
 		if i < 0 || r.nulls[i] {
 			h.WriteByte(0)
 			continue
@@ -106,7 +86,7 @@ func keyHash(seed maphash.Seed, tb *table, r *row) uint64 {
 }
 
 // start empties the group for rows of tb, o and cols.
-func (g *group) start(tb *table, o op, cols []int) {
+func (g *group) start(tb *table, o plan.Op, cols []int) {
 	g.table, g.op, g.rows, g.size, g.first = tb, o, 0, 0, nil
 	g.cols = append(g.cols[:0], cols...)
 	clear(g.keys)
@@ -133,7 +113,7 @@ func (g *group) take() queued {
 	q := queued{sql: g.table.statement(g.op, g.cols), args: args, table: g.table, op: g.op, rows: g.rows, size: g.size}
 	if g.rows == 1 {
 		q.change = g.first
-		if one := g.op.single(); one != g.op {
+		if one := single(g.op); one != g.op {
 			// One row: scalar parameters, and the arrays go back to
 			// the spares at once.
 			q.sql = g.table.statement(one, g.cols)

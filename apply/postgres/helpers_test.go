@@ -2,20 +2,18 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/checkpoint"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/test/testenv"
@@ -82,17 +80,11 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // exec runs statements on the test's database.
 func (e *env) exec(sql ...string) {
 	e.t.Helper()
 	for _, s := range sql {
-		if _, err := e.conn.Exec(ctxT(e.t), s); err != nil {
+		if _, err := e.conn.Exec(applytest.Context(e.t), s); err != nil {
 			e.t.Fatalf("exec %q: %v", s, err)
 		}
 	}
@@ -102,7 +94,7 @@ func (e *env) exec(sql ...string) {
 // NULL as "∅".
 func (e *env) rows(query string) []string {
 	e.t.Helper()
-	rows, err := e.conn.Query(ctxT(e.t), query, pgx.QueryExecModeSimpleProtocol)
+	rows, err := e.conn.Query(applytest.Context(e.t), query, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		e.t.Fatalf("query %q: %v", query, err)
 	}
@@ -129,7 +121,7 @@ func (e *env) rows(query string) []string {
 // prepare prepares the tables and fails the test on error.
 func (e *env) prepare(tables ...*router.TableSchema) {
 	e.t.Helper()
-	if err := e.tg.Prepare(ctxT(e.t), "s", tables); err != nil {
+	if err := e.tg.Prepare(applytest.Context(e.t), "s", tables); err != nil {
 		e.t.Fatalf("prepare: %v", err)
 	}
 }
@@ -137,52 +129,13 @@ func (e *env) prepare(tables ...*router.TableSchema) {
 // run applies changes in one transaction and commits it with rec. It
 // returns the first error.
 func (e *env) run(isolate bool, rec checkpoint.Record, changes ...*apply.Change) error {
-	ctx := ctxT(e.t)
-	tx, err := e.tg.Begin(ctx, isolate)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	for _, c := range changes {
-		if err := tx.Apply(ctx, c); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx, rec)
+	return applytest.Run(applytest.Context(e.t), e.tg, isolate, rec, changes...)
 }
 
-// record is a checkpoint record for scope "s" of source "app".
-func record(pos capture.Position) checkpoint.Record {
-	return checkpoint.Record{Scope: "s", Source: "app", ScopeVersion: 1, Position: pos, StreamSeq: uint64(pos),
-		AppliedAt: time.Date(2026, 3, 1, 10, 0, 0, 123456000, time.UTC)}
+// suite returns e for the shared tests.
+func (e *env) suite() applytest.Env {
+	return applytest.Env{Target: e.tg, Exec: e.exec, Rows: func(query string) []string { return e.rows(query) }}
 }
 
-// schema describes a scope table: target "schema.name", key columns, and
-// columns as "name type".
-func schema(target string, key []string, cols ...string) *router.TableSchema {
-	s, n, _ := strings.Cut(target, ".")
-	ts := &router.TableSchema{Scope: "s", SourceKind: "postgres", Source: capture.TableID{Schema: s, Name: n},
-		Target: capture.TableID{Schema: s, Name: n}, Key: key}
-	for _, c := range cols {
-		name, typ, _ := strings.Cut(c, " ")
-		ts.Columns = append(ts.Columns, router.ColumnSchema{Name: name, Type: typ})
-	}
-	return ts
-}
-
-// obj parses a JSON object of wire values; "" is nil.
-func obj(s string) map[string]json.RawMessage {
-	if s == "" {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		panic(fmt.Sprintf("bad test JSON %s: %v", s, err))
-	}
-	return m
-}
-
-// change builds a change of ts: key, before and after as JSON objects.
-func change(ts *router.TableSchema, op capture.Op, key, before, after string, unchanged ...string) *apply.Change {
-	return &apply.Change{Table: ts, Op: op, Key: obj(key), Before: obj(before), After: obj(after), Unchanged: unchanged}
-}
+// suiteEnv is newEnv for the shared tests.
+func suiteEnv(t testing.TB) applytest.Env { return newEnv(t).suite() }

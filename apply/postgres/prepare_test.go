@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
@@ -15,10 +16,10 @@ func TestPrepareCreatesTables(t *testing.T) {
 	// Only some of the source's columns are published; the key is two
 	// columns; the target name is in a schema that does not exist yet;
 	// names need quoting.
-	subset := schema("public.orders", []string{"id", "line"}, "id bigint", "line integer", "total numeric(10,2)")
-	other := schema("public.product", []string{"id"}, "id integer", "name character varying(20)")
+	subset := applytest.Schema("public.orders", []string{"id", "line"}, "id bigint", "line integer", "total numeric(10,2)")
+	other := applytest.Schema("public.product", []string{"id"}, "id integer", "name character varying(20)")
 	other.Target = capture.TableID{Schema: "Catalog", Name: "pro.duct"}
-	weird := schema(`public.we"ird`, nil, `x text`, `Ü integer[]`, `c mood`)
+	weird := applytest.Schema(`public.we"ird`, nil, `x text`, `Ü integer[]`, `c mood`)
 	weird.Columns[0].Name = "a b"
 	e.prepare(subset, other, weird)
 	e.prepare(subset, other, weird) // again: nothing to do
@@ -59,9 +60,9 @@ func TestPrepareCreatesTables(t *testing.T) {
 	}
 
 	// The created tables take changes.
-	err := e.run(false, record(1),
-		change(other, capture.OpInsert, `{"id":1}`, "", `{"id":1,"name":"x"}`),
-		change(weird, capture.OpInsert, "", "", `{"a b":"v","Ü":[1,2],"c":"happy"}`))
+	err := e.run(false, applytest.Record(1),
+		applytest.Change(other, capture.OpInsert, `{"id":1}`, "", `{"id":1,"name":"x"}`),
+		applytest.Change(weird, capture.OpInsert, "", "", `{"a b":"v","Ü":[1,2],"c":"happy"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestPrepareErrors(t *testing.T) {
 			if tt.ddl != "" {
 				e.exec(tt.ddl)
 			}
-			err := e.tg.Prepare(ctxT(t), "s", []*router.TableSchema{items})
+			err := e.tg.Prepare(applytest.Context(t), "s", []*router.TableSchema{items})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Prepare error = %v, want one containing %q", err, tt.wantErr)
 			}
@@ -121,8 +122,8 @@ func TestPrepareUniqueIndex(t *testing.T) {
 	e.exec(`CREATE TABLE items (id integer NOT NULL, name text, note text, qty integer)`,
 		`CREATE UNIQUE INDEX ON items (id)`)
 	e.prepare(items)
-	if err := e.run(false, record(1), change(items, capture.OpInsert, `{"id":1}`, "", `{"id":1,"name":"a","note":null,"qty":1}`),
-		change(items, capture.OpUpdate, `{"id":1}`, "", `{"id":1,"name":"b","note":null,"qty":2}`)); err != nil {
+	if err := e.run(false, applytest.Record(1), applytest.Change(items, capture.OpInsert, `{"id":1}`, "", `{"id":1,"name":"a","note":null,"qty":1}`),
+		applytest.Change(items, capture.OpUpdate, `{"id":1}`, "", `{"id":1,"name":"b","note":null,"qty":2}`)); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.rows(`SELECT * FROM items`); !slices.Equal(got, []string{"1|b|∅|2"}) {
@@ -136,7 +137,7 @@ func TestPrepareUniqueIndex(t *testing.T) {
 func TestPrepareAddsColumns(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.CreateTables = true })
 	e.exec(`CREATE TABLE items (id integer PRIMARY KEY, name text)`)
-	if err := e.tg.Prepare(ctxT(t), "s", []*router.TableSchema{items}); err != nil {
+	if err := e.tg.Prepare(applytest.Context(t), "s", []*router.TableSchema{items}); err != nil {
 		t.Fatal(err)
 	}
 	got := e.rows(`SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_name = 'items' ORDER BY ordinal_position`)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
 )
@@ -115,9 +116,9 @@ func testValueRoundTrip(t *testing.T, isolate bool) {
 		for _, c := range roundTripColumns {
 			after = append(after, fmt.Sprintf(`%q:%s`, c.name, c.rows[r][1]))
 		}
-		changes = append(changes, change(ts, capture.OpInsert, fmt.Sprintf(`{"id":%d}`, r+1), "", "{"+strings.Join(after, ",")+"}"))
+		changes = append(changes, applytest.Change(ts, capture.OpInsert, fmt.Sprintf(`{"id":%d}`, r+1), "", "{"+strings.Join(after, ",")+"}"))
 	}
-	if err := e.run(isolate, record(1), changes...); err != nil {
+	if err := e.run(isolate, applytest.Record(1), changes...); err != nil {
 		t.Fatal(err)
 	}
 

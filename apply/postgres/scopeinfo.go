@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
@@ -46,10 +44,8 @@ type scopeInfoSQL struct {
 func newScopeInfoSQL(name pgx.Identifier) scopeInfoSQL {
 	id := name.Sanitize()
 	return scopeInfoSQL{
-		create: fmt.Sprintf(scopeInfoDDL, id),
-		readCheckpoint: fmt.Sprintf(`SELECT scope_version, definition, column_schema, last_position,
-			last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version
-			FROM %s WHERE scope = $1 AND source = $2`, id),
+		create:         fmt.Sprintf(scopeInfoDDL, id),
+		readCheckpoint: plan.ReadScopeInfoSQL(id, "$1", "$2"),
 		writeCheckpoint: fmt.Sprintf(`INSERT INTO %s AS si (%s)
 			VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (scope, source) DO UPDATE SET
@@ -100,13 +96,8 @@ func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoi
 	if err != nil {
 		return checkpoint.Record{}, false, err
 	}
-	rec := checkpoint.Record{Scope: scope, Source: source}
-	var def, cols []byte
-	var pos string
-	var seq int64
-	var ms float64
-	err = conn.QueryRow(ctx, t.sql.readCheckpoint, scope, source).
-		Scan(&rec.ScopeVersion, &def, &cols, &pos, &seq, &rec.AppliedAt, &ms, &rec.RowsApplied, &rec.SyncdVersion)
+	si := plan.ScopeInfo{Scope: scope, Source: source}
+	err = conn.QueryRow(ctx, t.sql.readCheckpoint, scope, source).Scan(si.Scan()...)
 	var pe *pgconn.PgError
 	switch {
 	case errors.Is(err, pgx.ErrNoRows), errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
@@ -114,14 +105,10 @@ func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoi
 	case err != nil:
 		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.cfg.ScopeInfoTable, err)
 	}
-	rec.Position, err = capture.ParsePosition(pos)
+	rec, err := si.Record()
 	if err != nil {
 		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.cfg.ScopeInfoTable, err)
 	}
-	rec.Definition, rec.ColumnSchema = def, cols
-	rec.StreamSeq = uint64(seq)
-	rec.AppliedAt = rec.AppliedAt.UTC()
-	rec.TxnDuration = time.Duration(math.Round(ms * float64(time.Millisecond)))
 	return rec, true, nil
 }
 
@@ -129,21 +116,9 @@ func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoi
 // scope_info row, keeping the stored definition or column schema where
 // rec has none.
 func (t *Target) writeCheckpoint(rec checkpoint.Record) queued {
-	version := rec.SyncdVersion
-	if version == "" {
-		version = t.cfg.SyncdVersion
-	}
+	si := plan.NewScopeInfo(rec, t.cfg.SyncdVersion)
 	return queued{sql: t.sql.writeCheckpoint, args: []any{
-		rec.Scope, rec.Source, rec.ScopeVersion, jsonArg(rec.Definition), jsonArg(rec.ColumnSchema),
-		rec.Position.String(), int64(rec.StreamSeq), rec.AppliedAt,
-		float64(rec.TxnDuration) / float64(time.Millisecond), rec.RowsApplied, version,
+		si.Scope, si.Source, si.ScopeVersion, plan.JSONArg(si.Definition), plan.JSONArg(si.ColumnSchema),
+		si.Position, int64(si.StreamSeq), si.AppliedAt, si.TxnApplyMS, si.RowsApplied, si.SyncdVersion,
 	}}
-}
-
-// jsonArg passes a JSON document as text, or NULL if there is none.
-func jsonArg(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return string(b)
 }

@@ -3,41 +3,28 @@ package postgres
 import (
 	"fmt"
 	"strings"
+
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
-// op is the kind of statement a change becomes.
-type op byte
-
+// One-row forms of plan.Upsert, plan.Insert and plan.Delete, with one
+// scalar parameter per column: a group of one row is the common case for
+// small source transactions, and the server executes these at about half
+// the cost of an unnest over one-element arrays.
 const (
-	opUpsert    op = 'U' // insert rows, or update them by key
-	opInsert    op = 'I' // insert rows into a table without a key
-	opDelete    op = 'D' // delete rows by key
-	opDeleteRow op = 'R' // delete one row equal to the values, for tables without a key
-	opMoveKey   op = 'M' // change a row's key, keeping the columns not written
-	opTruncate  op = 'T'
-	// opUpdate updates rows by key, writing the columns given. Changes
-	// that leave values out (unchanged TOAST) use it: the row must exist
-	// at the target, since an insert would write NULL for what is left
-	// out. Its statements must update every row they carry.
-	opUpdate op = 'P'
-
-	// One-row forms of opUpsert, opInsert and opDelete, with one scalar
-	// parameter per column: a group of one row is the common case for
-	// small source transactions, and the server executes these at about
-	// half the cost of an unnest over one-element arrays.
-	opUpsert1 op = 'u'
-	opInsert1 op = 'i'
-	opDelete1 op = 'd'
+	opUpsert1 plan.Op = 'u'
+	opInsert1 plan.Op = 'i'
+	opDelete1 plan.Op = 'd'
 )
 
 // single returns the one-row form of o, or o if it has none.
-func (o op) single() op {
+func single(o plan.Op) plan.Op {
 	switch o {
-	case opUpsert:
+	case plan.Upsert:
 		return opUpsert1
-	case opInsert:
+	case plan.Insert:
 		return opInsert1
-	case opDelete:
+	case plan.Delete:
 		return opDelete1
 	}
 	return o
@@ -51,44 +38,34 @@ func (o op) single() op {
 // one value per parameter. Values are text that the column type's input
 // function reads, cast to the column's type. Identifiers are quoted;
 // values are never part of the text.
-func (tb *table) statement(o op, cols []int) string {
-	key := shapeKey(o, cols)
+func (tb *table) statement(o plan.Op, cols []int) string {
+	key := plan.ShapeKey(o, cols)
 	if s, ok := tb.stmts[string(key)]; ok {
 		return s
 	}
 	var s string
 	switch o {
-	case opUpsert, opInsert:
+	case plan.Upsert, plan.Insert:
 		s = tb.insertSQL(o, cols)
 	case opUpsert1, opInsert1:
 		s = tb.insertOneSQL(o, cols)
-	case opUpdate:
+	case plan.Update:
 		s = tb.updateSQL(cols)
-	case opDelete:
+	case plan.Delete:
 		s = tb.deleteSQL(cols)
 	case opDelete1:
 		s = tb.deleteOneSQL(cols)
-	case opDeleteRow:
+	case plan.DeleteRow:
 		s = tb.deleteRowSQL(cols)
-	case opMoveKey:
+	case plan.MoveKey:
 		s = tb.moveKeySQL(cols)
-	case opTruncate:
+	case plan.Truncate:
 		s = "TRUNCATE " + tb.ident
 	default:
 		panic(fmt.Sprintf("unknown statement kind %c", o))
 	}
 	tb.stmts[string(key)] = s
 	return s
-}
-
-// shapeKey identifies a statement: its kind and columns.
-func shapeKey(o op, cols []int) []byte {
-	b := make([]byte, 0, 1+2*len(cols))
-	b = append(b, byte(o))
-	for _, c := range cols {
-		b = append(b, byte(c>>8), byte(c))
-	}
-	return b
 }
 
 // unnest writes "unnest($1::text[], ...) AS u(c1, ...)" for cols.
@@ -107,7 +84,7 @@ func (tb *table) unnest(b *strings.Builder, cols []int) {
 
 // insertSQL: INSERT INTO t (c...) SELECT u.c... FROM unnest(...) AS u(c...)
 // [ON CONFLICT (key) DO UPDATE SET c = excluded.c ... | DO NOTHING].
-func (tb *table) insertSQL(o op, cols []int) string {
+func (tb *table) insertSQL(o plan.Op, cols []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "INSERT INTO %s (%s) SELECT ", tb.ident, tb.names(cols, ""))
 	for i, c := range cols {
@@ -118,14 +95,14 @@ func (tb *table) insertSQL(o op, cols []int) string {
 	}
 	b.WriteString(" FROM ")
 	tb.unnest(&b, cols)
-	if o == opUpsert {
+	if o == plan.Upsert {
 		tb.onConflict(&b, cols)
 	}
 	return b.String()
 }
 
 // insertOneSQL: INSERT INTO t (c...) VALUES ($1::type, ...) [ON CONFLICT ...].
-func (tb *table) insertOneSQL(o op, cols []int) string {
+func (tb *table) insertOneSQL(o plan.Op, cols []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES (", tb.ident, tb.names(cols, ""))
 	for i, c := range cols {
@@ -144,10 +121,10 @@ func (tb *table) insertOneSQL(o op, cols []int) string {
 // onConflict writes the upsert clause: the columns of cols outside the key
 // take the new values; the others keep theirs.
 func (tb *table) onConflict(b *strings.Builder, cols []int) {
-	fmt.Fprintf(b, " ON CONFLICT (%s) DO ", tb.names(tb.key, ""))
+	fmt.Fprintf(b, " ON CONFLICT (%s) DO ", tb.names(tb.Key, ""))
 	set := 0
 	for _, c := range cols {
-		if tb.isKey(c) {
+		if tb.IsKey(c) {
 			continue
 		}
 		if set == 0 {
@@ -171,7 +148,7 @@ func (tb *table) updateSQL(cols []int) string {
 	fmt.Fprintf(&b, "UPDATE %s AS t SET ", tb.ident)
 	set := 0
 	for _, c := range cols {
-		if tb.isKey(c) {
+		if tb.IsKey(c) {
 			continue
 		}
 		if set > 0 {
@@ -182,13 +159,13 @@ func (tb *table) updateSQL(cols []int) string {
 		b.WriteString(col.ident + " = u." + col.ident + "::" + col.typ)
 	}
 	if set == 0 { // only the key: touch the row, so that it counts
-		id := tb.cols[tb.key[0]].ident
+		id := tb.cols[tb.Key[0]].ident
 		b.WriteString(id + " = t." + id)
 	}
 	b.WriteString(" FROM ")
 	tb.unnest(&b, cols)
 	b.WriteString(" WHERE ")
-	for i, k := range tb.key {
+	for i, k := range tb.Key {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}
@@ -261,7 +238,7 @@ func (tb *table) moveKeySQL(cols []int) string {
 		fmt.Fprintf(&b, "%s = $%d::%s", tb.cols[c].ident, i+1, tb.cols[c].typ)
 	}
 	b.WriteString(" WHERE ")
-	for i, k := range tb.key {
+	for i, k := range tb.Key {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}
@@ -277,14 +254,4 @@ func (tb *table) moveKeySQL(cols []int) string {
 	b.WriteString(" WHERE NOT EXISTS (SELECT FROM moved)")
 	tb.onConflict(&b, cols)
 	return b.String()
-}
-
-// isKey reports whether the column at index c is a key column.
-func (tb *table) isKey(c int) bool {
-	for _, k := range tb.key {
-		if k == c {
-			return true
-		}
-	}
-	return false
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -38,21 +38,22 @@ type column struct {
 
 // table is a prepared target table.
 type table struct {
-	id    capture.TableID
-	ident string   // quoted, qualified name
-	cols  []column // the published columns, in the schema's order
-	index map[string]int
-	key   []int // indexes in cols of the key columns, in key order
-	// stmts caches statement texts by shape (see shapeKey).
+	plan.Table          // ID, column names and key
+	ident      string   // quoted, qualified name
+	cols       []column // the published columns, in the schema's order
+	// stmts caches statement texts by shape (see plan.ShapeKey).
 	stmts map[string]string
 }
 
 // newTable describes ts at a target whose catalog gave ct and types.
 func newTable(ts *router.TableSchema, ct *catalogTable, types map[uint32]pgType) (*table, error) {
+	pt, err := plan.NewTable(ts, ts.Target)
+	if err != nil {
+		return nil, err
+	}
 	tb := &table{
-		id:    ts.Target,
+		Table: pt,
 		ident: pgx.Identifier{ts.Target.Schema, ts.Target.Name}.Sanitize(),
-		index: make(map[string]int, len(ts.Columns)),
 		stmts: make(map[string]string),
 	}
 	for _, sc := range ts.Columns {
@@ -64,15 +65,7 @@ func newTable(ts *router.TableSchema, ct *catalogTable, types map[uint32]pgType)
 		if err != nil {
 			return nil, fmt.Errorf("column %s of %s: %w", sc.Name, ts.Target, err)
 		}
-		tb.index[sc.Name] = len(tb.cols)
 		tb.cols = append(tb.cols, col)
-	}
-	for _, k := range ts.Key {
-		i, ok := tb.index[k]
-		if !ok {
-			return nil, fmt.Errorf("key column %s of %s is not published", k, ts.Target)
-		}
-		tb.key = append(tb.key, i)
 	}
 	return tb, nil
 }

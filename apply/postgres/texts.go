@@ -49,6 +49,18 @@ func (ts *texts) value(i int) []byte {
 	return ts.data[start:ts.ends[i]]
 }
 
+// args returns the values as the arguments of a one-row statement:
+// text, or nil for NULL.
+func (ts *texts) args() []any {
+	args := make([]any, len(ts.nulls))
+	for i, null := range ts.nulls {
+		if !null {
+			args[i] = string(ts.value(i))
+		}
+	}
+	return args
+}
+
 // Dimensions implements pgtype.ArrayGetter.
 func (ts *texts) Dimensions() []pgtype.ArrayDimension {
 	return []pgtype.ArrayDimension{{Length: int32(len(ts.ends)), LowerBound: 1}}

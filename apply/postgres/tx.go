@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
@@ -45,7 +46,8 @@ type tx struct {
 	done    bool // committed, rolled back or failed
 
 	cv         converter
-	r          row
+	plan       plan.Planner[*table]
+	r          texts // the row being planned
 	g          group
 	queue      []queued
 	queueBytes int
@@ -68,7 +70,7 @@ type queued struct {
 	sql    string
 	args   []any
 	table  *table // nil for statements that write no rows of a table
-	op     op
+	op     plan.Op
 	rows   int
 	size   int
 	change *apply.Change // the one change the statement writes, if one
@@ -77,7 +79,9 @@ type queued struct {
 var _ apply.Tx = (*tx)(nil)
 
 func newTx(t *Target, conn *pgx.Conn, isolate bool) *tx {
-	return &tx{t: t, conn: conn, isolate: isolate, g: newGroup()}
+	x := &tx{t: t, conn: conn, isolate: isolate, g: newGroup()}
+	x.plan = plan.New[*table](t.cfg.Name, x)
+	return x
 }
 
 // Apply implements apply.Tx.
@@ -88,7 +92,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 	if x.isolate {
 		return x.applyIsolated(ctx, c)
 	}
-	if err := x.add(c); err != nil {
+	if err := x.plan.Add(c); err != nil {
 		return x.fail(ctx, apply.Reject(err, c, refused))
 	}
 	if x.queueBytes >= maxQueuedBytes || len(x.queue) >= maxQueuedStatements || x.queueRows >= maxQueuedRows {
@@ -103,7 +107,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 const savepoint = "syncd_change"
 
 func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
-	if err := x.add(c); err != nil {
+	if err := x.plan.Add(c); err != nil {
 		x.discard()
 		if err := apply.Reject(err, c, refused); apply.IsRejected(err) { // nothing was sent
 			return err
@@ -195,7 +199,7 @@ func (x *tx) clearQueue() {
 // failed and is classified (see apply.Reject).
 //
 // The statements go in one round trip, except that each update that must
-// find all its rows (opUpdate) ends a round trip, so that its row count
+// find all its rows (plan.Update) ends a round trip, so that its row count
 // is checked before anything after it, COMMIT included, runs.
 func (x *tx) send(ctx context.Context) (pgconn.CommandTag, error) {
 	defer x.clearQueue()
@@ -210,7 +214,7 @@ func (x *tx) send(ctx context.Context) (pgconn.CommandTag, error) {
 	}
 	for start := 0; start < len(x.queue); {
 		end := start
-		for end < len(x.queue) && x.queue[end].op != opUpdate {
+		for end < len(x.queue) && x.queue[end].op != plan.Update {
 			end++
 		}
 		end = min(end+1, len(x.queue))
@@ -235,7 +239,7 @@ func (x *tx) sendAhead(ctx context.Context) error {
 	}
 	last := len(x.queue) - 1
 	for i := range x.queue[:last] {
-		if x.queue[i].op == opUpdate { // its row count first
+		if x.queue[i].op == plan.Update { // its row count first
 			_, err := x.send(ctx)
 			return err
 		}
@@ -279,7 +283,7 @@ func (x *tx) start(ctx context.Context, qs []queued) *roundTrip {
 }
 
 // finish reads the results of rt and returns the last statement's tag.
-// An update that must find all its rows (opUpdate) is last in a round
+// An update that must find all its rows (plan.Update) is last in a round
 // trip: its row count is checked here.
 func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 	res, qs, first := rt.res, rt.qs, rt.first
@@ -296,8 +300,8 @@ func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 	}
 	x.begun = x.conn.PgConn().TxStatus() != 'I'
 	if err == nil {
-		if q := &qs[len(qs)-1]; q.op == opUpdate && tag.RowsAffected() != int64(q.rows) {
-			return tag, rowsMissing(q, tag.RowsAffected())
+		if q := &qs[len(qs)-1]; q.op == plan.Update && tag.RowsAffected() != int64(q.rows) {
+			return tag, plan.RowsMissing(q.change, q.describe(), int64(q.rows)-tag.RowsAffected())
 		}
 		return tag, nil
 	}
@@ -321,27 +325,7 @@ func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 }
 
 // describe names the statement for errors: kind, table, rows.
-func (q *queued) describe() string {
-	var what string
-	switch q.op {
-	case opTruncate:
-		return "truncate " + q.table.id.String()
-	case opUpsert:
-		what = "upsert"
-	case opUpdate:
-		what = "update"
-	case opInsert:
-		what = "insert"
-	case opDelete, opDeleteRow:
-		what = "delete"
-	case opMoveKey:
-		what = "change the key of"
-	}
-	if q.rows == 1 {
-		return fmt.Sprintf("%s 1 row of %s", what, q.table.id)
-	}
-	return fmt.Sprintf("%s %d rows of %s", what, q.rows, q.table.id)
-}
+func (q *queued) describe() string { return plan.Describe(q.op, q.rows, q.table.ID.String()) }
 
 func firstWord(s string) string {
 	for i, c := range s {
@@ -386,14 +370,4 @@ func (x *tx) rollback(ctx context.Context) error {
 	}
 	x.begun = false
 	return nil
-}
-
-// rowsMissing is the error of an update (opUpdate) that found fewer rows
-// than it carries: rows that entered a filtered scope without the values
-// the source left out. It is a rejected change: retrying cannot help.
-func rowsMissing(q *queued, updated int64) error {
-	return &apply.RejectedError{Change: q.change, Err: fmt.Errorf(
-		"update %d of %s: %d rows are not at the target, and the change does not carry their unchanged values "+
-			"(unchanged TOAST: a row entering a filtered scope); set REPLICA IDENTITY FULL on the source table",
-		q.rows, q.table.id, int64(q.rows)-updated)}
 }

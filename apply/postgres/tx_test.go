@@ -1,187 +1,18 @@
 package postgres
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
 const strictDDL = `CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, note text, qty integer CHECK (qty >= 0))`
-
-func good(id int) *apply.Change {
-	return change(items, capture.OpInsert, key(id), "", fmt.Sprintf(`{"id":%d,"name":"n%d","note":null,"qty":%d}`, id, id, id))
-}
-
-// TestCommitIsAtomic: a rejected row in a batch leaves nothing of the
-// transaction, nor its checkpoint.
-func TestCommitIsAtomic(t *testing.T) {
-	tests := []struct {
-		name string
-		bad  *apply.Change
-		// wantChange: the error names the change (it failed alone or
-		// before reaching the server).
-		wantChange bool
-	}{
-		{name: "not null", bad: change(items, capture.OpInsert, key(50), "", `{"id":50,"name":null,"note":null,"qty":1}`)},
-		{name: "check", bad: change(items, capture.OpUpdate, key(51), "", `{"id":51,"name":"x","note":null,"qty":-1}`)},
-		{name: "bad value", bad: change(items, capture.OpInsert, key(52), "", `{"id":52,"name":"x","note":null,"qty":"many"}`)},
-		{name: "value conversion", bad: change(items, capture.OpInsert, key(53), "", `{"id":53,"name":"x","note":null,"qty":{"n":1}}`), wantChange: true},
-		{name: "unknown column", bad: change(items, capture.OpInsert, key(54), "", `{"id":54,"name":"x","nope":1}`), wantChange: true},
-		{name: "alone in its statement", bad: change(items, capture.OpDelete, `{"id":"x"}`, "", ""), wantChange: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
-			e.exec(strictDDL)
-			e.prepare(items)
-			ctx := ctxT(t)
-			tx, err := e.tg.Begin(ctx, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			changes := []*apply.Change{good(1), good(2), tt.bad, good(3)}
-			for _, c := range changes {
-				if err = tx.Apply(ctx, c); err != nil {
-					break
-				}
-			}
-			if err == nil {
-				err = tx.Commit(ctx, record(1))
-			}
-			var rej *apply.RejectedError
-			if !errors.As(err, &rej) {
-				t.Fatalf("error = %v, want a RejectedError", err)
-			}
-			if tt.wantChange && rej.Change != tt.bad {
-				t.Errorf("RejectedError.Change = %v, want the bad change", rej.Change)
-			}
-			if err := tx.Apply(ctx, good(4)); !errors.Is(err, ErrTxDone) {
-				t.Errorf("Apply after the error = %v, want ErrTxDone", err)
-			}
-			if err := tx.Commit(ctx, record(1)); !errors.Is(err, ErrTxDone) {
-				t.Errorf("Commit after the error = %v, want ErrTxDone", err)
-			}
-			if err := tx.Rollback(ctx); err != nil {
-				t.Errorf("Rollback after the error = %v", err)
-			}
-			if got := e.rows(`SELECT count(*) FROM items`); got[0] != "0" {
-				t.Errorf("%s rows in items, want 0", got[0])
-			}
-			if _, ok, err := e.tg.Checkpoint(ctx, "s", "app"); ok || err != nil {
-				t.Errorf("Checkpoint = ok %v, err %v; want none", ok, err)
-			}
-			// The target goes on.
-			if err := e.run(false, record(2), good(5)); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-}
-
-// TestSendAhead: a full queue goes to the server while later changes are
-// converted. A row it rejects fails a later Apply, and nothing of the
-// transaction stays; without one, every row commits.
-func TestSendAhead(t *testing.T) {
-	e := newEnv(t)
-	e.exec(strictDDL)
-	e.prepare(items)
-	ctx := ctxT(t)
-	const rows = 2500
-	run := func(bad int) (failedAt int, err error) {
-		tx, err := e.tg.Begin(ctx, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback(ctx)
-		for id := 1; id <= rows; id++ {
-			c := good(id)
-			if id == bad {
-				c = change(items, capture.OpInsert, key(id), "", fmt.Sprintf(`{"id":%d,"name":null,"note":null,"qty":1}`, id))
-			}
-			if err := tx.Apply(ctx, c); err != nil {
-				return id, err
-			}
-		}
-		return 0, tx.Commit(ctx, record(1))
-	}
-
-	failedAt, err := run(500)
-	var rej *apply.RejectedError
-	if !errors.As(err, &rej) || !strings.Contains(err.Error(), "1000 rows of") {
-		t.Fatalf("error = %v, want a RejectedError for the statement of rows 1 to 1000", err)
-	}
-	if failedAt <= maxQueuedRows || failedAt > rows {
-		t.Errorf("the rejection came from Apply of row %d, want one after row %d: the first rows go ahead", failedAt, maxQueuedRows)
-	}
-	if got := e.rows(`SELECT count(*) FROM items`); got[0] != "0" {
-		t.Errorf("%s rows in items after the rejection, want 0", got[0])
-	}
-
-	if _, err := run(0); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := e.rows(`SELECT count(*), sum(qty) FROM items`)[0], fmt.Sprintf("%d|%d", rows, rows*(rows+1)/2); got != want {
-		t.Errorf("items holds count|sum(qty) %s, want %s", got, want)
-	}
-}
-
-// TestIsolateRejects: with isolate, rejected changes fail alone and the
-// others commit.
-func TestIsolateRejects(t *testing.T) {
-	e := newEnv(t)
-	e.exec(strictDDL, `CREATE TABLE logs (msg text NOT NULL, n integer)`)
-	e.prepare(items, logs)
-	ctx := ctxT(t)
-	tx, err := e.tg.Begin(ctx, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	notNull := change(items, capture.OpInsert, key(2), "", `{"id":2,"name":null,"note":null,"qty":1}`)
-	check := change(items, capture.OpUpdate, key(1), "", `{"id":1,"name":"x","note":null,"qty":-5}`)
-	object := change(items, capture.OpInsert, key(3), "", `{"id":3,"name":{"a":1},"note":null,"qty":1}`)
-	// A keyless update whose insert fails must not delete the old row.
-	keyless := change(logs, capture.OpUpdate, "", `{"msg":"keep","n":1}`, `{"msg":null,"n":2}`)
-	// An update without its unchanged values cannot create its row.
-	partial := change(items, capture.OpUpdate, key(6), "", `{"id":6,"name":"six","qty":6}`, "note")
-	changes := []struct {
-		c    *apply.Change
-		want bool // rejected
-	}{
-		{good(1), false}, {notNull, true}, {change(logs, capture.OpInsert, "", "", `{"msg":"keep","n":1}`), false},
-		{check, true}, {good(4), false}, {object, true}, {keyless, true}, {partial, true}, {good(5), false},
-	}
-	for _, c := range changes {
-		err := tx.Apply(ctx, c.c)
-		var rej *apply.RejectedError
-		switch {
-		case !c.want && err != nil:
-			t.Fatalf("Apply(%v) = %v", c.c, err)
-		case c.want && !errors.As(err, &rej):
-			t.Fatalf("Apply(%v) = %v, want a RejectedError", c.c, err)
-		case c.want && rej.Change != c.c:
-			t.Errorf("RejectedError.Change = %v, want %v", rej.Change, c.c)
-		}
-	}
-	if err := tx.Commit(ctx, record(7)); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := e.rows(`SELECT id, name, qty FROM items ORDER BY id`), []string{"1|n1|1", "4|n4|4", "5|n5|5"}; !slices.Equal(got, want) {
-		t.Errorf("items %q, want %q", got, want)
-	}
-	if got, want := e.rows(`SELECT * FROM logs`), []string{"keep|1"}; !slices.Equal(got, want) {
-		t.Errorf("logs %q, want %q", got, want)
-	}
-	if rec, ok, err := e.tg.Checkpoint(ctx, "s", "app"); err != nil || !ok || rec.Position != 7 {
-		t.Errorf("Checkpoint = %+v, %v, %v", rec, ok, err)
-	}
-}
 
 // TestConnectionErrorsAreRetryable: an unreachable server and a lost
 // connection give plain errors, and the Target reconnects.
@@ -192,7 +23,7 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tg.Close()
-		_, err = tg.Begin(ctxT(t), false)
+		_, err = tg.Begin(applytest.Context(t), false)
 		if err == nil || apply.IsRejected(err) || !strings.Contains(err.Error(), "connect to target down") {
 			t.Errorf("Begin = %v, want a plain connection error", err)
 		}
@@ -201,20 +32,20 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 		e := newEnv(t)
 		e.exec(strictDDL)
 		e.prepare(items)
-		ctx := ctxT(t)
+		ctx := applytest.Context(t)
 		tx, err := e.tg.Begin(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.Apply(ctx, good(1)); err != nil {
+		if err := tx.Apply(ctx, applytest.Good(items, 1)); err != nil {
 			t.Fatal(err)
 		}
 		e.exec(fmt.Sprintf(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND application_name = 'syncd'`, e.db))
-		err = tx.Commit(ctx, record(1))
+		err = tx.Commit(ctx, applytest.Record(1))
 		if err == nil || apply.IsRejected(err) {
 			t.Fatalf("Commit over a lost connection = %v, want a plain error", err)
 		}
-		if err := e.run(false, record(2), good(2)); err != nil {
+		if err := e.run(false, applytest.Record(2), applytest.Good(items, 2)); err != nil {
 			t.Fatalf("after reconnecting: %v", err)
 		}
 		if got := e.rows(`SELECT id FROM items`); !slices.Equal(got, []string{"2"}) {
@@ -223,61 +54,19 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 	})
 }
 
-// TestOneTransactionAtATime: the connection serves one transaction.
-func TestOneTransactionAtATime(t *testing.T) {
-	e := newEnv(t)
-	e.prepare(items)
-	ctx := ctxT(t)
-	tx, err := e.tg.Begin(ctx, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.tg.Begin(ctx, false); err == nil {
-		t.Error("second Begin succeeded")
-	}
-	if err := e.tg.Prepare(ctx, "s", nil); err == nil {
-		t.Error("Prepare during a transaction succeeded")
-	}
-	if _, _, err := e.tg.Checkpoint(ctx, "s", "app"); err == nil {
-		t.Error("Checkpoint during a transaction succeeded")
-	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Errorf("second Rollback = %v", err)
-	}
-	if err := e.run(false, record(1)); err != nil {
-		t.Fatal(err)
-	}
+// The tests every target must pass (see applytest.Suite), with what this
+// engine adds.
+
+func TestCommitIsAtomic(t *testing.T) {
+	suite.CommitIsAtomic(t, applytest.Bad{Name: "bad value", Change: applytest.Change(items, capture.OpInsert, applytest.Key(52), "", `{"id":52,"name":"x","note":null,"qty":"many"}`)})
 }
 
-// TestPartialUpdateOfMissingRow: in a batch, an update that carries
-// unchanged (left out) values for a row the target lacks fails the
-// transaction as rejected, naming the fix, instead of inserting NULLs;
-// for rows that exist it keeps the left-out values.
-func TestPartialUpdateOfMissingRow(t *testing.T) {
-	e := newEnv(t)
-	e.exec(`CREATE TABLE items (id integer PRIMARY KEY, name text, note text, qty integer)`,
-		`INSERT INTO items VALUES (1, 'one', 'big note', 1), (2, 'two', 'other note', 2)`)
-	e.prepare(items)
-	err := e.run(false, record(1),
-		change(items, capture.OpUpdate, key(1), "", `{"id":1,"name":"uno","qty":11}`, "note"),
-		change(items, capture.OpUpdate, key(3), "", `{"id":3,"name":"tres","qty":3}`, "note"),
-		change(items, capture.OpUpdate, key(2), "", `{"id":2,"name":"dos","qty":22}`, "note"))
-	if !apply.IsRejected(err) || !strings.Contains(err.Error(), "1 rows are not at the target") || !strings.Contains(err.Error(), "REPLICA IDENTITY FULL") {
-		t.Fatalf("run = %v, want a rejected change naming the missing row and the fix", err)
-	}
-	if got, want := e.rows(`SELECT * FROM items ORDER BY id`), []string{"1|one|big note|1", "2|two|other note|2"}; !slices.Equal(got, want) {
-		t.Errorf("after the failed transaction: %q, want %q", got, want)
-	}
-	err = e.run(false, record(2),
-		change(items, capture.OpUpdate, key(1), "", `{"id":1,"name":"uno","qty":11}`, "note"),
-		change(items, capture.OpUpdate, key(2), "", `{"id":2,"name":"dos","qty":22}`, "note"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := e.rows(`SELECT * FROM items ORDER BY id`), []string{"1|uno|big note|11", "2|dos|other note|22"}; !slices.Equal(got, want) {
-		t.Errorf("items %q, want %q", got, want)
-	}
-}
+func TestSendAhead(t *testing.T) { suite.SendAhead(t, maxQueuedRows) }
+
+func TestIsolateRejects(t *testing.T) { suite.IsolateRejects(t) }
+
+func TestConstraintsAreRejected(t *testing.T) { suite.ConstraintsAreRejected(t) }
+
+func TestOneTransactionAtATime(t *testing.T) { suite.OneTransactionAtATime(t) }
+
+func TestPartialUpdateOfMissingRow(t *testing.T) { suite.PartialUpdateOfMissingRow(t) }

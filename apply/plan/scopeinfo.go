@@ -1,0 +1,82 @@
+package plan
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint"
+)
+
+// ScopeInfo is a checkpoint.Record as the columns of a scope_info row
+// hold it, one field per column. Engines keep the table, its DDL, the
+// upsert that writes a row and each column's driver value; a column of
+// their own may follow (MySQL's last_position_num, for ordering).
+type ScopeInfo struct {
+	Scope        string
+	Source       string
+	ScopeVersion int
+	Definition   []byte // JSON; nil is NULL, which the upsert leaves as stored
+	ColumnSchema []byte // JSON; nil is NULL, as Definition
+	Position     string // capture.Position's text
+	StreamSeq    uint64
+	AppliedAt    time.Time // UTC
+	TxnApplyMS   float64   // the transaction's apply time in milliseconds
+	RowsApplied  int64
+	SyncdVersion string
+}
+
+// ReadScopeInfoSQL returns the query of the scope_info row of table (a
+// quoted name) whose scope and source are the parameters p1 and p2. Its
+// columns are Scan's.
+func ReadScopeInfoSQL(table, p1, p2 string) string {
+	return fmt.Sprintf(`SELECT scope_version, definition, column_schema, last_position,
+			last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version
+			FROM %s WHERE scope = %s AND source = %s`, table, p1, p2)
+}
+
+// NewScopeInfo returns rec as a scope_info row; version is recorded as
+// the syncd version where rec has none.
+func NewScopeInfo(rec checkpoint.Record, version string) ScopeInfo {
+	if rec.SyncdVersion != "" {
+		version = rec.SyncdVersion
+	}
+	return ScopeInfo{
+		Scope: rec.Scope, Source: rec.Source, ScopeVersion: rec.ScopeVersion,
+		Definition: rec.Definition, ColumnSchema: rec.ColumnSchema,
+		Position: rec.Position.String(), StreamSeq: rec.StreamSeq, AppliedAt: rec.AppliedAt.UTC(),
+		TxnApplyMS:  float64(rec.TxnDuration) / float64(time.Millisecond),
+		RowsApplied: rec.RowsApplied, SyncdVersion: version,
+	}
+}
+
+// Scan returns where a driver scans the columns of ReadScopeInfoSQL to.
+func (si *ScopeInfo) Scan() []any {
+	return []any{&si.ScopeVersion, &si.Definition, &si.ColumnSchema, &si.Position,
+		&si.StreamSeq, &si.AppliedAt, &si.TxnApplyMS, &si.RowsApplied, &si.SyncdVersion}
+}
+
+// Record returns the checkpoint record of the row.
+func (si *ScopeInfo) Record() (checkpoint.Record, error) {
+	pos, err := capture.ParsePosition(si.Position)
+	if err != nil {
+		return checkpoint.Record{}, err
+	}
+	return checkpoint.Record{
+		Scope: si.Scope, Source: si.Source, ScopeVersion: si.ScopeVersion,
+		Definition: si.Definition, ColumnSchema: si.ColumnSchema,
+		Position: pos, StreamSeq: si.StreamSeq, AppliedAt: si.AppliedAt.UTC(),
+		TxnDuration:  time.Duration(math.Round(si.TxnApplyMS * float64(time.Millisecond))),
+		RowsApplied:  si.RowsApplied,
+		SyncdVersion: si.SyncdVersion,
+	}, nil
+}
+
+// JSONArg passes a JSON document as text, or NULL if there is none.
+func JSONArg(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
