@@ -4,22 +4,70 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"os/user"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now
+// and that this process has not handed out before.
+//
+// It picks below the kernel's ephemeral range (ip_local_port_range): a
+// port the kernel chose for a listener on :0 is free again once that
+// listener closes, and every outgoing connection (a test's client of a
+// database, say) may take it as its local port before the server meant to
+// listen there starts, or while it restarts. Below that range only
+// listeners that name their port bind, so the test servers started with
+// FreePort, which is random within some 20,000 ports, rarely meet.
 func FreePort(t TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find free port: %v", err)
+	low := ephemeralLow()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := 10000 + rand.IntN(low-10000)
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[port] = true
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("find free port: none free of 1,000 tried below %d", low)
+	return 0
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// ephemeralLow returns the lowest port of the kernel's ephemeral range,
+// or Linux's default, 32768, where it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low <= 11000 {
+		return 32768
+	}
+	return low
 }
 
 // Eventually calls cond every interval until it returns nil or timeout
