@@ -91,16 +91,32 @@ func openSchemaBucket(ctx context.Context, js jetstream.JetStream, replicas int)
 	return kv, nil
 }
 
-// putSchema records ts unless the bucket already holds the same.
+// putSchema records ts unless the bucket already holds the same. Columns
+// the recorded schema has and ts lacks (dropped or renamed at the source)
+// stay in the record, after those of ts: messages published before the
+// change still carry them, and targets keep them, as syncd never drops a
+// target column.
 func putSchema(ctx context.Context, kv jetstream.KeyValue, ts TableSchema) error {
 	key := schemaKey(ts.Scope, ts.Source)
-	b := mustJSON(ts)
 	e, err := kv.Get(ctx, key)
-	if err == nil && string(e.Value()) == string(b) {
-		return nil
-	}
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("read schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
+	}
+	if err == nil {
+		var old TableSchema
+		if err := json.Unmarshal(e.Value(), &old); err != nil {
+			return fmt.Errorf("read schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
+		}
+		ts.Columns = slices.Clone(ts.Columns)
+		for _, c := range old.Columns {
+			if ts.Column(c.Name) == nil {
+				ts.Columns = append(ts.Columns, c)
+			}
+		}
+	}
+	b := mustJSON(ts)
+	if err == nil && string(e.Value()) == string(b) {
+		return nil
 	}
 	if _, err := kv.Put(ctx, key, b); err != nil {
 		return fmt.Errorf("record schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
