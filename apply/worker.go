@@ -102,6 +102,9 @@ func NewWorker(cfg Config, conn *router.Conn, target Target, log hclog.Logger, m
 	if m == nil {
 		m = NewMetrics(nil)
 	}
+	// The parked-rows series exists from the start, at 0, so that an
+	// alert on its increase fires for the first parked row too.
+	m.Parked.WithLabelValues(cfg.Scope.Name, cfg.Target)
 	return &Worker{cfg: cfg, conn: conn, target: target, log: log, metrics: m, def: cfg.Scope.Definition(),
 		status: Status{Scope: cfg.Scope.Name, Target: cfg.Target, State: StateStarting}}
 }
