@@ -1,0 +1,118 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/scopes"
+)
+
+// The functions of this file read what a daemon recorded in JetStream,
+// for syncd plan. They change nothing: no bucket, stream or consumer is
+// created or updated, and a bucket or stream that does not exist reads as
+// empty.
+
+// RecordedScopes returns the entries of ScopeBucket by scope name.
+func (c *Conn) RecordedScopes(ctx context.Context) (map[string]ScopeRecord, error) {
+	out := map[string]ScopeRecord{}
+	err := c.readBucket(ctx, ScopeBucket, func(key string, value []byte) error {
+		var rec ScopeRecord
+		if err := json.Unmarshal(value, &rec); err != nil {
+			return fmt.Errorf("read scope %s: %w", key, err)
+		}
+		out[key] = rec
+		return nil
+	})
+	return out, err
+}
+
+// SnapshotsDue returns the tables of s, in s's order, that a daemon
+// running s would copy: those without a snapshot recorded for their
+// current definition. It is empty for a scope with snapshot = "never".
+func (c *Conn) SnapshotsDue(ctx context.Context, s *scopes.Scope) ([]capture.TableID, error) {
+	if s.Snapshot == scopes.SnapshotNever {
+		return nil, nil
+	}
+	recorded := map[string]snapshotRecord{}
+	err := c.readBucket(ctx, SnapshotBucket, func(key string, value []byte) error {
+		var rec snapshotRecord
+		if err := json.Unmarshal(value, &rec); err != nil {
+			return fmt.Errorf("read snapshot state %s: %w", key, err)
+		}
+		recorded[key] = rec
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var due []capture.TableID
+	for _, st := range s.Tables {
+		rec, ok := recorded[tableKey{scope: s.Name, table: st.ID}.kv()]
+		if !ok || rec.Hash != definitionHash(st) {
+			due = append(due, st.ID)
+		}
+	}
+	return due, nil
+}
+
+// StreamExists reports whether the scope's stream exists.
+func (c *Conn) StreamExists(ctx context.Context, scope string) (bool, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return false, fmt.Errorf("open jetstream: %w", err)
+	}
+	_, err = js.Stream(ctx, StreamName(scope))
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read stream %s: %w", StreamName(scope), err)
+	}
+	return true, nil
+}
+
+// readBucket calls f with each key of bucket and its latest value, in
+// no particular order. It lists the keys from the stream's subject
+// counts rather than with a watcher, which would create a consumer.
+func (c *Conn) readBucket(ctx context.Context, bucket string, f func(key string, value []byte) error) error {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return fmt.Errorf("open jetstream: %w", err)
+	}
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open bucket %s: %w", bucket, err)
+	}
+	stream, err := js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return fmt.Errorf("open bucket %s: %w", bucket, err)
+	}
+	prefix := "$KV." + bucket + "."
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	if err != nil {
+		return fmt.Errorf("list keys of bucket %s: %w", bucket, err)
+	}
+	for subject := range info.State.Subjects {
+		key := strings.TrimPrefix(subject, prefix)
+		e, err := kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read %s in bucket %s: %w", key, bucket, err)
+		}
+		if err := f(key, e.Value()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
