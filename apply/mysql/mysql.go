@@ -38,6 +38,10 @@ type Config struct {
 	CreateTables bool
 	// SyncdVersion is recorded in scope_info rows whose Record has none.
 	SyncdVersion string
+	// ReadOnly makes the session's transactions read-only (SET SESSION
+	// TRANSACTION READ ONLY on its one connection), for syncd plan, which
+	// only reads.
+	ReadOnly bool
 }
 
 // Options are a Target's optional dependencies.
@@ -166,6 +170,12 @@ func (t *Target) connect(ctx context.Context) (*sql.DB, error) {
 		db := sql.OpenDB(conn)
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
+		if t.cfg.ReadOnly {
+			if _, err := db.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("connect to target %s: %w", t.cfg.Name, err)
+			}
+		}
 		t.db = db
 	}
 	if t.server == nil {

@@ -31,6 +31,9 @@ type Config struct {
 	CreateTables bool
 	// SyncdVersion is recorded in scope_info rows whose Record has none.
 	SyncdVersion string
+	// ReadOnly makes every transaction read-only
+	// (default_transaction_read_only), for syncd plan, which only reads.
+	ReadOnly bool
 }
 
 // Options are a Target's optional dependencies.
@@ -78,6 +81,9 @@ func New(cfg Config, o Options) (*Target, error) {
 	cc.RuntimeParams["TimeZone"] = "UTC"
 	if _, ok := cc.RuntimeParams["application_name"]; !ok {
 		cc.RuntimeParams["application_name"] = "syncd"
+	}
+	if cfg.ReadOnly {
+		cc.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	if cfg.ScopeInfoTable == "" {
 		cfg.ScopeInfoTable = DefaultScopeInfoTable
