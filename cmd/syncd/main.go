@@ -4,6 +4,7 @@
 //
 //	syncd run --config PATH         run the daemon
 //	syncd validate --config PATH    check a config without connecting anywhere
+//	syncd plan --config PATH        print what a config would change, changing nothing
 //	syncd tail [--from-now] SCOPE   print a scope's messages as JSON lines
 //	syncd scopes --config PATH      print the running daemon's scope status
 //	syncd version                   print the version
@@ -28,6 +29,8 @@ const usage = `usage: syncd <command> [flags]
 commands:
   run       --config PATH                 run the daemon
   validate  --config PATH                 check a config without opening connections
+  plan      --config PATH [--json]        print what the config would change against what
+                                          runs (exit 0: no changes, 2: changes, 1: error)
   tail      [--config PATH | --nats URL] [--from-now] [--count N] SCOPE
                                           print a scope's messages as JSON lines
   scopes    --config PATH                 print the running daemon's scope status
@@ -48,6 +51,8 @@ func run(args []string) int {
 		return cmdRun(args[1:])
 	case "validate":
 		return cmdValidate(args[1:])
+	case "plan":
+		return cmdPlan(args[1:])
 	case "tail":
 		return cmdTail(args[1:])
 	case "scopes":

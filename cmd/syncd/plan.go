@@ -1,0 +1,499 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	applymysql "github.com/syncd-dev/syncd/apply/mysql"
+	applypg "github.com/syncd-dev/syncd/apply/postgres"
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/capture/mysql"
+	"github.com/syncd-dev/syncd/capture/postgres"
+	"github.com/syncd-dev/syncd/checkpoint"
+	"github.com/syncd-dev/syncd/router"
+	"github.com/syncd-dev/syncd/scopes"
+	"github.com/syncd-dev/syncd/scopes/filter"
+)
+
+// planTimeout bounds a whole syncd plan run.
+const planTimeout = 5 * time.Minute
+
+// cmdPlan prints what running a config would change against what syncd
+// recorded: exit 0 without changes, 2 with changes, 1 on errors. It
+// changes nothing: NATS is only read, and database sessions are
+// read-only.
+func cmdPlan(args []string) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	config := fs.String("config", "", "config `path`: an .hcl file or a directory of them")
+	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
+	if err := fs.Parse(args); err != nil {
+		return 1
+	}
+	if *config == "" {
+		fmt.Fprintln(os.Stderr, "syncd plan: --config is required")
+		return 1
+	}
+	cfg, ok := loadConfig(*config, scopes.LoadOptions{})
+	if !ok {
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, planTimeout)
+	defer cancel()
+	doc, err := makePlan(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "syncd plan:", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetEscapeHTML(false) // filters hold < and >
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			fmt.Fprintln(os.Stderr, "syncd plan:", err)
+			return 1
+		}
+	} else {
+		renderPlan(os.Stdout, doc)
+	}
+	if doc.Changes {
+		return 2
+	}
+	return 0
+}
+
+// planner gathers a plan; it holds the connections it opened.
+type planner struct {
+	cfg     *scopes.Config
+	nc      *router.Conn
+	sources map[string]*sourceReader
+	targets map[string]planTarget
+}
+
+// sourceReader is a source's read-only inspector with a column cache.
+type sourceReader struct {
+	name    string
+	dialect filter.Dialect
+	pg      *postgres.Inspector // set for PostgreSQL sources
+	inspect interface {
+		Columns(ctx context.Context, id capture.TableID) ([]string, error)
+		Count(ctx context.Context, id capture.TableID, where string, args []any) (capture.RowCount, error)
+	}
+	close   func()
+	columns map[capture.TableID][]string
+}
+
+// planTarget is what plan asks of a target; both engines' Targets have it.
+type planTarget interface {
+	MissingColumns(ctx context.Context, id capture.TableID, columns []string) (bool, []string, error)
+	Checkpoint(ctx context.Context, scope, source string) (checkpoint.Record, bool, error)
+	Close()
+}
+
+// makePlan connects read-only to NATS, the sources and the targets, and
+// compares cfg with what they hold.
+func makePlan(ctx context.Context, cfg *scopes.Config) (*planDoc, error) {
+	ncfg := cfg.NATS
+	if ncfg.URL == "" {
+		// The embedded server runs inside the daemon: plan reads it there.
+		ncfg.URL = "nats://" + ncfg.Listen
+	}
+	nc, err := router.Connect(ncfg, hclog.NewNullLogger(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("nats at %s (for the embedded server, syncd run must be running): %w", ncfg.URL, err)
+	}
+	defer nc.Close()
+	p := &planner{cfg: cfg, nc: nc, sources: map[string]*sourceReader{}, targets: map[string]planTarget{}}
+	defer p.close()
+	return p.plan(ctx)
+}
+
+func (p *planner) close() {
+	for _, s := range p.sources {
+		s.close()
+	}
+	for _, t := range p.targets {
+		t.Close()
+	}
+}
+
+func (p *planner) plan(ctx context.Context) (*planDoc, error) {
+	recorded, err := p.nc.RecordedScopes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	doc := &planDoc{Scopes: []scopePlan{}}
+	names := make([]string, 0, len(p.cfg.Scopes)+len(recorded))
+	for _, s := range p.cfg.Scopes {
+		names = append(names, s.Name)
+	}
+	for name := range recorded {
+		if p.cfg.Scope(name) == nil {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		var old *scopes.Scope
+		if rec, ok := recorded[name]; ok {
+			if old, err = scopes.ParseDefinition(rec.Definition); err != nil {
+				return nil, fmt.Errorf("recorded scope %s: %w", name, err)
+			}
+		}
+		sp, err := p.planScope(ctx, old, p.cfg.Scope(name))
+		if err != nil {
+			return nil, fmt.Errorf("scope %s: %w", name, err)
+		}
+		doc.Scopes = append(doc.Scopes, sp)
+	}
+	for _, src := range p.cfg.Sources {
+		if src.Kind != scopes.KindPostgres || !p.used(src.Name) {
+			continue
+		}
+		sp, err := p.planSource(ctx, src)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", src.Name, err)
+		}
+		doc.Sources = append(doc.Sources, sp)
+	}
+	doc.count()
+	return doc, nil
+}
+
+// used reports whether a scope of the config reads source.
+func (p *planner) used(source string) bool {
+	return slices.ContainsFunc(p.cfg.Scopes, func(s *scopes.Scope) bool { return s.Source == source })
+}
+
+// planScope compares one scope as recorded (old) and configured (new).
+func (p *planner) planScope(ctx context.Context, old, new *scopes.Scope) (scopePlan, error) {
+	cur := new
+	if cur == nil {
+		cur = old
+	}
+	// A scope removed with its source is listed without row counts.
+	var src *sourceReader
+	if new != nil || p.cfg.Source(cur.Source) != nil {
+		var err error
+		if src, err = p.source(ctx, cur.Source); err != nil {
+			return scopePlan{}, err
+		}
+	}
+	var colErr error
+	diff := scopes.Diff(old, new, func(id capture.TableID) []string {
+		if src == nil {
+			return nil
+		}
+		cols, err := src.tableColumns(ctx, id)
+		if err != nil && colErr == nil {
+			colErr = err
+		}
+		return cols
+	})
+	if colErr != nil {
+		return scopePlan{}, colErr
+	}
+	sp := scopePlan{Scope: cur.Name, Stream: router.StreamName(cur.Name), Action: actionNone}
+	switch {
+	case diff.Added:
+		sp.Action = actionCreate
+	case diff.Removed:
+		sp.Action = actionDelete
+	case diff.Changed():
+		sp.Action = actionUpdate
+	}
+	if diff.OldSource != diff.NewSource && !diff.Added && !diff.Removed {
+		sp.Source = &change{Old: diff.OldSource, New: diff.NewSource}
+	}
+	if diff.OldSnapshot != diff.NewSnapshot && !diff.Added && !diff.Removed {
+		sp.Snapshot = &change{Old: diff.OldSnapshot, New: diff.NewSnapshot}
+	}
+	exists, err := p.nc.StreamExists(ctx, cur.Name)
+	if err != nil {
+		return scopePlan{}, err
+	}
+	sp.StreamExists = exists
+	for _, td := range diff.Tables {
+		tp, err := src.planTable(ctx, td)
+		if err != nil {
+			return scopePlan{}, err
+		}
+		sp.Tables = append(sp.Tables, tp)
+	}
+	if new == nil {
+		return sp, nil
+	}
+	if err := p.pendingSnapshots(ctx, &sp, new, src); err != nil {
+		return scopePlan{}, err
+	}
+	for _, t := range p.cfg.Targets {
+		tp, err := p.planTarget(ctx, t, new, src)
+		if err != nil {
+			return scopePlan{}, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		if tp != nil {
+			sp.Targets = append(sp.Targets, *tp)
+		}
+	}
+	return sp, nil
+}
+
+// pendingSnapshots adds the unchanged tables of s whose snapshot a daemon
+// would still take (none is recorded for their definition).
+func (p *planner) pendingSnapshots(ctx context.Context, sp *scopePlan, s *scopes.Scope, src *sourceReader) error {
+	due, err := p.nc.SnapshotsDue(ctx, s)
+	if err != nil {
+		return err
+	}
+	for _, id := range due {
+		if slices.ContainsFunc(sp.Tables, func(tp tablePlan) bool { return tp.Table == id.String() }) {
+			continue
+		}
+		st := slices.IndexFunc(s.Tables, func(t *scopes.Table) bool { return t.ID == id })
+		n, err := src.count(ctx, id, s.Tables[st].Where, nil)
+		if err != nil {
+			return err
+		}
+		sp.Tables = append(sp.Tables, tablePlan{Table: id.String(), Action: actionSnapshot, Backfill: &n})
+	}
+	return nil
+}
+
+// planTable estimates the rows a table change copies and deletes; on a
+// nil s, it counts nothing.
+func (s *sourceReader) planTable(ctx context.Context, td scopes.TableDiff) (tablePlan, error) {
+	tp := tablePlan{Table: td.Table.String(), Action: actionUpdate, ColumnsAdded: td.ColumnsAdded, ColumnsRemoved: td.ColumnsRemoved}
+	if td.TargetChanged {
+		tp.TargetTable = &change{Old: td.Old.Target.String(), New: td.New.Target.String()}
+	}
+	switch {
+	case td.Added:
+		tp.Action = actionCreate
+	case td.Removed:
+		tp.Action = actionDelete
+	case td.FilterChanged:
+		tp.Filter = &change{Old: whereText(td.Old.Where), New: whereText(td.New.Where)}
+	}
+	if s == nil {
+		return tp, nil
+	}
+	var err error
+	var backfill, del capture.RowCount
+	switch {
+	case td.Added:
+		backfill, err = s.count(ctx, td.Table, td.New.Where, nil)
+		tp.Backfill = &backfill
+	case td.Removed:
+		del, err = s.count(ctx, td.Table, td.Old.Where, nil)
+		tp.Delete = &del
+	case len(td.ColumnsAdded) > 0 || td.TargetChanged:
+		// Rows already at the target lack the new columns, or a new
+		// target table lacks every row: all rows in scope are copied.
+		if backfill, err = s.count(ctx, td.Table, td.New.Where, nil); err != nil {
+			return tp, err
+		}
+		tp.Backfill = &backfill
+		if td.FilterChanged {
+			del, err = s.count(ctx, td.Table, td.Old.Where, td.New.Where)
+			tp.Delete = &del
+		}
+	case td.FilterChanged:
+		// Rows entering the filter are copied, rows leaving it deleted.
+		if backfill, err = s.count(ctx, td.Table, td.New.Where, td.Old.Where); err != nil {
+			return tp, err
+		}
+		del, err = s.count(ctx, td.Table, td.Old.Where, td.New.Where)
+		tp.Backfill, tp.Delete = &backfill, &del
+	}
+	return tp, err
+}
+
+// count counts the rows of table id that match in and do not match out
+// (nil in: every row; nil out: none excluded), on the source.
+func (s *sourceReader) count(ctx context.Context, id capture.TableID, in, out *filter.Filter) (capture.RowCount, error) {
+	var conds []string
+	var args []any
+	if in != nil {
+		var sql string
+		sql, args = in.SQL(s.dialect, args)
+		conds = append(conds, "("+sql+") IS TRUE")
+	}
+	if out != nil {
+		var sql string
+		sql, args = out.SQL(s.dialect, args)
+		conds = append(conds, "("+sql+") IS NOT TRUE")
+	}
+	n, err := s.inspect.Count(ctx, id, strings.Join(conds, " AND "), args)
+	if err != nil {
+		return n, fmt.Errorf("source %s: %w", s.name, err)
+	}
+	return n, nil
+}
+
+// tableColumns returns the source table's columns, cached.
+func (s *sourceReader) tableColumns(ctx context.Context, id capture.TableID) ([]string, error) {
+	if cols, ok := s.columns[id]; ok {
+		return cols, nil
+	}
+	cols, err := s.inspect.Columns(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", s.name, err)
+	}
+	if cols == nil {
+		return nil, fmt.Errorf("source %s has no table %s", s.name, id)
+	}
+	s.columns[id] = cols
+	return cols, nil
+}
+
+// planTarget says what target t lacks for scope s: nil if t neither
+// applies s nor holds a checkpoint of it.
+func (p *planner) planTarget(ctx context.Context, t *scopes.Target, s *scopes.Scope, src *sourceReader) (*targetPlan, error) {
+	listed := slices.Contains(s.Targets, t.Name)
+	w, err := p.target(t)
+	if err != nil {
+		return nil, err
+	}
+	_, applied, err := w.Checkpoint(ctx, s.Name, s.Source)
+	if err != nil {
+		return nil, err
+	}
+	tp := &targetPlan{Target: t.Name, CreateTables: t.CreateTables}
+	switch {
+	case !listed && !applied:
+		return nil, nil
+	case !listed:
+		tp.Action = actionDelete
+		return tp, nil
+	case !applied:
+		tp.Action = actionCreate
+	default:
+		tp.Action = actionNone
+	}
+	for _, st := range s.Tables {
+		cols := st.Columns
+		if cols == nil {
+			if cols, err = src.tableColumns(ctx, st.ID); err != nil {
+				return nil, err
+			}
+		}
+		exists, missing, err := w.MissingColumns(ctx, st.Target, cols)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !exists:
+			tp.TablesToCreate = append(tp.TablesToCreate, tableColumns{Table: st.Target.String(), Columns: missing})
+		case len(missing) > 0:
+			tp.ColumnsToAdd = append(tp.ColumnsToAdd, tableColumns{Table: st.Target.String(), Columns: missing})
+		}
+	}
+	if tp.Action == actionNone && (len(tp.TablesToCreate) > 0 || len(tp.ColumnsToAdd) > 0) {
+		tp.Action = actionUpdate
+	}
+	return tp, nil
+}
+
+// planSource compares a PostgreSQL source's publication and slot with
+// what the config's scopes need.
+func (p *planner) planSource(ctx context.Context, s *scopes.Source) (sourcePlan, error) {
+	r, err := p.source(ctx, s.Name)
+	if err != nil {
+		return sourcePlan{}, err
+	}
+	sp := sourcePlan{Source: s.Name, Publication: s.Publication, Slot: s.Slot}
+	pub, err := r.pg.Publication(ctx, s.Publication)
+	if err != nil {
+		return sp, err
+	}
+	sp.PublicationExists = pub.Exists
+	if !pub.AllTables {
+		for _, id := range scopes.NewIndex(p.cfg.Scopes).Tables(s.Name) {
+			if !slices.Contains(pub.Tables, id) {
+				sp.PublicationAdd = append(sp.PublicationAdd, id.String())
+			}
+		}
+		for _, id := range pub.Tables {
+			if len(scopes.NewIndex(p.cfg.Scopes).Lookup(s.Name, id)) == 0 {
+				sp.PublicationRemove = append(sp.PublicationRemove, id.String())
+			}
+		}
+	}
+	if sp.SlotExists, err = r.pg.SlotExists(ctx, s.Slot); err != nil {
+		return sp, err
+	}
+	return sp, nil
+}
+
+// source returns the read-only inspector of the named source, connecting
+// on first use.
+func (p *planner) source(ctx context.Context, name string) (*sourceReader, error) {
+	if r, ok := p.sources[name]; ok {
+		return r, nil
+	}
+	s := p.cfg.Source(name)
+	if s == nil {
+		return nil, fmt.Errorf("no source %s in the config", name)
+	}
+	r := &sourceReader{name: name, columns: map[capture.TableID][]string{}}
+	switch s.Kind {
+	case scopes.KindPostgres:
+		in, err := postgres.Inspect(ctx, s.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", name, err)
+		}
+		r.dialect, r.pg, r.inspect = filter.Postgres, in, in
+		r.close = func() { in.Close(context.Background()) }
+	case scopes.KindMySQL:
+		in, err := mysql.Inspect(ctx, s.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", name, err)
+		}
+		r.dialect, r.inspect = filter.MySQL, in
+		r.close = func() { in.Close() }
+	default:
+		return nil, fmt.Errorf("source %s: plan does not read %s sources yet", name, s.Kind)
+	}
+	p.sources[name] = r
+	return r, nil
+}
+
+// target returns target t opened read-only; it connects on first use.
+func (p *planner) target(t *scopes.Target) (planTarget, error) {
+	if w, ok := p.targets[t.Name]; ok {
+		return w, nil
+	}
+	var w planTarget
+	var err error
+	switch t.Kind {
+	case scopes.KindPostgres:
+		w, err = applypg.New(applypg.Config{Name: t.Name, DSN: t.DSN, ScopeInfoTable: t.ScopeInfoTable, ReadOnly: true}, applypg.Options{})
+	case scopes.KindMySQL:
+		w, err = applymysql.New(applymysql.Config{Name: t.Name, DSN: t.DSN, ScopeInfoTable: t.ScopeInfoTable, ReadOnly: true}, applymysql.Options{})
+	default:
+		err = fmt.Errorf("plan does not read %s targets yet", t.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.targets[t.Name] = w
+	return w, nil
+}
+
+func whereText(f *filter.Filter) string {
+	if f == nil {
+		return ""
+	}
+	return f.String()
+}
