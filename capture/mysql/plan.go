@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -66,6 +67,9 @@ func (i *Inspector) Count(ctx context.Context, id capture.TableID, where string,
 	var tableRows sql.NullInt64
 	err := i.db.QueryRowContext(ctx, `SELECT table_rows FROM information_schema.tables WHERE table_schema = ? AND table_name = ?`,
 		id.Schema, id.Name).Scan(&tableRows)
+	if errors.Is(err, sql.ErrNoRows) {
+		return capture.RowCount{}, fmt.Errorf("count rows of %s: no such table", id)
+	}
 	if err != nil {
 		return capture.RowCount{}, fmt.Errorf("count rows of %s: %w", id, err)
 	}
