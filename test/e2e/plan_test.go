@@ -17,9 +17,8 @@ import (
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
-// planV1 is the config a daemon runs in TestPlan: a filtered table and a
-// table with listed columns, applied to one target.
-const planV1 = `
+// planServers are the source and targets of TestPlan's configs.
+const planServers = `
 source "postgres" "app" { dsn = %[1]q }
 target "postgres" "replica" {
   dsn           = %[2]q
@@ -29,6 +28,11 @@ target "postgres" "replica2" {
   dsn           = %[3]q
   create_tables = true
 }
+`
+
+// planV1 is the config a daemon runs in TestPlan: a filtered table and a
+// table with listed columns, applied to one target.
+const planV1 = planServers + `
 scope "shop" {
   source  = "app"
   targets = ["replica"]
@@ -42,16 +46,7 @@ scope "shop" {
 
 // planV2 widens item's filter, adds a column to customer, adds table
 // orders and target replica2 to scope shop, and adds scope cheap.
-const planV2 = `
-source "postgres" "app" { dsn = %[1]q }
-target "postgres" "replica" {
-  dsn           = %[2]q
-  create_tables = true
-}
-target "postgres" "replica2" {
-  dsn           = %[3]q
-  create_tables = true
-}
+const planV2 = planServers + `
 scope "shop" {
   source  = "app"
   targets = ["replica", "replica2"]
