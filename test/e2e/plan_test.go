@@ -135,6 +135,28 @@ func TestPlan(t *testing.T) {
 	}
 	checkPlanJSON(t, doc, appDSN)
 
+	// Without scope shop in the config, plan lists it as removed with
+	// the rows its tables hold.
+	v3 := filepath.Join(d.Dir, "v3.hcl")
+	writeFile(t, v3, strings.Replace(readFile(t, d.ConfigPath), fmt.Sprintf(planV1, appDSN, replicaDSN, replica2DSN),
+		fmt.Sprintf(planServers, appDSN, replicaDSN, replica2DSN)+`
+scope "other" {
+  source = "app"
+  table "public.orders" {}
+}
+`, 1))
+	code, text = runSyncd(t, "plan", "--config", v3)
+	for _, want := range []string{
+		"- scope shop",
+		"    - table public.customer   (delete = 40 rows)",
+		"    - table public.item   (delete = " + fmt.Sprint(count(t, appDSN, "item", "price > 5")) + " rows)",
+		"~ publication syncd_app: + public.orders - public.customer - public.item",
+	} {
+		if code != 2 || !strings.Contains(text, want) {
+			t.Errorf("syncd plan without scope shop: exit %d, want 2 and %q:\n%s", code, want, text)
+		}
+	}
+
 	// An unreachable NATS server is an error that names it.
 	nowhere := filepath.Join(d.Dir, "nowhere.hcl")
 	writeFile(t, nowhere, strings.Replace(readFile(t, v2), srv.URL, "nats://127.0.0.1:1", 1))
