@@ -189,3 +189,20 @@ func oneScope(t *testing.T, pg *testenv.Postgres, ddl, scope string, tables ...s
 	}
 	return dsn, newDaemon(t, fmt.Sprintf("source \"postgres\" \"app\" { dsn = %q }\nscope %q {\n  source = \"app\"\n  snapshot = \"never\"\n%s}\n", dsn, scope, blocks.String()))
 }
+
+// lineOf returns the number of the first line of the file at path that
+// contains s, for checking the positions diagnostics name.
+func lineOf(t *testing.T, path, s string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, s) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%s has no line containing %q", path, s)
+	return 0
+}

@@ -95,7 +95,17 @@ func StartMariaDB(t TB, opts ...MariaDBOption) *MariaDB {
 		}
 		os.Chown(root, int(m.cred.Uid), int(m.cred.Gid))
 	}
-	install := []string{"--no-defaults", "--datadir=" + m.Dir, "--auth-root-authentication-method=normal", "--skip-test-db"}
+	// Each server has a temporary directory of its own: in the shared
+	// /tmp, the bootstraps of servers set up at the same time by tests
+	// in parallel have failed on each other's temporary tables.
+	tmp := filepath.Join(root, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatalf("create mariadb tmpdir: %v", err)
+	}
+	if m.cred != nil {
+		os.Chown(tmp, int(m.cred.Uid), int(m.cred.Gid))
+	}
+	install := []string{"--no-defaults", "--datadir=" + m.Dir, "--tmpdir=" + tmp, "--auth-root-authentication-method=normal", "--skip-test-db"}
 	if m.cred != nil {
 		install = append(install, "--user=mysql")
 	}
@@ -186,6 +196,7 @@ func (m *MariaDB) Start(t TB) {
 	args := []string{
 		"--no-defaults",
 		"--datadir=" + m.Dir,
+		"--tmpdir=" + filepath.Join(m.root, "tmp"),
 		"--port=" + strconv.Itoa(m.Port),
 		"--socket=" + filepath.Join(m.root, "mariadb.sock"),
 		"--pid-file=" + filepath.Join(m.root, "mariadb.pid"),
