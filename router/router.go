@@ -41,6 +41,8 @@ type Router struct {
 	order    []*publisher
 	versions map[string]int
 	plans    map[planKey]*plan
+	routes   map[*capture.Table]*tableRoutes
+	cand     []int // candidates of the event being routed
 	tracker  *checkpoint.Tracker
 	sub      *nats.Subscription
 	unwatch  func() // stops reconnect notices
@@ -111,6 +113,7 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		pubs:     make(map[string]*publisher),
 		versions: make(map[string]int),
 		plans:    make(map[planKey]*plan),
+		routes:   make(map[*capture.Table]*tableRoutes),
 		tracker:  checkpoint.NewTracker(0),
 		wakeup:   make(chan struct{}, 1),
 		pending:  make(map[tableKey]*pendingSnapshot),
@@ -224,9 +227,22 @@ func (r *Router) Begin(ctx context.Context, txn *capture.Txn) error {
 // covers its table and whose filter lets it through. A snapshot event goes
 // to its one scope only; a live change to a table whose snapshot is still
 // to be taken is dropped for that scope, as the snapshot will hold it.
+// Only the scopes whose filters the index does not rule out for ev are
+// looked at (tableRoutes.candidates).
 func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 	now := r.now()
-	for _, st := range r.index.Lookup(r.src.Name, ev.Table.ID()) {
+	rt := r.routes[ev.Table]
+	if rt == nil {
+		rt = newTableRoutes(r.index, r.src.Name, ev.Table)
+		r.routes[ev.Table] = rt
+	}
+	if ev.Scope != "" {
+		r.cand = rt.filters.All(r.cand[:0]) // its scope's snapshot starts, row matching or not
+	} else {
+		r.cand = rt.candidates(r.cand[:0], ev)
+	}
+	for _, i := range r.cand {
+		st := rt.tables[i]
 		k := tableKey{scope: st.Scope.Name, table: st.ID}
 		switch {
 		case ev.Scope != "" && ev.Scope != k.scope:
