@@ -46,8 +46,9 @@ type indexKey struct {
 	s     string // string
 }
 
-// NewIndex indexes filters by the column the most of them compare with = to a literal in a top-level conjunct; ties go to the
-// column whose name sorts first. Filters without such a conjunct, with a
+// NewIndex indexes filters by the column the most of them compare with =
+// to a literal in a top-level conjunct; ties go to the column whose name
+// sorts first. Filters without such a conjunct, with a
 // NULL literal in it, and nil filters (which pass every row) are kept
 // apart and are candidates for every row. A filter's position in filters
 // is what Candidates returns.
