@@ -8,8 +8,8 @@ import (
 	"github.com/syncd-dev/syncd/scopes/filter"
 )
 
-// Index finds the scope tables that cover a source table. It is immutable
-// and safe for concurrent use.
+// Index finds the scope tables that cover a source table, and indexes
+// their filters (Filters). It is immutable and safe for concurrent use.
 type Index struct {
 	tables  map[indexKey][]*Table
 	filters map[indexKey]*filter.Index
