@@ -233,8 +233,10 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 	now := r.now()
 	rt := r.routes[ev.Table]
 	if rt == nil {
-		rt = newTableRoutes(r.index, r.src.Name, ev.Table)
-		r.routes[ev.Table] = rt
+		var err error
+		if rt, err = r.newRoutes(ctx, ev); err != nil {
+			return err
+		}
 	}
 	if ev.Scope != "" {
 		r.cand = rt.filters.All(r.cand[:0]) // its scope's snapshot starts, row matching or not
@@ -274,6 +276,25 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		}
 	}
 	return nil
+}
+
+// newRoutes indexes the scope tables of ev's table version on its first
+// event, and makes the plans of those the event may reach before the index
+// narrows it, so that a scope whose columns or filter the table lacks
+// fails on the table's first row, not on the first row it matches.
+func (r *Router) newRoutes(ctx context.Context, ev *capture.Event) (*tableRoutes, error) {
+	rt := newTableRoutes(r.index, r.src.Name, ev.Table)
+	for _, st := range rt.tables {
+		k := tableKey{scope: st.Scope.Name, table: st.ID}
+		if ev.Scope != "" && ev.Scope != k.scope || ev.Scope == "" && r.pending[k] != nil {
+			continue
+		}
+		if _, err := r.plan(ctx, st, ev.Table); err != nil {
+			return nil, err
+		}
+	}
+	r.routes[ev.Table] = rt
+	return rt, nil
 }
 
 // plan returns how st publishes rows of t, making it on first use and

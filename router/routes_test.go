@@ -1,15 +1,20 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/scopes/filter"
+	"github.com/syncd-dev/syncd/test/testenv"
 )
 
 // routesWheres are the filters of the scopes of TestRoutesMatchEveryFilter:
@@ -119,4 +124,38 @@ func describe(plans []*plan, ms []message) string {
 		s += fmt.Sprintf(" s%02d:%c/%s", slices.Index(plans, m.plan), m.op, m.reason)
 	}
 	return s + " ]"
+}
+
+// TestRoutesFailOnFirstRow feeds a row that only scope "good" matches to a
+// table that scope "bad" lists a column of which it does not have: the
+// router fails on that first row, as when every scope's filter was
+// evaluated for it, although the index rules "bad" out.
+func TestRoutesFailOnFirstRow(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	cfg := loadConfig(t, `
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+scope "bad" {
+  source   = "app"
+  snapshot = "never"
+  table "public.product" {
+    columns = ["id", "nope"]
+    where   = "name = 'r1'"
+  }
+}
+scope "good" {
+  source   = "app"
+  snapshot = "never"
+  table "public.product" { where = "name = 'r2'" }
+}`)
+	r := newRouter(t, conn, cfg, 0)
+	ctx := context.Background()
+	txn := &capture.Txn{ID: "1", Pos: 100, Ack: 110, CommitTime: time.Now()}
+	if err := r.Begin(ctx, txn); err != nil {
+		t.Fatal(err)
+	}
+	err := r.Change(ctx, &capture.Event{Txn: txn, Table: productTable, Op: capture.OpInsert, After: row(1, "r2", "1")})
+	if !retry.IsTerminal(err) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("Change of a row only scope good matches = %v, want a terminal error naming column nope of scope bad", err)
+	}
 }
