@@ -167,6 +167,53 @@ func (p *plan) route(ev *capture.Event) (message, bool) {
 	return m, false
 }
 
+// tableRoutes are the scope tables covering one source table version, with
+// the index of their filters and where its column is in the version's rows.
+type tableRoutes struct {
+	tables  []*scopes.Table // as scopes.Index.Lookup returns them
+	filters *filter.Index   // positions in tables
+	col     int             // the indexed column in the table's rows, or -1
+}
+
+func newTableRoutes(ix *scopes.Index, source string, t *capture.Table) *tableRoutes {
+	rt := &tableRoutes{tables: ix.Lookup(source, t.ID()), filters: ix.Filters(source, t.ID()), col: -1}
+	if rt.filters == nil {
+		rt.filters = filter.NewIndex(nil)
+	}
+	if name := rt.filters.Column(); name != "" {
+		rt.col = t.Column(name)
+	}
+	return rt
+}
+
+// candidates appends to dst the positions in rt.tables of the scope tables
+// that may publish ev. It leaves out only tables whose filter is FALSE for
+// every row image route consults (the new row of inserts and reads, the
+// old of deletes, both of updates), for which route publishes nothing. A
+// missing image (an update without its old row) or a key-only one has the
+// indexed column Absent, which rules nothing out; truncates go to every
+// table.
+func (rt *tableRoutes) candidates(dst []int, ev *capture.Event) []int {
+	switch ev.Op {
+	case capture.OpInsert, capture.OpRead:
+		return rt.filters.Candidates(dst, rt.value(ev.After))
+	case capture.OpDelete:
+		return rt.filters.Candidates(dst, rt.value(ev.Before))
+	case capture.OpUpdate:
+		return rt.filters.Candidates(dst, rt.value(ev.Before), rt.value(ev.After))
+	}
+	return rt.filters.All(dst)
+}
+
+// value returns the indexed column's value in row: Absent if the table
+// has no such column or the row is short or nil.
+func (rt *tableRoutes) value(row capture.Row) any {
+	if rt.col < 0 || rt.col >= len(row) {
+		return capture.Absent
+	}
+	return row[rt.col]
+}
+
 // oldKey returns a row holding the key the target has for an updated row:
 // the old image's key if the source sent one, else the new row's key (which
 // then did not change).

@@ -41,6 +41,8 @@ type Router struct {
 	order    []*publisher
 	versions map[string]int
 	plans    map[planKey]*plan
+	routes   map[*capture.Table]*tableRoutes
+	cand     []int // candidates of the event being routed
 	tracker  *checkpoint.Tracker
 	sub      *nats.Subscription
 	unwatch  func() // stops reconnect notices
@@ -111,6 +113,7 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		pubs:     make(map[string]*publisher),
 		versions: make(map[string]int),
 		plans:    make(map[planKey]*plan),
+		routes:   make(map[*capture.Table]*tableRoutes),
 		tracker:  checkpoint.NewTracker(0),
 		wakeup:   make(chan struct{}, 1),
 		pending:  make(map[tableKey]*pendingSnapshot),
@@ -224,9 +227,24 @@ func (r *Router) Begin(ctx context.Context, txn *capture.Txn) error {
 // covers its table and whose filter lets it through. A snapshot event goes
 // to its one scope only; a live change to a table whose snapshot is still
 // to be taken is dropped for that scope, as the snapshot will hold it.
+// Only the scopes whose filters the index does not rule out for ev are
+// looked at (tableRoutes.candidates).
 func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 	now := r.now()
-	for _, st := range r.index.Lookup(r.src.Name, ev.Table.ID()) {
+	rt := r.routes[ev.Table]
+	if rt == nil {
+		var err error
+		if rt, err = r.newRoutes(ctx, ev); err != nil {
+			return err
+		}
+	}
+	if ev.Scope != "" {
+		r.cand = rt.filters.All(r.cand[:0]) // its scope's snapshot starts, row matching or not
+	} else {
+		r.cand = rt.candidates(r.cand[:0], ev)
+	}
+	for _, i := range r.cand {
+		st := rt.tables[i]
 		k := tableKey{scope: st.Scope.Name, table: st.ID}
 		switch {
 		case ev.Scope != "" && ev.Scope != k.scope:
@@ -258,6 +276,25 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		}
 	}
 	return nil
+}
+
+// newRoutes indexes the scope tables of ev's table version on its first
+// event, and makes the plans of those the event may reach before the index
+// narrows it, so that a scope whose columns or filter the table lacks
+// fails on the table's first row, not on the first row it matches.
+func (r *Router) newRoutes(ctx context.Context, ev *capture.Event) (*tableRoutes, error) {
+	rt := newTableRoutes(r.index, r.src.Name, ev.Table)
+	for _, st := range rt.tables {
+		k := tableKey{scope: st.Scope.Name, table: st.ID}
+		if ev.Scope != "" && ev.Scope != k.scope || ev.Scope == "" && r.pending[k] != nil {
+			continue
+		}
+		if _, err := r.plan(ctx, st, ev.Table); err != nil {
+			return nil, err
+		}
+	}
+	r.routes[ev.Table] = rt
+	return rt, nil
 }
 
 // plan returns how st publishes rows of t, making it on first use and

@@ -5,12 +5,14 @@ import (
 	"slices"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/scopes/filter"
 )
 
-// Index finds the scope tables that cover a source table. It is immutable
-// and safe for concurrent use.
+// Index finds the scope tables that cover a source table, and indexes
+// their filters (Filters). It is immutable and safe for concurrent use.
 type Index struct {
 	tables  map[indexKey][]*Table
+	filters map[indexKey]*filter.Index
 	sources map[string][]capture.TableID
 }
 
@@ -22,7 +24,7 @@ type indexKey struct {
 // NewIndex indexes the tables of scopes.
 func NewIndex(scopes []*Scope) *Index {
 	sorted := slices.SortedFunc(slices.Values(scopes), func(a, b *Scope) int { return cmp.Compare(a.Name, b.Name) })
-	ix := &Index{tables: map[indexKey][]*Table{}, sources: map[string][]capture.TableID{}}
+	ix := &Index{tables: map[indexKey][]*Table{}, filters: map[indexKey]*filter.Index{}, sources: map[string][]capture.TableID{}}
 	for _, s := range sorted {
 		for _, t := range s.Tables {
 			k := indexKey{source: s.Source, table: t.ID}
@@ -35,6 +37,13 @@ func NewIndex(scopes []*Scope) *Index {
 	for _, ids := range ix.sources {
 		slices.SortFunc(ids, compareTableIDs)
 	}
+	for k, tables := range ix.tables {
+		wheres := make([]*filter.Filter, len(tables))
+		for i, t := range tables {
+			wheres[i] = t.Where
+		}
+		ix.filters[k] = filter.NewIndex(wheres)
+	}
 	return ix
 }
 
@@ -43,6 +52,15 @@ func NewIndex(scopes []*Scope) *Index {
 // slice.
 func (ix *Index) Lookup(source string, t capture.TableID) []*Table {
 	return ix.tables[indexKey{source: source, table: t}]
+}
+
+// Filters returns the index of the where filters of the scope tables
+// Lookup returns for table t of source: its positions are positions in
+// Lookup's slice. Routing a row through it evaluates only the filters of
+// the spokes whose `col = :param` value the row has, not every scope's.
+// Nil if no scope covers the table.
+func (ix *Index) Filters(source string, t capture.TableID) *filter.Index {
+	return ix.filters[indexKey{source: source, table: t}]
 }
 
 // Tables returns the tables of source that some scope covers, sorted by
