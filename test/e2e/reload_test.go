@@ -39,7 +39,7 @@ func TestReload(t *testing.T) {
 	notify := listenNotify(t)
 	d.Env = []string{"NOTIFY_SOCKET=" + notify.addr}
 	d.Start()
-	notify.expect(t, `^READY=1$`)
+	notify.expect(t, d, `^READY=1$`)
 	nc := connect(t, d)
 	conn := pgConnect(t, dsn)
 	pg.Exec(t, "app", `INSERT INTO item VALUES (1, 'one')`)
@@ -50,8 +50,8 @@ func TestReload(t *testing.T) {
 		// Line 4 of the body, column 3: the file's line 4+HeaderLines.
 		d.Rewrite(strings.Replace(items, "snapshot =", "snapshott =", 1))
 		d.Signal(syscall.SIGHUP)
-		notify.expect(t, `^RELOADING=1\nMONOTONIC_USEC=[0-9]+$`)
-		notify.expect(t, `^READY=1\nSTATUS=config reload rejected$`)
+		notify.expect(t, d, `^RELOADING=1\nMONOTONIC_USEC=[0-9]+$`)
+		notify.expect(t, d, `^READY=1\nSTATUS=config reload rejected$`)
 		rl := reloadState(t, d)
 		diag := fmt.Sprintf("%s:%d:3: error: Unsupported argument", d.ConfigPath, 4+testenv.HeaderLines)
 		if rl.Outcome != "rejected" || rl.Generation != 1 || len(rl.Diagnostics) != 1 || !strings.HasPrefix(rl.Diagnostics[0], diag) {
@@ -83,8 +83,8 @@ func TestReload(t *testing.T) {
 		d.Rewrite(items + "scope \"orders\" {\n  source   = \"app\"\n  snapshot = \"initial\"\n  table \"public.orders\" {}\n}\n")
 		written := writeItems(t, conn, 3)
 		d.Signal(syscall.SIGHUP)
-		notify.expect(t, `^RELOADING=1\nMONOTONIC_USEC=[0-9]+$`)
-		notify.expect(t, `^READY=1\nSTATUS=config reload applied$`)
+		notify.expect(t, d, `^RELOADING=1\nMONOTONIC_USEC=[0-9]+$`)
+		notify.expect(t, d, `^READY=1\nSTATUS=config reload applied$`)
 		if rl := reloadState(t, d); rl.Outcome != "applied" || rl.Generation != 2 || len(rl.Diagnostics) != 0 {
 			t.Errorf("/scopes reload = %+v, want applied, generation 2, no diagnostics", rl)
 		}
@@ -155,14 +155,16 @@ func listenNotify(t *testing.T) *notifySocket {
 	return n
 }
 
-// expect checks that the next message matches re.
-func (n *notifySocket) expect(t *testing.T, re string) {
+// expect checks that the next message d sends matches re.
+func (n *notifySocket) expect(t *testing.T, d *testenv.Syncd, re string) {
 	t.Helper()
 	select {
 	case msg := <-n.msgs:
 		if !regexp.MustCompile(re).MatchString(msg) {
 			t.Fatalf("sd_notify message %q, want one matching %s", msg, re)
 		}
+	case <-d.Exited():
+		t.Fatalf("syncd exited instead of sending an sd_notify message matching %s", re)
 	case <-time.After(time.Minute):
 		t.Fatalf("no sd_notify message matching %s within a minute", re)
 	}
@@ -236,11 +238,12 @@ func slotState(t *testing.T, conn *pgx.Conn) string {
 }
 
 // writeItems inserts rows into item, ids first, first+1..., one
-// transaction each, until the function it returns is called; that
-// function returns how many it inserted. It stops early after an error,
-// failing the test.
+// transaction each, until the function it returns is called or the test
+// ends; that function returns how many it inserted. It stops early after
+// an error, failing the test.
 func writeItems(t *testing.T, conn *pgx.Conn, first int) func() int {
 	stop := make(chan struct{})
+	halt := sync.OnceFunc(func() { close(stop) })
 	var wg sync.WaitGroup
 	n := 0
 	wg.Add(1)
@@ -261,8 +264,9 @@ func writeItems(t *testing.T, conn *pgx.Conn, first int) func() int {
 			}
 		}
 	}()
+	t.Cleanup(func() { halt(); wg.Wait() })
 	return func() int {
-		close(stop)
+		halt()
 		wg.Wait()
 		return n
 	}
