@@ -98,6 +98,29 @@ func TestReload(t *testing.T) {
 		waitReady(t, d, time.Minute)
 	})
 
+	t.Run("config that cannot start is rolled back", func(t *testing.T) {
+		d.Rewrite(items + "scope \"missing\" {\n  source   = \"app\"\n  snapshot = \"never\"\n  table \"public.missing\" {}\n}\n")
+		d.Signal(syscall.SIGHUP)
+		notify.expect(t, d, `^RELOADING=1\nMONOTONIC_USEC=[0-9]+$`)
+		notify.expect(t, d, `^READY=1\nSTATUS=config reload failed$`)
+		rl := reloadState(t, d)
+		if rl.Outcome != "failed" || rl.Generation != 2 || len(rl.Diagnostics) != 1 || !strings.Contains(rl.Diagnostics[0], "public.missing") {
+			t.Errorf("/scopes reload = %+v, want failed, generation 2, one diagnostic naming public.missing", rl)
+		}
+		if m := get(t, d.AdminURL+"/metrics"); !strings.Contains(m, "\nsyncd_config_reload_failures_total 2\n") {
+			t.Errorf("/metrics lacks syncd_config_reload_failures_total 2")
+		}
+		// The previous config runs again.
+		n, err := streamCount(t, nc, "items")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg.Exec(t, "app", `INSERT INTO item VALUES (100000, 'after')`, `INSERT INTO orders VALUES (5, 5)`)
+		waitCount(t, nc, "items", n+1, time.Minute)
+		waitRows(t, nc, "orders", "1 2 3 4 5")
+		waitReady(t, d, time.Minute)
+	})
+
 	if code := d.Stop(); code != 0 {
 		t.Errorf("syncd exited with %d, want 0", code)
 	}
