@@ -162,7 +162,7 @@ func listenNotify(t *testing.T) *notifySocket {
 		t.Fatal(err)
 	}
 	n := &notifySocket{addr: addr, msgs: make(chan string, 100)}
-	done := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]byte, 4096)
@@ -171,10 +171,14 @@ func listenNotify(t *testing.T) *notifySocket {
 			if err != nil {
 				return
 			}
-			n.msgs <- string(buf[:k])
+			select {
+			case n.msgs <- string(buf[:k]):
+			case <-stop:
+				return
+			}
 		}
 	}()
-	t.Cleanup(func() { conn.Close(); <-done })
+	t.Cleanup(func() { close(stop); conn.Close(); <-done })
 	return n
 }
 
