@@ -118,6 +118,7 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, rl reloadSource, log hcl
 	if err != nil {
 		return err
 	}
+	ps.current.Store(p) // the probes read it as soon as the admin server serves
 	adm, err := admin.New(cfg.Admin.Listen, reg, admin.Probes{
 		Ready: func() []admin.Cause { return readiness(nc, ps.current.Load()) },
 		Scopes: func(ctx context.Context) any {
