@@ -53,8 +53,8 @@ type Router struct {
 
 	schemas   jetstream.KeyValue
 	snapshots jetstream.KeyValue
-	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped
-	taken     map[tableKey]string           // snapshots taken, not yet recorded done: definition hash
+	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped for truncating ones
+	taken     map[tableKey]*pendingSnapshot // snapshots taken, not yet recorded done
 }
 
 var (
@@ -114,7 +114,7 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		tracker:  checkpoint.NewTracker(0),
 		wakeup:   make(chan struct{}, 1),
 		pending:  make(map[tableKey]*pendingSnapshot),
-		taken:    make(map[tableKey]string),
+		taken:    make(map[tableKey]*pendingSnapshot),
 		log:      o.Logger,
 		metrics:  o.Metrics,
 		now:      time.Now,
@@ -223,7 +223,8 @@ func (r *Router) Begin(ctx context.Context, txn *capture.Txn) error {
 // Change implements capture.Sink: it publishes ev to each scope that
 // covers its table and whose filter lets it through. A snapshot event goes
 // to its one scope only; a live change to a table whose snapshot is still
-// to be taken is dropped for that scope, as the snapshot will hold it.
+// to be taken after a truncate is dropped for that scope, as the snapshot
+// will hold it.
 func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 	now := r.now()
 	for _, st := range r.index.Lookup(r.src.Name, ev.Table.ID()) {
@@ -233,7 +234,7 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 			continue
 		case ev.Scope != "":
 			r.snapshotStarted(k)
-		case len(r.pending) > 0 && r.pending[k] != nil:
+		case len(r.pending) > 0 && r.pending[k] != nil && r.pending[k].req.Truncate:
 			continue
 		}
 		p, err := r.plan(ctx, st, ev.Table)
@@ -241,11 +242,11 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 			return err
 		}
 		m, ok := p.route(ev)
+		if ev.Txn.Snapshot {
+			ok = snapshotMessage(&m, ok, r.taken[k])
+		}
 		if !ok {
 			continue
-		}
-		if ev.Txn.Snapshot {
-			m.reason = ReasonSnapshot
 		}
 		if !p.pub.holds(ev.Txn) {
 			r.touched = append(r.touched, p.pub)
