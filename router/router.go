@@ -241,7 +241,7 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		if err != nil {
 			return err
 		}
-		m, ok := p.route(ev)
+		m, ok := p.route(ev, r.pending[k] != nil) // only diffs are pending here
 		if ev.Txn.Snapshot {
 			ok = snapshotMessage(&m, ok, r.taken[k])
 		}

@@ -105,7 +105,8 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 
 // TestRouterPublishesScopeChange: a diff snapshot publishes its deletes as
 // scope_exit and its reads as backfill, with the scope's new version, and
-// live changes to the table go on while it is pending.
+// live changes to the table go on while it is pending, deleting rows that
+// leave both the old and the new scope.
 func TestRouterPublishesScopeChange(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
@@ -120,6 +121,11 @@ func TestRouterPublishesScopeChange(t *testing.T) {
 	live := &capture.Txn{ID: "1", Pos: 100, Ack: 110}
 	must(t, r.Begin(ctx, live))
 	must(t, r.Change(ctx, &capture.Event{Txn: live, Table: productTable, Op: capture.OpInsert, After: capture.Row{int32(1), "n", capture.Decimal("6"), nil}}))
+	// Rows 2 and 3 are in the old scope only, so at the targets until the
+	// diff: one moves out of both, one is deleted.
+	must(t, r.Change(ctx, &capture.Event{Txn: live, Table: productTable, Op: capture.OpUpdate,
+		Before: capture.Row{int32(2), "n", capture.Decimal("3"), nil}, After: capture.Row{int32(2), "n", capture.Decimal("0"), nil}}))
+	must(t, r.Change(ctx, &capture.Event{Txn: live, Table: productTable, Op: capture.OpDelete, Before: capture.Row{int32(3), "n", capture.Decimal("3"), nil}}))
 	must(t, r.Commit(ctx, live))
 	snap := &capture.Txn{ID: "snapshot", Pos: 150, Ack: 110, Snapshot: true}
 	must(t, r.Begin(ctx, snap))
@@ -134,7 +140,7 @@ func TestRouterPublishesScopeChange(t *testing.T) {
 		must(t, err)
 		got = append(got, fmt.Sprintf("%s:%s:v%d:%v", e.Op, e.Scope.Reason, e.Scope.Version, e.Key["id"]))
 	}
-	want := "c:change:v2:1 d:scope_exit:v2:7 r:backfill:v2:8"
+	want := "c:change:v2:1 d:scope_exit:v2:2 d:change:v2:3 d:scope_exit:v2:7 r:backfill:v2:8"
 	if strings.Join(got, " ") != want {
 		t.Errorf("stream holds %v, want %s", got, want)
 	}
