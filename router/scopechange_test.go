@@ -47,7 +47,7 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 	steps := []struct {
 		name   string
 		table  string
-		legacy bool // the last record is rewritten as a syncd without definitions wrote it
+		legacy string // the last record is rewritten as a syncd without definitions wrote it, with this hash
 		want   want
 	}{
 		{name: "first snapshot", table: `where = "price > 1"`,
@@ -66,19 +66,29 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 			want: want{}},
 		{name: "column list dropped, filter added", table: `where = "price > 2"`,
 			want: want{where: `"price" > $1 [2]`, exitWhere: `NOT COALESCE(("price" > $1), FALSE) [2]`}},
-		{name: "record without definition", table: `where = "price > 3"`, legacy: true,
+		{name: "record without definition", table: `where = "price > 3"`, legacy: "old",
 			want: want{truncate: true, where: `"price" > $1 [3]`}},
+		{name: "matching record without definition", table: `where = "price > 3"`, legacy: "current",
+			want: want{none: true}},
+		{name: "after it, changed", table: `where = "price > 4"`,
+			want: want{where: `("price" > $1) AND NOT COALESCE(("price" > $2), FALSE) [4 3]`,
+				exitWhere: `("price" > $1) AND NOT COALESCE(("price" > $2), FALSE) [3 4]`}},
 	}
 	key := tableKey{scope: "s", table: productTable.ID()}
 	for _, step := range steps {
-		if step.legacy {
+		cfg := loadConfig(t, productScope(step.table))
+		if step.legacy != "" {
+			hash := step.legacy
+			if hash == "current" {
+				hash = definitionHash(cfg.Scopes[0].Tables[0])
+			}
 			js, _ := jetstream.New(conn.nc)
 			kv, err := js.KeyValue(ctx, SnapshotBucket)
 			must(t, err)
-			_, err = kv.Put(ctx, key.kv(), []byte(`{"hash":"old","rows":2,"done":"2026-01-01T00:00:00Z"}`))
+			_, err = kv.Put(ctx, key.kv(), []byte(`{"hash":"`+hash+`","rows":2,"done":"2026-01-01T00:00:00Z"}`))
 			must(t, err)
 		}
-		r := newRouter(t, conn, loadConfig(t, productScope(step.table)), 10)
+		r := newRouter(t, conn, cfg, 10)
 		reqs := r.Snapshots()
 		if step.want.none {
 			if len(reqs) != 0 {

@@ -98,6 +98,12 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 					return fmt.Errorf("read snapshot state of %s in scope %s: %w", st.ID, s.Name, err)
 				}
 				if rec.Hash == definitionHash(st) {
+					if rec.Def == nil { // an earlier syncd's record: the hash says what it copied
+						rec.Def = defOf(st)
+						if _, err := kv.Update(ctx, k.kv(), mustJSON(rec), e.Revision()); err != nil {
+							return fmt.Errorf("record the definition of the snapshot of %s in scope %s: %w", st.ID, s.Name, err)
+						}
+					}
 					continue
 				}
 			}
@@ -124,8 +130,9 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 //
 //   - no snapshot yet: every row in scope, after a truncate;
 //   - a record without the definition it copied (written by a syncd before
-//     they were kept): the rows that left the scope cannot be found, so
-//     every row again after a truncate, once;
+//     they were kept, and the definition has changed since): the rows that
+//     left the scope cannot be found, so every row again after a truncate,
+//     once; loadSnapshots adds the definition to such records that match;
 //   - another target table, or a column added (or the column list
 //     dropped, to take them all): every row in scope, as upserts, and the
 //     rows the filter change makes leave, deleted;
