@@ -1,0 +1,362 @@
+package sqlserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
+)
+
+// Config is what one SQL Server source needs.
+type Config struct {
+	Name string // the source's name in the syncd config
+	// Store keeps the checkpoint version between runs.
+	Store capture.Store
+	// Resnapshot lets the source copy the tables again when a checkpoint
+	// falls below a table's minimum valid version (snapshot =
+	// "when_needed" on every scope); without it that is terminal.
+	Resnapshot bool
+	// PollInterval is the wait between polls that found changes; default
+	// 1s. Idle polls double it, up to MaxPollInterval (default 30s).
+	PollInterval    time.Duration
+	MaxPollInterval time.Duration
+	// SkipContext is the change tracking context of changes not to
+	// capture: syncd's own writes. Default DefaultContext.
+	SkipContext []byte
+	ChunkRows    int           // rows per snapshot query; default 10000
+	DrainTimeout time.Duration // how long a stop waits for in-flight publishes; default 30s
+}
+
+// Options are a Source's optional dependencies.
+type Options struct {
+	Logger hclog.Logger
+}
+
+// Source polls one database's change tracking for a set of tables.
+type Source struct {
+	cfg     Config
+	tracker Tracker
+	tables  []*Table // in table id order: the order of changes of one version
+	byID    map[capture.TableID]*Table
+	log     hclog.Logger
+
+	mu     sync.Mutex
+	status Status
+}
+
+var _ capture.Source = (*Source)(nil)
+
+// Status is what a Source reports for health and /scopes.
+type Status struct {
+	// Version is the change tracking version read through; Saved the
+	// checkpoint last saved, the resume point.
+	Version int64  `json:"version"`
+	Saved   *int64 `json:"saved,omitempty"`
+	// PollInterval is the current wait between polls, longer when idle.
+	PollInterval time.Duration `json:"poll_interval"`
+	Error        string        `json:"error,omitempty"`
+}
+
+// New returns a Source reading tables through tr. Each table needs a
+// primary key. It opens no connection.
+func New(cfg Config, tr Tracker, tables []*Table, o Options) (*Source, error) {
+	if cfg.Store == nil {
+		return nil, retry.Terminal(fmt.Errorf("source %s has no checkpoint store", cfg.Name))
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	cfg.MaxPollInterval = max(cfg.MaxPollInterval, cfg.PollInterval)
+	if cfg.MaxPollInterval == cfg.PollInterval && cfg.MaxPollInterval < 30*time.Second {
+		cfg.MaxPollInterval = 30 * time.Second
+	}
+	if cfg.SkipContext == nil {
+		cfg.SkipContext = DefaultContext
+	}
+	if cfg.ChunkRows <= 0 {
+		cfg.ChunkRows = 10000
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	s := &Source{cfg: cfg, tracker: tr, byID: map[capture.TableID]*Table{}, log: o.Logger.With("source", cfg.Name)}
+	for _, t := range tables {
+		if len(t.Key) == 0 {
+			return nil, retry.Terminal(fmt.Errorf("table %s of source %s has no primary key", t.ID(), cfg.Name))
+		}
+		s.tables = append(s.tables, t)
+		s.byID[t.ID()] = t
+	}
+	slices.SortFunc(s.tables, func(a, b *Table) int { return compareIDs(a.ID(), b.ID()) })
+	return s, nil
+}
+
+func compareIDs(a, b capture.TableID) int {
+	if a.Schema != b.Schema {
+		return compareStrings(a.Schema, b.Schema)
+	}
+	return compareStrings(a.Name, b.Name)
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Status returns the source's current state.
+func (s *Source) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+func (s *Source) setStatus(f func(*Status)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.status)
+}
+
+// Run implements capture.Source: it polls from the saved checkpoint (with
+// none, from the current version, after the pending snapshots), waiting
+// PollInterval between polls, longer while idle. On cancel it drains the
+// sink, saves the durable checkpoint and returns ctx's error.
+func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			s.setStatus(func(st *Status) { st.Error = err.Error() })
+		}
+	}()
+	ss, err := s.newSession(ctx, sink)
+	if err != nil {
+		return err
+	}
+	wait := s.cfg.PollInterval
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ss.stop(ctx)
+		case <-timer.C:
+		}
+		n, err := ss.poll(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ss.stop(ctx)
+			}
+			return err
+		}
+		if n > 0 {
+			wait = s.cfg.PollInterval
+		} else {
+			wait = min(2*wait, s.cfg.MaxPollInterval)
+		}
+		if err := ss.save(ctx); err != nil {
+			return err
+		}
+		s.setStatus(func(st *Status) { st.PollInterval = wait })
+		timer.Reset(wait)
+	}
+}
+
+// session is one Run's reading state.
+type session struct {
+	src  *Source
+	sink capture.Sink
+	// last is the version read through; have is false until the first
+	// poll when nothing was saved (or the tables are to be copied again).
+	last  int64
+	have  bool
+	saved int64
+	// haveSaved says saved holds what the store has.
+	haveSaved bool
+}
+
+func (s *Source) newSession(ctx context.Context, sink capture.Sink) (*session, error) {
+	b, err := s.cfg.Store.Load(ctx, s.cfg.Name)
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint of source %s: %w", s.cfg.Name, err)
+	}
+	v, ok, err := decodeState(b)
+	if err != nil {
+		return nil, retry.Terminal(fmt.Errorf("source %s: %w", s.cfg.Name, err))
+	}
+	return &session{src: s, sink: sink, last: v, have: ok, saved: v, haveSaved: ok}, nil
+}
+
+// poll reads, in one snapshot transaction, the changes after the
+// checkpoint up to the current version, passes them to the sink one
+// version at a time, then takes the snapshots the sink wants at that
+// version. It returns how many transactions it passed.
+func (ss *session) poll(ctx context.Context) (n int, err error) {
+	p, err := ss.src.tracker.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("begin poll of source %s: %w", ss.src.cfg.Name, err)
+	}
+	defer p.Close()
+	cur, curOK, err := p.CurrentVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read current version: %w", err)
+	}
+	if ss.have {
+		err := ss.check(ctx, p, cur, curOK)
+		var lost *LostError
+		if errors.As(err, &lost) && ss.src.cfg.Resnapshot {
+			if err := capture.SnapshotAgain(ctx, ss.sink, lost); err != nil {
+				return 0, err
+			}
+			ss.src.log.Warn("changes since the checkpoint are no longer tracked: copying the tables again", "error", lost)
+			ss.have = false
+		} else if err != nil {
+			return 0, retry.Terminal(fmt.Errorf("source %s: %w", ss.src.cfg.Name, err))
+		}
+	} else if !curOK {
+		return 0, retry.Terminal(fmt.Errorf("source %s: %w", ss.src.cfg.Name, ErrTrackingOff))
+	}
+	if ss.have {
+		if n, err = ss.stream(ctx, p, cur); err != nil {
+			return n, err
+		}
+	}
+	ss.last, ss.have = cur, true
+	ss.src.setStatus(func(st *Status) { st.Version = cur })
+	k, err := ss.snapshots(ctx, p, cur)
+	if err != nil {
+		return n + k, err
+	}
+	if n+k == 0 {
+		return 0, ss.sink.Flush(ctx)
+	}
+	return n + k, nil
+}
+
+// check validates the checkpoint against the poll's versions.
+func (ss *session) check(ctx context.Context, p Poll, cur int64, curOK bool) error {
+	if !curOK {
+		return checkVersions(cur, curOK, ss.last, nil)
+	}
+	mins := make([]tableVersion, len(ss.src.tables))
+	for i, t := range ss.src.tables {
+		v, ok, err := p.MinValidVersion(ctx, t)
+		if err != nil {
+			return fmt.Errorf("read minimum valid version of %s: %w", t.ID(), err)
+		}
+		mins[i] = tableVersion{table: t.ID(), v: v, ok: ok}
+	}
+	return checkVersions(cur, curOK, ss.last, mins)
+}
+
+// versioned is a decoded change and its version.
+type versioned struct {
+	v  int64
+	ev capture.Event
+}
+
+// stream passes the changes after ss.last up to cur, one transaction per
+// version.
+func (ss *session) stream(ctx context.Context, p Poll, cur int64) (int, error) {
+	var changes []versioned
+	for _, t := range ss.src.tables {
+		err := p.Changes(ctx, t, ss.last, cur, func(r ChangeRow) error {
+			ev, ok, err := decode(t, r, ss.src.cfg.SkipContext)
+			if ok {
+				changes = append(changes, versioned{v: r.Version, ev: ev})
+			}
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("read changes of %s: %w", t.ID(), err)
+		}
+	}
+	// Tables are read one after the other; a stable sort keeps each
+	// version's changes in table order, then key order.
+	slices.SortStableFunc(changes, func(a, b versioned) int { return compareInt(a.v, b.v) })
+	n := 0
+	for i := 0; i < len(changes); {
+		v := changes[i].v
+		txn := &capture.Txn{ID: fmt.Sprint(v), Pos: capture.Position(v), Ack: capture.Position(v)}
+		if err := ss.sink.Begin(ctx, txn); err != nil {
+			return n, err
+		}
+		for ; i < len(changes) && changes[i].v == v; i++ {
+			changes[i].ev.Txn = txn
+			if err := ss.sink.Change(ctx, &changes[i].ev); err != nil {
+				return n, err
+			}
+		}
+		if err := ss.sink.Commit(ctx, txn); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func compareInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// save stores the durable checkpoint if it moved: the version read
+// through when every transaction passed is durable, else the version of
+// the last durable one of the contiguous prefix.
+func (ss *session) save(ctx context.Context) error {
+	if !ss.have {
+		return nil
+	}
+	ack, idle := ss.sink.Durable()
+	v := int64(ack)
+	if idle {
+		v = ss.last
+	}
+	if ss.haveSaved && v <= ss.saved {
+		return nil
+	}
+	if !idle && ack == 0 {
+		return nil
+	}
+	b, err := encodeState(v)
+	if err != nil {
+		return err
+	}
+	if err := ss.src.cfg.Store.Save(ctx, ss.src.cfg.Name, b); err != nil {
+		return fmt.Errorf("save checkpoint of source %s: %w", ss.src.cfg.Name, err)
+	}
+	ss.saved, ss.haveSaved = v, true
+	ss.src.setStatus(func(st *Status) { st.Saved = &v })
+	return nil
+}
+
+// stop drains the sink for at most DrainTimeout, saves the durable
+// checkpoint and returns ctx's error.
+func (ss *session) stop(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ss.src.cfg.DrainTimeout)
+	defer cancel()
+	if err := ss.sink.Drain(dctx); err != nil {
+		ss.src.log.Warn("drain on stop failed", "error", err)
+	}
+	if err := ss.save(dctx); err != nil {
+		ss.src.log.Warn("save checkpoint on stop failed", "error", err)
+	}
+	return ctx.Err()
+}
