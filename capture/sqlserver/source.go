@@ -29,7 +29,7 @@ type Config struct {
 	MaxPollInterval time.Duration
 	// SkipContext is the change tracking context of changes not to
 	// capture: syncd's own writes. Default DefaultContext.
-	SkipContext []byte
+	SkipContext  []byte
 	ChunkRows    int           // rows per snapshot query; default 10000
 	DrainTimeout time.Duration // how long a stop waits for in-flight publishes; default 30s
 }

@@ -1,0 +1,179 @@
+package sqlserver
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/syncd-dev/syncd/capture"
+)
+
+// replica is a sink that applies what it receives to in-memory tables,
+// one scope ("s") covering every table, as a target would. It reports
+// every committed transaction durable at once. It takes snapshots, and
+// drops live changes to a table until its snapshot transaction begins, as
+// the router does. It fails the test on a change out of version order or
+// an update whose unchanged columns (Before) differ from the replica's.
+type replica struct {
+	t       *testing.T
+	mu      sync.Mutex
+	rows    map[capture.TableID]map[any]capture.Row
+	pending map[capture.TableID]bool
+	tables  []capture.TableID
+	durable capture.Position
+	txns    int
+	changes []capture.Event // every change event, when keep is set
+	keep    bool
+	refuse  error // what Resnapshot returns
+	open    *capture.Txn
+}
+
+func newReplica(t *testing.T, snapshot bool, tables ...*Table) *replica {
+	r := &replica{t: t, rows: map[capture.TableID]map[any]capture.Row{}, pending: map[capture.TableID]bool{}}
+	for _, tb := range tables {
+		r.tables = append(r.tables, tb.ID())
+		r.rows[tb.ID()] = map[any]capture.Row{}
+		r.pending[tb.ID()] = snapshot
+	}
+	return r
+}
+
+func (r *replica) Begin(_ context.Context, txn *capture.Txn) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.open != nil {
+		r.t.Errorf("begin %s inside %s", txn.ID, r.open.ID)
+	}
+	if txn.Ack < r.durable {
+		r.t.Errorf("transaction %s at %s after %s", txn.ID, txn.Ack, r.durable)
+	}
+	r.open = txn
+	return nil
+}
+
+func (r *replica) Change(_ context.Context, ev *capture.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id := ev.Table.ID()
+	if ev.Txn.Snapshot && ev.Op == capture.OpTruncate {
+		r.pending[id] = false
+	}
+	if r.pending[id] {
+		return nil
+	}
+	if r.keep {
+		c := *ev
+		r.changes = append(r.changes, c)
+	}
+	rows := r.rows[id]
+	switch ev.Op {
+	case capture.OpTruncate:
+		clear(rows)
+	case capture.OpInsert, capture.OpRead:
+		rows[ev.After[0]] = ev.After
+	case capture.OpUpdate:
+		if old, ok := rows[ev.After[0]]; ok && ev.Before != nil {
+			for i, v := range ev.Before {
+				if v != capture.Absent && !reflect.DeepEqual(v, old[i]) {
+					r.t.Errorf("update of %s %v: Before[%d] = %v, the replica has %v", id, ev.After[0], i, v, old[i])
+				}
+			}
+		}
+		rows[ev.After[0]] = ev.After
+	case capture.OpDelete:
+		for i, v := range ev.Before[1:] {
+			if v != capture.Absent {
+				r.t.Errorf("delete of %s %v: column %d is %v, want Absent", id, ev.Before[0], i+1, v)
+			}
+		}
+		delete(rows, ev.Before[0])
+	}
+	return nil
+}
+
+func (r *replica) Commit(_ context.Context, txn *capture.Txn) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.open = nil
+	r.durable = txn.Ack
+	r.txns++
+	return nil
+}
+
+func (r *replica) Flush(context.Context) error { return nil }
+func (r *replica) Drain(context.Context) error { return nil }
+
+func (r *replica) Durable() (capture.Position, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.durable, true
+}
+
+func (r *replica) Snapshots() []capture.SnapshotRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []capture.SnapshotRequest
+	for _, id := range r.tables {
+		if r.pending[id] {
+			out = append(out, capture.SnapshotRequest{Scope: "s", Table: id})
+		}
+	}
+	return out
+}
+
+func (r *replica) SnapshotDone(context.Context, capture.SnapshotRequest, int64) error { return nil }
+
+func (r *replica) Resnapshot(_ context.Context, lost error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refuse != nil {
+		return r.refuse
+	}
+	for _, id := range r.tables {
+		r.pending[id] = true
+	}
+	return nil
+}
+
+// equal reports how the replica differs from the model's tables, if it does.
+func (r *replica) diff(m *ctModel) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range r.tables {
+		want := m.tables[id].rows
+		got := r.rows[id]
+		if len(got) != len(want) {
+			return fmt.Sprintf("%s: %d rows, the model has %d", id, len(got), len(want))
+		}
+		for k, w := range want {
+			if g := got[k]; !reflect.DeepEqual(g, w) {
+				return fmt.Sprintf("%s row %d: %v, the model has %v", id, k, g, w)
+			}
+		}
+	}
+	return ""
+}
+
+// memStore is a capture.Store in memory.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *memStore) Load(_ context.Context, source string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[source], nil
+}
+
+func (s *memStore) Save(_ context.Context, source string, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string][]byte{}
+	}
+	s.m[source] = b
+	return nil
+}
