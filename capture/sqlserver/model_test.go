@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 
 	"github.com/syncd-dev/syncd/capture"
 )
@@ -31,6 +32,7 @@ import (
 //     against one: live_test.go);
 //   - a poll's reads all see the state at Begin (snapshot isolation).
 type ctModel struct {
+	mu      sync.Mutex // the model may be written while a Run polls it
 	version int64
 	tables  map[capture.TableID]*modelTable
 	tracked bool // change tracking on for the database
@@ -74,6 +76,8 @@ func (m *ctModel) table(t *Table) *modelTable { return m.tables[t.ID()] }
 // upsert writes row (its key in column 0); changed lists the column
 // indexes an update sets (nil: unknown, a NULL mask).
 func (m *ctModel) upsert(t *Table, row capture.Row, changed []int, context []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	mt := m.table(t)
 	id := row[0].(int64)
 	m.version++
@@ -92,6 +96,8 @@ func (m *ctModel) upsert(t *Table, row capture.Row, changed []int, context []byt
 }
 
 func (m *ctModel) delete(t *Table, id int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	mt := m.table(t)
 	if _, ok := mt.rows[id]; !ok {
 		return
@@ -102,6 +108,8 @@ func (m *ctModel) delete(t *Table, id int64) {
 }
 
 func (m *ctModel) truncate(t *Table) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	mt := m.table(t)
 	m.version++
 	mt.rows = map[int64]capture.Row{}
@@ -112,6 +120,8 @@ func (m *ctModel) truncate(t *Table) {
 // cleanup removes the history at or before version c, as the retention
 // cleanup task does.
 func (m *ctModel) cleanup(c int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, mt := range m.tables {
 		for id, h := range mt.history {
 			i := 0
@@ -130,6 +140,8 @@ func (m *ctModel) cleanup(c int64) {
 
 // Begin implements Tracker: the poll reads a deep copy, the snapshot.
 func (m *ctModel) Begin(context.Context) (Poll, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	snap := &ctModel{version: m.version, tracked: m.tracked, tables: map[capture.TableID]*modelTable{}}
 	for id, mt := range m.tables {
 		c := &modelTable{t: mt.t, rows: map[int64]capture.Row{}, history: map[int64][]modelChange{}, minValid: mt.minValid}

@@ -122,9 +122,10 @@ func keysetAfter(t *Table, first int) string {
 }
 
 // databaseFactsSQL reads what the start-up checks need of the database:
-// its name, whether change tracking is on for it, its retention period and
-// unit, and its snapshot_isolation_state (1 = ALLOW_SNAPSHOT_ISOLATION ON).
-const databaseFactsSQL = `SELECT DB_NAME(),
+// its name, the login's user name in it, whether change tracking is on for
+// it, its retention period and unit, and its snapshot_isolation_state
+// (1 = ALLOW_SNAPSHOT_ISOLATION ON).
+const databaseFactsSQL = `SELECT DB_NAME(), USER_NAME(),
   CASE WHEN ctd.database_id IS NULL THEN 0 ELSE 1 END,
   COALESCE(ctd.retention_period, 0), COALESCE(ctd.retention_period_units_desc, N''),
   d.snapshot_isolation_state

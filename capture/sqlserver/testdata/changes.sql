@@ -1,0 +1,17 @@
+SELECT ct.SYS_CHANGE_VERSION, ct.SYS_CHANGE_OPERATION, ct.SYS_CHANGE_CONTEXT,
+  CASE WHEN ct.SYS_CHANGE_COLUMNS IS NULL THEN 1 ELSE 0 END,
+  CHANGE_TRACKING_IS_COLUMN_IN_MASK(1, ct.SYS_CHANGE_COLUMNS),
+  CHANGE_TRACKING_IS_COLUMN_IN_MASK(2, ct.SYS_CHANGE_COLUMNS),
+  CHANGE_TRACKING_IS_COLUMN_IN_MASK(4, ct.SYS_CHANGE_COLUMNS),
+  CHANGE_TRACKING_IS_COLUMN_IN_MASK(5, ct.SYS_CHANGE_COLUMNS),
+  ct.[order_id],
+  ct.[line],
+  CASE WHEN t.[order_id] IS NULL THEN 0 ELSE 1 END,
+  t.[line],
+  t.[order_id],
+  t.[sku],
+  t.[qty]
+FROM CHANGETABLE(CHANGES [sales].[order]]lines], @p1) AS ct
+LEFT JOIN [sales].[order]]lines] AS t ON t.[order_id] = ct.[order_id] AND t.[line] = ct.[line]
+WHERE ct.SYS_CHANGE_VERSION <= @p2
+ORDER BY ct.SYS_CHANGE_VERSION, ct.[order_id], ct.[line]
