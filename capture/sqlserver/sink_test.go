@@ -137,19 +137,30 @@ func (r *replica) Resnapshot(_ context.Context, lost error) error {
 	return nil
 }
 
-// equal reports how the replica differs from the model's tables, if it does.
+// diff reports how the replica differs from the model's tables, if it does.
 func (r *replica) diff(m *ctModel) string {
+	want := map[capture.TableID]map[any]capture.Row{}
+	for id, mt := range m.tables {
+		want[id] = map[any]capture.Row{}
+		for k, row := range mt.rows {
+			want[id][k] = row
+		}
+	}
+	return r.diffRows(want)
+}
+
+// diffRows reports how the replica differs from want, if it does.
+func (r *replica) diffRows(want map[capture.TableID]map[any]capture.Row) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range r.tables {
-		want := m.tables[id].rows
 		got := r.rows[id]
-		if len(got) != len(want) {
-			return fmt.Sprintf("%s: %d rows, the model has %d", id, len(got), len(want))
+		if len(got) != len(want[id]) {
+			return fmt.Sprintf("%s: %d rows, the source has %d", id, len(got), len(want[id]))
 		}
-		for k, w := range want {
+		for k, w := range want[id] {
 			if g := got[k]; !reflect.DeepEqual(g, w) {
-				return fmt.Sprintf("%s row %d: %v, the model has %v", id, k, g, w)
+				return fmt.Sprintf("%s row %v: %v, the source has %v", id, k, g, w)
 			}
 		}
 	}
