@@ -52,23 +52,15 @@ func TestLiveSQLServer(t *testing.T) {
 	exec("CREATE TABLE " + q + " (id int PRIMARY KEY, name nvarchar(50) NOT NULL, qty int NULL)")
 	t.Cleanup(func() { db.Exec("DROP TABLE " + q) })
 	exec("ALTER TABLE " + q + " ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = ON)")
-	exec("INSERT INTO "+q+" VALUES (1, N'a', 1), (2, N'b', 2)")
+	exec("INSERT INTO " + q + " VALUES (1, N'a', 1), (2, N'b', 2)")
 
 	tables, err := conn.Tables(ctx, []capture.TableSpec{{ID: id, Scopes: []string{"s"}, Columns: []string{"qty"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &memStore{}
 	rep := newReplica(t, true, tables...)
 	rep.keep = true
-	src, err := New(Config{Name: "live", Store: store, ChunkRows: 1}, conn, tables, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := src.newSession(ctx, rep)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ss := newTestSession(t, Config{Store: &memStore{}, ChunkRows: 1}, conn, rep, tables...)
 	pollAndCompare := func(what string) {
 		t.Helper()
 		if _, err := ss.poll(ctx); err != nil {
@@ -82,7 +74,7 @@ func TestLiveSQLServer(t *testing.T) {
 		}
 	}
 	pollAndCompare("snapshot")
-	exec("INSERT INTO "+q+" VALUES (3, N'c', 3)")
+	exec("INSERT INTO " + q + " VALUES (3, N'c', 3)")
 	exec("UPDATE " + q + " SET qty = 10 WHERE id = 1")
 	exec("DELETE FROM " + q + " WHERE id = 2")
 	pollAndCompare("changes")

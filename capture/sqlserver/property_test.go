@@ -27,16 +27,9 @@ func TestModelSnapshotPlusChangesEqualsSource(t *testing.T) {
 		for range rnd.IntN(5) {
 			m.upsert(a, capture.Row{rnd.Int64N(8), rnd.Int64N(3), rnd.Int64N(3)}, nil, nil)
 		}
-		store := &memStore{}
 		rep := newReplica(t, true, tables...)
-		src, err := New(Config{Name: "mssql", Store: store, Resnapshot: true, ChunkRows: 1 + rnd.IntN(3)}, m, tables, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ss, err := src.newSession(ctx, rep)
-		if err != nil {
-			t.Fatal(err)
-		}
+		src, ss := newTestSession(t, Config{Store: &memStore{}, Resnapshot: true, ChunkRows: 1 + rnd.IntN(3)}, m, rep, tables...)
+		var err error
 		for step := 0; step < 80; step++ {
 			tb := tables[rnd.IntN(len(tables))]
 			id := rnd.Int64N(8)
@@ -106,23 +99,15 @@ func TestModelCheckpointBelowMinValid(t *testing.T) {
 			ctx := context.Background()
 			a := modelTableOf("a", "x")
 			m := newModel(a)
-			store := &memStore{}
-			saved, _ := encodeState(1)
-			store.Save(ctx, "mssql", saved)
+			store := storeAt(1)
+			saved, _ := store.Load(ctx, "mssql")
 			m.upsert(a, capture.Row{int64(1), int64(1)}, nil, nil)
 			m.upsert(a, capture.Row{int64(2), int64(1)}, nil, nil)
 			tt.lose(m, a)
 			rep := newReplica(t, false, a)
 			rep.refuse = errors.New("scope s has snapshot = \"never\"")
-			src, err := New(Config{Name: "mssql", Store: store, Resnapshot: true}, m, []*Table{a}, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ss, err := src.newSession(ctx, rep)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = ss.poll(ctx)
+			_, ss := newTestSession(t, Config{Store: store, Resnapshot: true}, m, rep, a)
+			_, err := ss.poll(ctx)
 			var lost *LostError
 			if !errors.As(err, &lost) || lost.Table != a.ID() || lost.Checkpoint != 1 || lost.MinValid != tt.min {
 				t.Fatalf("poll: %v, want a LostError for %s at 1 below %d", err, a.ID(), tt.min)
@@ -141,16 +126,13 @@ func TestModelVersionZeroCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	a := modelTableOf("a", "x")
 	m := newModel(a)
-	store := &memStore{}
-	zero, _ := encodeState(0)
-	store.Save(ctx, "mssql", zero)
+	store := storeAt(0)
 	m.upsert(a, capture.Row{int64(1), int64(5)}, nil, nil)
 	m.upsert(a, capture.Row{int64(1), int64(6)}, []int{1}, nil)
 	m.upsert(a, capture.Row{int64(2), int64(7)}, nil, nil)
 	rep := newReplica(t, false, a)
 	rep.keep = true
-	src, _ := New(Config{Name: "mssql", Store: store}, m, []*Table{a}, Options{})
-	ss, _ := src.newSession(ctx, rep)
+	_, ss := newTestSession(t, Config{Store: store}, m, rep, a)
 	if _, err := ss.poll(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -178,11 +160,9 @@ func TestModelTrackingOff(t *testing.T) {
 		m.tracked = false
 		store := &memStore{}
 		if saved {
-			b, _ := encodeState(0)
-			store.Save(ctx, "mssql", b)
+			store = storeAt(0)
 		}
-		src, _ := New(Config{Name: "mssql", Store: store}, m, []*Table{a}, Options{})
-		ss, _ := src.newSession(ctx, newReplica(t, false, a))
+		_, ss := newTestSession(t, Config{Store: store}, m, newReplica(t, false, a), a)
 		if _, err := ss.poll(ctx); !errors.Is(err, ErrTrackingOff) {
 			t.Fatalf("saved %v: poll: %v, want ErrTrackingOff", saved, err)
 		}

@@ -188,3 +188,25 @@ func (s *memStore) Save(_ context.Context, source string, b []byte) error {
 	s.m[source] = b
 	return nil
 }
+
+// storeAt returns a store holding source "mssql"'s checkpoint at version v.
+func storeAt(v int64) *memStore {
+	b, _ := encodeState(v)
+	return &memStore{m: map[string][]byte{"mssql": b}}
+}
+
+// newTestSession makes a Source "mssql" reading through tr and a session of
+// it passing changes to rep.
+func newTestSession(t *testing.T, cfg Config, tr Tracker, rep *replica, tables ...*Table) (*Source, *session) {
+	t.Helper()
+	cfg.Name = "mssql"
+	src, err := New(cfg, tr, tables, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := src.newSession(context.Background(), rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, ss
+}

@@ -1,6 +1,7 @@
 package sqlserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,20 +103,7 @@ func New(cfg Config, tr Tracker, tables []*Table, o Options) (*Source, error) {
 }
 
 func compareIDs(a, b capture.TableID) int {
-	if a.Schema != b.Schema {
-		return compareStrings(a.Schema, b.Schema)
-	}
-	return compareStrings(a.Name, b.Name)
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Name, b.Name))
 }
 
 // Status returns the source's current state.
@@ -285,7 +273,7 @@ func (ss *session) stream(ctx context.Context, p Poll, cur int64) (int, error) {
 	}
 	// Tables are read one after the other; a stable sort keeps each
 	// version's changes in table order, then key order.
-	slices.SortStableFunc(changes, func(a, b versioned) int { return compareInt(a.v, b.v) })
+	slices.SortStableFunc(changes, func(a, b versioned) int { return cmp.Compare(a.v, b.v) })
 	n := 0
 	for i := 0; i < len(changes); {
 		v := changes[i].v
@@ -305,16 +293,6 @@ func (ss *session) stream(ctx context.Context, p Poll, cur int64) (int, error) {
 		n++
 	}
 	return n, nil
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // save stores the durable checkpoint if it moved: the version read
