@@ -12,31 +12,42 @@ import (
 // through which every change is durable downstream. Version 0 is a valid
 // checkpoint (nothing tracked yet), so the field is required, never
 // defaulted.
+//
+// Exact says the targets hold the tables exactly as they were at Version,
+// every row included: the checkpoint is the end of a poll that read up to
+// the current version, and all of it was durable. Only then do the column
+// masks of the changes after it (SYS_CHANGE_COLUMNS, relative to Version)
+// tell which columns the targets hold unchanged. A checkpoint in the
+// middle of a poll, or at the end of one cut short by MaxVersions, is not
+// exact: a row whose net change came after it may have older changes
+// before it, which the targets lack.
 type state struct {
 	Version *int64 `json:"version"`
+	Exact   bool   `json:"exact,omitempty"`
 }
 
-func encodeState(v int64) ([]byte, error) {
-	b, err := json.Marshal(state{Version: &v})
+func encodeState(v int64, exact bool) ([]byte, error) {
+	b, err := json.Marshal(state{Version: &v, Exact: exact})
 	if err != nil {
 		return nil, fmt.Errorf("encode checkpoint: %w", err)
 	}
 	return b, nil
 }
 
-// decodeState returns the saved version; ok is false when nothing is saved.
-func decodeState(b []byte) (v int64, ok bool, err error) {
+// decodeState returns the saved version and whether it is exact; ok is
+// false when nothing is saved.
+func decodeState(b []byte) (v int64, exact, ok bool, err error) {
 	if b == nil {
-		return 0, false, nil
+		return 0, false, false, nil
 	}
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
-		return 0, false, fmt.Errorf("decode checkpoint: %w", err)
+		return 0, false, false, fmt.Errorf("decode checkpoint: %w", err)
 	}
 	if st.Version == nil || *st.Version < 0 {
-		return 0, false, fmt.Errorf("decode checkpoint %s: want {\"version\": N} with N >= 0", b)
+		return 0, false, false, fmt.Errorf("decode checkpoint %s: want {\"version\": N} with N >= 0", b)
 	}
-	return *st.Version, true, nil
+	return *st.Version, st.Exact, true, nil
 }
 
 // ErrTrackingOff is returned when CHANGE_TRACKING_CURRENT_VERSION() is NULL.

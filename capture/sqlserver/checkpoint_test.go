@@ -53,15 +53,17 @@ func TestCheckVersions(t *testing.T) {
 }
 
 func TestState(t *testing.T) {
-	b, _ := encodeState(0)
-	if v, ok, err := decodeState(b); err != nil || !ok || v != 0 {
-		t.Fatalf("decodeState(%s) = %d, %v, %v; want 0, true: version 0 is a checkpoint", b, v, ok, err)
+	for _, exact := range []bool{false, true} {
+		b, _ := encodeState(0, exact)
+		if v, ex, ok, err := decodeState(b); err != nil || !ok || v != 0 || ex != exact {
+			t.Fatalf("decodeState(%s) = %d, %v, %v, %v; want 0, %v, true: version 0 is a checkpoint", b, v, ex, ok, err, exact)
+		}
 	}
-	if _, ok, err := decodeState(nil); ok || err != nil {
+	if _, _, ok, err := decodeState(nil); ok || err != nil {
 		t.Fatalf("decodeState(nil) = %v, %v; want no checkpoint", ok, err)
 	}
 	for _, bad := range []string{`{}`, `{"version":-1}`, `nope`} {
-		if _, _, err := decodeState([]byte(bad)); err == nil {
+		if _, _, _, err := decodeState([]byte(bad)); err == nil {
 			t.Errorf("decodeState(%s): no error", bad)
 		}
 	}

@@ -63,7 +63,7 @@ func TestLiveSQLServer(t *testing.T) {
 	_, ss := newTestSession(t, Config{Store: &memStore{}, ChunkRows: 1}, conn, rep, tables...)
 	pollAndCompare := func(what string) {
 		t.Helper()
-		if _, err := ss.poll(ctx); err != nil {
+		if _, _, err := ss.poll(ctx); err != nil {
 			t.Fatalf("%s: poll: %v", what, err)
 		}
 		if err := ss.save(ctx); err != nil {
@@ -82,7 +82,7 @@ func TestLiveSQLServer(t *testing.T) {
 	// A write tagged with syncd's context is not captured.
 	n := len(rep.changes)
 	exec(ApplyContextSQL+"UPDATE "+q+" SET name = N'mine' WHERE id = 3", sql.Named("syncd_ctx", DefaultContext))
-	if _, err := ss.poll(ctx); err != nil {
+	if _, _, err := ss.poll(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.changes) != n {
@@ -91,7 +91,7 @@ func TestLiveSQLServer(t *testing.T) {
 
 	// TRUNCATE lifts the minimum valid version above the checkpoint.
 	exec("TRUNCATE TABLE " + q)
-	_, err = ss.poll(ctx)
+	_, _, err = ss.poll(ctx)
 	var lost *LostError
 	if !errors.As(err, &lost) {
 		t.Fatalf("poll after TRUNCATE: %v, want a LostError", err)

@@ -14,7 +14,8 @@ import (
 // cleanups into the change tracking model, polls at random cuts, and
 // restarts the source from its saved checkpoint at random: after every
 // poll the replica (snapshot + replayed changes) must equal the model's
-// tables. A cleanup or truncate past the checkpoint makes the source copy
+// tables. The replica may lag in reporting changes durable, and lose those
+// not reported on a restart. A cleanup or truncate past the checkpoint makes the source copy
 // the tables again (Resnapshot).
 func TestModelSnapshotPlusChangesEqualsSource(t *testing.T) {
 	ctx := context.Background()
@@ -28,7 +29,8 @@ func TestModelSnapshotPlusChangesEqualsSource(t *testing.T) {
 			m.upsert(a, capture.Row{rnd.Int64N(8), rnd.Int64N(3), rnd.Int64N(3)}, nil, nil)
 		}
 		rep := newReplica(t, true, tables...)
-		src, ss := newTestSession(t, Config{Store: &memStore{}, Resnapshot: true, ChunkRows: 1 + rnd.IntN(3)}, m, rep, tables...)
+		rep.lag = rnd.IntN(3)
+		src, ss := newTestSession(t, Config{Store: &memStore{}, Resnapshot: true, ChunkRows: 1 + rnd.IntN(3), MaxVersions: 1 + rnd.Int64N(6)}, m, rep, tables...)
 		var err error
 		for step := 0; step < 80; step++ {
 			tb := tables[rnd.IntN(len(tables))]
@@ -47,15 +49,27 @@ func TestModelSnapshotPlusChangesEqualsSource(t *testing.T) {
 			case k < 55:
 				m.cleanup(rnd.Int64N(m.version + 1))
 			case k < 60:
+				rep.crash()
 				if ss, err = src.newSession(ctx, rep); err != nil {
 					t.Fatal(err)
 				}
 			default:
-				if _, err := ss.poll(ctx); err != nil {
-					t.Fatalf("seed %d step %d: poll: %v", seed, step, err)
+				// Polls of at most MaxVersions versions each, until caught
+				// up or, at random, cut short (a restart may follow).
+				behind := true
+				for behind {
+					if _, behind, err = ss.poll(ctx); err != nil {
+						t.Fatalf("seed %d step %d: poll: %v", seed, step, err)
+					}
+					if err := ss.save(ctx); err != nil {
+						t.Fatal(err)
+					}
+					if rnd.IntN(4) == 0 {
+						break
+					}
 				}
-				if err := ss.save(ctx); err != nil {
-					t.Fatal(err)
+				if behind {
+					continue
 				}
 				if d := rep.diff(m); d != "" {
 					t.Fatalf("seed %d step %d: after a poll at version %d: %s", seed, step, m.version, d)
@@ -107,7 +121,7 @@ func TestModelCheckpointBelowMinValid(t *testing.T) {
 			rep := newReplica(t, false, a)
 			rep.refuse = errors.New("scope s has snapshot = \"never\"")
 			_, ss := newTestSession(t, Config{Store: store, Resnapshot: true}, m, rep, a)
-			_, err := ss.poll(ctx)
+			_, _, err := ss.poll(ctx)
 			var lost *LostError
 			if !errors.As(err, &lost) || lost.Table != a.ID() || lost.Checkpoint != 1 || lost.MinValid != tt.min {
 				t.Fatalf("poll: %v, want a LostError for %s at 1 below %d", err, a.ID(), tt.min)
@@ -133,7 +147,7 @@ func TestModelVersionZeroCheckpoint(t *testing.T) {
 	rep := newReplica(t, false, a)
 	rep.keep = true
 	_, ss := newTestSession(t, Config{Store: store}, m, rep, a)
-	if _, err := ss.poll(ctx); err != nil {
+	if _, _, err := ss.poll(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if d := rep.diff(m); d != "" {
@@ -145,7 +159,7 @@ func TestModelVersionZeroCheckpoint(t *testing.T) {
 		t.Fatalf("got %d changes in %d transactions: %+v", len(rep.changes), rep.txns, rep.changes)
 	}
 	ss.save(ctx)
-	if b, _ := store.Load(ctx, "mssql"); string(b) != `{"version":3}` {
+	if b, _ := store.Load(ctx, "mssql"); string(b) != `{"version":3,"exact":true}` {
 		t.Fatalf("checkpoint %s, want version 3", b)
 	}
 }
@@ -163,8 +177,49 @@ func TestModelTrackingOff(t *testing.T) {
 			store = storeAt(0)
 		}
 		_, ss := newTestSession(t, Config{Store: store}, m, newReplica(t, false, a), a)
-		if _, err := ss.poll(ctx); !errors.Is(err, ErrTrackingOff) {
+		if _, _, err := ss.poll(ctx); !errors.Is(err, ErrTrackingOff) {
 			t.Fatalf("saved %v: poll: %v, want ErrTrackingOff", saved, err)
 		}
+	}
+}
+
+// TestModelWindowedCheckpointIsNotExact: a poll cut short by MaxVersions
+// leaves out a row whose net change is past its window, older changes
+// included. Its checkpoint is saved as not exact, so that after a restart
+// the column masks, relative to it, are not trusted as the row's old
+// image: the replica lacks the older change.
+func TestModelWindowedCheckpointIsNotExact(t *testing.T) {
+	ctx := context.Background()
+	a := modelTableOf("a", "x", "y")
+	m := newModel(a)
+	store := storeAt(0)
+	m.upsert(a, capture.Row{int64(1), int64(0), int64(0)}, nil, nil) // v1
+	rep := newReplica(t, false, a)
+	_, ss := newTestSession(t, Config{Store: store, MaxVersions: 2}, m, rep, a)
+	if _, behind, err := ss.poll(ctx); err != nil || behind {
+		t.Fatalf("poll: behind %v, %v", behind, err)
+	}
+	m.upsert(a, capture.Row{int64(1), int64(0), int64(5)}, []int{2}, nil) // v2: y
+	m.upsert(a, capture.Row{int64(2), int64(0), int64(0)}, nil, nil)      // v3
+	m.upsert(a, capture.Row{int64(1), int64(7), int64(5)}, []int{1}, nil) // v4: x
+	// Versions 2 and 3: row 2 only, row 1's net change is at 4.
+	if _, behind, err := ss.poll(ctx); err != nil || !behind {
+		t.Fatalf("poll: behind %v, %v; want behind", behind, err)
+	}
+	ss.save(ctx)
+	b, _ := store.Load(ctx, "mssql")
+	if v, exact, _, _ := decodeState(b); v != 3 || exact {
+		t.Fatalf("checkpoint %s, want version 3, not exact", b)
+	}
+	rep.keep = true
+	_, ss = newTestSession(t, Config{Store: store, MaxVersions: 2}, m, rep, a)
+	if _, _, err := ss.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := rep.diff(m); d != "" {
+		t.Fatal(d)
+	}
+	if len(rep.changes) != 1 || rep.changes[0].Before != nil {
+		t.Fatalf("changes %+v, want row 1's update without an old image", rep.changes)
 	}
 }

@@ -3,6 +3,7 @@ package sqlserver
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"sync"
 	"testing"
@@ -12,7 +13,9 @@ import (
 
 // replica is a sink that applies what it receives to in-memory tables,
 // one scope ("s") covering every table, as a target would. It reports
-// every committed transaction durable at once. It takes snapshots, and
+// every committed transaction durable at once, or with lag set, all but
+// the last lag until a Drain; crash then loses those not reported. It
+// takes snapshots, and
 // drops live changes to a table until its snapshot transaction begins, as
 // the router does. It fails the test on a change out of version order or
 // an update whose unchanged columns (Before) differ from the replica's.
@@ -22,8 +25,11 @@ type replica struct {
 	rows    map[capture.TableID]map[any]capture.Row
 	pending map[capture.TableID]bool
 	tables  []capture.TableID
-	durable capture.Position
+	last    capture.Position // the last committed transaction's Ack
 	txns    int
+	lag     int
+	log     []loggedTxn     // committed transactions, each with the state before it
+	durable int             // log index of the last transaction reported durable
 	changes []capture.Event // every change event, when keep is set
 	keep    bool
 	refuse  error // what Resnapshot returns
@@ -37,7 +43,30 @@ func newReplica(t *testing.T, snapshot bool, tables ...*Table) *replica {
 		r.rows[tb.ID()] = map[any]capture.Row{}
 		r.pending[tb.ID()] = snapshot
 	}
+	r.durable = -1
 	return r
+}
+
+// loggedTxn is a committed transaction and the replica's state before it.
+type loggedTxn struct {
+	ack     capture.Position
+	rows    map[capture.TableID]map[any]capture.Row
+	pending map[capture.TableID]bool
+}
+
+// crash loses the transactions not reported durable, as a target whose
+// writes were not acknowledged may.
+func (r *replica) crash() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if lost := r.durable + 1; lost < len(r.log) {
+		r.rows, r.pending = r.log[lost].rows, r.log[lost].pending
+		r.log = r.log[:lost]
+	}
+	r.last = 0
+	if r.durable >= 0 {
+		r.last = r.log[r.durable].ack
+	}
 }
 
 func (r *replica) Begin(_ context.Context, txn *capture.Txn) error {
@@ -46,10 +75,15 @@ func (r *replica) Begin(_ context.Context, txn *capture.Txn) error {
 	if r.open != nil {
 		r.t.Errorf("begin %s inside %s", txn.ID, r.open.ID)
 	}
-	if txn.Ack < r.durable {
-		r.t.Errorf("transaction %s at %s after %s", txn.ID, txn.Ack, r.durable)
+	if txn.Ack < r.last {
+		r.t.Errorf("transaction %s at %s after %s", txn.ID, txn.Ack, r.last)
 	}
 	r.open = txn
+	before := loggedTxn{ack: txn.Ack, rows: map[capture.TableID]map[any]capture.Row{}, pending: maps.Clone(r.pending)}
+	for id, rows := range r.rows {
+		before.rows[id] = maps.Clone(rows)
+	}
+	r.log = append(r.log, before)
 	return nil
 }
 
@@ -97,18 +131,27 @@ func (r *replica) Commit(_ context.Context, txn *capture.Txn) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.open = nil
-	r.durable = txn.Ack
+	r.last = txn.Ack
 	r.txns++
 	return nil
 }
 
 func (r *replica) Flush(context.Context) error { return nil }
-func (r *replica) Drain(context.Context) error { return nil }
+func (r *replica) Drain(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.durable = len(r.log) - 1
+	return nil
+}
 
 func (r *replica) Durable() (capture.Position, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.durable, true
+	r.durable = max(r.durable, len(r.log)-1-r.lag)
+	if r.durable < 0 {
+		return 0, len(r.log) == 0
+	}
+	return r.log[r.durable].ack, r.durable == len(r.log)-1
 }
 
 func (r *replica) Snapshots() []capture.SnapshotRequest {
@@ -189,9 +232,10 @@ func (s *memStore) Save(_ context.Context, source string, b []byte) error {
 	return nil
 }
 
-// storeAt returns a store holding source "mssql"'s checkpoint at version v.
+// storeAt returns a store holding source "mssql"'s exact checkpoint at
+// version v.
 func storeAt(v int64) *memStore {
-	b, _ := encodeState(v)
+	b, _ := encodeState(v, true)
 	return &memStore{m: map[string][]byte{"mssql": b}}
 }
 

@@ -30,7 +30,11 @@ type Config struct {
 	MaxPollInterval time.Duration
 	// SkipContext is the change tracking context of changes not to
 	// capture: syncd's own writes. Default DefaultContext.
-	SkipContext  []byte
+	SkipContext []byte
+	// MaxVersions bounds how far past the checkpoint one poll reads, and
+	// so how many changes it holds in memory; default 10000. A poll that
+	// stops short is followed by the next at once.
+	MaxVersions  int64
 	ChunkRows    int           // rows per snapshot query; default 10000
 	DrainTimeout time.Duration // how long a stop waits for in-flight publishes; default 30s
 }
@@ -80,6 +84,9 @@ func New(cfg Config, tr Tracker, tables []*Table, o Options) (*Source, error) {
 	}
 	if cfg.SkipContext == nil {
 		cfg.SkipContext = DefaultContext
+	}
+	if cfg.MaxVersions <= 0 {
+		cfg.MaxVersions = 10000
 	}
 	if cfg.ChunkRows <= 0 {
 		cfg.ChunkRows = 10000
@@ -142,14 +149,14 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 			return ss.stop(ctx)
 		case <-timer.C:
 		}
-		n, err := ss.poll(ctx)
+		n, behind, err := ss.poll(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ss.stop(ctx)
 			}
 			return err
 		}
-		if n > 0 {
+		if n > 0 || behind {
 			wait = s.cfg.PollInterval
 		} else {
 			wait = min(2*wait, s.cfg.MaxPollInterval)
@@ -158,7 +165,11 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 			return err
 		}
 		s.setStatus(func(st *Status) { st.PollInterval = wait })
-		timer.Reset(wait)
+		if behind {
+			timer.Reset(0)
+		} else {
+			timer.Reset(wait)
+		}
 	}
 }
 
@@ -168,9 +179,13 @@ type session struct {
 	sink capture.Sink
 	// last is the version read through; have is false until the first
 	// poll when nothing was saved (or the tables are to be copied again).
-	last  int64
-	have  bool
-	saved int64
+	last int64
+	have bool
+	// exact says the sink has been passed the tables exactly as they were
+	// at last (see state.Exact): the column masks of the next poll hold.
+	exact      bool
+	saved      int64
+	savedExact bool
 	// haveSaved says saved holds what the store has.
 	haveSaved bool
 }
@@ -180,57 +195,65 @@ func (s *Source) newSession(ctx context.Context, sink capture.Sink) (*session, e
 	if err != nil {
 		return nil, fmt.Errorf("load checkpoint of source %s: %w", s.cfg.Name, err)
 	}
-	v, ok, err := decodeState(b)
+	v, exact, ok, err := decodeState(b)
 	if err != nil {
 		return nil, retry.Terminal(fmt.Errorf("source %s: %w", s.cfg.Name, err))
 	}
-	return &session{src: s, sink: sink, last: v, have: ok, saved: v, haveSaved: ok}, nil
+	return &session{src: s, sink: sink, last: v, have: ok, exact: exact, saved: v, savedExact: exact, haveSaved: ok}, nil
 }
 
 // poll reads, in one snapshot transaction, the changes after the
-// checkpoint up to the current version, passes them to the sink one
-// version at a time, then takes the snapshots the sink wants at that
-// version. It returns how many transactions it passed.
-func (ss *session) poll(ctx context.Context) (n int, err error) {
+// checkpoint up to the current version (at most MaxVersions past the
+// checkpoint), passes them to the sink one version at a time, then, if
+// it reached the current version, takes the snapshots the sink wants at
+// that version. It returns how many transactions it passed and whether
+// it stopped short of the current version.
+func (ss *session) poll(ctx context.Context) (n int, behind bool, err error) {
 	p, err := ss.src.tracker.Begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("begin poll of source %s: %w", ss.src.cfg.Name, err)
+		return 0, false, fmt.Errorf("begin poll of source %s: %w", ss.src.cfg.Name, err)
 	}
 	defer p.Close()
 	cur, curOK, err := p.CurrentVersion(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("read current version: %w", err)
+		return 0, false, fmt.Errorf("read current version: %w", err)
 	}
 	if ss.have {
 		err := ss.check(ctx, p, cur, curOK)
 		var lost *LostError
 		if errors.As(err, &lost) && ss.src.cfg.Resnapshot {
 			if err := capture.SnapshotAgain(ctx, ss.sink, lost); err != nil {
-				return 0, err
+				return 0, false, err
 			}
 			ss.src.log.Warn("changes since the checkpoint are no longer tracked: copying the tables again", "error", lost)
 			ss.have = false
 		} else if err != nil {
-			return 0, retry.Terminal(fmt.Errorf("source %s: %w", ss.src.cfg.Name, err))
+			return 0, false, retry.Terminal(fmt.Errorf("source %s: %w", ss.src.cfg.Name, err))
 		}
 	} else if !curOK {
-		return 0, retry.Terminal(fmt.Errorf("source %s: %w", ss.src.cfg.Name, ErrTrackingOff))
+		return 0, false, retry.Terminal(fmt.Errorf("source %s: %w", ss.src.cfg.Name, ErrTrackingOff))
 	}
+	upTo := cur
 	if ss.have {
-		if n, err = ss.stream(ctx, p, cur); err != nil {
-			return n, err
+		// A net change whose version is past upTo is read by a later
+		// poll, with the values it has then: windows lose nothing.
+		if w := ss.src.cfg.MaxVersions; cur-ss.last > w {
+			upTo = ss.last + w
+		}
+		if n, err = ss.stream(ctx, p, upTo); err != nil {
+			return n, false, err
 		}
 	}
-	ss.last, ss.have = cur, true
-	ss.src.setStatus(func(st *Status) { st.Version = cur })
-	k, err := ss.snapshots(ctx, p, cur)
-	if err != nil {
-		return n + k, err
+	ss.last, ss.have, ss.exact = upTo, true, upTo == cur
+	ss.src.setStatus(func(st *Status) { st.Version = upTo })
+	if upTo == cur {
+		k, err := ss.snapshots(ctx, p, cur)
+		n += k
+		if err != nil {
+			return n, false, err
+		}
 	}
-	if n+k == 0 {
-		return 0, ss.sink.Flush(ctx)
-	}
-	return n + k, nil
+	return n, upTo < cur, ss.sink.Flush(ctx)
 }
 
 // check validates the checkpoint against the poll's versions.
@@ -261,6 +284,9 @@ func (ss *session) stream(ctx context.Context, p Poll, cur int64) (int, error) {
 	var changes []versioned
 	for _, t := range ss.src.tables {
 		err := p.Changes(ctx, t, ss.last, cur, func(r ChangeRow) error {
+			if !ss.exact {
+				r.Changed = nil // relative to a version the sink may lack
+			}
 			ev, ok, err := decode(t, r, ss.src.cfg.SkipContext)
 			if ok {
 				changes = append(changes, versioned{v: r.Version, ev: ev})
@@ -296,31 +322,32 @@ func (ss *session) stream(ctx context.Context, p Poll, cur int64) (int, error) {
 }
 
 // save stores the durable checkpoint if it moved: the version read
-// through when every transaction passed is durable, else the version of
-// the last durable one of the contiguous prefix.
+// through when every transaction passed is durable (exact if that poll
+// reached the current version), else the version of the last durable one
+// of the contiguous prefix (not exact).
 func (ss *session) save(ctx context.Context) error {
 	if !ss.have {
 		return nil
 	}
 	ack, idle := ss.sink.Durable()
-	v := int64(ack)
+	v, exact := int64(ack), false
 	if idle {
-		v = ss.last
+		v, exact = ss.last, ss.exact
 	}
-	if ss.haveSaved && v <= ss.saved {
+	if ss.haveSaved && (v < ss.saved || v == ss.saved && exact == ss.savedExact) {
 		return nil
 	}
 	if !idle && ack == 0 {
 		return nil
 	}
-	b, err := encodeState(v)
+	b, err := encodeState(v, exact)
 	if err != nil {
 		return err
 	}
 	if err := ss.src.cfg.Store.Save(ctx, ss.src.cfg.Name, b); err != nil {
 		return fmt.Errorf("save checkpoint of source %s: %w", ss.src.cfg.Name, err)
 	}
-	ss.saved, ss.haveSaved = v, true
+	ss.saved, ss.savedExact, ss.haveSaved = v, exact, true
 	ss.src.setStatus(func(st *Status) { st.Saved = &v })
 	return nil
 }
