@@ -9,8 +9,9 @@
 // each with the version of its row's last change. A version is therefore
 // the unit of order and of the checkpoint: the changes of one version form
 // one capture.Txn (a pseudo-transaction), its Pos and Ack the version.
-// The saved state is the version through which every change is durable
-// downstream; version 0 is a valid checkpoint, not "none".
+// The state saved in a capture.Store is the version through which every
+// change is durable downstream (checkpoint.go); version 0 is a valid
+// checkpoint, not "none".
 //
 // Status: this package is verified against golden T-SQL and against a
 // model of change tracking (model_test.go), not against a real SQL

@@ -29,8 +29,9 @@ type Poll interface {
 	// at or before upTo, in version order, then key order.
 	Changes(ctx context.Context, t *Table, since, upTo int64, fn func(ChangeRow) error) error
 	// Chunk returns up to limit rows of t in primary key order, those after
-	// the key after (nil: from the first), that satisfy where (empty: all;
-	// its placeholders bind args).
+	// the key after (nil: from the first), that satisfy where (empty: all),
+	// a scope filter rendered in filter.SQLServer with placeholders
+	// @p1..@pn binding args.
 	Chunk(ctx context.Context, t *Table, after capture.Row, limit int, where string, args []any) ([]capture.Row, error)
 	// Close ends the transaction; it changes nothing in the database.
 	Close() error
