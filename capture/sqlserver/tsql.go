@@ -49,7 +49,9 @@ func changesSQL(t *Table) string {
 	b.WriteString("SELECT ct.SYS_CHANGE_VERSION, ct.SYS_CHANGE_OPERATION, ct.SYS_CHANGE_CONTEXT,\n")
 	b.WriteString("  CASE WHEN ct.SYS_CHANGE_COLUMNS IS NULL THEN 1 ELSE 0 END")
 	for _, id := range t.ColumnIDs {
-		fmt.Fprintf(&b, ",\n  CHANGE_TRACKING_IS_COLUMN_IN_MASK(%d, ct.SYS_CHANGE_COLUMNS)", id)
+		// A NULL mask means every column may have changed; the CASE also
+		// keeps NULL out of a column scanned as a bool.
+		fmt.Fprintf(&b, ",\n  CASE WHEN ct.SYS_CHANGE_COLUMNS IS NULL THEN 1 ELSE CHANGE_TRACKING_IS_COLUMN_IN_MASK(%d, ct.SYS_CHANGE_COLUMNS) END", id)
 	}
 	for _, k := range t.Key {
 		b.WriteString(",\n  ct." + quoteIdent(t.Columns[k].Name))
