@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/syncd-dev/syncd/capture"
 )
@@ -21,33 +22,54 @@ import (
 // middle of a poll, or at the end of one cut short by MaxVersions, is not
 // exact: a row whose net change came after it may have older changes
 // before it, which the targets lack.
+//
+// CurrentUntil is the last time the checkpoint is known to have been the
+// database's current version (retention.go), for the retention estimate
+// after a restart.
 type state struct {
-	Version *int64 `json:"version"`
-	Exact   bool   `json:"exact,omitempty"`
+	Version      *int64     `json:"version"`
+	Exact        bool       `json:"exact,omitempty"`
+	CurrentUntil *time.Time `json:"current_until,omitempty"`
 }
 
-func encodeState(v int64, exact bool) ([]byte, error) {
-	b, err := json.Marshal(state{Version: &v, Exact: exact})
+// checkpoint is a decoded state.
+type checkpoint struct {
+	Version int64
+	Exact   bool
+	Until   time.Time // zero when unknown
+}
+
+func encodeState(c checkpoint) ([]byte, error) {
+	st := state{Version: &c.Version, Exact: c.Exact}
+	if !c.Until.IsZero() {
+		u := c.Until.UTC()
+		st.CurrentUntil = &u
+	}
+	b, err := json.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("encode checkpoint: %w", err)
 	}
 	return b, nil
 }
 
-// decodeState returns the saved version and whether it is exact; ok is
-// false when nothing is saved.
-func decodeState(b []byte) (v int64, exact, ok bool, err error) {
+// decodeState returns the saved checkpoint; ok is false when nothing is
+// saved.
+func decodeState(b []byte) (c checkpoint, ok bool, err error) {
 	if b == nil {
-		return 0, false, false, nil
+		return c, false, nil
 	}
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
-		return 0, false, false, fmt.Errorf("decode checkpoint: %w", err)
+		return c, false, fmt.Errorf("decode checkpoint: %w", err)
 	}
 	if st.Version == nil || *st.Version < 0 {
-		return 0, false, false, fmt.Errorf("decode checkpoint %s: want {\"version\": N} with N >= 0", b)
+		return c, false, fmt.Errorf("decode checkpoint %s: want {\"version\": N} with N >= 0", b)
 	}
-	return *st.Version, st.Exact, true, nil
+	c = checkpoint{Version: *st.Version, Exact: st.Exact}
+	if st.CurrentUntil != nil {
+		c.Until = *st.CurrentUntil
+	}
+	return c, true, nil
 }
 
 // ErrTrackingOff is returned when CHANGE_TRACKING_CURRENT_VERSION() is NULL.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncd-dev/syncd/capture"
 )
@@ -53,17 +54,18 @@ func TestCheckVersions(t *testing.T) {
 }
 
 func TestState(t *testing.T) {
-	for _, exact := range []bool{false, true} {
-		b, _ := encodeState(0, exact)
-		if v, ex, ok, err := decodeState(b); err != nil || !ok || v != 0 || ex != exact {
-			t.Fatalf("decodeState(%s) = %d, %v, %v, %v; want 0, %v, true: version 0 is a checkpoint", b, v, ex, ok, err, exact)
+	until := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for _, c := range []checkpoint{{Version: 0}, {Version: 0, Exact: true}, {Version: 7, Exact: true, Until: until}} {
+		b, _ := encodeState(c)
+		if got, ok, err := decodeState(b); err != nil || !ok || got != c {
+			t.Fatalf("decodeState(%s) = %+v, %v, %v; want %+v: version 0 is a checkpoint", b, got, ok, err, c)
 		}
 	}
-	if _, _, ok, err := decodeState(nil); ok || err != nil {
+	if _, ok, err := decodeState(nil); ok || err != nil {
 		t.Fatalf("decodeState(nil) = %v, %v; want no checkpoint", ok, err)
 	}
 	for _, bad := range []string{`{}`, `{"version":-1}`, `nope`} {
-		if _, _, _, err := decodeState([]byte(bad)); err == nil {
+		if _, _, err := decodeState([]byte(bad)); err == nil {
 			t.Errorf("decodeState(%s): no error", bad)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
 
@@ -65,6 +66,17 @@ func (c *Conn) Tables(ctx context.Context, specs []capture.TableSpec) ([]*Table,
 		tables[i] = tableOf(f)
 	}
 	return tables, nil
+}
+
+// Retention reads the database's CHANGE_RETENTION, for Config.Retention;
+// 0 when change tracking is off or the unit is unknown.
+func (c *Conn) Retention(ctx context.Context) (time.Duration, error) {
+	var db databaseFacts
+	err := c.db.QueryRowContext(ctx, databaseFactsSQL).Scan(&db.Name, &db.User, &db.Tracking, &db.RetentionPeriod, &db.RetentionUnits, &db.SnapshotIsolation)
+	if err != nil {
+		return 0, fmt.Errorf("read change retention: %w", err)
+	}
+	return retentionOf(db.RetentionPeriod, db.RetentionUnits), nil
 }
 
 func (c *Conn) columns(ctx context.Context, name string) ([]columnFacts, error) {

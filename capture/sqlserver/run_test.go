@@ -51,7 +51,7 @@ func TestRunPollsBacksOffAndSavesOnStop(t *testing.T) {
 		t.Fatalf("Run = %v, want context.Canceled", err)
 	}
 	b, _ := store.Load(context.Background(), "mssql")
-	if v, exact, ok, _ := decodeState(b); !ok || !exact || v != m.version {
+	if c, ok, _ := decodeState(b); !ok || !c.Exact || c.Version != m.version {
 		t.Fatalf("saved %s, want version %d, exact", b, m.version)
 	}
 }

@@ -235,7 +235,7 @@ func (s *memStore) Save(_ context.Context, source string, b []byte) error {
 // storeAt returns a store holding source "mssql"'s exact checkpoint at
 // version v.
 func storeAt(v int64) *memStore {
-	b, _ := encodeState(v, true)
+	b, _ := encodeState(checkpoint{Version: v, Exact: true})
 	return &memStore{m: map[string][]byte{"mssql": b}}
 }
 

@@ -37,17 +37,22 @@ type Config struct {
 	MaxVersions  int64
 	ChunkRows    int           // rows per snapshot query; default 10000
 	DrainTimeout time.Duration // how long a stop waits for in-flight publishes; default 30s
+	// Retention is the database's CHANGE_RETENTION (Conn.Retention); 0
+	// turns the retention estimate off.
+	Retention time.Duration
 }
 
 // Options are a Source's optional dependencies.
 type Options struct {
 	Logger hclog.Logger
+	Now    func() time.Time // the clock; default time.Now
 }
 
 // Source polls one database's change tracking for a set of tables.
 type Source struct {
 	cfg     Config
 	tracker Tracker
+	now     func() time.Time
 	tables  []*Table // in table id order: the order of changes of one version
 	byID    map[capture.TableID]*Table
 	log     hclog.Logger
@@ -66,7 +71,12 @@ type Status struct {
 	Saved   *int64 `json:"saved,omitempty"`
 	// PollInterval is the current wait between polls, longer when idle.
 	PollInterval time.Duration `json:"poll_interval"`
-	Error        string        `json:"error,omitempty"`
+	// RetentionRisk, when set, says the checkpoint is past half of the
+	// database's change retention period; RetentionLeft estimates the time
+	// before the cleanup may remove changes after it (retention.go).
+	RetentionRisk string        `json:"retention_risk,omitempty"`
+	RetentionLeft time.Duration `json:"retention_left,omitempty"`
+	Error         string        `json:"error,omitempty"`
 }
 
 // New returns a Source reading tables through tr. Each table needs a
@@ -97,7 +107,10 @@ func New(cfg Config, tr Tracker, tables []*Table, o Options) (*Source, error) {
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
 	}
-	s := &Source{cfg: cfg, tracker: tr, byID: map[capture.TableID]*Table{}, log: o.Logger.With("source", cfg.Name)}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Source{cfg: cfg, tracker: tr, now: o.Now, byID: map[capture.TableID]*Table{}, log: o.Logger.With("source", cfg.Name)}
 	for _, t := range tables {
 		if len(t.Key) == 0 {
 			return nil, retry.Terminal(fmt.Errorf("table %s of source %s has no primary key", t.ID(), cfg.Name))
@@ -164,6 +177,7 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 		if err := ss.save(ctx); err != nil {
 			return err
 		}
+		ss.health()
 		s.setStatus(func(st *Status) { st.PollInterval = wait })
 		if behind {
 			timer.Reset(0)
@@ -188,6 +202,10 @@ type session struct {
 	savedExact bool
 	// haveSaved says saved holds what the store has.
 	haveSaved bool
+	// savedUntil is the last time saved is known to have been the current
+	// version; seen the polls' current versions since (retention.go).
+	savedUntil time.Time
+	seen       []seenVersion
 }
 
 func (s *Source) newSession(ctx context.Context, sink capture.Sink) (*session, error) {
@@ -195,11 +213,12 @@ func (s *Source) newSession(ctx context.Context, sink capture.Sink) (*session, e
 	if err != nil {
 		return nil, fmt.Errorf("load checkpoint of source %s: %w", s.cfg.Name, err)
 	}
-	v, exact, ok, err := decodeState(b)
+	c, ok, err := decodeState(b)
 	if err != nil {
 		return nil, retry.Terminal(fmt.Errorf("source %s: %w", s.cfg.Name, err))
 	}
-	return &session{src: s, sink: sink, last: v, have: ok, exact: exact, saved: v, savedExact: exact, haveSaved: ok}, nil
+	return &session{src: s, sink: sink, last: c.Version, have: ok, exact: c.Exact,
+		saved: c.Version, savedExact: c.Exact, savedUntil: c.Until, haveSaved: ok}, nil
 }
 
 // poll reads, in one snapshot transaction, the changes after the
@@ -209,6 +228,7 @@ func (s *Source) newSession(ctx context.Context, sink capture.Sink) (*session, e
 // that version. It returns how many transactions it passed and whether
 // it stopped short of the current version.
 func (ss *session) poll(ctx context.Context) (n int, behind bool, err error) {
+	start := ss.src.now()
 	p, err := ss.src.tracker.Begin(ctx)
 	if err != nil {
 		return 0, false, fmt.Errorf("begin poll of source %s: %w", ss.src.cfg.Name, err)
@@ -233,6 +253,7 @@ func (ss *session) poll(ctx context.Context) (n int, behind bool, err error) {
 	} else if !curOK {
 		return 0, false, retry.Terminal(fmt.Errorf("source %s: %w", ss.src.cfg.Name, ErrTrackingOff))
 	}
+	ss.seen = seeVersion(ss.seen, cur, start)
 	upTo := cur
 	if ss.have {
 		// A net change whose version is past upTo is read by a later
@@ -340,14 +361,18 @@ func (ss *session) save(ctx context.Context) error {
 	if !idle && ack == 0 {
 		return nil
 	}
-	b, err := encodeState(v, exact)
+	until, seen := currentUntil(ss.seen, v, ss.savedUntil)
+	if until.IsZero() && len(seen) > 0 {
+		until = seen[len(seen)-1].at // still current as of the last poll
+	}
+	b, err := encodeState(checkpoint{Version: v, Exact: exact, Until: until})
 	if err != nil {
 		return err
 	}
 	if err := ss.src.cfg.Store.Save(ctx, ss.src.cfg.Name, b); err != nil {
 		return fmt.Errorf("save checkpoint of source %s: %w", ss.src.cfg.Name, err)
 	}
-	ss.saved, ss.savedExact, ss.haveSaved = v, exact, true
+	ss.saved, ss.savedExact, ss.savedUntil, ss.haveSaved, ss.seen = v, exact, until, true, seen
 	ss.src.setStatus(func(st *Status) { st.Saved = &v })
 	return nil
 }
@@ -364,4 +389,17 @@ func (ss *session) stop(ctx context.Context) error {
 		ss.src.log.Warn("save checkpoint on stop failed", "error", err)
 	}
 	return ctx.Err()
+}
+
+// health updates the retention estimate of the saved checkpoint, and warns
+// when it becomes at risk.
+func (ss *session) health() {
+	until, seen := currentUntil(ss.seen, ss.saved, ss.savedUntil)
+	ss.seen = seen
+	risk, left := retentionRisk(until, ss.src.now(), ss.src.cfg.Retention)
+	was := ss.src.Status().RetentionRisk
+	ss.src.setStatus(func(st *Status) { st.RetentionRisk, st.RetentionLeft = risk, left })
+	if risk != "" && was == "" {
+		ss.src.log.Warn("checkpoint at risk of change tracking cleanup", "checkpoint", ss.saved, "time_left", left)
+	}
 }
