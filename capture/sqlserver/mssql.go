@@ -41,10 +41,9 @@ func (c *Conn) Close() error { return c.db.Close() }
 // scopes use) and returns the tables as the catalog describes them. Every
 // problem is reported at once, in one error marked retry.Terminal.
 func (c *Conn) Tables(ctx context.Context, specs []capture.TableSpec) ([]*Table, error) {
-	var db databaseFacts
-	err := c.db.QueryRowContext(ctx, databaseFactsSQL).Scan(&db.Name, &db.User, &db.Tracking, &db.RetentionPeriod, &db.RetentionUnits, &db.SnapshotIsolation)
+	db, err := c.databaseFacts(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read database settings: %w", err)
+		return nil, err
 	}
 	facts := make([]tableFacts, len(specs))
 	for i, spec := range specs {
@@ -71,12 +70,20 @@ func (c *Conn) Tables(ctx context.Context, specs []capture.TableSpec) ([]*Table,
 // Retention reads the database's CHANGE_RETENTION, for Config.Retention;
 // 0 when change tracking is off or the unit is unknown.
 func (c *Conn) Retention(ctx context.Context) (time.Duration, error) {
+	db, err := c.databaseFacts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return retentionOf(db.RetentionPeriod, db.RetentionUnits), nil
+}
+
+func (c *Conn) databaseFacts(ctx context.Context) (databaseFacts, error) {
 	var db databaseFacts
 	err := c.db.QueryRowContext(ctx, databaseFactsSQL).Scan(&db.Name, &db.User, &db.Tracking, &db.RetentionPeriod, &db.RetentionUnits, &db.SnapshotIsolation)
 	if err != nil {
-		return 0, fmt.Errorf("read change retention: %w", err)
+		return db, fmt.Errorf("read database settings: %w", err)
 	}
-	return retentionOf(db.RetentionPeriod, db.RetentionUnits), nil
+	return db, nil
 }
 
 func (c *Conn) columns(ctx context.Context, name string) ([]columnFacts, error) {

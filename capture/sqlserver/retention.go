@@ -9,9 +9,9 @@ import (
 // Retention health. The cleanup task removes change tracking entries
 // older than the database's CHANGE_RETENTION; once it removes a change
 // after the checkpoint, the table's minimum valid version passes the
-// checkpoint and the source must copy the table again. Change tracking
-// records no commit times the source may read without VIEW SERVER STATE,
-// so the source estimates from its own polls: the first change after the
+// checkpoint and the source must copy the table again. Reading change
+// tracking's commit times (sys.dm_tran_commit_table) needs more privileges
+// than the source asks for, so the source estimates from its own polls: the first change after the
 // checkpoint committed after the start of the last poll that found the
 // current version at or below the checkpoint. That poll's start is the
 // checkpoint's "current until" time, and the age it gives is never below
