@@ -58,6 +58,9 @@ func TestLiveSQLServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r, err := conn.Retention(ctx); err != nil || r <= 0 {
+		t.Fatalf("Retention = %s, %v; want the database's CHANGE_RETENTION", r, err)
+	}
 	rep := newReplica(t, true, tables...)
 	rep.keep = true
 	_, ss := newTestSession(t, Config{Store: &memStore{}, ChunkRows: 1}, conn, rep, tables...)
