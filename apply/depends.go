@@ -93,13 +93,12 @@ func (w *Worker) waitDependencies(ctx context.Context) error {
 			waiting = append(waiting, dep)
 		}
 	}
+	if len(waiting) > 0 {
+		w.log.Info("waiting for the scopes this scope depends on to finish their snapshots at the target", "depends_on", scopeNames(waiting))
+	}
 	for len(waiting) > 0 {
-		names := make([]string, len(waiting))
-		for i, dep := range waiting {
-			names[i] = dep.Name
-		}
+		names := scopeNames(waiting)
 		w.update(func(st *Status) { st.State, st.Error, st.WaitingFor = StateWaiting, "", names })
-		w.log.Info("waiting for the scopes this scope depends on to finish their snapshots at the target", "depends_on", names)
 		dep := waiting[0]
 		if err := w.waitFor(ctx, dep); err != nil {
 			return err
@@ -110,6 +109,14 @@ func (w *Worker) waitDependencies(ctx context.Context) error {
 	}
 	w.update(func(st *Status) { st.WaitingFor = nil })
 	return nil
+}
+
+func scopeNames(list []*scopes.Scope) []string {
+	names := make([]string, len(list))
+	for i, s := range list {
+		names[i] = s.Name
+	}
+	return names
 }
 
 // errWatchEnded: the watch of a dependency's snapshot records stopped.
