@@ -248,6 +248,7 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 		return fmt.Errorf("commit at target %s: %w", w.cfg.Target, err)
 	}
 	s.cp = &rec
+	w.cfg.Commits.committed(w.cfg.Scope.Name, w.cfg.Target)
 	for op, n := range b.ops {
 		s.rowCounter(op).Add(float64(n))
 	}

@@ -24,6 +24,12 @@ type Config struct {
 	Target       string // the target's name
 	SyncdVersion string
 	Streams      router.StreamOptions // for the DLQ stream
+	// DependsOn are the scopes of Scope.DependsOn that go to Target: the
+	// worker applies nothing before they have finished their initial
+	// snapshots there (waitDependencies). Commits, shared by the daemon's
+	// workers, tells of their commits; it is required with DependsOn.
+	DependsOn []*scopes.Scope
+	Commits   *Commits
 
 	// A target transaction takes whole source transactions until it holds
 	// MaxRows rows or has been open MaxTime, or no message came for
@@ -49,6 +55,8 @@ type Worker struct {
 	metrics *Metrics
 	def     []byte // the scope's definition, for scope_info rows
 
+	done []string // dependencies found finished at the target
+
 	mu     sync.Mutex
 	status Status
 }
@@ -57,10 +65,13 @@ type Worker struct {
 type Status struct {
 	Scope  string `json:"scope"`
 	Target string `json:"target"`
-	// State is starting, applying, retrying (the target or NATS is not
-	// reachable; Error says why) or failed (stopped for good).
-	State string `json:"state"`
-	Error string `json:"error,omitempty"`
+	// State is starting, waiting (for WaitingFor, the scopes of
+	// depends_on still copying their snapshots to the target), applying,
+	// retrying (the target or NATS is not reachable; Error says why) or
+	// failed (stopped for good).
+	State      string   `json:"state"`
+	Error      string   `json:"error,omitempty"`
+	WaitingFor []string `json:"waiting_for,omitempty"`
 	// Position, StreamSeq and AppliedAt are the last checkpoint written.
 	Position  capture.Position `json:"position"`
 	StreamSeq uint64           `json:"stream_seq"`
@@ -132,9 +143,14 @@ var errFailed = errors.New("stopped")
 // create_tables; errors marked retry.Terminal). Then it returns nil too,
 // with the cause in Status: one failed scope does not stop the others.
 // Other errors (the target or NATS unreachable) are retried with backoff.
+// Before its first session it waits for the scopes it depends on
+// (waitDependencies).
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.target.Close()
 	err := retry.Run(ctx, func(ctx context.Context) error {
+		if err := w.waitDependencies(ctx); err != nil {
+			return err
+		}
 		err := w.session(ctx)
 		if errors.Is(err, errFailed) || errors.Is(err, router.ErrCheckpointGone) {
 			return retry.Terminal(err)

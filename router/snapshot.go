@@ -64,15 +64,20 @@ func definitionHash(st *scopes.Table) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// loadSnapshots finds the tables of the router's scopes that want an
-// initial snapshot and have none for their current definition.
-func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg *scopes.Config, replicas int) error {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+// snapshotBucketConfig is SnapshotBucket's configuration.
+func snapshotBucketConfig(replicas int) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
 		Bucket:      SnapshotBucket,
 		Description: "syncd initial snapshots taken",
 		Storage:     jetstream.FileStorage,
 		Replicas:    max(replicas, 1),
-	})
+	}
+}
+
+// loadSnapshots finds the tables of the router's scopes that want an
+// initial snapshot and have none for their current definition.
+func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg *scopes.Config, replicas int) error {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, snapshotBucketConfig(replicas))
 	if err != nil {
 		return fmt.Errorf("open bucket %s: %w", SnapshotBucket, err)
 	}

@@ -207,6 +207,12 @@ type Scope struct {
 	// or empty; Params are the values its params were bound to.
 	Template string
 	Params   map[string]filter.Value
+	// DependsOn names the scopes whose initial snapshots must be applied
+	// at a target before this scope applies anything there, in
+	// declaration order. Each shares a target with the scope, and the
+	// dependencies form no cycle. It orders what lands and is not part of
+	// the scope's Definition.
+	DependsOn []string
 	// Tables are the scope's tables in declaration order, at least one.
 	Tables    []*Table
 	DeclRange hcl.Range

@@ -35,8 +35,9 @@ type tableDefinition struct {
 //
 // It leaves out what does not change the rows a target holds: DSNs and
 // other secrets, the target databases (adding one must not re-version the
-// scope for the others), on_apply_error, and the template the tables came
-// from.
+// scope for the others), on_apply_error, depends_on (it orders when rows
+// land, not which: adding it must not take the snapshots again), and the
+// template the tables came from.
 func (s *Scope) Definition() []byte {
 	d := definition{Version: definitionVersion, Scope: s.Name, Source: s.Source, Snapshot: s.Snapshot}
 	tables := slices.SortedFunc(slices.Values(s.Tables), func(a, b *Table) int { return compareTableIDs(a.ID, b.ID) })

@@ -55,6 +55,19 @@ scope "s" {
   table "public.y" {}
   table "public.x" { where = "(A=1) and B in ( 'x' )" }
 }`,
+		"with depends_on (it orders what lands, not what)": `
+scope "s" {
+  source     = "app"
+  targets    = ["a"]
+  depends_on = ["first"]
+  table "public.x" { where = "a = 1 AND b IN ('x')" }
+  table "public.y" {}
+}
+scope "first" {
+  source  = "app"
+  targets = ["a"]
+  table "public.z" {}
+}`,
 		"from a template": `
 template "t" {
   params = ["v"]

@@ -45,6 +45,16 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			file: "depends_on.hcl",
+			want: []string{
+				`testdata/errors/depends_on.hcl:14:22: error: Scope depends on itself: Scope "b" lists itself in depends_on.`,
+				`testdata/errors/depends_on.hcl:20:17: error: Dependency cycle: Scope "c" depends on itself through depends_on: c → a → b → c. Remove one of these dependencies.`,
+				`testdata/errors/depends_on.hcl:20:22: error: Unknown scope: Scope "c" refers to scope "productz", which is not defined; defined scopes: "a", "b", "c" and "d".`,
+				`testdata/errors/depends_on.hcl:20:34: warning: Dependency without a common target: Scope "c" depends on "d", but they share no target, so the dependency orders nothing: depends_on holds a scope back at each target until its dependencies have applied their initial snapshots there.`,
+				`testdata/errors/depends_on.hcl:20:39: error: Duplicate dependency: Scope "c" lists dependency "a" twice.`,
+			},
+		},
+		{
 			file: "duplicate_names.hcl",
 			want: []string{
 				`testdata/errors/duplicate_names.hcl:2:16: error: Duplicate source: A source named "app" is already defined at testdata/errors/duplicate_names.hcl:1,1-24.`,

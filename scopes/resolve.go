@@ -22,6 +22,7 @@ func (l *loader) resolve() {
 			l.instantiate(d)
 		}
 	}
+	l.dependencies()
 }
 
 // reference checks that the kind named by it is defined.

@@ -81,6 +81,7 @@ func scopeSchema() *hcl.BodySchema {
 			{Name: "rows_per_message"},
 			{Name: "template"},
 			{Name: "params"},
+			{Name: "depends_on"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{tableHeader()},
 	}

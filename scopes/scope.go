@@ -19,6 +19,7 @@ type scopeDecl struct {
 	source   item   // the source attribute; value "" if it did not decode
 	targets  []item // the targets list's elements
 	template item   // the template attribute; value "" if none
+	depends  []item // the depends_on list's elements
 	params   *hcl.Attribute
 	values   []paramValue
 }
@@ -63,6 +64,10 @@ func (l *loader) decodeScope(b *hcl.Block) *scopeDecl {
 	if a := attrs["targets"]; a != nil && !isNull(a.Expr) {
 		d.targets, _ = l.stringList(a)
 		s.Targets = l.distinct(d.targets, "target", s)
+	}
+	if a := attrs["depends_on"]; a != nil && !isNull(a.Expr) {
+		d.depends, _ = l.stringList(a)
+		s.DependsOn = l.distinct(d.depends, "dependency", s)
 	}
 	l.oneOf(attrs, "snapshot", &s.Snapshot, SnapshotInitial, SnapshotWhenNeeded, SnapshotNever)
 	l.oneOf(attrs, "on_apply_error", &s.OnApplyError, OnApplyErrorStop, OnApplyErrorDLQ)

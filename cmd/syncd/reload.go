@@ -219,8 +219,8 @@ func restartOnly(old, cfg *scopes.Config) hcl.Diagnostics {
 
 // configHash is the hex SHA-256 of what a pipeline is built from: the
 // sources and targets (DSNs included) and each scope's definition hash,
-// targets and apply settings, in name order. Moving blocks around in the
-// files does not change it. The nats, data_dir and admin settings are
+// targets and apply settings (depends_on included), in name order.
+// Moving blocks around in the files does not change it. The nats, data_dir and admin settings are
 // left out: a reload cannot change them.
 func configHash(cfg *scopes.Config) string {
 	type scopeDoc struct {
@@ -228,6 +228,7 @@ func configHash(cfg *scopes.Config) string {
 		Targets        []string `json:"targets"`
 		OnApplyError   string   `json:"on_apply_error"`
 		RowsPerMessage int      `json:"rows_per_message"`
+		DependsOn      []string `json:"depends_on,omitempty"`
 	}
 	var doc struct {
 		Sources []scopes.Source `json:"sources"`
@@ -247,7 +248,7 @@ func configHash(cfg *scopes.Config) string {
 	}
 	slices.SortFunc(doc.Targets, func(a, b scopes.Target) int { return cmp.Compare(a.Name, b.Name) })
 	for _, s := range slices.SortedFunc(slices.Values(cfg.Scopes), func(a, b *scopes.Scope) int { return cmp.Compare(a.Name, b.Name) }) {
-		doc.Scopes = append(doc.Scopes, scopeDoc{Hash: s.Hash(), Targets: s.Targets, OnApplyError: s.OnApplyError, RowsPerMessage: s.RowsPerMessage})
+		doc.Scopes = append(doc.Scopes, scopeDoc{Hash: s.Hash(), Targets: s.Targets, OnApplyError: s.OnApplyError, RowsPerMessage: s.RowsPerMessage, DependsOn: s.DependsOn})
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {

@@ -76,3 +76,15 @@ func loadReloadConfig(t *testing.T, text string) *scopes.Config {
 	}
 	return cfg
 }
+
+// TestReloadDependsOn checks that a reload adding depends_on builds a new
+// pipeline, whose apply workers wait, although the scope's definition
+// hash stays the same.
+func TestReloadDependsOn(t *testing.T) {
+	two := reloadBase + "scope \"orders\" {\n  source = \"app\"\n  table \"public.order\" {}\n}\n"
+	old := loadReloadConfig(t, two)
+	cfg := loadReloadConfig(t, strings.Replace(two, "scope \"orders\" {\n", "scope \"orders\" {\n  depends_on = [\"items\"]\n", 1))
+	if configHash(cfg) == configHash(old) {
+		t.Fatal("adding depends_on left the config hash as it was: a reload would keep the old apply workers")
+	}
+}

@@ -176,14 +176,22 @@ func stopAdmin(ctx context.Context, adm *admin.Server, served <-chan error) erro
 	return <-served
 }
 
-// applyWorkers builds an apply worker per (scope, target). It opens no
-// connection; a target syncd cannot write (its kind, a DSN that does not
-// parse) stops start-up.
+// applyWorkers builds an apply worker per (scope, target), each given the
+// dependencies of its scope that go to its target and the daemon's
+// commits to wait on. It opens no connection; a target syncd cannot write
+// (its kind, a DSN that does not parse) stops start-up.
 func applyWorkers(cfg *scopes.Config, nc *router.Conn, log hclog.Logger, m *apply.Metrics) ([]*apply.Worker, error) {
 	var out []*apply.Worker
 	var problems []error
+	commits := apply.NewCommits()
 	for _, s := range cfg.Scopes {
 		for _, name := range s.Targets {
+			var deps []*scopes.Scope
+			for _, d := range s.DependsOn {
+				if dep := cfg.Scope(d); slices.Contains(dep.Targets, name) {
+					deps = append(deps, dep)
+				}
+			}
 			tlog := log.Named("apply").With("scope", s.Name, "target", name)
 			target, err := newTarget(cfg.Target(name), tlog)
 			if err != nil {
@@ -195,6 +203,8 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, log hclog.Logger, m *appl
 				Target:       name,
 				SyncdVersion: version,
 				Streams:      router.StreamOptionsFrom(cfg.NATS),
+				DependsOn:    deps,
+				Commits:      commits,
 			}, nc, target, tlog, m))
 		}
 	}
