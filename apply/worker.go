@@ -24,6 +24,8 @@ type Config struct {
 	Target       string // the target's name
 	SyncdVersion string
 	Streams      router.StreamOptions // for the DLQ stream
+	// Gate, if not nil, holds the worker while its scope is paused.
+	Gate Gate
 
 	// A target transaction takes whole source transactions until it holds
 	// MaxRows rows or has been open MaxTime, or no message came for
@@ -57,8 +59,9 @@ type Worker struct {
 type Status struct {
 	Scope  string `json:"scope"`
 	Target string `json:"target"`
-	// State is starting, applying, retrying (the target or NATS is not
-	// reachable; Error says why) or failed (stopped for good).
+	// State is starting, applying, paused (see StatePaused), retrying
+	// (the target or NATS is not reachable; Error says why) or failed
+	// (stopped for good).
 	State string `json:"state"`
 	Error string `json:"error,omitempty"`
 	// Position, StreamSeq and AppliedAt are the last checkpoint written.
@@ -157,6 +160,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // to find the row.
 func (w *Worker) session(ctx context.Context) error {
 	scope, source := w.cfg.Scope.Name, w.cfg.Scope.Source
+	if err := w.hold(ctx); err != nil {
+		return err
+	}
 	s := &session{w: w}
 	if err := s.loadSchemas(ctx); err != nil {
 		return err
@@ -197,6 +203,10 @@ func (w *Worker) session(ctx context.Context) error {
 			isolate = true
 		case errors.Is(err, errIsolated):
 			isolate = false
+		case errors.Is(err, errPaused):
+			if err := w.hold(ctx); err != nil {
+				return err
+			}
 		default:
 			return err
 		}

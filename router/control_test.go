@@ -1,0 +1,83 @@
+package router
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/syncd-dev/syncd/scopes"
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+// TestControlPause: a pause shows at once in another Control's State
+// (its change channel closes), keeps its time when repeated, survives
+// a new connection, and a resume ends it everywhere.
+func TestControlPause(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	ctx := context.Background()
+	open := func() *Control {
+		c, err := Connect(scopes.NATS{URL: srv.URL}, hclog.NewNullLogger(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		ctl, err := c.Control(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ctl.Close)
+		return ctl
+	}
+	a, b := open(), open()
+	paused, changed := b.Paused("orders")
+	if paused {
+		t.Fatal("scope orders paused before anyone paused it")
+	}
+	p, err := a.Pause(ctx, "orders")
+	if err != nil || !p.Paused || p.Since.IsZero() {
+		t.Fatalf("Pause = %+v, %v; want paused with its time", p, err)
+	}
+	waitClosed(t, changed, "b's change channel of orders after a paused it")
+	if got, _ := b.State("orders"); got != p {
+		t.Fatalf("b.State(orders) = %+v, want %+v", got, p)
+	}
+	if paused, _ := b.Paused("items"); paused {
+		t.Fatal("pausing orders paused items")
+	}
+	again, err := a.Pause(ctx, "orders")
+	if err != nil || again != p {
+		t.Fatalf("Pause of a paused scope = %+v, %v; want the first pause %+v", again, err, p)
+	}
+
+	c := open() // as after a restart
+	if got, _ := c.State("orders"); got != p {
+		t.Fatalf("a new Control's State(orders) = %+v, want %+v", got, p)
+	}
+	_, changed = c.Paused("orders")
+	if _, err := b.Resume(ctx, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, changed, "c's change channel of orders after b resumed it")
+	for name, ctl := range map[string]*Control{"a": a, "b": b, "c": c} {
+		if paused, ch := ctl.Paused("orders"); paused {
+			waitClosed(t, ch, name+"'s change channel of orders")
+		}
+		if paused, _ := ctl.Paused("orders"); paused {
+			t.Fatalf("%s: orders still paused after it was resumed", name)
+		}
+	}
+	if _, err := a.Resume(ctx, "orders"); err != nil {
+		t.Fatalf("Resume of a scope not paused: %v", err)
+	}
+}
+
+func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s not closed within 10s", what)
+	}
+}
