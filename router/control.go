@@ -41,19 +41,9 @@ type Control struct {
 // once it has read every scope's current state: from then on State is
 // never older than what the bucket held at the call. Close stops it.
 func (c *Conn) Control(ctx context.Context, replicas int) (*Control, error) {
-	js, err := jetstream.New(c.nc)
+	kv, err := c.openBucket(ctx, ControlBucket, "syncd scope controls (paused scopes)", replicas)
 	if err != nil {
-		return nil, fmt.Errorf("open jetstream: %w", err)
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      ControlBucket,
-		Description: "syncd scope controls (paused scopes)",
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(replicas, 1),
-		History:     1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", ControlBucket, err)
+		return nil, err
 	}
 	// The watcher lives until Close, not until ctx is done.
 	w, err := kv.WatchAll(context.WithoutCancel(ctx))
