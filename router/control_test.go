@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -79,5 +80,39 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 	case <-ch:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s not closed within 10s", what)
+	}
+}
+
+// TestControlWatchSurvivesRestart: a Control whose NATS server restarted
+// still sees a pause made afterwards, so a running daemon keeps obeying
+// `syncd pause`.
+func TestControlWatchSurvivesRestart(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	ctx := context.Background()
+	c, err := Connect(scopes.NATS{URL: srv.URL}, hclog.NewNullLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctl, err := c.Control(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ctl.Close)
+	srv.Restart(t)
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if ok, state := c.Connected(); !ok {
+			return fmt.Errorf("not reconnected: %s", state)
+		}
+		return nil
+	})
+	_, changed := ctl.Paused("orders")
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		_, err := ctl.Pause(ctx, "orders") // fails until JetStream is back
+		return err
+	})
+	waitClosed(t, changed, "the change channel of orders after a pause following a server restart")
+	if paused, _ := ctl.Paused("orders"); !paused {
+		t.Fatal("orders not paused after the pause")
 	}
 }
