@@ -77,16 +77,16 @@ type sourceReport struct {
 }
 
 type scopeReport struct {
-	Name    string   `json:"name"`
-	Source  string   `json:"source"`
-	Targets []string `json:"targets"`
-	Tables  int      `json:"tables"`
+	Name    string              `json:"name"`
+	Source  string              `json:"source"`
+	Targets []string            `json:"targets"`
+	Tables  int                 `json:"tables"`
+	Publish *router.ScopeStatus `json:"publishing,omitempty"`
+	Apply   []apply.Status      `json:"apply"`
+	Stream  *router.StreamState `json:"stream,omitempty"`
 	// Paused and PausedSince: see syncd pause.
-	Paused      bool                `json:"paused"`
-	PausedSince *time.Time          `json:"paused_since,omitempty"`
-	Publish     *router.ScopeStatus `json:"publishing,omitempty"`
-	Apply       []apply.Status      `json:"apply"`
-	Stream      *router.StreamState `json:"stream,omitempty"`
+	Paused      bool       `json:"paused"`
+	PausedSince *time.Time `json:"paused_since,omitempty"`
 }
 
 // scopeStatus returns the /scopes document of pipeline p, with reload,
