@@ -75,6 +75,9 @@ scope "items" {
 	r.d.Start() // ready although paused
 	waitPaused(t, r.d, token)
 	assertHeld(t, r, token, held)
+	if code, out := runSyncd(t, "scopes", "--config", r.d.ConfigPath); code != 0 || !strings.Contains(out, `"paused": true`) {
+		t.Fatalf("syncd scopes while paused: exit %d\n%s", code, out)
+	}
 
 	code, body := adminPost(t, r.d, "/scopes/items/resume", token)
 	if code != http.StatusOK || !strings.Contains(body, `"paused": false`) {
