@@ -18,20 +18,8 @@ import (
 func TestControlPause(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	ctx := context.Background()
-	open := func() *Control {
-		c, err := Connect(scopes.NATS{URL: srv.URL}, hclog.NewNullLogger(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		ctl, err := c.Control(ctx, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(ctl.Close)
-		return ctl
-	}
-	a, b := open(), open()
+	_, a := openControl(t, srv.URL)
+	_, b := openControl(t, srv.URL)
 	paused, changed := b.Paused("orders")
 	if paused {
 		t.Fatal("scope orders paused before anyone paused it")
@@ -52,7 +40,7 @@ func TestControlPause(t *testing.T) {
 		t.Fatalf("Pause of a paused scope = %+v, %v; want the first pause %+v", again, err, p)
 	}
 
-	c := open() // as after a restart
+	_, c := openControl(t, srv.URL) // as after a restart
 	if got, _ := c.State("orders"); got != p {
 		t.Fatalf("a new Control's State(orders) = %+v, want %+v", got, p)
 	}
@@ -89,16 +77,7 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 func TestControlWatchSurvivesRestart(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	ctx := context.Background()
-	c, err := Connect(scopes.NATS{URL: srv.URL}, hclog.NewNullLogger(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	ctl, err := c.Control(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ctl.Close)
+	c, ctl := openControl(t, srv.URL)
 	srv.Restart(t)
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
 		if ok, state := c.Connected(); !ok {
@@ -115,4 +94,21 @@ func TestControlWatchSurvivesRestart(t *testing.T) {
 	if paused, _ := ctl.Paused("orders"); !paused {
 		t.Fatal("orders not paused after the pause")
 	}
+}
+
+// openControl connects to the NATS server at url and opens a Control;
+// the test's end closes both.
+func openControl(t *testing.T, url string) (*Conn, *Control) {
+	t.Helper()
+	c, err := Connect(scopes.NATS{URL: url}, hclog.NewNullLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctl, err := c.Control(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ctl.Close)
+	return c, ctl
 }
