@@ -39,6 +39,9 @@ type batch struct {
 // commit part of it. Any other transaction that ends without its last
 // message stops the scope: its rest is lost to the stream.
 //
+// When the scope is paused, it stops at the next source transaction
+// boundary, commits what it holds, and returns errPaused.
+//
 // With isolate, it applies
 // source transactions row by row, each in its own target transaction,
 // through the message where a batch was rejected (s.isolateThrough), and
@@ -56,6 +59,7 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 		}
 	}()
 	behind := w.metrics.Behind.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target)
+	pause := w.pausing()
 	for {
 		wait := time.Duration(0) // block: nothing open, or in a source transaction
 		if b != nil && !b.partial {
@@ -71,7 +75,18 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 			}
 			wait = w.cfg.IdleCommit
 		}
-		d, err := sub.Next(ctx, wait)
+		var stop <-chan struct{} // between source transactions, a pause ends the wait
+		if b == nil || !b.partial {
+			if pause.now() {
+				if err := s.commit(ctx, b); err != nil {
+					return commitFailed(err, isolate)
+				}
+				b = nil
+				return errPaused
+			}
+			stop = pause.changed
+		}
+		d, err := sub.NextUntil(ctx, wait, stop)
 		if errors.Is(err, router.ErrNoMessage) {
 			if err := s.commit(ctx, b); err != nil {
 				return commitFailed(err, isolate)

@@ -30,6 +30,8 @@ type Config struct {
 	// workers, tells of their commits; it is required with DependsOn.
 	DependsOn []*scopes.Scope
 	Commits   *Commits
+	// Gate, if not nil, holds the worker while its scope is paused.
+	Gate Gate
 
 	// A target transaction takes whole source transactions until it holds
 	// MaxRows rows or has been open MaxTime, or no message came for
@@ -67,8 +69,8 @@ type Status struct {
 	Target string `json:"target"`
 	// State is starting, waiting (for WaitingFor, the scopes of
 	// depends_on still copying their snapshots to the target), applying,
-	// retrying (the target or NATS is not reachable; Error says why) or
-	// failed (stopped for good).
+	// paused (see StatePaused), retrying (the target or NATS is not
+	// reachable; Error says why) or failed (stopped for good).
 	State      string   `json:"state"`
 	Error      string   `json:"error,omitempty"`
 	WaitingFor []string `json:"waiting_for,omitempty"`
@@ -173,6 +175,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // to find the row.
 func (w *Worker) session(ctx context.Context) error {
 	scope, source := w.cfg.Scope.Name, w.cfg.Scope.Source
+	if err := w.hold(ctx); err != nil {
+		return err
+	}
 	s := &session{w: w}
 	if err := s.loadSchemas(ctx); err != nil {
 		return err
@@ -213,6 +218,10 @@ func (w *Worker) session(ctx context.Context) error {
 			isolate = true
 		case errors.Is(err, errIsolated):
 			isolate = false
+		case errors.Is(err, errPaused):
+			if err := w.hold(ctx); err != nil {
+				return err
+			}
 		default:
 			return err
 		}

@@ -42,6 +42,7 @@ type rig struct {
 	conn   *router.Conn
 	check  *sql.DB // the target database
 	worker *apply.Worker
+	gate   apply.Gate // the worker's, if set before run
 	m      *apply.Metrics
 	done   chan error // the worker's Run result
 }
@@ -146,7 +147,7 @@ func (g *rig) run() {
 		g.t.Fatal(err)
 	}
 	g.m = apply.NewMetrics(nil)
-	g.worker = apply.NewWorker(apply.Config{Scope: g.cfg.Scopes[0], Target: "t", SyncdVersion: "test"}, g.conn, target, hclog.NewNullLogger(), g.m)
+	g.worker = apply.NewWorker(apply.Config{Scope: g.cfg.Scopes[0], Target: "t", SyncdVersion: "test", Gate: g.gate}, g.conn, target, hclog.NewNullLogger(), g.m)
 	ctx, cancel := context.WithCancel(context.Background())
 	g.done = make(chan error, 1)
 	go func() { g.done <- g.worker.Run(ctx) }()
@@ -283,5 +284,49 @@ func TestWorkerStopsOnCutTransaction(t *testing.T) {
 	}
 	if got := g.ids("category"); slices.ContainsFunc(got, func(id int) bool { return id > 1 }) {
 		t.Fatalf("category at the target = %v: parts of the cut transaction or after it applied", got)
+	}
+}
+
+// TestWorkerPause: pausing the scope stops its worker between source
+// transactions, even while it waits for messages; it reports paused and
+// applies nothing of what the stream receives meanwhile. Resumed, it
+// applies that from its checkpoint.
+func TestWorkerPause(t *testing.T) {
+	g := newRig(t, scopes.KindPostgres, "never")
+	ctx := context.Background()
+	ctl, err := g.conn.Control(ctx, 1)
+	must(t, err)
+	t.Cleanup(ctl.Close)
+	g.gate = ctl
+	r := g.router()
+	g.txn(r, 100, category, false, true, 1)
+	g.run()
+	g.appliedThrough(100)
+
+	_, err = ctl.Pause(ctx, "s")
+	must(t, err)
+	testenv.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if st := g.worker.Status(); st.State != apply.StatePaused {
+			return fmt.Errorf("worker %s (%s), want paused", st.State, st.Error)
+		}
+		return nil
+	})
+	g.txn(r, 200, category, false, true, 2, 3)
+	g.txn(r, 300, category, false, true, 4)
+	if st := g.worker.Status(); st.State != apply.StatePaused || st.Position != 100 {
+		t.Fatalf("worker status %+v while paused, want paused at 100", st)
+	}
+	if got := fmt.Sprint(g.ids("category")); got != "[1]" {
+		t.Fatalf("category at the target = %s while paused, want [1]", got)
+	}
+
+	_, err = ctl.Resume(ctx, "s")
+	must(t, err)
+	g.appliedThrough(300)
+	if got, want := fmt.Sprint(g.ids("category")), fmt.Sprint(seq(1, 4)); got != want {
+		t.Fatalf("category at the target = %s after resume, want %s", got, want)
+	}
+	if st := g.worker.Status(); st.State != apply.StateApplying {
+		t.Fatalf("worker status %+v after resume, want applying", st)
 	}
 }

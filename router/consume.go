@@ -199,6 +199,12 @@ func (s *Subscription) next() (*Delivery, error) {
 // when ctx is done. After an error other than ErrNoMessage, the
 // subscription is done: Next returns that error again.
 func (s *Subscription) Next(ctx context.Context, wait time.Duration) (*Delivery, error) {
+	return s.NextUntil(ctx, wait, nil)
+}
+
+// NextUntil is Next that also stops waiting, with ErrNoMessage, when
+// stop is closed (never if it is nil).
+func (s *Subscription) NextUntil(ctx context.Context, wait time.Duration, stop <-chan struct{}) (*Delivery, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -219,6 +225,8 @@ func (s *Subscription) Next(ctx context.Context, wait time.Duration) (*Delivery,
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-timeout:
+		return nil, ErrNoMessage
+	case <-stop:
 		return nil, ErrNoMessage
 	}
 }

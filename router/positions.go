@@ -23,19 +23,9 @@ type Positions struct {
 
 // Positions opens the position bucket, creating it if needed.
 func (c *Conn) Positions(ctx context.Context, replicas int) (*Positions, error) {
-	js, err := jetstream.New(c.nc)
+	kv, err := c.openBucket(ctx, PositionBucket, "syncd source read positions", replicas)
 	if err != nil {
-		return nil, fmt.Errorf("open jetstream: %w", err)
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      PositionBucket,
-		Description: "syncd source read positions",
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(replicas, 1),
-		History:     1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", PositionBucket, err)
+		return nil, err
 	}
 	return &Positions{kv: kv}, nil
 }

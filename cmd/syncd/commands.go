@@ -109,13 +109,20 @@ func cmdScopes(args []string) int {
 		fmt.Fprintln(os.Stderr, "syncd scopes: --config is required")
 		return 2
 	}
-	cfg, ok := loadConfig(*config, scopes.LoadOptions{AllowMissingSecrets: true, SkipDatabaseSecrets: true})
+	return adminCall("scopes", *config, http.MethodGet, "/scopes")
+}
+
+// adminCall sends method path to the admin server of the daemon that
+// runs config, with the admin token if the config has one, and copies
+// the answer to stdout. It returns the exit code of command.
+func adminCall(command, config, method, path string) int {
+	cfg, ok := loadConfig(config, scopes.LoadOptions{AllowMissingSecrets: true, SkipDatabaseSecrets: true})
 	if !ok {
 		return 1
 	}
-	req, err := http.NewRequest(http.MethodGet, "http://"+adminHost(cfg.Admin.Listen)+"/scopes", nil)
+	req, err := http.NewRequest(method, "http://"+adminHost(cfg.Admin.Listen)+path, nil)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "syncd scopes:", err)
+		fmt.Fprintf(os.Stderr, "syncd %s: %v\n", command, err)
 		return 1
 	}
 	if cfg.Admin.Token != "" {
@@ -124,16 +131,17 @@ func cmdScopes(args []string) int {
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "syncd scopes: is syncd running? %v\n", err)
+		fmt.Fprintf(os.Stderr, "syncd %s: is syncd running? %v\n", command, err)
 		return 1
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(os.Stderr, "syncd scopes: GET /scopes: %s\n", resp.Status)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		fmt.Fprintf(os.Stderr, "syncd %s: %s %s: %s\n%s", command, method, path, resp.Status, body)
 		return 1
 	}
 	if _, err := io.Copy(os.Stdout, resp.Body); err != nil {
-		fmt.Fprintln(os.Stderr, "syncd scopes:", err)
+		fmt.Fprintf(os.Stderr, "syncd %s: %v\n", command, err)
 		return 1
 	}
 	return 0

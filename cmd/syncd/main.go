@@ -7,6 +7,8 @@
 //	syncd plan --config PATH        print what a config would change, changing nothing
 //	syncd tail [--from-now] SCOPE   print a scope's messages as JSON lines
 //	syncd scopes --config PATH      print the running daemon's scope status
+//	syncd pause --config PATH SCOPE stop applying a scope to its targets
+//	syncd resume --config PATH SCOPE apply it again, from where it stopped
 //	syncd version                   print the version
 package main
 
@@ -34,6 +36,9 @@ commands:
   tail      [--config PATH | --nats URL] [--from-now] [--count N] SCOPE
                                           print a scope's messages as JSON lines
   scopes    --config PATH                 print the running daemon's scope status
+  pause     --config PATH SCOPE           stop applying SCOPE to its targets; capture and its
+                                          stream go on (survives restarts)
+  resume    --config PATH SCOPE           apply SCOPE again, catching up from where it stopped
   version                                 print the version
 `
 
@@ -57,6 +62,10 @@ func run(args []string) int {
 		return cmdTail(args[1:])
 	case "scopes":
 		return cmdScopes(args[1:])
+	case "pause":
+		return cmdPause(args[1:])
+	case "resume":
+		return cmdResume(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("syncd", version)
 		return 0

@@ -35,6 +35,7 @@ type pipeline struct {
 // and keeps the one running for the admin probes.
 type pipelines struct {
 	nc            *router.Conn
+	ctl           *router.Control // paused scopes: holds their apply workers
 	log           hclog.Logger
 	routerMetrics *router.Metrics // built once: collectors register once
 	applyMetrics  *apply.Metrics
@@ -48,10 +49,11 @@ type pipelines struct {
 func (ps *pipelines) build(ctx context.Context, cfg *scopes.Config) (*pipeline, error) {
 	reg := prometheus.NewRegistry()
 	workers, werr := sourceWorkers(ctx, cfg, ps.nc, ps.log, reg, ps.routerMetrics)
-	appliers, aerr := applyWorkers(cfg, ps.nc, ps.log, ps.applyMetrics)
+	appliers, aerr := applyWorkers(cfg, ps.nc, ps.ctl, ps.log, ps.applyMetrics)
 	if err := errors.Join(werr, aerr); err != nil {
 		return nil, err
 	}
+	registerPaused(reg, ps.ctl, cfg)
 	return &pipeline{cfg: cfg, hash: configHash(cfg), workers: workers, appliers: appliers, metrics: reg}, nil
 }
 

@@ -111,8 +111,13 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, rl reloadSource, log hcl
 	if risk := nc.DurabilityRisk(); risk != "" {
 		log.Warn("acknowledged messages may not survive a power loss of the nats server", "reason", risk)
 	}
+	ctl, err := nc.Control(ctx, cfg.NATS.StreamReplicas)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
 
-	ps := &pipelines{nc: nc, log: log, routerMetrics: router.NewMetrics(reg), applyMetrics: apply.NewMetrics(reg)}
+	ps := &pipelines{nc: nc, ctl: ctl, log: log, routerMetrics: router.NewMetrics(reg), applyMetrics: apply.NewMetrics(reg)}
 	reloads := newReloader(rl.path, runLoadOptions, ps, log.Named("reload"), reg)
 	p, err := ps.build(ctx, cfg)
 	if err != nil {
@@ -120,11 +125,12 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, rl reloadSource, log hcl
 	}
 	ps.current.Store(p) // the probes read it as soon as the admin server serves
 	adm, err := admin.New(cfg.Admin.Listen, reg, admin.Probes{
-		Ready: func() []admin.Cause { return readiness(nc, ps.current.Load()) },
+		Ready: func() []admin.Cause { return readiness(nc, ctl, ps.current.Load()) },
 		Scopes: func(ctx context.Context) any {
-			return scopeStatus(ctx, nc, ps.current.Load(), reloads.report())
+			return scopeStatus(ctx, nc, ctl, ps.current.Load(), reloads.report())
 		},
 		Metrics: ps,
+		Pause:   pauseScope(ctl, func() *scopes.Config { return ps.current.Load().cfg }),
 	}, admin.Options{Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof})
 	if err != nil {
 		return err
@@ -178,9 +184,10 @@ func stopAdmin(ctx context.Context, adm *admin.Server, served <-chan error) erro
 
 // applyWorkers builds an apply worker per (scope, target), each given the
 // dependencies of its scope that go to its target and the daemon's
-// commits to wait on. It opens no connection; a target syncd cannot write
-// (its kind, a DSN that does not parse) stops start-up.
-func applyWorkers(cfg *scopes.Config, nc *router.Conn, log hclog.Logger, m *apply.Metrics) ([]*apply.Worker, error) {
+// commits to wait on, and held by gate while its scope is paused. It opens
+// no connection; a target syncd cannot write (its kind, a DSN that does
+// not parse) stops start-up.
+func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, log hclog.Logger, m *apply.Metrics) ([]*apply.Worker, error) {
 	var out []*apply.Worker
 	var problems []error
 	commits := apply.NewCommits()
@@ -205,6 +212,7 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, log hclog.Logger, m *appl
 				Streams:      router.StreamOptionsFrom(cfg.NATS),
 				DependsOn:    deps,
 				Commits:      commits,
+				Gate:         gate,
 			}, nc, target, tlog, m))
 		}
 	}

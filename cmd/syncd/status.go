@@ -11,8 +11,10 @@ import (
 
 // readiness lists why syncd is not ready: NATS not connected, a source
 // of pipeline p not streaming or at risk of losing log, a scope not
-// publishing.
-func readiness(nc *router.Conn, p *pipeline) []admin.Cause {
+// publishing, a target not applying. A paused scope is not a cause, and
+// neither is its target being unavailable: nothing is applied to it
+// meanwhile.
+func readiness(nc *router.Conn, ctl *router.Control, p *pipeline) []admin.Cause {
 	var causes []admin.Cause
 	if ok, state := nc.Connected(); !ok {
 		causes = append(causes, admin.Cause{Component: "nats", Cause: "nats_disconnected", Detail: state})
@@ -49,6 +51,9 @@ func readiness(nc *router.Conn, p *pipeline) []admin.Cause {
 		case apply.StateFailed:
 			causes = append(causes, admin.Cause{Component: component, Cause: "apply_failed", Detail: st.Error})
 		case apply.StateRetrying:
+			if paused, _ := ctl.Paused(st.Scope); paused {
+				continue
+			}
 			causes = append(causes, admin.Cause{Component: component, Cause: "target_unavailable", Detail: st.Error})
 		}
 	}
@@ -79,11 +84,15 @@ type scopeReport struct {
 	Publish *router.ScopeStatus `json:"publishing,omitempty"`
 	Apply   []apply.Status      `json:"apply"`
 	Stream  *router.StreamState `json:"stream,omitempty"`
+	// Paused and PausedSince: see syncd pause.
+	Paused      bool       `json:"paused"`
+	PausedSince *time.Time `json:"paused_since,omitempty"`
 }
 
 // scopeStatus returns the /scopes document of pipeline p, with reload,
-// the config in effect and the last reload's outcome.
-func scopeStatus(ctx context.Context, nc *router.Conn, p *pipeline, reload reloadReport) any {
+// the config in effect and the last reload's outcome, and each scope's
+// paused state from ctl.
+func scopeStatus(ctx context.Context, nc *router.Conn, ctl *router.Control, p *pipeline, reload reloadReport) any {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	publishing := map[string]*router.ScopeStatus{}
@@ -101,6 +110,9 @@ func scopeStatus(ctx context.Context, nc *router.Conn, p *pipeline, reload reloa
 	var reports []scopeReport
 	for _, s := range p.cfg.Scopes {
 		rep := scopeReport{Name: s.Name, Source: s.Source, Targets: s.Targets, Tables: len(s.Tables), Publish: publishing[s.Name], Apply: []apply.Status{}}
+		if ps, _ := ctl.State(s.Name); ps.Paused {
+			rep.Paused, rep.PausedSince = true, &ps.Since
+		}
 		for _, a := range p.appliers {
 			if st := a.Status(); st.Scope == s.Name {
 				rep.Apply = append(rep.Apply, st)

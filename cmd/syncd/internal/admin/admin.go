@@ -1,5 +1,6 @@
 // Package admin serves syncd's operational HTTP endpoints: /healthz,
-// /readyz, /metrics, /scopes, and, if enabled, Go's profiler under
+// /readyz, /metrics, /scopes, POST /scopes/{name}/pause and
+// /scopes/{name}/resume, and, if enabled, Go's profiler under
 // /debug/pprof/.
 package admin
 
@@ -36,7 +37,15 @@ type Probes struct {
 	// the registry's: those of the sources running now, which a config
 	// reload replaces.
 	Metrics prometheus.Gatherer
+	// Pause pauses the scope name (pause true) or resumes it, and
+	// returns its new state, served as JSON; an error wrapping
+	// ErrUnknownScope if there is no such scope. Nil: those paths are 404.
+	Pause func(ctx context.Context, name string, pause bool) (any, error)
 }
+
+// ErrUnknownScope is what Probes.Pause returns for a scope the config
+// does not have.
+var ErrUnknownScope = errors.New("no such scope")
 
 // Options are the admin block's security settings.
 type Options struct {
@@ -92,6 +101,21 @@ func handler(reg *prometheus.Registry, p Probes, opts Options) http.Handler {
 	guarded.HandleFunc("GET /scopes", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, p.Scopes(r.Context()))
 	})
+	if p.Pause != nil {
+		for action, pause := range map[string]bool{"pause": true, "resume": false} {
+			guarded.HandleFunc("POST /scopes/{name}/"+action, func(w http.ResponseWriter, r *http.Request) {
+				state, err := p.Pause(r.Context(), r.PathValue("name"), pause)
+				switch {
+				case errors.Is(err, ErrUnknownScope):
+					writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+				case err != nil:
+					writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+				default:
+					writeJSON(w, http.StatusOK, state)
+				}
+			})
+		}
+	}
 	if opts.Pprof {
 		guarded.HandleFunc("GET /debug/pprof/", pprof.Index)
 		guarded.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -2,8 +2,10 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +16,12 @@ func testServer(t *testing.T, opts Options) *httptest.Server {
 	srv := httptest.NewServer(handler(prometheus.NewRegistry(), Probes{
 		Ready:  func() []Cause { return nil },
 		Scopes: func(context.Context) any { return map[string]any{"scopes": []string{}} },
+		Pause: func(_ context.Context, name string, pause bool) (any, error) {
+			if name != "orders" {
+				return nil, fmt.Errorf("pause %s: %w", name, ErrUnknownScope)
+			}
+			return map[string]any{"scope": name, "paused": pause}, nil
+		},
 	}, opts))
 	t.Cleanup(srv.Close)
 	return srv
@@ -21,7 +29,11 @@ func testServer(t *testing.T, opts Options) *httptest.Server {
 
 func status(t *testing.T, srv *httptest.Server, path, authorization string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	method, path, ok := strings.Cut(path, " ")
+	if !ok {
+		method, path = http.MethodGet, method
+	}
+	req, err := http.NewRequest(method, srv.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,12 +74,19 @@ func TestAdminToken(t *testing.T) {
 		{"pprof on, no token", Options{Pprof: true}, "/debug/pprof/", "", http.StatusOK},
 		{"no token: scopes open", Options{}, "/scopes", "", http.StatusOK},
 		{"no token: metrics open", Options{}, "/metrics", "", http.StatusOK},
+		{"pause without token", Options{Token: token}, "POST /scopes/orders/pause", "", http.StatusUnauthorized},
+		{"pause right token", Options{Token: token}, "POST /scopes/orders/pause", "Bearer " + token, http.StatusOK},
+		{"resume without token", Options{Token: token}, "POST /scopes/orders/resume", "", http.StatusUnauthorized},
+		{"resume right token", Options{Token: token}, "POST /scopes/orders/resume", "Bearer " + token, http.StatusOK},
+		{"pause unknown scope", Options{Token: token}, "POST /scopes/nope/pause", "Bearer " + token, http.StatusNotFound},
+		{"resume unknown scope", Options{}, "POST /scopes/nope/resume", "", http.StatusNotFound},
+		{"pause by GET", Options{}, "GET /scopes/orders/pause", "", http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := testServer(t, tt.opts)
 			if got := status(t, srv, tt.path, tt.authorization); got != tt.want {
-				t.Errorf("GET %s with Authorization %q: status %d, want %d", tt.path, tt.authorization, got, tt.want)
+				t.Errorf("%s with Authorization %q: status %d, want %d", tt.path, tt.authorization, got, tt.want)
 			}
 		})
 	}
