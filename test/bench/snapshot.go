@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/syncd-dev/syncd/test/testenv"
@@ -60,6 +61,11 @@ scope "snapshot" {
 	syncd := float64(rows) / waitLastRow(e, syncdDSN, rows, 10*time.Minute).Sub(d.Started).Seconds()
 	cpuSecs := d.CPUSeconds()
 	d.Stop()
+	for _, l := range strings.Split(d.Logs(), "\n") {
+		if strings.Contains(l, "snapshot") || strings.Contains(l, "start") {
+			log.Printf("DEBUG %s", l)
+		}
+	}
 	perRows := cpuSecs / float64(rows) * 100_000
 	log.Printf("snapshot: syncd: %.0f rows/s, %.2f CPU s per 100k rows", syncd, perRows)
 
