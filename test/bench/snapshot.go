@@ -59,10 +59,7 @@ scope "snapshot" {
 		go profile(d, *cpuProfile+".snapshot", 10*time.Second)
 	}
 	syncd := float64(rows) / waitLastRow(e, syncdDSN, rows, 10*time.Minute).Sub(d.Started).Seconds()
-	cpuSecs := d.CPUSeconds()
-	d.Stop()
-	logSnapshotDone(d)
-	perRows := cpuSecs / float64(rows) * 100_000
+	perRows := stopSnapshotRun(d, rows, nil)
 	log.Printf("snapshot: syncd: %.0f rows/s, %.2f CPU s per 100k rows", syncd, perRows)
 
 	return ratioResult("initial snapshot rows/s, PostgreSQL → PostgreSQL", "rows/s", syncd, "rows/s, native initial table copy (CREATE SUBSCRIPTION)", native, "ratio ≥ 0.50", 0.5),
@@ -124,24 +121,27 @@ scope "snapshot" {
 	profiled := profileMySQL(d, "snapshot")
 	done = waitCaughtUp(e, syncdDSN, "`snapshot`.`narrow`", rows-1, d.Exited(), 10*time.Minute)
 	syncd := float64(rows) / done.Sub(d.Started).Seconds()
-	cpuSecs := d.CPUSeconds()
-	profiled()
-	d.Stop()
-	logSnapshotDone(d)
-	perRows := cpuSecs / float64(rows) * 100_000
+	perRows := stopSnapshotRun(d, rows, profiled)
 	log.Printf("mysql snapshot: syncd: %.0f rows/s, %.2f CPU s per 100k rows", syncd, perRows)
 
 	return ratioResult("initial snapshot rows/s, MariaDB → MariaDB", "rows/s", syncd, "rows/s, mariadb-dump | mariadb", native, "ratio ≥ 0.50", 0.5),
 		result{Name: "syncd CPU per 100k rows of a MariaDB initial snapshot", Value: perRows, Unit: "CPU s"}
 }
 
-// logSnapshotDone logs syncd's "snapshot done" lines, which tell how long
-// reading the table and publishing its rows took, the rest of the time
-// being the apply's tail.
-func logSnapshotDone(d *testenv.Syncd) {
+// stopSnapshotRun stops syncd after it copied rows rows, once wait (if
+// not nil) returns, logs its "snapshot done" lines, which tell how long
+// reading the table and publishing its rows took (the rest of the time
+// is the apply's tail), and returns its CPU s per 100k rows.
+func stopSnapshotRun(d *testenv.Syncd, rows int, wait func()) float64 {
+	cpuSecs := d.CPUSeconds()
+	if wait != nil {
+		wait()
+	}
+	d.Stop()
 	for _, l := range strings.Split(d.Logs(), "\n") {
 		if strings.Contains(l, `"snapshot done"`) {
 			log.Printf("snapshot: syncd logged %s", l)
 		}
 	}
+	return cpuSecs / float64(rows) * 100_000
 }
