@@ -27,7 +27,7 @@ var rowsPerMessage = flag.Int("rows-per-message", 1, "rows_per_message of the sc
 // setting docs/configuration.md recommends for scopes that feed targets.
 const packedRowsPerMessage = 100
 
-var cpuProfile = flag.String("cpuprofile", "", "save a CPU profile of syncd during the capture run to this `file`, and profiles of other runs next to it (.e2e, .pgbench CPU; .heap after the applied large transaction)")
+var cpuProfile = flag.String("cpuprofile", "", "save a CPU profile of syncd during the capture run to this `file`, and profiles of other runs next to it (.e2e, .pgbench, .snapshot CPU; .heap after the applied large transaction)")
 
 // result is one measured figure.
 type result struct {
