@@ -101,6 +101,15 @@ const (
 	maxPackBytes  = 128 << 10 // a pack takes no row that would make it larger
 	maxBatchBytes = 4 << 20   // nor does a batch
 
+	// The rows of a snapshot transaction go in packs of up to
+	// snapshotPackRows rows and maxSnapshotPackBytes whatever the scope's
+	// rows_per_message: they come in bulk and wait for the copy's end at
+	// the targets anyway, so they are not latency sensitive. The bytes
+	// stay under NATS's default max_payload of 1 MiB, which an external
+	// server may keep.
+	snapshotPackRows     = 1000
+	maxSnapshotPackBytes = 512 << 10
+
 	// A batch of up to maxSingles messages and maxSinglesBytes goes as
 	// single messages: on a 2-core VM, storing 16 messages one by one
 	// took as long as one atomic batch, 8 half as long, 1 a tenth.
@@ -132,7 +141,8 @@ func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) erro
 		return nil
 	}
 	m.plan.events[m.op].Inc()
-	if p.pack == 1 {
+	pack, packBytes := p.packLimits()
+	if pack == 1 {
 		if err := p.sendHeld(ctx); err != nil {
 			return err
 		}
@@ -141,16 +151,16 @@ func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) erro
 		return nil
 	}
 	// A row joins the held pack if it fits whole: a pack passes
-	// maxPackBytes only when its one row does.
+	// packBytes only when its one row does.
 	var last int
 	p.row, last = appendBody(p.row[:0], m, now)
 	key := packKey{m.plan, m.op, m.reason}
-	if p.held == nil || p.heldKey != key || p.heldRows == p.pack || len(p.held.Data)+1+len(p.row) > maxPackBytes {
+	if p.held == nil || p.heldKey != key || p.heldRows == pack || len(p.held.Data)+1+len(p.row) > packBytes {
 		if err := p.sendHeld(ctx); err != nil {
 			return err
 		}
 		// Room for a full pack of rows like this one.
-		p.held, p.heldRows, p.heldKey = p.open(m, min(maxPackBytes, p.pack*(len(p.row)+1)+1)), 0, key
+		p.held, p.heldRows, p.heldKey = p.open(m, min(packBytes, pack*(len(p.row)+1)+1)), 0, key
 	}
 	sep := byte(',')
 	if p.heldRows == 0 {
@@ -161,6 +171,17 @@ func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) erro
 	p.heldRows++
 	p.heldSeq = m.seq
 	return nil
+}
+
+// packLimits returns the most rows and bytes a message of the current
+// transaction holds: the scope's rows_per_message and maxPackBytes, or,
+// in a snapshot transaction, at least snapshotPackRows and
+// maxSnapshotPackBytes. A message of more than one row at most is a pack.
+func (p *publisher) packLimits() (rows, bytes int) {
+	if p.txn.Snapshot {
+		return max(p.pack, snapshotPackRows), maxSnapshotPackBytes
+	}
+	return p.pack, maxPackBytes
 }
 
 // sendHeld sends the held message, if any.
@@ -219,7 +240,7 @@ func (p *publisher) open(m *message, size int) *nats.Msg {
 func (p *publisher) seal() *nats.Msg {
 	msg := p.held
 	p.held = nil
-	if p.pack > 1 {
+	if rows, _ := p.packLimits(); rows > 1 {
 		msg.Data = append(msg.Data, ']')
 		msg.Header[HeaderRows] = []string{strconv.Itoa(p.heldRows)}
 	}

@@ -472,19 +472,32 @@ scope "live" {
 	drain(t, r)
 	must(t, r.SnapshotDone(ctx, reqs[0], 2))
 
+	// Each message as its rows' op:reason:id joined by "+", then "/" and
+	// its Syncd-Rows. The snapshot's rows go in arrays though the scope
+	// has one row per message; live rows do not.
 	want := map[string]string{
-		"snap": "t:snapshot:<nil> r:snapshot:1 r:snapshot:2 c:change:3",
-		"live": "c:change:1 c:change:3",
+		"snap": "t:snapshot:<nil>/1 r:snapshot:1+r:snapshot:2/2 c:change:3/",
+		"live": "c:change:1/ c:change:3/",
 	}
 	for scope, w := range want {
 		var got []string
 		for _, m := range streamMsgs(t, conn.nc, scope) {
-			e, _ := Decode(m.Data)
-			var id any
-			if e.After != nil {
-				id = e.After["id"]
+			rows, err := DecodeRows(m.Data)
+			if err != nil {
+				t.Fatal(err)
 			}
-			got = append(got, fmt.Sprintf("%s:%s:%v", e.Op, e.Scope.Reason, id))
+			var parts []string
+			for _, e := range rows {
+				id := "<nil>"
+				if e.After != nil {
+					id = string(e.After["id"])
+				}
+				parts = append(parts, fmt.Sprintf("%s:%s:%s", e.Op, e.Scope.Reason, id))
+			}
+			if IsPack(m.Data) != (m.Header.Get(HeaderRows) != "") {
+				t.Errorf("message %d: array %v, Syncd-Rows %q", m.Sequence, IsPack(m.Data), m.Header.Get(HeaderRows))
+			}
+			got = append(got, strings.Join(parts, "+")+"/"+m.Header.Get(HeaderRows))
 		}
 		if strings.Join(got, " ") != w {
 			t.Errorf("scope %s holds %v, want %s", scope, got, w)

@@ -105,22 +105,3 @@ func applyCopy(ctx context.Context, e *env, changes []*apply.Change) error {
 	}
 	return nil
 }
-
-// appendCopyText appends v escaped for COPY's text format.
-func appendCopyText(dst, v []byte) []byte {
-	for _, c := range v {
-		switch c {
-		case '\\':
-			dst = append(dst, '\\', '\\')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
-}

@@ -45,9 +45,16 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	switch o {
 	case plan.Truncate:
 		x.pushAlone(queued{sql: tb.statement(plan.Truncate, nil), table: tb, op: plan.Truncate, change: c})
+		if x.truncated == nil {
+			x.truncated = make(map[*table]bool)
+		}
+		x.truncated[tb] = true
 	case plan.DeleteRow, plan.MoveKey:
 		x.pushAlone(queued{sql: tb.statement(o, cols), args: x.r.args(), table: tb, op: o, change: c, rows: 1})
 	default:
+		if (o == plan.Upsert || o == plan.Insert) && c.Op == capture.OpRead && x.truncated[tb] && !x.isolate {
+			o = opCopy // a snapshot's row into the table it emptied
+		}
 		x.addRow(tb, o, cols, c)
 	}
 }

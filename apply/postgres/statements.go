@@ -17,6 +17,15 @@ const (
 	opDelete1 plan.Op = 'd'
 )
 
+// opCopy writes the rows of a snapshot into a table that the same target
+// transaction truncated: COPY ... FROM STDIN, in text format, with the
+// rows of a group, which is about twice as fast as an upsert's unnest
+// (docs/performance.md). A snapshot reads each key once, so plain
+// inserts do; should a key come twice after all (a scope's key that is
+// not unique at the source), the COPY fails like any rejected batch and
+// row isolation upserts the rows one by one.
+const opCopy plan.Op = 'c'
+
 // single returns the one-row form of o, or o if it has none.
 func single(o plan.Op) plan.Op {
 	switch o {
@@ -61,6 +70,8 @@ func (tb *table) statement(o plan.Op, cols []int) string {
 		s = tb.moveKeySQL(cols)
 	case plan.Truncate:
 		s = "TRUNCATE " + tb.ident
+	case opCopy:
+		s = fmt.Sprintf("COPY %s (%s) FROM STDIN", tb.ident, tb.names(cols, ""))
 	default:
 		panic(fmt.Sprintf("unknown statement kind %c", o))
 	}

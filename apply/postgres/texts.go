@@ -79,3 +79,49 @@ func (ts *texts) Index(i int) any {
 
 // IndexType implements pgtype.ArrayGetter.
 func (ts *texts) IndexType() any { return []byte(nil) }
+
+// appendCopyRows appends the rows of cols, one *texts per column with a
+// value for every row, in COPY's text format: values separated by tabs,
+// NULL as \N, a newline after each row.
+func appendCopyRows(dst []byte, cols []any) []byte {
+	if len(cols) == 0 {
+		return dst
+	}
+	vals := make([]*texts, len(cols))
+	for i, c := range cols {
+		vals[i] = c.(*texts)
+	}
+	for row := range vals[0].ends {
+		for i, v := range vals {
+			if i > 0 {
+				dst = append(dst, '\t')
+			}
+			if v.nulls[row] {
+				dst = append(dst, '\\', 'N')
+				continue
+			}
+			dst = appendCopyText(dst, v.value(row))
+		}
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+// appendCopyText appends v escaped for COPY's text format.
+func appendCopyText(dst, v []byte) []byte {
+	for _, c := range v {
+		switch c {
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}

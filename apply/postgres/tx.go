@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,8 +53,10 @@ type tx struct {
 	queue      []queued
 	queueBytes int
 	queueRows  int
-	ahead      *roundTrip // sent, results not read yet
-	spare      []queued   // the queue of the last round trip, for reuse
+	ahead      *roundTrip      // sent, results not read yet
+	spare      []queued        // the queue of the last round trip, for reuse
+	truncated  map[*table]bool // tables this transaction truncated
+	copyData   []byte          // the rows of a COPY, in its text format
 }
 
 // roundTrip is statements sent in one round trip, BEGIN first if first
@@ -200,7 +203,8 @@ func (x *tx) clearQueue() {
 //
 // The statements go in one round trip, except that each update that must
 // find all its rows (plan.Update) ends a round trip, so that its row count
-// is checked before anything after it, COMMIT included, runs.
+// is checked before anything after it, COMMIT included, runs, and that a
+// COPY (opCopy) runs alone, after the statements before it.
 func (x *tx) send(ctx context.Context) (pgconn.CommandTag, error) {
 	defer x.clearQueue()
 	defer func() {
@@ -213,11 +217,20 @@ func (x *tx) send(ctx context.Context) (pgconn.CommandTag, error) {
 		return tag, err
 	}
 	for start := 0; start < len(x.queue); {
+		if x.queue[start].op == opCopy {
+			if err := x.copyRows(ctx, &x.queue[start]); err != nil {
+				return tag, err
+			}
+			start++
+			continue
+		}
 		end := start
-		for end < len(x.queue) && x.queue[end].op != plan.Update {
+		for end < len(x.queue) && x.queue[end].op != plan.Update && x.queue[end].op != opCopy {
 			end++
 		}
-		end = min(end+1, len(x.queue))
+		if end < len(x.queue) && x.queue[end].op == plan.Update {
+			end++
+		}
 		var err error
 		if tag, err = x.finish(x.start(ctx, x.queue[start:end])); err != nil {
 			return tag, err
@@ -238,8 +251,9 @@ func (x *tx) sendAhead(ctx context.Context) error {
 		return nil
 	}
 	last := len(x.queue) - 1
-	for i := range x.queue[:last] {
-		if x.queue[i].op == plan.Update { // its row count first
+	for i := range x.queue {
+		// An update's row count first; a COPY cannot go in a batch.
+		if (x.queue[i].op == plan.Update && i < last) || x.queue[i].op == opCopy {
 			_, err := x.send(ctx)
 			return err
 		}
@@ -324,8 +338,35 @@ func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 	return tag, apply.Reject(fmt.Errorf("%s: %w", q.describe(), err), q.change, refused)
 }
 
+// copyRows runs q, a COPY of the rows of a group, after BEGIN if the
+// server transaction has not begun. Its rows go in COPY's text format.
+func (x *tx) copyRows(ctx context.Context, q *queued) error {
+	if !x.begun {
+		if _, err := x.conn.Exec(ctx, "BEGIN"); err != nil {
+			return fmt.Errorf("BEGIN: %w", err)
+		}
+		x.begun = true
+	}
+	x.copyData = appendCopyRows(x.copyData[:0], q.args)
+	_, err := x.conn.PgConn().CopyFrom(ctx, bytes.NewReader(x.copyData), q.sql)
+	if cap(x.copyData) > maxSpareBytes*8 {
+		x.copyData = nil // one large transaction does not pin its memory
+	}
+	x.begun = x.conn.PgConn().TxStatus() != 'I'
+	if err != nil {
+		return apply.Reject(fmt.Errorf("%s: %w", q.describe(), err), q.change, refused)
+	}
+	return nil
+}
+
 // describe names the statement for errors: kind, table, rows.
-func (q *queued) describe() string { return plan.Describe(q.op, q.rows, q.table.ID.String()) }
+func (q *queued) describe() string {
+	o := q.op
+	if o == opCopy {
+		o = plan.Insert
+	}
+	return plan.Describe(o, q.rows, q.table.ID.String())
+}
 
 func firstWord(s string) string {
 	for i, c := range s {

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/applytest"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
@@ -70,3 +73,105 @@ func TestConstraintsAreRejected(t *testing.T) { suite.ConstraintsAreRejected(t) 
 func TestOneTransactionAtATime(t *testing.T) { suite.OneTransactionAtATime(t) }
 
 func TestPartialUpdateOfMissingRow(t *testing.T) { suite.PartialUpdateOfMissingRow(t) }
+
+// snapshotOf returns a snapshot's changes of items: its truncate, then a
+// read of each row, given as JSON.
+func snapshotOf(rows ...string) []*apply.Change {
+	changes := []*apply.Change{applytest.Change(items, capture.OpTruncate, "", "", "")}
+	for _, r := range rows {
+		c := applytest.Change(items, capture.OpRead, "", "", r)
+		c.Key = map[string]json.RawMessage{"id": c.After["id"]}
+		changes = append(changes, c)
+	}
+	return changes
+}
+
+// TestSnapshotCopy: the rows of a snapshot whose transaction truncated
+// the table go by COPY, and arrive as they were, whatever their text
+// holds; rows of other transactions are upserted.
+func TestSnapshotCopy(t *testing.T) {
+	e := newEnv(t)
+	e.exec(strictDDL, `INSERT INTO items VALUES (1, 'old', NULL, 1), (9, 'gone', NULL, 9)`)
+	e.prepare(items)
+	ctx := applytest.Context(t)
+	stx, err := e.tg.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range snapshotOf(`{"id":1,"name":"tab\there\\back\nline\r","note":"\\N","qty":1}`,
+		`{"id":2,"name":"","note":null,"qty":2}`, `{"id":3,"name":"ünï","note":"\\.","qty":3}`) {
+		if err := stx.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x := stx.(*tx); x.g.op != opCopy || x.g.rows != 3 {
+		t.Errorf("the snapshot's rows are grouped as %c (%d rows), want a COPY of 3", x.g.op, x.g.rows)
+	}
+	if err := stx.Commit(ctx, applytest.Record(1)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1|tab\there\\back\nline\r|\\N|1", "2||∅|2", "3|ünï|\\.|3"}
+	if got := e.rows(`SELECT id, name, note, qty FROM items ORDER BY id`); !slices.Equal(got, want) {
+		t.Errorf("items %q, want %q", got, want)
+	}
+
+	// Without the truncate, a snapshot's rows are upserts.
+	stx, err = e.tg.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stx.Rollback(ctx)
+	if err := stx.Apply(ctx, snapshotOf(`{"id":2,"name":"two","note":null,"qty":2}`)[1]); err != nil {
+		t.Fatal(err)
+	}
+	if x := stx.(*tx); x.g.op != plan.Upsert {
+		t.Errorf("a read without a truncate is grouped as %c, want an upsert", x.g.op)
+	}
+}
+
+// TestSnapshotCopyRejects: a row the target refuses fails the COPY of its
+// batch, as a rejected batch, and row isolation then finds that row, as
+// the session does (apply/consume.go); a key that comes twice fails the
+// COPY, and isolation upserts it.
+func TestSnapshotCopyRejects(t *testing.T) {
+	e := newEnv(t)
+	e.exec(strictDDL)
+	e.prepare(items)
+	bad := snapshotOf(`{"id":1,"name":"a","note":null,"qty":1}`, `{"id":2,"name":"b","note":null,"qty":-2}`, `{"id":3,"name":"c","note":null,"qty":3}`)
+	err := e.run(false, applytest.Record(1), bad...)
+	var rej *apply.RejectedError
+	if !errors.As(err, &rej) || !strings.Contains(err.Error(), "insert 3 rows of public.items") {
+		t.Fatalf("batch: error %v, want a RejectedError of the COPY", err)
+	}
+	tx, err := e.tg.Begin(applytest.Context(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range bad {
+		err := tx.Apply(applytest.Context(t), c)
+		if c == bad[2] {
+			if !errors.As(err, &rej) || rej.Change != c {
+				t.Fatalf("isolated: Apply(%v) = %v, want a RejectedError of it", c.After, err)
+			}
+		} else if err != nil {
+			t.Fatalf("isolated: Apply(%v) = %v", c.After, err)
+		}
+	}
+	if err := tx.Commit(applytest.Context(t), applytest.Record(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.rows(`SELECT id, qty FROM items ORDER BY id`), []string{"1|1", "3|3"}; !slices.Equal(got, want) {
+		t.Errorf("after isolation, items %q, want %q", got, want)
+	}
+
+	twice := snapshotOf(`{"id":1,"name":"a","note":null,"qty":1}`, `{"id":1,"name":"b","note":null,"qty":2}`)
+	if err := e.run(false, applytest.Record(2), twice...); !errors.As(err, &rej) {
+		t.Fatalf("a key twice: error %v, want a RejectedError of the COPY", err)
+	}
+	if err := e.run(true, applytest.Record(2), twice...); err != nil {
+		t.Fatalf("a key twice, isolated: %v", err)
+	}
+	if got, want := e.rows(`SELECT id, name FROM items ORDER BY id`), []string{"1|b"}; !slices.Equal(got, want) {
+		t.Errorf("items %q, want %q", got, want)
+	}
+}

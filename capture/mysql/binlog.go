@@ -342,7 +342,7 @@ func (ss *session) handle(ctx context.Context, ev *replication.BinlogEvent) erro
 		if err != nil {
 			return err
 		}
-		ss.readPos = pos
+		ss.readPos = max(ss.readPos, pos) // see below
 		return nil
 	case *replication.HeartbeatEvent:
 		if ss.txn == nil && h.LogPos > 0 {
@@ -418,8 +418,14 @@ func (ss *session) handle(ctx context.Context, ev *replication.BinlogEvent) erro
 		if err != nil {
 			return err
 		}
-		ss.readPos = pos
-		ss.src.metrics.ReadPosition.Set(float64(pos))
+		// A stream that starts from a GTID begins with the file's
+		// rotation and header events (its GTID list), which end near
+		// the file's start, before the position the stream starts
+		// from: the stream does not move back. Moving back kept a
+		// snapshot taken at the start waiting for the first heartbeat,
+		// 5 s.
+		ss.readPos = max(ss.readPos, pos)
+		ss.src.metrics.ReadPosition.Set(float64(ss.readPos))
 	}
 	return nil
 }

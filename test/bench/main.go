@@ -27,7 +27,7 @@ var rowsPerMessage = flag.Int("rows-per-message", 1, "rows_per_message of the sc
 // setting docs/configuration.md recommends for scopes that feed targets.
 const packedRowsPerMessage = 100
 
-var cpuProfile = flag.String("cpuprofile", "", "save a CPU profile of syncd during the capture run to this `file`, and profiles of other runs next to it (.e2e, .pgbench CPU; .heap after the applied large transaction)")
+var cpuProfile = flag.String("cpuprofile", "", "save a CPU profile of syncd during the capture run to this `file`, and profiles of other runs next to it (.e2e, .pgbench, .snapshot CPU; .heap after the applied large transaction)")
 
 // result is one measured figure.
 type result struct {
@@ -47,7 +47,7 @@ func main() {
 	out := flag.String("json", "bench/results.json", "where to write the results")
 	lagSeconds := flag.Int("lag-seconds", 30, "how long pgbench runs while lag is measured")
 	quick := flag.Bool("quick", os.Getenv("BENCH_QUICK") != "", "small runs for development (also BENCH_QUICK=1)")
-	only := flag.String("only", "", "run only these `parts`, comma-separated: capture, rss, e2e, e2e-packed, lag, pgbench, scopes, width, mysql-capture, mysql-e2e")
+	only := flag.String("only", "", "run only these `parts`, comma-separated: capture, rss, e2e, e2e-packed, lag, pgbench, scopes, width, snapshot, mysql-capture, mysql-e2e, mysql-snapshot")
 	flag.Parse()
 	// want reports whether to run a part. Before each part it flushes the
 	// page cache's dirty pages, so that one part's writes do not slow the
@@ -85,7 +85,7 @@ func main() {
 		return ceiling
 	}
 	var pg *testenv.Postgres
-	if slices.ContainsFunc([]string{"capture", "rss", "e2e", "lag", "pgbench", "scopes", "width"}, want) {
+	if slices.ContainsFunc([]string{"capture", "rss", "e2e", "lag", "pgbench", "scopes", "width", "snapshot"}, want) {
 		pg = testenv.StartPostgres(env, testenv.WithSetting("max_wal_size", "8GB"), testenv.WithSetting("checkpoint_timeout", "30min"))
 	}
 	if want("capture") {
@@ -103,7 +103,7 @@ func main() {
 	if want("width") {
 		results = append(results, rowWidth(env, pg, bin, widthRows, *txnRows)...)
 	}
-	if slices.ContainsFunc([]string{"e2e", "e2e-packed", "lag", "pgbench"}, want) {
+	if slices.ContainsFunc([]string{"e2e", "e2e-packed", "lag", "pgbench", "snapshot"}, want) {
 		dst := testenv.StartPostgres(env, testenv.WithSetting("max_wal_size", "8GB"))
 		if want("e2e") {
 			e2e, e2eCPU := endToEnd(env, pg, dst, bin, *rows, *txnRows, *rowsPerMessage)
@@ -121,8 +121,12 @@ func main() {
 		if want("pgbench") {
 			results = append(results, pgbenchCatchUp(env, pg, dst, bin, pgbenchScale, pgbenchTxns))
 		}
+		if want("snapshot") {
+			snap, snapCPU := initialSnapshot(env, pg, dst, bin, *rows)
+			results = append(results, snap, snapCPU)
+		}
 	}
-	if slices.ContainsFunc([]string{"mysql-capture", "mysql-e2e"}, want) {
+	if slices.ContainsFunc([]string{"mysql-capture", "mysql-e2e", "mysql-snapshot"}, want) {
 		my := testenv.StartMariaDB(env)
 		if want("mysql-capture") {
 			capture, cpu := binlogCapture(env, my, bin, *rows, *txnRows)
@@ -133,6 +137,10 @@ func main() {
 		if want("mysql-e2e") {
 			e2e, e2eCPU := mysqlEndToEnd(env, my, bin, *rows, *txnRows)
 			results = append(results, e2e, e2eCPU)
+		}
+		if want("mysql-snapshot") {
+			snap, snapCPU := mysqlInitialSnapshot(env, my, bin, *rows)
+			results = append(results, snap, snapCPU)
 		}
 	}
 

@@ -190,7 +190,7 @@ scope "notes" {
 
 	// SIGINT, as SIGTERM: drain, confirm the final position, exit 0.
 	pg.Exec(t, "app", `INSERT INTO item VALUES (2005, 'five')`)
-	waitCount(t, nc, "items", 1+1500+6, time.Minute) // the snapshot's truncate and rows, six changes
+	waitCount(t, nc, "items", 1+2+6, time.Minute) // the snapshot's truncate, its 1,500 rows in two messages, six changes
 	end := currentLSN(t, appConn)
 	if err := d.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

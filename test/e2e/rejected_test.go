@@ -243,3 +243,51 @@ scope "items" {
 		t.Errorf("/scopes apply status %+v; want failed, naming the table and the column", a)
 	}
 }
+
+// TestRejectedSnapshotRow: a PostgreSQL target writes a snapshot's rows
+// with COPY, 1,000 rows to a message though the scope has one row per
+// message. A row the target refuses fails its whole COPY; row isolation
+// then parks that row alone, as a row of its message, and applies the
+// others.
+func TestRejectedSnapshotRow(t *testing.T) {
+	r := newReplication(t, func(r *replication) {
+		r.src.Exec(t, "app", `CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL)`,
+			`INSERT INTO items SELECT g, CASE WHEN g = 1500 THEN -1 ELSE g END FROM generate_series(1, 2000) g`)
+		r.dst.Exec(t, "replica", `CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL CHECK (qty >= 0))`)
+	}, `
+scope "copier" {
+  source         = "app"
+  targets        = ["replica"]
+  on_apply_error = "dlq"
+  table "public.items" {}
+}`)
+	r.d.Start()
+	waitIdentical(t, r, time.Minute, []string{`SELECT id, qty FROM items WHERE id <> 1500 ORDER BY id`},
+		[]string{`SELECT id, qty FROM items ORDER BY id`})
+
+	ctx := context.Background()
+	dlq := openStream(t, r.d, "SYNCD_DLQ")
+	msg, err := dlq.GetLastMsgForSubject(ctx, "syncd.copier._dlq")
+	if err != nil {
+		t.Fatalf("read the parked row: %v", err)
+	}
+	var parked struct {
+		Reason  string
+		Row     int
+		Message struct {
+			Op    string
+			Key   map[string]int
+			After map[string]int
+		}
+	}
+	if err := json.Unmarshal(msg.Data, &parked); err != nil {
+		t.Fatal(err)
+	}
+	if parked.Row < 1 || parked.Message.Op != "r" || parked.Message.Key["id"] != 1500 || parked.Message.After["qty"] != -1 ||
+		!strings.Contains(parked.Reason, "items_qty_check") {
+		t.Errorf("parked row: %s; want the read of id 1500, a row of its message", msg.Data)
+	}
+	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Errorf("DLQ stream: %v, %+v; want exactly one parked row", err, info)
+	}
+}
