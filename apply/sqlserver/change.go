@@ -1,0 +1,75 @@
+package sqlserver
+
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/capture"
+)
+
+// tx is the plan.Dialect of its planner: rows become statements, queued
+// in order. Upserts, inserts and deletes join the group (see group); the
+// others are statements of their own. A key change is two statements:
+// an update of the row of the old key (moveKeySQL), then an upsert of
+// the new row, which inserts it if there was no old row.
+var _ plan.Dialect[*table] = (*tx)(nil)
+
+// Table implements plan.Dialect.
+func (x *tx) Table(id capture.TableID) (*table, *plan.Table, bool) {
+	tb := x.t.tables[id]
+	if tb == nil {
+		return nil, nil, false
+	}
+	return tb, &tb.Table, true
+}
+
+// Reset implements plan.Dialect.
+func (x *tx) Reset() { x.r.reset() }
+
+// Put implements plan.Dialect: it converts raw to the column's driver
+// value and appends it to x.r.
+func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
+	v, err := convert(&tb.cols[i], raw)
+	if err != nil {
+		return err
+	}
+	x.r.put(v)
+	return nil
+}
+
+// Write implements plan.Dialect.
+func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
+	one := func(op plan.Op, args []any, mustMatch bool) stmt {
+		return stmt{sql: tb.statement(op, cols, 1), args: args, table: tb, op: op, change: c, rows: 1, mustMatch: mustMatch}
+	}
+	switch o {
+	case plan.Truncate:
+		x.pushAlone(stmt{sql: tb.statement(plan.Truncate, nil, 0), table: tb, op: plan.Truncate, change: c})
+	case plan.DeleteRow:
+		x.pushAlone(one(plan.DeleteRow, slices.Clone(x.r.vals), false))
+	case plan.Update:
+		// c leaves values out (Unchanged): if the row is missing, the
+		// update fails as rejected rather than insert it without them.
+		x.pushAlone(one(plan.Update, slices.Clone(x.r.vals), true))
+	case plan.MoveKey:
+		x.pushAlone(one(plan.MoveKey, slices.Clone(x.r.vals), false))
+		x.queue = append(x.queue, one(plan.Upsert, slices.Clone(x.r.vals[:len(cols)]), false))
+	default:
+		x.addRow(tb, o, cols, c)
+	}
+}
+
+// addRow adds x.r, the values of c's columns cols, to the group,
+// queueing the group first if x.r does not fit it, and after if it is
+// full.
+func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
+	if !x.g.add(tb, o, c, cols, &x.r) {
+		x.queue = append(x.queue, x.g.take())
+		x.g.add(tb, o, c, cols, &x.r)
+	}
+	if x.g.full() {
+		x.queue = append(x.queue, x.g.take())
+	}
+}
