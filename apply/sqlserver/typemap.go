@@ -70,7 +70,7 @@ func mapType(sourceKind, typ string, key bool) (mapped, error) {
 // typeRE splits a type name as PostgreSQL's format_type or MySQL's
 // COLUMN_TYPE writes it: base name, modifiers, time zone clause, array
 // brackets, attributes.
-var typeRE = regexp.MustCompile(`^([a-z_][a-z0-9_ ."]*?)\s*(?:\(\s*([0-9 ,]*)\))?\s*(with time zone|without time zone)?\s*((?:\[\d*\])*)((?:\s+(?:unsigned|signed|zerofill))*)$`)
+var typeRE = regexp.MustCompile(`^([a-z_][a-z0-9_ ."]*?)\s*(?:\(\s*([0-9 ,-]*)\))?\s*(with time zone|without time zone)?\s*((?:\[\d*\])*)((?:\s+(?:unsigned|signed|zerofill))*)$`)
 
 // parsed is a type name split by typeRE.
 type parsed struct {
