@@ -43,9 +43,9 @@ func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
 func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	switch o {
 	case plan.Truncate:
-		x.pushAlone(stmt{sql: tb.statement(plan.Truncate, nil).text(0), table: tb, op: plan.Truncate, change: c})
+		x.pushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil).text(0), nil, c, 0))
 	case plan.DeleteRow:
-		x.pushAlone(stmt{sql: tb.statement(plan.DeleteRow, cols).text(1), args: slices.Clone(x.r.vals), table: tb, op: plan.DeleteRow, change: c, rows: 1})
+		x.pushAlone(tb.stmt(plan.DeleteRow, tb.statement(plan.DeleteRow, cols).text(1), slices.Clone(x.r.vals), c, 1))
 	case plan.Update:
 		x.addUpdate(tb, cols, c)
 	case plan.MoveKey:
@@ -60,11 +60,11 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 // full.
 func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	if !x.g.add(tb, o, c, cols, &x.r) {
-		x.push(x.g.take())
+		x.run.Push(x.g.take())
 		x.g.add(tb, o, c, cols, &x.r)
 	}
 	if x.g.full() {
-		x.push(x.g.take())
+		x.run.Push(x.g.take())
 	}
 }
 
@@ -77,13 +77,15 @@ func (x *tx) addUpdate(tb *table, cols []int, c *apply.Change) {
 	for _, k := range tb.Key {
 		args = append(args, args[slices.Index(cols, k)])
 	}
-	x.pushAlone(stmt{sql: tb.statement(plan.MoveKey, cols).text(1), args: args, table: tb, op: plan.Update, change: c, rows: 1, mustMatch: true})
+	q := tb.stmt(plan.Update, tb.statement(plan.MoveKey, cols).text(1), args, c, 1)
+	q.MustMatch = true
+	x.pushAlone(q)
 }
 
 // addMoveKey writes x.r, the values of c's columns cols followed by its
 // old key, to the row of the old key, then upserts the new row, which
 // inserts it if there was no old row.
 func (x *tx) addMoveKey(tb *table, cols []int, c *apply.Change) {
-	x.pushAlone(stmt{sql: tb.statement(plan.MoveKey, cols).text(1), args: slices.Clone(x.r.vals), table: tb, op: plan.MoveKey, change: c, rows: 1})
-	x.push(stmt{sql: tb.statement(plan.Upsert, cols).text(1), args: slices.Clone(x.r.vals[:len(cols)]), table: tb, op: plan.Upsert, change: c, rows: 1})
+	x.pushAlone(tb.stmt(plan.MoveKey, tb.statement(plan.MoveKey, cols).text(1), slices.Clone(x.r.vals), c, 1))
+	x.run.Push(tb.stmt(plan.Upsert, tb.statement(plan.Upsert, cols).text(1), slices.Clone(x.r.vals[:len(cols)]), c, 1))
 }
