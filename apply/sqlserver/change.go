@@ -6,6 +6,7 @@ import (
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 	"github.com/syncd-dev/syncd/capture"
 )
 
@@ -41,12 +42,14 @@ func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
 
 // Write implements plan.Dialect.
 func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
-	one := func(op plan.Op, args []any, mustMatch bool) stmt {
-		return stmt{sql: tb.statement(op, cols, 1), args: args, table: tb, op: op, change: c, rows: 1, mustMatch: mustMatch}
+	one := func(op plan.Op, args []any, mustMatch bool) sqltx.Stmt {
+		q := tb.stmt(op, tb.statement(op, cols, 1), args, c, 1)
+		q.MustMatch = mustMatch
+		return q
 	}
 	switch o {
 	case plan.Truncate:
-		x.pushAlone(stmt{sql: tb.statement(plan.Truncate, nil, 0), table: tb, op: plan.Truncate, change: c})
+		x.pushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil, 0), nil, c, 0))
 	case plan.DeleteRow:
 		x.pushAlone(one(plan.DeleteRow, slices.Clone(x.r.vals), false))
 	case plan.Update:
@@ -55,7 +58,7 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 		x.pushAlone(one(plan.Update, slices.Clone(x.r.vals), true))
 	case plan.MoveKey:
 		x.pushAlone(one(plan.MoveKey, slices.Clone(x.r.vals), false))
-		x.queue = append(x.queue, one(plan.Upsert, slices.Clone(x.r.vals[:len(cols)]), false))
+		x.run.Push(one(plan.Upsert, slices.Clone(x.r.vals[:len(cols)]), false))
 	default:
 		x.addRow(tb, o, cols, c)
 	}
@@ -66,10 +69,10 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 // full.
 func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	if !x.g.add(tb, o, c, cols, &x.r) {
-		x.queue = append(x.queue, x.g.take())
+		x.run.Push(x.g.take())
 		x.g.add(tb, o, c, cols, &x.r)
 	}
 	if x.g.full() {
-		x.queue = append(x.queue, x.g.take())
+		x.run.Push(x.g.take())
 	}
 }

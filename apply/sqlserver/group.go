@@ -7,6 +7,7 @@ import (
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 )
 
 // Group limits: a group becomes a statement when it reaches any (see
@@ -40,21 +41,6 @@ func (r *row) put(v any) {
 		r.size += 8
 	}
 }
-
-// stmt is a statement to send.
-type stmt struct {
-	sql    string
-	args   []any
-	table  *table // nil for statements that write no rows of a table
-	op     plan.Op
-	rows   int
-	change *apply.Change // the one change the statement writes, if one
-	// mustMatch: the statement must match rows rows (plan.Update).
-	mustMatch bool
-}
-
-// describe names the statement for errors: kind, table, rows.
-func (q *stmt) describe() string { return plan.Describe(q.op, q.rows, q.table.name.String()) }
 
 // group gathers consecutive rows of one table, statement kind and column
 // set, to be written by one multi-row statement.
@@ -124,11 +110,12 @@ func (g *group) full() bool {
 }
 
 // take returns the group as a statement and empties it.
-func (g *group) take() stmt {
-	q := stmt{sql: g.table.statement(g.op, g.cols, g.rows), args: g.args, table: g.table, op: g.op, rows: g.rows}
+func (g *group) take() sqltx.Stmt {
+	var c *apply.Change
 	if g.rows == 1 {
-		q.change = g.first
+		c = g.first
 	}
+	q := g.table.stmt(g.op, g.table.statement(g.op, g.cols, g.rows), g.args, c, g.rows)
 	g.rows, g.size, g.first, g.args = 0, 0, nil, nil
 	return q
 }

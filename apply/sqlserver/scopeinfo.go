@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
@@ -123,8 +124,8 @@ func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoi
 // scope_info row. The stream sequence goes as text (go-mssqldb sends no
 // unsigned 64-bit integers), the time as ISO 8601 text, which
 // DATETIME2 reads whatever the session's language and DATEFORMAT.
-func (t *Target) writeCheckpoint(rec checkpoint.Record) stmt {
-	return stmt{sql: t.sql.writeCheckpoint, args: scopeInfoArgs(plan.NewScopeInfo(rec, t.cfg.SyncdVersion))}
+func (t *Target) writeCheckpoint(rec checkpoint.Record) sqltx.Stmt {
+	return sqltx.Stmt{SQL: t.sql.writeCheckpoint, Args: scopeInfoArgs(plan.NewScopeInfo(rec, t.cfg.SyncdVersion))}
 }
 
 // scopeInfoArgs are the parameters of the checkpoint's write, in the

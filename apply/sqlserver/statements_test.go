@@ -17,6 +17,7 @@ import (
 
 	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
 )
@@ -206,7 +207,7 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 			}
 			ts := applytest.Schema("wide", []string{"id"}, cols...)
 			tb := testTable(t, ts, "")
-			x := &tx{t: &Target{tables: map[capture.TableID]*table{ts.Target: tb}}, g: group{limit: maxGroupRows}}
+			x := &tx{t: &Target{tables: map[capture.TableID]*table{ts.Target: tb}}, g: group{limit: maxGroupRows}, run: sqltx.New(nil, refused, nil)}
 			idx := make([]int, ncols)
 			for i := range idx {
 				idx[i] = i
@@ -221,21 +222,21 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 			}
 			x.takeGroup()
 			next := int64(0)
-			for i, q := range x.queue {
-				if len(q.args) > maxParams {
-					t.Errorf("statement %d has %d parameters, more than %d", i, len(q.args), maxParams)
+			for i, q := range x.run.Queued() {
+				if len(q.Args) > maxParams {
+					t.Errorf("statement %d has %d parameters, more than %d", i, len(q.Args), maxParams)
 				}
-				if q.rows > maxGroupRows {
-					t.Errorf("statement %d has %d rows, more than %d", i, q.rows, maxGroupRows)
+				if q.Rows > maxGroupRows {
+					t.Errorf("statement %d has %d rows, more than %d", i, q.Rows, maxGroupRows)
 				}
-				if len(q.args) != q.rows*ncols {
-					t.Fatalf("statement %d: %d arguments for %d rows", i, len(q.args), q.rows)
+				if len(q.Args) != q.Rows*ncols {
+					t.Fatalf("statement %d: %d arguments for %d rows", i, len(q.Args), q.Rows)
 				}
-				if want := fmt.Sprintf("@p%d)", len(q.args)); !strings.Contains(q.sql, want) {
+				if want := fmt.Sprintf("@p%d)", len(q.Args)); !strings.Contains(q.SQL, want) {
 					t.Errorf("statement %d lacks its last parameter %s", i, want)
 				}
-				for r := range q.rows {
-					if got := q.args[r*ncols]; got != next {
+				for r := range q.Rows {
+					if got := q.Args[r*ncols]; got != next {
 						t.Fatalf("statement %d row %d is row %v, want %d", i, r, got, next)
 					}
 					next++
@@ -253,7 +254,7 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 func TestGroupSplitsAtRepeatedKey(t *testing.T) {
 	items, _, _ := applytest.Tables("")
 	tb := testTable(t, items, "")
-	x := &tx{t: &Target{}, g: group{limit: maxGroupRows}}
+	x := &tx{t: &Target{}, g: group{limit: maxGroupRows}, run: sqltx.New(nil, refused, nil)}
 	for _, id := range []int64{1, 2, 1, 3, 3} {
 		x.r.reset()
 		x.r.put(id)
@@ -262,21 +263,21 @@ func TestGroupSplitsAtRepeatedKey(t *testing.T) {
 	}
 	x.takeGroup()
 	var got []string
-	for _, q := range x.queue {
-		got = append(got, fmt.Sprint(q.args))
+	for _, q := range x.run.Queued() {
+		got = append(got, fmt.Sprint(q.Args))
 	}
 	if want := []string{"[1 n 2 n]", "[1 n 3 n]", "[3 n]"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("statements' arguments %q, want %q", got, want)
 	}
 	// Deletes may repeat a key: deleting twice is deleting once.
-	x.queue = nil
+	x.run.Discard()
 	for _, id := range []int64{1, 1} {
 		x.r.reset()
 		x.r.put(id)
 		x.addRow(tb, plan.Delete, []int{0}, nil)
 	}
 	x.takeGroup()
-	if len(x.queue) != 1 || x.queue[0].rows != 2 {
-		t.Errorf("two deletes of one key: %d statements, want 1 of 2 rows", len(x.queue))
+	if q := x.run.Queued(); len(q) != 1 || q[0].Rows != 2 {
+		t.Errorf("two deletes of one key: %d statements, want 1 of 2 rows", len(x.run.Queued()))
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
@@ -15,9 +16,10 @@ import (
 //
 // Without isolate, changes are grouped (see group); a group becomes one
 // statement when a change does not fit it or it is full, and at Commit.
-// Queued statements are sent, in order, before Apply returns; an error
-// from Apply may come from an earlier change. Any error ends the
-// transaction, rolled back.
+// A goroutine sends it while the worker converts the next changes; it is
+// done before anything else is sent (sqltx.Runner). An error from Apply
+// may come from an earlier change. Any error ends the transaction,
+// rolled back.
 //
 // With isolate, Apply sends each change at once inside a savepoint (SAVE
 // TRANSACTION). A change the target rejects is rolled back to the
@@ -27,20 +29,20 @@ import (
 // to the savepoint then fails.
 type tx struct {
 	t       *Target
-	stx     *sql.Tx
 	isolate bool
 	done    bool // committed, rolled back or failed
 
-	plan  plan.Planner[*table]
-	r     row // the values of the row being planned
-	g     group
-	queue []stmt // statements to send, in order
+	plan plan.Planner[*table]
+	r    row // the values of the row being planned
+	g    group
+	run  *sqltx.Runner
 }
 
 var _ apply.Tx = (*tx)(nil)
 
 func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
-	x := &tx{t: t, stx: stx, isolate: isolate, g: group{limit: t.groupRows}}
+	x := &tx{t: t, isolate: isolate, g: group{limit: t.groupRows}}
+	x.run = sqltx.New(stx, refused, x.identityOff)
 	x.plan = plan.New[*table](t.cfg.Name, x)
 	return x
 }
@@ -56,7 +58,7 @@ func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 	if err := x.plan.Add(c); err != nil {
 		return x.fail(ctx, apply.Reject(err, c, refused))
 	}
-	if err := x.send(ctx); err != nil {
+	if err := x.run.SendAhead(ctx); err != nil {
 		return x.fail(ctx, err)
 	}
 	return nil
@@ -75,8 +77,8 @@ func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
 		return x.fail(ctx, err)
 	}
 	x.takeGroup()
-	x.queue = append([]stmt{{sql: "SAVE TRANSACTION " + savepoint}}, x.queue...)
-	err := x.send(ctx)
+	x.run.PushFront(sqltx.Stmt{SQL: "SAVE TRANSACTION " + savepoint})
+	err := x.run.Send(ctx)
 	if err == nil {
 		return nil
 	}
@@ -84,8 +86,8 @@ func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
 	if !errors.As(err, &rej) {
 		return x.fail(ctx, err)
 	}
-	// SQL Server has no RELEASE: the savepoint's name is reused.
-	if _, rerr := x.stx.ExecContext(ctx, "ROLLBACK TRANSACTION "+savepoint); rerr != nil {
+	// SQL Server has no RELEASE SAVEPOINT: the name is reused.
+	if _, rerr := x.run.Tx().ExecContext(ctx, "ROLLBACK TRANSACTION "+savepoint); rerr != nil {
 		return x.fail(ctx, fmt.Errorf("roll back to savepoint after %w: %w", err, rerr))
 	}
 	rej.Change = c
@@ -98,12 +100,12 @@ func (x *tx) Commit(ctx context.Context, rec checkpoint.Record) error {
 		return ErrTxDone
 	}
 	x.takeGroup()
-	x.queue = append(x.queue, x.t.writeCheckpoint(rec))
-	if err := x.send(ctx); err != nil {
+	x.run.Push(x.t.writeCheckpoint(rec))
+	if err := x.run.Send(ctx); err != nil {
 		return x.fail(ctx, err)
 	}
 	x.end()
-	if err := x.stx.Commit(); err != nil {
+	if err := x.run.Tx().Commit(); err != nil {
 		// The outcome is unknown only if the connection broke; the
 		// checkpoint read at the next start tells.
 		return fmt.Errorf("commit: %w", err)
@@ -124,83 +126,35 @@ func (x *tx) Rollback(ctx context.Context) error {
 // takeGroup queues the group, if it holds rows.
 func (x *tx) takeGroup() {
 	if x.g.rows > 0 {
-		x.queue = append(x.queue, x.g.take())
+		x.run.Push(x.g.take())
 	}
 }
 
 // pushAlone queues the group, then q.
-func (x *tx) pushAlone(q stmt) {
+func (x *tx) pushAlone(q sqltx.Stmt) {
 	x.takeGroup()
-	x.queue = append(x.queue, q)
+	x.run.Push(q)
 }
 
 // discard drops what is grouped and queued.
 func (x *tx) discard() {
 	x.g.rows, x.g.size, x.g.first, x.g.args = 0, 0, nil, nil
-	clear(x.queue)
-	x.queue = x.queue[:0]
+	x.run.Discard()
 }
 
-// send sends the queued statements in order, one round trip each, and
-// empties the queue. An error names the statement that failed and is
-// classified (see apply.Reject).
-func (x *tx) send(ctx context.Context) error {
-	defer func() {
-		clear(x.queue)
-		x.queue = x.queue[:0]
-	}()
-	for i := range x.queue {
-		q := &x.queue[i]
-		res, err := x.stx.ExecContext(ctx, q.sql, q.args...)
-		if err != nil {
-			if q.table == nil {
-				return fmt.Errorf("%s: %w", firstWords(q.sql), err)
-			}
-			x.identityOff(ctx, q)
-			return apply.Reject(fmt.Errorf("%s: %w", q.describe(), err), q.change, refused)
-		}
-		if q.mustMatch {
-			if n, err := res.RowsAffected(); err == nil && n != int64(q.rows) {
-				return plan.RowsMissing(q.change, q.describe(), int64(q.rows)-n)
-			}
-		}
+// identityOff turns IDENTITY_INSERT off after a statement that turns it
+// on failed before its end, for sqltx.Runner: the setting belongs to the
+// session, not the transaction, and only one table may have it on. It
+// returns err.
+func (x *tx) identityOff(ctx context.Context, q *sqltx.Stmt, err error) error {
+	tb, _ := q.Tag.(*table)
+	if tb == nil || (q.Op != plan.Upsert && q.Op != plan.Insert) || !tb.writesIdentity(allColumns(tb)) {
+		return err
 	}
-	return nil
-}
-
-// identityOff turns IDENTITY_INSERT off after a statement that turned it
-// on failed before its end: the setting is the session's, not the
-// transaction's, and only one table may have it on.
-func (x *tx) identityOff(ctx context.Context, q *stmt) {
-	if (q.op != plan.Upsert && q.op != plan.Insert) || !hasIdentity(q.table) {
-		return
+	if _, oerr := x.run.Tx().ExecContext(ctx, "SET IDENTITY_INSERT "+tb.ident+" OFF"); oerr != nil {
+		x.t.log.Debug("turning IDENTITY_INSERT off failed", "table", tb.name.String(), "error", oerr)
 	}
-	if _, err := x.stx.ExecContext(ctx, "SET IDENTITY_INSERT "+q.table.ident+" OFF"); err != nil {
-		x.t.log.Debug("turning IDENTITY_INSERT off failed", "table", q.table.name.String(), "error", err)
-	}
-}
-
-// hasIdentity reports whether tb has a published identity column.
-func hasIdentity(tb *table) bool {
-	for i := range tb.cols {
-		if tb.cols[i].identity {
-			return true
-		}
-	}
-	return false
-}
-
-// firstWords returns the statement's first two words, to name it.
-func firstWords(s string) string {
-	n := 0
-	for i, c := range s {
-		if c == ' ' {
-			if n++; n == 2 {
-				return s[:i]
-			}
-		}
-	}
-	return s
+	return err
 }
 
 // fail ends the transaction, rolls it back and returns err.
@@ -225,7 +179,8 @@ func (x *tx) end() {
 // connection the server still answers, the connection, in an unknown
 // state, is closed; a broken one database/sql drops by itself.
 func (x *tx) rollback() error {
-	err := x.stx.Rollback()
+	_ = x.run.Wait() // its error does not matter: all is rolled back
+	err := x.run.Tx().Rollback()
 	if err == nil || errors.Is(err, sql.ErrTxDone) {
 		return nil
 	}
