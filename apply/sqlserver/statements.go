@@ -10,19 +10,20 @@ package sqlserver
 //
 //   - MERGE is not atomic against other writers without HOLDLOCK: two
 //     sessions can both find no row and both insert, one failing with
-//     error 2627 (MERGE, "Concurrency considerations": "use HOLDLOCK";
-//     https://learn.microsoft.com/en-us/sql/t-sql/statements/merge-transact-sql).
-//     With HOLDLOCK it is, but MERGE has a history of product bugs
-//     (wrong results with filtered indexes, indexed views and triggers;
-//     the same page's notes) and fails a whole batch with error 8672
-//     when two source rows meet one target row.
+//     error 2627 (MERGE, "Concurrency considerations";
+//     https://learn.microsoft.com/en-us/sql/t-sql/statements/merge-transact-sql),
+//     and it fails a whole statement with error 8672 when two source
+//     rows meet one target row. Microsoft's own upsert guidance
+//     (https://github.com/microsoft/microsoft-sql, skill
+//     t-sql-upserts-merge) measures a bare MERGE, and an UPDATE then
+//     INSERT without hints, losing writes under concurrency, and refuses
+//     several MERGE shapes outright.
 //   - UPDATE ... FROM a VALUES derived table, then INSERT ... SELECT ...
 //     WHERE NOT EXISTS, the NOT EXISTS reading under UPDLOCK and
 //     SERIALIZABLE (a key-range lock held to the end of the transaction:
 //     https://learn.microsoft.com/en-us/sql/t-sql/queries/hints-transact-sql-table),
-//     is the pattern Microsoft's own guidance gives for upserts that hold
-//     under concurrency, and each statement is a plain, well-understood
-//     one. The UPDATE touches only rows of the key, so a row that meets
+//     is the pattern that guidance gives for upserts that hold under
+//     concurrency, and each statement is a plain one. The UPDATE touches only rows of the key, so a row that meets
 //     another row on a unique index other than the key fails (2627 or
 //     2601) instead of overwriting it, unlike MySQL's ON DUPLICATE KEY.
 //
