@@ -60,11 +60,11 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 // full.
 func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	if !x.g.add(tb, o, c, cols, &x.r) {
-		x.run.Push(x.g.take())
+		x.Push(x.g.take())
 		x.g.add(tb, o, c, cols, &x.r)
 	}
 	if x.g.full() {
-		x.run.Push(x.g.take())
+		x.Push(x.g.take())
 	}
 }
 
@@ -87,5 +87,5 @@ func (x *tx) addUpdate(tb *table, cols []int, c *apply.Change) {
 // inserts it if there was no old row.
 func (x *tx) addMoveKey(tb *table, cols []int, c *apply.Change) {
 	x.pushAlone(tb.stmt(plan.MoveKey, tb.statement(plan.MoveKey, cols).text(1), slices.Clone(x.r.vals), c, 1))
-	x.run.Push(tb.stmt(plan.Upsert, tb.statement(plan.Upsert, cols).text(1), slices.Clone(x.r.vals[:len(cols)]), c, 1))
+	x.Push(tb.stmt(plan.Upsert, tb.statement(plan.Upsert, cols).text(1), slices.Clone(x.r.vals[:len(cols)]), c, 1))
 }

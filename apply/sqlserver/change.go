@@ -58,7 +58,7 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 		x.pushAlone(one(plan.Update, slices.Clone(x.r.vals), true))
 	case plan.MoveKey:
 		x.pushAlone(one(plan.MoveKey, slices.Clone(x.r.vals), false))
-		x.run.Push(one(plan.Upsert, slices.Clone(x.r.vals[:len(cols)]), false))
+		x.Push(one(plan.Upsert, slices.Clone(x.r.vals[:len(cols)]), false))
 	default:
 		x.addRow(tb, o, cols, c)
 	}
@@ -69,10 +69,10 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 // full.
 func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	if !x.g.add(tb, o, c, cols, &x.r) {
-		x.run.Push(x.g.take())
+		x.Push(x.g.take())
 		x.g.add(tb, o, c, cols, &x.r)
 	}
 	if x.g.full() {
-		x.run.Push(x.g.take())
+		x.Push(x.g.take())
 	}
 }

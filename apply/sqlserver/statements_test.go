@@ -207,7 +207,8 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 			}
 			ts := applytest.Schema("wide", []string{"id"}, cols...)
 			tb := testTable(t, ts, "")
-			x := &tx{t: &Target{tables: map[capture.TableID]*table{ts.Target: tb}}, g: group{limit: maxGroupRows}, run: sqltx.New(nil, refused, nil)}
+			x := &tx{t: &Target{tables: map[capture.TableID]*table{ts.Target: tb}}, g: group{limit: maxGroupRows}}
+			x.Tx = sqltx.NewTx(nil, x, false, sqltx.Config{})
 			idx := make([]int, ncols)
 			for i := range idx {
 				idx[i] = i
@@ -220,9 +221,9 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 				}
 				x.addRow(tb, plan.Upsert, idx, nil)
 			}
-			x.takeGroup()
+			x.Flush()
 			next := int64(0)
-			for i, q := range x.run.Queued() {
+			for i, q := range x.Queued() {
 				if len(q.Args) > maxParams {
 					t.Errorf("statement %d has %d parameters, more than %d", i, len(q.Args), maxParams)
 				}
@@ -254,30 +255,31 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 func TestGroupSplitsAtRepeatedKey(t *testing.T) {
 	items, _, _ := applytest.Tables("")
 	tb := testTable(t, items, "")
-	x := &tx{t: &Target{}, g: group{limit: maxGroupRows}, run: sqltx.New(nil, refused, nil)}
+	x := &tx{t: &Target{}, g: group{limit: maxGroupRows}}
+	x.Tx = sqltx.NewTx(nil, x, false, sqltx.Config{})
 	for _, id := range []int64{1, 2, 1, 3, 3} {
 		x.r.reset()
 		x.r.put(id)
 		x.r.put("n")
 		x.addRow(tb, plan.Upsert, []int{0, 1}, nil)
 	}
-	x.takeGroup()
+	x.Flush()
 	var got []string
-	for _, q := range x.run.Queued() {
+	for _, q := range x.Queued() {
 		got = append(got, fmt.Sprint(q.Args))
 	}
 	if want := []string{"[1 n 2 n]", "[1 n 3 n]", "[3 n]"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("statements' arguments %q, want %q", got, want)
 	}
 	// Deletes may repeat a key: deleting twice is deleting once.
-	x.run.Discard()
+	x.Discard()
 	for _, id := range []int64{1, 1} {
 		x.r.reset()
 		x.r.put(id)
 		x.addRow(tb, plan.Delete, []int{0}, nil)
 	}
-	x.takeGroup()
-	if q := x.run.Queued(); len(q) != 1 || q[0].Rows != 2 {
-		t.Errorf("two deletes of one key: %d statements, want 1 of 2 rows", len(x.run.Queued()))
+	x.Flush()
+	if q := x.Queued(); len(q) != 1 || q[0].Rows != 2 {
+		t.Errorf("two deletes of one key: %d statements, want 1 of 2 rows", len(x.Queued()))
 	}
 }

@@ -65,9 +65,12 @@ func New(stx *sql.Tx, refused func(error) bool, onError func(ctx context.Context
 	return &Runner{stx: stx, refused: refused, onError: onError}
 }
 
-// Tx returns the transaction, for statements sent outside the queue
-// (rolling back to a savepoint). Call Wait first.
-func (r *Runner) Tx() *sql.Tx { return r.stx }
+// Exec runs query at once, outside the queue: an engine's cleanup from
+// OnError, which runs where the failed statement ran.
+func (r *Runner) Exec(ctx context.Context, query string) error {
+	_, err := r.stx.ExecContext(ctx, query)
+	return err
+}
 
 // Push queues q after what is queued.
 func (r *Runner) Push(q Stmt) { r.queue = append(r.queue, q) }
