@@ -26,7 +26,7 @@ func (x *tx) Table(id capture.TableID) (*table, *plan.Table, bool) {
 }
 
 // Reset implements plan.Dialect.
-func (x *tx) Reset() { x.r.reset() }
+func (x *tx) Reset() { x.r.Reset() }
 
 // Put implements plan.Dialect: it converts raw to the column's driver
 // value and appends it to x.r.
@@ -35,7 +35,7 @@ func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	x.r.put(v)
+	x.r.Put(v)
 	return nil
 }
 
@@ -45,7 +45,7 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	case plan.Truncate:
 		x.pushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil).text(0), nil, c, 0))
 	case plan.DeleteRow:
-		x.pushAlone(tb.stmt(plan.DeleteRow, tb.statement(plan.DeleteRow, cols).text(1), slices.Clone(x.r.vals), c, 1))
+		x.pushAlone(tb.stmt(plan.DeleteRow, tb.statement(plan.DeleteRow, cols).text(1), slices.Clone(x.r.Vals), c, 1))
 	case plan.Update:
 		x.addUpdate(tb, cols, c)
 	case plan.MoveKey:
@@ -59,12 +59,12 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 // queueing the group first if x.r does not fit it, and after if it is
 // full.
 func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
-	if !x.g.add(tb, o, c, cols, &x.r) {
-		x.Push(x.g.take())
-		x.g.add(tb, o, c, cols, &x.r)
+	if !x.g.Add(tb, o, c, cols, &x.r) {
+		x.Push(x.take())
+		x.g.Add(tb, o, c, cols, &x.r)
 	}
-	if x.g.full() {
-		x.Push(x.g.take())
+	if x.g.Full() {
+		x.Push(x.take())
 	}
 }
 
@@ -73,7 +73,7 @@ func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
 // (it entered a filtered scope without an old image at the source), the
 // update fails as rejected rather than insert it without them.
 func (x *tx) addUpdate(tb *table, cols []int, c *apply.Change) {
-	args := slices.Clone(x.r.vals)
+	args := slices.Clone(x.r.Vals)
 	for _, k := range tb.Key {
 		args = append(args, args[slices.Index(cols, k)])
 	}
@@ -86,6 +86,6 @@ func (x *tx) addUpdate(tb *table, cols []int, c *apply.Change) {
 // old key, to the row of the old key, then upserts the new row, which
 // inserts it if there was no old row.
 func (x *tx) addMoveKey(tb *table, cols []int, c *apply.Change) {
-	x.pushAlone(tb.stmt(plan.MoveKey, tb.statement(plan.MoveKey, cols).text(1), slices.Clone(x.r.vals), c, 1))
-	x.Push(tb.stmt(plan.Upsert, tb.statement(plan.Upsert, cols).text(1), slices.Clone(x.r.vals[:len(cols)]), c, 1))
+	x.pushAlone(tb.stmt(plan.MoveKey, tb.statement(plan.MoveKey, cols).text(1), slices.Clone(x.r.Vals), c, 1))
+	x.Push(tb.stmt(plan.Upsert, tb.statement(plan.Upsert, cols).text(1), slices.Clone(x.r.Vals[:len(cols)]), c, 1))
 }

@@ -22,8 +22,8 @@ type tx struct {
 	*sqltx.Tx
 	t    *Target
 	plan plan.Planner[*table]
-	r    row // the values of the row being planned
-	g    group
+	r    sqltx.Row // the values of the row being planned
+	g    sqltx.Group[*table]
 }
 
 var _ apply.Tx = (*tx)(nil)
@@ -32,7 +32,7 @@ var _ apply.Tx = (*tx)(nil)
 const savepoint = "syncd_change"
 
 func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
-	x := &tx{t: t, g: group{limit: t.groupRows}}
+	x := &tx{t: t, g: newGroup(t.groupRows)}
 	x.plan = plan.New[*table](t.cfg.Name, x)
 	x.Tx = sqltx.NewTx(stx, x, isolate, sqltx.Config{
 		Refused:             refused,
@@ -58,13 +58,13 @@ func (x *tx) Add(c *apply.Change) error { return x.plan.Add(c) }
 
 // Flush implements sqltx.Rows: it queues the group, if it holds rows.
 func (x *tx) Flush() {
-	if x.g.rows > 0 {
-		x.Push(x.g.take())
+	if x.g.Rows > 0 {
+		x.Push(x.take())
 	}
 }
 
 // Drop implements sqltx.Rows.
-func (x *tx) Drop() { x.g.rows, x.g.size, x.g.first, x.g.args = 0, 0, nil, nil }
+func (x *tx) Drop() { x.g.Reset() }
 
 // pushAlone queues the group, then q.
 func (x *tx) pushAlone(q sqltx.Stmt) {

@@ -27,7 +27,7 @@ func (x *tx) Table(id capture.TableID) (*table, *plan.Table, bool) {
 }
 
 // Reset implements plan.Dialect.
-func (x *tx) Reset() { x.r.reset() }
+func (x *tx) Reset() { x.r.Reset() }
 
 // Put implements plan.Dialect: it converts raw to the column's driver
 // value and appends it to x.r.
@@ -36,7 +36,7 @@ func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	x.r.put(v)
+	x.r.Put(v)
 	return nil
 }
 
@@ -51,14 +51,14 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	case plan.Truncate:
 		x.pushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil, 0), nil, c, 0))
 	case plan.DeleteRow:
-		x.pushAlone(one(plan.DeleteRow, slices.Clone(x.r.vals), false))
+		x.pushAlone(one(plan.DeleteRow, slices.Clone(x.r.Vals), false))
 	case plan.Update:
 		// c leaves values out (Unchanged): if the row is missing, the
 		// update fails as rejected rather than insert it without them.
-		x.pushAlone(one(plan.Update, slices.Clone(x.r.vals), true))
+		x.pushAlone(one(plan.Update, slices.Clone(x.r.Vals), true))
 	case plan.MoveKey:
-		x.pushAlone(one(plan.MoveKey, slices.Clone(x.r.vals), false))
-		x.Push(one(plan.Upsert, slices.Clone(x.r.vals[:len(cols)]), false))
+		x.pushAlone(one(plan.MoveKey, slices.Clone(x.r.Vals), false))
+		x.Push(one(plan.Upsert, slices.Clone(x.r.Vals[:len(cols)]), false))
 	default:
 		x.addRow(tb, o, cols, c)
 	}
@@ -68,11 +68,11 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 // queueing the group first if x.r does not fit it, and after if it is
 // full.
 func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
-	if !x.g.add(tb, o, c, cols, &x.r) {
-		x.Push(x.g.take())
-		x.g.add(tb, o, c, cols, &x.r)
+	if !x.g.Add(tb, o, c, cols, &x.r) {
+		x.Push(x.take())
+		x.g.Add(tb, o, c, cols, &x.r)
 	}
-	if x.g.full() {
-		x.Push(x.g.take())
+	if x.g.Full() {
+		x.Push(x.take())
 	}
 }

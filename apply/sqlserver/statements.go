@@ -23,13 +23,14 @@ package sqlserver
 //     SERIALIZABLE (a key-range lock held to the end of the transaction:
 //     https://learn.microsoft.com/en-us/sql/t-sql/queries/hints-transact-sql-table),
 //     is the pattern that guidance gives for upserts that hold under
-//     concurrency, and each statement is a plain one. The UPDATE touches only rows of the key, so a row that meets
-//     another row on a unique index other than the key fails (2627 or
-//     2601) instead of overwriting it, unlike MySQL's ON DUPLICATE KEY.
+//     concurrency, and each statement is a plain one. The UPDATE touches
+//     only rows of the key, so a row that meets another row on a unique
+//     index other than the key fails (2627 or 2601) instead of
+//     overwriting it, unlike MySQL's ON DUPLICATE KEY.
 //
 // Both statements read the parameters once sent: T-SQL parameters may be
 // referenced more than once in a batch. A group never holds one key twice
-// (group.add): UPDATE ... FROM with two source rows for one target row
+// (newGroup): UPDATE ... FROM with two source rows for one target row
 // updates it with either ("undefined",
 // https://learn.microsoft.com/en-us/sql/t-sql/queries/update-transact-sql),
 // and the INSERT would insert both.

@@ -207,7 +207,7 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 			}
 			ts := applytest.Schema("wide", []string{"id"}, cols...)
 			tb := testTable(t, ts, "")
-			x := &tx{t: &Target{tables: map[capture.TableID]*table{ts.Target: tb}}, g: group{limit: maxGroupRows}}
+			x := &tx{t: &Target{tables: map[capture.TableID]*table{ts.Target: tb}}, g: newGroup(maxGroupRows)}
 			x.Tx = sqltx.NewTx(nil, x, false, sqltx.Config{})
 			idx := make([]int, ncols)
 			for i := range idx {
@@ -215,9 +215,9 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 			}
 			rows := 3*maxParams/ncols + 2 // several statements' worth
 			for r := range rows {
-				x.r.reset()
+				x.r.Reset()
 				for range ncols {
-					x.r.put(int64(r))
+					x.r.Put(int64(r))
 				}
 				x.addRow(tb, plan.Upsert, idx, nil)
 			}
@@ -255,12 +255,12 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 func TestGroupSplitsAtRepeatedKey(t *testing.T) {
 	items, _, _ := applytest.Tables("")
 	tb := testTable(t, items, "")
-	x := &tx{t: &Target{}, g: group{limit: maxGroupRows}}
+	x := &tx{t: &Target{}, g: newGroup(maxGroupRows)}
 	x.Tx = sqltx.NewTx(nil, x, false, sqltx.Config{})
 	for _, id := range []int64{1, 2, 1, 3, 3} {
-		x.r.reset()
-		x.r.put(id)
-		x.r.put("n")
+		x.r.Reset()
+		x.r.Put(id)
+		x.r.Put("n")
 		x.addRow(tb, plan.Upsert, []int{0, 1}, nil)
 	}
 	x.Flush()
@@ -274,8 +274,8 @@ func TestGroupSplitsAtRepeatedKey(t *testing.T) {
 	// Deletes may repeat a key: deleting twice is deleting once.
 	x.Discard()
 	for _, id := range []int64{1, 1} {
-		x.r.reset()
-		x.r.put(id)
+		x.r.Reset()
+		x.r.Put(id)
 		x.addRow(tb, plan.Delete, []int{0}, nil)
 	}
 	x.Flush()
