@@ -221,6 +221,7 @@ func TestRealServerCommitIsAtomic(t *testing.T) {
 		applytest.Bad{Name: "out of range", Change: applytest.Change(items, capture.OpUpdate, applytest.Key(51), "", `{"id":51,"name":"x","note":null,"qty":99999999999}`)},
 		applytest.Bad{Name: "bad value", Change: applytest.Change(items, capture.OpInsert, applytest.Key(52), "", `{"id":52,"name":"x","note":null,"qty":"many"}`), Named: true})
 }
+
 // TestRealServerSendAhead: items has 4 published columns, so a group holds
 // maxParams/4 rows.
 func TestRealServerSendAhead(t *testing.T) { serverDSN(t); suite.SendAhead(t, maxParams/4) }
