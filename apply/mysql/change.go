@@ -43,28 +43,15 @@ func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
 func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	switch o {
 	case plan.Truncate:
-		x.pushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil).text(0), nil, c, 0))
+		x.PushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil).text(0), nil, c, 0))
 	case plan.DeleteRow:
-		x.pushAlone(tb.stmt(plan.DeleteRow, tb.statement(plan.DeleteRow, cols).text(1), slices.Clone(x.r.Vals), c, 1))
+		x.PushAlone(tb.stmt(plan.DeleteRow, tb.statement(plan.DeleteRow, cols).text(1), slices.Clone(x.r.Vals), c, 1))
 	case plan.Update:
 		x.addUpdate(tb, cols, c)
 	case plan.MoveKey:
 		x.addMoveKey(tb, cols, c)
 	default:
-		x.addRow(tb, o, cols, c)
-	}
-}
-
-// addRow adds x.r, the values of c's columns cols, to the group,
-// queueing the group first if x.r does not fit it, and after if it is
-// full.
-func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
-	if !x.g.Add(tb, o, c, cols, &x.r) {
-		x.Push(x.take())
-		x.g.Add(tb, o, c, cols, &x.r)
-	}
-	if x.g.Full() {
-		x.Push(x.take())
+		x.AddRow(tb, o, cols, c, &x.r)
 	}
 }
 
@@ -79,13 +66,13 @@ func (x *tx) addUpdate(tb *table, cols []int, c *apply.Change) {
 	}
 	q := tb.stmt(plan.Update, tb.statement(plan.MoveKey, cols).text(1), args, c, 1)
 	q.MustMatch = true
-	x.pushAlone(q)
+	x.PushAlone(q)
 }
 
 // addMoveKey writes x.r, the values of c's columns cols followed by its
 // old key, to the row of the old key, then upserts the new row, which
 // inserts it if there was no old row.
 func (x *tx) addMoveKey(tb *table, cols []int, c *apply.Change) {
-	x.pushAlone(tb.stmt(plan.MoveKey, tb.statement(plan.MoveKey, cols).text(1), slices.Clone(x.r.Vals), c, 1))
+	x.PushAlone(tb.stmt(plan.MoveKey, tb.statement(plan.MoveKey, cols).text(1), slices.Clone(x.r.Vals), c, 1))
 	x.Push(tb.stmt(plan.Upsert, tb.statement(plan.Upsert, cols).text(1), slices.Clone(x.r.Vals[:len(cols)]), c, 1))
 }

@@ -20,12 +20,9 @@ func newGroup(rows int) sqltx.Group[*table] {
 	return sqltx.Group[*table]{MaxRows: rows, MaxBytes: maxGroupBytes, MaxParams: maxParams}
 }
 
-// take returns the group as a statement and empties it. Unlike
+// take returns the statement of the rows of g (sqltx.Config.Take). Unlike
 // PostgreSQL's ON CONFLICT, ON DUPLICATE KEY UPDATE may meet one key
 // twice in a statement: the later row wins, as it should.
-func (x *tx) take() sqltx.Stmt {
-	g := &x.g
-	q := g.Table.stmt(g.Op, g.Table.statement(g.Op, g.Cols).text(g.Rows), g.Args, g.Change(), g.Rows)
-	g.Reset()
-	return q
+func take(g *sqltx.Group[*table]) sqltx.Stmt {
+	return g.Table.stmt(g.Op, g.Table.statement(g.Op, g.Cols).text(g.Rows), g.Args, g.Change(), g.Rows)
 }

@@ -49,30 +49,17 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	}
 	switch o {
 	case plan.Truncate:
-		x.pushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil, 0), nil, c, 0))
+		x.PushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil, 0), nil, c, 0))
 	case plan.DeleteRow:
-		x.pushAlone(one(plan.DeleteRow, slices.Clone(x.r.Vals), false))
+		x.PushAlone(one(plan.DeleteRow, slices.Clone(x.r.Vals), false))
 	case plan.Update:
 		// c leaves values out (Unchanged): if the row is missing, the
 		// update fails as rejected rather than insert it without them.
-		x.pushAlone(one(plan.Update, slices.Clone(x.r.Vals), true))
+		x.PushAlone(one(plan.Update, slices.Clone(x.r.Vals), true))
 	case plan.MoveKey:
-		x.pushAlone(one(plan.MoveKey, slices.Clone(x.r.Vals), false))
+		x.PushAlone(one(plan.MoveKey, slices.Clone(x.r.Vals), false))
 		x.Push(one(plan.Upsert, slices.Clone(x.r.Vals[:len(cols)]), false))
 	default:
-		x.addRow(tb, o, cols, c)
-	}
-}
-
-// addRow adds x.r, the values of c's columns cols, to the group,
-// queueing the group first if x.r does not fit it, and after if it is
-// full.
-func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
-	if !x.g.Add(tb, o, c, cols, &x.r) {
-		x.Push(x.take())
-		x.g.Add(tb, o, c, cols, &x.r)
-	}
-	if x.g.Full() {
-		x.Push(x.take())
+		x.AddRow(tb, o, cols, c, &x.r)
 	}
 }

@@ -39,10 +39,7 @@ func upsertKey(tb *table, o plan.Op, cols []int, r *sqltx.Row) string {
 	return b.String()
 }
 
-// take returns the group as a statement and empties it.
-func (x *tx) take() sqltx.Stmt {
-	g := &x.g
-	q := g.Table.stmt(g.Op, g.Table.statement(g.Op, g.Cols, g.Rows), g.Args, g.Change(), g.Rows)
-	g.Reset()
-	return q
+// take returns the statement of the rows of g (sqltx.Config.Take).
+func take(g *sqltx.Group[*table]) sqltx.Stmt {
+	return g.Table.stmt(g.Op, g.Table.statement(g.Op, g.Cols, g.Rows), g.Args, g.Change(), g.Rows)
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/apply/plan"
-	"github.com/syncd-dev/syncd/apply/sqltx"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
 )
@@ -207,8 +206,7 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 			}
 			ts := applytest.Schema("wide", []string{"id"}, cols...)
 			tb := testTable(t, ts, "")
-			x := &tx{t: &Target{tables: map[capture.TableID]*table{ts.Target: tb}}, g: newGroup(maxGroupRows)}
-			x.Tx = sqltx.NewTx(nil, x, false, sqltx.Config{})
+			x := newTx(&Target{tables: map[capture.TableID]*table{ts.Target: tb}, groupRows: maxGroupRows}, nil, false)
 			idx := make([]int, ncols)
 			for i := range idx {
 				idx[i] = i
@@ -219,7 +217,7 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 				for range ncols {
 					x.r.Put(int64(r))
 				}
-				x.addRow(tb, plan.Upsert, idx, nil)
+				x.AddRow(tb, plan.Upsert, idx, nil, &x.r)
 			}
 			x.Flush()
 			next := int64(0)
@@ -255,13 +253,12 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 func TestGroupSplitsAtRepeatedKey(t *testing.T) {
 	items, _, _ := applytest.Tables("")
 	tb := testTable(t, items, "")
-	x := &tx{t: &Target{}, g: newGroup(maxGroupRows)}
-	x.Tx = sqltx.NewTx(nil, x, false, sqltx.Config{})
+	x := newTx(&Target{groupRows: maxGroupRows}, nil, false)
 	for _, id := range []int64{1, 2, 1, 3, 3} {
 		x.r.Reset()
 		x.r.Put(id)
 		x.r.Put("n")
-		x.addRow(tb, plan.Upsert, []int{0, 1}, nil)
+		x.AddRow(tb, plan.Upsert, []int{0, 1}, nil, &x.r)
 	}
 	x.Flush()
 	var got []string
@@ -276,7 +273,7 @@ func TestGroupSplitsAtRepeatedKey(t *testing.T) {
 	for _, id := range []int64{1, 1} {
 		x.r.Reset()
 		x.r.Put(id)
-		x.addRow(tb, plan.Delete, []int{0}, nil)
+		x.AddRow(tb, plan.Delete, []int{0}, nil, &x.r)
 	}
 	x.Flush()
 	if q := x.Queued(); len(q) != 1 || q[0].Rows != 2 {

@@ -15,11 +15,10 @@ import (
 // one statement when a change does not fit it or it is full, and at
 // Commit.
 type tx struct {
-	*sqltx.Tx
+	*sqltx.Tx[*table]
 	t    *Target
 	plan plan.Planner[*table]
 	r    sqltx.Row // the values of the row being planned
-	g    sqltx.Group[*table]
 }
 
 var _ apply.Tx = (*tx)(nil)
@@ -29,9 +28,11 @@ var _ apply.Tx = (*tx)(nil)
 const savepoint = "syncd_change"
 
 func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
-	x := &tx{t: t, g: newGroup(t.groupRows)}
+	x := &tx{t: t}
 	x.plan = plan.New[*table](t.cfg.Name, x)
-	x.Tx = sqltx.NewTx(stx, x, isolate, sqltx.Config{
+	x.Tx = sqltx.NewTx(stx, &x.plan, isolate, sqltx.Config[*table]{
+		Group:   newGroup(t.groupRows),
+		Take:    take,
 		Refused: refused,
 		OnError: x.identityOff,
 		// SQL Server has no RELEASE SAVEPOINT: the name is reused.
@@ -48,25 +49,6 @@ func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
 		Log:       t.log,
 	})
 	return x
-}
-
-// Add implements sqltx.Rows.
-func (x *tx) Add(c *apply.Change) error { return x.plan.Add(c) }
-
-// Flush implements sqltx.Rows: it queues the group, if it holds rows.
-func (x *tx) Flush() {
-	if x.g.Rows > 0 {
-		x.Push(x.take())
-	}
-}
-
-// Drop implements sqltx.Rows.
-func (x *tx) Drop() { x.g.Reset() }
-
-// pushAlone queues the group, then q.
-func (x *tx) pushAlone(q sqltx.Stmt) {
-	x.Flush()
-	x.Push(q)
 }
 
 // identityOff turns IDENTITY_INSERT off after a statement that turns it

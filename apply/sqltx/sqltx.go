@@ -1,8 +1,12 @@
-// Package sqltx sends the statements of a target transaction over
-// database/sql, for the engines that write through it (apply/mysql,
-// apply/sqlserver): in order, one round trip each, the next batch sent
-// by a goroutine while the worker converts the following changes, each
-// error naming its statement and classified as a rejected change or not.
+// Package sqltx is the engine-neutral part of the targets that write
+// through database/sql (apply/mysql, apply/sqlserver): Tx, the
+// apply.Tx of one server transaction (isolated changes in savepoints,
+// the checkpoint written with the last statements, rollback); Group, the
+// rows one multi-row statement gathers; and Runner, which sends the
+// statements in order, one round trip each, the next batch by a
+// goroutine while the worker converts the following changes, each error
+// naming its statement and classified as a rejected change or not. An
+// engine plans rows with apply/plan and builds their statements.
 //
 // This package imports no database driver.
 package sqltx

@@ -9,22 +9,24 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
-// Rows is an engine's part of a transaction: it plans changes into
-// statements queued on the Tx (Push), some grouped until Flush.
-type Rows interface {
-	// Add plans c (plan.Planner.Add). An *apply.InvalidError rejects c.
+// Planner plans changes into statements queued on a Tx: its engine's
+// plan.Planner, whose Dialect calls AddRow, PushAlone and Push.
+type Planner interface {
+	// Add plans c. An *apply.InvalidError rejects c.
 	Add(c *apply.Change) error
-	// Flush queues what is grouped.
-	Flush()
-	// Drop drops what is grouped.
-	Drop()
 }
 
-// Config is what a Tx needs of its engine.
-type Config struct {
+// Config is what a Tx needs of its engine, whose prepared tables are T.
+type Config[T comparable] struct {
+	// Group is the empty group of the transaction's multi-row
+	// statements, with its limits.
+	Group Group[T]
+	// Take returns the statement of the rows of g, which is not empty.
+	Take func(g *Group[T]) Stmt
 	// Refused tells the server errors that reject a row (apply.Reject).
 	Refused func(error) bool
 	// OnError, if set, sees the error of a statement that writes rows,
@@ -46,9 +48,11 @@ type Config struct {
 }
 
 // Tx is a target transaction of a database/sql engine, open on the
-// server, implementing apply.Tx with the engine's Rows.
+// server, implementing apply.Tx with the engine's Planner.
 //
-// Without isolate, changes are planned (and grouped by the engine); the
+// Without isolate, changes are planned, consecutive rows of one table,
+// kind and columns gathered in a Group until it is full or a row does not
+// fit it, then written by one statement (Config.Take); the
 // queued statements go ahead to the server while the worker converts
 // the next changes (Runner.SendAhead). An error from Apply may come from
 // an earlier change. Any error ends the transaction, rolled back.
@@ -58,30 +62,67 @@ type Config struct {
 // as a *apply.RejectedError with the change; the transaction goes on.
 // Other errors end it, rolled back; so does a failed rollback to the
 // savepoint (a transaction the server doomed).
-type Tx struct {
+type Tx[T comparable] struct {
 	*Runner
-	cfg     Config
-	rows    Rows
+	cfg     Config[T]
+	plan    Planner
+	g       Group[T]
 	isolate bool
 	done    bool // committed, rolled back or failed
 }
 
-var _ apply.Tx = (*Tx)(nil)
+var _ apply.Tx = (*Tx[int])(nil)
 
-// NewTx returns the Tx of stx, planned by rows.
-func NewTx(stx *sql.Tx, rows Rows, isolate bool, cfg Config) *Tx {
-	return &Tx{Runner: New(stx, cfg.Refused, cfg.OnError), cfg: cfg, rows: rows, isolate: isolate}
+// NewTx returns the Tx of stx, planned by p.
+func NewTx[T comparable](stx *sql.Tx, p Planner, isolate bool, cfg Config[T]) *Tx[T] {
+	return &Tx[T]{Runner: New(stx, cfg.Refused, cfg.OnError), cfg: cfg, plan: p, g: cfg.Group, isolate: isolate}
+}
+
+// AddRow adds r, the values of c's columns cols, to the group of
+// statement kind o on tb, queueing the group first if r does not fit it,
+// and after if it is full.
+func (x *Tx[T]) AddRow(tb T, o plan.Op, cols []int, c *apply.Change, r *Row) {
+	if !x.g.Add(tb, o, c, cols, r) {
+		x.Push(x.take())
+		x.g.Add(tb, o, c, cols, r)
+	}
+	if x.g.Full() {
+		x.Push(x.take())
+	}
+}
+
+// PushAlone queues the group, then q.
+func (x *Tx[T]) PushAlone(q Stmt) {
+	x.Flush()
+	x.Push(q)
+}
+
+// Group returns the group being gathered, for tests.
+func (x *Tx[T]) Group() *Group[T] { return &x.g }
+
+// Flush queues the group, if it holds rows.
+func (x *Tx[T]) Flush() {
+	if x.g.Rows > 0 {
+		x.Push(x.take())
+	}
+}
+
+// take returns the group as a statement and empties it.
+func (x *Tx[T]) take() Stmt {
+	q := x.cfg.Take(&x.g)
+	x.g.Reset()
+	return q
 }
 
 // Apply implements apply.Tx.
-func (x *Tx) Apply(ctx context.Context, c *apply.Change) error {
+func (x *Tx[T]) Apply(ctx context.Context, c *apply.Change) error {
 	if x.done {
 		return x.cfg.ErrTxDone
 	}
 	if x.isolate {
 		return x.applyIsolated(ctx, c)
 	}
-	if err := x.rows.Add(c); err != nil {
+	if err := x.plan.Add(c); err != nil {
 		return x.fail(apply.Reject(err, c, x.cfg.Refused))
 	}
 	if err := x.SendAhead(ctx); err != nil {
@@ -90,15 +131,15 @@ func (x *Tx) Apply(ctx context.Context, c *apply.Change) error {
 	return nil
 }
 
-func (x *Tx) applyIsolated(ctx context.Context, c *apply.Change) error {
-	if err := x.rows.Add(c); err != nil {
+func (x *Tx[T]) applyIsolated(ctx context.Context, c *apply.Change) error {
+	if err := x.plan.Add(c); err != nil {
 		x.discard()
 		if err := apply.Reject(err, c, x.cfg.Refused); apply.IsRejected(err) { // nothing was sent
 			return err
 		}
 		return x.fail(err)
 	}
-	x.rows.Flush()
+	x.Flush()
 	x.PushFront(Stmt{SQL: x.cfg.SetSavepoint})
 	if x.cfg.ReleaseSavepoint != "" {
 		x.Push(Stmt{SQL: x.cfg.ReleaseSavepoint})
@@ -124,11 +165,11 @@ func (x *Tx) applyIsolated(ctx context.Context, c *apply.Change) error {
 }
 
 // Commit implements apply.Tx.
-func (x *Tx) Commit(ctx context.Context, rec checkpoint.Record) error {
+func (x *Tx[T]) Commit(ctx context.Context, rec checkpoint.Record) error {
 	if x.done {
 		return x.cfg.ErrTxDone
 	}
-	x.rows.Flush()
+	x.Flush()
 	x.Push(x.cfg.Checkpoint(rec))
 	if err := x.Send(ctx); err != nil {
 		return x.fail(err)
@@ -143,7 +184,7 @@ func (x *Tx) Commit(ctx context.Context, rec checkpoint.Record) error {
 }
 
 // Rollback implements apply.Tx. It is a no-op once the transaction ended.
-func (x *Tx) Rollback(context.Context) error {
+func (x *Tx[T]) Rollback(context.Context) error {
 	if x.done {
 		return nil
 	}
@@ -153,13 +194,13 @@ func (x *Tx) Rollback(context.Context) error {
 }
 
 // discard drops what is grouped and queued.
-func (x *Tx) discard() {
-	x.rows.Drop()
+func (x *Tx[T]) discard() {
+	x.g.Reset()
 	x.Discard()
 }
 
 // fail ends the transaction, rolls it back and returns err.
-func (x *Tx) fail(err error) error {
+func (x *Tx[T]) fail(err error) error {
 	x.end()
 	x.discard()
 	if rerr := x.rollback(); rerr != nil {
@@ -169,7 +210,7 @@ func (x *Tx) fail(err error) error {
 }
 
 // end marks the transaction ended.
-func (x *Tx) end() {
+func (x *Tx[T]) end() {
 	x.done = true
 	x.cfg.Ended()
 }
@@ -177,7 +218,7 @@ func (x *Tx) end() {
 // rollback rolls the server transaction back. If that fails on a
 // connection the server still answers, the connection, in an unknown
 // state, is closed (Broken); a broken one database/sql drops by itself.
-func (x *Tx) rollback() error {
+func (x *Tx[T]) rollback() error {
 	_ = x.Wait() // its error does not matter: all is rolled back
 	err := x.stx.Rollback()
 	if err == nil || errors.Is(err, sql.ErrTxDone) {
