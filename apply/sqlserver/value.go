@@ -28,6 +28,14 @@ func convert(col *column, raw json.RawMessage) (any, error) {
 		return nil, errNotJSON
 	}
 	if string(raw) == "null" {
+		if col.kind == kindBytes {
+			// A typed NULL: go-mssqldb sends an untyped one as
+			// NVARCHAR(1), which SQL Server does not convert to binary
+			// types implicitly (error 257), and which would make a
+			// VALUES column of bytes NVARCHAR (data type precedence:
+			// https://learn.microsoft.com/en-us/sql/t-sql/data-types/data-type-precedence-transact-sql).
+			return []byte(nil), nil
+		}
 		return nil, nil
 	}
 	if col.kind == kindJSON {
@@ -125,15 +133,17 @@ func convertString(col *column, s string) (any, error) {
 }
 
 // integer reads an integer: int64, or for unsigned columns its decimal
-// text above int64's range (go-mssqldb sends no unsigned integers).
+// text, always, so that the rows of one statement agree on the
+// parameter's type (go-mssqldb sends no unsigned integers, and a
+// BIGINT parameter in one row would make another's text convert to
+// BIGINT, out of range).
 func integer(col *column, s string) (any, error) {
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return i, nil
-	}
 	if col.kind == kindUint {
-		if _, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return s, nil
+		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return strconv.FormatUint(u, 10), nil
 		}
+	} else if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return i, nil
 	}
 	return nil, fmt.Errorf("%q is not an integer of the range of a %s column", s, col.typeName())
 }
