@@ -55,6 +55,11 @@ package sqlserver
 // updated (error 8102): a key change of a table whose key is an identity
 // is rejected.
 //
+// Values are NVARCHAR parameters where they are text (convert): a key
+// column you create as VARCHAR is converted to NVARCHAR to be compared,
+// which may turn index seeks into scans; the columns syncd creates are
+// NVARCHAR.
+//
 // Truncate is DELETE FROM, not TRUNCATE TABLE: TRUNCATE needs the ALTER
 // permission and fails on a table that a foreign key references
 // (https://learn.microsoft.com/en-us/sql/t-sql/statements/truncate-table-transact-sql),
