@@ -183,26 +183,38 @@ type Sink interface {
 }
 
 // SnapshotRequest asks a source to copy the current rows of one table
-// into one scope.
+// into one scope: all of them (Truncate), or the difference a change of
+// the scope's definition makes.
 type SnapshotRequest struct {
 	Scope string
 	Table TableID
-	// Where renders the scope's row filter as SQL in the source's dialect,
-	// appending its bind values to args; nil means every row.
+	// Truncate asks for a truncate before the rows: the copy replaces
+	// whatever the targets hold (a scope's first copy of a table, a copy
+	// taken again because the log is gone). Without it the copy is a diff
+	// that leaves the rows it does not name as they are.
+	Truncate bool
+	// Where selects the rows to read (OpRead), rendered as SQL in the
+	// source's dialect with its bind values appended to args; nil means
+	// every row.
 	Where func(args []any) (sql string, out []any)
+	// ExitWhere, if not nil, selects the rows to delete (OpDelete, the row
+	// as Before): rows that have left the scope. It is rendered as Where.
+	ExitWhere func(args []any) (sql string, out []any)
 }
 
 // Snapshotter is implemented by sinks whose scopes want initial snapshots.
 //
-// A source takes each snapshot as one transaction with Snapshot set: a
-// truncate, then a read (OpRead) for every row, all with Event.Scope set.
-// It places that transaction in its log at a point where the copy is
-// exact: every change committed before it is in the copy, every change
-// after it follows it.
+// A source takes each snapshot as one transaction with Snapshot set, all
+// its events with Event.Scope set: a truncate if the request says
+// Truncate, a delete (OpDelete) for every row ExitWhere selects, then a
+// read (OpRead) for every row Where selects. It places that transaction
+// in its log at a point where the copy is exact: every change committed
+// before it is in the copy, every change after it follows it.
 type Snapshotter interface {
-	// Snapshots returns the snapshots still to take. Until a table's
-	// snapshot transaction begins, the sink drops live changes to it for
-	// that scope: the snapshot will contain them.
+	// Snapshots returns the snapshots still to take. Until the snapshot
+	// transaction of a Truncate request begins, the sink drops live
+	// changes to its table for that scope: the snapshot will contain them.
+	// It passes live changes on for a diff request.
 	Snapshots() []SnapshotRequest
 	// SnapshotDone records that req's snapshot, of rows rows, is durable.
 	// Sources call it after Drain; a snapshot not recorded done is taken

@@ -142,6 +142,9 @@ func TestSystemdUnit(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^Type=notify$`).Match(unit) {
 		t.Error("unit is not Type=notify; syncd sends READY=1")
 	}
+	if !regexp.MustCompile(`(?m)^ExecReload=/bin/kill -HUP \$MAINPID$`).Match(unit) {
+		t.Error("unit lacks ExecReload=/bin/kill -HUP $MAINPID; syncd reloads its config on SIGHUP")
+	}
 	start := regexp.MustCompile(`(?m)^ExecStart=(\S+) (.*)$`).FindSubmatch(unit)
 	if start == nil || string(start[2]) != "run --config /etc/syncd" {
 		t.Fatalf("ExecStart = %q", start)

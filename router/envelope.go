@@ -17,7 +17,8 @@ const (
 	ReasonChange     = "change"
 	ReasonSnapshot   = "snapshot"
 	ReasonScopeEnter = "scope_enter" // an update moved the row into the scope's filter
-	ReasonScopeExit  = "scope_exit"  // an update moved the row out of it
+	ReasonScopeExit  = "scope_exit"  // an update, or a change of the scope's definition, moved the row out of it
+	ReasonBackfill   = "backfill"    // a change of the scope's definition moved the row into it, or added columns
 )
 
 // Envelope is the JSON body of a row-change message, as documented in

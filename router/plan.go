@@ -126,7 +126,12 @@ func (p *plan) matches(row capture.Row) filter.Tri {
 //     match is unknown, so a non-matching update always exits: deleting
 //     an absent row is harmless, leaving a stale one is not;
 //   - truncates: always.
-func (p *plan) route(ev *capture.Event) (message, bool) {
+//
+// With stale, the targets may still hold rows the filter rejects (rows of
+// the scope's previous definition, until its diff snapshot has deleted
+// them): deletes go out whatever the old row, and updates whose new row
+// does not match exit whatever the old row.
+func (p *plan) route(ev *capture.Event, stale bool) (message, bool) {
 	m := message{plan: p, op: ev.Op, reason: ReasonChange, ev: ev, key: ev.Key(), before: ev.Before, after: ev.After}
 	switch ev.Op {
 	case capture.OpInsert, capture.OpRead:
@@ -135,7 +140,7 @@ func (p *plan) route(ev *capture.Event) (message, bool) {
 		}
 		return m, p.matches(ev.After) == filter.True
 	case capture.OpDelete:
-		return m, ev.Before == nil || p.matches(ev.Before) != filter.False
+		return m, stale || ev.Before == nil || p.matches(ev.Before) != filter.False
 	case capture.OpTruncate:
 		m.key = nil
 		return m, true
@@ -153,7 +158,7 @@ func (p *plan) route(ev *capture.Event) (message, bool) {
 			return m, true
 		case p.matches(ev.After) == filter.True:
 			return m, true
-		case was == filter.False:
+		case was == filter.False && !stale:
 			return m, false
 		default:
 			m.op, m.reason, m.after = capture.OpDelete, ReasonScopeExit, nil

@@ -75,7 +75,7 @@ func TestPlanRoute(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, ok := testPlan(t, tt.where, nil).route(tt.ev)
+			m, ok := testPlan(t, tt.where, nil).route(tt.ev, false)
 			if ok != tt.wantOK {
 				t.Fatalf("route ok = %v, want %v", ok, tt.wantOK)
 			}

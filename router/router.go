@@ -55,8 +55,8 @@ type Router struct {
 
 	schemas   jetstream.KeyValue
 	snapshots jetstream.KeyValue
-	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped
-	taken     map[tableKey]string           // snapshots taken, not yet recorded done: definition hash
+	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped for truncating ones
+	taken     map[tableKey]*pendingSnapshot // snapshots taken, not yet recorded done
 }
 
 var (
@@ -117,7 +117,7 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		tracker:  checkpoint.NewTracker(0),
 		wakeup:   make(chan struct{}, 1),
 		pending:  make(map[tableKey]*pendingSnapshot),
-		taken:    make(map[tableKey]string),
+		taken:    make(map[tableKey]*pendingSnapshot),
 		log:      o.Logger,
 		metrics:  o.Metrics,
 		now:      time.Now,
@@ -226,9 +226,11 @@ func (r *Router) Begin(ctx context.Context, txn *capture.Txn) error {
 // Change implements capture.Sink: it publishes ev to each scope that
 // covers its table and whose filter lets it through. A snapshot event goes
 // to its one scope only; a live change to a table whose snapshot is still
-// to be taken is dropped for that scope, as the snapshot will hold it.
-// Only the scopes whose filters the index does not rule out for ev are
-// looked at (tableRoutes.candidates).
+// to be taken after a truncate is dropped for that scope, as the snapshot
+// will hold it. Only the scopes whose filters the index does not rule out
+// for ev are looked at (tableRoutes.candidates), except while snapshots
+// are pending: a scope-change diff sends changes by the old definition
+// too, which the index, built on the new filters, cannot rule out.
 func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 	now := r.now()
 	rt := r.routes[ev.Table]
@@ -238,8 +240,10 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 			return err
 		}
 	}
-	if ev.Scope != "" {
-		r.cand = rt.filters.All(r.cand[:0]) // its scope's snapshot starts, row matching or not
+	if ev.Scope != "" || len(r.pending) > 0 {
+		// A snapshot row goes to its scope, matching or not; a pending
+		// diff routes by the old definition as well as the new.
+		r.cand = rt.filters.All(r.cand[:0])
 	} else {
 		r.cand = rt.candidates(r.cand[:0], ev)
 	}
@@ -251,19 +255,19 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 			continue
 		case ev.Scope != "":
 			r.snapshotStarted(k)
-		case len(r.pending) > 0 && r.pending[k] != nil:
+		case len(r.pending) > 0 && r.pending[k] != nil && r.pending[k].req.Truncate:
 			continue
 		}
 		p, err := r.plan(ctx, st, ev.Table)
 		if err != nil {
 			return err
 		}
-		m, ok := p.route(ev)
+		m, ok := p.route(ev, r.pending[k] != nil) // only diffs are pending here
+		if ev.Txn.Snapshot {
+			ok = snapshotMessage(&m, ok, r.taken[k])
+		}
 		if !ok {
 			continue
-		}
-		if ev.Txn.Snapshot {
-			m.reason = ReasonSnapshot
 		}
 		if !p.pub.holds(ev.Txn) {
 			r.touched = append(r.touched, p.pub)

@@ -95,13 +95,13 @@ func TestRoutesMatchEveryFilter(t *testing.T) {
 		}
 		var want, got []message
 		for _, p := range plans {
-			if m, ok := p.route(ev); ok {
+			if m, ok := p.route(ev, false); ok {
 				want = append(want, m)
 			}
 		}
 		cand := rt.candidates(nil, ev)
 		for _, i := range cand {
-			if m, ok := plans[i].route(ev); ok {
+			if m, ok := plans[i].route(ev, false); ok {
 				got = append(got, m)
 			}
 		}

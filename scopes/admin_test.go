@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/syncd-dev/syncd/scopes"
 )
 
@@ -42,8 +44,10 @@ func TestAdminSecurity(t *testing.T) {
 			if len(diags) > 0 {
 				t.Fatalf("diagnostics:\n%s", formatted(t, diags))
 			}
-			if cfg.Admin != tt.want {
-				t.Errorf("admin = %+v, want %+v", cfg.Admin, tt.want)
+			got := cfg.Admin
+			got.DeclRange = hcl.Range{}
+			if got != tt.want {
+				t.Errorf("admin = %+v, want %+v", got, tt.want)
 			}
 		})
 	}

@@ -67,12 +67,14 @@ type Config struct {
 	NATS NATS
 	// DataDir is where syncd keeps its state (the embedded JetStream store),
 	// an absolute path.
-	DataDir   string
-	Admin     Admin
-	Sources   []*Source   // in declaration order
-	Targets   []*Target   // in declaration order
-	Scopes    []*Scope    // in declaration order
-	Templates []*Template // in declaration order
+	DataDir string
+	// DataDirRange is the data_dir attribute's range; zero when unset.
+	DataDirRange hcl.Range
+	Admin        Admin
+	Sources      []*Source   // in declaration order
+	Targets      []*Target   // in declaration order
+	Scopes       []*Scope    // in declaration order
+	Templates    []*Template // in declaration order
 }
 
 // Source returns the source named name, or nil.
@@ -131,6 +133,8 @@ type NATS struct {
 	// window to avoid duplicates (it resumes from what each stream holds),
 	// so the default is short.
 	DuplicateWindow time.Duration
+	// DeclRange is the block header's range; zero without a nats block.
+	DeclRange hcl.Range
 }
 
 // TLS names PEM files, as absolute paths (relative paths in the config are
@@ -151,6 +155,8 @@ type Admin struct {
 	Token string
 	// Pprof serves Go's profiler under /debug/pprof/.
 	Pprof bool
+	// DeclRange is the block header's range; zero without an admin block.
+	DeclRange hcl.Range
 }
 
 // Source is a source block: one database whose change log syncd reads.

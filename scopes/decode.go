@@ -20,6 +20,9 @@ func (l *loader) decodeRoot(content *hcl.BodyContent) *Config {
 		Admin:   Admin{Listen: DefaultAdminListen},
 	}
 	l.path(content.Attributes, "data_dir", &cfg.DataDir)
+	if a := content.Attributes["data_dir"]; a != nil {
+		cfg.DataDirRange = a.NameRange
+	}
 	singletons := map[string]hcl.Range{}
 	for _, b := range content.Blocks {
 		switch b.Type {
@@ -31,8 +34,10 @@ func (l *loader) decodeRoot(content *hcl.BodyContent) *Config {
 			}
 			singletons[b.Type] = b.DefRange
 			if b.Type == "nats" {
+				cfg.NATS.DeclRange = b.DefRange
 				l.decodeNATS(b, &cfg.NATS)
 			} else {
+				cfg.Admin.DeclRange = b.DefRange
 				l.decodeAdmin(b, &cfg.Admin)
 			}
 		case "source":

@@ -19,6 +19,9 @@ import (
 // configOptions compare configs without ranges and back pointers, and
 // filters by their canonical text.
 var configOptions = cmp.Options{
+	cmpopts.IgnoreFields(scopes.Config{}, "DataDirRange"),
+	cmpopts.IgnoreFields(scopes.NATS{}, "DeclRange"),
+	cmpopts.IgnoreFields(scopes.Admin{}, "DeclRange"),
 	cmpopts.IgnoreFields(scopes.Source{}, "DeclRange"),
 	cmpopts.IgnoreFields(scopes.Target{}, "DeclRange"),
 	cmpopts.IgnoreFields(scopes.Scope{}, "DeclRange"),

@@ -23,7 +23,9 @@ import (
 // meanwhile. When the stream reaches the position (a transaction starts
 // at or after it, or the stream is idle there), the session reads the
 // table in the snapshot transaction and passes the rows as one snapshot
-// transaction at position+1: a truncate, then a read per row. So every
+// transaction at position+1: a truncate and a read per row, or, for a
+// changed scope, a delete per row leaving and a read per row entering it
+// (see capture.Snapshotter). So every
 // change is in the copy or after it, never both, never neither. One
 // table at a time, so each is recorded done on its own.
 //
@@ -170,68 +172,19 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 		return err
 	}
 	ss.unflushed = true
-	if err := ss.sink.Change(ctx, &capture.Event{Txn: txn, Table: table, Op: capture.OpTruncate, Scope: req.Scope}); err != nil {
+	if req.Truncate {
+		if err := ss.sink.Change(ctx, &capture.Event{Txn: txn, Table: table, Op: capture.OpTruncate, Scope: req.Scope}); err != nil {
+			return err
+		}
+	}
+	c := &copier{ss: ss, sn: sn, txn: txn, table: table, cols: cols, conv: conv, prog: prog}
+	if req.ExitWhere != nil {
+		if err := c.rows(ctx, capture.OpDelete, req.ExitWhere); err != nil {
+			return err
+		}
+	}
+	if err := c.rows(ctx, capture.OpRead, req.Where); err != nil {
 		return err
-	}
-	row := make(capture.Row, len(cols))
-	raw := make([]sql.RawBytes, len(cols))
-	dest := make([]any, len(cols))
-	for i := range raw {
-		dest[i] = &raw[i]
-	}
-	var after []any // key of the last row read
-	nextLog := time.Now().Add(5 * time.Second)
-	for {
-		query, args := chunkQuery(req, table, after)
-		rows, err := sn.conn.QueryContext(ctx, query, args...)
-		if err != nil {
-			return fmt.Errorf("copy %s for scope %s: %w", req.Table, req.Scope, err)
-		}
-		n := 0
-		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				rows.Close()
-				return fmt.Errorf("copy %s for scope %s: %w", req.Table, req.Scope, err)
-			}
-			for i, v := range raw {
-				if v == nil {
-					row[i] = nil
-					continue
-				}
-				if row[i], err = conv[i]([]byte(v)); err != nil {
-					rows.Close()
-					return fmt.Errorf("copy %s: decode %s: %w", req.Table, table.Columns[i].Name, err)
-				}
-			}
-			after = after[:0]
-			for _, k := range table.Key {
-				if cols[k].binary {
-					after = append(after, append([]byte(nil), raw[k]...))
-				} else {
-					after = append(after, string(raw[k]))
-				}
-			}
-			if err := ss.sink.Change(ctx, &capture.Event{Txn: txn, Table: table, Op: capture.OpRead, After: row, Scope: req.Scope}); err != nil {
-				rows.Close()
-				return err
-			}
-			n++
-			if prog.Rows++; prog.Rows%1000 == 0 {
-				ss.reportProgress(prog)
-				if now := time.Now(); now.After(nextLog) {
-					nextLog = now.Add(5 * time.Second)
-					ss.src.log.Info("snapshot progress", "scope", prog.Scope, "table", prog.Table, "rows", prog.Rows, "estimated_rows", prog.Estimate, "percent", fmt.Sprintf("%.1f", prog.Percent))
-				}
-			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("copy %s for scope %s: %w", req.Table, req.Scope, err)
-		}
-		if n < snapshotChunk {
-			break
-		}
 	}
 	ss.reportProgress(prog)
 	if err := ss.sink.Commit(ctx, txn); err != nil {
@@ -249,9 +202,92 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	return nil
 }
 
+// copier reads the rows of a snapshot in chunks of its transaction.
+type copier struct {
+	ss    *session
+	sn    *snapshot
+	txn   *capture.Txn
+	table *capture.Table
+	cols  []catalogColumn
+	conv  []converter
+	prog  *capture.SnapshotProgress
+}
+
+// rows passes the rows filter selects (nil: every row) to the sink as
+// events of op, chunk by chunk in key order: reads carry the row as After,
+// deletes as Before.
+func (c *copier) rows(ctx context.Context, op capture.Op, filter func([]any) (string, []any)) error {
+	ss, req, table := c.ss, c.sn.req, c.table
+	row := make(capture.Row, len(c.cols))
+	raw := make([]sql.RawBytes, len(c.cols))
+	dest := make([]any, len(c.cols))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	var after []any // key of the last row read
+	nextLog := time.Now().Add(5 * time.Second)
+	for {
+		query, args := chunkQuery(filter, table, after)
+		rows, err := c.sn.conn.QueryContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("copy %s for scope %s: %w", req.Table, req.Scope, err)
+		}
+		n := 0
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return fmt.Errorf("copy %s for scope %s: %w", req.Table, req.Scope, err)
+			}
+			for i, v := range raw {
+				if v == nil {
+					row[i] = nil
+					continue
+				}
+				if row[i], err = c.conv[i]([]byte(v)); err != nil {
+					rows.Close()
+					return fmt.Errorf("copy %s: decode %s: %w", req.Table, table.Columns[i].Name, err)
+				}
+			}
+			after = after[:0]
+			for _, k := range table.Key {
+				if c.cols[k].binary {
+					after = append(after, append([]byte(nil), raw[k]...))
+				} else {
+					after = append(after, string(raw[k]))
+				}
+			}
+			ev := capture.Event{Txn: c.txn, Table: table, Op: op, After: row, Scope: req.Scope}
+			if op == capture.OpDelete {
+				ev.Before, ev.After = row, nil
+			}
+			if err := ss.sink.Change(ctx, &ev); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+			prog := c.prog
+			if prog.Rows++; prog.Rows%1000 == 0 {
+				ss.reportProgress(prog)
+				if now := time.Now(); now.After(nextLog) {
+					nextLog = now.Add(5 * time.Second)
+					ss.src.log.Info("snapshot progress", "scope", prog.Scope, "table", prog.Table, "rows", prog.Rows, "estimated_rows", prog.Estimate, "percent", fmt.Sprintf("%.1f", prog.Percent))
+				}
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("copy %s for scope %s: %w", req.Table, req.Scope, err)
+		}
+		if n < snapshotChunk {
+			return nil
+		}
+	}
+}
+
 // chunkQuery reads the next chunk of rows after the key after (nil: from
-// the start), in key order, with the scope's filter.
-func chunkQuery(req capture.SnapshotRequest, t *capture.Table, after []any) (string, []any) {
+// the start), in key order, with filter (nil: every row).
+func chunkQuery(filter func([]any) (string, []any), t *capture.Table, after []any) (string, []any) {
 	cols := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		cols[i] = quoteIdent(c.Name)
@@ -269,9 +305,9 @@ func chunkQuery(req capture.SnapshotRequest, t *capture.Table, after []any) (str
 	}
 	var where []string
 	var args []any
-	if req.Where != nil {
+	if filter != nil {
 		var w string
-		w, args = req.Where(nil)
+		w, args = filter(nil)
 		where = append(where, "("+w+")")
 	}
 	if after != nil {

@@ -45,7 +45,7 @@ func TestSnapshotHandOff(t *testing.T) {
 	defer func() { stopInserts(); wg.Wait() }()
 
 	id := capture.TableID{Schema: "shop", Name: "item"}
-	req := capture.SnapshotRequest{Scope: "odd", Table: id, Where: func(args []any) (string, []any) {
+	req := capture.SnapshotRequest{Scope: "odd", Table: id, Truncate: true, Where: func(args []any) (string, []any) {
 		return "`qty` = ?", append(args, 1)
 	}}
 	rec := &recorder{snaps: []capture.SnapshotRequest{req}}

@@ -340,7 +340,7 @@ func TestPurgedResnapshot(t *testing.T) {
 		t.Fatalf("Run with a refusing sink = %v, want a terminal error naming the purged file and the refusal", err)
 	}
 
-	req := capture.SnapshotRequest{Scope: "s", Table: capture.TableID{Schema: "shop", Name: "item"}}
+	req := capture.SnapshotRequest{Scope: "s", Table: capture.TableID{Schema: "shop", Name: "item"}, Truncate: true}
 	rec := &recorder{retake: []capture.SnapshotRequest{req}}
 	r := start(t, cfg, snapshotRecorder{rec})
 	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {

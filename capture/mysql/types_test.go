@@ -79,7 +79,7 @@ func TestTypes(t *testing.T) {
 	}
 	m.Exec(t, "shop", "CREATE TABLE types ("+strings.Join(defs, ", ")+")", "SET SESSION sql_mode = ''", insert(1))
 	id := capture.TableID{Schema: "shop", Name: "types"}
-	rec := &recorder{snaps: []capture.SnapshotRequest{{Scope: "s", Table: id}}}
+	rec := &recorder{snaps: []capture.SnapshotRequest{{Scope: "s", Table: id, Truncate: true}}}
 	start(t, Config{DSN: dsn, Tables: tables("shop", "types"), Store: newStore(t)}, snapshotRecorder{rec})
 	m.Exec(t, "shop", "SET SESSION sql_mode = ''", insert(2))
 	var events []capture.Event

@@ -23,7 +23,9 @@ import (
 // table for that scope meanwhile. When the stream reaches the consistent
 // point (before the first transaction committing at or after it), the
 // session reads the table in that transaction and passes the rows to the
-// sink as one snapshot transaction: a truncate, then a read per row. So
+// sink as one snapshot transaction: a truncate and a read per row, or,
+// for a changed scope, a delete per row leaving and a read per row
+// entering it (see capture.Snapshotter). So
 // every change is either in the copy or after it, never both, never
 // neither. One table at a time, so each is recorded done on its own and a
 // crash repeats only the table it interrupted.
@@ -100,14 +102,48 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	if ti == nil {
 		return retry.Terminal(fmt.Errorf("snapshot of %s: the table is not published", sn.req.Table))
 	}
-	query := "SELECT * FROM " + quoteTable(sn.req.Table)
-	var args []any
+	read := "SELECT * FROM " + quoteTable(sn.req.Table)
+	query, args := read, []any(nil)
 	if sn.req.Where != nil {
 		var where string
 		where, args = sn.req.Where(nil)
 		query += " WHERE " + where
 	}
-	estimate := ss.estimate(ctx, sn.tx, query, args)
+	prog := &capture.SnapshotProgress{Scope: sn.req.Scope, Table: sn.req.Table.String(), Estimate: ss.estimate(ctx, sn.tx, query, args), Started: time.Now()}
+	txn := &capture.Txn{ID: "snapshot", Pos: sn.at - 1, Ack: ss.lastAck, CommitTime: sn.took.UTC(), Snapshot: true}
+	ss.txn = txn // an open transaction: nothing past it is confirmed meanwhile
+	if err := ss.sink.Begin(ctx, txn); err != nil {
+		return err
+	}
+	if sn.req.ExitWhere != nil {
+		where, exitArgs := sn.req.ExitWhere(nil)
+		if err := ss.copyRows(ctx, sn, txn, capture.OpDelete, read+" WHERE "+where, exitArgs, prog); err != nil {
+			return err
+		}
+	}
+	if err := ss.copyRows(ctx, sn, txn, capture.OpRead, query, args, prog); err != nil {
+		return err
+	}
+	ss.reportProgress(prog)
+	if err := ss.sink.Commit(ctx, txn); err != nil {
+		return err
+	}
+	ss.txn = nil
+	if err := ss.sink.Drain(ctx); err != nil {
+		return fmt.Errorf("finish snapshot of %s: %w", sn.req.Table, err)
+	}
+	if err := ss.snapshotter.SnapshotDone(ctx, sn.req, prog.Rows); err != nil {
+		return err
+	}
+	ss.src.log.Info("snapshot done", "scope", prog.Scope, "table", prog.Table, "rows", prog.Rows, "took", time.Since(prog.Started).Round(time.Millisecond))
+	return nil
+}
+
+// copyRows passes the rows query selects in sn's transaction to the sink
+// as events of op: reads carry the row as After, deletes as Before. Reads
+// of a Truncate request come after the truncate.
+func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn, op capture.Op, query string, args []any, prog *capture.SnapshotProgress) error {
+	ti := ss.tables[sn.req.Table]
 	// Text format: the same decoders read the copy and the stream.
 	rows, err := sn.tx.Query(ctx, query, append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, args...)...)
 	if err != nil {
@@ -118,15 +154,11 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	txn := &capture.Txn{ID: "snapshot", Pos: sn.at - 1, Ack: ss.lastAck, CommitTime: sn.took.UTC(), Snapshot: true}
-	ss.txn = txn // an open transaction: nothing past it is confirmed meanwhile
-	if err := ss.sink.Begin(ctx, txn); err != nil {
-		return err
+	if op == capture.OpRead && sn.req.Truncate {
+		if err := ss.sink.Change(ctx, &capture.Event{Txn: txn, Table: r.table, Op: capture.OpTruncate, Scope: sn.req.Scope}); err != nil {
+			return err
+		}
 	}
-	if err := ss.sink.Change(ctx, &capture.Event{Txn: txn, Table: r.table, Op: capture.OpTruncate, Scope: sn.req.Scope}); err != nil {
-		return err
-	}
-	prog := &capture.SnapshotProgress{Scope: sn.req.Scope, Table: sn.req.Table.String(), Estimate: estimate, Started: time.Now()}
 	nextLog := time.Now().Add(5 * time.Second)
 	for rows.Next() {
 		for i, v := range rows.RawValues() {
@@ -138,7 +170,10 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 				return fmt.Errorf("copy %s: decode %s: %w", sn.req.Table, r.table.Columns[i].Name, err)
 			}
 		}
-		ev := capture.Event{Txn: txn, Table: r.table, Op: capture.OpRead, After: r.after, Scope: sn.req.Scope}
+		ev := capture.Event{Txn: txn, Table: r.table, Op: op, After: r.after, Scope: sn.req.Scope}
+		if op == capture.OpDelete {
+			ev.Before, ev.After = r.after, nil
+		}
 		if err := ss.sink.Change(ctx, &ev); err != nil {
 			return err
 		}
@@ -156,18 +191,6 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("copy %s for scope %s: %w", sn.req.Table, sn.req.Scope, err)
 	}
-	ss.reportProgress(prog)
-	if err := ss.sink.Commit(ctx, txn); err != nil {
-		return err
-	}
-	ss.txn = nil
-	if err := ss.sink.Drain(ctx); err != nil {
-		return fmt.Errorf("finish snapshot of %s: %w", sn.req.Table, err)
-	}
-	if err := ss.snapshotter.SnapshotDone(ctx, sn.req, prog.Rows); err != nil {
-		return err
-	}
-	ss.src.log.Info("snapshot done", "scope", prog.Scope, "table", prog.Table, "rows", prog.Rows, "took", time.Since(prog.Started).Round(time.Millisecond))
 	return nil
 }
 

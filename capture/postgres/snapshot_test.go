@@ -87,7 +87,7 @@ func TestSnapshotProgress(t *testing.T) {
 	if err := src.Prepare(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	sink := &heldSnapshot{recorder: &recorder{}, req: capture.SnapshotRequest{Scope: "items", Table: item}, hold: 2000, release: make(chan struct{}), done: -1}
+	sink := &heldSnapshot{recorder: &recorder{}, req: capture.SnapshotRequest{Scope: "items", Table: item, Truncate: true}, hold: 2000, release: make(chan struct{}), done: -1}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- src.Run(ctx, sink) }()

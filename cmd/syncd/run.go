@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/checkpoint/retry"
@@ -38,7 +37,7 @@ func cmdRun(args []string) int {
 		fmt.Fprintln(os.Stderr, "syncd run: --config is required")
 		return 2
 	}
-	cfg, ok := loadConfig(*config, scopes.LoadOptions{})
+	cfg, ok := loadConfig(*config, runLoadOptions)
 	if !ok {
 		return 1
 	}
@@ -46,7 +45,13 @@ func cmdRun(args []string) int {
 	routeDriverLogs(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := runDaemon(ctx, cfg, log); err != nil {
+	// Caught from here on, so that a SIGHUP during start-up waits for the
+	// daemon to run instead of killing it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	rl := reloadSource{path: *config, signals: hup}
+	if err := runDaemon(ctx, cfg, rl, log); err != nil {
 		// Plain text, one problem per line: this is for the operator.
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintln(os.Stderr, "syncd: error:", line)
@@ -56,10 +61,23 @@ func cmdRun(args []string) int {
 	return 0
 }
 
-// runDaemon starts NATS, the sources and the admin server, runs until ctx
-// is done, and stops them in reverse order: the sources first, each
-// draining its publishes and confirming its final position, then the
-// admin server, the NATS connection and the embedded server.
+// runLoadOptions are the options `syncd run` loads its config with, at
+// start-up and on each reload.
+var runLoadOptions = scopes.LoadOptions{}
+
+// reloadSource is where runDaemon reloads its config from: path, loaded
+// again on each value of signals.
+type reloadSource struct {
+	path    string
+	signals <-chan os.Signal
+}
+
+// runDaemon starts NATS, the pipeline of cfg (see pipeline) and the admin
+// server, runs until ctx is done, and stops them in reverse order: the
+// sources first, each draining its publishes and confirming its final
+// position, then the admin server, the NATS connection and the embedded
+// server. On each signal of rl it reloads the config, see
+// reloader.reload.
 //
 // Everything that can fail without changing a source (NATS, the capture
 // engines, the targets, the admin listener) is built before any source is
@@ -67,10 +85,9 @@ func cmdRun(args []string) int {
 // behind. If one source's provisioning stops the start, the slots,
 // publications and slot records that this start created on the others
 // are dropped again.
-func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error {
+func runDaemon(ctx context.Context, cfg *scopes.Config, rl reloadSource, log hclog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	routerMetrics := router.NewMetrics(reg)
 
 	var srv *embedded.Server
 	if cfg.NATS.URL == "" {
@@ -95,14 +112,19 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error 
 		log.Warn("acknowledged messages may not survive a power loss of the nats server", "reason", risk)
 	}
 
-	workers, werr := sourceWorkers(ctx, cfg, nc, log, reg, routerMetrics)
-	appliers, aerr := applyWorkers(cfg, nc, log, apply.NewMetrics(reg))
-	if err := errors.Join(werr, aerr); err != nil {
+	ps := &pipelines{nc: nc, log: log, routerMetrics: router.NewMetrics(reg), applyMetrics: apply.NewMetrics(reg)}
+	reloads := newReloader(rl.path, runLoadOptions, ps, log.Named("reload"), reg)
+	p, err := ps.build(ctx, cfg)
+	if err != nil {
 		return err
 	}
+	ps.current.Store(p) // the probes read it as soon as the admin server serves
 	adm, err := admin.New(cfg.Admin.Listen, reg, admin.Probes{
-		Ready:  func() []admin.Cause { return readiness(nc, workers, appliers) },
-		Scopes: func(ctx context.Context) any { return scopeStatus(ctx, nc, cfg, workers, appliers) },
+		Ready: func() []admin.Cause { return readiness(nc, ps.current.Load()) },
+		Scopes: func(ctx context.Context) any {
+			return scopeStatus(ctx, nc, ps.current.Load(), reloads.report())
+		},
+		Metrics: ps,
 	}, admin.Options{Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof})
 	if err != nil {
 		return err
@@ -110,34 +132,36 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, log hclog.Logger) error 
 	served := make(chan error, 1)
 	go func() { served <- adm.Serve() }()
 
-	if err := provision(ctx, workers); err != nil {
+	if err := ps.start(ctx, p); err != nil {
 		stopAdmin(ctx, adm, served)
 		return err
 	}
-	wctx, stopWorkers := context.WithCancel(ctx)
-	defer stopWorkers()
-	var g errgroup.Group
-	for _, w := range workers {
-		g.Go(func() error { return w.run(wctx) })
-	}
-	for _, a := range appliers {
-		g.Go(func() error { return a.Run(wctx) })
-	}
 	daemon.SdNotify(false, daemon.SdNotifyReady)
-	log.Info("syncd running", "sources", len(workers), "scopes", len(cfg.Scopes), "apply_workers", len(appliers), "admin", adm.Addr())
+	log.Info("syncd running", "sources", len(p.workers), "scopes", len(cfg.Scopes), "apply_workers", len(p.appliers), "admin", adm.Addr())
 
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-served:
-		served <- serveErr
+	var serveErr, reloadErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case serveErr = <-served:
+			served <- serveErr
+			break loop
+		case <-rl.signals:
+			if reloadErr = reloads.reload(ctx); reloadErr != nil {
+				break loop
+			}
+		}
 	}
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
 	log.Info("stopping: draining in-flight publishes and confirming positions")
-	stopWorkers()
-	g.Wait()
+	ps.current.Load().stop()
 	if err := stopAdmin(ctx, adm, served); err != nil {
 		return err
+	}
+	if reloadErr != nil {
+		return reloadErr
 	}
 	log.Info("stopped")
 	return nil

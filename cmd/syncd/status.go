@@ -7,17 +7,17 @@ import (
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/cmd/syncd/internal/admin"
 	"github.com/syncd-dev/syncd/router"
-	"github.com/syncd-dev/syncd/scopes"
 )
 
 // readiness lists why syncd is not ready: NATS not connected, a source
-// not streaming or at risk of losing log, a scope not publishing.
-func readiness(nc *router.Conn, workers []*worker, appliers []*apply.Worker) []admin.Cause {
+// of pipeline p not streaming or at risk of losing log, a scope not
+// publishing.
+func readiness(nc *router.Conn, p *pipeline) []admin.Cause {
 	var causes []admin.Cause
 	if ok, state := nc.Connected(); !ok {
 		causes = append(causes, admin.Cause{Component: "nats", Cause: "nats_disconnected", Detail: state})
 	}
-	for _, w := range workers {
+	for _, w := range p.workers {
 		state, err, r := w.snapshot()
 		_, connected, risk := w.src.Health()
 		component := "source/" + w.name
@@ -42,7 +42,7 @@ func readiness(nc *router.Conn, workers []*worker, appliers []*apply.Worker) []a
 			}
 		}
 	}
-	for _, a := range appliers {
+	for _, a := range p.appliers {
 		st := a.Status()
 		component := "scope/" + st.Scope + "/target/" + st.Target
 		switch st.State {
@@ -81,12 +81,14 @@ type scopeReport struct {
 	Stream  *router.StreamState `json:"stream,omitempty"`
 }
 
-func scopeStatus(ctx context.Context, nc *router.Conn, cfg *scopes.Config, workers []*worker, appliers []*apply.Worker) any {
+// scopeStatus returns the /scopes document of pipeline p, with reload,
+// the config in effect and the last reload's outcome.
+func scopeStatus(ctx context.Context, nc *router.Conn, p *pipeline, reload reloadReport) any {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	publishing := map[string]*router.ScopeStatus{}
 	var sources []sourceReport
-	for _, w := range workers {
+	for _, w := range p.workers {
 		state, err, r := w.snapshot()
 		st, _, _ := w.src.Health()
 		sources = append(sources, sourceReport{Name: w.name, Kind: w.kind, State: state, Error: errText(err), Status: st})
@@ -97,9 +99,9 @@ func scopeStatus(ctx context.Context, nc *router.Conn, cfg *scopes.Config, worke
 		}
 	}
 	var reports []scopeReport
-	for _, s := range cfg.Scopes {
+	for _, s := range p.cfg.Scopes {
 		rep := scopeReport{Name: s.Name, Source: s.Source, Targets: s.Targets, Tables: len(s.Tables), Publish: publishing[s.Name], Apply: []apply.Status{}}
-		for _, a := range appliers {
+		for _, a := range p.appliers {
 			if st := a.Status(); st.Scope == s.Name {
 				rep.Apply = append(rep.Apply, st)
 			}
@@ -109,7 +111,7 @@ func scopeStatus(ctx context.Context, nc *router.Conn, cfg *scopes.Config, worke
 		}
 		reports = append(reports, rep)
 	}
-	return map[string]any{"nats": natsStatus(nc), "sources": sources, "scopes": reports}
+	return map[string]any{"nats": natsStatus(nc), "sources": sources, "scopes": reports, "reload": reload}
 }
 
 // natsReport is the nats part of the /scopes document.

@@ -78,3 +78,29 @@ func (f *Filter) SQL(d Dialect, args []any) (string, []any) {
 	w.node(f.root, inTop)
 	return w.b.String(), w.args
 }
+
+// DiffSQL renders, as a boolean SQL expression in dialect d, the rows that
+// in admits and out does not: the rows entering a scope whose filter
+// changes from out to in (and, with the two swapped, the rows leaving it).
+// A nil filter admits every row. A row for which out is NULL (unknown) was
+// not admitted by out, so NOT out is written NOT COALESCE((out), FALSE);
+// SQL Server, without boolean values, gets CASE WHEN (out) THEN 1 ELSE 0
+// END = 0. Args are appended as SQL appends them.
+func DiffSQL(d Dialect, in, out *Filter, args []any) (string, []any) {
+	if out == nil {
+		return "1 = 0", args // out admits every row: none is left
+	}
+	var b strings.Builder
+	if in != nil {
+		var s string
+		s, args = in.SQL(d, args)
+		b.WriteString("(" + s + ") AND ")
+	}
+	s, args := out.SQL(d, args)
+	if d == SQLServer {
+		b.WriteString("CASE WHEN (" + s + ") THEN 1 ELSE 0 END = 0")
+	} else {
+		b.WriteString("NOT COALESCE((" + s + "), FALSE)")
+	}
+	return b.String(), args
+}

@@ -140,3 +140,55 @@ func TestDialect(t *testing.T) {
 		}
 	}
 }
+
+func TestDiffSQL(t *testing.T) {
+	in, out := mustParse(t, "a > 1"), mustParse(t, "b = 'x' OR c IS NULL")
+	tests := []struct {
+		name    string
+		d       filter.Dialect
+		in, out *filter.Filter
+		want    string
+		args    []any
+	}{
+		{
+			// A row where out is NULL (b NULL, c not NULL) was not in out:
+			// NOT (NULL) would leave it out of the result.
+			name: "entering rows, out's NULL counts as false",
+			d:    filter.Postgres, in: in, out: out,
+			want: `("a" > $2) AND NOT COALESCE(("b" = $3 OR "c" IS NULL), FALSE)`,
+			args: []any{"prior", int64(1), "x"},
+		},
+		{
+			name: "mysql",
+			d:    filter.MySQL, in: in, out: out,
+			want: "(`a` > ?) AND NOT COALESCE((`b` = ? OR `c` IS NULL), FALSE)",
+			args: []any{"prior", int64(1), "x"},
+		},
+		{
+			name: "sql server has no boolean values",
+			d:    filter.SQLServer, in: in, out: out,
+			want: `([a] > @p2) AND CASE WHEN ([b] = @p3 OR [c] IS NULL) THEN 1 ELSE 0 END = 0`,
+			args: []any{"prior", int64(1), "x"},
+		},
+		{
+			name: "every row in: the rows out does not admit",
+			d:    filter.Postgres, in: nil, out: out,
+			want: `NOT COALESCE(("b" = $2 OR "c" IS NULL), FALSE)`,
+			args: []any{"prior", "x"},
+		},
+		{
+			name: "every row out: none",
+			d:    filter.Postgres, in: in, out: nil,
+			want: `1 = 0`,
+			args: []any{"prior"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sql, args := filter.DiffSQL(tt.d, tt.in, tt.out, []any{"prior"})
+			if sql != tt.want || !reflect.DeepEqual(args, tt.args) {
+				t.Errorf("DiffSQL =\n  %s %#v\nwant\n  %s %#v", sql, args, tt.want, tt.args)
+			}
+		})
+	}
+}

@@ -44,8 +44,9 @@ scope "s" {
 }`, appDSN))
 	for _, cmd := range []string{"validate", "run"} {
 		code, out := runSyncd(t, cmd, "--config", bad.ConfigPath)
-		if code != 1 || !regexp.MustCompile(`syncd\.hcl:8:\d+: error: Invalid snapshot`).MatchString(out) ||
-			!regexp.MustCompile(`syncd\.hcl:9:\d+: error: `).MatchString(out) {
+		snapshotLine, whereLine := lineOf(t, bad.ConfigPath, `snapshot = "sometimes"`), lineOf(t, bad.ConfigPath, `id >> 1`)
+		if code != 1 || !regexp.MustCompile(fmt.Sprintf(`syncd\.hcl:%d:\d+: error: Invalid snapshot`, snapshotLine)).MatchString(out) ||
+			!regexp.MustCompile(fmt.Sprintf(`syncd\.hcl:%d:\d+: error: `, whereLine)).MatchString(out) {
 			t.Errorf("syncd %s with two mistakes: exit %d, want 1 and both diagnostics:\n%s", cmd, code, out)
 		}
 	}

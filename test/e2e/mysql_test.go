@@ -120,22 +120,31 @@ func (c *crossEngine) waitSame(t *testing.T, timeout time.Duration, queries ...s
 	t.Helper()
 	testenv.Eventually(t, timeout, time.Second, func() error {
 		for _, q := range queries {
-			n, want, err := rowsHash("mysql", c.srcDSN, q)
-			if err != nil {
+			if err := c.sameRows(q, q); err != nil {
 				return err
-			}
-			for _, target := range c.targets() {
-				m, got, err := rowsHash(target.driver, target.dsn, q)
-				if err != nil {
-					return fmt.Errorf("%s target: %w", target.name, err)
-				}
-				if m != n || got != want {
-					return fmt.Errorf("%s: source %d rows (%s), %s target %d rows (%s)", q, n, want, target.name, m, got)
-				}
 			}
 		}
 		return nil
 	})
+}
+
+// sameRows checks that srcQuery returns at the source the rows dstQuery
+// returns at both targets.
+func (c *crossEngine) sameRows(srcQuery, dstQuery string) error {
+	n, want, err := rowsHash("mysql", c.srcDSN, srcQuery)
+	if err != nil {
+		return err
+	}
+	for _, target := range c.targets() {
+		m, got, err := rowsHash(target.driver, target.dsn, dstQuery)
+		if err != nil {
+			return fmt.Errorf("%s target: %w", target.name, err)
+		}
+		if m != n || got != want {
+			return fmt.Errorf("%s: source %d rows (%s), %s target %d rows (%s)", srcQuery, n, want, target.name, m, got)
+		}
+	}
+	return nil
 }
 
 var sysbenchTables = []string{

@@ -25,14 +25,17 @@ type Syncd struct {
 	NATSURL    string // the embedded server, for subscribers
 	AdminURL   string // http://host:port
 	LogLevel   string // --log-level of the next start; empty means debug
-	Started    time.Time
+	// Env is added to the environment of the next start, as KEY=value.
+	Env     []string
+	Started time.Time
 
-	t    TB
-	bin  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	mu   sync.Mutex
-	logs bytes.Buffer
+	t      TB
+	bin    string
+	header string // the config's nats, admin and data_dir settings
+	cmd    *exec.Cmd
+	done   chan struct{}
+	mu     sync.Mutex
+	logs   bytes.Buffer
 }
 
 // NewSyncd writes a config made of body (sources, targets, scopes) plus
@@ -51,11 +54,9 @@ func NewSyncd(t TB, bin, body string) *Syncd {
 		t:          t,
 		bin:        bin,
 	}
-	cfg := fmt.Sprintf("data_dir = %q\nnats  { listen = \"127.0.0.1:%d\" }\nadmin {\n  listen = \"127.0.0.1:%d\"\n  pprof  = true\n}\n%s",
-		filepath.Join(dir, "data"), natsPort, adminPort, body)
-	if err := os.WriteFile(s.ConfigPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	s.header = fmt.Sprintf("data_dir = %q\nnats  { listen = \"127.0.0.1:%d\" }\nadmin {\n  listen = \"127.0.0.1:%d\"\n  pprof  = true\n}\n",
+		filepath.Join(dir, "data"), natsPort, adminPort)
+	s.Rewrite(body)
 	t.Cleanup(func() {
 		s.Kill()
 		if t.Failed() {
@@ -64,6 +65,19 @@ func NewSyncd(t TB, bin, body string) *Syncd {
 	})
 	return s
 }
+
+// Rewrite replaces the config's body (sources, targets, scopes) and keeps
+// its nats, admin and data_dir settings. The header's lines come first:
+// the body's line n is the file's line n+HeaderLines.
+func (s *Syncd) Rewrite(body string) {
+	s.t.Helper()
+	if err := os.WriteFile(s.ConfigPath, []byte(s.header+body), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// HeaderLines is how many lines of the config come before the body.
+const HeaderLines = 6
 
 // Start runs syncd and waits until /readyz answers 200.
 func (s *Syncd) Start() {
@@ -86,6 +100,9 @@ func (s *Syncd) start(path string) {
 		level = "debug"
 	}
 	s.cmd = exec.Command(s.bin, "run", "--config", s.ConfigPath, "--log-level", level)
+	if len(s.Env) > 0 {
+		s.cmd.Env = append(os.Environ(), s.Env...)
+	}
 	w := lockedWriter{s}
 	s.cmd.Stdout, s.cmd.Stderr = w, w
 	s.Started = time.Now()

@@ -32,6 +32,10 @@ type Probes struct {
 	Ready func() []Cause
 	// Scopes returns the JSON document served at /scopes.
 	Scopes func(ctx context.Context) any
+	// Metrics, if not nil, gathers metrics served on /metrics along with
+	// the registry's: those of the sources running now, which a config
+	// reload replaces.
+	Metrics prometheus.Gatherer
 }
 
 // Options are the admin block's security settings.
@@ -80,7 +84,11 @@ func handler(reg *prometheus.Registry, p Probes, opts Options) http.Handler {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "causes": causes})
 	})
 	guarded := http.NewServeMux()
-	guarded.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	var metrics prometheus.Gatherer = reg
+	if p.Metrics != nil {
+		metrics = prometheus.Gatherers{reg, p.Metrics}
+	}
+	guarded.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: reg}))
 	guarded.HandleFunc("GET /scopes", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, p.Scopes(r.Context()))
 	})

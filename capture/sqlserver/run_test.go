@@ -1,0 +1,58 @@
+package sqlserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, time.Millisecond, func() error {
+		if !cond() {
+			return fmt.Errorf("waiting for %s", what)
+		}
+		return nil
+	})
+}
+
+// TestRunPollsBacksOffAndSavesOnStop: Run streams changes as they come,
+// one version per poll here (MaxVersions), doubles its wait while idle up
+// to MaxPollInterval, also after catching up, and on cancel returns
+// ctx's error with the durable version saved.
+func TestRunPollsBacksOffAndSavesOnStop(t *testing.T) {
+	a := modelTableOf("a", "x")
+	m := newModel(a)
+	m.upsert(a, capture.Row{int64(1), int64(1)}, nil, nil)
+	store := &memStore{}
+	rep := newReplica(t, true, a)
+	src, err := New(Config{Name: "mssql", Store: store, PollInterval: time.Millisecond, MaxPollInterval: 8 * time.Millisecond, MaxVersions: 1}, m, []*Table{a}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, rep) }()
+
+	eventually(t, "the snapshot", func() bool { return rep.diff(m) == "" })
+	m.upsert(a, capture.Row{int64(2), int64(2)}, nil, nil)
+	m.upsert(a, capture.Row{int64(1), int64(3)}, []int{1}, nil)
+	m.delete(a, 2)
+	eventually(t, "the changes", func() bool { return rep.diff(m) == "" })
+	eventually(t, "the idle back-off", func() bool { return src.Status().PollInterval == 8*time.Millisecond })
+
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	b, _ := store.Load(context.Background(), "mssql")
+	if c, ok, _ := decodeState(b); !ok || !c.Exact || c.Version != m.version {
+		t.Fatalf("saved %s, want version %d, exact", b, m.version)
+	}
+}

@@ -1,0 +1,1 @@
+SELECT TOP (@p3) [line], [order_id], [sku], [qty] FROM [sales].[order]]lines] WHERE (([order_id] > @p4) OR ([order_id] = @p4 AND [line] > @p5)) AND ([sku] = @p1 OR [qty] > @p2) ORDER BY [order_id], [line]

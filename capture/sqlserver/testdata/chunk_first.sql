@@ -1,0 +1,1 @@
+SELECT TOP (@p1) [line], [order_id], [sku], [qty] FROM [sales].[order]]lines] ORDER BY [order_id], [line]

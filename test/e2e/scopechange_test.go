@@ -1,0 +1,299 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+// A scope change is tested on table item: 1,000 static rows (ids 1 to
+// 1000) that nothing writes, so that what a change sends of them is known
+// exactly, and rows 1001 to 1100 that a writer inserts, moves in and out
+// of the filters and deletes while syncd restarts with the new definition
+// and takes the difference.
+
+// staticPrice and staticGrp are static row id's price and grp (nil: NULL).
+func staticPrice(id int) int { return id * 37 % 1000 }
+
+func staticGrp(id int) *int {
+	if id%3 == 0 {
+		return nil
+	}
+	g := id % 3
+	return &g
+}
+
+const itemDDL = `CREATE TABLE item (id int PRIMARY KEY, price int NOT NULL, grp int, note varchar(20))`
+
+// itemRows fills item with the static rows, numbered g by series.
+func itemRows(series string) string {
+	return `INSERT INTO item (id, price, grp, note)
+SELECT g, g * 37 % 1000, CASE g % 3 WHEN 0 THEN NULL ELSE g % 3 END, CONCAT('note ', g) FROM ` + series
+}
+
+// scopeStep is one definition of scope "items", and what it admits.
+type scopeStep struct {
+	name    string
+	where   string // with params :lo and :hi
+	lo, hi  int
+	columns []string
+	admits  func(price int, grp *int) bool
+}
+
+func (s scopeStep) config(table string) string {
+	return fmt.Sprintf(`
+template "items" {
+  params = ["lo", "hi"]
+  table %q {
+    where   = %q
+    columns = [%s]
+  }
+}
+scope "items" {
+  source   = "%%s"
+  targets  = %%s
+  template = "items"
+  params   = { lo = %d, hi = %d }
+}`, table, s.where, `"`+strings.Join(s.columns, `", "`)+`"`, s.lo, s.hi)
+}
+
+// filterSQL is the step's filter as SQL for both engines.
+func (s scopeStep) filterSQL() string {
+	return strings.NewReplacer(":lo", fmt.Sprint(s.lo), ":hi", fmt.Sprint(s.hi)).Replace(s.where)
+}
+
+func inRange(lo, hi int) func(int) bool { return func(p int) bool { return p >= lo && p < hi } }
+
+var (
+	cols3    = []string{"id", "price", "grp"}
+	cols4    = []string{"id", "price", "grp", "note"}
+	in500    = inRange(500, 1000)
+	in300    = inRange(300, 800)
+	initial  = scopeStep{"initial", "price >= :lo AND price < :hi AND grp = 1", 500, 1000, cols3, func(p int, g *int) bool { return in500(p) && g != nil && *g == 1 }}
+	widened  = scopeStep{"widened", "price >= :lo AND price < :hi", 500, 1000, cols3, func(p int, g *int) bool { return in500(p) }}
+	narrowed = scopeStep{"narrowed", "price >= :lo AND price < :hi AND grp IS NOT NULL", 500, 1000, cols3, func(p int, g *int) bool { return in500(p) && g != nil }}
+	colAdded = scopeStep{"column added", narrowed.where, 500, 1000, cols4, narrowed.admits}
+	params   = scopeStep{"params changed", narrowed.where, 300, 800, cols4, func(p int, g *int) bool { return in300(p) && g != nil }}
+)
+
+// changeRig is what a scope-change test needs of its engines.
+type changeRig struct {
+	d        *testenv.Syncd
+	body     string                // config before the scope, with %s for it
+	table    string                // the scope's table, schema-qualified
+	src      *sql.DB               // the source, for the writer
+	upsert   string                // (id, price, grp) upsert at the source
+	del      string                // delete by id at the source
+	waitSame func(src, dst string) // waits until the source rows of src equal the target rows of dst
+	source   string                // the source's name
+	targets  string                // HCL list of targets
+	streamed func() []streamedRow  // the scope's messages
+}
+
+type streamedRow struct {
+	op, reason string
+	version    int
+	id         int
+}
+
+// runScopeChanges starts syncd with the first step's definition, then, for
+// each next step, restarts it with that definition while a writer moves
+// rows in and out of the filters, and checks that the stream holds, with
+// the step's scope version, no truncate, a backfill of each static row
+// entering (every static row in scope when a column is added) and a
+// scope_exit delete of each static row leaving, and that the target then
+// equals the source filtered by the new definition.
+func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
+	t.Helper()
+	configure := func(s scopeStep) {
+		scope := fmt.Sprintf(s.config(rig.table), rig.source, rig.targets)
+		writeFile(t, rig.d.ConfigPath, strings.Replace(rig.body, "%s", scope, 1))
+	}
+	check := func(s scopeStep) {
+		t.Helper()
+		cols := strings.Join(s.columns, ", ")
+		rig.waitSame(fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY id", cols, rig.table, s.filterSQL()),
+			fmt.Sprintf("SELECT %s FROM %s ORDER BY id", cols, rig.table))
+	}
+	configure(steps[0])
+	rig.d.Start()
+	check(steps[0])
+	for i, s := range steps[1:] {
+		old, version := steps[i], i+2
+		stop := startWriter(t, rig)
+		rig.d.Stop()
+		configure(s)
+		done := strings.Count(rig.d.Logs(), `snapshot done`)
+		rig.d.Start()
+		testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
+			if strings.Count(rig.d.Logs(), `snapshot done`) == done {
+				return fmt.Errorf("%s: the scope change's copy is not done", s.name)
+			}
+			return nil
+		})
+		stop()
+		check(s)
+
+		var wantIn, wantOut, gotIn, gotOut []int
+		for id := 1; id <= 1000; id++ {
+			was, is := old.admits(staticPrice(id), staticGrp(id)), s.admits(staticPrice(id), staticGrp(id))
+			if is && (!was || len(s.columns) > len(old.columns)) {
+				wantIn = append(wantIn, id)
+			}
+			if was && !is {
+				wantOut = append(wantOut, id)
+			}
+		}
+		for _, m := range rig.streamed() {
+			switch {
+			case m.version != version:
+			case m.op == "t":
+				t.Fatalf("%s: the stream holds a truncate of version %d", s.name, version)
+			case m.id > 1000:
+			case m.reason == "backfill" && m.op == "r":
+				gotIn = append(gotIn, m.id)
+			case m.reason == "scope_exit" && m.op == "d":
+				gotOut = append(gotOut, m.id)
+			default:
+				t.Fatalf("%s: static row %d sent as %s with reason %s", s.name, m.id, m.op, m.reason)
+			}
+		}
+		slices.Sort(gotIn)
+		slices.Sort(gotOut)
+		if !slices.Equal(gotIn, wantIn) || !slices.Equal(gotOut, wantOut) {
+			t.Fatalf("%s: static rows backfilled %d %v, want %d; deleted as scope_exit %d %v, want %d",
+				s.name, len(gotIn), head(gotIn), len(wantIn), len(gotOut), head(gotOut), len(wantOut))
+		}
+		t.Logf("%s: %d static rows backfilled, %d deleted", s.name, len(gotIn), len(gotOut))
+	}
+}
+
+func head(ids []int) []int { return ids[:min(len(ids), 10)] }
+
+// startWriter upserts and deletes rows 1001 to 1100 at the source with
+// random prices and groups until the returned stop is called; stop
+// waits for it and fails the test if a write failed.
+func startWriter(t *testing.T, rig *changeRig) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		rnd := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+		for {
+			select {
+			case <-ctx.Done():
+				done <- nil
+				return
+			case <-tick.C:
+			}
+			id := 1001 + rnd.IntN(100)
+			var err error
+			if rnd.IntN(7) == 0 {
+				_, err = rig.src.ExecContext(ctx, rig.del, id)
+			} else {
+				var grp any
+				if g := rnd.IntN(3); g > 0 {
+					grp = g
+				}
+				_, err = rig.src.ExecContext(ctx, rig.upsert, id, rnd.IntN(1000), grp)
+			}
+			if err != nil && ctx.Err() == nil {
+				done <- fmt.Errorf("writer: %w", err)
+				return
+			}
+		}
+	}()
+	return func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// streamedRows reads the scope's messages from the daemon.
+func streamedRows(t *testing.T, d *testenv.Syncd) func() []streamedRow {
+	return func() []streamedRow {
+		var out []streamedRow
+		for _, m := range readStream(t, connect(t, d), "items") {
+			row := m.Env.After
+			if row == nil {
+				row = m.Env.Before
+			}
+			var id int
+			if row != nil {
+				fmt.Sscan(fmt.Sprint(row["id"]), &id)
+			}
+			out = append(out, streamedRow{op: m.Env.Op, reason: m.Env.Scope.Reason, version: m.Env.Scope.Version, id: id})
+		}
+		return out
+	}
+}
+
+// TestScopeChangePostgres changes a running scope from a PostgreSQL source
+// four times: the filter widened (over rows whose old filter is NULL), then
+// narrowed, a column added, template params changed. Each change sends
+// only the difference, never a truncate, and the target converges.
+func TestScopeChangePostgres(t *testing.T) {
+	r := newReplication(t, func(r *replication) {
+		r.src.Exec(t, "app", itemDDL, itemRows("generate_series(1, 1000) g"))
+	}, "")
+	src, err := sql.Open("pgx", r.srcDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	rig := &changeRig{
+		d:      r.d,
+		body:   readFile(t, r.d.ConfigPath) + "%s\n",
+		table:  "public.item",
+		src:    src,
+		upsert: `INSERT INTO item (id, price, grp, note) VALUES ($1, $2, $3, 'live') ON CONFLICT (id) DO UPDATE SET price = EXCLUDED.price, grp = EXCLUDED.grp`,
+		del:    `DELETE FROM item WHERE id = $1`,
+		waitSame: func(srcQuery, dstQuery string) {
+			waitIdentical(t, r, time.Minute, []string{srcQuery}, []string{dstQuery})
+		},
+		source:   "app",
+		targets:  `["replica"]`,
+		streamed: streamedRows(t, r.d),
+	}
+	runScopeChanges(t, rig, []scopeStep{initial, widened, narrowed, colAdded, params})
+}
+
+// TestScopeChangeMariaDB widens and narrows a running scope's filter on a
+// MariaDB source, replicated into MariaDB and PostgreSQL.
+func TestScopeChangeMariaDB(t *testing.T) {
+	c := newCrossEngine(t, "shop", func(c *crossEngine) {
+		c.src.Exec(t, "shop", itemDDL, itemRows("(SELECT seq AS g FROM seq_1_to_1000) s"))
+	}, "")
+	src, err := sql.Open("mysql", c.srcDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	rig := &changeRig{
+		d:      c.d,
+		body:   readFile(t, c.d.ConfigPath) + "%s\n",
+		table:  "shop.item",
+		src:    src,
+		upsert: `INSERT INTO item (id, price, grp, note) VALUES (?, ?, ?, 'live') ON DUPLICATE KEY UPDATE price = VALUES(price), grp = VALUES(grp)`,
+		del:    `DELETE FROM item WHERE id = ?`,
+		waitSame: func(srcQuery, dstQuery string) {
+			testenv.Eventually(t, time.Minute, time.Second, func() error { return c.sameRows(srcQuery, dstQuery) })
+		},
+		source:   "shop",
+		targets:  `["copy", "pgcopy"]`,
+		streamed: streamedRows(t, c.d),
+	}
+	runScopeChanges(t, rig, []scopeStep{initial, widened, narrowed})
+}
