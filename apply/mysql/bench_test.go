@@ -14,6 +14,7 @@ import (
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/applytest"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 	"github.com/syncd-dev/syncd/capture"
 )
 
@@ -165,15 +166,15 @@ func applyLoadData(ctx context.Context, e *env, changes []*apply.Change) error {
 			return err
 		}
 		rec := e.tg.writeCheckpoint(applytest.Record(capture.Position(start + 1)))
-		for _, q := range []stmt{
-			{sql: `DELETE FROM staged`},
-			{sql: `LOAD DATA LOCAL INFILE 'Reader::syncd_bench' INTO TABLE staged`},
-			{sql: `INSERT INTO accounts SELECT * FROM staged ON DUPLICATE KEY UPDATE bid = VALUES(bid), abalance = VALUES(abalance), filler = VALUES(filler)`},
+		for _, q := range []sqltx.Stmt{
+			{SQL: `DELETE FROM staged`},
+			{SQL: `LOAD DATA LOCAL INFILE 'Reader::syncd_bench' INTO TABLE staged`},
+			{SQL: `INSERT INTO accounts SELECT * FROM staged ON DUPLICATE KEY UPDATE bid = VALUES(bid), abalance = VALUES(abalance), filler = VALUES(filler)`},
 			rec,
 		} {
-			if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
+			if _, err := tx.ExecContext(ctx, q.SQL, q.Args...); err != nil {
 				tx.Rollback()
-				return fmt.Errorf("%s: %w", firstWords(q.sql), err)
+				return fmt.Errorf("%s: %w", sqltx.FirstWords(q.SQL), err)
 			}
 		}
 		if err := tx.Commit(); err != nil {

@@ -26,7 +26,7 @@ func (x *tx) Table(id capture.TableID) (*table, *plan.Table, bool) {
 }
 
 // Reset implements plan.Dialect.
-func (x *tx) Reset() { x.r.reset() }
+func (x *tx) Reset() { x.r.Reset() }
 
 // Put implements plan.Dialect: it converts raw to the column's driver
 // value and appends it to x.r.
@@ -35,7 +35,7 @@ func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	x.r.put(v)
+	x.r.Put(v)
 	return nil
 }
 
@@ -43,28 +43,15 @@ func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
 func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	switch o {
 	case plan.Truncate:
-		x.pushAlone(stmt{sql: tb.statement(plan.Truncate, nil).text(0), table: tb, op: plan.Truncate, change: c})
+		x.PushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil).text(0), nil, c, 0))
 	case plan.DeleteRow:
-		x.pushAlone(stmt{sql: tb.statement(plan.DeleteRow, cols).text(1), args: slices.Clone(x.r.vals), table: tb, op: plan.DeleteRow, change: c, rows: 1})
+		x.PushAlone(tb.stmt(plan.DeleteRow, tb.statement(plan.DeleteRow, cols).text(1), slices.Clone(x.r.Vals), c, 1))
 	case plan.Update:
 		x.addUpdate(tb, cols, c)
 	case plan.MoveKey:
 		x.addMoveKey(tb, cols, c)
 	default:
-		x.addRow(tb, o, cols, c)
-	}
-}
-
-// addRow adds x.r, the values of c's columns cols, to the group,
-// queueing the group first if x.r does not fit it, and after if it is
-// full.
-func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
-	if !x.g.add(tb, o, c, cols, &x.r) {
-		x.push(x.g.take())
-		x.g.add(tb, o, c, cols, &x.r)
-	}
-	if x.g.full() {
-		x.push(x.g.take())
+		x.AddRow(tb, o, cols, c, &x.r)
 	}
 }
 
@@ -73,17 +60,19 @@ func (x *tx) addRow(tb *table, o plan.Op, cols []int, c *apply.Change) {
 // (it entered a filtered scope without an old image at the source), the
 // update fails as rejected rather than insert it without them.
 func (x *tx) addUpdate(tb *table, cols []int, c *apply.Change) {
-	args := slices.Clone(x.r.vals)
+	args := slices.Clone(x.r.Vals)
 	for _, k := range tb.Key {
 		args = append(args, args[slices.Index(cols, k)])
 	}
-	x.pushAlone(stmt{sql: tb.statement(plan.MoveKey, cols).text(1), args: args, table: tb, op: plan.Update, change: c, rows: 1, mustMatch: true})
+	q := tb.stmt(plan.Update, tb.statement(plan.MoveKey, cols).text(1), args, c, 1)
+	q.MustMatch = true
+	x.PushAlone(q)
 }
 
 // addMoveKey writes x.r, the values of c's columns cols followed by its
 // old key, to the row of the old key, then upserts the new row, which
 // inserts it if there was no old row.
 func (x *tx) addMoveKey(tb *table, cols []int, c *apply.Change) {
-	x.pushAlone(stmt{sql: tb.statement(plan.MoveKey, cols).text(1), args: slices.Clone(x.r.vals), table: tb, op: plan.MoveKey, change: c, rows: 1})
-	x.push(stmt{sql: tb.statement(plan.Upsert, cols).text(1), args: slices.Clone(x.r.vals[:len(cols)]), table: tb, op: plan.Upsert, change: c, rows: 1})
+	x.PushAlone(tb.stmt(plan.MoveKey, tb.statement(plan.MoveKey, cols).text(1), slices.Clone(x.r.Vals), c, 1))
+	x.Push(tb.stmt(plan.Upsert, tb.statement(plan.Upsert, cols).text(1), slices.Clone(x.r.Vals[:len(cols)]), c, 1))
 }

@@ -1,10 +1,7 @@
 package mysql
 
 import (
-	"slices"
-
-	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 )
 
 // Group limits: a group becomes a statement when it reaches any. With
@@ -18,85 +15,14 @@ const (
 	maxParams     = 65535
 )
 
-// row is one change's converted values for a statement.
-type row struct {
-	vals []any // driver values, one per column
-	size int   // approximate bytes of the values
+// newGroup returns an empty group of at most rows rows.
+func newGroup(rows int) sqltx.Group[*table] {
+	return sqltx.Group[*table]{MaxRows: rows, MaxBytes: maxGroupBytes, MaxParams: maxParams}
 }
 
-func (r *row) reset() {
-	r.vals, r.size = r.vals[:0], 0
-}
-
-// put appends the value v of the next column.
-func (r *row) put(v any) {
-	r.vals = append(r.vals, v)
-	switch v := v.(type) {
-	case string:
-		r.size += len(v) + 3
-	case []byte:
-		r.size += 2*len(v) + 10
-	default:
-		r.size += 8
-	}
-}
-
-// stmt is a statement to send.
-type stmt struct {
-	sql    string
-	args   []any
-	table  *table // nil for statements that write no rows of a table
-	op     plan.Op
-	rows   int
-	change *apply.Change // the one change the statement writes, if one
-	// mustMatch: the statement must match rows rows (plan.Update).
-	mustMatch bool
-}
-
-// group gathers consecutive rows of one table, statement kind and column
-// set, to be written by one multi-row statement.
-type group struct {
-	table *table
-	op    plan.Op
-	cols  []int
-	args  []any
-	rows  int
-	size  int
-	first *apply.Change // the first change, named if it fails alone
-	limit int           // most rows a statement takes
-}
-
-// add appends r, the values of the columns cols of change c, if it fits the group: same
-// table, kind and columns. An empty group takes any row. It reports
-// false if r does not fit. Unlike PostgreSQL's ON CONFLICT, ON DUPLICATE
-// KEY UPDATE may meet one key twice in a statement: the later row wins,
-// as it should.
-func (g *group) add(tb *table, o plan.Op, c *apply.Change, cols []int, r *row) bool {
-	if g.rows > 0 && (g.table != tb || g.op != o || !slices.Equal(g.cols, cols)) {
-		return false
-	}
-	if g.rows == 0 {
-		g.table, g.op, g.first = tb, o, c
-		g.cols = append(g.cols[:0], cols...)
-		g.args = make([]any, 0, min(g.limit, 64)*len(cols))
-	}
-	g.args = append(g.args, r.vals...)
-	g.rows++
-	g.size += r.size
-	return true
-}
-
-// full reports whether the group has reached its limits.
-func (g *group) full() bool {
-	return g.rows >= g.limit || g.size >= maxGroupBytes || (g.rows+1)*len(g.cols) > maxParams
-}
-
-// take returns the group as a statement and empties it.
-func (g *group) take() stmt {
-	q := stmt{sql: g.table.statement(g.op, g.cols).text(g.rows), args: g.args, table: g.table, op: g.op, rows: g.rows}
-	if g.rows == 1 {
-		q.change = g.first
-	}
-	g.rows, g.size, g.first, g.args = 0, 0, nil, nil
-	return q
+// take returns the statement of the rows of g (sqltx.Config.Take). Unlike
+// PostgreSQL's ON CONFLICT, ON DUPLICATE KEY UPDATE may meet one key
+// twice in a statement: the later row wins, as it should.
+func take(g *sqltx.Group[*table]) sqltx.Stmt {
+	return g.Table.stmt(g.Op, g.Table.statement(g.Op, g.Cols).text(g.Rows), g.Args, g.Change(), g.Rows)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 	"github.com/syncd-dev/syncd/checkpoint"
 )
 
@@ -120,9 +121,9 @@ func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoi
 
 // writeCheckpoint returns the statement that writes rec as its scope's
 // scope_info row.
-func (t *Target) writeCheckpoint(rec checkpoint.Record) stmt {
+func (t *Target) writeCheckpoint(rec checkpoint.Record) sqltx.Stmt {
 	si := plan.NewScopeInfo(rec, t.cfg.SyncdVersion)
-	return stmt{sql: t.sql.writeCheckpoint, args: []any{
+	return sqltx.Stmt{SQL: t.sql.writeCheckpoint, Args: []any{
 		si.Scope, si.Source, int64(si.ScopeVersion), plan.JSONArg(si.Definition), plan.JSONArg(si.ColumnSchema),
 		si.Position, uint64(rec.Position), si.StreamSeq, si.AppliedAt.Format(mysqlDateTime),
 		si.TxnApplyMS, si.RowsApplied, si.SyncdVersion,

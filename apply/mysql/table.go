@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -86,6 +88,11 @@ func newTable(ts *router.TableSchema, name tableName, ct *catalogTable, s *serve
 		}
 	}
 	return tb, nil
+}
+
+// stmt is a statement of kind o that writes rows rows of tb, c if one.
+func (tb *table) stmt(o plan.Op, sql string, args []any, c *apply.Change, rows int) sqltx.Stmt {
+	return sqltx.Stmt{SQL: sql, Args: args, Table: tb.name.String(), Op: o, Rows: rows, Change: c, Tag: tb}
 }
 
 // names lists the quoted names of the columns at idx, comma-separated.

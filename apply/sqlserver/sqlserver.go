@@ -1,0 +1,181 @@
+// Package sqlserver writes scope streams into a Microsoft SQL Server
+// target, as a plan.Dialect of apply/plan over database/sql and
+// github.com/microsoft/go-mssqldb: it creates or checks the target
+// tables, applies row changes in batched statements inside one
+// transaction per apply.Tx, and keeps each scope's checkpoint in the
+// target's scope_info table, written in that same transaction.
+//
+// Status: the statements this package builds are checked by golden tests
+// only (layer 1 of issue 19); it has NOT been run against a real SQL
+// Server (realserver_test.go runs the shared target tests when
+// SYNCD_TEST_MSSQL_DSN is set). It is not wired into cmd/syncd yet: the
+// config loader still refuses target "sqlserver" as not implemented, and
+// a later change wires it once SQL Server capture and its wire fake exist.
+//
+// Names map as DESIGN.md says: a scope table's target schema is the SQL
+// Server schema, its name the table; an empty schema means the login's
+// default schema (OBJECT_ID resolves the unqualified name). Every
+// identifier is bracket-quoted, a ] doubled (quote); every value is a
+// parameter (@p1, @p2, … in the order of the arguments, as go-mssqldb
+// numbers them).
+package sqlserver
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/go-hclog"
+	mssql "github.com/microsoft/go-mssqldb"
+
+	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/capture"
+)
+
+// Config is what one SQL Server target needs.
+type Config struct {
+	Name string // the target's name in the syncd config
+	// DSN is a go-mssqldb connection string
+	// ("sqlserver://user:pass@host:1433?database=db").
+	DSN string
+	// ScopeInfoTable names the checkpoint table, "table" (in the login's
+	// default schema) or "schema.table"; default "syncd_scope_info".
+	ScopeInfoTable string
+	// CreateTables lets Prepare create missing target tables from the
+	// published column schema (docs/type-mapping.md).
+	CreateTables bool
+	// SyncdVersion is recorded in scope_info rows whose Record has none.
+	SyncdVersion string
+}
+
+// Options are a Target's optional dependencies.
+type Options struct {
+	Logger hclog.Logger // nil: no logs
+}
+
+// DefaultScopeInfoTable is the scope_info table's name when the config
+// sets none.
+const DefaultScopeInfoTable = "syncd_scope_info"
+
+// ErrTxDone is returned by the methods of a Tx that has committed, rolled
+// back or failed.
+var ErrTxDone = errors.New("transaction already ended")
+
+// Target writes to one SQL Server over a single connection (a
+// database/sql pool of one), opened on first use and opened again after
+// it breaks.
+//
+// A Target is not safe for concurrent use: it belongs to the one worker
+// goroutine of a (scope, target) pair. At most one Tx is open at a time,
+// and Prepare, Checkpoint and Begin fail while one is.
+type Target struct {
+	cfg       Config
+	connector *mssql.Connector
+	log       hclog.Logger
+	scopeInfo tableName
+	sql       scopeInfoSQL
+
+	db     *sql.DB
+	tables map[capture.TableID]*table // prepared tables by target name
+	open   *tx                        // the open transaction, if any
+
+	// groupRows is the most rows one statement writes (maxGroupRows).
+	groupRows int
+}
+
+var _ apply.Target = (*Target)(nil)
+
+// New checks cfg and returns a Target. It opens no connection: a DSN that
+// does not parse fails here, an unreachable server at first use.
+func New(cfg Config, o Options) (*Target, error) {
+	conn, err := mssql.NewConnector(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("parse dsn of target %s: %w", cfg.Name, err)
+	}
+	if cfg.ScopeInfoTable == "" {
+		cfg.ScopeInfoTable = DefaultScopeInfoTable
+	}
+	name, err := parseName(cfg.ScopeInfoTable)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: scope_info_table: %w", cfg.Name, err)
+	}
+	log := o.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Target{
+		cfg:       cfg,
+		connector: conn,
+		log:       log.Named("sqlserver"),
+		scopeInfo: name,
+		sql:       newScopeInfoSQL(name),
+		tables:    make(map[capture.TableID]*table),
+		groupRows: maxGroupRows,
+	}, nil
+}
+
+// connect returns the connection pool, opening it if there is none. Its
+// errors are retryable, but for a login the server refuses (classify).
+func (t *Target) connect(ctx context.Context) (*sql.DB, error) {
+	if t.db != nil {
+		return t.db, nil
+	}
+	db := sql.OpenDB(t.connector)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT @@VERSION").Scan(&version); err != nil {
+		db.Close()
+		return nil, classifyConnect(fmt.Errorf("connect to target %s: %w", t.cfg.Name, err))
+	}
+	t.db = db
+	t.log.Debug("connected", "version", version)
+	return db, nil
+}
+
+// idle fails while a transaction is open: the connection is in use.
+func (t *Target) idle() error {
+	if t.open != nil {
+		return fmt.Errorf("target %s: a transaction is open", t.cfg.Name)
+	}
+	return nil
+}
+
+// Begin implements apply.Target: it starts a transaction on the server,
+// connecting first if needed, so an unreachable server fails here. The
+// transaction is rolled back if ctx is canceled before Commit.
+func (t *Target) Begin(ctx context.Context, isolate bool) (apply.Tx, error) {
+	if err := t.idle(); err != nil {
+		return nil, err
+	}
+	db, err := t.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin a transaction at target %s: %w", t.cfg.Name, err)
+	}
+	x := newTx(t, stx, isolate)
+	t.open = x
+	return x, nil
+}
+
+// Close implements apply.Target: it rolls back an open transaction and
+// closes the connection.
+func (t *Target) Close() {
+	if t.open != nil {
+		t.open.Rollback(context.Background())
+	}
+	t.closeDB()
+}
+
+// closeDB closes the connection, if any: at Close, or when its state is
+// unknown.
+func (t *Target) closeDB() {
+	if t.db != nil {
+		t.db.Close()
+		t.db = nil
+	}
+}

@@ -1,0 +1,1 @@
+CREATE TABLE [sa]]les].[or]]ders] ([id] BIGINT NOT NULL, [code] NVARCHAR(450) COLLATE Latin1_General_100_BIN2 NOT NULL, [total] DECIMAL(12,2) NULL, [at] DATETIMEOFFSET(6) NULL, PRIMARY KEY ([id], [code]));
