@@ -74,6 +74,28 @@ func Decode(data []byte) (*Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decoded(raw)
+}
+
+// DecodeAll parses a message body that is one envelope or an array of
+// them (a packed message, see DecodeRows) as Decode does, one Envelope a
+// row.
+func DecodeAll(data []byte) ([]*Envelope, error) {
+	raws, err := DecodeRows(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Envelope, len(raws))
+	for i, raw := range raws {
+		if out[i], err = decoded(raw); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decoded returns raw with its row values decoded.
+func decoded(raw *RawEnvelope) (*Envelope, error) {
 	e := &Envelope{Op: raw.Op, Unchanged: raw.Unchanged, Scope: raw.Scope, Source: raw.Source, Txn: raw.Txn, TsMs: raw.TsMs}
 	for _, r := range []struct {
 		to   *map[string]any

@@ -100,7 +100,8 @@ type streamed struct {
 	Env     *router.Envelope
 }
 
-// readStream returns every message of a scope's stream, in order.
+// readStream returns every message of a scope's stream, in order; Env is
+// nil for a packed message (see readRows).
 func readStream(t *testing.T, nc *nats.Conn, scope string) []streamed {
 	t.Helper()
 	js, _ := jetstream.New(nc)
@@ -122,14 +123,39 @@ func readStream(t *testing.T, nc *nats.Conn, scope string) []streamed {
 			t.Fatalf("fetch from %s: %v", scope, err)
 		}
 		for m := range batch.Messages() {
-			env, err := router.Decode(m.Data())
-			if err != nil {
-				t.Fatalf("message on %s: %v", m.Subject(), err)
+			var env *router.Envelope
+			if !router.IsPack(m.Data()) { // readRows decodes packed messages
+				var err error
+				if env, err = router.Decode(m.Data()); err != nil {
+					t.Fatalf("message on %s: %v", m.Subject(), err)
+				}
 			}
 			out = append(out, streamed{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Env: env})
 		}
 		if err := batch.Error(); err != nil {
 			t.Fatalf("fetch from %s: %v", scope, err)
+		}
+	}
+	return out
+}
+
+// readRows returns every row of a scope's stream, in order: one entry for
+// each row of a packed message (a snapshot's, or a scope's with
+// rows_per_message above 1), with that message's subject and headers.
+func readRows(t *testing.T, nc *nats.Conn, scope string) []streamed {
+	t.Helper()
+	var out []streamed
+	for _, m := range readStream(t, nc, scope) {
+		if !router.IsPack(m.Data) {
+			out = append(out, m)
+			continue
+		}
+		envs, err := router.DecodeAll(m.Data)
+		if err != nil {
+			t.Fatalf("message on %s: %v", m.Subject, err)
+		}
+		for _, env := range envs {
+			out = append(out, streamed{Subject: m.Subject, Header: m.Header, Data: m.Data, Env: env})
 		}
 	}
 	return out

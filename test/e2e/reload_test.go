@@ -135,7 +135,7 @@ func waitRows(t *testing.T, nc *nats.Conn, scope, ids string) {
 			return err
 		}
 		var got []string
-		for _, m := range readStream(t, nc, scope) {
+		for _, m := range readRows(t, nc, scope) {
 			if m.Env.Op != "t" {
 				got = append(got, fmt.Sprint(m.Env.Key["id"]))
 			}

@@ -225,7 +225,7 @@ func startWriter(t *testing.T, rig *changeRig) (stop func()) {
 func streamedRows(t *testing.T, d *testenv.Syncd) func() []streamedRow {
 	return func() []streamedRow {
 		var out []streamedRow
-		for _, m := range readStream(t, connect(t, d), "items") {
+		for _, m := range readRows(t, connect(t, d), "items") {
 			row := m.Env.After
 			if row == nil {
 				row = m.Env.Before
