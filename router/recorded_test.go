@@ -59,11 +59,15 @@ func TestRecorded(t *testing.T) {
 		t.Fatalf("the reads created streams %v", got)
 	}
 
-	if _, err := scopeVersion(ctx, js, s, 1); err != nil {
+	versions, err := openScopes(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scopeVersion(ctx, versions, s); err != nil {
 		t.Fatal(err)
 	}
 	gone := &scopes.Scope{Name: "gone", Source: "app", Snapshot: scopes.SnapshotInitial}
-	if _, err := scopeVersion(ctx, js, gone, 1); err != nil {
+	if _, err := scopeVersion(ctx, versions, gone); err != nil {
 		t.Fatal(err)
 	}
 	kv, err := js.KeyValue(ctx, ScopeBucket)

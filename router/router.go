@@ -129,11 +129,15 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		return nil, err
 	}
 	inbox := nc.NewRespInbox()
+	versions, err := openScopes(ctx, js, o.Streams.Replicas) // once: a hub may have a thousand scopes
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range cfg.Scopes {
 		if s.Source != src.Name {
 			continue
 		}
-		p, err := r.newPublisher(ctx, nc, js, s, inbox, atomic, o)
+		p, err := r.newPublisher(ctx, nc, js, versions, s, inbox, atomic, o)
 		if err != nil {
 			return nil, err
 		}
@@ -162,12 +166,12 @@ func (r *Router) reconnected() {
 	}
 }
 
-func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s *scopes.Scope, inbox string, atomic bool, o Options) (*publisher, error) {
+func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, versions jetstream.KeyValue, s *scopes.Scope, inbox string, atomic bool, o Options) (*publisher, error) {
 	stream, atomic, err := ensureStream(ctx, js, s.Name, o.Streams, atomic)
 	if err != nil {
 		return nil, err
 	}
-	version, err := scopeVersion(ctx, js, s, o.Streams.Replicas)
+	version, err := scopeVersion(ctx, versions, s)
 	if err != nil {
 		return nil, err
 	}

@@ -22,11 +22,8 @@ type ScopeRecord struct {
 	Definition json.RawMessage `json:"definition"`
 }
 
-// scopeVersion returns the scope's version: 1 for a new scope, one more
-// than the recorded version when its definition changed. Concurrent
-// writers are detected by revision, so two instances never hand out the
-// same version for different definitions.
-func scopeVersion(ctx context.Context, js jetstream.JetStream, s *scopes.Scope, replicas int) (int, error) {
+// openScopes opens the bucket of scope definitions, creating it if needed.
+func openScopes(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      ScopeBucket,
 		Description: "syncd scope definitions and versions",
@@ -35,8 +32,16 @@ func scopeVersion(ctx context.Context, js jetstream.JetStream, s *scopes.Scope, 
 		History:     10,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("open bucket %s: %w", ScopeBucket, err)
+		return nil, fmt.Errorf("open bucket %s: %w", ScopeBucket, err)
 	}
+	return kv, nil
+}
+
+// scopeVersion returns the scope's version: 1 for a new scope, one more
+// than the recorded version when its definition changed. Concurrent
+// writers are detected by revision, so two instances never hand out the
+// same version for different definitions.
+func scopeVersion(ctx context.Context, kv jetstream.KeyValue, s *scopes.Scope) (int, error) {
 	rec := ScopeRecord{Version: 1, Hash: s.Hash(), Definition: s.Definition()}
 	entry, err := kv.Get(ctx, s.Name)
 	switch {
