@@ -18,12 +18,9 @@ type scopesDoc struct {
 }
 
 // sourceView is a sourceReport with the status fields that the
-// PostgreSQL and MySQL sources share.
+// PostgreSQL and MySQL sources share (Status shadows sourceReport.Status).
 type sourceView struct {
-	Name   string `json:"name"`
-	Kind   string `json:"kind"`
-	State  string `json:"state"`
-	Error  string `json:"error"`
+	sourceReport
 	Status struct {
 		SnapshotsPending int                       `json:"snapshots_pending"`
 		Snapshot         *capture.SnapshotProgress `json:"snapshot"`

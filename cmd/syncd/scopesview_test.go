@@ -63,6 +63,17 @@ func TestRenderScopes(t *testing.T) {
 				"logs   not publishing  -",
 			},
 		},
+		{
+			name: "publish failed, worker waiting, copy past its estimate",
+			doc: `{"nats":{"connected":true},"sources":[{"name":"app","kind":"postgres","state":"streaming","status":{
+					"snapshot":{"scope":"orders","table":"public.order","rows":1200,"estimated_rows":1000,"percent":100,"started":"` + started + `"}}}],
+				"scopes":[{"name":"orders","source":"app","publishing":{"scope":"orders","error":"publish: nats: timeout"},
+					"apply":[{"target":"replica","state":"waiting","waiting_for":["items","users"]}]}]}`,
+			want: []string{
+				"orders  publish failed  replica  waiting  0.0s  0        0       publish: nats: timeout; waiting for items, users",
+				"  [##############################] 1200 / 1000 rows  100.0%  ETA -",
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
