@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/mattn/go-isatty"
 
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/scopes"
@@ -98,10 +100,14 @@ func cmdTail(args []string) int {
 	return 0
 }
 
-// cmdScopes prints the running daemon's /scopes document.
+// cmdScopes prints the running daemon's /scopes document: as JSON when
+// stdout is not a terminal or with --json, else as renderScopes's text.
+// With --watch it prints it again every second until interrupted.
 func cmdScopes(args []string) int {
 	fs := flag.NewFlagSet("scopes", flag.ContinueOnError)
 	config := fs.String("config", "", "config `path`, to find the admin address")
+	asJSON := fs.Bool("json", false, "print the JSON document even on a terminal")
+	watch := fs.Bool("watch", false, "print it again every second until interrupted")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -109,7 +115,54 @@ func cmdScopes(args []string) int {
 		fmt.Fprintln(os.Stderr, "syncd scopes: --config is required")
 		return 2
 	}
-	return adminCall("scopes", *config, http.MethodGet, "/scopes")
+	cfg, ok := loadConfig(*config, scopes.LoadOptions{AllowMissingSecrets: true, SkipDatabaseSecrets: true})
+	if !ok {
+		return 1
+	}
+	text := !*asJSON && isatty.IsTerminal(os.Stdout.Fd())
+	show := func(ctx context.Context) error {
+		body, err := adminRequest(ctx, cfg, http.MethodGet, "/scopes")
+		if err != nil {
+			return err
+		}
+		if !text {
+			_, err = os.Stdout.Write(body)
+			return err
+		}
+		var doc scopesDoc
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return fmt.Errorf("decode /scopes: %w", err)
+		}
+		out := renderScopes(doc, time.Now())
+		if *watch {
+			out = "\x1b[H\x1b[2J" + out // home, clear: redraw in place
+		}
+		_, err = io.WriteString(os.Stdout, out)
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if !*watch {
+		if err := show(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "syncd scopes:", err)
+			return 1
+		}
+		return 0
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		// Watching outlives a daemon restart: say why there is nothing
+		// to show, and try again.
+		if err := show(ctx); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "syncd scopes:", err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-tick.C:
+		}
+	}
 }
 
 // adminCall sends method path to the admin server of the daemon that
@@ -120,31 +173,44 @@ func adminCall(command, config, method, path string) int {
 	if !ok {
 		return 1
 	}
-	req, err := http.NewRequest(method, "http://"+adminHost(cfg.Admin.Listen)+path, nil)
+	body, err := adminRequest(context.Background(), cfg, method, path)
+	if err == nil {
+		_, err = os.Stdout.Write(body)
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "syncd %s: %v\n", command, err)
-		return 1
-	}
-	if cfg.Admin.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+cfg.Admin.Token)
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "syncd %s: is syncd running? %v\n", command, err)
-		return 1
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		fmt.Fprintf(os.Stderr, "syncd %s: %s %s: %s\n%s", command, method, path, resp.Status, body)
-		return 1
-	}
-	if _, err := io.Copy(os.Stdout, resp.Body); err != nil {
 		fmt.Fprintf(os.Stderr, "syncd %s: %v\n", command, err)
 		return 1
 	}
 	return 0
+}
+
+// adminRequest sends method path to the admin server of the daemon that runs
+// cfg, with the admin token if cfg has one, and returns the body of a 200
+// answer; any other answer is an error with its status and body.
+func adminRequest(ctx context.Context, cfg *scopes.Config, method, path string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+adminHost(cfg.Admin.Listen)+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Admin.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.Admin.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("is syncd running? %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%s %s: %s\n%s", method, path, resp.Status, body)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", method, path, err)
+	}
+	return body, nil
 }
 
 // adminHost is the address to reach an admin server listening on listen:

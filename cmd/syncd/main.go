@@ -35,7 +35,9 @@ commands:
                                           runs (exit 0: no changes, 2: changes, 1: error)
   tail      [--config PATH | --nats URL] [--from-now] [--count N] SCOPE
                                           print a scope's messages as JSON lines
-  scopes    --config PATH                 print the running daemon's scope status
+  scopes    --config PATH [--json] [--watch]
+                                          print the running daemon's scope status: a table
+                                          and snapshot progress on a terminal, else JSON
   pause     --config PATH SCOPE           stop applying SCOPE to its targets; capture and its
                                           stream go on (survives restarts)
   resume    --config PATH SCOPE           apply SCOPE again, catching up from where it stopped

@@ -149,6 +149,13 @@ scope "notes" {
 		!strings.Contains(got, "source app streaming") || !regexp.MustCompile(`scope items stream SYNCD_ITEMS \(\d+ messages\) target replica applying`).MatchString(got) {
 		t.Errorf("syncd scopes printed\n%s\nGET /scopes holds\n%s", got, want)
 	}
+	// On a terminal it prints a table instead, redrawn with --watch
+	// until SIGTERM; --json keeps the document.
+	text := runOnTerminal(t, regexp.MustCompile(`(?m)^items +publishing +replica +applying +\S+ +\d+ +1 *$`), "scopes", "--watch", "--config", d.ConfigPath)
+	if !regexp.MustCompile(`(?m)^app +postgres +streaming`).MatchString(text) || strings.Contains(text, `"scopes"`) {
+		t.Errorf("syncd scopes on a terminal printed\n%s", text)
+	}
+	runOnTerminal(t, regexp.MustCompile(`(?m)^\{\n +"nats": \{`), "scopes", "--json", "--watch", "--config", d.ConfigPath)
 
 	// NATS goes away: readiness says so; when it is back, syncd goes on.
 	srv.Shutdown()
@@ -208,7 +215,7 @@ scope "notes" {
 	waitConfirmed(t, appConn, end, 10*time.Second)
 
 	// On a terminal, logs are text: hclog's "TIME [LEVEL]  logger: message".
-	text := runOnTerminal(t, regexp.MustCompile(`(?m)^\S+ \[WARN\] +syncd\.capture\.postgres: source not reachable yet`), "run", "--config", nowhere.ConfigPath)
+	text = runOnTerminal(t, regexp.MustCompile(`(?m)^\S+ \[WARN\] +syncd\.capture\.postgres: source not reachable yet`), "run", "--config", nowhere.ConfigPath)
 	if regexp.MustCompile(`(?m)^\{`).MatchString(text) {
 		t.Errorf("syncd run on a terminal wrote JSON:\n%s", text)
 	}

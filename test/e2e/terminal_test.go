@@ -17,14 +17,14 @@ import (
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
-// runOnTerminal runs syncd with args and its stderr on a pseudo-terminal
-// until its output matches until, then stops it with SIGTERM and returns
-// what it wrote, with the terminal's CRLF line ends made LF.
+// runOnTerminal runs syncd with args, its stdout and stderr on a
+// pseudo-terminal, until its output matches until, then stops it with
+// SIGTERM and returns what it wrote, with the terminal's CRLF line ends made LF.
 func runOnTerminal(t *testing.T, until *regexp.Regexp, args ...string) string {
 	t.Helper()
 	master, slave := openPTY(t)
 	cmd := exec.Command(syncdBin, args...)
-	cmd.Stderr = slave
+	cmd.Stdout, cmd.Stderr = slave, slave
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
