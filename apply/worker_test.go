@@ -42,7 +42,8 @@ type rig struct {
 	conn   *router.Conn
 	check  *sql.DB // the target database
 	worker *apply.Worker
-	gate   apply.Gate // the worker's, if set before run
+	gate   apply.Gate          // the worker's, if set before run
+	tune   func(*apply.Config) // if set before run, edits the worker's config
 	m      *apply.Metrics
 	done   chan error // the worker's Run result
 }
@@ -147,7 +148,11 @@ func (g *rig) run() {
 		g.t.Fatal(err)
 	}
 	g.m = apply.NewMetrics(nil)
-	g.worker = apply.NewWorker(apply.Config{Scope: g.cfg.Scopes[0], Target: "t", SyncdVersion: "test", Gate: g.gate}, g.conn, target, hclog.NewNullLogger(), g.m)
+	cfg := apply.Config{Scope: g.cfg.Scopes[0], Target: "t", SyncdVersion: "test", Gate: g.gate}
+	if g.tune != nil {
+		g.tune(&cfg)
+	}
+	g.worker = apply.NewWorker(cfg, g.conn, target, hclog.NewNullLogger(), g.m)
 	ctx, cancel := context.WithCancel(context.Background())
 	g.done = make(chan error, 1)
 	go func() { g.done <- g.worker.Run(ctx) }()
