@@ -91,6 +91,12 @@ type catalogTable struct {
 	// Unique lists the column sets of the unique indexes that ON CONFLICT
 	// can use (immediate, valid, without predicate or expressions).
 	Unique [][]int16
+	// Referenced: a foreign key of another table references this one,
+	// so PostgreSQL refuses to TRUNCATE it. Cascading names such keys
+	// whose ON DELETE action changes the referencing rows (CASCADE,
+	// SET NULL, SET DEFAULT).
+	Referenced bool
+	Cascading  []string
 }
 
 // hasUnique reports whether a usable unique index covers exactly cols.
@@ -159,7 +165,34 @@ func lookupTable(ctx context.Context, conn *pgx.Conn, id capture.TableID) (*cata
 	if err != nil {
 		return nil, fmt.Errorf("read unique indexes of %s: %w", id, err)
 	}
+	if err := ct.readReferences(ctx, conn, id); err != nil {
+		return nil, err
+	}
 	return ct, nil
+}
+
+// readReferences reads the foreign keys of other tables that reference
+// the table. A table's references to itself do not count: TRUNCATE
+// empties both ends at once.
+func (c *catalogTable) readReferences(ctx context.Context, conn *pgx.Conn, id capture.TableID) error {
+	rows, err := conn.Query(ctx, `SELECT conrelid::pg_catalog.regclass::text || '.' || conname::text, confdeltype IN ('c', 'n', 'd')
+		FROM pg_catalog.pg_constraint WHERE contype = 'f' AND confrelid = $1 AND conrelid <> $1`, c.OID)
+	if err != nil {
+		return fmt.Errorf("read foreign keys referencing %s: %w", id, err)
+	}
+	var name string
+	var cascading bool
+	_, err = pgx.ForEachRow(rows, []any{&name, &cascading}, func() error {
+		c.Referenced = true
+		if cascading {
+			c.Cascading = append(c.Cascading, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read foreign keys referencing %s: %w", id, err)
+	}
+	return nil
 }
 
 // knownTypes reports which of the type names (format_type text such as

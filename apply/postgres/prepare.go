@@ -22,7 +22,8 @@ const ddlLock = 0x73796e6364 // "syncd"
 // is missing, then for each table checks the target table (every
 // published column present; a unique index on the key, which upserts
 // need) or, with CreateTables, creates it or adds the columns it lacks. It then reads the target's
-// column types, by which Tx converts values. Errors about the tables
+// column types, by which Tx converts values, and whether foreign keys
+// reference the table, which decides how Tx truncates it. Errors about the tables
 // themselves (missing, lacking columns or key) are marked
 // retry.Terminal: retrying does not cure them.
 func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
@@ -91,6 +92,10 @@ func (t *Target) prepareTable(ctx context.Context, conn *pgx.Conn, ts *router.Ta
 	types, err := loadTypes(ctx, conn, oids)
 	if err != nil {
 		return nil, err
+	}
+	if len(ct.Cascading) > 0 {
+		t.log.Warn("foreign keys that reference a target table delete or change their rows on delete; a truncate, written as DELETE, applies that to them",
+			"table", ts.Target.String(), "foreign_keys", ct.Cascading)
 	}
 	return newTable(ts, ct, types)
 }

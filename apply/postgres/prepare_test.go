@@ -146,3 +146,36 @@ func TestPrepareAddsColumns(t *testing.T) {
 		t.Fatalf("columns %q, want %q", got, want)
 	}
 }
+
+// TestReadReferences: Prepare finds the foreign keys of other tables that
+// reference a target table, and names those whose ON DELETE action
+// changes the referencing rows; a table's reference to itself does not
+// count, since TRUNCATE empties both ends.
+func TestReadReferences(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE items (id integer PRIMARY KEY, parent integer REFERENCES items)`,
+		`CREATE TABLE orders (id integer PRIMARY KEY, item_id integer REFERENCES items)`,
+		`CREATE TABLE lines (id integer PRIMARY KEY, item_id integer REFERENCES items ON DELETE CASCADE)`,
+		`CREATE TABLE pairs (a integer, b text, v text, PRIMARY KEY (a, b), parent integer REFERENCES items)`)
+	for _, tc := range []struct {
+		table      string
+		referenced bool
+		cascading  []string
+	}{
+		{"items", true, []string{"lines.lines_item_id_fkey"}},
+		{"pairs", false, nil}, // it references items, nothing references it
+	} {
+		ct, err := lookupTable(applytest.Context(t), e.conn, capture.TableID{Schema: "public", Name: tc.table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct.Referenced != tc.referenced || !slices.Equal(ct.Cascading, tc.cascading) {
+			t.Errorf("%s: referenced %v, cascading %q; want %v, %q", tc.table, ct.Referenced, ct.Cascading, tc.referenced, tc.cascading)
+		}
+	}
+	e.exec(`DROP TABLE orders, lines, pairs`)
+	if ct, err := lookupTable(applytest.Context(t), e.conn, capture.TableID{Schema: "public", Name: "items"}); err != nil || ct.Referenced {
+		t.Errorf("items referenced only by itself: referenced %v (error %v), want false", ct != nil && ct.Referenced, err)
+	}
+	e.exec(`TRUNCATE items`) // which PostgreSQL allows
+}

@@ -69,7 +69,7 @@ func (tb *table) statement(o plan.Op, cols []int) string {
 	case plan.MoveKey:
 		s = tb.moveKeySQL(cols)
 	case plan.Truncate:
-		s = "TRUNCATE " + tb.ident
+		s = tb.truncateSQL()
 	case opCopy:
 		s = fmt.Sprintf("COPY %s (%s) FROM STDIN", tb.ident, tb.names(cols, ""))
 	default:
@@ -77,6 +77,24 @@ func (tb *table) statement(o plan.Op, cols []int) string {
 	}
 	tb.stmts[string(key)] = s
 	return s
+}
+
+// truncateSQL: TRUNCATE t, or DELETE FROM t if a foreign key of another
+// table references t, since PostgreSQL refuses to truncate such a table
+// (SQLSTATE 0A000), even an empty one. DELETE takes only a ROW EXCLUSIVE
+// lock, writes each row to the WAL, and leaves the referencing rows to
+// the foreign key: NO ACTION checks them at the end of the statement, or
+// at commit if the key is DEFERRABLE INITIALLY DEFERRED, when the
+// transaction has written the rows again; CASCADE deletes them. Rows after
+// it in the transaction go by COPY as after a TRUNCATE (tx.Write): the
+// table is empty within the transaction either way, unless another
+// session commits rows meanwhile, which TRUNCATE's lock would have made
+// wait; a COPY that meets such a key fails, and row isolation upserts.
+func (tb *table) truncateSQL() string {
+	if tb.referenced {
+		return "DELETE FROM " + tb.ident
+	}
+	return "TRUNCATE " + tb.ident
 }
 
 // unnest writes "unnest($1::text[], ...) AS u(c1, ...)" for cols.

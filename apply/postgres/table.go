@@ -41,6 +41,9 @@ type table struct {
 	plan.Table          // ID, column names and key
 	ident      string   // quoted, qualified name
 	cols       []column // the published columns, in the schema's order
+	// referenced: a foreign key of another table references the table;
+	// a truncate is written as DELETE (see truncateSQL).
+	referenced bool
 	// stmts caches statement texts by shape (see plan.ShapeKey).
 	stmts map[string]string
 }
@@ -52,9 +55,10 @@ func newTable(ts *router.TableSchema, ct *catalogTable, types map[uint32]pgType)
 		return nil, err
 	}
 	tb := &table{
-		Table: pt,
-		ident: pgx.Identifier{ts.Target.Schema, ts.Target.Name}.Sanitize(),
-		stmts: make(map[string]string),
+		Table:      pt,
+		ident:      pgx.Identifier{ts.Target.Schema, ts.Target.Name}.Sanitize(),
+		referenced: ct.Referenced,
+		stmts:      make(map[string]string),
 	}
 	for _, sc := range ts.Columns {
 		oid, ok := ct.Columns[sc.Name]

@@ -175,3 +175,56 @@ func TestSnapshotCopyRejects(t *testing.T) {
 		t.Errorf("items %q, want %q", got, want)
 	}
 }
+
+// TestTruncateReferenced: PostgreSQL refuses to TRUNCATE a table that a
+// foreign key of another table references (SQLSTATE 0A000), even an
+// empty one, so a snapshot of such a table empties it with DELETE, and
+// its rows still go by COPY. A deferred foreign key lets the snapshot
+// delete a parent that a row references and write it again; a key that
+// is not deferred refuses that delete. A table that nothing references
+// is truncated.
+func TestTruncateReferenced(t *testing.T) {
+	e := newEnv(t)
+	e.exec(strictDDL, `CREATE TABLE orders (id integer PRIMARY KEY,
+		item_id integer REFERENCES items DEFERRABLE INITIALLY DEFERRED)`,
+		`CREATE TABLE notes (id integer PRIMARY KEY, item_id integer REFERENCES items)`)
+	e.prepare(items, pairs)
+	ctx := applytest.Context(t)
+	stx, err := e.tg.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range snapshotOf(`{"id":1,"name":"a","note":null,"qty":1}`, `{"id":2,"name":"b","note":null,"qty":2}`) {
+		if err := stx.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x := stx.(*tx); x.g.op != opCopy {
+		t.Errorf("the snapshot's rows are grouped as %c, want a COPY", x.g.op)
+	}
+	if err := stx.Commit(ctx, applytest.Record(1)); err != nil {
+		t.Fatalf("snapshot of a referenced table: %v", err)
+	}
+	if got, want := e.rows(`SELECT id, name FROM items ORDER BY id`), []string{"1|a", "2|b"}; !slices.Equal(got, want) {
+		t.Errorf("items %q, want %q", got, want)
+	}
+
+	e.exec(`INSERT INTO orders VALUES (10, 2)`)
+	again := snapshotOf(`{"id":2,"name":"B","note":null,"qty":2}`)
+	if err := e.run(false, applytest.Record(2), again...); err != nil {
+		t.Fatalf("snapshot again, with an order for item 2: %v", err)
+	}
+	if got, want := e.rows(`SELECT id, name FROM items ORDER BY id`), []string{"2|B"}; !slices.Equal(got, want) {
+		t.Errorf("items %q, want %q", got, want)
+	}
+
+	e.exec(`INSERT INTO notes VALUES (20, 2)`)
+	var rej *apply.RejectedError
+	if err := e.run(false, applytest.Record(3), again...); !errors.As(err, &rej) || !strings.Contains(err.Error(), "23503") {
+		t.Errorf("snapshot again, with a note for item 2 (not deferred): error %v, want a RejectedError, SQLSTATE 23503", err)
+	}
+
+	if got := e.tg.tables[pairs.Target].statement(plan.Truncate, nil); got != `TRUNCATE "public"."pairs"` {
+		t.Errorf("a table nothing references is emptied by %q, want a TRUNCATE", got)
+	}
+}
