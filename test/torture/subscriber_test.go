@@ -77,7 +77,8 @@ type scopeLog struct {
 	// A snapshot transaction is applied to the model at its last message:
 	// one cut by a restart of syncd is abandoned (see process).
 	copy      []heldChange // the unfinished snapshot transaction's changes so far
-	abandoned int          // messages of abandoned snapshot transactions
+	abandoned int          // row changes of abandoned snapshot transactions
+	rows      int          // row changes processed (a packed message holds several)
 }
 
 type heldChange struct {
@@ -199,10 +200,12 @@ func (l *scopeLog) receive(seq uint64, r received) {
 	}
 }
 
-// process checks stream message seq against the messages before it and
-// applies it to the model:
+// process checks stream message seq (one row change, or a snapshot's
+// rows packed in an array) against the messages before it and applies it
+// to the model:
 //
-//   - its Nats-Msg-Id is <scope>:app:<source.pos>:<txn.seq>;
+//   - its Nats-Msg-Id is <scope>:app:<source.pos>:<txn.seq> of its (last)
+//     row;
 //   - a transaction's messages are contiguous, numbered 1..n, and only the
 //     n'th is marked last;
 //   - transactions follow each other in strictly increasing position, so
@@ -214,14 +217,23 @@ func (l *scopeLog) receive(seq uint64, r received) {
 func (l *scopeLog) process(seq uint64, r received) {
 	l.next = seq + 1
 	l.recent[seq%uint64(len(l.recent))] = r.digest(seq)
-	env, err := router.Decode(r.data)
+	envs, err := router.DecodeAll(r.data) // a snapshot's rows come packed
 	if err != nil {
 		l.problem("stream message %d (%s): %v", seq, r.id, err)
 		return
 	}
-	if want := fmt.Sprintf("%s:app:%s:%d", l.scope, env.Source.Pos, env.Txn.Seq); r.id != want {
+	last := envs[len(envs)-1] // a packed message's id names its last row
+	if want := fmt.Sprintf("%s:app:%s:%d", l.scope, last.Source.Pos, last.Txn.Seq); r.id != want {
 		l.problem("stream message %d has Nats-Msg-Id %q, its body says %q", seq, r.id, want)
 	}
+	for _, env := range envs {
+		l.processRow(seq, r.id, env)
+	}
+}
+
+// processRow checks one row change of stream message seq, as process says.
+func (l *scopeLog) processRow(seq uint64, id string, env *router.Envelope) {
+	l.rows++
 	switch {
 	case env.Txn.Seq == 1:
 		switch {
@@ -229,14 +241,14 @@ func (l *scopeLog) process(seq uint64, r received) {
 			l.abandoned += len(l.copy)
 			l.copy = l.copy[:0]
 		case l.started && !l.lastDone:
-			l.problem("stream message %d (%s) starts a transaction, but the one at %s ended at seq %d without last", seq, r.id, l.lastPos, l.lastSeq)
+			l.problem("stream message %d (%s) starts a transaction, but the one at %s ended at seq %d without last", seq, id, l.lastPos, l.lastSeq)
 		}
 		if l.started && env.Source.Pos <= l.lastPos {
-			l.problem("stream message %d (%s) starts a transaction at %s, not after the previous one at %s", seq, r.id, env.Source.Pos, l.lastPos)
+			l.problem("stream message %d (%s) starts a transaction at %s, not after the previous one at %s", seq, id, env.Source.Pos, l.lastPos)
 		}
 		l.txns++
 	case !l.started || l.lastDone || env.Source.Pos != l.lastPos || env.Txn.Seq != l.lastSeq+1:
-		l.problem("stream message %d (%s) follows %s:%d (last=%v): not the next message of a transaction", seq, r.id, l.lastPos, l.lastSeq, l.lastDone)
+		l.problem("stream message %d (%s) follows %s:%d (last=%v): not the next message of a transaction", seq, id, l.lastPos, l.lastSeq, l.lastDone)
 	}
 	l.started, l.lastPos, l.lastSeq, l.lastDone = true, env.Source.Pos, env.Txn.Seq, env.Txn.Last
 	if !env.Source.Snapshot {
@@ -267,7 +279,8 @@ type logStatus struct {
 	txns         int
 	lastPos      capture.Position
 	lastDone     bool
-	abandoned    int // messages of cut snapshot transactions, discarded
+	abandoned    int // row changes of cut snapshot transactions, discarded
+	rows         int // row changes processed
 	problems     []string
 	nProblems    int
 }
@@ -277,6 +290,6 @@ func (l *scopeLog) status() logStatus {
 	defer l.mu.Unlock()
 	return logStatus{
 		processed: l.next - 1, pending: len(l.pending), deliveries: l.deliveries, redeliveries: l.redeliveries,
-		txns: l.txns, lastPos: l.lastPos, lastDone: l.lastDone, abandoned: l.abandoned, problems: append([]string(nil), l.problems...), nProblems: l.nProblems,
+		txns: l.txns, lastPos: l.lastPos, lastDone: l.lastDone, abandoned: l.abandoned, rows: l.rows, problems: append([]string(nil), l.problems...), nProblems: l.nProblems,
 	}
 }

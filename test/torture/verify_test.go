@@ -119,8 +119,8 @@ func verify(t seeded, c *cluster, sub *subscriber) {
 	}
 	for _, scope := range scopeNames {
 		st := sub.scopes[scope].status()
-		t.Logf("subscriber %s: %d messages in %d transactions (%d messages of cut snapshots discarded), %d deliveries (%d again), ends at %s",
-			scope, st.processed, st.txns, st.abandoned, st.deliveries, st.redeliveries, st.lastPos)
+		t.Logf("subscriber %s: %d messages, %d row changes in %d transactions (%d changes of cut snapshots discarded), %d deliveries (%d again), ends at %s",
+			scope, st.processed, st.rows, st.txns, st.abandoned, st.deliveries, st.redeliveries, st.lastPos)
 		if st.nProblems > 0 {
 			t.Errorf("subscriber of %s found %d problems, first:\n  %s", scope, st.nProblems, strings.Join(st.problems, "\n  "))
 		}
@@ -150,12 +150,13 @@ func verify(t seeded, c *cluster, sub *subscriber) {
 				t.Errorf("scope_info of %s at %s: last_position %s, the stream's last transaction is at %s", scope, target, info.position, st.lastPos)
 			case info.lastStreamSeq != last:
 				t.Errorf("scope_info of %s at %s: last_stream_seq %d, the stream ends at %d", scope, target, info.lastStreamSeq, last)
-			case info.rowsApplied != int64(last)-int64(st.abandoned):
-				// Every message of the stream is one row change (or a
-				// truncate), applied exactly once unless it belongs to a
-				// cut snapshot, and the counter commits with the rows:
-				// more means a message was applied twice.
-				t.Errorf("scope_info of %s at %s: rows_applied %d, the stream holds %d changes, %d of them in cut snapshots", scope, target, info.rowsApplied, last, st.abandoned)
+			case info.rowsApplied != int64(st.rows)-int64(st.abandoned):
+				// Every row change of the stream (a message, or a row of a
+				// snapshot's packed message; a truncate counts as one) is
+				// applied exactly once unless it belongs to a cut
+				// snapshot, and the counter commits with the rows: more
+				// means a change was applied twice.
+				t.Errorf("scope_info of %s at %s: rows_applied %d, the stream holds %d changes, %d of them in cut snapshots", scope, target, info.rowsApplied, st.rows, st.abandoned)
 			case info.syncdVersion == "", !info.hasDefinition, !info.hasSchema, info.version < 1:
 				t.Errorf("scope_info of %s at %s is incomplete: %+v", scope, target, info)
 			}
