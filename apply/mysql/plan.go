@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/capture"
 )
 
@@ -19,7 +20,7 @@ func (t *Target) MissingColumns(ctx context.Context, id capture.TableID, columns
 		return false, nil, err
 	}
 	ct, err := lookupTable(ctx, db, tableName{db: id.Schema, name: id.Name})
-	if errors.Is(err, errNoTable) {
+	if errors.Is(err, plan.ErrNoTable) {
 		return false, columns, nil
 	}
 	if err != nil {

@@ -79,7 +79,7 @@ func (t *Target) ensureScopeInfo(ctx context.Context, db *sql.DB) error {
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, errNoTable) {
+	if !errors.Is(err, plan.ErrNoTable) {
 		return err
 	}
 	if err := t.ensureDatabase(ctx, db, t.scopeInfo.db); err != nil {

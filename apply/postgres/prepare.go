@@ -2,14 +2,13 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/syncd-dev/syncd/checkpoint/retry"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -49,41 +48,14 @@ func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.Tab
 
 // prepareTable checks or creates the target table of ts and describes it.
 func (t *Target) prepareTable(ctx context.Context, conn *pgx.Conn, ts *router.TableSchema) (*table, error) {
-	ct, err := lookupTable(ctx, conn, ts.Target)
-	if errors.Is(err, errNoTable) {
-		if !t.cfg.CreateTables {
-			return nil, retry.Terminal(fmt.Errorf("target %s has no table %s; create it or set create_tables = true", t.cfg.Name, ts.Target))
-		}
-		if err := t.createTable(ctx, conn, ts); err != nil {
-			return nil, err
-		}
-		ct, err = lookupTable(ctx, conn, ts.Target)
-	}
+	ct, err := plan.PrepareTable(ts, plan.TableDDL[*catalogTable]{
+		Target: t.cfg.Name, Table: ts.Target, CreateTables: t.cfg.CreateTables, UniqueIndex: "unique index",
+		Lookup:     func() (*catalogTable, error) { return lookupTable(ctx, conn, ts.Target) },
+		Create:     func() error { return t.createTable(ctx, conn, ts) },
+		AddColumns: func(missing []string) error { return t.addColumns(ctx, conn, ts, missing) },
+	})
 	if err != nil {
 		return nil, err
-	}
-	var missing []string
-	for _, c := range ts.Columns {
-		if _, ok := ct.Columns[c.Name]; !ok {
-			missing = append(missing, c.Name)
-		}
-	}
-	if len(missing) > 0 && t.cfg.CreateTables {
-		if err := t.addColumns(ctx, conn, ts, missing); err != nil {
-			return nil, err
-		}
-		if ct, err = lookupTable(ctx, conn, ts.Target); err != nil {
-			return nil, err
-		}
-		missing = nil
-	}
-	if len(missing) > 0 {
-		return nil, retry.Terminal(fmt.Errorf("target %s table %s lacks published columns %s; add them",
-			t.cfg.Name, ts.Target, strings.Join(missing, ", ")))
-	}
-	if len(ts.Key) > 0 && !ct.hasUnique(ts.Key) {
-		return nil, retry.Terminal(fmt.Errorf("target %s table %s has no primary key or unique index on (%s), by which syncd writes rows",
-			t.cfg.Name, ts.Target, strings.Join(ts.Key, ", ")))
 	}
 	oids := make([]uint32, 0, len(ts.Columns))
 	for _, c := range ts.Columns {

@@ -3,11 +3,11 @@ package sqlserver
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
@@ -62,41 +62,14 @@ func (t *Target) prepareTable(ctx context.Context, db *sql.DB, ts *router.TableS
 	if err != nil {
 		return nil, err
 	}
-	ct, err := lookupTable(ctx, db, name)
-	if errors.Is(err, errNoTable) {
-		if !t.cfg.CreateTables {
-			return nil, retry.Terminal(fmt.Errorf("target %s has no table %s; create it or set create_tables = true", t.cfg.Name, name))
-		}
-		if err := t.createTable(ctx, db, name, ts); err != nil {
-			return nil, err
-		}
-		ct, err = lookupTable(ctx, db, name)
-	}
+	ct, err := plan.PrepareTable(ts, plan.TableDDL[*catalogTable]{
+		Target: t.cfg.Name, Table: name, CreateTables: t.cfg.CreateTables, UniqueIndex: "unfiltered unique index",
+		Lookup:     func() (*catalogTable, error) { return lookupTable(ctx, db, name) },
+		Create:     func() error { return t.createTable(ctx, db, name, ts) },
+		AddColumns: func(missing []string) error { return t.addColumns(ctx, db, name, ts, missing) },
+	})
 	if err != nil {
 		return nil, err
-	}
-	var missing []string
-	for _, c := range ts.Columns {
-		if _, ok := ct.column(c.Name); !ok {
-			missing = append(missing, c.Name)
-		}
-	}
-	if len(missing) > 0 && t.cfg.CreateTables {
-		if err := t.addColumns(ctx, db, name, ts, missing); err != nil {
-			return nil, err
-		}
-		if ct, err = lookupTable(ctx, db, name); err != nil {
-			return nil, err
-		}
-		missing = nil
-	}
-	if len(missing) > 0 {
-		return nil, retry.Terminal(fmt.Errorf("target %s table %s lacks published columns %s; add them",
-			t.cfg.Name, name, strings.Join(missing, ", ")))
-	}
-	if len(ts.Key) > 0 && !ct.hasUnique(ts.Key) {
-		return nil, retry.Terminal(fmt.Errorf("target %s table %s has no primary key or unfiltered unique index on (%s), by which syncd writes rows",
-			t.cfg.Name, name, strings.Join(ts.Key, ", ")))
 	}
 	tb, err := newTable(ts, name, ct)
 	if err != nil {
