@@ -20,7 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // Config is what one MySQL or MariaDB target needs.
@@ -73,8 +73,8 @@ type Target struct {
 	db     *sql.DB
 	server *server // nil until the first connection
 	sql    scopeInfoSQL
-	tables map[capture.TableID]*table // prepared tables by target name
-	open   *tx                        // the open transaction, if any
+	tables plan.Tables[*table] // prepared tables by target name
+	open   *tx                 // the open transaction, if any
 
 	// groupRows is the most rows one statement writes (maxGroupRows;
 	// benchmarks vary it).
@@ -109,7 +109,7 @@ func New(cfg Config, o Options) (*Target, error) {
 		driverCfg: dc,
 		log:       log.Named("mysql"),
 		scopeInfo: name,
-		tables:    make(map[capture.TableID]*table),
+		tables:    make(plan.Tables[*table]),
 		groupRows: maxGroupRows,
 	}, nil
 }

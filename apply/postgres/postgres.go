@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // Config is what one PostgreSQL target needs.
@@ -63,8 +63,8 @@ type Target struct {
 	sql       scopeInfoSQL
 
 	conn   *pgx.Conn
-	tables map[capture.TableID]*table // prepared tables by target name
-	open   *tx                        // the open transaction, if any
+	tables plan.Tables[*table] // prepared tables by target name
+	open   *tx                 // the open transaction, if any
 }
 
 var _ apply.Target = (*Target)(nil)
@@ -99,7 +99,7 @@ func New(cfg Config, o Options) (*Target, error) {
 		log:       log.Named("postgres"),
 		scopeInfo: name,
 		sql:       newScopeInfoSQL(name),
-		tables:    make(map[capture.TableID]*table),
+		tables:    make(plan.Tables[*table]),
 	}, nil
 }
 

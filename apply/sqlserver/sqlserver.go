@@ -30,7 +30,7 @@ import (
 	mssql "github.com/microsoft/go-mssqldb"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // Config is what one SQL Server target needs.
@@ -77,8 +77,8 @@ type Target struct {
 	sql       scopeInfoSQL
 
 	db     *sql.DB
-	tables map[capture.TableID]*table // prepared tables by target name
-	open   *tx                        // the open transaction, if any
+	tables plan.Tables[*table] // prepared tables by target name
+	open   *tx                 // the open transaction, if any
 
 	// groupRows is the most rows one statement writes (maxGroupRows).
 	groupRows int
@@ -110,7 +110,7 @@ func New(cfg Config, o Options) (*Target, error) {
 		log:       log.Named("sqlserver"),
 		scopeInfo: name,
 		sql:       newScopeInfoSQL(name),
-		tables:    make(map[capture.TableID]*table),
+		tables:    make(plan.Tables[*table]),
 		groupRows: maxGroupRows,
 	}, nil
 }

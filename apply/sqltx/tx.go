@@ -3,6 +3,7 @@ package sqltx
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -25,6 +26,9 @@ type Config[T comparable] struct {
 	// Group is the empty group of the transaction's multi-row
 	// statements, with its limits.
 	Group Group[T]
+	// Convert returns the driver value of raw, the JSON value of column
+	// i of tb, for Put.
+	Convert func(tb T, i int, raw json.RawMessage) (any, error)
 	// Take returns the statement of the rows of g, which is not empty.
 	Take func(g *Group[T]) Stmt
 	// Refused tells the server errors that reject a row (apply.Reject).
@@ -64,6 +68,7 @@ type Config[T comparable] struct {
 // savepoint (a transaction the server doomed).
 type Tx[T comparable] struct {
 	*Runner
+	Row     Row // the values of the row being planned (Reset, Put)
 	cfg     Config[T]
 	plan    Planner
 	g       Group[T]
@@ -89,6 +94,20 @@ func (x *Tx[T]) AddRow(tb T, o plan.Op, cols []int, c *apply.Change, r *Row) {
 	if x.g.Full() {
 		x.Push(x.take())
 	}
+}
+
+// Reset implements plan.Dialect: it empties x.Row.
+func (x *Tx[T]) Reset() { x.Row.Reset() }
+
+// Put implements plan.Dialect: it converts raw to the column's driver
+// value (Config.Convert) and appends it to x.Row.
+func (x *Tx[T]) Put(tb T, i int, raw json.RawMessage) error {
+	v, err := x.cfg.Convert(tb, i, raw)
+	if err != nil {
+		return err
+	}
+	x.Row.Put(v)
+	return nil
 }
 
 // PushAlone queues the group, then q.
