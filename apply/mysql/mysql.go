@@ -159,9 +159,13 @@ func session(c *mysql.Config) error {
 	return nil
 }
 
-// connect returns the connection pool, opening it if there is none, and
-// learns the server's kind on first use. Its errors are retryable.
+// connect fails while a transaction is open (idle). Else it returns the
+// connection pool, opening it if there is none, and learns the server's
+// kind on first use. Its errors are retryable.
 func (t *Target) connect(ctx context.Context) (*sql.DB, error) {
+	if err := t.idle(); err != nil {
+		return nil, err
+	}
 	if t.db == nil {
 		conn, err := mysql.NewConnector(t.driverCfg)
 		if err != nil {
@@ -202,9 +206,6 @@ func (t *Target) idle() error {
 // connecting first if needed, so an unreachable server fails here. The
 // transaction is rolled back if ctx is canceled before Commit.
 func (t *Target) Begin(ctx context.Context, isolate bool) (apply.Tx, error) {
-	if err := t.idle(); err != nil {
-		return nil, err
-	}
 	db, err := t.connect(ctx)
 	if err != nil {
 		return nil, err

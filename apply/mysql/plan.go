@@ -12,9 +12,6 @@ import (
 // columns it lacks (matched without regard to case, as MySQL does), for
 // syncd plan. It only reads the catalog.
 func (t *Target) MissingColumns(ctx context.Context, id capture.TableID, columns []string) (exists bool, missing []string, err error) {
-	if err := t.idle(); err != nil {
-		return false, nil, err
-	}
 	db, err := t.connect(ctx)
 	if err != nil {
 		return false, nil, err

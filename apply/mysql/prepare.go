@@ -21,9 +21,6 @@ import (
 // type MySQL cannot represent) are marked retry.Terminal: retrying does
 // not cure them.
 func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
-	if err := t.idle(); err != nil {
-		return err
-	}
 	db, err := t.connect(ctx)
 	if err != nil {
 		return err
@@ -31,14 +28,9 @@ func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.Tab
 	if err := t.ensureScopeInfo(ctx, db); err != nil {
 		return err
 	}
-	for _, ts := range tables {
-		tb, err := t.prepareTable(ctx, db, ts)
-		if err != nil {
-			return err
-		}
-		t.tables[ts.Target] = tb
-	}
-	return nil
+	return t.tables.Prepare(tables, func(ts *router.TableSchema) (*table, error) {
+		return t.prepareTable(ctx, db, ts)
+	})
 }
 
 // targetName is the MySQL name of a scope table's target: its schema is

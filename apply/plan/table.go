@@ -51,6 +51,20 @@ func (m Tables[T]) Table(id capture.TableID) (T, *Table, bool) {
 	return tb, tb.Planned(), true
 }
 
+// Prepare prepares each of tables with prepare, an engine's check or
+// creation of its target table, and keeps the result by its target
+// name. It stops at the first error.
+func (m Tables[T]) Prepare(tables []*router.TableSchema, prepare func(*router.TableSchema) (T, error)) error {
+	for _, ts := range tables {
+		tb, err := prepare(ts)
+		if err != nil {
+			return err
+		}
+		m[ts.Target] = tb
+	}
+	return nil
+}
+
 // NewTable returns the Table of ts, whose target table name names in
 // errors.
 func NewTable(ts *router.TableSchema, name fmt.Stringer) (Table, error) {

@@ -11,9 +11,6 @@ import (
 // MissingColumns reports whether the target has table id and which of
 // columns it lacks, for syncd plan. It only reads the catalog.
 func (t *Target) MissingColumns(ctx context.Context, id capture.TableID, columns []string) (exists bool, missing []string, err error) {
-	if err := t.idle(); err != nil {
-		return false, nil, err
-	}
 	conn, err := t.connect(ctx)
 	if err != nil {
 		return false, nil, err

@@ -111,9 +111,13 @@ func splitName(name string) pgx.Identifier {
 	return pgx.Identifier{name}
 }
 
-// connect returns the connection, opening it if there is none or the
-// last one broke. Its errors are retryable.
+// connect fails while a transaction is open (idle). Else it returns the
+// connection, opening it if there is none or the last one broke. Its
+// errors are retryable.
 func (t *Target) connect(ctx context.Context) (*pgx.Conn, error) {
+	if err := t.idle(); err != nil {
+		return nil, err
+	}
 	if t.conn != nil && !t.conn.IsClosed() {
 		return t.conn, nil
 	}
@@ -138,9 +142,6 @@ func (t *Target) idle() error {
 // server fails here; the transaction itself starts on the server with the
 // first statements it sends.
 func (t *Target) Begin(ctx context.Context, isolate bool) (apply.Tx, error) {
-	if err := t.idle(); err != nil {
-		return nil, err
-	}
 	conn, err := t.connect(ctx)
 	if err != nil {
 		return nil, err

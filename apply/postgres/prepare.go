@@ -26,9 +26,6 @@ const ddlLock = 0x73796e6364 // "syncd"
 // themselves (missing, lacking columns or key) are marked
 // retry.Terminal: retrying does not cure them.
 func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
-	if err := t.idle(); err != nil {
-		return err
-	}
 	conn, err := t.connect(ctx)
 	if err != nil {
 		return err
@@ -36,14 +33,9 @@ func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.Tab
 	if err := t.ensureScopeInfo(ctx, conn); err != nil {
 		return err
 	}
-	for _, ts := range tables {
-		tb, err := t.prepareTable(ctx, conn, ts)
-		if err != nil {
-			return err
-		}
-		t.tables[ts.Target] = tb
-	}
-	return nil
+	return t.tables.Prepare(tables, func(ts *router.TableSchema) (*table, error) {
+		return t.prepareTable(ctx, conn, ts)
+	})
 }
 
 // prepareTable checks or creates the target table of ts and describes it.

@@ -22,9 +22,6 @@ import (
 // type SQL Server cannot represent) are marked retry.Terminal: retrying
 // does not cure them.
 func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
-	if err := t.idle(); err != nil {
-		return err
-	}
 	db, err := t.connect(ctx)
 	if err != nil {
 		return err
@@ -32,14 +29,9 @@ func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.Tab
 	if err := t.ensureScopeInfo(ctx, db); err != nil {
 		return err
 	}
-	for _, ts := range tables {
-		tb, err := t.prepareTable(ctx, db, ts)
-		if err != nil {
-			return err
-		}
-		t.tables[ts.Target] = tb
-	}
-	return nil
+	return t.tables.Prepare(tables, func(ts *router.TableSchema) (*table, error) {
+		return t.prepareTable(ctx, db, ts)
+	})
 }
 
 // targetName is the SQL Server name of a scope table's target.

@@ -98,9 +98,6 @@ const errInvalidObject = 208
 // Checkpoint implements apply.Target. A missing scope_info table is no
 // error: there is no checkpoint yet.
 func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoint.Record, bool, error) {
-	if err := t.idle(); err != nil {
-		return checkpoint.Record{}, false, err
-	}
 	db, err := t.connect(ctx)
 	if err != nil {
 		return checkpoint.Record{}, false, err

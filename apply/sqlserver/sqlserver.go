@@ -115,9 +115,13 @@ func New(cfg Config, o Options) (*Target, error) {
 	}, nil
 }
 
-// connect returns the connection pool, opening it if there is none. Its
-// errors are retryable, but for a login the server refuses (classify).
+// connect fails while a transaction is open (idle). Else it returns the
+// connection pool, opening it if there is none. Its errors are
+// retryable, but for a login the server refuses (classify).
 func (t *Target) connect(ctx context.Context) (*sql.DB, error) {
+	if err := t.idle(); err != nil {
+		return nil, err
+	}
 	if t.db != nil {
 		return t.db, nil
 	}
@@ -146,9 +150,6 @@ func (t *Target) idle() error {
 // connecting first if needed, so an unreachable server fails here. The
 // transaction is rolled back if ctx is canceled before Commit.
 func (t *Target) Begin(ctx context.Context, isolate bool) (apply.Tx, error) {
-	if err := t.idle(); err != nil {
-		return nil, err
-	}
 	db, err := t.connect(ctx)
 	if err != nil {
 		return nil, err
