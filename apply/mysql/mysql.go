@@ -11,7 +11,6 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -45,17 +44,7 @@ type Config struct {
 }
 
 // Options are a Target's optional dependencies.
-type Options struct {
-	Logger hclog.Logger // nil: no logs
-}
-
-// DefaultScopeInfoTable is the scope_info table's name when the config
-// sets none.
-const DefaultScopeInfoTable = "syncd_scope_info"
-
-// ErrTxDone is returned by the methods of a Tx that has committed, rolled
-// back or failed.
-var ErrTxDone = errors.New("transaction already ended")
+type Options = apply.TargetOptions
 
 // Target writes to one MySQL or MariaDB server over a single connection
 // (a database/sql pool of one), opened on first use and opened again after
@@ -91,7 +80,7 @@ func New(cfg Config, o Options) (*Target, error) {
 		return nil, fmt.Errorf("parse dsn of target %s: %w", cfg.Name, err)
 	}
 	if cfg.ScopeInfoTable == "" {
-		cfg.ScopeInfoTable = DefaultScopeInfoTable
+		cfg.ScopeInfoTable = apply.DefaultScopeInfoTable
 	}
 	name := splitName(cfg.ScopeInfoTable, dc.DBName)
 	if name.db == "" {
@@ -100,14 +89,10 @@ func New(cfg Config, o Options) (*Target, error) {
 	if err := session(dc); err != nil {
 		return nil, fmt.Errorf("configure target %s: %w", cfg.Name, err)
 	}
-	log := o.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
 	return &Target{
 		cfg:       cfg,
 		driverCfg: dc,
-		log:       log.Named("mysql"),
+		log:       o.Log("mysql"),
 		scopeInfo: name,
 		tables:    make(plan.Tables[*table]),
 		groupRows: maxGroupRows,

@@ -50,9 +50,8 @@ func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
 				t.open = nil
 			}
 		},
-		Broken:    t.closeDB,
-		ErrTxDone: ErrTxDone,
-		Log:       t.log,
+		Broken: t.closeDB,
+		Log:    t.log,
 	})
 	return x
 }

@@ -7,7 +7,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -37,17 +36,7 @@ type Config struct {
 }
 
 // Options are a Target's optional dependencies.
-type Options struct {
-	Logger hclog.Logger // nil: no logs
-}
-
-// DefaultScopeInfoTable is the scope_info table's name when the config
-// sets none.
-const DefaultScopeInfoTable = "syncd_scope_info"
-
-// ErrTxDone is returned by the methods of a Tx that has committed, rolled
-// back or failed.
-var ErrTxDone = errors.New("transaction already ended")
+type Options = apply.TargetOptions
 
 // Target writes to one PostgreSQL database over a single connection,
 // opened on first use and opened again after it breaks.
@@ -86,17 +75,13 @@ func New(cfg Config, o Options) (*Target, error) {
 		cc.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	if cfg.ScopeInfoTable == "" {
-		cfg.ScopeInfoTable = DefaultScopeInfoTable
-	}
-	log := o.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
+		cfg.ScopeInfoTable = apply.DefaultScopeInfoTable
 	}
 	name := splitName(cfg.ScopeInfoTable)
 	return &Target{
 		cfg:       cfg,
 		connCfg:   cc,
-		log:       log.Named("postgres"),
+		log:       o.Log("postgres"),
 		scopeInfo: name,
 		sql:       newScopeInfoSQL(name),
 		tables:    make(plan.Tables[*table]),

@@ -23,7 +23,6 @@ package sqlserver
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
@@ -50,17 +49,7 @@ type Config struct {
 }
 
 // Options are a Target's optional dependencies.
-type Options struct {
-	Logger hclog.Logger // nil: no logs
-}
-
-// DefaultScopeInfoTable is the scope_info table's name when the config
-// sets none.
-const DefaultScopeInfoTable = "syncd_scope_info"
-
-// ErrTxDone is returned by the methods of a Tx that has committed, rolled
-// back or failed.
-var ErrTxDone = errors.New("transaction already ended")
+type Options = apply.TargetOptions
 
 // Target writes to one SQL Server over a single connection (a
 // database/sql pool of one), opened on first use and opened again after
@@ -94,20 +83,16 @@ func New(cfg Config, o Options) (*Target, error) {
 		return nil, fmt.Errorf("parse dsn of target %s: %w", cfg.Name, err)
 	}
 	if cfg.ScopeInfoTable == "" {
-		cfg.ScopeInfoTable = DefaultScopeInfoTable
+		cfg.ScopeInfoTable = apply.DefaultScopeInfoTable
 	}
 	name, err := parseName(cfg.ScopeInfoTable)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: scope_info_table: %w", cfg.Name, err)
 	}
-	log := o.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
 	return &Target{
 		cfg:       cfg,
 		connector: conn,
-		log:       log.Named("sqlserver"),
+		log:       o.Log("sqlserver"),
 		scopeInfo: name,
 		sql:       newScopeInfoSQL(name),
 		tables:    make(plan.Tables[*table]),

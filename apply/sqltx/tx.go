@@ -46,9 +46,7 @@ type Config[T comparable] struct {
 	// Broken is called when a rollback failed on a connection that still
 	// answers: its state is unknown, the engine closes it.
 	Broken func()
-	// ErrTxDone is the error of the methods of a Tx that ended.
-	ErrTxDone error
-	Log       hclog.Logger
+	Log    hclog.Logger
 }
 
 // Tx is a target transaction of a database/sql engine, open on the
@@ -136,7 +134,7 @@ func (x *Tx[T]) take() Stmt {
 // Apply implements apply.Tx.
 func (x *Tx[T]) Apply(ctx context.Context, c *apply.Change) error {
 	if x.done {
-		return x.cfg.ErrTxDone
+		return apply.ErrTxDone
 	}
 	if x.isolate {
 		return x.applyIsolated(ctx, c)
@@ -186,7 +184,7 @@ func (x *Tx[T]) applyIsolated(ctx context.Context, c *apply.Change) error {
 // Commit implements apply.Tx.
 func (x *Tx[T]) Commit(ctx context.Context, rec checkpoint.Record) error {
 	if x.done {
-		return x.cfg.ErrTxDone
+		return apply.ErrTxDone
 	}
 	x.Flush()
 	x.Push(x.cfg.Checkpoint(rec))
