@@ -45,13 +45,9 @@ func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
 		RollbackToSavepoint: "ROLLBACK TO SAVEPOINT " + savepoint,
 		ReleaseSavepoint:    "RELEASE SAVEPOINT " + savepoint,
 		Checkpoint:          t.writeCheckpoint,
-		Ended: func() {
-			if t.open == x {
-				t.open = nil
-			}
-		},
-		Broken: t.closeDB,
-		Log:    t.log,
+		Ended:               func() { t.pool.Ended(x) },
+		Broken:              t.pool.CloseDB,
+		Log:                 t.log,
 	})
 	return x
 }

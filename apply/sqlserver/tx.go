@@ -42,13 +42,9 @@ func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
 		SetSavepoint:        "SAVE TRANSACTION " + savepoint,
 		RollbackToSavepoint: "ROLLBACK TRANSACTION " + savepoint,
 		Checkpoint:          t.writeCheckpoint,
-		Ended: func() {
-			if t.open == x {
-				t.open = nil
-			}
-		},
-		Broken: t.closeDB,
-		Log:    t.log,
+		Ended:               func() { t.pool.Ended(x) },
+		Broken:              t.pool.CloseDB,
+		Log:                 t.log,
 	})
 	return x
 }
