@@ -13,13 +13,10 @@ import (
 )
 
 // Prepare implements apply.Target. It creates the scope_info table if it
-// is missing, then for each table checks the target table (every
-// published column present; a primary key or unique index on the key,
-// which upserts need) or, with CreateTables, creates it and its database.
-// With CreateTables it also adds the published columns a table lacks.
-// Errors about the tables themselves (missing, lacking columns or key, a
-// type MySQL cannot represent) are marked retry.Terminal: retrying does
-// not cure them.
+// is missing, then checks each target table or, with CreateTables,
+// creates it and its database or adds the published columns it lacks
+// (plan.PrepareTable). A type MySQL cannot represent is, like the errors
+// about the tables themselves, marked retry.Terminal.
 func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
 	db, err := t.connect(ctx)
 	if err != nil {

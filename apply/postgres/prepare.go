@@ -18,13 +18,11 @@ import (
 const ddlLock = 0x73796e6364 // "syncd"
 
 // Prepare implements apply.Target. It creates the scope_info table if it
-// is missing, then for each table checks the target table (every
-// published column present; a unique index on the key, which upserts
-// need) or, with CreateTables, creates it or adds the columns it lacks. It then reads the target's
-// column types, by which Tx converts values, and whether foreign keys
-// reference the table, which decides how Tx truncates it. Errors about the tables
-// themselves (missing, lacking columns or key) are marked
-// retry.Terminal: retrying does not cure them.
+// is missing, then checks each target table or, with CreateTables,
+// creates it and its schema or adds the columns it lacks
+// (plan.PrepareTable). It then reads the target's column types, by which
+// Tx converts values, and whether foreign keys reference the table,
+// which decides how Tx truncates it.
 func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
 	conn, err := t.connect(ctx)
 	if err != nil {
