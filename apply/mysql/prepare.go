@@ -181,16 +181,7 @@ func createTableSQL(name tableName, ts *router.TableSchema, s *server, log logge
 			b.WriteString(" NULL")
 		}
 	}
-	if len(ts.Key) > 0 {
-		b.WriteString(", PRIMARY KEY (")
-		for i, k := range ts.Key {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(quote(k))
-		}
-		b.WriteString(")")
-	}
+	b.WriteString(plan.KeyClause(ts.Key, quote))
 	fmt.Fprintf(&b, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=%s", s.binCollation())
 	return b.String(), nil
 }

@@ -89,3 +89,17 @@ func PrepareTable[C CatalogTable](ts *router.TableSchema, d TableDDL[C]) (C, err
 	}
 	return ct, nil
 }
+
+// KeyClause returns what follows the columns of a CREATE TABLE statement
+// for key, a table's key columns quoted by quote: ", PRIMARY KEY (a, b)";
+// "" without a key.
+func KeyClause(key []string, quote func(string) string) string {
+	if len(key) == 0 {
+		return ""
+	}
+	q := make([]string, len(key))
+	for i, k := range key {
+		q[i] = quote(k)
+	}
+	return ", PRIMARY KEY (" + strings.Join(q, ", ") + ")"
+}

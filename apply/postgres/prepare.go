@@ -76,18 +76,9 @@ func (t *Target) createTable(ctx context.Context, conn *pgx.Conn, ts *router.Tab
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(pgx.Identifier{c.Name}.Sanitize() + " " + types[i])
+		b.WriteString(quote(c.Name) + " " + types[i])
 	}
-	if len(ts.Key) > 0 {
-		b.WriteString(", PRIMARY KEY (")
-		for i, k := range ts.Key {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(pgx.Identifier{k}.Sanitize())
-		}
-		b.WriteString(")")
-	}
+	b.WriteString(plan.KeyClause(ts.Key, quote))
 	b.WriteString(")")
 	err = withDDL(ctx, conn, func(tx pgx.Tx) error {
 		if err := ensureSchema(ctx, tx, ts.Target.Schema); err != nil {
@@ -139,7 +130,7 @@ func (t *Target) addColumns(ctx context.Context, conn *pgx.Conn, ts *router.Tabl
 	table := pgx.Identifier{ts.Target.Schema, ts.Target.Name}.Sanitize()
 	err = withDDL(ctx, conn, func(tx pgx.Tx) error {
 		for i, c := range cols {
-			if _, err := tx.Exec(ctx, "ALTER TABLE "+table+" ADD COLUMN IF NOT EXISTS "+pgx.Identifier{c.Name}.Sanitize()+" "+types[i]); err != nil {
+			if _, err := tx.Exec(ctx, "ALTER TABLE "+table+" ADD COLUMN IF NOT EXISTS "+quote(c.Name)+" "+types[i]); err != nil {
 				return err
 			}
 		}
@@ -174,8 +165,11 @@ func ensureSchema(ctx context.Context, tx pgx.Tx, schema string) error {
 	if exists {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quote(schema)); err != nil {
 		return fmt.Errorf("create schema %s: %w", schema, err)
 	}
 	return nil
 }
+
+// quote returns the quoted identifier name.
+func quote(name string) string { return pgx.Identifier{name}.Sanitize() }

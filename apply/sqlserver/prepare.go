@@ -154,16 +154,7 @@ func createTableSQL(name tableName, ts *router.TableSchema, log logger) (string,
 			b.WriteString(" NULL")
 		}
 	}
-	if len(ts.Key) > 0 {
-		b.WriteString(", PRIMARY KEY (")
-		for i, k := range ts.Key {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(quote(k))
-		}
-		b.WriteString(")")
-	}
+	b.WriteString(plan.KeyClause(ts.Key, quote))
 	b.WriteString(")")
 	return b.String(), nil
 }
