@@ -99,21 +99,10 @@ func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoi
 	if err != nil {
 		return checkpoint.Record{}, false, err
 	}
-	si := plan.ScopeInfo{Scope: scope, Source: source}
-	err = db.QueryRowContext(ctx, t.sql.readCheckpoint, scope, source).Scan(si.Scan()...)
-	var me *mysql.MySQLError
-	switch {
-	case errors.Is(err, sql.ErrNoRows),
-		errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049): // no such table, no such database
-		return checkpoint.Record{}, false, nil
-	case err != nil:
-		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.scopeInfo, err)
-	}
-	rec, err := si.Record()
-	if err != nil {
-		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.scopeInfo, err)
-	}
-	return rec, true, nil
+	return sqltx.ReadCheckpoint(ctx, db, t.sql.readCheckpoint, t.scopeInfo, scope, source, func(err error) bool {
+		var me *mysql.MySQLError
+		return errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049) // no such table, no such database
+	})
 }
 
 // writeCheckpoint returns the statement that writes rec as its scope's
