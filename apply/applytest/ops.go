@@ -24,8 +24,6 @@ type Suite struct {
 	// StrictDDL creates the items table of Tables with name NOT NULL and
 	// qty CHECK (qty >= 0).
 	StrictDDL string
-	// ErrTxDone is the error of the methods of a Tx that ended.
-	ErrTxDone error
 }
 
 // Tables returns the tables of the shared tests, with their targets in

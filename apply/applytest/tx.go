@@ -76,11 +76,11 @@ func (s Suite) CommitIsAtomic(t *testing.T, bad ...Bad) {
 			if tt.Named && rej.Change != tt.Change {
 				t.Errorf("RejectedError.Change = %v, want the bad change", rej.Change)
 			}
-			if err := tx.Apply(ctx, Good(items, 4)); !errors.Is(err, s.ErrTxDone) {
-				t.Errorf("Apply after the error = %v, want %v", err, s.ErrTxDone)
+			if err := tx.Apply(ctx, Good(items, 4)); !errors.Is(err, apply.ErrTxDone) {
+				t.Errorf("Apply after the error = %v, want %v", err, apply.ErrTxDone)
 			}
-			if err := tx.Commit(ctx, Record(1)); !errors.Is(err, s.ErrTxDone) {
-				t.Errorf("Commit after the error = %v, want %v", err, s.ErrTxDone)
+			if err := tx.Commit(ctx, Record(1)); !errors.Is(err, apply.ErrTxDone) {
+				t.Errorf("Commit after the error = %v, want %v", err, apply.ErrTxDone)
 			}
 			if err := tx.Rollback(ctx); err != nil {
 				t.Errorf("Rollback after the error = %v", err)

@@ -10,7 +10,7 @@ import (
 var items, pairs, logs = applytest.Tables("")
 
 // suite runs the tests every target must pass against this engine.
-var suite = applytest.Suite{NewEnv: suiteEnv, Schema: "", OpsDDL: opsDDL, StrictDDL: strictDDL, ErrTxDone: ErrTxDone}
+var suite = applytest.Suite{NewEnv: suiteEnv, Schema: "", OpsDDL: opsDDL, StrictDDL: strictDDL}
 
 // opsDDL creates and fills the tables applytest.Ops writes.
 const opsDDL = `CREATE TABLE items (id integer PRIMARY KEY, name text, note text, qty integer, extra text DEFAULT 'x');

@@ -3,10 +3,11 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // catalogColumn is a target column as information_schema describes it.
@@ -35,8 +36,15 @@ func (c *catalogTable) column(name string) (catalogColumn, bool) {
 	return cc, ok
 }
 
-// hasUnique reports whether a unique index covers exactly cols.
-func (c *catalogTable) hasUnique(cols []string) bool {
+// HasColumn implements plan.CatalogTable.
+func (c *catalogTable) HasColumn(name string) bool {
+	_, ok := c.column(name)
+	return ok
+}
+
+// HasUnique implements plan.CatalogTable: it reports whether a
+// unique index covers exactly cols.
+func (c *catalogTable) HasUnique(cols []string) bool {
 	for _, u := range c.unique {
 		if sameColumns(u, cols) {
 			return true
@@ -61,10 +69,7 @@ func sameColumns(a, b []string) bool {
 	return slices.Equal(x, y)
 }
 
-// errNoTable is what lookupTable returns for a table that does not exist.
-var errNoTable = errors.New("no such table")
-
-// lookupTable reads a table's columns and unique indexes; errNoTable if
+// lookupTable reads a table's columns and unique indexes; plan.ErrNoTable if
 // there is no such base table.
 func lookupTable(ctx context.Context, db *sql.DB, name tableName) (*catalogTable, error) {
 	var n int
@@ -74,7 +79,7 @@ func lookupTable(ctx context.Context, db *sql.DB, name tableName) (*catalogTable
 		return nil, fmt.Errorf("look up table %s: %w", name, err)
 	}
 	if n == 0 {
-		return nil, errNoTable
+		return nil, plan.ErrNoTable
 	}
 	ct := &catalogTable{columns: map[string]catalogColumn{}}
 	rows, err := db.QueryContext(ctx, `SELECT column_name, LOWER(data_type), column_type, COALESCE(numeric_scale, -1)

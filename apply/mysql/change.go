@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"encoding/json"
 	"slices"
 
 	"github.com/syncd-dev/syncd/apply"
@@ -18,25 +17,7 @@ var _ plan.Dialect[*table] = (*tx)(nil)
 
 // Table implements plan.Dialect.
 func (x *tx) Table(id capture.TableID) (*table, *plan.Table, bool) {
-	tb := x.t.tables[id]
-	if tb == nil {
-		return nil, nil, false
-	}
-	return tb, &tb.Table, true
-}
-
-// Reset implements plan.Dialect.
-func (x *tx) Reset() { x.r.Reset() }
-
-// Put implements plan.Dialect: it converts raw to the column's driver
-// value and appends it to x.r.
-func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
-	v, err := convert(&tb.cols[i], raw)
-	if err != nil {
-		return err
-	}
-	x.r.Put(v)
-	return nil
+	return x.t.tables.Table(id)
 }
 
 // Write implements plan.Dialect.
@@ -45,22 +26,22 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	case plan.Truncate:
 		x.PushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil).text(0), nil, c, 0))
 	case plan.DeleteRow:
-		x.PushAlone(tb.stmt(plan.DeleteRow, tb.statement(plan.DeleteRow, cols).text(1), slices.Clone(x.r.Vals), c, 1))
+		x.PushAlone(tb.stmt(plan.DeleteRow, tb.statement(plan.DeleteRow, cols).text(1), slices.Clone(x.Row.Vals), c, 1))
 	case plan.Update:
 		x.addUpdate(tb, cols, c)
 	case plan.MoveKey:
 		x.addMoveKey(tb, cols, c)
 	default:
-		x.AddRow(tb, o, cols, c, &x.r)
+		x.AddRow(tb, o, cols, c, &x.Row)
 	}
 }
 
-// addUpdate writes x.r, the values of c's columns cols, to the existing
+// addUpdate writes x.Row, the values of c's columns cols, to the existing
 // row of c's key. c leaves values out (Unchanged): if the row is missing
 // (it entered a filtered scope without an old image at the source), the
 // update fails as rejected rather than insert it without them.
 func (x *tx) addUpdate(tb *table, cols []int, c *apply.Change) {
-	args := slices.Clone(x.r.Vals)
+	args := slices.Clone(x.Row.Vals)
 	for _, k := range tb.Key {
 		args = append(args, args[slices.Index(cols, k)])
 	}
@@ -69,10 +50,10 @@ func (x *tx) addUpdate(tb *table, cols []int, c *apply.Change) {
 	x.PushAlone(q)
 }
 
-// addMoveKey writes x.r, the values of c's columns cols followed by its
+// addMoveKey writes x.Row, the values of c's columns cols followed by its
 // old key, to the row of the old key, then upserts the new row, which
 // inserts it if there was no old row.
 func (x *tx) addMoveKey(tb *table, cols []int, c *apply.Change) {
-	x.PushAlone(tb.stmt(plan.MoveKey, tb.statement(plan.MoveKey, cols).text(1), slices.Clone(x.r.Vals), c, 1))
-	x.Push(tb.stmt(plan.Upsert, tb.statement(plan.Upsert, cols).text(1), slices.Clone(x.r.Vals[:len(cols)]), c, 1))
+	x.PushAlone(tb.stmt(plan.MoveKey, tb.statement(plan.MoveKey, cols).text(1), slices.Clone(x.Row.Vals), c, 1))
+	x.Push(tb.stmt(plan.Upsert, tb.statement(plan.Upsert, cols).text(1), slices.Clone(x.Row.Vals[:len(cols)]), c, 1))
 }

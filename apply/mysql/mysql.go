@@ -11,7 +11,6 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -20,7 +19,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 )
 
 // Config is what one MySQL or MariaDB target needs.
@@ -45,17 +45,7 @@ type Config struct {
 }
 
 // Options are a Target's optional dependencies.
-type Options struct {
-	Logger hclog.Logger // nil: no logs
-}
-
-// DefaultScopeInfoTable is the scope_info table's name when the config
-// sets none.
-const DefaultScopeInfoTable = "syncd_scope_info"
-
-// ErrTxDone is returned by the methods of a Tx that has committed, rolled
-// back or failed.
-var ErrTxDone = errors.New("transaction already ended")
+type Options = apply.TargetOptions
 
 // Target writes to one MySQL or MariaDB server over a single connection
 // (a database/sql pool of one), opened on first use and opened again after
@@ -70,11 +60,10 @@ type Target struct {
 	log       hclog.Logger
 	scopeInfo tableName
 
-	db     *sql.DB
+	pool   sqltx.Conn
 	server *server // nil until the first connection
 	sql    scopeInfoSQL
-	tables map[capture.TableID]*table // prepared tables by target name
-	open   *tx                        // the open transaction, if any
+	tables plan.Tables[*table] // prepared tables by target name
 
 	// groupRows is the most rows one statement writes (maxGroupRows;
 	// benchmarks vary it).
@@ -91,7 +80,7 @@ func New(cfg Config, o Options) (*Target, error) {
 		return nil, fmt.Errorf("parse dsn of target %s: %w", cfg.Name, err)
 	}
 	if cfg.ScopeInfoTable == "" {
-		cfg.ScopeInfoTable = DefaultScopeInfoTable
+		cfg.ScopeInfoTable = apply.DefaultScopeInfoTable
 	}
 	name := splitName(cfg.ScopeInfoTable, dc.DBName)
 	if name.db == "" {
@@ -100,18 +89,16 @@ func New(cfg Config, o Options) (*Target, error) {
 	if err := session(dc); err != nil {
 		return nil, fmt.Errorf("configure target %s: %w", cfg.Name, err)
 	}
-	log := o.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
-	return &Target{
+	t := &Target{
 		cfg:       cfg,
 		driverCfg: dc,
-		log:       log.Named("mysql"),
+		log:       o.Log("mysql"),
 		scopeInfo: name,
-		tables:    make(map[capture.TableID]*table),
+		tables:    make(plan.Tables[*table]),
 		groupRows: maxGroupRows,
-	}, nil
+	}
+	t.pool = sqltx.NewConn(cfg.Name, t.dial)
+	return t, nil
 }
 
 // sessionSQLMode makes bad values errors instead of silent truncations
@@ -159,79 +146,52 @@ func session(c *mysql.Config) error {
 	return nil
 }
 
-// connect returns the connection pool, opening it if there is none, and
-// learns the server's kind on first use. Its errors are retryable.
+// connect fails while a transaction is open. Else it returns the
+// connection pool, opening it if there is none (dial), and learns the
+// server's kind on first use. Its errors are retryable.
 func (t *Target) connect(ctx context.Context) (*sql.DB, error) {
-	if t.db == nil {
-		conn, err := mysql.NewConnector(t.driverCfg)
-		if err != nil {
-			return nil, fmt.Errorf("connect to target %s: %w", t.cfg.Name, err)
-		}
-		db := sql.OpenDB(conn)
-		db.SetMaxOpenConns(1)
-		db.SetMaxIdleConns(1)
-		if t.cfg.ReadOnly {
-			if _, err := db.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
-				db.Close()
-				return nil, fmt.Errorf("connect to target %s: %w", t.cfg.Name, err)
-			}
-		}
-		t.db = db
+	db, err := t.pool.Connect(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if t.server == nil {
 		var version string
-		if err := t.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 			return nil, fmt.Errorf("connect to target %s: %w", t.cfg.Name, err)
 		}
 		t.server = parseServer(version)
 		t.sql = newScopeInfoSQL(t.scopeInfo, t.server)
 		t.log.Debug("connected", "version", version)
 	}
-	return t.db, nil
+	return db, nil
 }
 
-// idle fails while a transaction is open: the connection is in use.
-func (t *Target) idle() error {
-	if t.open != nil {
-		return fmt.Errorf("target %s: a transaction is open", t.cfg.Name)
+// dial opens a pool of one connection to the server.
+func (t *Target) dial(ctx context.Context) (*sql.DB, error) {
+	conn, err := mysql.NewConnector(t.driverCfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to target %s: %w", t.cfg.Name, err)
 	}
-	return nil
+	db := sqltx.Pool(conn)
+	if t.cfg.ReadOnly {
+		if _, err := db.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("connect to target %s: %w", t.cfg.Name, err)
+		}
+	}
+	return db, nil
 }
 
 // Begin implements apply.Target: it starts a transaction on the server,
 // connecting first if needed, so an unreachable server fails here. The
 // transaction is rolled back if ctx is canceled before Commit.
 func (t *Target) Begin(ctx context.Context, isolate bool) (apply.Tx, error) {
-	if err := t.idle(); err != nil {
+	if _, err := t.connect(ctx); err != nil {
 		return nil, err
 	}
-	db, err := t.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	stx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin a transaction at target %s: %w", t.cfg.Name, err)
-	}
-	x := newTx(t, stx, isolate)
-	t.open = x
-	return x, nil
+	return t.pool.Begin(ctx, func(stx *sql.Tx) apply.Tx { return newTx(t, stx, isolate) })
 }
 
 // Close implements apply.Target: it rolls back an open transaction and
 // closes the connection.
-func (t *Target) Close() {
-	if t.open != nil {
-		t.open.Rollback(context.Background())
-	}
-	t.closeDB()
-}
-
-// closeDB closes the connection, if any: at Close, or when its state is
-// unknown.
-func (t *Target) closeDB() {
-	if t.db != nil {
-		t.db.Close()
-		t.db = nil
-	}
-}
+func (t *Target) Close() { t.pool.Close() }

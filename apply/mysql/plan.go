@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/capture"
 )
 
@@ -11,15 +12,12 @@ import (
 // columns it lacks (matched without regard to case, as MySQL does), for
 // syncd plan. It only reads the catalog.
 func (t *Target) MissingColumns(ctx context.Context, id capture.TableID, columns []string) (exists bool, missing []string, err error) {
-	if err := t.idle(); err != nil {
-		return false, nil, err
-	}
 	db, err := t.connect(ctx)
 	if err != nil {
 		return false, nil, err
 	}
 	ct, err := lookupTable(ctx, db, tableName{db: id.Schema, name: id.Name})
-	if errors.Is(err, errNoTable) {
+	if errors.Is(err, plan.ErrNoTable) {
 		return false, columns, nil
 	}
 	if err != nil {

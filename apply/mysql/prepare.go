@@ -3,27 +3,21 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 )
 
 // Prepare implements apply.Target. It creates the scope_info table if it
-// is missing, then for each table checks the target table (every
-// published column present; a primary key or unique index on the key,
-// which upserts need) or, with CreateTables, creates it and its database.
-// With CreateTables it also adds the published columns a table lacks.
-// Errors about the tables themselves (missing, lacking columns or key, a
-// type MySQL cannot represent) are marked retry.Terminal: retrying does
-// not cure them.
+// is missing, then checks each target table or, with CreateTables,
+// creates it and its database or adds the published columns it lacks
+// (plan.PrepareTable). A type MySQL cannot represent is, like the errors
+// about the tables themselves, marked retry.Terminal.
 func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
-	if err := t.idle(); err != nil {
-		return err
-	}
 	db, err := t.connect(ctx)
 	if err != nil {
 		return err
@@ -31,14 +25,9 @@ func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.Tab
 	if err := t.ensureScopeInfo(ctx, db); err != nil {
 		return err
 	}
-	for _, ts := range tables {
-		tb, err := t.prepareTable(ctx, db, ts)
-		if err != nil {
-			return err
-		}
-		t.tables[ts.Target] = tb
-	}
-	return nil
+	return t.tables.Prepare(tables, func(ts *router.TableSchema) (*table, error) {
+		return t.prepareTable(ctx, db, ts)
+	})
 }
 
 // targetName is the MySQL name of a scope table's target: its schema is
@@ -60,41 +49,14 @@ func (t *Target) prepareTable(ctx context.Context, db *sql.DB, ts *router.TableS
 	if err != nil {
 		return nil, err
 	}
-	ct, err := lookupTable(ctx, db, name)
-	if errors.Is(err, errNoTable) {
-		if !t.cfg.CreateTables {
-			return nil, retry.Terminal(fmt.Errorf("target %s has no table %s; create it or set create_tables = true", t.cfg.Name, name))
-		}
-		if err := t.createTable(ctx, db, name, ts); err != nil {
-			return nil, err
-		}
-		ct, err = lookupTable(ctx, db, name)
-	}
+	ct, err := plan.PrepareTable(ts, plan.TableDDL[*catalogTable]{
+		Target: t.cfg.Name, Table: name, CreateTables: t.cfg.CreateTables, UniqueIndex: "unique index",
+		Lookup:     func() (*catalogTable, error) { return lookupTable(ctx, db, name) },
+		Create:     func() error { return t.createTable(ctx, db, name, ts) },
+		AddColumns: func(missing []string) error { return t.addColumns(ctx, db, name, ts, missing) },
+	})
 	if err != nil {
 		return nil, err
-	}
-	var missing []string
-	for _, c := range ts.Columns {
-		if _, ok := ct.column(c.Name); !ok {
-			missing = append(missing, c.Name)
-		}
-	}
-	if len(missing) > 0 && t.cfg.CreateTables {
-		if err := t.addColumns(ctx, db, name, ts, missing); err != nil {
-			return nil, err
-		}
-		if ct, err = lookupTable(ctx, db, name); err != nil {
-			return nil, err
-		}
-		missing = nil
-	}
-	if len(missing) > 0 {
-		return nil, retry.Terminal(fmt.Errorf("target %s table %s lacks published columns %s; add them",
-			t.cfg.Name, name, strings.Join(missing, ", ")))
-	}
-	if len(ts.Key) > 0 && !ct.hasUnique(ts.Key) {
-		return nil, retry.Terminal(fmt.Errorf("target %s table %s has no primary key or unique index on (%s), by which syncd writes rows",
-			t.cfg.Name, name, strings.Join(ts.Key, ", ")))
 	}
 	tb, err := newTable(ts, name, ct, t.server)
 	if err != nil {
@@ -219,16 +181,7 @@ func createTableSQL(name tableName, ts *router.TableSchema, s *server, log logge
 			b.WriteString(" NULL")
 		}
 	}
-	if len(ts.Key) > 0 {
-		b.WriteString(", PRIMARY KEY (")
-		for i, k := range ts.Key {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(quote(k))
-		}
-		b.WriteString(")")
-	}
+	b.WriteString(plan.KeyClause(ts.Key, quote))
 	fmt.Fprintf(&b, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=%s", s.binCollation())
 	return b.String(), nil
 }

@@ -79,7 +79,7 @@ func (t *Target) ensureScopeInfo(ctx context.Context, db *sql.DB) error {
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, errNoTable) {
+	if !errors.Is(err, plan.ErrNoTable) {
 		return err
 	}
 	if err := t.ensureDatabase(ctx, db, t.scopeInfo.db); err != nil {
@@ -95,28 +95,14 @@ func (t *Target) ensureScopeInfo(ctx context.Context, db *sql.DB) error {
 // Checkpoint implements apply.Target. A missing scope_info table, or
 // database, is no error: there is no checkpoint yet.
 func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoint.Record, bool, error) {
-	if err := t.idle(); err != nil {
-		return checkpoint.Record{}, false, err
-	}
 	db, err := t.connect(ctx)
 	if err != nil {
 		return checkpoint.Record{}, false, err
 	}
-	si := plan.ScopeInfo{Scope: scope, Source: source}
-	err = db.QueryRowContext(ctx, t.sql.readCheckpoint, scope, source).Scan(si.Scan()...)
-	var me *mysql.MySQLError
-	switch {
-	case errors.Is(err, sql.ErrNoRows),
-		errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049): // no such table, no such database
-		return checkpoint.Record{}, false, nil
-	case err != nil:
-		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.scopeInfo, err)
-	}
-	rec, err := si.Record()
-	if err != nil {
-		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.scopeInfo, err)
-	}
-	return rec, true, nil
+	return sqltx.ReadCheckpoint(ctx, db, t.sql.readCheckpoint, t.scopeInfo, scope, source, func(err error) bool {
+		var me *mysql.MySQLError
+		return errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049) // no such table, no such database
+	})
 }
 
 // writeCheckpoint returns the statement that writes rec as its scope's

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -22,7 +23,6 @@ type tx struct {
 	*sqltx.Tx[*table]
 	t    *Target
 	plan plan.Planner[*table]
-	r    sqltx.Row // the values of the row being planned
 }
 
 var _ apply.Tx = (*tx)(nil)
@@ -34,7 +34,10 @@ func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
 	x := &tx{t: t}
 	x.plan = plan.New[*table](t.cfg.Name, x)
 	x.Tx = sqltx.NewTx(stx, &x.plan, isolate, sqltx.Config[*table]{
-		Group:               newGroup(t.groupRows),
+		Group: newGroup(t.groupRows),
+		Convert: func(tb *table, i int, raw json.RawMessage) (any, error) {
+			return convert(&tb.cols[i], raw)
+		},
 		Take:                take,
 		Refused:             refused,
 		OnError:             hint,
@@ -42,14 +45,9 @@ func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
 		RollbackToSavepoint: "ROLLBACK TO SAVEPOINT " + savepoint,
 		ReleaseSavepoint:    "RELEASE SAVEPOINT " + savepoint,
 		Checkpoint:          t.writeCheckpoint,
-		Ended: func() {
-			if t.open == x {
-				t.open = nil
-			}
-		},
-		Broken:    t.closeDB,
-		ErrTxDone: ErrTxDone,
-		Log:       t.log,
+		Ended:               func() { t.pool.Ended(x) },
+		Broken:              t.pool.CloseDB,
+		Log:                 t.log,
 	})
 	return x
 }

@@ -28,6 +28,43 @@ type Table struct {
 	Key   []int           // positions in Names of the key columns, in key order
 }
 
+// Planned returns t itself: an engine's table that embeds a Table is
+// thus an EngineTable.
+func (t *Table) Planned() *Table { return t }
+
+// EngineTable is an engine's prepared table, which embeds a Table.
+type EngineTable interface {
+	comparable
+	Planned() *Table
+}
+
+// Tables are a target's prepared tables by the scope's target name.
+type Tables[T EngineTable] map[capture.TableID]T
+
+// Table looks up the table id, as Dialect.Table does: false if the
+// target has not prepared it.
+func (m Tables[T]) Table(id capture.TableID) (T, *Table, bool) {
+	tb, ok := m[id]
+	if !ok {
+		return tb, nil, false
+	}
+	return tb, tb.Planned(), true
+}
+
+// Prepare prepares each of tables with prepare, an engine's check or
+// creation of its target table, and keeps the result by its target
+// name. It stops at the first error.
+func (m Tables[T]) Prepare(tables []*router.TableSchema, prepare func(*router.TableSchema) (T, error)) error {
+	for _, ts := range tables {
+		tb, err := prepare(ts)
+		if err != nil {
+			return err
+		}
+		m[ts.Target] = tb
+	}
+	return nil
+}
+
 // NewTable returns the Table of ts, whose target table name names in
 // errors.
 func NewTable(ts *router.TableSchema, name fmt.Stringer) (Table, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/capture"
 )
 
@@ -99,8 +100,15 @@ type catalogTable struct {
 	Cascading  []string
 }
 
-// hasUnique reports whether a usable unique index covers exactly cols.
-func (c *catalogTable) hasUnique(cols []string) bool {
+// HasColumn implements plan.CatalogTable.
+func (c *catalogTable) HasColumn(name string) bool {
+	_, ok := c.Columns[name]
+	return ok
+}
+
+// HasUnique implements plan.CatalogTable: it reports whether a
+// usable unique index covers exactly cols.
+func (c *catalogTable) HasUnique(cols []string) bool {
 	want := make([]int16, 0, len(cols))
 	for _, name := range cols {
 		n, ok := c.Attnums[name]
@@ -119,10 +127,7 @@ func (c *catalogTable) hasUnique(cols []string) bool {
 	return false
 }
 
-// errNoTable is what lookupTable returns for a table that does not exist.
-var errNoTable = errors.New("no such table")
-
-// lookupTable reads a table's columns and unique indexes; errNoTable if
+// lookupTable reads a table's columns and unique indexes; plan.ErrNoTable if
 // there is no such table (or it is not an ordinary or partitioned table).
 func lookupTable(ctx context.Context, conn *pgx.Conn, id capture.TableID) (*catalogTable, error) {
 	ct := &catalogTable{Columns: map[string]uint32{}, Attnums: map[string]int16{}}
@@ -131,7 +136,7 @@ func lookupTable(ctx context.Context, conn *pgx.Conn, id capture.TableID) (*cata
 		WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
 		id.Schema, id.Name).Scan(&ct.OID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errNoTable
+		return nil, plan.ErrNoTable
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up table %s: %w", id, err)

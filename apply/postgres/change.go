@@ -16,11 +16,7 @@ var _ plan.Dialect[*table] = (*tx)(nil)
 
 // Table implements plan.Dialect.
 func (x *tx) Table(id capture.TableID) (*table, *plan.Table, bool) {
-	tb := x.t.tables[id]
-	if tb == nil {
-		return nil, nil, false
-	}
-	return tb, &tb.Table, true
+	return x.t.tables.Table(id)
 }
 
 // Reset implements plan.Dialect.

@@ -4,21 +4,19 @@ import (
 	"context"
 	"errors"
 
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/capture"
 )
 
 // MissingColumns reports whether the target has table id and which of
 // columns it lacks, for syncd plan. It only reads the catalog.
 func (t *Target) MissingColumns(ctx context.Context, id capture.TableID, columns []string) (exists bool, missing []string, err error) {
-	if err := t.idle(); err != nil {
-		return false, nil, err
-	}
 	conn, err := t.connect(ctx)
 	if err != nil {
 		return false, nil, err
 	}
 	ct, err := lookupTable(ctx, conn, id)
-	if errors.Is(err, errNoTable) {
+	if errors.Is(err, plan.ErrNoTable) {
 		return false, columns, nil
 	}
 	if err != nil {

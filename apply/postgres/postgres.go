@@ -7,7 +7,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // Config is what one PostgreSQL target needs.
@@ -37,17 +36,7 @@ type Config struct {
 }
 
 // Options are a Target's optional dependencies.
-type Options struct {
-	Logger hclog.Logger // nil: no logs
-}
-
-// DefaultScopeInfoTable is the scope_info table's name when the config
-// sets none.
-const DefaultScopeInfoTable = "syncd_scope_info"
-
-// ErrTxDone is returned by the methods of a Tx that has committed, rolled
-// back or failed.
-var ErrTxDone = errors.New("transaction already ended")
+type Options = apply.TargetOptions
 
 // Target writes to one PostgreSQL database over a single connection,
 // opened on first use and opened again after it breaks.
@@ -63,8 +52,8 @@ type Target struct {
 	sql       scopeInfoSQL
 
 	conn   *pgx.Conn
-	tables map[capture.TableID]*table // prepared tables by target name
-	open   *tx                        // the open transaction, if any
+	tables plan.Tables[*table] // prepared tables by target name
+	open   *tx                 // the open transaction, if any
 }
 
 var _ apply.Target = (*Target)(nil)
@@ -86,20 +75,16 @@ func New(cfg Config, o Options) (*Target, error) {
 		cc.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	if cfg.ScopeInfoTable == "" {
-		cfg.ScopeInfoTable = DefaultScopeInfoTable
-	}
-	log := o.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
+		cfg.ScopeInfoTable = apply.DefaultScopeInfoTable
 	}
 	name := splitName(cfg.ScopeInfoTable)
 	return &Target{
 		cfg:       cfg,
 		connCfg:   cc,
-		log:       log.Named("postgres"),
+		log:       o.Log("postgres"),
 		scopeInfo: name,
 		sql:       newScopeInfoSQL(name),
-		tables:    make(map[capture.TableID]*table),
+		tables:    make(plan.Tables[*table]),
 	}, nil
 }
 
@@ -111,9 +96,13 @@ func splitName(name string) pgx.Identifier {
 	return pgx.Identifier{name}
 }
 
-// connect returns the connection, opening it if there is none or the
-// last one broke. Its errors are retryable.
+// connect fails while a transaction is open (idle). Else it returns the
+// connection, opening it if there is none or the last one broke. Its
+// errors are retryable.
 func (t *Target) connect(ctx context.Context) (*pgx.Conn, error) {
+	if err := t.idle(); err != nil {
+		return nil, err
+	}
 	if t.conn != nil && !t.conn.IsClosed() {
 		return t.conn, nil
 	}
@@ -138,9 +127,6 @@ func (t *Target) idle() error {
 // server fails here; the transaction itself starts on the server with the
 // first statements it sends.
 func (t *Target) Begin(ctx context.Context, isolate bool) (apply.Tx, error) {
-	if err := t.idle(); err != nil {
-		return nil, err
-	}
 	conn, err := t.connect(ctx)
 	if err != nil {
 		return nil, err

@@ -2,14 +2,13 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/syncd-dev/syncd/checkpoint/retry"
+	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -19,17 +18,12 @@ import (
 const ddlLock = 0x73796e6364 // "syncd"
 
 // Prepare implements apply.Target. It creates the scope_info table if it
-// is missing, then for each table checks the target table (every
-// published column present; a unique index on the key, which upserts
-// need) or, with CreateTables, creates it or adds the columns it lacks. It then reads the target's
-// column types, by which Tx converts values, and whether foreign keys
-// reference the table, which decides how Tx truncates it. Errors about the tables
-// themselves (missing, lacking columns or key) are marked
-// retry.Terminal: retrying does not cure them.
+// is missing, then checks each target table or, with CreateTables,
+// creates it and its schema or adds the columns it lacks
+// (plan.PrepareTable). It then reads the target's column types, by which
+// Tx converts values, and whether foreign keys reference the table,
+// which decides how Tx truncates it.
 func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.TableSchema) error {
-	if err := t.idle(); err != nil {
-		return err
-	}
 	conn, err := t.connect(ctx)
 	if err != nil {
 		return err
@@ -37,53 +31,21 @@ func (t *Target) Prepare(ctx context.Context, scope string, tables []*router.Tab
 	if err := t.ensureScopeInfo(ctx, conn); err != nil {
 		return err
 	}
-	for _, ts := range tables {
-		tb, err := t.prepareTable(ctx, conn, ts)
-		if err != nil {
-			return err
-		}
-		t.tables[ts.Target] = tb
-	}
-	return nil
+	return t.tables.Prepare(tables, func(ts *router.TableSchema) (*table, error) {
+		return t.prepareTable(ctx, conn, ts)
+	})
 }
 
 // prepareTable checks or creates the target table of ts and describes it.
 func (t *Target) prepareTable(ctx context.Context, conn *pgx.Conn, ts *router.TableSchema) (*table, error) {
-	ct, err := lookupTable(ctx, conn, ts.Target)
-	if errors.Is(err, errNoTable) {
-		if !t.cfg.CreateTables {
-			return nil, retry.Terminal(fmt.Errorf("target %s has no table %s; create it or set create_tables = true", t.cfg.Name, ts.Target))
-		}
-		if err := t.createTable(ctx, conn, ts); err != nil {
-			return nil, err
-		}
-		ct, err = lookupTable(ctx, conn, ts.Target)
-	}
+	ct, err := plan.PrepareTable(ts, plan.TableDDL[*catalogTable]{
+		Target: t.cfg.Name, Table: ts.Target, CreateTables: t.cfg.CreateTables, UniqueIndex: "unique index",
+		Lookup:     func() (*catalogTable, error) { return lookupTable(ctx, conn, ts.Target) },
+		Create:     func() error { return t.createTable(ctx, conn, ts) },
+		AddColumns: func(missing []string) error { return t.addColumns(ctx, conn, ts, missing) },
+	})
 	if err != nil {
 		return nil, err
-	}
-	var missing []string
-	for _, c := range ts.Columns {
-		if _, ok := ct.Columns[c.Name]; !ok {
-			missing = append(missing, c.Name)
-		}
-	}
-	if len(missing) > 0 && t.cfg.CreateTables {
-		if err := t.addColumns(ctx, conn, ts, missing); err != nil {
-			return nil, err
-		}
-		if ct, err = lookupTable(ctx, conn, ts.Target); err != nil {
-			return nil, err
-		}
-		missing = nil
-	}
-	if len(missing) > 0 {
-		return nil, retry.Terminal(fmt.Errorf("target %s table %s lacks published columns %s; add them",
-			t.cfg.Name, ts.Target, strings.Join(missing, ", ")))
-	}
-	if len(ts.Key) > 0 && !ct.hasUnique(ts.Key) {
-		return nil, retry.Terminal(fmt.Errorf("target %s table %s has no primary key or unique index on (%s), by which syncd writes rows",
-			t.cfg.Name, ts.Target, strings.Join(ts.Key, ", ")))
 	}
 	oids := make([]uint32, 0, len(ts.Columns))
 	for _, c := range ts.Columns {
@@ -114,18 +76,9 @@ func (t *Target) createTable(ctx context.Context, conn *pgx.Conn, ts *router.Tab
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(pgx.Identifier{c.Name}.Sanitize() + " " + types[i])
+		b.WriteString(quote(c.Name) + " " + types[i])
 	}
-	if len(ts.Key) > 0 {
-		b.WriteString(", PRIMARY KEY (")
-		for i, k := range ts.Key {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(pgx.Identifier{k}.Sanitize())
-		}
-		b.WriteString(")")
-	}
+	b.WriteString(plan.KeyClause(ts.Key, quote))
 	b.WriteString(")")
 	err = withDDL(ctx, conn, func(tx pgx.Tx) error {
 		if err := ensureSchema(ctx, tx, ts.Target.Schema); err != nil {
@@ -177,7 +130,7 @@ func (t *Target) addColumns(ctx context.Context, conn *pgx.Conn, ts *router.Tabl
 	table := pgx.Identifier{ts.Target.Schema, ts.Target.Name}.Sanitize()
 	err = withDDL(ctx, conn, func(tx pgx.Tx) error {
 		for i, c := range cols {
-			if _, err := tx.Exec(ctx, "ALTER TABLE "+table+" ADD COLUMN IF NOT EXISTS "+pgx.Identifier{c.Name}.Sanitize()+" "+types[i]); err != nil {
+			if _, err := tx.Exec(ctx, "ALTER TABLE "+table+" ADD COLUMN IF NOT EXISTS "+quote(c.Name)+" "+types[i]); err != nil {
 				return err
 			}
 		}
@@ -212,8 +165,11 @@ func ensureSchema(ctx context.Context, tx pgx.Tx, schema string) error {
 	if exists {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quote(schema)); err != nil {
 		return fmt.Errorf("create schema %s: %w", schema, err)
 	}
 	return nil
 }
+
+// quote returns the quoted identifier name.
+func quote(name string) string { return pgx.Identifier{name}.Sanitize() }

@@ -89,9 +89,6 @@ func (t *Target) ensureScopeInfo(ctx context.Context, conn *pgx.Conn) error {
 // Checkpoint implements apply.Target. A missing scope_info table is no
 // error: there is no checkpoint yet.
 func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoint.Record, bool, error) {
-	if err := t.idle(); err != nil {
-		return checkpoint.Record{}, false, err
-	}
 	conn, err := t.connect(ctx)
 	if err != nil {
 		return checkpoint.Record{}, false, err

@@ -90,7 +90,7 @@ func newTx(t *Target, conn *pgx.Conn, isolate bool) *tx {
 // Apply implements apply.Tx.
 func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 	if x.done {
-		return ErrTxDone
+		return apply.ErrTxDone
 	}
 	if x.isolate {
 		return x.applyIsolated(ctx, c)
@@ -139,7 +139,7 @@ func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
 // Commit implements apply.Tx.
 func (x *tx) Commit(ctx context.Context, rec checkpoint.Record) error {
 	if x.done {
-		return ErrTxDone
+		return apply.ErrTxDone
 	}
 	x.takeGroup()
 	x.push(x.t.writeCheckpoint(rec))

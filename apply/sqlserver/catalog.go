@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // catalogColumn is a target column as sys.columns describes it.
@@ -39,8 +41,15 @@ func (c *catalogTable) column(name string) (catalogColumn, bool) {
 	return catalogColumn{}, false
 }
 
-// hasUnique reports whether a unique index covers exactly cols.
-func (c *catalogTable) hasUnique(cols []string) bool {
+// HasColumn implements plan.CatalogTable.
+func (c *catalogTable) HasColumn(name string) bool {
+	_, ok := c.column(name)
+	return ok
+}
+
+// HasUnique implements plan.CatalogTable: it reports whether a
+// unique index covers exactly cols.
+func (c *catalogTable) HasUnique(cols []string) bool {
 	want := slices.Clone(cols)
 	slices.Sort(want)
 	for _, u := range c.unique {
@@ -53,20 +62,17 @@ func (c *catalogTable) hasUnique(cols []string) bool {
 	return false
 }
 
-// errNoTable is what lookupTable returns for a table that does not exist.
-var errNoTable = errors.New("no such table")
-
 // objectID returns the id of the user table name (OBJECT_ID, which
 // resolves an unqualified name in the login's default schema:
 // https://learn.microsoft.com/en-us/sql/t-sql/functions/object-id-transact-sql),
-// or errNoTable.
+// or plan.ErrNoTable.
 func objectID(ctx context.Context, db *sql.DB, name tableName) (int64, error) {
 	var id sql.NullInt64
 	if err := db.QueryRowContext(ctx, "SELECT OBJECT_ID(@p1, N'U')", name.quoted()).Scan(&id); err != nil {
 		return 0, fmt.Errorf("look up table %s: %w", name, err)
 	}
 	if !id.Valid {
-		return 0, errNoTable
+		return 0, plan.ErrNoTable
 	}
 	return id.Int64, nil
 }
@@ -74,13 +80,13 @@ func objectID(ctx context.Context, db *sql.DB, name tableName) (int64, error) {
 // tableExists reports whether the user table name exists.
 func tableExists(ctx context.Context, db *sql.DB, name tableName) (bool, error) {
 	_, err := objectID(ctx, db, name)
-	if errors.Is(err, errNoTable) {
+	if errors.Is(err, plan.ErrNoTable) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-// lookupTable reads a table's columns and unique indexes; errNoTable if
+// lookupTable reads a table's columns and unique indexes; plan.ErrNoTable if
 // there is no such user table. Identity columns are sys.columns'
 // is_identity
 // (https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-columns-transact-sql);

@@ -1,7 +1,6 @@
 package sqlserver
 
 import (
-	"encoding/json"
 	"slices"
 
 	"github.com/syncd-dev/syncd/apply"
@@ -19,25 +18,7 @@ var _ plan.Dialect[*table] = (*tx)(nil)
 
 // Table implements plan.Dialect.
 func (x *tx) Table(id capture.TableID) (*table, *plan.Table, bool) {
-	tb := x.t.tables[id]
-	if tb == nil {
-		return nil, nil, false
-	}
-	return tb, &tb.Table, true
-}
-
-// Reset implements plan.Dialect.
-func (x *tx) Reset() { x.r.Reset() }
-
-// Put implements plan.Dialect: it converts raw to the column's driver
-// value and appends it to x.r.
-func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
-	v, err := convert(&tb.cols[i], raw)
-	if err != nil {
-		return err
-	}
-	x.r.Put(v)
-	return nil
+	return x.t.tables.Table(id)
 }
 
 // Write implements plan.Dialect.
@@ -51,15 +32,15 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	case plan.Truncate:
 		x.PushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil, 0), nil, c, 0))
 	case plan.DeleteRow:
-		x.PushAlone(one(plan.DeleteRow, slices.Clone(x.r.Vals), false))
+		x.PushAlone(one(plan.DeleteRow, slices.Clone(x.Row.Vals), false))
 	case plan.Update:
 		// c leaves values out (Unchanged): if the row is missing, the
 		// update fails as rejected rather than insert it without them.
-		x.PushAlone(one(plan.Update, slices.Clone(x.r.Vals), true))
+		x.PushAlone(one(plan.Update, slices.Clone(x.Row.Vals), true))
 	case plan.MoveKey:
-		x.PushAlone(one(plan.MoveKey, slices.Clone(x.r.Vals), false))
-		x.Push(one(plan.Upsert, slices.Clone(x.r.Vals[:len(cols)]), false))
+		x.PushAlone(one(plan.MoveKey, slices.Clone(x.Row.Vals), false))
+		x.Push(one(plan.Upsert, slices.Clone(x.Row.Vals[:len(cols)]), false))
 	default:
-		x.AddRow(tb, o, cols, c, &x.r)
+		x.AddRow(tb, o, cols, c, &x.Row)
 	}
 }

@@ -76,7 +76,7 @@ import (
 const dsnVar = "SYNCD_TEST_MSSQL_DSN"
 
 // suite runs the tests every target must pass against a real server.
-var suite = applytest.Suite{NewEnv: suiteEnv, Schema: "", OpsDDL: opsDDL, StrictDDL: strictDDL, ErrTxDone: ErrTxDone}
+var suite = applytest.Suite{NewEnv: suiteEnv, Schema: "", OpsDDL: opsDDL, StrictDDL: strictDDL}
 
 const opsDDL = `CREATE TABLE items (id integer PRIMARY KEY, name nvarchar(max), note nvarchar(max), qty integer, extra nvarchar(max) DEFAULT 'x');
 CREATE TABLE pairs (a integer, b nvarchar(10), v nvarchar(max), PRIMARY KEY (a, b));

@@ -3,7 +3,6 @@ package sqlserver
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -98,26 +97,13 @@ const errInvalidObject = 208
 // Checkpoint implements apply.Target. A missing scope_info table is no
 // error: there is no checkpoint yet.
 func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoint.Record, bool, error) {
-	if err := t.idle(); err != nil {
-		return checkpoint.Record{}, false, err
-	}
 	db, err := t.connect(ctx)
 	if err != nil {
 		return checkpoint.Record{}, false, err
 	}
-	si := plan.ScopeInfo{Scope: scope, Source: source}
-	err = db.QueryRowContext(ctx, t.sql.readCheckpoint, scope, source).Scan(si.Scan()...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows), slices.Contains(serverErrors(err), errInvalidObject):
-		return checkpoint.Record{}, false, nil
-	case err != nil:
-		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.scopeInfo, err)
-	}
-	rec, err := si.Record()
-	if err != nil {
-		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, t.scopeInfo, err)
-	}
-	return rec, true, nil
+	return sqltx.ReadCheckpoint(ctx, db, t.sql.readCheckpoint, t.scopeInfo, scope, source, func(err error) bool {
+		return slices.Contains(serverErrors(err), errInvalidObject)
+	})
 }
 
 // writeCheckpoint returns the statement that writes rec as its scope's

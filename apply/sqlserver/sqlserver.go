@@ -23,14 +23,14 @@ package sqlserver
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
 	mssql "github.com/microsoft/go-mssqldb"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/apply/sqltx"
 )
 
 // Config is what one SQL Server target needs.
@@ -50,17 +50,7 @@ type Config struct {
 }
 
 // Options are a Target's optional dependencies.
-type Options struct {
-	Logger hclog.Logger // nil: no logs
-}
-
-// DefaultScopeInfoTable is the scope_info table's name when the config
-// sets none.
-const DefaultScopeInfoTable = "syncd_scope_info"
-
-// ErrTxDone is returned by the methods of a Tx that has committed, rolled
-// back or failed.
-var ErrTxDone = errors.New("transaction already ended")
+type Options = apply.TargetOptions
 
 // Target writes to one SQL Server over a single connection (a
 // database/sql pool of one), opened on first use and opened again after
@@ -76,9 +66,8 @@ type Target struct {
 	scopeInfo tableName
 	sql       scopeInfoSQL
 
-	db     *sql.DB
-	tables map[capture.TableID]*table // prepared tables by target name
-	open   *tx                        // the open transaction, if any
+	pool   sqltx.Conn
+	tables plan.Tables[*table] // prepared tables by target name
 
 	// groupRows is the most rows one statement writes (maxGroupRows).
 	groupRows int
@@ -94,88 +83,51 @@ func New(cfg Config, o Options) (*Target, error) {
 		return nil, fmt.Errorf("parse dsn of target %s: %w", cfg.Name, err)
 	}
 	if cfg.ScopeInfoTable == "" {
-		cfg.ScopeInfoTable = DefaultScopeInfoTable
+		cfg.ScopeInfoTable = apply.DefaultScopeInfoTable
 	}
 	name, err := parseName(cfg.ScopeInfoTable)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: scope_info_table: %w", cfg.Name, err)
 	}
-	log := o.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
-	return &Target{
+	t := &Target{
 		cfg:       cfg,
 		connector: conn,
-		log:       log.Named("sqlserver"),
+		log:       o.Log("sqlserver"),
 		scopeInfo: name,
 		sql:       newScopeInfoSQL(name),
-		tables:    make(map[capture.TableID]*table),
+		tables:    make(plan.Tables[*table]),
 		groupRows: maxGroupRows,
-	}, nil
+	}
+	t.pool = sqltx.NewConn(cfg.Name, t.dial)
+	return t, nil
 }
 
-// connect returns the connection pool, opening it if there is none. Its
-// errors are retryable, but for a login the server refuses (classify).
+// connect fails while a transaction is open. Else it returns the
+// connection pool, opening it if there is none (dial).
 func (t *Target) connect(ctx context.Context) (*sql.DB, error) {
-	if t.db != nil {
-		return t.db, nil
-	}
-	db := sql.OpenDB(t.connector)
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
+	return t.pool.Connect(ctx)
+}
+
+// dial opens a pool of one connection to the server. Its errors are
+// retryable, but for a login the server refuses (classify).
+func (t *Target) dial(ctx context.Context) (*sql.DB, error) {
+	db := sqltx.Pool(t.connector)
 	var version string
 	if err := db.QueryRowContext(ctx, "SELECT @@VERSION").Scan(&version); err != nil {
 		db.Close()
 		return nil, classifyConnect(fmt.Errorf("connect to target %s: %w", t.cfg.Name, err))
 	}
-	t.db = db
 	t.log.Debug("connected", "version", version)
 	return db, nil
-}
-
-// idle fails while a transaction is open: the connection is in use.
-func (t *Target) idle() error {
-	if t.open != nil {
-		return fmt.Errorf("target %s: a transaction is open", t.cfg.Name)
-	}
-	return nil
 }
 
 // Begin implements apply.Target: it starts a transaction on the server,
 // connecting first if needed, so an unreachable server fails here. The
 // transaction is rolled back if ctx is canceled before Commit.
 func (t *Target) Begin(ctx context.Context, isolate bool) (apply.Tx, error) {
-	if err := t.idle(); err != nil {
-		return nil, err
-	}
-	db, err := t.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	stx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin a transaction at target %s: %w", t.cfg.Name, err)
-	}
-	x := newTx(t, stx, isolate)
-	t.open = x
-	return x, nil
+	return t.pool.Begin(ctx, func(stx *sql.Tx) apply.Tx { return newTx(t, stx, isolate) })
 }
 
 // Close implements apply.Target: it rolls back an open transaction and
 // closes the connection.
-func (t *Target) Close() {
-	if t.open != nil {
-		t.open.Rollback(context.Background())
-	}
-	t.closeDB()
-}
-
-// closeDB closes the connection, if any: at Close, or when its state is
-// unknown.
-func (t *Target) closeDB() {
-	if t.db != nil {
-		t.db.Close()
-		t.db = nil
-	}
-}
+func (t *Target) Close() { t.pool.Close() }

@@ -213,11 +213,11 @@ func TestGroupSplitsAtParameterLimit(t *testing.T) {
 			}
 			rows := 3*maxParams/ncols + 2 // several statements' worth
 			for r := range rows {
-				x.r.Reset()
+				x.Row.Reset()
 				for range ncols {
-					x.r.Put(int64(r))
+					x.Row.Put(int64(r))
 				}
-				x.AddRow(tb, plan.Upsert, idx, nil, &x.r)
+				x.AddRow(tb, plan.Upsert, idx, nil, &x.Row)
 			}
 			x.Flush()
 			next := int64(0)
@@ -255,10 +255,10 @@ func TestGroupSplitsAtRepeatedKey(t *testing.T) {
 	tb := testTable(t, items, "")
 	x := newTx(&Target{groupRows: maxGroupRows}, nil, false)
 	for _, id := range []int64{1, 2, 1, 3, 3} {
-		x.r.Reset()
-		x.r.Put(id)
-		x.r.Put("n")
-		x.AddRow(tb, plan.Upsert, []int{0, 1}, nil, &x.r)
+		x.Row.Reset()
+		x.Row.Put(id)
+		x.Row.Put("n")
+		x.AddRow(tb, plan.Upsert, []int{0, 1}, nil, &x.Row)
 	}
 	x.Flush()
 	var got []string
@@ -271,9 +271,9 @@ func TestGroupSplitsAtRepeatedKey(t *testing.T) {
 	// Deletes may repeat a key: deleting twice is deleting once.
 	x.Discard()
 	for _, id := range []int64{1, 1} {
-		x.r.Reset()
-		x.r.Put(id)
-		x.AddRow(tb, plan.Delete, []int{0}, nil, &x.r)
+		x.Row.Reset()
+		x.Row.Put(id)
+		x.AddRow(tb, plan.Delete, []int{0}, nil, &x.Row)
 	}
 	x.Flush()
 	if q := x.Queued(); len(q) != 1 || q[0].Rows != 2 {

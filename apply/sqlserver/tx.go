@@ -3,6 +3,7 @@ package sqlserver
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/plan"
@@ -18,7 +19,6 @@ type tx struct {
 	*sqltx.Tx[*table]
 	t    *Target
 	plan plan.Planner[*table]
-	r    sqltx.Row // the values of the row being planned
 }
 
 var _ apply.Tx = (*tx)(nil)
@@ -31,7 +31,10 @@ func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
 	x := &tx{t: t}
 	x.plan = plan.New[*table](t.cfg.Name, x)
 	x.Tx = sqltx.NewTx(stx, &x.plan, isolate, sqltx.Config[*table]{
-		Group:   newGroup(t.groupRows),
+		Group: newGroup(t.groupRows),
+		Convert: func(tb *table, i int, raw json.RawMessage) (any, error) {
+			return convert(&tb.cols[i], raw)
+		},
 		Take:    take,
 		Refused: refused,
 		OnError: x.identityOff,
@@ -39,14 +42,9 @@ func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
 		SetSavepoint:        "SAVE TRANSACTION " + savepoint,
 		RollbackToSavepoint: "ROLLBACK TRANSACTION " + savepoint,
 		Checkpoint:          t.writeCheckpoint,
-		Ended: func() {
-			if t.open == x {
-				t.open = nil
-			}
-		},
-		Broken:    t.closeDB,
-		ErrTxDone: ErrTxDone,
-		Log:       t.log,
+		Ended:               func() { t.pool.Ended(x) },
+		Broken:              t.pool.CloseDB,
+		Log:                 t.log,
 	})
 	return x
 }

@@ -5,8 +5,9 @@
 // rows one multi-row statement gathers; and Runner, which sends the
 // statements in order, one round trip each, the next batch by a
 // goroutine while the worker converts the following changes, each error
-// naming its statement and classified as a rejected change or not. An
-// engine plans rows with apply/plan and builds their statements.
+// naming its statement and classified as a rejected change or not; Conn,
+// the target's one connection; and ReadCheckpoint. An engine plans rows
+// with apply/plan and builds their statements.
 //
 // This package imports no database driver.
 package sqltx
@@ -14,10 +15,12 @@ package sqltx
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/checkpoint"
 )
 
 // Stmt is a statement to send.
@@ -171,4 +174,24 @@ func FirstWords(s string) string {
 		}
 	}
 	return s
+}
+
+// ReadCheckpoint reads the checkpoint of scope and source from db by
+// query, which selects plan.ScopeInfo's columns of the scope_info table
+// named table. A missing row, or an error noTable reports (a missing
+// table or database), is no error: there is no checkpoint yet.
+func ReadCheckpoint(ctx context.Context, db *sql.DB, query string, table fmt.Stringer, scope, source string, noTable func(error) bool) (checkpoint.Record, bool, error) {
+	si := plan.ScopeInfo{Scope: scope, Source: source}
+	err := db.QueryRowContext(ctx, query, scope, source).Scan(si.Scan()...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows), err != nil && noTable(err):
+		return checkpoint.Record{}, false, nil
+	case err != nil:
+		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, table, err)
+	}
+	rec, err := si.Record()
+	if err != nil {
+		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, table, err)
+	}
+	return rec, true, nil
 }

@@ -3,6 +3,7 @@ package sqltx
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -25,6 +26,9 @@ type Config[T comparable] struct {
 	// Group is the empty group of the transaction's multi-row
 	// statements, with its limits.
 	Group Group[T]
+	// Convert returns the driver value of raw, the JSON value of column
+	// i of tb, for Put.
+	Convert func(tb T, i int, raw json.RawMessage) (any, error)
 	// Take returns the statement of the rows of g, which is not empty.
 	Take func(g *Group[T]) Stmt
 	// Refused tells the server errors that reject a row (apply.Reject).
@@ -42,9 +46,7 @@ type Config[T comparable] struct {
 	// Broken is called when a rollback failed on a connection that still
 	// answers: its state is unknown, the engine closes it.
 	Broken func()
-	// ErrTxDone is the error of the methods of a Tx that ended.
-	ErrTxDone error
-	Log       hclog.Logger
+	Log    hclog.Logger
 }
 
 // Tx is a target transaction of a database/sql engine, open on the
@@ -64,6 +66,7 @@ type Config[T comparable] struct {
 // savepoint (a transaction the server doomed).
 type Tx[T comparable] struct {
 	*Runner
+	Row     Row // the values of the row being planned (Reset, Put)
 	cfg     Config[T]
 	plan    Planner
 	g       Group[T]
@@ -89,6 +92,20 @@ func (x *Tx[T]) AddRow(tb T, o plan.Op, cols []int, c *apply.Change, r *Row) {
 	if x.g.Full() {
 		x.Push(x.take())
 	}
+}
+
+// Reset implements plan.Dialect: it empties x.Row.
+func (x *Tx[T]) Reset() { x.Row.Reset() }
+
+// Put implements plan.Dialect: it converts raw to the column's driver
+// value (Config.Convert) and appends it to x.Row.
+func (x *Tx[T]) Put(tb T, i int, raw json.RawMessage) error {
+	v, err := x.cfg.Convert(tb, i, raw)
+	if err != nil {
+		return err
+	}
+	x.Row.Put(v)
+	return nil
 }
 
 // PushAlone queues the group, then q.
@@ -117,7 +134,7 @@ func (x *Tx[T]) take() Stmt {
 // Apply implements apply.Tx.
 func (x *Tx[T]) Apply(ctx context.Context, c *apply.Change) error {
 	if x.done {
-		return x.cfg.ErrTxDone
+		return apply.ErrTxDone
 	}
 	if x.isolate {
 		return x.applyIsolated(ctx, c)
@@ -167,7 +184,7 @@ func (x *Tx[T]) applyIsolated(ctx context.Context, c *apply.Change) error {
 // Commit implements apply.Tx.
 func (x *Tx[T]) Commit(ctx context.Context, rec checkpoint.Record) error {
 	if x.done {
-		return x.cfg.ErrTxDone
+		return apply.ErrTxDone
 	}
 	x.Flush()
 	x.Push(x.cfg.Checkpoint(rec))
