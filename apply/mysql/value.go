@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 // errNotJSON is a value that is not the JSON the wire format promises.
@@ -140,17 +142,11 @@ func parseInteger(col *column, s string) (any, error) {
 	return u, nil
 }
 
-// decimal checks the exact decimal text s: MySQL has no NaN or
-// infinities, and rounds fraction digits beyond a column's scale without
-// an error, which would change the value.
+// decimal checks the exact decimal text s (plan.CheckDecimal) and
+// returns it.
 func decimal(col *column, s string) (any, error) {
-	digits := strings.TrimLeft(s, "+-")
-	intPart, frac, _ := strings.Cut(digits, ".")
-	if intPart == "" && frac == "" || strings.Trim(intPart, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" {
-		return nil, fmt.Errorf("%q is not a decimal number MySQL can hold", s)
-	}
-	if frac = strings.TrimRight(frac, "0"); col.scale >= 0 && len(frac) > col.scale {
-		return nil, fmt.Errorf("%s has %d digits after the point; the column keeps %d", s, len(frac), col.scale)
+	if err := plan.CheckDecimal(s, col.scale, "MySQL"); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
