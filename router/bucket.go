@@ -7,23 +7,41 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// openBucket opens one of syncd's KV buckets, creating it if needed,
-// file-stored with replicas replicas (at least 1), each key keeping its
-// last value only.
-func (c *Conn) openBucket(ctx context.Context, bucket, description string, replicas int) (jetstream.KeyValue, error) {
-	js, err := jetstream.New(c.nc)
-	if err != nil {
-		return nil, fmt.Errorf("open jetstream: %w", err)
-	}
+// buckets are syncd's KV buckets: their descriptions and how many values
+// each key keeps (0: the server's default, one).
+var buckets = map[string]struct {
+	description string
+	history     uint8
+}{
+	PositionBucket: {"syncd source read positions", 1},
+	ControlBucket:  {"syncd scope controls (paused scopes)", 1},
+	ScopeBucket:    {"syncd scope definitions and versions", 10},
+	SchemaBucket:   {"syncd scope table schemas", 0},
+	SnapshotBucket: {"syncd initial snapshots taken", 0},
+}
+
+// openBucket opens one of syncd's KV buckets (see buckets), creating it
+// if needed, file-stored with replicas replicas (at least 1).
+func openBucket(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.KeyValue, error) {
+	b := buckets[bucket]
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      bucket,
-		Description: description,
+		Description: b.description,
 		Storage:     jetstream.FileStorage,
 		Replicas:    max(replicas, 1),
-		History:     1,
+		History:     b.history,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
 	}
 	return kv, nil
+}
+
+// openBucket opens one of syncd's KV buckets on c, as openBucket does.
+func (c *Conn) openBucket(ctx context.Context, bucket string, replicas int) (jetstream.KeyValue, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	return openBucket(ctx, js, bucket, replicas)
 }

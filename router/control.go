@@ -41,7 +41,7 @@ type Control struct {
 // once it has read every scope's current state: from then on State is
 // never older than what the bucket held at the call. Close stops it.
 func (c *Conn) Control(ctx context.Context, replicas int) (*Control, error) {
-	kv, err := c.openBucket(ctx, ControlBucket, "syncd scope controls (paused scopes)", replicas)
+	kv, err := c.openBucket(ctx, ControlBucket, replicas)
 	if err != nil {
 		return nil, err
 	}

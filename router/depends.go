@@ -19,13 +19,9 @@ type SnapshotWatch struct {
 // on Updates. It creates the bucket as the router does if it does not
 // exist yet, with replicas, so that a watch may start before the router.
 func (c *Conn) WatchSnapshots(ctx context.Context, scope string, replicas int) (*SnapshotWatch, error) {
-	js, err := jetstream.New(c.nc)
+	kv, err := c.openBucket(ctx, SnapshotBucket, replicas)
 	if err != nil {
-		return nil, fmt.Errorf("open jetstream: %w", err)
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, snapshotBucketConfig(replicas))
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", SnapshotBucket, err)
+		return nil, err
 	}
 	w, err := kv.Watch(ctx, scope+".>", jetstream.UpdatesOnly(), jetstream.IgnoreDeletes())
 	if err != nil {

@@ -23,7 +23,7 @@ type Positions struct {
 
 // Positions opens the position bucket, creating it if needed.
 func (c *Conn) Positions(ctx context.Context, replicas int) (*Positions, error) {
-	kv, err := c.openBucket(ctx, PositionBucket, "syncd source read positions", replicas)
+	kv, err := c.openBucket(ctx, PositionBucket, replicas)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func TestRecorded(t *testing.T) {
 		t.Fatalf("the reads created streams %v", got)
 	}
 
-	versions, err := openScopes(ctx, js, 1)
+	versions, err := openBucket(ctx, js, ScopeBucket, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

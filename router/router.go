@@ -122,14 +122,14 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		metrics:  o.Metrics,
 		now:      time.Now,
 	}
-	if r.schemas, err = openSchemaBucket(ctx, js, o.Streams.Replicas); err != nil {
+	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
 		return nil, err
 	}
 	if err := r.loadSnapshots(ctx, js, cfg, o.Streams.Replicas); err != nil {
 		return nil, err
 	}
 	inbox := nc.NewRespInbox()
-	versions, err := openScopes(ctx, js, o.Streams.Replicas) // once: a hub may have a thousand scopes
+	versions, err := openBucket(ctx, js, ScopeBucket, o.Streams.Replicas) // once: a hub may have a thousand scopes
 	if err != nil {
 		return nil, err
 	}

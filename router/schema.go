@@ -78,19 +78,6 @@ func tableSchema(st *scopes.Table, t *capture.Table, p *plan, kind string) Table
 	return ts
 }
 
-func openSchemaBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      SchemaBucket,
-		Description: "syncd scope table schemas",
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(replicas, 1),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", SchemaBucket, err)
-	}
-	return kv, nil
-}
-
 // putSchema records ts unless the bucket already holds the same. Columns
 // the recorded schema has and ts lacks (dropped or renamed at the source)
 // stay in the record, after those of ts: messages published before the

@@ -64,22 +64,12 @@ func definitionHash(st *scopes.Table) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// snapshotBucketConfig is SnapshotBucket's configuration.
-func snapshotBucketConfig(replicas int) jetstream.KeyValueConfig {
-	return jetstream.KeyValueConfig{
-		Bucket:      SnapshotBucket,
-		Description: "syncd initial snapshots taken",
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(replicas, 1),
-	}
-}
-
 // loadSnapshots finds the tables of the router's scopes that want an
 // initial snapshot and have none for their current definition.
 func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg *scopes.Config, replicas int) error {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, snapshotBucketConfig(replicas))
+	kv, err := openBucket(ctx, js, SnapshotBucket, replicas)
 	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", SnapshotBucket, err)
+		return err
 	}
 	r.snapshots = kv
 	for _, s := range cfg.Scopes {

@@ -22,21 +22,6 @@ type ScopeRecord struct {
 	Definition json.RawMessage `json:"definition"`
 }
 
-// openScopes opens the bucket of scope definitions, creating it if needed.
-func openScopes(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      ScopeBucket,
-		Description: "syncd scope definitions and versions",
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(replicas, 1),
-		History:     10,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", ScopeBucket, err)
-	}
-	return kv, nil
-}
-
 // scopeVersion returns the scope's version: 1 for a new scope, one more
 // than the recorded version when its definition changed. Concurrent
 // writers are detected by revision, so two instances never hand out the
