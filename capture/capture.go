@@ -200,16 +200,40 @@ type SnapshotRequest struct {
 	// ExitWhere, if not nil, selects the rows to delete (OpDelete, the row
 	// as Before): rows that have left the scope. It is rendered as Where.
 	ExitWhere func(args []any) (sql string, out []any)
+	// InScope selects the rows of the scope's new definition, rendered as
+	// Where; nil means every row. A chunked backfill reads again, with
+	// it, the rows whose updates the sink dropped (see Snapshotter).
+	InScope func(args []any) (sql string, out []any)
+	// Resume is the state a chunked backfill of this request last
+	// recorded (Snapshotter.SnapshotProgressed), to continue after the
+	// last chunk recorded; nil to start from the beginning. A resumed
+	// request does not truncate again: that was done before.
+	Resume []byte
 }
 
 // Snapshotter is implemented by sinks whose scopes want initial snapshots.
 //
-// A source takes each snapshot as one transaction with Snapshot set, all
-// its events with Event.Scope set: a truncate if the request says
-// Truncate, a delete (OpDelete) for every row ExitWhere selects, then a
-// read (OpRead) for every row Where selects. It places that transaction
-// in its log at a point where the copy is exact: every change committed
-// before it is in the copy, every change after it follows it.
+// A source takes a snapshot in one of two ways. Both send transactions
+// with Snapshot set and all their events with Event.Scope set: a
+// truncate if the request says Truncate, a delete (OpDelete) for every
+// row ExitWhere selects, and a read (OpRead) for every row Where selects.
+//
+// One transaction: the whole copy is placed in the log at a point where
+// it is exact: every change committed before it is in the copy, every
+// change after it follows it.
+//
+// A chunked backfill, for tables with a primary key: the rows are read
+// in key order, in chunks, each between a low and a high watermark that
+// the source writes into its own log, while live changes keep flowing.
+// A chunk goes out as one transaction at its high watermark, without the
+// rows that changes committed in its window (or not yet visible to its
+// read) touched: those changes carry them. The truncate, if any, goes out
+// at the first low watermark. While a backfill of a table is open (from
+// its first snapshot event to SnapshotDone), the sink must drop, for that
+// scope, changes whose new row leaves values out (Absent: unchanged
+// TOAST), since the row may not be at the targets yet; the source reads
+// such rows again, with InScope, in a later chunk. After each chunk the
+// source records its state with SnapshotProgressed.
 type Snapshotter interface {
 	// Snapshots returns the snapshots still to take. Until the snapshot
 	// transaction of a Truncate request begins, the sink drops live
@@ -220,6 +244,10 @@ type Snapshotter interface {
 	// Sources call it after Drain; a snapshot not recorded done is taken
 	// again after a restart.
 	SnapshotDone(ctx context.Context, req SnapshotRequest, rows int64) error
+	// SnapshotProgressed records the state of a chunked backfill of req,
+	// of rows rows so far, once everything sent before it is durable; a
+	// restart hands it back as SnapshotRequest.Resume.
+	SnapshotProgressed(ctx context.Context, req SnapshotRequest, state []byte, rows int64) error
 	// Resnapshot is called when the source's log no longer holds the
 	// changes since its saved position (lost is why). If every scope of
 	// the sink allows it, the sink forgets every snapshot taken, so that

@@ -259,16 +259,18 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 			continue
 		case ev.Scope != "":
 			r.snapshotStarted(k)
-		case len(r.pending) > 0 && r.pending[k] != nil && r.pending[k].req.Truncate:
+		case len(r.pending) > 0 && r.pending[k] != nil && r.pending[k].req.Truncate && r.pending[k].req.Resume == nil:
 			continue
 		}
 		p, err := r.plan(ctx, st, ev.Table)
 		if err != nil {
 			return err
 		}
-		m, ok := p.route(ev, r.pending[k] != nil) // only diffs are pending here
+		m, ok := p.route(ev, r.stale(k))
 		if ev.Txn.Snapshot {
 			ok = snapshotMessage(&m, ok, r.taken[k])
+		} else if ok && m.after != nil && r.backfilling(k) && capture.HasAbsent(m.after) {
+			ok = false // the source reads the row again
 		}
 		if !ok {
 			continue

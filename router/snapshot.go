@@ -107,6 +107,9 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 				return err
 			}
 			p := &pendingSnapshot{req: req, hash: definitionHash(st), def: defOf(st)}
+			if p.req.Resume, err = r.loadProgress(ctx, k, p.hash); err != nil {
+				return err
+			}
 			if !copy { // nothing to send: record the new definition
 				if _, err := kv.Put(ctx, k.kv(), mustJSON(snapshotRecord{Hash: p.hash, Def: p.def, Rows: rec.Rows, Done: time.Now().UTC()})); err != nil {
 					return fmt.Errorf("record snapshot of %s in scope %s: %w", st.ID, s.Name, err)
@@ -151,6 +154,7 @@ func (r *Router) snapshotRequest(s *scopes.Scope, st *scopes.Table, rec *snapsho
 		return func(args []any) (string, []any) { return in.SQL(dialect, args) }
 	}
 	req.Where = render(st.Where, nil, false)
+	req.InScope = req.Where
 	if rec == nil {
 		return req, true, nil
 	}
@@ -218,8 +222,10 @@ func (r *Router) Resnapshot(ctx context.Context, lost error) error {
 	for _, s := range r.scopes {
 		for _, st := range s.Tables {
 			k := tableKey{scope: s.Name, table: st.ID}
-			if err := r.snapshots.Delete(ctx, k.kv()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-				return fmt.Errorf("forget snapshot of %s in scope %s: %w", st.ID, s.Name, err)
+			for _, key := range []string{k.kv(), k.progressKV()} {
+				if err := r.snapshots.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+					return fmt.Errorf("forget snapshot of %s in scope %s: %w", st.ID, s.Name, err)
+				}
 			}
 			req, _, err := r.snapshotRequest(s, st, nil)
 			if err != nil {
@@ -274,7 +280,80 @@ func (r *Router) SnapshotDone(ctx context.Context, req capture.SnapshotRequest, 
 		return fmt.Errorf("record snapshot of %s in scope %s: %w", req.Table, req.Scope, err)
 	}
 	delete(r.taken, k)
+	if err := r.snapshots.Delete(ctx, k.progressKV()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("record snapshot of %s in scope %s: %w", req.Table, req.Scope, err)
+	}
 	return nil
+}
+
+// progressRecord is the state of a chunked backfill after its last chunk
+// recorded, for the definition Hash names.
+type progressRecord struct {
+	Hash  string          `json:"hash"`
+	State json.RawMessage `json:"state"`
+	Rows  int64           `json:"rows"`
+	At    time.Time       `json:"at"`
+}
+
+func (k tableKey) progressKV() string { return k.kv() + ".progress" }
+
+// SnapshotProgressed implements capture.Snapshotter.
+func (r *Router) SnapshotProgressed(ctx context.Context, req capture.SnapshotRequest, state []byte, rows int64) error {
+	k := tableKey{scope: req.Scope, table: req.Table}
+	p := r.taken[k]
+	if p == nil {
+		p = r.pending[k]
+	}
+	if p == nil {
+		return fmt.Errorf("record backfill progress of %s in scope %s: no snapshot of it was taken", req.Table, req.Scope)
+	}
+	rec := progressRecord{Hash: p.hash, State: state, Rows: rows, At: time.Now().UTC()}
+	if _, err := r.snapshots.Put(ctx, k.progressKV(), mustJSON(rec)); err != nil {
+		return fmt.Errorf("record backfill progress of %s in scope %s: %w", req.Table, req.Scope, err)
+	}
+	return nil
+}
+
+// loadProgress returns the state a backfill of k recorded for the
+// definition hash, or nil.
+func (r *Router) loadProgress(ctx context.Context, k tableKey, hash string) ([]byte, error) {
+	e, err := r.snapshots.Get(ctx, k.progressKV())
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read backfill progress of %s in scope %s: %w", k.table, k.scope, err)
+	}
+	var rec progressRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return nil, fmt.Errorf("read backfill progress of %s in scope %s: %w", k.table, k.scope, err)
+	}
+	if rec.Hash != hash {
+		return nil, nil // of another definition: start afresh
+	}
+	return rec.State, nil
+}
+
+// stale reports whether the targets of k may still hold rows of the
+// scope's previous definition: a diff snapshot of k is pending or under
+// way.
+func (r *Router) stale(k tableKey) bool {
+	p := r.pending[k]
+	if p == nil {
+		p = r.taken[k]
+	}
+	return p != nil && !p.req.Truncate
+}
+
+// backfilling reports whether a snapshot of k is open: taken and not
+// done, or to be resumed. Its scope drops changes whose new row leaves
+// values out, which the source reads again (capture.Snapshotter).
+func (r *Router) backfilling(k tableKey) bool {
+	if r.taken[k] != nil {
+		return true
+	}
+	p := r.pending[k]
+	return p != nil && p.req.Resume != nil
 }
 
 // snapshotStarted moves a table from pending (live changes dropped) to

@@ -133,6 +133,10 @@ func (r snapshotRecorder) SnapshotDone(_ context.Context, req capture.SnapshotRe
 	return nil
 }
 
+func (r snapshotRecorder) SnapshotProgressed(context.Context, capture.SnapshotRequest, []byte, int64) error {
+	return nil
+}
+
 func (r snapshotRecorder) Resnapshot(_ context.Context, lost error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

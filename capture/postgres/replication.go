@@ -37,6 +37,8 @@ type session struct {
 	snapshotter capture.Snapshotter // nil if the sink takes no snapshots
 	toSnapshot  []capture.SnapshotRequest
 	snap        *snapshot // exported, waiting for the stream to reach it
+	bf          *backfill // the chunked backfill running, if any
+	xid         uint32    // the open transaction's id
 	lastPing    time.Time // when we last asked the server for a keepalive
 }
 
@@ -47,6 +49,7 @@ func (ss *session) run(ctx context.Context) error {
 		if ss.snap != nil {
 			ss.snap.conn.Close(context.WithoutCancel(ctx))
 		}
+		ss.stopBackfill(ctx)
 	}()
 	if err := ss.prepareSnapshot(ctx); err != nil {
 		return err
@@ -117,6 +120,9 @@ func (ss *session) idle(ctx context.Context) error {
 		ss.unflushed = false
 	}
 	if err := ss.takeDueSnapshot(ctx, 0); err != nil {
+		return err
+	}
+	if err := ss.backfillFailed(); err != nil {
 		return err
 	}
 	if ss.snap != nil && ss.txn == nil && time.Since(ss.lastPing) > 100*time.Millisecond {
@@ -215,12 +221,17 @@ func (ss *session) apply(ctx context.Context, m pglogrepl.Message) error {
 		if err := ss.takeDueSnapshot(ctx, capture.Position(m.FinalLSN)); err != nil {
 			return err
 		}
+		ss.xid = m.Xid
 		ss.txn = &capture.Txn{
 			ID:         fmt.Sprint(m.Xid),
 			Pos:        capture.Position(m.FinalLSN),
 			CommitTime: m.CommitTime.UTC(),
 		}
 		return ss.sink.Begin(ctx, ss.txn)
+	case *pglogrepl.LogicalDecodingMessage:
+		if ss.txn != nil && m.Transactional {
+			ss.watermark(m)
+		}
 	case *pglogrepl.OriginMessage:
 		if ss.txn != nil {
 			ss.txn.Origin = m.Name
@@ -286,7 +297,15 @@ func (ss *session) apply(ctx context.Context, m pglogrepl.Message) error {
 		txn := ss.txn
 		ss.txn, ss.lastAck = nil, txn.Ack
 		ss.unflushed = true
-		return ss.sink.Commit(ctx, txn)
+		if err := ss.sink.Commit(ctx, txn); err != nil {
+			return err
+		}
+		if ss.bf != nil {
+			if err := ss.backfillFailed(); err != nil {
+				return err
+			}
+			return ss.backfillCommitted(ctx, ss.xid, txn)
+		}
 	}
 	return nil
 }
@@ -297,6 +316,11 @@ func (ss *session) change(ctx context.Context, ev *capture.Event) error {
 	}
 	ss.unflushed = true
 	ss.src.metrics.Changes.Inc()
+	if ss.bf != nil {
+		if err := ss.bf.touch(ev); err != nil {
+			return err
+		}
+	}
 	return ss.sink.Change(ctx, ev)
 }
 
@@ -318,6 +342,9 @@ func (ss *session) confirmable() capture.Position {
 	pos := max(ss.confirmed, durable)
 	if idle && ss.txn == nil && !ss.unflushed {
 		pos = max(pos, ss.serverEnd)
+	}
+	if ss.bf != nil { // a restart resumes the backfill from its last chunk recorded
+		pos = min(pos, max(ss.confirmed, ss.bf.hold))
 	}
 	return pos
 }

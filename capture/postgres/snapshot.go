@@ -42,10 +42,15 @@ type snapshot struct {
 // prepareSnapshot starts the next pending snapshot, if any: it exports a
 // snapshot through a temporary slot and imports it into a transaction.
 func (ss *session) prepareSnapshot(ctx context.Context) error {
-	if ss.snap != nil || len(ss.toSnapshot) == 0 {
+	if ss.snap != nil || ss.bf != nil || len(ss.toSnapshot) == 0 {
 		return nil
 	}
 	req := ss.toSnapshot[0]
+	if ti := ss.tables[req.Table]; ti != nil && len(ti.pk) > 0 {
+		ss.toSnapshot = ss.toSnapshot[1:]
+		ss.src.setStatus(func(st *Status) { st.SnapshotsPending = len(ss.toSnapshot) + 1 })
+		return ss.startBackfill(ctx, req, ti)
+	}
 	repl, err := ss.src.connectReplication(ctx)
 	if err != nil {
 		return err

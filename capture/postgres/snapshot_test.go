@@ -62,6 +62,10 @@ func (h *heldSnapshot) SnapshotDone(_ context.Context, _ capture.SnapshotRequest
 	return nil
 }
 
+func (h *heldSnapshot) SnapshotProgressed(context.Context, capture.SnapshotRequest, []byte, int64) error {
+	return nil
+}
+
 func (h *heldSnapshot) Resnapshot(context.Context, error) error {
 	return errors.New("not in this test")
 }
@@ -79,7 +83,7 @@ func TestSnapshotProgress(t *testing.T) {
 		`ANALYZE item`)
 	item := capture.TableID{Schema: "public", Name: "item"}
 	var logs syncBuffer
-	src, err := New(Config{Name: "app", DSN: dsn, Slot: "s", Publication: "p", Tables: []capture.TableSpec{{ID: item}}},
+	src, err := New(Config{Name: "app", DSN: dsn, Slot: "s", Publication: "p", Tables: []capture.TableSpec{{ID: item}}, ChunkRows: 1000},
 		Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})})
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,7 @@ type Config struct {
 	StatusInterval time.Duration // how often to confirm to the server; default 10s
 	DrainTimeout   time.Duration // how long a stop waits for in-flight publishes; default 30s
 	IdleFlush      time.Duration // flush the sink after this long without data; default 2ms
+	ChunkRows      int           // rows a backfill reads per chunk; default 10,000
 }
 
 // Options are a Source's optional dependencies.
@@ -190,7 +191,7 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	err = pglogrepl.StartReplication(ctx, conn, s.cfg.Slot, 0, pglogrepl.StartReplicationOptions{
-		PluginArgs: []string{"proto_version '1'", "publication_names " + quoteLiteral(ident(s.cfg.Publication))},
+		PluginArgs: []string{"proto_version '1'", "messages 'true'", "publication_names " + quoteLiteral(ident(s.cfg.Publication))},
 	})
 	if err != nil {
 		return fmt.Errorf("start replication from slot %s: %w", s.cfg.Slot, err)

@@ -168,6 +168,10 @@ func (r *replica) Snapshots() []capture.SnapshotRequest {
 
 func (r *replica) SnapshotDone(context.Context, capture.SnapshotRequest, int64) error { return nil }
 
+func (r *replica) SnapshotProgressed(context.Context, capture.SnapshotRequest, []byte, int64) error {
+	return nil
+}
+
 func (r *replica) Resnapshot(_ context.Context, lost error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
