@@ -97,7 +97,7 @@ type backfill struct {
 	keyIdx  map[*capture.Table][]int
 	hold    capture.Position // confirm no further: the last chunk recorded
 	started time.Time
-	nextLog time.Time // when progress is next logged
+	nextLog time.Time     // when progress is next logged
 	delay   time.Duration // before the next chunk
 
 	res    chan chunkResult // the reader's rows, sent before the high watermark
