@@ -120,7 +120,12 @@ func (m *modelTarget) Resnapshot(context.Context, error) error { return nil }
 
 // converged returns nil once the model holds exactly the rows of item.
 func (m *modelTarget) converged(ctx context.Context, conn *pgx.Conn) error {
-	rows, err := conn.Query(ctx, `SELECT id, v, big FROM item ORDER BY id`)
+	return m.convergedWith(ctx, conn, "item")
+}
+
+// convergedWith returns nil once the model holds exactly the rows of table.
+func (m *modelTarget) convergedWith(ctx context.Context, conn *pgx.Conn, table string) error {
+	rows, err := conn.Query(ctx, `SELECT id, v, big FROM `+table+` ORDER BY id`)
 	if err != nil {
 		return err
 	}
@@ -163,14 +168,28 @@ func (m *modelTarget) converged(ctx context.Context, conn *pgx.Conn) error {
 
 func startItemSource(t *testing.T, dsn string, sink capture.Sink) {
 	t.Helper()
-	item := capture.TableID{Schema: "public", Name: "item"}
-	src, err := New(Config{Name: "app", DSN: dsn, Slot: "s", Publication: "p", Tables: []capture.TableSpec{{ID: item}}, ChunkRows: 500}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := newTablesSource(t, dsn, "item")
 	if err := src.Prepare(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	runSource(t, src, sink)
+}
+
+func newTablesSource(t *testing.T, dsn string, tables ...string) *Source {
+	t.Helper()
+	var specs []capture.TableSpec
+	for _, name := range tables {
+		specs = append(specs, capture.TableSpec{ID: capture.TableID{Schema: "public", Name: name}})
+	}
+	src, err := New(Config{Name: "app", DSN: dsn, Slot: "s", Publication: "p", Tables: specs, ChunkRows: 500}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func runSource(t *testing.T, src *Source, sink capture.Sink) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- src.Run(ctx, sink) }()
@@ -307,4 +326,79 @@ func TestBackfillCommittedNotVisible(t *testing.T) {
 	}
 	<-committed // a warning: the transaction has committed locally
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, conn) })
+}
+
+// TestPublicationAddWaitsForWriters: a table added to the publication
+// while a transaction that wrote to it is still open. Its write, which
+// the backfill cannot see and the stream would decode as of before the
+// table was published, must still reach the target: adding the table
+// waits for its writers.
+func TestPublicationAddWaitsForWriters(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	dsn := pg.CreateDB(t, "app")
+	pg.Exec(t, "app", itemTable, `CREATE TABLE extra (LIKE item INCLUDING ALL)`,
+		`INSERT INTO extra SELECT g, md5(g::text), 'b' FROM generate_series(1, 10) g`)
+	ctx := context.Background()
+	if err := newTablesSource(t, dsn, "item").Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	writer, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close(ctx)
+	tx, err := writer.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO extra VALUES (100, 'in flight', 'b')`); err != nil {
+		t.Fatal(err)
+	}
+
+	src := newTablesSource(t, dsn, "item", "extra")
+	prepared := make(chan error, 1)
+	go func() { prepared <- src.Prepare(ctx) }()
+	var waited bool
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		select {
+		case err := <-prepared:
+			prepared <- err
+			return nil
+		default:
+		}
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks WHERE relation = 'extra'::regclass AND NOT granted)`).Scan(&waited)
+		if err != nil || !waited {
+			return fmt.Errorf("adding the table neither waits nor is done (%v)", err)
+		}
+		return nil
+	})
+	sink := newModelTarget(capture.SnapshotRequest{Scope: "x", Table: capture.TableID{Schema: "public", Name: "extra"}, Truncate: true})
+	if waited {
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-prepared; err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, src, sink)
+	if !waited { // the old way: the writer commits after the backfill
+		testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			if sink.done < 0 {
+				return fmt.Errorf("the backfill is not done")
+			}
+			return nil
+		})
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error { return sink.convergedWith(ctx, conn, "extra") })
 }

@@ -279,9 +279,8 @@ SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate AND p
 		}
 		slices.SortFunc(current, compareTableID)
 		if !slices.Equal(current, want) {
-			s.log.Info("updating publication tables", "publication", s.cfg.Publication, "tables", len(want))
-			if _, err := cat.Exec(ctx, "ALTER PUBLICATION "+pub+" SET TABLE "+list); err != nil {
-				return false, fmt.Errorf("update publication %s: %w", s.cfg.Publication, err)
+			if err := s.setPublicationTables(ctx, cat, current, want, list); err != nil {
+				return false, err
 			}
 		}
 	}
@@ -291,6 +290,37 @@ SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate AND p
 		}
 	}
 	return false, nil
+}
+
+// setPublicationTables makes want the publication's tables. Changes to
+// a table added are published only by transactions that start after the
+// ALTER commits: a transaction that wrote to it before and commits after
+// would be decoded as of its writes, when the table was not published,
+// and its rows lost (electric-sql/electric#4787). So the ALTER runs in a
+// transaction that first locks the added tables in SHARE mode, which
+// waits for their writers to finish and holds off new ones until the
+// ALTER commits; the backfill that follows reads everything before.
+func (s *Source) setPublicationTables(ctx context.Context, cat *pgx.Conn, current, want []capture.TableID, list string) error {
+	var added []string
+	for _, id := range want {
+		if _, found := slices.BinarySearchFunc(current, id, compareTableID); !found {
+			added = append(added, quoteTable(id))
+		}
+	}
+	s.log.Info("updating publication tables", "publication", s.cfg.Publication, "tables", len(want), "added", len(added))
+	err := pgx.BeginFunc(ctx, cat, func(tx pgx.Tx) error {
+		if len(added) > 0 {
+			if _, err := tx.Exec(ctx, "LOCK TABLE "+strings.Join(added, ", ")+" IN SHARE MODE"); err != nil {
+				return fmt.Errorf("wait for the writers of the tables added: %w", err)
+			}
+		}
+		_, err := tx.Exec(ctx, "ALTER PUBLICATION "+ident(s.cfg.Publication)+" SET TABLE "+list)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update publication %s: %w", s.cfg.Publication, err)
+	}
+	return nil
 }
 
 func compareTableID(a, b capture.TableID) int {
