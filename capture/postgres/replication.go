@@ -317,7 +317,7 @@ func (ss *session) change(ctx context.Context, ev *capture.Event) error {
 	ss.unflushed = true
 	ss.src.metrics.Changes.Inc()
 	if ss.bf != nil {
-		if err := ss.bf.touch(ev); err != nil {
+		if err := ss.bf.Touch(ev); err != nil {
 			return err
 		}
 	}
