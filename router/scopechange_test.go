@@ -43,11 +43,13 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 		truncate  bool
 		where     string
 		exitWhere string
+		resume    bool
 	}
 	steps := []struct {
 		name   string
 		table  string
 		legacy string // the last record is rewritten as a syncd without definitions wrote it, with this hash
+		cut    string // a backfill recorded progress and did not finish: of "another" or the "current" definition
 		want   want
 	}{
 		{name: "first snapshot", table: `where = "price > 1"`,
@@ -73,6 +75,13 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 		{name: "after it, changed", table: `where = "price > 4"`,
 			want: want{where: `("price" > $1) AND NOT COALESCE(("price" > $2), FALSE) [4 3]`,
 				exitWhere: `("price" > $1) AND NOT COALESCE(("price" > $2), FALSE) [3 4]`}},
+		{name: "a cut backfill of this definition resumes", table: `where = "price > 6"`, cut: "current",
+			want: want{where: `("price" > $1) AND NOT COALESCE(("price" > $2), FALSE) [6 4]`,
+				exitWhere: `("price" > $1) AND NOT COALESCE(("price" > $2), FALSE) [4 6]`, resume: true}},
+		{name: "a cut backfill of another definition: every row out deleted, every row in sent", table: `where = "price > 7"`, cut: "another",
+			want: want{where: `"price" > $1 [7]`, exitWhere: `NOT COALESCE(("price" > $1), FALSE) [7]`}},
+		{name: "the definition done before, with a cut backfill of another", table: `where = "price > 7"`, cut: "another",
+			want: want{where: `"price" > $1 [7]`, exitWhere: `NOT COALESCE(("price" > $1), FALSE) [7]`}},
 	}
 	key := tableKey{scope: "s", table: productTable.ID()}
 	for _, step := range steps {
@@ -86,6 +95,17 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 			kv, err := js.KeyValue(ctx, SnapshotBucket)
 			must(t, err)
 			_, err = kv.Put(ctx, key.kv(), []byte(`{"hash":"`+hash+`","rows":2,"done":"2026-01-01T00:00:00Z"}`))
+			must(t, err)
+		}
+		if step.cut != "" {
+			js, _ := jetstream.New(conn.nc)
+			kv, err := js.KeyValue(ctx, SnapshotBucket)
+			must(t, err)
+			hash := step.cut
+			if hash == "current" {
+				hash = definitionHash(cfg.Scopes[0].Tables[0])
+			}
+			_, err = kv.Put(ctx, key.progressKV(), []byte(`{"hash":"`+hash+`","state":{"phase":1},"rows":1}`))
 			must(t, err)
 		}
 		r := newRouter(t, conn, cfg, 10)
@@ -103,7 +123,7 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 		if len(reqs) != 1 {
 			t.Fatalf("%s: Snapshots() = %+v, want one", step.name, reqs)
 		}
-		got := want{truncate: reqs[0].Truncate, where: render(reqs[0].Where), exitWhere: render(reqs[0].ExitWhere)}
+		got := want{truncate: reqs[0].Truncate, where: render(reqs[0].Where), exitWhere: render(reqs[0].ExitWhere), resume: reqs[0].Resume != nil}
 		if !reflect.DeepEqual(got, step.want) {
 			t.Fatalf("%s: request %+v, want %+v", step.name, got, step.want)
 		}

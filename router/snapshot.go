@@ -86,13 +86,19 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 			if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 				return fmt.Errorf("read snapshot state of %s in scope %s: %w", st.ID, s.Name, err)
 			}
+			found := err == nil
+			prog, err := r.loadProgress(ctx, k)
+			if err != nil {
+				return err
+			}
+			hash := definitionHash(st)
 			var rec *snapshotRecord
-			if err == nil {
+			if found {
 				rec = new(snapshotRecord)
 				if err := json.Unmarshal(e.Value(), rec); err != nil {
 					return fmt.Errorf("read snapshot state of %s in scope %s: %w", st.ID, s.Name, err)
 				}
-				if rec.Hash == definitionHash(st) {
+				if rec.Hash == hash && (prog == nil || prog.Hash == hash) {
 					if rec.Def == nil { // an earlier syncd's record: the hash says what it copied
 						rec.Def = defOf(st)
 						if _, err := kv.Update(ctx, k.kv(), mustJSON(rec), e.Revision()); err != nil {
@@ -102,13 +108,21 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 					continue
 				}
 			}
+			if prog != nil && prog.Hash != hash && rec != nil {
+				// A backfill of another definition was cut short: the
+				// targets may hold any rows of it. Delete every row
+				// outside the new definition and send every row in it.
+				r.log.Warn("the table's last backfill, of another definition, did not finish: deleting every row outside the new definition and sending every row in it",
+					"scope", s.Name, "table", st.ID)
+				rec = &snapshotRecord{Hash: rec.Hash, Rows: rec.Rows, Def: &tableDef{Columns: []string{}, Target: st.Target}}
+			}
 			req, copy, err := r.snapshotRequest(s, st, rec)
 			if err != nil {
 				return err
 			}
-			p := &pendingSnapshot{req: req, hash: definitionHash(st), def: defOf(st)}
-			if p.req.Resume, err = r.loadProgress(ctx, k, p.hash); err != nil {
-				return err
+			p := &pendingSnapshot{req: req, hash: hash, def: defOf(st)}
+			if prog != nil && prog.Hash == hash {
+				p.req.Resume = prog.State
 			}
 			if !copy { // nothing to send: record the new definition
 				if _, err := kv.Put(ctx, k.kv(), mustJSON(snapshotRecord{Hash: p.hash, Def: p.def, Rows: rec.Rows, Done: time.Now().UTC()})); err != nil {
@@ -314,9 +328,8 @@ func (r *Router) SnapshotProgressed(ctx context.Context, req capture.SnapshotReq
 	return nil
 }
 
-// loadProgress returns the state a backfill of k recorded for the
-// definition hash, or nil.
-func (r *Router) loadProgress(ctx context.Context, k tableKey, hash string) ([]byte, error) {
+// loadProgress returns the progress a backfill of k last recorded, or nil.
+func (r *Router) loadProgress(ctx context.Context, k tableKey) (*progressRecord, error) {
 	e, err := r.snapshots.Get(ctx, k.progressKV())
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
@@ -328,10 +341,7 @@ func (r *Router) loadProgress(ctx context.Context, k tableKey, hash string) ([]b
 	if err := json.Unmarshal(e.Value(), &rec); err != nil {
 		return nil, fmt.Errorf("read backfill progress of %s in scope %s: %w", k.table, k.scope, err)
 	}
-	if rec.Hash != hash {
-		return nil, nil // of another definition: start afresh
-	}
-	return rec.State, nil
+	return &rec, nil
 }
 
 // stale reports whether the targets of k may still hold rows of the
