@@ -177,3 +177,30 @@ func TestRouterPublishesScopeChange(t *testing.T) {
 		t.Errorf("stream holds %v, want %s", got, want)
 	}
 }
+
+// TestRouterForgetsRemovedTables: a table removed from a scope and added
+// back later is copied afresh after a truncate: its targets missed the
+// changes in between.
+func TestRouterForgetsRemovedTables(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	ctx := context.Background()
+	both := loadConfig(t, `
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+scope "s" {
+  source = "app"
+  table "public.product" {}
+  table "public.customer" {}
+}`)
+	r := newRouter(t, conn, both, 10)
+	for _, req := range r.Snapshots() {
+		r.snapshotStarted(tableKey{scope: req.Scope, table: req.Table})
+		must(t, r.SnapshotDone(ctx, req, 1))
+	}
+	r.Close()
+	newRouter(t, conn, loadConfig(t, productScope("")), 10).Close()
+	again := newRouter(t, conn, both, 10).Snapshots()
+	if len(again) != 1 || again[0].Table.Name != "customer" || !again[0].Truncate {
+		t.Fatalf("after public.customer left the scope and came back, Snapshots() = %+v; want a truncating copy of it", again)
+	}
+}

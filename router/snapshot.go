@@ -77,6 +77,9 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 			continue
 		}
 		r.scopes = append(r.scopes, s)
+		if err := r.forgetRemoved(ctx, kv, s); err != nil {
+			return err
+		}
 		if s.Snapshot == scopes.SnapshotNever {
 			continue
 		}
@@ -132,6 +135,39 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 			}
 			r.pending[k] = p
 		}
+	}
+	return nil
+}
+
+// forgetRemoved deletes the snapshot records of the tables that scope s
+// no longer has. Their targets keep the table and its rows, which no
+// longer change; should the table come back, it is copied afresh after a
+// truncate, since the targets missed its changes in between.
+func (r *Router) forgetRemoved(ctx context.Context, kv jetstream.KeyValue, s *scopes.Scope) error {
+	keep := make(map[string]bool)
+	for _, st := range s.Tables {
+		k := tableKey{scope: s.Name, table: st.ID}
+		keep[k.kv()], keep[k.progressKV()] = true, true
+	}
+	keys, err := kv.ListKeysFiltered(ctx, s.Name+".>")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list snapshot records of scope %s: %w", s.Name, err)
+	}
+	defer keys.Stop()
+	var gone []string
+	for key := range keys.Keys() {
+		if !keep[key] {
+			gone = append(gone, key)
+		}
+	}
+	for _, key := range gone {
+		if err := kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("forget the snapshot of a table removed from scope %s: %w", s.Name, err)
+		}
+		r.log.Info("a table left the scope: its targets keep it as it is; should it come back, it is copied afresh", "scope", s.Name, "record", key)
 	}
 	return nil
 }
