@@ -116,6 +116,19 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 		done:    make(chan error, 1),
 	}
 	bf.prog = &capture.SnapshotProgress{Scope: req.Scope, Table: req.Table.String(), Rows: bf.State.Rows, Estimate: bf.estimate(ctx, ss), Started: bf.started}
+	// The relation chunk rows are decoded by (SELECT * has the same
+	// columns), which also names the columns of the truncate.
+	rows, err := ss.cat.Query(ctx, "SELECT * FROM "+quoteTable(req.Table)+" LIMIT 0")
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return fmt.Errorf("describe %s for its backfill: %w", req.Table, err)
+	}
+	fields := slices.Clone(rows.FieldDescriptions())
+	rows.Close()
+	if bf.rel, err = ss.newRelation(ctx, relationOf(req.Table, fields, ti.pk)); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return err
+	}
 	bfCtx, cancel := context.WithCancel(ctx)
 	bf.cancel = cancel
 	ss.bf = bf
@@ -378,10 +391,7 @@ func (ss *session) backfillCommitted(ctx context.Context, xid uint32, txn *captu
 // right after txn, the first low watermark's.
 func (ss *session) sendTruncate(ctx context.Context, at *capture.Txn) error {
 	bf := ss.bf
-	tbl := &capture.Table{Schema: bf.Req.Table.Schema, Name: bf.Req.Table.Name}
-	if r := ss.relationOf(bf.Req.Table); r != nil {
-		tbl = r.table
-	}
+	tbl := bf.rel.table
 	txn := &capture.Txn{ID: "snapshot", Pos: at.Pos + 1, Ack: at.Ack, CommitTime: at.CommitTime, Snapshot: true}
 	if err := ss.sink.Begin(ctx, txn); err != nil {
 		return err
@@ -391,16 +401,6 @@ func (ss *session) sendTruncate(ctx context.Context, at *capture.Txn) error {
 	}
 	bf.State.Truncated = true
 	return ss.sink.Commit(ctx, txn)
-}
-
-// relationOf returns the latest relation the stream described for id, if any.
-func (ss *session) relationOf(id capture.TableID) *relation {
-	for _, r := range ss.rels {
-		if r.table.ID() == id {
-			return r
-		}
-	}
-	return nil
 }
 
 // sendChunk passes the chunk, less the rows changes carry, as a snapshot
@@ -416,7 +416,7 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	}
 	bf.EndWindow(func(xid uint64) bool { return res.xip[uint32(xid)] },
 		func(xid uint64) bool { return int32(uint32(xid)-res.xmin) < 0 })
-	if bf.rel == nil && len(res.fields) > 0 {
+	if len(res.fields) > 0 && !describes(bf.rel.table, res.fields) { // the table changed since
 		r, err := ss.newRelation(ctx, relationOf(bf.Req.Table, res.fields, bf.ti.pk))
 		if err != nil {
 			return err
@@ -496,6 +496,19 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	bf.cancel = cancel
 	bf.next(bfCtx, ss.src.cfg.Slot, ss.chunkRows())
 	return nil
+}
+
+// describes reports whether t has the columns of fields, by name.
+func describes(t *capture.Table, fields []pgconn.FieldDescription) bool {
+	if len(t.Columns) != len(fields) {
+		return false
+	}
+	for i, f := range fields {
+		if t.Columns[i].Name != f.Name {
+			return false
+		}
+	}
+	return true
 }
 
 // finishBackfill records the backfill done and prepares the next snapshot.

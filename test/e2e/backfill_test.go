@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
@@ -19,7 +21,9 @@ import (
 // updates and deletes rows of the table being added. syncd is killed
 // (SIGKILL) halfway through the backfill and started again: the backfill
 // resumes after its last chunk recorded instead of from the start, and
-// both tables end up equal at source and target.
+// both tables end up equal at source and target. (This is issue 18's
+// test 3; it replaced a test of the one-transaction copy, whose cut copy
+// targets never showed: a backfill's chunks show as they come.)
 func TestBackfillResumesAfterKill(t *testing.T) {
 	const bigRows = 500_000
 	r := newReplication(t, func(r *replication) {
@@ -129,4 +133,18 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 	waitIdentical(t, r, 2*time.Minute,
 		[]string{`SELECT * FROM stream ORDER BY id`, `SELECT * FROM big ORDER BY id`},
 		[]string{`SELECT * FROM stream ORDER BY id`, `SELECT * FROM big ORDER BY id`})
+
+	// Each table's copy began with one truncate: stream's, finished before
+	// the kill, and big's, cut by it, were not started again.
+	stream := openStream(t, r.d, "SYNCD_S")
+	for _, table := range []string{"stream", "big"} {
+		subject := "syncd.s.app.public." + table + ".t"
+		info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := info.State.Subjects[subject]; n != 1 {
+			t.Errorf("%s was truncated %d times, want once", table, n)
+		}
+	}
 }
