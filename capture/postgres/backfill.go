@@ -75,6 +75,8 @@ type backfill struct {
 	high  bool             // the open transaction carries its high watermark
 	hold  capture.Position // confirm no further: the last chunk recorded
 
+	unrecorded []chunkState // chunks sent, not yet known durable
+
 	started time.Time
 	nextLog time.Time // when progress is next logged
 
@@ -478,23 +480,49 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 		bf.nextLog = now.Add(5 * time.Second)
 		ss.src.log.Info("snapshot progress", "scope", bf.prog.Scope, "table", bf.prog.Table, "rows", bf.prog.Rows, "estimated_rows", bf.prog.Estimate, "percent", fmt.Sprintf("%.1f", bf.prog.Percent))
 	}
-	if err := ss.sink.Drain(ctx); err != nil {
-		return fmt.Errorf("backfill %s: %w", bf.Req.Table, err)
-	}
-	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, state, bf.State.Rows); err != nil {
-		return err
-	}
-	bf.hold = txn.Ack
 	if err := <-bf.done; err != nil { // the reader has ended: it wrote the high watermark
 		return err
 	}
 	if bf.Done() {
 		return ss.finishBackfill(ctx)
 	}
+	// The next chunk is read while this one is published; its state is
+	// recorded once it is durable.
+	bf.unrecorded = append(bf.unrecorded, chunkState{ack: txn.Ack, state: state, rows: bf.State.Rows})
 	bfCtx, cancel := context.WithCancel(ctx)
 	bf.cancel()
 	bf.cancel = cancel
 	bf.next(bfCtx, ss.src.cfg.Slot, ss.chunkRows())
+	return ss.recordBackfill(ctx)
+}
+
+// chunkState is the state after a chunk sent, to record once it is durable.
+type chunkState struct {
+	ack   capture.Position
+	state []byte
+	rows  int64
+}
+
+// recordBackfill records the state after the last chunk sent that is
+// durable. A chunk shares its Ack with its high watermark's transaction,
+// which is durable at once, so a chunk counts as durable only once a
+// transaction after it is: the sink reports durable a contiguous prefix.
+func (ss *session) recordBackfill(ctx context.Context) error {
+	bf := ss.bf
+	durable, _ := ss.sink.Durable()
+	n := 0
+	for n < len(bf.unrecorded) && bf.unrecorded[n].ack < durable {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	last := bf.unrecorded[n-1]
+	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, last.state, last.rows); err != nil {
+		return err
+	}
+	bf.hold = last.ack
+	bf.unrecorded = slices.Delete(bf.unrecorded, 0, n)
 	return nil
 }
 
@@ -511,9 +539,13 @@ func describes(t *capture.Table, fields []pgconn.FieldDescription) bool {
 	return true
 }
 
-// finishBackfill records the backfill done and prepares the next snapshot.
+// finishBackfill records the backfill done, once every chunk is durable,
+// and prepares the next snapshot.
 func (ss *session) finishBackfill(ctx context.Context) error {
 	bf := ss.bf
+	if err := ss.sink.Drain(ctx); err != nil {
+		return fmt.Errorf("finish backfill of %s: %w", bf.Req.Table, err)
+	}
 	if err := ss.snapshotter.SnapshotDone(ctx, bf.Req, bf.State.Rows); err != nil {
 		return err
 	}

@@ -125,6 +125,11 @@ func (ss *session) idle(ctx context.Context) error {
 	if err := ss.backfillFailed(); err != nil {
 		return err
 	}
+	if ss.bf != nil {
+		if err := ss.recordBackfill(ctx); err != nil {
+			return err
+		}
+	}
 	if ss.snap != nil && ss.txn == nil && time.Since(ss.lastPing) > 100*time.Millisecond {
 		// A keepalive tells how far the server has sent; an idle server
 		// sends one only every wal_sender_timeout/2.
