@@ -258,6 +258,15 @@ type Snapshotter interface {
 	Resnapshot(ctx context.Context, lost error) error
 }
 
+// A Pacer is a Snapshotter whose targets may fall behind a chunked
+// backfill, which would make the changes that follow the chunks wait:
+// sources call Pace, from any goroutine, before reading each chunk. It
+// returns once the targets have applied enough of what was sent, or have
+// been waited for long enough, or ctx's error.
+type Pacer interface {
+	Pace(ctx context.Context, req SnapshotRequest) error
+}
+
 // SnapshotAgain is what a source does when its log no longer holds the
 // changes since its saved position (lost is why): it asks sink, if it
 // takes snapshots, to take every snapshot again. The error, when the sink

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -66,6 +67,8 @@ type publisher struct {
 	cur      *batch
 	nextNo   uint64
 	expected uint64 // the stream's last sequence once every batch sent is stored
+
+	sent     atomic.Uint64 // expected, for other goroutines (Router.Pace)
 	txn      *capture.Txn
 	txnPos   string // txn.Pos as text
 	lastID   string // Nats-Msg-Id of the last message sent; empty before the first
@@ -356,6 +359,7 @@ func (p *publisher) sendSingles(b *batch) error {
 func (p *publisher) dispatch(b *batch, msgs ...*nats.Msg) error {
 	p.cur = nil
 	p.expected += uint64(b.n)
+	p.sent.Store(p.expected)
 	b.sentAt = time.Now()
 	p.mu.Lock()
 	p.inflight = append(p.inflight, b)

@@ -55,6 +55,7 @@ type Router struct {
 
 	schemas   jetstream.KeyValue
 	snapshots jetstream.KeyValue
+	pace      func(ctx context.Context, scope string, seq uint64) error
 	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped for truncating ones
 	taken     map[tableKey]*pendingSnapshot // snapshots taken, not yet recorded done
 }
@@ -62,6 +63,7 @@ type Router struct {
 var (
 	_ capture.Sink        = (*Router)(nil)
 	_ capture.Snapshotter = (*Router)(nil)
+	_ capture.Pacer       = (*Router)(nil)
 )
 
 // Options tune a Router. The zero value of each field picks its default.
@@ -72,6 +74,11 @@ type Options struct {
 	BatchSize  int           // messages per atomic batch; default and server maximum 1000
 	Window     int           // unacknowledged batches per scope; default 4 (1024 without atomic batches)
 	AckTimeout time.Duration // default 30s
+	// Pace, if set, returns once every target of scope that this process
+	// applies to has applied the scope's stream up to sequence seq, or
+	// gives up waiting, or ctx is done (its error). Backfills wait on it
+	// between chunks (Router.Pace).
+	Pace func(ctx context.Context, scope string, seq uint64) error
 }
 
 // New prepares publishing for the scopes of cfg whose source is src.Name:
@@ -120,6 +127,7 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		taken:    make(map[tableKey]*pendingSnapshot),
 		log:      o.Logger,
 		metrics:  o.Metrics,
+		pace:     o.Pace,
 		now:      time.Now,
 	}
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
@@ -190,7 +198,7 @@ func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.J
 	info := stream.CachedInfo()
 	r.log.Info("publishing scope", "scope", s.Name, "stream", info.Config.Name, "version", version,
 		"atomic_batches", atomic, "stored_messages", info.State.Msgs, "resume_after", resumeText(resume))
-	return &publisher{
+	p := &publisher{
 		scope:         s.Name,
 		source:        r.src.Name,
 		stream:        info.Config.Name,
@@ -211,7 +219,9 @@ func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.J
 		resume:        resume,
 		expected:      info.State.LastSeq,
 		failed:        make(chan struct{}),
-	}, nil
+	}
+	p.sent.Store(p.expected)
+	return p, nil
 }
 
 func resumeText(r resumePoint) string {

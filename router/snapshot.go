@@ -336,6 +336,27 @@ func (r *Router) SnapshotDone(ctx context.Context, req capture.SnapshotRequest, 
 	return nil
 }
 
+// paceSlack is how many messages of a scope's stream its targets may
+// have still to apply when a backfill reads its next chunk: about two
+// chunks of packed rows, so that a change the backfill is not part of
+// waits behind no more than that at the targets.
+const paceSlack = 20
+
+// Pace implements capture.Pacer: it waits (Options.Pace) until the
+// targets of req's scope have applied all but paceSlack messages of what
+// the router has sent so far.
+func (r *Router) Pace(ctx context.Context, req capture.SnapshotRequest) error {
+	p := r.pubs[req.Scope]
+	if r.pace == nil || p == nil {
+		return nil
+	}
+	sent := p.sent.Load()
+	if sent <= paceSlack {
+		return nil
+	}
+	return r.pace(ctx, req.Scope, sent-paceSlack)
+}
+
 // progressRecord is the state of a chunked backfill after its last chunk
 // recorded, for the definition Hash names.
 type progressRecord struct {

@@ -66,6 +66,7 @@ type watermark struct {
 type backfill struct {
 	*capture.Backfill
 	ti    *tableInfo
+	pacer capture.Snapshotter // may be a capture.Pacer
 	run   string
 	conn  *pgx.Conn
 	prog  *capture.SnapshotProgress
@@ -109,7 +110,7 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 		return retry.Terminal(err)
 	}
 	bf := &backfill{
-		Backfill: core, ti: ti, conn: conn,
+		Backfill: core, ti: ti, conn: conn, pacer: ss.snapshotter,
 		run:     strconv.FormatInt(time.Now().UnixNano(), 36),
 		hold:    ss.confirmable(),
 		started: time.Now(),
@@ -207,6 +208,11 @@ func (bf *backfill) read(ctx context.Context, slot string, n int64, spec capture
 			return fmt.Errorf("write the %s watermark of chunk %d of %s: %w", kind, n, bf.Req.Table, err)
 		}
 		return nil
+	}
+	if p, ok := bf.pacer.(capture.Pacer); ok && n > 1 {
+		if err := p.Pace(ctx, bf.Req); err != nil {
+			return err
+		}
 	}
 	if err := mark("low"); err != nil {
 		return err

@@ -187,10 +187,9 @@ func stopAdmin(ctx context.Context, adm *admin.Server, served <-chan error) erro
 // commits to wait on, and held by gate while its scope is paused. It opens
 // no connection; a target syncd cannot write (its kind, a DSN that does
 // not parse) stops start-up.
-func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, log hclog.Logger, m *apply.Metrics) ([]*apply.Worker, error) {
+func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, commits *apply.Commits, log hclog.Logger, m *apply.Metrics) ([]*apply.Worker, error) {
 	var out []*apply.Worker
 	var problems []error
-	commits := apply.NewCommits()
 	for _, s := range cfg.Scopes {
 		for _, name := range s.Targets {
 			var deps []*scopes.Scope
@@ -223,7 +222,7 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, log hclo
 // changes nothing on the sources: a source's settings that are bad
 // without asking its server (its DSN) stop start-up here, with every
 // problem listed.
-func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, log hclog.Logger, reg prometheus.Registerer, rm *router.Metrics) ([]*worker, error) {
+func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, pace func(context.Context, string, uint64) error, log hclog.Logger, reg prometheus.Registerer, rm *router.Metrics) ([]*worker, error) {
 	var workers []*worker
 	var problems []error
 	for _, s := range cfg.Sources {
@@ -252,7 +251,7 @@ func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, log
 			log:    slog,
 			state:  stateStarting,
 			newRouter: func(ctx context.Context) (*router.Router, error) {
-				return router.New(ctx, nc, cfg, info, router.Options{Logger: rlog, Metrics: rm, Streams: router.StreamOptionsFrom(cfg.NATS)})
+				return router.New(ctx, nc, cfg, info, router.Options{Logger: rlog, Metrics: rm, Streams: router.StreamOptionsFrom(cfg.NATS), Pace: pace})
 			},
 		})
 	}
