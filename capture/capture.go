@@ -200,6 +200,12 @@ type SnapshotRequest struct {
 	// ExitWhere, if not nil, selects the rows to delete (OpDelete, the row
 	// as Before): rows that have left the scope. It is rendered as Where.
 	ExitWhere func(args []any) (sql string, out []any)
+	// Target, if not empty, is the one target of the scope the copy is
+	// for: a target added to the scope, or one `syncd resync` repairs.
+	// Sources need not read it: they copy as for any request, and the
+	// sink knows which request a snapshot transaction belongs to, since
+	// it hands out at most one request per (Scope, Table) at a time.
+	Target string
 }
 
 // Snapshotter is implemented by sinks whose scopes want initial snapshots.
@@ -228,6 +234,23 @@ type Snapshotter interface {
 	// that names the scopes that do not allow it. Calling it again before
 	// the snapshots are taken changes nothing.
 	Resnapshot(ctx context.Context, lost error) error
+}
+
+// SnapshotAdder is implemented by Snapshotters that take requests while
+// the source runs (`syncd resync`, a request held back until an earlier
+// one of the same scope table was done). A source that supports it
+// watches SnapshotsAdded and, between transactions, calls AddedSnapshots
+// and takes the requests it returns after those it has: a request left
+// out is taken only after the next restart.
+type SnapshotAdder interface {
+	// SnapshotsAdded returns a channel that receives a value when
+	// AddedSnapshots has requests to return. The channel is the same for
+	// the sink's life; a value may come with nothing to return.
+	SnapshotsAdded() <-chan struct{}
+	// AddedSnapshots returns the requests added since the last call of
+	// Snapshots or AddedSnapshots, each once. It is called from the
+	// goroutine that calls Change.
+	AddedSnapshots() []SnapshotRequest
 }
 
 // SnapshotAgain is what a source does when its log no longer holds the

@@ -57,11 +57,19 @@ type Router struct {
 	snapshots jetstream.KeyValue
 	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped for truncating ones
 	taken     map[tableKey]*pendingSnapshot // snapshots taken, not yet recorded done
+	out       map[tableKey]tableKey         // by scope table (base key): the snapshot handed out, not yet done
+
+	resyncs    ResyncSource    // nil: no resyncs
+	resyncSeen map[string]bool // resyncs made pending
+	resyncLeft map[string]int  // copies of a resync not yet done
+	stopResync func()
+	added      chan struct{} // see SnapshotsAdded
 }
 
 var (
-	_ capture.Sink        = (*Router)(nil)
-	_ capture.Snapshotter = (*Router)(nil)
+	_ capture.Sink          = (*Router)(nil)
+	_ capture.Snapshotter   = (*Router)(nil)
+	_ capture.SnapshotAdder = (*Router)(nil)
 )
 
 // Options tune a Router. The zero value of each field picks its default.
@@ -72,6 +80,10 @@ type Options struct {
 	BatchSize  int           // messages per atomic batch; default and server maximum 1000
 	Window     int           // unacknowledged batches per scope; default 4 (1024 without atomic batches)
 	AckTimeout time.Duration // default 30s
+	// Resyncs, if not nil, are the resyncs operators ask for (syncd
+	// resync): the router takes those of its scopes, at start and while
+	// it runs (capture.SnapshotAdder).
+	Resyncs ResyncSource
 }
 
 // New prepares publishing for the scopes of cfg whose source is src.Name:
@@ -108,19 +120,24 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 			"server_version", nc.ConnectedServerVersion(), "needs", "2.12.0")
 	}
 	r := &Router{
-		src:      src,
-		index:    scopes.NewIndex(cfg.Scopes),
-		pubs:     make(map[string]*publisher),
-		versions: make(map[string]int),
-		plans:    make(map[planKey]*plan),
-		routes:   make(map[*capture.Table]*tableRoutes),
-		tracker:  checkpoint.NewTracker(0),
-		wakeup:   make(chan struct{}, 1),
-		pending:  make(map[tableKey]*pendingSnapshot),
-		taken:    make(map[tableKey]*pendingSnapshot),
-		log:      o.Logger,
-		metrics:  o.Metrics,
-		now:      time.Now,
+		src:        src,
+		index:      scopes.NewIndex(cfg.Scopes),
+		pubs:       make(map[string]*publisher),
+		versions:   make(map[string]int),
+		plans:      make(map[planKey]*plan),
+		routes:     make(map[*capture.Table]*tableRoutes),
+		tracker:    checkpoint.NewTracker(0),
+		wakeup:     make(chan struct{}, 1),
+		pending:    make(map[tableKey]*pendingSnapshot),
+		taken:      make(map[tableKey]*pendingSnapshot),
+		out:        make(map[tableKey]tableKey),
+		resyncs:    o.Resyncs,
+		resyncSeen: make(map[string]bool),
+		resyncLeft: make(map[string]int),
+		added:      make(chan struct{}, 1),
+		log:        o.Logger,
+		metrics:    o.Metrics,
+		now:        time.Now,
 	}
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
 		return nil, err
@@ -149,6 +166,9 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		return nil, fmt.Errorf("subscribe to acknowledgements: %w", err)
 	}
 	r.unwatch = conn.onReconnect(r.reconnected)
+	if r.resyncs != nil {
+		r.stopResync = r.resyncs.OnResync(r.signalAdded)
+	}
 	return r, nil
 }
 
@@ -258,6 +278,7 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		case ev.Scope != "" && ev.Scope != k.scope:
 			continue
 		case ev.Scope != "":
+			k = r.snapshotOf(k)
 			r.snapshotStarted(k)
 		case len(r.pending) > 0 && r.pending[k] != nil && r.pending[k].req.Truncate:
 			continue
@@ -266,7 +287,7 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		if err != nil {
 			return err
 		}
-		m, ok := p.route(ev, r.pending[k] != nil) // only diffs are pending here
+		m, ok := p.route(ev, ev.Scope == "" && r.pending[k] != nil) // only diffs are pending here
 		if ev.Txn.Snapshot {
 			ok = snapshotMessage(&m, ok, r.taken[k])
 		}
@@ -385,6 +406,9 @@ func (r *Router) Durable() (capture.Position, bool) { return r.tracker.Durable()
 // Close stops receiving acknowledgements. Messages in flight may still be
 // stored; a new Router finds them in the streams.
 func (r *Router) Close() error {
+	if r.stopResync != nil {
+		r.stopResync()
+	}
 	if r.unwatch != nil {
 		r.unwatch()
 	}

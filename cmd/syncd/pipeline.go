@@ -48,7 +48,7 @@ type pipelines struct {
 // not parse) is an error, with every problem listed.
 func (ps *pipelines) build(ctx context.Context, cfg *scopes.Config) (*pipeline, error) {
 	reg := prometheus.NewRegistry()
-	workers, werr := sourceWorkers(ctx, cfg, ps.nc, ps.log, reg, ps.routerMetrics)
+	workers, werr := sourceWorkers(ctx, cfg, ps.nc, ps.ctl, ps.log, reg, ps.routerMetrics)
 	appliers, aerr := applyWorkers(cfg, ps.nc, ps.ctl, ps.log, ps.applyMetrics)
 	if err := errors.Join(werr, aerr); err != nil {
 		return nil, err
