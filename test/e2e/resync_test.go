@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncd-dev/syncd/router"
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+// TestTargetAddedAndResync adds a MariaDB target to a scope that a
+// PostgreSQL target has received for a while, and then repairs both
+// targets by hand-edits with `syncd resync`, on one PostgreSQL server
+// (source and PostgreSQL target databases) and one MariaDB server.
+//
+// The stream no longer holds the scope's first messages when the target
+// is added (purged, as retention would have): the new target converges
+// from a copy of its own, which the PostgreSQL target skips, so its
+// rows_applied grows by the one live change only. Then each target gets
+// a row deleted, one updated and one inserted (in scope, absent at the
+// source) by hand; `syncd resync --target` repairs the MariaDB target
+// alone while the daemon runs, and `syncd resync` without a target the
+// PostgreSQL one.
+func TestTargetAddedAndResync(t *testing.T) {
+	pg, my := testenv.StartPostgres(t), testenv.StartMariaDB(t)
+	srcDSN, pgDSN := pg.CreateDB(t, "app"), pg.CreateDB(t, "replica")
+	myDSN := my.CreateDB(t, "copy")
+	pg.Exec(t, "app", `CREATE TABLE item (id int PRIMARY KEY, name text, keep boolean NOT NULL)`,
+		`INSERT INTO item SELECT g, 'n' || g, g % 10 <> 0 FROM generate_series(1, 300) g`)
+	config := func(targets string) string {
+		return fmt.Sprintf(`
+source "postgres" "app" { dsn = %q }
+target "postgres" "pg" {
+  dsn           = %q
+  create_tables = true
+}
+target "mysql" "my" {
+  dsn           = %q
+  create_tables = true
+}
+scope "items" {
+  source  = "app"
+  targets = %s
+  table "public.item" {
+    where  = "keep = true"
+    target = "copy.item"
+  }
+}`, srcDSN, pgDSN, myDSN, targets)
+	}
+	d := newDaemon(t, config(`["pg"]`))
+	d.Start()
+	const (
+		srcRows = `SELECT id, name FROM item WHERE keep ORDER BY id`
+		dstRows = `SELECT id, name FROM copy.item ORDER BY id`
+	)
+	waitSameRows(t, srcDSN, map[string]string{"pgx": pgDSN}, srcRows, dstRows)
+	applied := scopeRowsApplied(t, "pgx", pgDSN)
+	// Retention took the stream's messages: a new target cannot replay them.
+	if err := openStream(t, d, router.StreamName("items")).Purge(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code := d.Stop(); code != 0 {
+		t.Fatalf("syncd exited %d on SIGTERM", code)
+	}
+
+	d.Rewrite(config(`["pg", "my"]`))
+	d.Start()
+	pg.Exec(t, "app", `UPDATE item SET name = 'live' WHERE id = 1`)
+	targets := map[string]string{"pgx": pgDSN, "mysql": myDSN}
+	waitSameRows(t, srcDSN, targets, srcRows, dstRows)
+	if got := scopeRowsApplied(t, "pgx", pgDSN); got != applied+1 {
+		t.Errorf("the PostgreSQL target's rows_applied went from %d to %d when a target was added, want %d: the one live change", applied, got, applied+1)
+	}
+
+	// Hand edits at both targets.
+	for driver, dsn := range targets {
+		execSQL(t, driver, dsn,
+			`DELETE FROM copy.item WHERE id = 2`,
+			`UPDATE copy.item SET name = 'by hand' WHERE id = 3`,
+			`INSERT INTO copy.item (id, name, keep) VALUES (1000, 'by hand', true)`)
+	}
+	if code, out := runSyncd(t, "resync", "--config", d.ConfigPath, "--target", "my", "items"); code != 0 || !strings.Contains(out, `"scope": "items"`) {
+		t.Fatalf("syncd resync --target my: exit %d\n%s", code, out)
+	}
+	if code, out := runSyncd(t, "resync", "--config", d.ConfigPath, "--table", "public.nope", "items"); code == 0 || !strings.Contains(out, "404") {
+		t.Fatalf("syncd resync of a table the scope lacks: exit %d, want an error\n%s", code, out)
+	}
+	waitSameRows(t, srcDSN, map[string]string{"mysql": myDSN}, srcRows, dstRows)
+	if n, _, err := rowsHash("pgx", pgDSN, `SELECT id FROM copy.item WHERE id = 1000 OR id = 2 OR name = 'by hand'`); err != nil || n != 2 {
+		t.Fatalf("the PostgreSQL target was repaired too (%d hand-edited rows left, %v): the resync was for the MariaDB target alone", n, err)
+	}
+	applied = scopeRowsApplied(t, "pgx", pgDSN)
+	if code, out := runSyncd(t, "resync", "--config", d.ConfigPath, "items"); code != 0 {
+		t.Fatalf("syncd resync: exit %d\n%s", code, out)
+	}
+	waitSameRows(t, srcDSN, targets, srcRows, dstRows)
+	if got := scopeRowsApplied(t, "pgx", pgDSN); got <= applied {
+		t.Errorf("rows_applied of the PostgreSQL target stayed %d after its resync", got)
+	}
+}
+
+// waitSameRows waits until dstQuery returns at each target (driver: dsn)
+// the rows srcQuery returns at the PostgreSQL source.
+func waitSameRows(t *testing.T, srcDSN string, targets map[string]string, srcQuery, dstQuery string) {
+	t.Helper()
+	testenv.Eventually(t, 2*time.Minute, 200*time.Millisecond, func() error {
+		n, want, err := rowsHash("pgx", srcDSN, srcQuery)
+		if err != nil {
+			return err
+		}
+		for driver, dsn := range targets {
+			m, got, err := rowsHash(driver, dsn, dstQuery)
+			if err != nil {
+				return fmt.Errorf("%s target: %w", driver, err)
+			}
+			if m != n || got != want {
+				return fmt.Errorf("source %d rows (%s), %s target %d rows (%s)", n, want, driver, m, got)
+			}
+		}
+		return nil
+	})
+}
+
+// scopeRowsApplied returns the rows scope items has applied from source
+// app at a target.
+func scopeRowsApplied(t *testing.T, driver, dsn string) int64 {
+	t.Helper()
+	var n int64
+	db := openDB(t, driver, dsn)
+	if err := db.QueryRow(`SELECT rows_applied FROM syncd_scope_info WHERE scope = 'items' AND source = 'app'`).Scan(&n); err != nil {
+		t.Fatalf("read rows_applied: %v", err)
+	}
+	return n
+}
+
+// execSQL runs statements at a target.
+func execSQL(t *testing.T, driver, dsn string, stmts ...string) {
+	t.Helper()
+	db := openDB(t, driver, dsn)
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
