@@ -137,7 +137,12 @@ func TestRouterResync(t *testing.T) {
 			continue
 		}
 		got = append(got, added[0].Target)
-		if len(got) == 1 { // a live change while the copy waits goes to every target
+		if len(got) == 1 {
+			copies := r.Status()[0].Copies
+			if len(copies) != 2 || copies[0].Target != "a" || copies[1].Target != "b" || copies[0].State != "waiting" || len(copies[0].Resyncs) != 1 {
+				t.Fatalf("Status().Copies = %+v, want a and b waiting for resync %s", copies, rs.ID)
+			}
+			// A live change while the copy waits goes to every target.
 			f := &feeder{t: t, r: r, pos: pos - 50, nextID: 1}
 			f.txn(1, true)
 		}
@@ -158,5 +163,8 @@ func TestRouterResync(t *testing.T) {
 	})
 	if again := r.AddedSnapshots(); len(again) != 0 {
 		t.Fatalf("AddedSnapshots() after the resync = %+v", again)
+	}
+	if copies := r.Status()[0].Copies; len(copies) != 0 {
+		t.Fatalf("Status().Copies = %+v after the resync, want none", copies)
 	}
 }

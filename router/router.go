@@ -64,6 +64,7 @@ type Router struct {
 	resyncLeft map[string]int  // copies of a resync not yet done
 	stopResync func()
 	added      chan struct{} // see SnapshotsAdded
+	copies     copyStates    // copies for one target, for Status
 }
 
 var (
@@ -289,7 +290,10 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		}
 		m, ok := p.route(ev, ev.Scope == "" && r.pending[k] != nil) // only diffs are pending here
 		if ev.Txn.Snapshot {
-			ok = snapshotMessage(&m, ok, r.taken[k])
+			sn := r.taken[k]
+			if ok = snapshotMessage(&m, ok, sn); ok && k.target != "" {
+				r.copies.row(k)
+			}
 		}
 		if !ok {
 			continue
@@ -449,6 +453,8 @@ type ScopeStatus struct {
 	Atomic  bool   `json:"atomic_batches"`
 	Unacked int    `json:"unacked_batches"`
 	Error   string `json:"error,omitempty"`
+	// Copies are the scope's copies for one target not yet done.
+	Copies []CopyStatus `json:"copies,omitempty"`
 }
 
 // Status reports each scope's publishing state. Safe to call from any
@@ -457,7 +463,7 @@ func (r *Router) Status() []ScopeStatus {
 	out := make([]ScopeStatus, 0, len(r.order))
 	for _, p := range r.order {
 		n, _ := p.unacked(time.Now())
-		s := ScopeStatus{Scope: p.scope, Stream: p.stream, Version: r.versions[p.scope], Atomic: p.atomic, Unacked: n}
+		s := ScopeStatus{Scope: p.scope, Stream: p.stream, Version: r.versions[p.scope], Atomic: p.atomic, Unacked: n, Copies: r.copies.of(p.scope)}
 		if err := p.error(); err != nil {
 			s.Error = err.Error()
 		}

@@ -207,6 +207,7 @@ func (r *Router) addTargetCopy(s *scopes.Scope, st *scopes.Table, target string)
 	req.Target = target
 	p := &pendingSnapshot{req: req, hash: definitionHash(st), def: defOf(st)}
 	r.pending[k] = p
+	r.copies.set(k, "waiting", nil)
 	return p, nil
 }
 
@@ -427,6 +428,9 @@ func (r *Router) SnapshotDone(ctx context.Context, req capture.SnapshotRequest, 
 	}
 	delete(r.taken, k)
 	delete(r.out, k.base())
+	if _, again := r.pending[k]; !again {
+		r.copies.done(k)
+	}
 	for _, id := range p.resyncs {
 		if r.resyncLeft[id]--; r.resyncLeft[id] == 0 {
 			if err := r.resyncs.ResyncDone(ctx, id); err != nil {
@@ -484,6 +488,9 @@ func (r *Router) snapshotStarted(k tableKey) {
 	if p, ok := r.pending[k]; ok && p.handed {
 		r.taken[k] = p
 		delete(r.pending, k)
+		if k.target != "" {
+			r.copies.set(k, "copying", p.resyncs)
+		}
 	}
 }
 
@@ -518,6 +525,7 @@ func (r *Router) takeResyncs() {
 				}
 				p.resyncs = append(p.resyncs, rs.ID)
 				r.resyncLeft[rs.ID]++
+				r.copies.set(tableKey{scope: s.Name, table: st.ID, target: t}, "waiting", p.resyncs)
 			}
 		}
 		if r.resyncLeft[rs.ID] == 0 {
