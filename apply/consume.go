@@ -116,9 +116,14 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 					b = nil
 				}
 			}
-			// A copy for another target is skipped; its transaction's end
-			// still moves the checkpoint.
-			skip := env.Scope.Target != "" && env.Scope.Target != w.cfg.Target
+			// A copy for another target is skipped, and so is what comes
+			// before the first copy for a target added to the scope; their
+			// transactions' ends still move the checkpoint.
+			mine := env.Scope.Target == w.cfg.Target
+			if s.awaitCopy && mine {
+				s.awaitCopy = false
+			}
+			skip := s.awaitCopy || env.Scope.Target != "" && !mine
 			var c *Change
 			if !skip {
 				if c, err = s.change(ctx, env, d.StreamSeq); err != nil {

@@ -556,3 +556,36 @@ func snapshotMessage(m *message, ok bool, sn *pendingSnapshot) bool {
 	}
 	return ok
 }
+
+// AwaitsCopies reports whether target is to get a copy of its own of
+// every table of scope s (a target added to the scope): each table has a
+// snapshot record that names the targets holding its copy, and target is
+// not among them. A new worker of such a target need not apply what the
+// stream holds before its first copy: the copies hold all of it.
+func (c *Conn) AwaitsCopies(ctx context.Context, s *scopes.Scope, target string, replicas int) (bool, error) {
+	if s.Snapshot == scopes.SnapshotNever || len(s.Tables) == 0 {
+		return false, nil
+	}
+	kv, err := c.openBucket(ctx, SnapshotBucket, replicas)
+	if err != nil {
+		return false, err
+	}
+	for _, st := range s.Tables {
+		k := tableKey{scope: s.Name, table: st.ID}
+		e, err := kv.Get(ctx, k.kv())
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read snapshot state of %s in scope %s: %w", st.ID, s.Name, err)
+		}
+		var rec snapshotRecord
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			return false, fmt.Errorf("read snapshot state of %s in scope %s: %w", st.ID, s.Name, err)
+		}
+		if rec.Targets == nil || slices.Contains(rec.Targets, target) {
+			return false, nil
+		}
+	}
+	return true, nil
+}

@@ -11,22 +11,24 @@ import (
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
-// TestTargetAddedAndResync adds a MariaDB target to a scope that a
-// PostgreSQL target has received for a while, and then repairs both
-// targets by hand-edits with `syncd resync`, on one PostgreSQL server
-// (source and PostgreSQL target databases) and one MariaDB server.
+// TestTargetAddedAndResync adds targets to a scope that a PostgreSQL
+// target has received for a while, and then repairs targets edited by
+// hand with `syncd resync`, on one PostgreSQL server (source and target
+// databases) and one MariaDB server.
 //
-// The stream no longer holds the scope's first messages when the target
-// is added (purged, as retention would have): the new target converges
-// from a copy of its own, which the PostgreSQL target skips, so its
-// rows_applied grows by the one live change only. Then each target gets
+// A second PostgreSQL target added gets a copy of its own and skips what
+// the stream held before it: it applies the scope's rows once, not the
+// initial snapshot too. A MariaDB target is added when the stream no
+// longer holds the scope's first messages (purged, as retention would
+// have): it converges from its copy. The first target skips both copies:
+// its rows_applied grows by the one live change only. Then each target gets
 // a row deleted, one updated and one inserted (in scope, absent at the
 // source) by hand; `syncd resync --target` repairs the MariaDB target
 // alone while the daemon runs, and `syncd resync` without a target the
 // PostgreSQL one.
 func TestTargetAddedAndResync(t *testing.T) {
 	pg, my := testenv.StartPostgres(t), testenv.StartMariaDB(t)
-	srcDSN, pgDSN := pg.CreateDB(t, "app"), pg.CreateDB(t, "replica")
+	srcDSN, pgDSN, pg2DSN := pg.CreateDB(t, "app"), pg.CreateDB(t, "replica"), pg.CreateDB(t, "replica2")
 	myDSN := my.CreateDB(t, "copy")
 	pg.Exec(t, "app", `CREATE TABLE item (id int PRIMARY KEY, name text, keep boolean NOT NULL)`,
 		`INSERT INTO item SELECT g, 'n' || g, g % 10 <> 0 FROM generate_series(1, 300) g`)
@@ -34,6 +36,10 @@ func TestTargetAddedAndResync(t *testing.T) {
 		return fmt.Sprintf(`
 source "postgres" "app" { dsn = %q }
 target "postgres" "pg" {
+  dsn           = %q
+  create_tables = true
+}
+target "postgres" "pg2" {
   dsn           = %q
   create_tables = true
 }
@@ -48,7 +54,7 @@ scope "items" {
     where  = "keep = true"
     target = "copy.item"
   }
-}`, srcDSN, pgDSN, myDSN, targets)
+}`, srcDSN, pgDSN, pg2DSN, myDSN, targets)
 	}
 	d := newDaemon(t, config(`["pg"]`))
 	d.Start()
@@ -58,6 +64,20 @@ scope "items" {
 	)
 	waitSameRows(t, srcDSN, map[string]string{"pgx": pgDSN}, srcRows, dstRows)
 	applied := scopeRowsApplied(t, "pgx", pgDSN)
+
+	if code := d.Stop(); code != 0 {
+		t.Fatalf("syncd exited %d on SIGTERM", code)
+	}
+	d.Rewrite(config(`["pg", "pg2"]`))
+	d.Start()
+	waitSameRows(t, srcDSN, map[string]string{"pgx": pg2DSN}, srcRows, dstRows)
+	if got := scopeRowsApplied(t, "pgx", pg2DSN); got != 271 {
+		t.Errorf("the target added applied %d rows, want 271: the scope's 270 rows once, after a truncate", got)
+	}
+	if got := scopeRowsApplied(t, "pgx", pgDSN); got != applied {
+		t.Errorf("the first target's rows_applied went from %d to %d when a target was added", applied, got)
+	}
+
 	// Retention took the stream's messages: a new target cannot replay them.
 	if err := openStream(t, d, router.StreamName("items")).Purge(context.Background()); err != nil {
 		t.Fatal(err)
@@ -66,7 +86,7 @@ scope "items" {
 		t.Fatalf("syncd exited %d on SIGTERM", code)
 	}
 
-	d.Rewrite(config(`["pg", "my"]`))
+	d.Rewrite(config(`["pg", "pg2", "my"]`))
 	d.Start()
 	pg.Exec(t, "app", `UPDATE item SET name = 'live' WHERE id = 1`)
 	targets := map[string]string{"pgx": pgDSN, "mysql": myDSN}
