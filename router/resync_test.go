@@ -78,12 +78,30 @@ func TestRouterTargetAdded(t *testing.T) {
 	copyTxn(t, r, reqs[0], 100, 1, 2)
 	r.Close()
 
-	r = newRouter(t, conn, loadConfig(t, targetsScope(`["a", "b"]`)), 10)
-	reqs = r.Snapshots()
-	if len(reqs) != 1 || reqs[0].Target != "b" || !reqs[0].Truncate || render(reqs[0].Where) != `"price" > $1 [0]` {
-		t.Fatalf("Snapshots() with target b added = %+v, want one copy for b", reqs)
+	ctx := context.Background()
+	for i, cut := range []bool{true, false} {
+		r = newRouter(t, conn, loadConfig(t, targetsScope(`["a", "b"]`)), 10)
+		reqs = r.Snapshots()
+		if len(reqs) != 1 || reqs[0].Target != "b" || !reqs[0].Truncate || render(reqs[0].Where) != `"price" > $1 [0]` {
+			t.Fatalf("Snapshots() with target b added (run %d) = %+v, want one copy for b", i, reqs)
+		}
+		if aware, err := conn.AwaitsCopies(ctx, r.scopes[0], "b", 1); err != nil || !aware {
+			t.Fatalf("AwaitsCopies(b) = %v, %v before its copy is done, want true", aware, err)
+		}
+		if cut { // syncd stops before the copy is done: the next start takes it again
+			txn := &capture.Txn{ID: "snapshot", Pos: 150, Ack: 150, Snapshot: true}
+			must(t, r.Begin(ctx, txn))
+			must(t, r.Change(ctx, &capture.Event{Txn: txn, Table: productTable, Op: capture.OpTruncate, Scope: "s"}))
+			must(t, r.Flush(ctx))
+			drain(t, r)
+			r.Close()
+			continue
+		}
+		copyTxn(t, r, reqs[0], 200, 1, 2)
 	}
-	copyTxn(t, r, reqs[0], 200, 1, 2)
+	if aware, err := conn.AwaitsCopies(ctx, r.scopes[0], "b", 1); err != nil || aware {
+		t.Fatalf("AwaitsCopies(b) = %v, %v after its copy, want false", aware, err)
+	}
 	want := "t:snapshot::- r:snapshot::1 r:snapshot::2 t:resync:b:- r:resync:b:1 r:resync:b:2"
 	if got := strings.Join(describeStream(t, r, conn), " "); got != want {
 		t.Errorf("stream holds %s\nwant %s", got, want)
