@@ -484,8 +484,13 @@ func (r *Router) snapshotOf(k tableKey) tableKey {
 
 // snapshotStarted moves a table from pending (live changes dropped) to
 // taken (its snapshot transaction is under way; live changes flow again).
+// While k is taken, a pending k is the same copy asked for again (a
+// resync), which starts once this one is done.
 func (r *Router) snapshotStarted(k tableKey) {
-	if p, ok := r.pending[k]; ok && p.handed {
+	if _, running := r.taken[k]; running {
+		return
+	}
+	if p, ok := r.pending[k]; ok {
 		r.taken[k] = p
 		delete(r.pending, k)
 		if k.target != "" {
