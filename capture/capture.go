@@ -220,7 +220,9 @@ type Snapshotter interface {
 	// Snapshots returns the snapshots still to take. Until the snapshot
 	// transaction of a Truncate request begins, the sink drops live
 	// changes to its table for that scope: the snapshot will contain them.
-	// It passes live changes on for a diff request.
+	// It passes live changes on for a diff request. It may hold requests
+	// back (at most one per Scope and Table is out at a time): a source
+	// gets those through SnapshotAdder, or at its next start.
 	Snapshots() []SnapshotRequest
 	// SnapshotDone records that req's snapshot, of rows rows, is durable.
 	// Sources call it after Drain; a snapshot not recorded done is taken

@@ -121,25 +121,22 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 			"server_version", nc.ConnectedServerVersion(), "needs", "2.12.0")
 	}
 	r := &Router{
-		src:        src,
-		index:      scopes.NewIndex(cfg.Scopes),
-		pubs:       make(map[string]*publisher),
-		versions:   make(map[string]int),
-		plans:      make(map[planKey]*plan),
-		routes:     make(map[*capture.Table]*tableRoutes),
-		tracker:    checkpoint.NewTracker(0),
-		wakeup:     make(chan struct{}, 1),
-		pending:    make(map[tableKey]*pendingSnapshot),
-		taken:      make(map[tableKey]*pendingSnapshot),
-		out:        make(map[tableKey]tableKey),
-		resyncs:    o.Resyncs,
-		resyncSeen: make(map[string]bool),
-		resyncLeft: make(map[string]int),
-		added:      make(chan struct{}, 1),
-		log:        o.Logger,
-		metrics:    o.Metrics,
-		now:        time.Now,
+		src:      src,
+		index:    scopes.NewIndex(cfg.Scopes),
+		pubs:     make(map[string]*publisher),
+		versions: make(map[string]int),
+		plans:    make(map[planKey]*plan),
+		routes:   make(map[*capture.Table]*tableRoutes),
+		tracker:  checkpoint.NewTracker(0),
+		wakeup:   make(chan struct{}, 1),
+		pending:  make(map[tableKey]*pendingSnapshot),
+		taken:    make(map[tableKey]*pendingSnapshot),
+		log:      o.Logger,
+		metrics:  o.Metrics,
+		now:      time.Now,
 	}
+	r.out, r.added = make(map[tableKey]tableKey), make(chan struct{}, 1)
+	r.resyncs, r.resyncSeen, r.resyncLeft = o.Resyncs, make(map[string]bool), make(map[string]int)
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
 		return nil, err
 	}
