@@ -88,6 +88,12 @@ func TestRouterTargetAdded(t *testing.T) {
 		if aware, err := conn.AwaitsCopies(ctx, r.scopes[0], "b", 1); err != nil || !aware {
 			t.Fatalf("AwaitsCopies(b) = %v, %v before its copy is done, want true", aware, err)
 		}
+		if due, err := conn.SnapshotsDueAt(ctx, r.scopes[0], "b"); err != nil || len(due) != 1 {
+			t.Fatalf("SnapshotsDueAt(b) = %v, %v before its copy is done, want the table", due, err)
+		}
+		if due, err := conn.SnapshotsDueAt(ctx, r.scopes[0], "a"); err != nil || len(due) != 0 {
+			t.Fatalf("SnapshotsDueAt(a) = %v, %v, want none", due, err)
+		}
 		if cut { // syncd stops before the copy is done: the next start takes it again
 			txn := &capture.Txn{ID: "snapshot", Pos: 150, Ack: 150, Snapshot: true}
 			must(t, r.Begin(ctx, txn))
@@ -101,6 +107,9 @@ func TestRouterTargetAdded(t *testing.T) {
 	}
 	if aware, err := conn.AwaitsCopies(ctx, r.scopes[0], "b", 1); err != nil || aware {
 		t.Fatalf("AwaitsCopies(b) = %v, %v after its copy, want false", aware, err)
+	}
+	if due, err := conn.SnapshotsDueAt(ctx, r.scopes[0], "b"); err != nil || len(due) != 0 {
+		t.Fatalf("SnapshotsDueAt(b) = %v, %v after its copy, want none", due, err)
 	}
 	want := "t:snapshot::- r:snapshot::1 r:snapshot::2 t:resync:b:- r:resync:b:1 r:resync:b:2"
 	if got := strings.Join(describeStream(t, r, conn), " "); got != want {
