@@ -195,3 +195,50 @@ func TestRouterResync(t *testing.T) {
 		t.Fatalf("Status().Copies = %+v after the resync, want none", copies)
 	}
 }
+
+// TestRouterResyncSurvivesRestart: a resync that a router took but did
+// not finish is still in the control bucket, and the next router takes
+// it again at its start.
+func TestRouterResyncSurvivesRestart(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	ctx := context.Background()
+	ctl, err := conn.Control(ctx, 1)
+	must(t, err)
+	t.Cleanup(ctl.Close)
+	cfg := loadConfig(t, targetsScope(`["a", "b"]`))
+	start := func() *Router {
+		r, err := New(ctx, conn, cfg, SourceInfo{Kind: "postgres", Name: "app", DB: "app"},
+			Options{BatchSize: 10, Logger: hclog.NewNullLogger(), AckTimeout: 10 * time.Second, Resyncs: ctl})
+		must(t, err)
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	r := start()
+	copyTxn(t, r, r.Snapshots()[0], 100, 1)
+	rs, err := ctl.Resync(ctx, "s", productTable.ID(), "b")
+	must(t, err)
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if len(ctl.Resyncs()) != 1 {
+			return fmt.Errorf("resyncs %+v, want %s", ctl.Resyncs(), rs.ID)
+		}
+		return nil
+	})
+	if added := r.AddedSnapshots(); len(added) != 1 || added[0].Target != "b" {
+		t.Fatalf("AddedSnapshots() = %+v, want the copy for b", added)
+	}
+	r.Close() // stopped before the copy
+
+	r = start()
+	reqs := r.Snapshots()
+	if len(reqs) != 1 || reqs[0].Target != "b" || reqs[0].Table != productTable.ID() {
+		t.Fatalf("Snapshots() after a restart = %+v, want the resync's copy for b again", reqs)
+	}
+	copyTxn(t, r, reqs[0], 200, 1)
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if left := ctl.Resyncs(); len(left) != 0 {
+			return fmt.Errorf("resyncs under way %+v after its copy was done", left)
+		}
+		return nil
+	})
+}
