@@ -191,6 +191,20 @@ func TestRouterResync(t *testing.T) {
 	if again := r.AddedSnapshots(); len(again) != 0 {
 		t.Fatalf("AddedSnapshots() after the resync = %+v", again)
 	}
+
+	// A resync of a target the scope no longer has asks for nothing and
+	// leaves the bucket.
+	_, err = ctl.Resync(ctx, "s", capture.TableID{}, "gone")
+	must(t, err)
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if added := r.AddedSnapshots(); len(added) != 0 {
+			t.Fatalf("AddedSnapshots() for a target the scope lacks = %+v", added)
+		}
+		if left := ctl.Resyncs(); len(left) != 0 {
+			return fmt.Errorf("resyncs under way %+v, want the one for target gone dropped", left)
+		}
+		return nil
+	})
 	if copies := r.Status()[0].Copies; len(copies) != 0 {
 		t.Fatalf("Status().Copies = %+v after the resync, want none", copies)
 	}

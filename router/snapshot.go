@@ -499,6 +499,16 @@ func (r *Router) snapshotStarted(k tableKey) {
 	}
 }
 
+// dropResync removes resync id, which asks for nothing, from the control
+// bucket; if that fails, the next router tries again.
+func (r *Router) dropResync(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.resyncs.ResyncDone(ctx, id); err != nil {
+		r.log.Warn("cannot drop a resync", "resync", id, "error", err)
+	}
+}
+
 // takeResyncs makes pending the copies of the resyncs of the router's
 // scopes it has not seen yet: one per table and target they name.
 func (r *Router) takeResyncs() {
@@ -534,7 +544,9 @@ func (r *Router) takeResyncs() {
 			}
 		}
 		if r.resyncLeft[rs.ID] == 0 {
-			r.log.Warn("resync names no table and target of the scope; ignoring it", "resync", rs.ID, "scope", rs.Scope, "table", rs.Table, "target", rs.Target)
+			// The table or target left the scope since it was asked for.
+			r.log.Warn("resync names no table and target of the scope; dropping it", "resync", rs.ID, "scope", rs.Scope, "table", rs.Table, "target", rs.Target)
+			r.dropResync(rs.ID)
 			continue
 		}
 		r.log.Info("resync requested", "resync", rs.ID, "scope", rs.Scope, "copies", r.resyncLeft[rs.ID])
