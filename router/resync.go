@@ -27,7 +27,13 @@ type Resync struct {
 	// Target is the target to repair; empty: every target of the scope.
 	Target    string    `json:"target,omitempty"`
 	Requested time.Time `json:"requested"`
+	// Done are the copies done so far, as "target/schema.table": a
+	// restart takes the others only.
+	Done []string `json:"done,omitempty"`
 }
+
+// resyncPart names one copy of a resync in Resync.Done.
+func resyncPart(k tableKey) string { return k.target + "/" + k.table.String() }
 
 // resyncPrefix starts the control keys of resyncs: resync.<id>.
 const resyncPrefix = "resync."
@@ -75,6 +81,31 @@ func (ctl *Control) ResyncDone(ctx context.Context, id string) error {
 	return nil
 }
 
+// ResyncProgress records in resync id that its copy part (see
+// Resync.Done) is done.
+func (ctl *Control) ResyncProgress(ctx context.Context, id, part string) error {
+	e, err := ctl.kv.Get(ctx, resyncPrefix+id)
+	if err != nil {
+		return fmt.Errorf("read resync %s: %w", id, err)
+	}
+	var r Resync
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return fmt.Errorf("read resync %s: %w", id, err)
+	}
+	if slices.Contains(r.Done, part) {
+		return nil
+	}
+	r.Done = append(r.Done, part)
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode resync %s: %w", id, err)
+	}
+	if _, err := ctl.kv.Update(ctx, resyncPrefix+id, b, e.Revision()); err != nil {
+		return fmt.Errorf("record progress of resync %s: %w", id, err)
+	}
+	return nil
+}
+
 // OnResync calls f, from the watching goroutine, whenever the resyncs
 // under way change, until the returned function is called. f must not
 // block.
@@ -113,6 +144,7 @@ func (ctl *Control) applyResync(id string, e jetstream.KeyValueEntry) {
 // *Control.
 type ResyncSource interface {
 	Resyncs() []Resync
+	ResyncProgress(ctx context.Context, id, part string) error
 	ResyncDone(ctx context.Context, id string) error
 	OnResync(f func()) (stop func())
 }

@@ -211,8 +211,8 @@ func TestRouterResync(t *testing.T) {
 }
 
 // TestRouterResyncSurvivesRestart: a resync that a router took but did
-// not finish is still in the control bucket, and the next router takes
-// it again at its start.
+// not finish is still in the control bucket, with the copies done so
+// far, and the next router takes the others at its start.
 func TestRouterResyncSurvivesRestart(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
@@ -230,7 +230,7 @@ func TestRouterResyncSurvivesRestart(t *testing.T) {
 	}
 	r := start()
 	copyTxn(t, r, r.Snapshots()[0], 100, 1)
-	rs, err := ctl.Resync(ctx, "s", productTable.ID(), "b")
+	rs, err := ctl.Resync(ctx, "s", productTable.ID(), "")
 	must(t, err)
 	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if len(ctl.Resyncs()) != 1 {
@@ -238,10 +238,18 @@ func TestRouterResyncSurvivesRestart(t *testing.T) {
 		}
 		return nil
 	})
-	if added := r.AddedSnapshots(); len(added) != 1 || added[0].Target != "b" {
-		t.Fatalf("AddedSnapshots() = %+v, want the copy for b", added)
+	added := r.AddedSnapshots()
+	if len(added) != 1 || added[0].Target != "a" {
+		t.Fatalf("AddedSnapshots() = %+v, want the copy for a", added)
 	}
-	r.Close() // stopped before the copy
+	copyTxn(t, r, added[0], 150, 1)
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if left := ctl.Resyncs(); len(left) != 1 || strings.Join(left[0].Done, " ") != "a/public.product" {
+			return fmt.Errorf("resyncs %+v, want %s with a's copy done", left, rs.ID)
+		}
+		return nil
+	})
+	r.Close() // stopped before the copy for b
 
 	r = start()
 	reqs := r.Snapshots()

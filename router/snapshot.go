@@ -432,12 +432,16 @@ func (r *Router) SnapshotDone(ctx context.Context, req capture.SnapshotRequest, 
 		r.copies.done(k)
 	}
 	for _, id := range p.resyncs {
-		if r.resyncLeft[id]--; r.resyncLeft[id] == 0 {
-			if err := r.resyncs.ResyncDone(ctx, id); err != nil {
+		if r.resyncLeft[id]--; r.resyncLeft[id] > 0 {
+			if err := r.resyncs.ResyncProgress(ctx, id, resyncPart(k)); err != nil {
 				return err
 			}
-			r.log.Info("resync done", "id", id, "scope", k.scope)
+			continue
 		}
+		if err := r.resyncs.ResyncDone(ctx, id); err != nil {
+			return err
+		}
+		r.log.Info("resync done", "id", id, "scope", k.scope)
 	}
 	for q, p := range r.pending {
 		if q.base() == k.base() && !p.handed {
@@ -530,7 +534,8 @@ func (r *Router) takeResyncs() {
 				continue
 			}
 			for _, t := range s.Targets {
-				if rs.Target != "" && rs.Target != t {
+				k := tableKey{scope: s.Name, table: st.ID, target: t}
+				if rs.Target != "" && rs.Target != t || slices.Contains(rs.Done, resyncPart(k)) {
 					continue
 				}
 				p, err := r.addTargetCopy(s, st, t)
@@ -540,7 +545,7 @@ func (r *Router) takeResyncs() {
 				}
 				p.resyncs = append(p.resyncs, rs.ID)
 				r.resyncLeft[rs.ID]++
-				r.copies.set(tableKey{scope: s.Name, table: st.ID, target: t}, "waiting", p.resyncs)
+				r.copies.set(k, "waiting", p.resyncs)
 			}
 		}
 		if r.resyncLeft[rs.ID] == 0 {
