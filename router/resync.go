@@ -18,8 +18,9 @@ import (
 // targets (`syncd resync`): every row in scope is sent again, after a
 // delete of the target table's rows, to the targets named, so that a
 // target someone edited by hand equals the source again. It stays in
-// ControlBucket until every table of it has been copied, so that a
-// restart takes it again.
+// ControlBucket until every table of it has been copied to every target
+// it names, with the copies done so far (Done), so that a restart takes
+// the others.
 type Resync struct {
 	ID    string          `json:"id"`
 	Scope string          `json:"scope"`
