@@ -116,9 +116,19 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 					b = nil
 				}
 			}
-			c, err := s.change(ctx, env, d.StreamSeq)
-			if err != nil {
-				return err
+			// A copy for another target is skipped, and so is what comes
+			// before the first copy for a target added to the scope; their
+			// transactions' ends still move the checkpoint.
+			mine := env.Scope.Target == w.cfg.Target
+			if s.awaitCopy && mine {
+				s.awaitCopy = false
+			}
+			skip := s.awaitCopy || env.Scope.Target != "" && !mine
+			var c *Change
+			if !skip {
+				if c, err = s.change(ctx, env, d.StreamSeq); err != nil {
+					return err
+				}
 			}
 			if b == nil {
 				tx, err := w.target.Begin(ctx, isolate)
@@ -127,13 +137,15 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				}
 				b = &batch{tx: tx, opened: time.Now(), ops: map[string]int64{}}
 			}
-			if err := b.tx.Apply(ctx, c); err != nil {
-				if err := s.rejected(ctx, err, isolate, d, i); err != nil {
-					return err
+			if !skip {
+				if err := b.tx.Apply(ctx, c); err != nil {
+					if err := s.rejected(ctx, err, isolate, d, i); err != nil {
+						return err
+					}
+				} else {
+					b.rows++
+					b.ops[env.Op]++
 				}
-			} else {
-				b.rows++
-				b.ops[env.Op]++
 			}
 			b.partial, b.snap = !env.Txn.Last, env.Source.Snapshot
 			if env.Txn.Last {
@@ -225,7 +237,8 @@ func (s *session) change(ctx context.Context, env *router.RawEnvelope, seq uint6
 	if len(env.Op) != 1 {
 		return nil, fmt.Errorf("message with op %q", env.Op)
 	}
-	return &Change{Table: ts, Op: capture.Op(env.Op[0]), Key: env.Key, Before: env.Before, After: env.After, Unchanged: env.Unchanged}, nil
+	return &Change{Table: ts, Op: capture.Op(env.Op[0]), Key: env.Key, Before: env.Before, After: env.After, Unchanged: env.Unchanged,
+		Resync: env.Scope.Reason == router.ReasonResync}, nil
 }
 
 // commit commits b, if any, with the checkpoint of its last whole source

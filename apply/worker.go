@@ -191,6 +191,10 @@ func (w *Worker) session(ctx context.Context) error {
 		w.update(func(st *Status) {
 			st.Position, st.StreamSeq, st.AppliedAt, st.RowsApplied = cp.Position, cp.StreamSeq, cp.AppliedAt, cp.RowsApplied
 		})
+	} else if s.awaitCopy, err = w.conn.AwaitsCopies(ctx, w.cfg.Scope, w.cfg.Target, w.cfg.Streams.Replicas); err != nil {
+		return err
+	} else if s.awaitCopy {
+		w.log.Info("target added to the scope: skipping the stream up to the first copy for it")
 	}
 	isolate := false
 	for {
@@ -251,6 +255,10 @@ type session struct {
 	// isolateThrough is the last message read when a batch was rejected:
 	// up to it, source transactions are applied row by row.
 	isolateThrough uint64
+	// awaitCopy: the target was added to the scope and gets a copy of
+	// every table for itself (router.Conn.AwaitsCopies); until the first
+	// message of one, the session skips what it reads.
+	awaitCopy bool
 }
 
 // loadSchemas reads the scope's table schemas and prepares the target

@@ -19,6 +19,7 @@ const (
 	ReasonScopeEnter = "scope_enter" // an update moved the row into the scope's filter
 	ReasonScopeExit  = "scope_exit"  // an update, or a change of the scope's definition, moved the row out of it
 	ReasonBackfill   = "backfill"    // a change of the scope's definition moved the row into it, or added columns
+	ReasonResync     = "resync"      // a copy for one target (scope.target): a target added to the scope, or syncd resync
 )
 
 // Envelope is the JSON body of a row-change message, as documented in
@@ -34,6 +35,9 @@ type EnvelopeScope struct {
 	Name    string `json:"name"`
 	Version int    `json:"version"`
 	Reason  string `json:"reason"`
+	// Target, when set, is the one target of the scope the row is for
+	// (reason resync); the scope's other targets skip it.
+	Target string `json:"target,omitempty"`
 }
 
 // EnvelopeSource is an envelope's source object.
@@ -169,6 +173,7 @@ type message struct {
 	plan   *plan
 	op     capture.Op
 	reason string
+	target string // see EnvelopeScope.Target
 	ev     *capture.Event
 	key    capture.Row // nil: "key":null
 	before capture.Row // nil: "before":null
@@ -197,6 +202,11 @@ func appendBody(b []byte, m *message, now time.Time) ([]byte, int) {
 	}
 	b = append(b, p.scopePrefix...)
 	b = append(b, m.reason...)
+	if m.target != "" {
+		b = append(b, `","target":`...)
+		b = appendString(b, m.target)
+		b = b[:len(b)-1] // sourcePrefix closes the string
+	}
 	b = append(b, p.sourcePrefix...)
 	b = ev.Txn.Pos.AppendText(b)
 	b = append(b, `","commit_ts":"`...)

@@ -125,6 +125,7 @@ type packKey struct {
 	plan   *plan
 	op     capture.Op
 	reason string
+	target string
 }
 
 // enqueue takes the scope's next row change of txn. Each scope holds back
@@ -157,7 +158,7 @@ func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) erro
 	// packBytes only when its one row does.
 	var last int
 	p.row, last = appendBody(p.row[:0], m, now)
-	key := packKey{m.plan, m.op, m.reason}
+	key := packKey{m.plan, m.op, m.reason, m.target}
 	if p.held == nil || p.heldKey != key || p.heldRows == pack || len(p.held.Data)+1+len(p.row) > packBytes {
 		if err := p.sendHeld(ctx); err != nil {
 			return err
@@ -226,7 +227,7 @@ func (p *publisher) idle() bool {
 // open returns a message for m's row and those packed with it, with no
 // body yet and room for size bytes of it.
 func (p *publisher) open(m *message, size int) *nats.Msg {
-	return &nats.Msg{
+	msg := &nats.Msg{
 		Subject: m.plan.subjects[m.op],
 		Data:    make([]byte, 0, size),
 		Header: nats.Header{
@@ -236,6 +237,10 @@ func (p *publisher) open(m *message, size int) *nats.Msg {
 			HeaderType: contentTypeJSON,
 		},
 	}
+	if m.target != "" {
+		msg.Header[HeaderTarget] = []string{m.target}
+	}
+	return msg
 }
 
 // seal finishes the held message and returns it. Its id names its last

@@ -58,12 +58,21 @@ type Router struct {
 	pace      func(ctx context.Context, scope string, seq uint64) error
 	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped for truncating ones
 	taken     map[tableKey]*pendingSnapshot // snapshots taken, not yet recorded done
+	out       map[tableKey]tableKey         // by scope table (base key): the snapshot handed out, not yet done
+
+	resyncs    ResyncSource    // nil: no resyncs
+	resyncSeen map[string]bool // resyncs made pending
+	resyncLeft map[string]int  // copies of a resync not yet done
+	stopResync func()
+	added      chan struct{} // see SnapshotsAdded
+	copies     copyStates    // copies for one target, for Status
 }
 
 var (
-	_ capture.Sink        = (*Router)(nil)
-	_ capture.Snapshotter = (*Router)(nil)
-	_ capture.Pacer       = (*Router)(nil)
+	_ capture.Sink          = (*Router)(nil)
+	_ capture.Snapshotter   = (*Router)(nil)
+	_ capture.SnapshotAdder = (*Router)(nil)
+	_ capture.Pacer         = (*Router)(nil)
 )
 
 // Options tune a Router. The zero value of each field picks its default.
@@ -79,6 +88,10 @@ type Options struct {
 	// gives up waiting, or ctx is done (its error). Backfills wait on it
 	// between chunks (Router.Pace).
 	Pace func(ctx context.Context, scope string, seq uint64) error
+	// Resyncs, if not nil, are the resyncs operators ask for (syncd
+	// resync): the router takes those of its scopes, at start and while
+	// it runs (capture.SnapshotAdder).
+	Resyncs ResyncSource
 }
 
 // New prepares publishing for the scopes of cfg whose source is src.Name:
@@ -130,6 +143,8 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		pace:     o.Pace,
 		now:      time.Now,
 	}
+	r.out, r.added = make(map[tableKey]tableKey), make(chan struct{}, 1)
+	r.resyncs, r.resyncSeen, r.resyncLeft = o.Resyncs, make(map[string]bool), make(map[string]int)
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
 		return nil, err
 	}
@@ -157,6 +172,9 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		return nil, fmt.Errorf("subscribe to acknowledgements: %w", err)
 	}
 	r.unwatch = conn.onReconnect(r.reconnected)
+	if r.resyncs != nil {
+		r.stopResync = r.resyncs.OnResync(r.signalAdded)
+	}
 	return r, nil
 }
 
@@ -268,6 +286,7 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		case ev.Scope != "" && ev.Scope != k.scope:
 			continue
 		case ev.Scope != "":
+			k = r.snapshotOf(k)
 			r.snapshotStarted(k)
 		case len(r.pending) > 0 && r.pending[k] != nil && r.pending[k].req.Truncate && r.pending[k].req.Resume == nil:
 			continue
@@ -276,9 +295,12 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		if err != nil {
 			return err
 		}
-		m, ok := p.route(ev, r.stale(k))
+		m, ok := p.route(ev, ev.Scope == "" && r.stale(k))
 		if ev.Txn.Snapshot {
-			ok = snapshotMessage(&m, ok, r.taken[k])
+			sn := r.taken[k]
+			if ok = snapshotMessage(&m, ok, sn); ok && k.target != "" {
+				r.copies.row(k)
+			}
 		} else if ok && m.after != nil && r.backfilling(k) && capture.HasAbsent(m.after) {
 			ok = false // the source reads the row again
 		}
@@ -397,6 +419,9 @@ func (r *Router) Durable() (capture.Position, bool) { return r.tracker.Durable()
 // Close stops receiving acknowledgements. Messages in flight may still be
 // stored; a new Router finds them in the streams.
 func (r *Router) Close() error {
+	if r.stopResync != nil {
+		r.stopResync()
+	}
 	if r.unwatch != nil {
 		r.unwatch()
 	}
@@ -437,6 +462,8 @@ type ScopeStatus struct {
 	Atomic  bool   `json:"atomic_batches"`
 	Unacked int    `json:"unacked_batches"`
 	Error   string `json:"error,omitempty"`
+	// Copies are the scope's copies for one target not yet done.
+	Copies []CopyStatus `json:"copies,omitempty"`
 }
 
 // Status reports each scope's publishing state. Safe to call from any
@@ -445,7 +472,7 @@ func (r *Router) Status() []ScopeStatus {
 	out := make([]ScopeStatus, 0, len(r.order))
 	for _, p := range r.order {
 		n, _ := p.unacked(time.Now())
-		s := ScopeStatus{Scope: p.scope, Stream: p.stream, Version: r.versions[p.scope], Atomic: p.atomic, Unacked: n}
+		s := ScopeStatus{Scope: p.scope, Stream: p.stream, Version: r.versions[p.scope], Atomic: p.atomic, Unacked: n, Copies: r.copies.of(p.scope)}
 		if err := p.error(); err != nil {
 			s.Error = err.Error()
 		}

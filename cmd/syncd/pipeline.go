@@ -50,7 +50,7 @@ func (ps *pipelines) build(ctx context.Context, cfg *scopes.Config) (*pipeline, 
 	reg := prometheus.NewRegistry()
 	commits := apply.NewCommits()
 	appliers, aerr := applyWorkers(cfg, ps.nc, ps.ctl, commits, ps.log, ps.applyMetrics)
-	workers, werr := sourceWorkers(ctx, cfg, ps.nc, pace(appliers, commits), ps.log, reg, ps.routerMetrics)
+	workers, werr := sourceWorkers(ctx, cfg, ps.nc, ps.ctl, pace(appliers, commits), ps.log, reg, ps.routerMetrics)
 	if err := errors.Join(werr, aerr); err != nil {
 		return nil, err
 	}

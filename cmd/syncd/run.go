@@ -131,6 +131,7 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, rl reloadSource, log hcl
 		},
 		Metrics: ps,
 		Pause:   pauseScope(ctl, func() *scopes.Config { return ps.current.Load().cfg }),
+		Resync:  resyncScope(ctl, func() *scopes.Config { return ps.current.Load().cfg }),
 	}, admin.Options{Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof})
 	if err != nil {
 		return err
@@ -222,7 +223,7 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, commits 
 // changes nothing on the sources: a source's settings that are bad
 // without asking its server (its DSN) stop start-up here, with every
 // problem listed.
-func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, pace func(context.Context, string, uint64) error, log hclog.Logger, reg prometheus.Registerer, rm *router.Metrics) ([]*worker, error) {
+func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, ctl *router.Control, pace func(context.Context, string, uint64) error, log hclog.Logger, reg prometheus.Registerer, rm *router.Metrics) ([]*worker, error) {
 	var workers []*worker
 	var problems []error
 	for _, s := range cfg.Sources {
@@ -251,7 +252,7 @@ func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, pac
 			log:    slog,
 			state:  stateStarting,
 			newRouter: func(ctx context.Context) (*router.Router, error) {
-				return router.New(ctx, nc, cfg, info, router.Options{Logger: rlog, Metrics: rm, Streams: router.StreamOptionsFrom(cfg.NATS), Pace: pace})
+				return router.New(ctx, nc, cfg, info, router.Options{Logger: rlog, Metrics: rm, Streams: router.StreamOptionsFrom(cfg.NATS), Resyncs: ctl, Pace: pace})
 			},
 		})
 	}
