@@ -49,6 +49,9 @@ type Spec struct {
 	// is secret: never logged, and only its fingerprint is part of the
 	// Definition.
 	HashKey []byte
+	// fingerprint is the hash key's fingerprint of a Spec rebuilt by
+	// ParseDefinition, which has no HashKey.
+	fingerprint string
 }
 
 // Column is one declared target column: a source column renamed (From),
@@ -142,6 +145,7 @@ func (s *Spec) Definition() json.RawMessage {
 		}
 		d.Columns = append(d.Columns, dc)
 	}
+	d.Key = s.fingerprint
 	if s.HashKey != nil {
 		sum := sha256.Sum256(append([]byte("syncd hash key fingerprint:"), s.HashKey...))
 		d.Key = hex.EncodeToString(sum[:8])
@@ -164,11 +168,12 @@ func ParseDefinition(b []byte) (*Spec, error) {
 			Name, From, Expr, Type string
 			Injective              bool
 		} `json:"columns"`
+		Key string `json:"hash_key"`
 	}
 	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, fmt.Errorf("parse mapping definition: %w", err)
 	}
-	s := &Spec{Auto: d.Auto, Drop: d.Drop}
+	s := &Spec{Auto: d.Auto, Drop: d.Drop, fingerprint: d.Key}
 	for _, dc := range d.Columns {
 		c := Column{Name: dc.Name, From: dc.From, Type: dc.Type, Injective: dc.Injective}
 		if dc.Expr != "" {

@@ -219,7 +219,6 @@ func TestDefinitionRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back.HashKey = s.HashKey
 	if string(back.Definition()) != string(d) {
 		t.Errorf("round trip: %s, want %s", back.Definition(), d)
 	}

@@ -1,0 +1,89 @@
+package scopes
+
+import (
+	"errors"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/syncd-dev/syncd/scopes/mapping"
+)
+
+func mappingSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "auto"}, {Name: "drop"}, {Name: "hash_key"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "column", LabelNames: []string{"name"}}},
+	}
+}
+
+func mappingColumnSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "from"}, {Name: "expr"}, {Name: "type"}, {Name: "injective"}},
+	}
+}
+
+// decodeMapping decodes a table's mapping block: the syntax of every
+// expression and the functions it calls are checked here, its column
+// names and types when the scope starts (mapping.Compile).
+func (l *loader) decodeMapping(b *hcl.Block, table string, owner tableOwner) *mapping.Spec {
+	content, diags := b.Body.Content(mappingSchema())
+	l.diags = append(l.diags, diags...)
+	attrs := content.Attributes
+	s := &mapping.Spec{Auto: mapping.AutoExact}
+	l.oneOf(attrs, "auto", &s.Auto, mapping.AutoExact, mapping.AutoFold, mapping.AutoNone)
+	if a := attrs["drop"]; a != nil && !isNull(a.Expr) {
+		items, _ := l.stringList(a)
+		for _, it := range items {
+			s.Drop = append(s.Drop, it.value)
+		}
+	}
+	var key string
+	if l.decode(attrs, "hash_key", &key) {
+		if len(key) < 16 {
+			l.errorf(attrs["hash_key"].Expr.Range(), "Short hash key",
+				"The hash_key of table %q in %s must be at least 16 bytes; read it with env(...) or file(...).", table, owner)
+		}
+		s.HashKey = []byte(key)
+	}
+	ok := true
+	for _, cb := range content.Blocks {
+		c, valid := l.decodeMappingColumn(cb, table, owner)
+		ok = ok && valid
+		s.Columns = append(s.Columns, c)
+	}
+	if ok {
+		for _, err := range s.Check() {
+			l.errorf(b.DefRange, "Invalid mapping", "The mapping of table %q in %s: %s.", table, owner, err)
+		}
+	}
+	return s
+}
+
+func (l *loader) decodeMappingColumn(b *hcl.Block, table string, owner tableOwner) (mapping.Column, bool) {
+	content, diags := b.Body.Content(mappingColumnSchema())
+	l.diags = append(l.diags, diags...)
+	attrs := content.Attributes
+	c := mapping.Column{Name: b.Labels[0]}
+	l.decode(attrs, "from", &c.From)
+	l.decode(attrs, "type", &c.Type)
+	l.decode(attrs, "injective", &c.Injective)
+	a := attrs["expr"]
+	if a == nil || isNull(a.Expr) {
+		return c, !diags.HasErrors()
+	}
+	var src string
+	if !l.decodeExpr(a.Expr, &src) {
+		return c, false
+	}
+	e, err := mapping.Parse(src)
+	if err != nil {
+		var se *mapping.SyntaxError
+		if !errors.As(err, &se) {
+			se = &mapping.SyntaxError{Msg: err.Error()}
+		}
+		l.errorf(l.charRange(a.Expr, src, se.Offset(src)), "Invalid expression",
+			"The expression of column %q of table %q in %s is invalid: %s.", c.Name, table, owner, se.Msg)
+		return c, false
+	}
+	c.Expr = e
+	return c, !diags.HasErrors()
+}
