@@ -44,16 +44,20 @@ func (l *loader) decodeMapping(b *hcl.Block, table string, owner tableOwner) *ma
 		}
 		s.HashKey = []byte(key)
 	}
-	ok := true
+	// Columns whose attributes did not decode are left out of Check,
+	// which would take them for what they are not.
+	checked := &mapping.Spec{Auto: s.Auto, Drop: s.Drop}
+	var ranges []hcl.Range
 	for _, cb := range content.Blocks {
 		c, valid := l.decodeMappingColumn(cb, table, owner)
-		ok = ok && valid
 		s.Columns = append(s.Columns, c)
-	}
-	if ok {
-		for _, err := range s.Check() {
-			l.errorf(b.DefRange, "Invalid mapping", "The mapping of table %q in %s: %s.", table, owner, err)
+		if valid {
+			checked.Columns = append(checked.Columns, c)
+			ranges = append(ranges, cb.DefRange)
 		}
+	}
+	for _, ce := range checked.Check() {
+		l.errorf(ranges[ce.Column], "Invalid mapping column", "In the mapping of table %q in %s, %s.", table, owner, ce.Err)
 	}
 	return s
 }
@@ -63,12 +67,13 @@ func (l *loader) decodeMappingColumn(b *hcl.Block, table string, owner tableOwne
 	l.diags = append(l.diags, diags...)
 	attrs := content.Attributes
 	c := mapping.Column{Name: b.Labels[0]}
-	l.decode(attrs, "from", &c.From)
-	l.decode(attrs, "type", &c.Type)
-	l.decode(attrs, "injective", &c.Injective)
+	ok := !diags.HasErrors()
+	ok = (attrs["from"] == nil || l.decode(attrs, "from", &c.From)) && ok
+	ok = (attrs["type"] == nil || l.decode(attrs, "type", &c.Type)) && ok
+	ok = (attrs["injective"] == nil || l.decode(attrs, "injective", &c.Injective)) && ok
 	a := attrs["expr"]
 	if a == nil || isNull(a.Expr) {
-		return c, !diags.HasErrors()
+		return c, ok
 	}
 	var src string
 	if !l.decodeExpr(a.Expr, &src) {
@@ -85,5 +90,5 @@ func (l *loader) decodeMappingColumn(b *hcl.Block, table string, owner tableOwne
 		return c, false
 	}
 	c.Expr = e
-	return c, !diags.HasErrors()
+	return c, ok
 }

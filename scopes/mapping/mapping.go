@@ -87,12 +87,21 @@ func Fold(name string) string {
 	return strings.ReplaceAll(strings.ToLower(name), "_", "")
 }
 
+// CheckError is one problem Check finds, in declared column Column.
+type CheckError struct {
+	Column int
+	Err    error
+}
+
 // Check reports what is wrong with s without the source schema: repeated
-// or empty target names (folded with AutoFold), a computed column with
-// from too, a column both dropped and named as a source. Each error names
-// the column it is about; Check returns all.
-func (s *Spec) Check() []error {
-	var errs []error
+// or empty target names (folded with AutoFold), a column with both from
+// and expr, a column that takes a source column drop lists, injective on
+// a column that computes nothing.
+func (s *Spec) Check() []CheckError {
+	var errs []CheckError
+	fail := func(i int, format string, args ...any) {
+		errs = append(errs, CheckError{Column: i, Err: fmt.Errorf(format, args...)})
+	}
 	seen := map[string]bool{}
 	norm := func(n string) string {
 		if s.Auto == AutoFold {
@@ -100,22 +109,22 @@ func (s *Spec) Check() []error {
 		}
 		return n
 	}
-	for _, c := range s.Columns {
+	for i, c := range s.Columns {
 		switch {
 		case c.Name == "":
-			errs = append(errs, fmt.Errorf("a target column has an empty name"))
+			fail(i, "a target column has an empty name")
 		case seen[norm(c.Name)]:
-			errs = append(errs, fmt.Errorf("target column %q is declared twice", c.Name))
+			fail(i, "target column %q is declared twice", c.Name)
 		}
 		seen[norm(c.Name)] = true
 		if c.Expr != nil && c.From != "" {
-			errs = append(errs, fmt.Errorf("target column %q has both from and expr; use one", c.Name))
+			fail(i, "target column %q has both from and expr; use one", c.Name)
 		}
 		if src := c.source(); src != "" && slices.ContainsFunc(s.Drop, func(d string) bool { return norm(d) == norm(src) }) {
-			errs = append(errs, fmt.Errorf("target column %q takes source column %q, which drop lists", c.Name, src))
+			fail(i, "target column %q takes source column %q, which drop lists", c.Name, src)
 		}
 		if c.Injective && c.Expr == nil {
-			errs = append(errs, fmt.Errorf("target column %q is declared injective but computes nothing", c.Name))
+			fail(i, "target column %q is declared injective but computes nothing", c.Name)
 		}
 	}
 	return errs
