@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+const peopleTable = `CREATE TABLE people (id bigint PRIMARY KEY, full_name text NOT NULL, email text NOT NULL, phone text NOT NULL, ssn text NOT NULL)`
+
+// fiveTransforms is the mapping of the transforms run: a split, a concat,
+// a lower, a regex replace and a keyed hash per row.
+const fiveTransforms = `
+    mapping {
+      drop     = ["ssn"]
+      hash_key = "bench-hash-key-0123456789"
+      column "first_name" { expr = "split(full_name, ' ')[0]" }
+      column "display" { expr = "concat(full_name, ' <', email, '>')" }
+      column "email_lc" { expr = "lower(email)" }
+      column "phone_digits" { expr = "regex_replace(phone, '[^0-9]', '')" }
+      column "ssn_hash" { expr = "hmac_sha256(ssn)" }
+    }
+`
+
+// transformCost measures capture (PostgreSQL → JetStream) of the same
+// backlog of people rows by a scope without a mapping and by one with
+// five transforms per row, each configuration in its own database, twice
+// in alternation; each keeps its best run. It returns both rates and
+// their ratio (issue 21: goal ≥ 0.9).
+func transformCost(e *env, pg *testenv.Postgres, bin string, rows, txnRows int) []result {
+	best := map[bool]float64{}
+	for round := range 2 {
+		for _, mapped := range []bool{false, true} {
+			db := fmt.Sprintf("people%d", 2*round+map[bool]int{false: 0, true: 1}[mapped])
+			dsn := pg.CreateDB(e, db)
+			pg.Exec(e, db, peopleTable)
+			mapping := ""
+			if mapped {
+				mapping = fiveTransforms
+			}
+			cfg := fmt.Sprintf("source \"postgres\" %q { dsn = %q }\nscope \"people\" {\n  source = %q\n  snapshot = \"never\"\n  table \"public.people\" {%s}\n}\n",
+				db, dsn, db, mapping)
+			elapsed := backlogCapture(e, pg, bin, db, cfg, []string{"people"}, rows, func() {
+				log.Printf("transforms: mapped=%v, writing %d rows in transactions of %d", mapped, rows, txnRows)
+				insertPeople(e, dsn, rows, txnRows)
+			})
+			rate := float64(rows) / elapsed.Seconds()
+			log.Printf("transforms: mapped=%v: %.0f rows/s", mapped, rate)
+			best[mapped] = max(best[mapped], rate)
+		}
+	}
+	return []result{
+		{Name: "capture rows/s, scope without a mapping", Value: best[false], Unit: "rows/s"},
+		ratioResult("capture rows/s, scope with five transforms per row", "rows/s", best[true], "rows/s, same scope without", best[false], "ratio ≥ 0.90", 0.90),
+	}
+}
+
+func insertPeople(e *env, dsn string, rows, txnRows int) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		e.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for first := 1; first <= rows; first += txnRows {
+		last := min(first+txnRows-1, rows)
+		_, err := conn.Exec(ctx, `INSERT INTO people SELECT g, 'First'||g||' Last'||g, 'User'||g||'@Example.COM',
+			'+1 (555) '||lpad(g::text, 7, '0'), md5(g::text) FROM generate_series($1::bigint, $2::bigint) g`, first, last)
+		if err != nil {
+			e.Fatal(err)
+		}
+	}
+}
