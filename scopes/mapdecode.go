@@ -2,6 +2,7 @@ package scopes
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -66,7 +67,7 @@ func (l *loader) decodeMappingColumn(b *hcl.Block, table string, owner tableOwne
 	content, diags := b.Body.Content(mappingColumnSchema())
 	l.diags = append(l.diags, diags...)
 	attrs := content.Attributes
-	c := mapping.Column{Name: b.Labels[0]}
+	c := mapping.Column{Name: b.Labels[0], Pos: fmt.Sprintf("%s:%d:%d", b.DefRange.Filename, b.DefRange.Start.Line, b.DefRange.Start.Column)}
 	ok := !diags.HasErrors()
 	ok = (attrs["from"] == nil || l.decode(attrs, "from", &c.From)) && ok
 	ok = (attrs["type"] == nil || l.decode(attrs, "type", &c.Type)) && ok

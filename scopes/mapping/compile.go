@@ -127,7 +127,11 @@ func Compile(s *Spec, t *capture.Table, kind string) (*Mapper, error) {
 		}
 		o, typ, err := m.compute(c, t, kind, s.HashKey, find)
 		if err != nil {
-			fail("target column %q: %w", c.Name, err)
+			if c.Pos != "" {
+				fail("%s: target column %q: %w", c.Pos, c.Name, err)
+			} else {
+				fail("target column %q: %w", c.Name, err)
+			}
 			continue
 		}
 		m.add(o, typ)

@@ -68,6 +68,9 @@ type Column struct {
 	// Injective declares that Expr gives distinct keys distinct values,
 	// which a computed column that replaces a key column must be.
 	Injective bool
+	// Pos is where the column is declared ("file:line:col"), for the
+	// errors Compile reports; "" if not known. Not part of the Definition.
+	Pos string
 }
 
 // source returns the name of the source column c takes, or "" for a

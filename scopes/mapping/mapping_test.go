@@ -152,6 +152,7 @@ func TestCompileErrors(t *testing.T) {
 		{"unknown column", &Spec{Auto: AutoExact, Columns: []Column{{Name: "x", From: "nope"}}}, `no column "nope"`},
 		{"expr reads unknown column", &Spec{Auto: AutoExact, Columns: []Column{{Name: "x", Expr: mustParse(t, `lower(nope)`)}}}, `unknown column "nope"`},
 		{"type error", &Spec{Auto: AutoExact, Columns: []Column{{Name: "x", Expr: mustParse(t, `id + full_name`)}}}, "mismatched types"},
+		{"type error at its position", &Spec{Auto: AutoExact, Columns: []Column{{Name: "x", Expr: mustParse(t, `lower(id)`), Pos: "syncd.hcl:9:7"}}}, `syncd.hcl:9:7: target column "x": at character 7: cannot use int`},
 		{"key dropped", &Spec{Auto: AutoExact, Drop: []string{"id"}}, `key column "id"`},
 		{"key transformed", &Spec{Auto: AutoExact, Drop: []string{"id"}, Columns: []Column{{Name: "k", Expr: mustParse(t, `id * 2`)}}}, "not declared injective"},
 		{"collision", &Spec{Auto: AutoExact, Columns: []Column{{Name: "email", From: "full_name"}}}, `"email" is declared and also carried over`},
