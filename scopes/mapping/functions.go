@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"regexp"
 	"sync"
 	"time"
@@ -123,26 +125,30 @@ func formatTime(args ...any) (any, error) {
 }
 
 // hmacFunc returns hmac_sha256: the hex HMAC-SHA-256 of a value's text
-// form under key; nil if key is nil (no hash_key configured).
+// form under key; nil if key is nil (no hash_key configured). Keyed
+// hashes are pooled: Reset restores one's keyed state without hashing
+// the key again.
 func hmacFunc(key []byte) func(args ...any) (any, error) {
+	pool := sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
 	return func(args ...any) (any, error) {
 		if key == nil {
 			return nil, errors.New("hmac_sha256 needs the table mapping's hash_key")
 		}
-		var msg []byte
+		h := pool.Get().(hash.Hash)
+		defer pool.Put(h)
+		h.Reset()
 		switch a := args[0].(type) {
 		case nil:
 			return nil, nil
 		case string:
-			msg = []byte(a)
+			io.WriteString(h, a)
 		case []byte:
-			msg = a
+			h.Write(a)
 		default:
-			msg = fmt.Append(nil, a)
+			fmt.Fprint(h, a)
 		}
-		h := hmac.New(sha256.New, key)
-		h.Write(msg)
-		return hex.EncodeToString(h.Sum(nil)), nil
+		var sum [sha256.Size]byte
+		return hex.EncodeToString(h.Sum(sum[:0])), nil
 	}
 }
 

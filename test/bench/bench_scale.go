@@ -36,7 +36,7 @@ func scopeScaling(e *env, pg *testenv.Postgres, bin string, rows, txnRows int) [
 			scopes[i] = fmt.Sprintf("s%d", i+1)
 			fmt.Fprintf(&cfg, "scope %q {\n  source = %q\n  snapshot = \"never\"\n  table \"public.narrow\" {}\n}\n", scopes[i], db)
 		}
-		elapsed := backlogCapture(e, pg, bin, db, cfg.String(), scopes, rows, func() {
+		elapsed, _ := backlogCapture(e, pg, bin, db, cfg.String(), scopes, rows, func() {
 			log.Printf("scopes: %d scope(s), writing %d rows in transactions of %d", n, rows, txnRows)
 			insertNarrow(e, dsn, rows, txnRows)
 		})
@@ -84,7 +84,7 @@ scope "wide" {
   snapshot = "never"
   table "public.wide" {}
 }`, db, dsn, db)
-		elapsed := backlogCapture(e, pg, bin, db, cfg, []string{"wide"}, n, func() {
+		elapsed, _ := backlogCapture(e, pg, bin, db, cfg, []string{"wide"}, n, func() {
 			log.Printf("width: writing %d rows of %s in transactions of %d", n, w.name, txnRows)
 			insertWide(e, dsn, n, txnRows, w.bytes)
 		})
@@ -128,8 +128,9 @@ func insertWide(e *env, dsn string, rows, txnRows, width int) {
 // like its database) and is stopped; write then makes the backlog, and a
 // second run is timed from its start until each of scopes' streams holds
 // want messages. Afterwards the slot is dropped, so that it holds no WAL
-// for later runs, and syncd's directory (its streams) removed.
-func backlogCapture(e *env, pg *testenv.Postgres, bin, db, config string, scopes []string, want int, write func()) time.Duration {
+// for later runs, and syncd's directory (its streams) removed. It also
+// returns the CPU seconds syncd used in the second run.
+func backlogCapture(e *env, pg *testenv.Postgres, bin, db, config string, scopes []string, want int, write func()) (time.Duration, float64) {
 	d := testenv.NewSyncd(e, bin, config)
 	d.Start()
 	d.Stop()
@@ -137,12 +138,13 @@ func backlogCapture(e *env, pg *testenv.Postgres, bin, db, config string, scopes
 	d.Start()
 	log.Printf("%s: syncd ready after %v", db, time.Since(d.Started).Round(time.Millisecond))
 	done := waitStreams(e, d, scopes, uint64(want), 15*time.Minute)
+	cpu := d.CPUSeconds()
 	d.Stop()
 	dropSlot(e, pg.DSN(db), "syncd_"+db)
 	if err := os.RemoveAll(d.Dir); err != nil {
 		log.Printf("remove %s: %v", d.Dir, err)
 	}
-	return done.Sub(d.Started)
+	return done.Sub(d.Started), cpu
 }
 
 // waitStreams waits until every scope's stream on syncd's embedded server
