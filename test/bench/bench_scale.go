@@ -108,19 +108,7 @@ scope "wide" {
 // insertWide inserts rows 1..rows into wide in transactions of txnRows,
 // each v exactly width bytes of ASCII.
 func insertWide(e *env, dsn string, rows, txnRows, width int) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		e.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for first := 1; first <= rows; first += txnRows {
-		last := min(first+txnRows-1, rows)
-		_, err := conn.Exec(ctx, `INSERT INTO wide SELECT g, rpad(md5(g::text), $3, md5(g::text)) FROM generate_series($1::bigint, $2::bigint) g`, first, last, width)
-		if err != nil {
-			e.Fatal(err)
-		}
-	}
+	insertRange(e, dsn, rows, txnRows, `INSERT INTO wide SELECT g, rpad(md5(g::text), $3, md5(g::text)) FROM generate_series($1::bigint, $2::bigint) g`, width)
 }
 
 // backlogCapture times syncd publishing a backlog into JetStream. A first

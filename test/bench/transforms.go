@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/test/testenv"
 )
@@ -71,18 +68,6 @@ func transformCost(e *env, pg *testenv.Postgres, bin string, rows, txnRows int) 
 }
 
 func insertPeople(e *env, dsn string, rows, txnRows int) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		e.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for first := 1; first <= rows; first += txnRows {
-		last := min(first+txnRows-1, rows)
-		_, err := conn.Exec(ctx, `INSERT INTO people SELECT g, 'First'||g||' Last'||g, 'User'||g||'@Example.COM',
-			'+1 (555) '||lpad(g::text, 7, '0'), md5(g::text) FROM generate_series($1::bigint, $2::bigint) g`, first, last)
-		if err != nil {
-			e.Fatal(err)
-		}
-	}
+	insertRange(e, dsn, rows, txnRows, `INSERT INTO people SELECT g, 'First'||g||' Last'||g, 'User'||g||'@Example.COM',
+		'+1 (555) '||lpad(g::text, 7, '0'), md5(g::text) FROM generate_series($1::bigint, $2::bigint) g`)
 }

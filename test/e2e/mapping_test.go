@@ -45,30 +45,26 @@ scope "crm" {
     }
   }
 }
-scope "parker" {
+`, keyFile, first) + failingScope("parker", "dlq", "acc_dlq") + failingScope("stopper", "stop", "acc_stop")
+}
+
+// failingScope maps accounts into table target with a transform that
+// fails on a one-word name, and handles that as onError says.
+func failingScope(name, onError, target string) string {
+	return fmt.Sprintf(`
+scope %q {
   source         = "app"
   targets        = ["replica"]
   snapshot       = "never"
-  on_apply_error = "dlq"
+  on_apply_error = %q
   table "public.accounts" {
-    target = "public.acc_dlq"
+    target = "public.%s"
     mapping {
       column "surname" { expr = "split(name, ' ')[1]" }
     }
   }
 }
-scope "stopper" {
-  source         = "app"
-  targets        = ["replica"]
-  snapshot       = "never"
-  on_apply_error = "stop"
-  table "public.accounts" {
-    target = "public.acc_stop"
-    mapping {
-      column "surname" { expr = "split(name, ' ')[1]" }
-    }
-  }
-}`, keyFile, first)
+`, name, onError, target)
 }
 
 // TestMapping replicates customers through a mapping into PostgreSQL
