@@ -246,7 +246,7 @@ func renderTable(w io.Writer, tp tablePlan) {
 		counts = ""
 	}
 	if tp.Mapping != nil {
-		fmt.Fprintf(w, "        ~ mapping: %s  →  %s%s\n", orAll(tp.Mapping.Old), orAll(tp.Mapping.New), counts)
+		fmt.Fprintf(w, "        ~ mapping: %s  →  %s%s\n", orNone(tp.Mapping.Old), orNone(tp.Mapping.New), counts)
 	}
 }
 
@@ -334,4 +334,12 @@ func prefixed(prefix string, items []string) string {
 		b.WriteString(prefix + " " + it)
 	}
 	return b.String()
+}
+
+// orNone returns a mapping's text, or "(none)".
+func orNone(mapping string) string {
+	if mapping == "" {
+		return "(none)"
+	}
+	return mapping
 }
