@@ -77,6 +77,13 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			file: "mapping_missing_key.hcl",
+			opts: scopes.LoadOptions{AllowMissingSecrets: true},
+			want: []string{
+				`testdata/errors/mapping_missing_key.hcl:6:18: warning: Secret not available: Environment variable "SYNCD_TEST_UNSET_HASH_KEY" is not set; using an empty string, which is only allowed when validating.`,
+			},
+		},
+		{
 			file: "enums.hcl",
 			want: []string{
 				`testdata/errors/enums.hcl:4:20: error: Invalid snapshot: The snapshot must be "initial", "when_needed" or "never", not "always".`,

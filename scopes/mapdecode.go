@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/syncd-dev/syncd/scopes/mapping"
 )
@@ -37,13 +38,19 @@ func (l *loader) decodeMapping(b *hcl.Block, table string, owner tableOwner) *ma
 			s.Drop = append(s.Drop, it.value)
 		}
 	}
-	var key string
-	if l.decode(attrs, "hash_key", &key) {
-		if len(key) < 16 {
-			l.errorf(attrs["hash_key"].Expr.Range(), "Short hash key",
-				"The hash_key of table %q in %s must be at least 16 bytes; read it with env(...) or file(...).", table, owner)
+	if a := attrs["hash_key"]; a != nil && !isNull(a.Expr) {
+		// A secret syncd validate cannot read is "" with a warning:
+		// its length is not checked then.
+		if v, substituted, ok := l.value(a.Expr); ok && v.Type() == cty.String {
+			key := v.AsString()
+			if len(key) < 16 && !substituted {
+				l.errorf(a.Expr.Range(), "Short hash key",
+					"The hash_key of table %q in %s must be at least 16 bytes; read it with env(...) or file(...).", table, owner)
+			}
+			s.HashKey = []byte(key)
+		} else if ok {
+			l.errorf(a.Expr.Range(), "Invalid hash_key", "The hash_key of table %q in %s must be a string.", table, owner)
 		}
-		s.HashKey = []byte(key)
 	}
 	// Columns whose attributes did not decode are left out of Check,
 	// which would take them for what they are not.

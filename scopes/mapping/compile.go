@@ -28,6 +28,9 @@ type output struct {
 	src  int         // the source column carried over; -1 for a computed one
 	prog *vm.Program // computed: the program
 	refs []int       // computed: the positions in Mapper.refs it reads
+	// boolInt publishes a computed bool as 0 or 1: MySQL sources have no
+	// boolean type, so the column is a tinyint (see columnTypes).
+	boolInt bool
 }
 
 // ref is one identifier expressions read, and the source column it names.
@@ -175,6 +178,7 @@ func (m *Mapper) compute(c Column, t *capture.Table, kind string, key []byte, fi
 		return o, "", err
 	}
 	o.prog = prog
+	o.boolInt = kind == "mysql" && rt == boolType
 	typ := c.Type
 	if typ == "" {
 		if typ = columnType(kind, rt); typ == "" {
@@ -247,6 +251,12 @@ func (m *Mapper) Map(row capture.Row) (capture.Row, error) {
 		v, err := m.vm.Run(o.prog, m.env)
 		if err != nil {
 			return nil, &RowError{Column: o.name, Err: err}
+		}
+		if b, isBool := v.(bool); isBool && o.boolInt {
+			v = 0
+			if b {
+				v = 1
+			}
 		}
 		var ok bool
 		if out[i], ok = rowValue(v); !ok {

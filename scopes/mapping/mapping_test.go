@@ -185,6 +185,13 @@ func TestInjectiveKeyAndFold(t *testing.T) {
 	if diff := cmp.Diff([]int{0}, m.Table().Key); diff != "" {
 		t.Errorf("key (-want +got):\n%s", diff)
 	}
+	b, err := Compile(&Spec{Auto: AutoNone, Columns: []Column{{Name: "ID"}, {Name: "long", Expr: mustParse(t, `len(FullName) > 3`)}}}, tbl, "mysql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row, _ := b.Map(capture.Row{int32(1), "Ada Lovelace"}); b.Table().Columns[1].Type != "tinyint" || row[1] != int64(1) {
+		t.Errorf("bool from a MySQL source: type %q, value %#v; want tinyint, 1", b.Table().Columns[1].Type, row[1])
+	}
 	ambiguous := &capture.Table{Schema: "s", Name: "t", Columns: []capture.Column{{Name: "full_name"}, {Name: "FullName"}}}
 	if _, err := Compile(&Spec{Auto: AutoFold, Columns: []Column{{Name: "n", From: "fullname"}}}, ambiguous, "mysql"); err == nil || !strings.Contains(err.Error(), "matches columns") {
 		t.Errorf("ambiguous fold: err = %v", err)
