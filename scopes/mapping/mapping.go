@@ -133,6 +133,26 @@ func (s *Spec) Check() []CheckError {
 	return errs
 }
 
+// SourceColumns returns the source column names s uses (drop, from, the
+// source of a bare column block, expression identifiers), for checking
+// that the source table has them before any row is read; nil with
+// AutoFold, whose names need not be spelled as the source's.
+func (s *Spec) SourceColumns() []string {
+	if s.Auto == AutoFold {
+		return nil
+	}
+	cols := slices.Clone(s.Drop)
+	for _, c := range s.Columns {
+		if src := c.source(); src != "" {
+			cols = append(cols, src)
+		}
+		if c.Expr != nil {
+			cols = append(cols, c.Expr.Refs...)
+		}
+	}
+	return cols
+}
+
 // Definition is the canonical JSON form of a Spec, part of the scope's
 // definition: equal mappings give equal bytes. The hash key appears only
 // as a fingerprint, so rotating it changes the definition.
