@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -231,54 +230,6 @@ target "mysql" "maria" {
 		pg.Exec(t, "app", `INSERT INTO customers VALUES (5, 'Barbara Liskov', 'bl@example.com', '555-55-5555')`)
 		waitMapped(true)
 	})
-}
-
-// queryRows returns the rows of query, each value as text (NULL as \N).
-func queryRows(driver, dsn, query string) ([][]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out [][]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			row[i] = `\N`
-			if v.Valid {
-				row[i] = v.String
-			}
-		}
-		out = append(out, row)
-	}
-	return out, rows.Err()
-}
-
-func joinRows(rows [][]string) []string {
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = strings.Join(r, "|")
-	}
-	return out
 }
 
 // TestMappingMySQLSource maps a MariaDB table into MariaDB and PostgreSQL
