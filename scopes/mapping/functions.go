@@ -10,6 +10,7 @@ import (
 	"io"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -64,7 +65,11 @@ func substring(args ...any) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("substring of %s", typeName(args[0]))
 	}
-	start, n := args[1].(int), args[2].(int)
+	start, ok1 := args[1].(int)
+	n, ok2 := args[2].(int)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("substring(%s, %s): start and length must be integers", typeName(args[1]), typeName(args[2]))
+	}
 	if start < 0 || n < 0 {
 		return nil, fmt.Errorf("substring(%d, %d): negative start or length", start, n)
 	}
@@ -75,23 +80,41 @@ func substring(args ...any) (any, error) {
 	return string(r[start:min(start+n, len(r))]), nil
 }
 
-var regexps sync.Map // pattern → *regexp.Regexp
+// maxCachedRegexps bounds the compiled patterns kept: a pattern taken
+// from row values would otherwise grow the cache with the data.
+const maxCachedRegexps = 256
+
+var (
+	regexps       sync.Map // pattern → *regexp.Regexp
+	regexpsCached atomic.Int32
+)
 
 // regexReplace replaces every match of a pattern (RE2 syntax, compiled
-// once per pattern) in s; $1 in the replacement is the first group.
+// once per pattern, for the first maxCachedRegexps patterns) in s; $1 in
+// the replacement is the first group.
 func regexReplace(args ...any) (any, error) {
 	s, ok := args[0].(string)
 	if !ok {
 		return nil, fmt.Errorf("regex_replace of %s", typeName(args[0]))
 	}
-	pattern, repl := args[1].(string), args[2].(string)
+	pattern, ok1 := args[1].(string)
+	repl, ok2 := args[2].(string)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("regex_replace(%s, %s): pattern and replacement must be text", typeName(args[1]), typeName(args[2]))
+	}
 	re, ok := regexps.Load(pattern)
 	if !ok {
 		r, err := regexp.Compile(pattern)
 		if err != nil {
 			return nil, fmt.Errorf("regex_replace: %w", err)
 		}
-		re, _ = regexps.LoadOrStore(pattern, r)
+		re = r
+		if regexpsCached.Load() < maxCachedRegexps {
+			var loaded bool
+			if re, loaded = regexps.LoadOrStore(pattern, r); !loaded {
+				regexpsCached.Add(1)
+			}
+		}
 	}
 	return re.(*regexp.Regexp).ReplaceAllString(s, repl), nil
 }
