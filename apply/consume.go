@@ -138,7 +138,7 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				b = &batch{tx: tx, opened: time.Now(), ops: map[string]int64{}}
 			}
 			if !skip {
-				if err := b.tx.Apply(ctx, c); err != nil {
+				if err := s.apply(ctx, b, c, env); err != nil {
 					if err := s.rejected(ctx, err, isolate, d, i); err != nil {
 						return err
 					}
@@ -239,6 +239,15 @@ func (s *session) change(ctx context.Context, env *router.RawEnvelope, seq uint6
 	}
 	return &Change{Table: ts, Op: capture.Op(env.Op[0]), Key: env.Key, Before: env.Before, After: env.After, Unchanged: env.Unchanged,
 		Resync: env.Scope.Reason == router.ReasonResync}, nil
+}
+
+// apply writes c in b, unless the scope's mapping could not map the row
+// (Envelope.Error), which is rejected unwritten.
+func (s *session) apply(ctx context.Context, b *batch, c *Change, env *router.RawEnvelope) error {
+	if env.Error != "" {
+		return &RejectedError{Change: c, Err: &InvalidError{Err: errors.New("map row: " + env.Error)}}
+	}
+	return b.tx.Apply(ctx, c)
 }
 
 // commit commits b, if any, with the checkpoint of its last whole source

@@ -307,6 +307,7 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		if !ok {
 			continue
 		}
+		p.mapRows(&m)
 		if !p.pub.holds(ev.Txn) {
 			r.touched = append(r.touched, p.pub)
 		}

@@ -43,10 +43,11 @@ type tableDef struct {
 	Columns []string        `json:"columns"` // nil: every column
 	Where   string          `json:"where"`   // the filter with its params bound; "": every row
 	Target  capture.TableID `json:"target"`
+	Mapping string          `json:"mapping,omitempty"` // scopes.MappingText; "": none
 }
 
 func defOf(st *scopes.Table) *tableDef {
-	d := &tableDef{Columns: st.Columns, Target: st.Target}
+	d := &tableDef{Columns: st.Columns, Target: st.Target, Mapping: scopes.MappingText(st)}
 	if st.Where != nil {
 		d.Where = st.Where.String()
 	}
@@ -69,7 +70,11 @@ func (k tableKey) kv() string { return schemaKey(k.scope, k.table) }
 // definitionHash identifies what a snapshot of st contains.
 func definitionHash(st *scopes.Table) string {
 	d := defOf(st)
-	b, _ := json.Marshal([]any{st.ID, d.Columns, d.Where, d.Target})
+	parts := []any{st.ID, d.Columns, d.Where, d.Target}
+	if d.Mapping != "" { // tables without a mapping keep the hash they had before mappings
+		parts = append(parts, d.Mapping)
+	}
+	b, _ := json.Marshal(parts)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -273,8 +278,9 @@ func (r *Router) forgetRemoved(ctx context.Context, kv jetstream.KeyValue, s *sc
 //     they were kept, and the definition has changed since): the rows that
 //     left the scope cannot be found, so every row again after a truncate,
 //     once; loadSnapshots adds the definition to such records that match;
-//   - another target table, or a column added (or the column list
-//     dropped, to take them all): every row in scope, as upserts, and the
+//   - another target table, a column added (or the column list dropped,
+//     to take them all), or another mapping (rows mapped otherwise, see
+//     Table.Mapping): every row in scope, as upserts, and the
 //     rows the filter change makes leave, deleted;
 //   - the filter changed (widened, narrowed, params): the rows entering
 //     (new AND NOT old) and the rows leaving (old AND NOT new); rows in
@@ -320,7 +326,7 @@ func (r *Router) snapshotRequest(s *scopes.Scope, st *scopes.Table, rec *snapsho
 		req.ExitWhere = render(old, st.Where, true)
 	}
 	switch {
-	case st.Target != rec.Def.Target || columnsAdded(rec.Def.Columns, st.Columns):
+	case st.Target != rec.Def.Target || columnsAdded(rec.Def.Columns, st.Columns) || defOf(st).Mapping != rec.Def.Mapping:
 		return req, true, nil
 	case whereChanged:
 		req.Where = render(st.Where, old, true)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/scopes/filter"
+	"github.com/syncd-dev/syncd/scopes/mapping"
 )
 
 // Engine kinds, the first label of source and target blocks.
@@ -229,6 +230,10 @@ type Table struct {
 	// Where selects the rows published; nil means all. In a scope it has
 	// no params left; in a template it may have some.
 	Where *filter.Filter
+	// Mapping maps the source rows to the target's columns; nil publishes
+	// the source columns as they are. A table has Columns or a Mapping,
+	// not both.
+	Mapping *mapping.Spec
 	// Target is the table the rows are applied to; it defaults to ID.
 	Target    capture.TableID
 	DeclRange hcl.Range

@@ -64,6 +64,26 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			file: "mapping.hcl",
+			want: []string{
+				`testdata/errors/mapping.hcl:6:18: error: Invalid auto: The auto must be "exact", "fold" or "none", not "loose".`,
+				`testdata/errors/mapping.hcl:7:18: error: Short hash key: The hash_key of table "public.customers" in scope "crm" must be at least 16 bytes; read it with env(...) or file(...).`,
+				`testdata/errors/mapping.hcl:9:59: error: Invalid expression: The expression of column "first_name" of table "public.customers" in scope "crm" is invalid: unexpected token EOF.`,
+				`testdata/errors/mapping.hcl:10:42: error: Invalid expression: The expression of column "last_name" of table "public.customers" in scope "crm" is invalid: unknown function nosuch.`,
+				`testdata/errors/mapping.hcl:11:7: error: Invalid mapping column: In the mapping of table "public.customers" in scope "crm", target column "ssn" takes source column "ssn", which drop lists.`,
+				`testdata/errors/mapping.hcl:12:32: error: Invalid expression: The expression of column "stamp" of table "public.customers" in scope "crm" is invalid: unknown function now.`,
+				`testdata/errors/mapping.hcl:13:7: error: Invalid mapping column: In the mapping of table "public.customers" in scope "crm", target column "x" has both from and expr; use one.`,
+				`testdata/errors/mapping.hcl:21:5: error: Mapping and columns: Table "public.orders" in scope "crm" has both columns and a mapping; list the columns to leave out in the mapping's drop.`,
+			},
+		},
+		{
+			file: "mapping_missing_key.hcl",
+			opts: scopes.LoadOptions{AllowMissingSecrets: true},
+			want: []string{
+				`testdata/errors/mapping_missing_key.hcl:6:18: warning: Secret not available: Environment variable "SYNCD_TEST_UNSET_HASH_KEY" is not set; using an empty string, which is only allowed when validating.`,
+			},
+		},
+		{
 			file: "enums.hcl",
 			want: []string{
 				`testdata/errors/enums.hcl:4:20: error: Invalid snapshot: The snapshot must be "initial", "when_needed" or "never", not "always".`,

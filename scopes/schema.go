@@ -101,5 +101,6 @@ func tableHeader() hcl.BlockHeaderSchema {
 func tableSchema() *hcl.BodySchema {
 	return &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "columns"}, {Name: "where"}, {Name: "target"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "mapping"}},
 	}
 }

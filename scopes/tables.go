@@ -73,6 +73,17 @@ func (l *loader) decodeTable(b *hcl.Block, owner tableOwner) (*Table, hcl.Range)
 			t.Target = tid
 		}
 	}
+	for i, mb := range content.Blocks {
+		switch {
+		case i > 0:
+			l.errorf(mb.DefRange, "Duplicate mapping", "Table %q in %s has more than one mapping block.", name, owner)
+		case t.Columns != nil:
+			l.errorf(mb.DefRange, "Mapping and columns",
+				"Table %q in %s has both columns and a mapping; list the columns to leave out in the mapping's drop.", name, owner)
+		default:
+			t.Mapping = l.decodeMapping(mb, name, owner)
+		}
+	}
 	if !ok {
 		return nil, targetRange
 	}

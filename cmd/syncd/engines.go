@@ -108,7 +108,7 @@ func (e mysqlEngine) Health() (any, bool, string) {
 }
 
 // tableSpecs lists the tables source must publish, with the scopes that
-// cover each and the columns they list or filter on.
+// cover each and the columns they list, filter on or map.
 func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 	ix := scopes.NewIndex(cfg.Scopes)
 	var specs []capture.TableSpec
@@ -119,6 +119,9 @@ func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 			spec.Columns = append(spec.Columns, st.Columns...)
 			if st.Where != nil {
 				spec.Columns = append(spec.Columns, st.Where.Columns()...)
+			}
+			if st.Mapping != nil {
+				spec.Columns = append(spec.Columns, st.Mapping.SourceColumns()...)
 			}
 		}
 		slices.Sort(spec.Columns)
