@@ -301,7 +301,7 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 			if ok = snapshotMessage(&m, ok, sn); ok && k.target != "" {
 				r.copies.row(k)
 			}
-		} else if ok && m.after != nil && r.backfilling(k) && capture.HasAbsent(m.after) {
+		} else if ok && m.after != nil && ev.Op == capture.OpUpdate && r.backfilling(k) && capture.HasAbsent(ev.After) {
 			ok = false // the source reads the row again
 		}
 		if !ok {
