@@ -102,6 +102,9 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 		if s.cp != nil && d.Rows[0].Source.Pos <= s.cp.Position {
 			continue // applied already: a message's rows share a transaction
 		}
+		if s.echo(d.Rows[0]) {
+			continue // from the target's own database: a message's rows share a transaction
+		}
 		for i, env := range d.Rows {
 			if b != nil && env.Txn.Seq == 1 {
 				if b.partial {
@@ -275,6 +278,14 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 		st.CommitTS, st.LagSeconds, st.RowsApplied = b.commit, lag, rec.RowsApplied
 	})
 	return nil
+}
+
+// echo reports whether env's transaction came from the target's own
+// database (Config.Self). Whole transactions are skipped, so the ones
+// applied keep their boundaries.
+func (s *session) echo(env *router.RawEnvelope) bool {
+	self := s.w.cfg.Self
+	return self != "" && capture.OriginSource(env.Source.Origin) == self
 }
 
 // covers reports whether ts has every column of row.

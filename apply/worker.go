@@ -32,6 +32,11 @@ type Config struct {
 	Commits   *Commits
 	// Gate, if not nil, holds the worker while its scope is paused.
 	Gate Gate
+	// Self is the source that captures the target's database (its
+	// same_as), or "": the worker skips the transactions that came from
+	// it (capture.OriginSource), so that no change returns to the
+	// database it came from.
+	Self string
 
 	// A target transaction takes whole source transactions until it holds
 	// MaxRows rows or has been open MaxTime, or no message came for

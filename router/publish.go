@@ -223,7 +223,7 @@ func (p *publisher) idle() bool {
 // open returns a message for m's row and those packed with it, with no
 // body yet and room for size bytes of it.
 func (p *publisher) open(m *message, size int) *nats.Msg {
-	return &nats.Msg{
+	msg := &nats.Msg{
 		Subject: m.plan.subjects[m.op],
 		Data:    make([]byte, 0, size),
 		Header: nats.Header{
@@ -233,6 +233,10 @@ func (p *publisher) open(m *message, size int) *nats.Msg {
 			HeaderType: contentTypeJSON,
 		},
 	}
+	if o := m.ev.Txn.Origin; o != "" {
+		msg.Header[HeaderOrigin] = []string{o}
+	}
+	return msg
 }
 
 // seal finishes the held message and returns it. Its id names its last

@@ -21,7 +21,8 @@ const (
 	HeaderOp        = "Syncd-Op"
 	HeaderTxn       = "Syncd-Txn"
 	HeaderPos       = "Syncd-Pos"
-	HeaderRows      = "Syncd-Rows" // rows in a message of a scope with rows_per_message > 1
+	HeaderRows      = "Syncd-Rows"   // rows in a message of a scope with rows_per_message > 1
+	HeaderOrigin    = "Syncd-Origin" // the transaction's origin (capture.Txn.Origin), if any
 	HeaderType      = "Content-Type"
 	ContentTypeJSON = "application/json"
 

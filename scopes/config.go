@@ -186,7 +186,13 @@ type Target struct {
 	// CreateTables makes apply workers create missing target tables from
 	// the source schema.
 	CreateTables bool
-	DeclRange    hcl.Range
+	// SameAs names the source block that captures this same database, if
+	// any: syncd then never applies to the target a change that came from
+	// it (two-way sync, docs/configuration.md). SameAsRange is the
+	// attribute's value range; zero when unset.
+	SameAs      string
+	SameAsRange hcl.Range
+	DeclRange   hcl.Range
 }
 
 // Scope is a scope block, with its template (if any) already instantiated.

@@ -55,6 +55,15 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			file: "same_as.hcl",
+			want: []string{
+				`testdata/errors/same_as.hcl:22:13: error: Different engines: Target "tm" is a postgres database, but source "m", which it is declared the same as, is a mysql one.`,
+				`testdata/errors/same_as.hcl:26:13: error: Unknown source: Target "tx" is declared the same database as source "nope", which is not defined.`,
+				`testdata/errors/same_as.hcl:43:1: error: Cycle of linked databases: Scope "ca" links source "c" to target "ta" (the same database as source "a"), which are linked already through other scopes: a change would travel round the cycle for ever. Link the databases as a tree (a pair, or a hub with spokes).`,
+				`testdata/errors/same_as.hcl:48:1: error: Scope applied to its own source: Scope "self" reads source "a" and is applied to target "ta", which is the same database (same_as); remove the target from the scope.`,
+			},
+		},
+		{
 			file: "duplicate_names.hcl",
 			want: []string{
 				`testdata/errors/duplicate_names.hcl:2:16: error: Duplicate source: A source named "app" is already defined at testdata/errors/duplicate_names.hcl:1,1-24.`,

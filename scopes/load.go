@@ -156,6 +156,7 @@ func (l *loader) load(files []configFile) (*Config, hcl.Diagnostics) {
 	l.diags = append(l.diags, diags...)
 	cfg := l.decodeRoot(content)
 	l.resolve()
+	l.links(cfg)
 	diags = sortDiagnostics(l.diags)
 	if diags.HasErrors() {
 		return nil, diags

@@ -64,8 +64,9 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 	return nil, router.SourceInfo{}, retry.Terminal(fmt.Errorf("source %q: capture from %s is not supported yet", s.Name, s.Kind))
 }
 
-// newTarget builds the writer of target t. It opens no connection.
-func newTarget(t *scopes.Target, log hclog.Logger) (apply.Target, error) {
+// newTarget builds the writer of target t, which marks the transactions
+// it applies with origin (capture.SyncdOrigin). It opens no connection.
+func newTarget(t *scopes.Target, origin string, log hclog.Logger) (apply.Target, error) {
 	switch t.Kind {
 	case scopes.KindPostgres:
 		return applypg.New(applypg.Config{
@@ -74,6 +75,7 @@ func newTarget(t *scopes.Target, log hclog.Logger) (apply.Target, error) {
 			ScopeInfoTable: t.ScopeInfoTable,
 			CreateTables:   t.CreateTables,
 			SyncdVersion:   version,
+			Origin:         origin,
 		}, applypg.Options{Logger: log})
 	case scopes.KindMySQL:
 		return applymysql.New(applymysql.Config{
