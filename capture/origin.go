@@ -30,14 +30,25 @@ func SyncdOrigin(source, scope, target string) string {
 	return originPrefix + source + ":" + scope + ":" + target
 }
 
+// ParseOrigin splits an origin SyncdOrigin made; ok is false for any
+// other.
+func ParseOrigin(origin string) (source, scope, target string, ok bool) {
+	rest, ok := strings.CutPrefix(origin, originPrefix)
+	if !ok {
+		return "", "", "", false
+	}
+	source, rest, ok1 := strings.Cut(rest, ":")
+	scope, target, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || source == "" || scope == "" {
+		return "", "", "", false
+	}
+	return source, scope, target, true
+}
+
 // OriginSource returns the source named in origin, a Txn.Origin, if syncd
 // set it (SyncdOrigin); "" for the origins of anything else (PostgreSQL's
 // own logical replication, say) and for none.
 func OriginSource(origin string) string {
-	rest, ok := strings.CutPrefix(origin, originPrefix)
-	if !ok {
-		return ""
-	}
-	source, _, _ := strings.Cut(rest, ":")
+	source, _, _, _ := ParseOrigin(origin)
 	return source
 }

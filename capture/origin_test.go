@@ -10,6 +10,7 @@ func TestOriginSource(t *testing.T) {
 		{name: "none", origin: "", want: ""},
 		{name: "other", origin: "pg_16384", want: ""},
 		{name: "prefix only", origin: "syncd:", want: ""},
+		{name: "no scope", origin: "syncd:app", want: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -17,5 +18,12 @@ func TestOriginSource(t *testing.T) {
 				t.Errorf("OriginSource(%q) = %q, want %q", tt.origin, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseOrigin(t *testing.T) {
+	source, scope, target, ok := ParseOrigin(SyncdOrigin("app", "orders", "replica"))
+	if !ok || source != "app" || scope != "orders" || target != "replica" {
+		t.Errorf("ParseOrigin = %q, %q, %q, %v", source, scope, target, ok)
 	}
 }

@@ -34,13 +34,18 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 	resnapshot := allScopes(cfg, s.Name, func(sc *scopes.Scope) bool { return sc.Snapshot == scopes.SnapshotWhenNeeded })
 	switch s.Kind {
 	case scopes.KindMySQL:
+		origins, err := originTables(cfg, s.Name)
+		if err != nil {
+			return nil, router.SourceInfo{}, retry.Terminal(err)
+		}
 		src, err := mysql.New(mysql.Config{
-			Name:       s.Name,
-			DSN:        s.DSN,
-			ServerID:   s.ServerID,
-			Tables:     tableSpecs(cfg, s.Name),
-			Store:      store,
-			Resnapshot: resnapshot,
+			Name:         s.Name,
+			DSN:          s.DSN,
+			ServerID:     s.ServerID,
+			Tables:       tableSpecs(cfg, s.Name),
+			OriginTables: origins,
+			Store:        store,
+			Resnapshot:   resnapshot,
 		}, mysql.Options{Logger: log, Metrics: mysql.NewMetrics(reg, s.Name)})
 		if err != nil {
 			return nil, router.SourceInfo{}, retry.Terminal(err)
@@ -84,6 +89,7 @@ func newTarget(t *scopes.Target, origin string, log hclog.Logger) (apply.Target,
 			ScopeInfoTable: t.ScopeInfoTable,
 			CreateTables:   t.CreateTables,
 			SyncdVersion:   version,
+			Origin:         origin,
 		}, applymysql.Options{Logger: log})
 	}
 	return nil, fmt.Errorf("target %q: applying to %s is not supported yet", t.Name, t.Kind)
@@ -128,6 +134,27 @@ func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 		specs = append(specs, spec)
 	}
 	return specs
+}
+
+// originTables returns the scope_info tables of the MySQL targets that
+// are the same database as source, by target name, for recognising the
+// transactions syncd applied there.
+func originTables(cfg *scopes.Config, source string) (map[capture.TableID]string, error) {
+	var out map[capture.TableID]string
+	for _, t := range cfg.Targets {
+		if t.SameAs != source || t.Kind != scopes.KindMySQL {
+			continue
+		}
+		id, err := applymysql.ScopeInfoTableID(t.DSN, t.ScopeInfoTable)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		if out == nil {
+			out = map[capture.TableID]string{}
+		}
+		out[id] = t.Name
+	}
+	return out, nil
 }
 
 // routeDriverLogs sends the MySQL driver's own messages (it reports
