@@ -67,6 +67,25 @@ func (l *loader) links(cfg *Config) {
 	}
 }
 
+// TwoWay reports whether scope s is two-way: a target of s is the same
+// database as a source that a scope applies to s's source database.
+func (c *Config) TwoWay(s *Scope) bool {
+	back := map[string]bool{} // sources whose scopes reach s's source
+	for _, o := range c.Scopes {
+		for _, name := range o.Targets {
+			if t := c.Target(name); t != nil && t.SameAs == s.Source {
+				back[o.Source] = true
+			}
+		}
+	}
+	for _, name := range s.Targets {
+		if t := c.Target(name); t != nil && back[t.SameAs] {
+			return true
+		}
+	}
+	return false
+}
+
 // EchoSource returns the source that every target of scope s is the same
 // database as, or "": the changes that came from that source are echoes
 // for s, which no target of s takes (see capture.SyncdOrigin).

@@ -124,6 +124,9 @@ func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 		spec := capture.TableSpec{ID: id}
 		for _, st := range ix.Lookup(source, id) {
 			spec.Scopes = append(spec.Scopes, st.Scope.Name)
+			if cfg.TwoWay(st.Scope) {
+				spec.TwoWay = append(spec.TwoWay, st.Scope.Name)
+			}
 			spec.Columns = append(spec.Columns, st.Columns...)
 			if st.Where != nil {
 				spec.Columns = append(spec.Columns, st.Where.Columns()...)

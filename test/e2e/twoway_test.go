@@ -3,6 +3,7 @@ package e2e
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,4 +225,41 @@ func waitRow(t *testing.T, n node, id int) {
 		}
 		return nil
 	})
+}
+
+// TestTwoWayNeedsFullOldRows checks that syncd refuses to start a two-way
+// scope on a PostgreSQL table whose replica identity is not FULL, naming
+// the table, the scope and the fix. (MariaDB sources need
+// binlog_row_image = FULL for every scope.)
+func TestTwoWayNeedsFullOldRows(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	a, b := pgNode(t, pg, "a"), pgNode(t, pg, "b")
+	a.exec("ALTER TABLE t REPLICA IDENTITY DEFAULT")
+	d := newDaemon(t, fmt.Sprintf(`
+source "postgres" "a" { dsn = %[1]q }
+source "postgres" "b" { dsn = %[2]q }
+target "postgres" "ta" {
+  dsn     = %[1]q
+  same_as = "a"
+}
+target "postgres" "tb" {
+  dsn     = %[2]q
+  same_as = "b"
+}
+scope "ab" {
+  source  = "a"
+  targets = ["tb"]
+  table "public.t" {}
+}
+scope "ba" {
+  source  = "b"
+  targets = ["ta"]
+  table "public.t" {}
+}
+`, a.dsn, b.dsn))
+	code, out := runSyncd(t, "run", "--config", d.ConfigPath)
+	want := `table public.t is in two-way scope ab, whose conflict detection needs whole old rows, but its REPLICA IDENTITY is not FULL: run ALTER TABLE "public"."t" REPLICA IDENTITY FULL`
+	if code != 1 || !strings.Contains(out, want) {
+		t.Fatalf("syncd run: exit %d, want 1 and output with %q:\n%s", code, want, out)
+	}
 }
