@@ -130,7 +130,7 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				}
 				b = &batch{tx: tx, opened: time.Now(), ops: map[string]int64{}}
 			}
-			if err := b.tx.Apply(ctx, c); err != nil {
+			if err := s.apply(ctx, b.tx, c, d, i); err != nil {
 				if err := s.rejected(ctx, err, isolate, d, i); err != nil {
 					return err
 				}

@@ -219,6 +219,9 @@ type Scope struct {
 	// dependencies form no cycle. It orders what lands and is not part of
 	// the scope's Definition.
 	DependsOn []string
+	// Conflicts is how the scope's two-way apply workers resolve
+	// conflicts; Policy "" if the scope sets none (conflicts.go).
+	Conflicts Conflicts
 	// Tables are the scope's tables in declaration order, at least one.
 	Tables    []*Table
 	DeclRange hcl.Range
@@ -236,7 +239,10 @@ type Table struct {
 	// no params left; in a template it may have some.
 	Where *filter.Filter
 	// Target is the table the rows are applied to; it defaults to ID.
-	Target    capture.TableID
+	Target capture.TableID
+	// Conflicts overrides the scope's conflict policy for the table;
+	// Policy "" if it does not.
+	Conflicts Conflicts
 	DeclRange hcl.Range
 }
 

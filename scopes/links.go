@@ -68,18 +68,11 @@ func (l *loader) links(cfg *Config) {
 }
 
 // TwoWay reports whether scope s is two-way: a target of s is the same
-// database as a source that a scope applies to s's source database.
+// database as the source of a scope that a target of is the same
+// database as s's source.
 func (c *Config) TwoWay(s *Scope) bool {
-	back := map[string]bool{} // sources whose scopes reach s's source
 	for _, o := range c.Scopes {
-		for _, name := range o.Targets {
-			if t := c.Target(name); t != nil && t.SameAs == s.Source {
-				back[o.Source] = true
-			}
-		}
-	}
-	for _, name := range s.Targets {
-		if t := c.Target(name); t != nil && back[t.SameAs] {
+		if o != s && c.reaches(o, s.Source) && c.reaches(s, o.Source) {
 			return true
 		}
 	}

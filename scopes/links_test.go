@@ -24,23 +24,27 @@ target "postgres" "or" {
 }
 target "postgres" "archive" { dsn = "postgres://archive" }
 scope "to-wa" {
-  source  = "hub"
-  targets = ["wa"]
+  source    = "hub"
+  targets   = ["wa"]
+  conflicts = "source_wins"
   table "public.t" {}
 }
 scope "to-or" {
-  source  = "hub"
-  targets = ["or"]
+  source    = "hub"
+  targets   = ["or"]
+  conflicts = "park"
   table "public.t" {}
 }
 scope "from-wa" {
-  source  = "wa"
-  targets = ["hub"]
+  source    = "wa"
+  targets   = ["hub"]
+  conflicts = "target_wins"
   table "public.t" {}
 }
 scope "from-or" {
-  source  = "or"
-  targets = ["hub", "archive"]
+  source    = "or"
+  targets   = ["hub", "archive"]
+  conflicts = "park"
   table "public.t" {}
 }
 scope "to-archive" {

@@ -157,6 +157,9 @@ func (l *loader) load(files []configFile) (*Config, hcl.Diagnostics) {
 	cfg := l.decodeRoot(content)
 	l.resolve()
 	l.links(cfg)
+	if cfg != nil {
+		l.checkPolicies(cfg)
+	}
 	diags = sortDiagnostics(l.diags)
 	if diags.HasErrors() {
 		return nil, diags

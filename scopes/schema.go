@@ -83,6 +83,8 @@ func scopeSchema() *hcl.BodySchema {
 			{Name: "template"},
 			{Name: "params"},
 			{Name: "depends_on"},
+			{Name: "conflicts"},
+			{Name: "conflict_column"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{tableHeader()},
 	}
@@ -101,6 +103,6 @@ func tableHeader() hcl.BlockHeaderSchema {
 
 func tableSchema() *hcl.BodySchema {
 	return &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "columns"}, {Name: "where"}, {Name: "target"}},
+		Attributes: []hcl.AttributeSchema{{Name: "columns"}, {Name: "where"}, {Name: "target"}, {Name: "conflicts"}, {Name: "conflict_column"}},
 	}
 }

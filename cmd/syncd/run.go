@@ -216,6 +216,7 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, log hclo
 				Commits:      commits,
 				Gate:         gate,
 				Self:         t.SameAs,
+				TwoWay:       t.SameAs != "" && cfg.TwoWay(s),
 			}, nc, target, tlog, m))
 		}
 	}

@@ -78,17 +78,19 @@ target %[4]q "tb" {
 }
 target %[7]q "tc" { dsn = %[8]q }
 scope "ab" {
-  source   = "a"
-  targets  = ["tb"]
-  snapshot = "never"
+  source    = "a"
+  targets   = ["tb"]
+  snapshot  = "never"
+  conflicts = "source_wins"
   table "public.t" {
     target = %[10]q
   }
 }
 scope "ba" {
-  source   = "b"
-  targets  = ["ta", "tc"]
-  snapshot = "never"
+  source    = "b"
+  targets   = ["ta", "tc"]
+  snapshot  = "never"
+  conflicts = "target_wins"
   table %[9]q {
     target = "public.t"
   }
@@ -247,13 +249,15 @@ target "postgres" "tb" {
   same_as = "b"
 }
 scope "ab" {
-  source  = "a"
-  targets = ["tb"]
+  source    = "a"
+  targets   = ["tb"]
+  conflicts = "park"
   table "public.t" {}
 }
 scope "ba" {
-  source  = "b"
-  targets = ["ta"]
+  source    = "b"
+  targets   = ["ta"]
+  conflicts = "park"
   table "public.t" {}
 }
 `, a.dsn, b.dsn))

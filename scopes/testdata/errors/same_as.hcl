@@ -26,13 +26,15 @@ target "postgres" "tx" {
   same_as = "nope"
 }
 scope "ab" {
-  source  = "a"
-  targets = ["tb"]
+  source    = "a"
+  targets   = ["tb"]
+  conflicts = "source_wins"
   table "public.t" {}
 }
 scope "ba" {
-  source  = "b"
-  targets = ["ta"]
+  source    = "b"
+  targets   = ["ta"]
+  conflicts = "newest_column"
   table "public.t" {}
 }
 scope "bc" {
