@@ -18,6 +18,7 @@ type node struct {
 	dsn    string // for syncd
 	driver string // database/sql driver of dsn
 	exec   func(stmts ...string)
+	table  string // the table waitRow looks in; "" for t
 }
 
 // pgNode creates database name on pg with the two-way table.
@@ -214,11 +215,15 @@ func scopeRowsApplied(t *testing.T, n node, scope string) int {
 	return applied
 }
 
-// waitRow waits until the row with id exists in t at n.
+// waitRow waits until the row with id exists in n's table.
 func waitRow(t *testing.T, n node, id int) {
 	t.Helper()
+	table := n.table
+	if table == "" {
+		table = "t"
+	}
 	testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
-		c, _, err := rowsHash(n.driver, n.dsn, fmt.Sprintf("SELECT id FROM t WHERE id = %d", id))
+		c, _, err := rowsHash(n.driver, n.dsn, fmt.Sprintf("SELECT id FROM %s WHERE id = %d", table, id))
 		if err != nil {
 			return err
 		}
