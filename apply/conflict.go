@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/scopes"
@@ -34,6 +35,24 @@ type Prober interface {
 	// value of it (scopes.ConflictNewestColumn). An error ends the
 	// transaction, as Apply's do.
 	Probe(ctx context.Context, c *Change, column string) (Probe, error)
+}
+
+// ProbeKey returns the value of key column name of the row a change
+// meets at the target: the new key of an insert (After's, or Key's), the
+// old key of an update or delete (Before's, or Key's); an InvalidError if
+// neither has it.
+func (c *Change) ProbeKey(name string) (json.RawMessage, error) {
+	row := c.Before
+	if c.Op == capture.OpInsert || c.Op == capture.OpRead {
+		row = c.After
+	}
+	if raw, ok := row[name]; ok {
+		return raw, nil
+	}
+	if raw, ok := c.Key[name]; ok {
+		return raw, nil
+	}
+	return nil, &InvalidError{Column: name, Err: errors.New("key column missing")}
 }
 
 // Probe is the target's row of a change's key.

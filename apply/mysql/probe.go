@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
 )
 
 var _ apply.Prober = (*tx)(nil)
@@ -53,17 +52,9 @@ func probeSQL(tb *table, c *apply.Change, column string) (string, []any, error) 
 	}
 	var where []string
 	for _, k := range tb.Key {
-		name := tb.cols[k].name
-		src := c.Before
-		if c.Op == capture.OpInsert || c.Op == capture.OpRead {
-			src = c.After
-		}
-		raw, ok := src[name]
-		if !ok {
-			raw, ok = c.Key[name]
-		}
-		if !ok {
-			return "", nil, &apply.InvalidError{Column: name, Err: errors.New("key column missing")}
+		raw, err := c.ProbeKey(tb.cols[k].name)
+		if err != nil {
+			return "", nil, err
 		}
 		if err := arg(k, raw); err != nil {
 			return "", nil, err

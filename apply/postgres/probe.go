@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/apply"
-	"github.com/syncd-dev/syncd/capture"
 )
 
 var _ apply.Prober = (*tx)(nil)
@@ -98,21 +97,9 @@ func (x *tx) probeSQL(tb *table, c *apply.Change, column string) (string, []any,
 	}
 	var where []string
 	for _, k := range tb.Key {
-		name := tb.cols[k].name
-		var raw json.RawMessage
-		var ok bool
-		if c.Op == capture.OpInsert || c.Op == capture.OpRead {
-			if raw, ok = c.After[name]; !ok {
-				raw, ok = c.Key[name]
-			}
-		} else {
-			raw, ok = c.Before[name]
-			if !ok {
-				raw, ok = c.Key[name]
-			}
-		}
-		if !ok {
-			return "", nil, &apply.InvalidError{Column: name, Err: errors.New("key column missing")}
+		raw, err := c.ProbeKey(tb.cols[k].name)
+		if err != nil {
+			return "", nil, err
 		}
 		p, err := arg(k, raw)
 		if err != nil {

@@ -104,46 +104,23 @@ func twoWayConflicts(t *testing.T, a, b node) {
 		fmt.Fprintf(&abTables, "  table %q {\n    target = %q\n    %s\n  }\n", schema(a)+"."+tb.name, schema(b)+"."+tb.name, tb.ab)
 		fmt.Fprintf(&baTables, "  table %q {\n    target = %q\n    %s\n  }\n", schema(b)+"."+tb.name, schema(a)+"."+tb.name, tb.ba)
 	}
-	d := newDaemon(t, fmt.Sprintf(`
-source %[1]q "a" {
-  dsn = %[2]q
-  %[3]s
-}
-source %[4]q "b" {
-  dsn = %[5]q
-  %[6]s
-}
-target %[1]q "ta" {
-  dsn     = %[2]q
-  same_as = "a"
-}
-target %[4]q "tb" {
-  dsn     = %[5]q
-  same_as = "b"
-}
+	d := newDaemon(t, pairHCL(a, b)+fmt.Sprintf(`
 scope "ab" {
   source    = "a"
   targets   = ["tb"]
   snapshot  = "never"
   conflicts = "park"
-%[7]s}
+%s}
 scope "ba" {
   source    = "b"
   targets   = ["ta"]
   snapshot  = "never"
   conflicts = "park"
-%[8]s}
-`, a.kind, a.dsn, a.source, b.kind, b.dsn, b.source, abTables.String(), baTables.String()))
+%s}
+`, abTables.String(), baTables.String()))
 	d.Start()
 	nc := connect(t, d)
-	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
-		for _, sc := range []string{"ab", "ba"} {
-			if _, err := streamCount(t, nc, sc); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	waitStreams(t, nc, "ab", "ba")
 	if b.kind == "mysql" {
 		waitSaved(t, d, "b") // else a restart begins at the binlog's end
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
@@ -60,31 +62,15 @@ func TestTwoWayNoLoop(t *testing.T) {
 }
 
 func twoWayNoLoop(t *testing.T, a, b, c node) {
-	d := newDaemon(t, fmt.Sprintf(`
-source %[1]q "a" {
-  dsn = %[2]q
-  %[3]s
-}
-source %[4]q "b" {
-  dsn = %[5]q
-  %[6]s
-}
-target %[1]q "ta" {
-  dsn     = %[2]q
-  same_as = "a"
-}
-target %[4]q "tb" {
-  dsn     = %[5]q
-  same_as = "b"
-}
-target %[7]q "tc" { dsn = %[8]q }
+	d := newDaemon(t, pairHCL(a, b)+fmt.Sprintf(`
+target %[1]q "tc" { dsn = %[2]q }
 scope "ab" {
   source    = "a"
   targets   = ["tb"]
   snapshot  = "never"
   conflicts = "source_wins"
   table "public.t" {
-    target = %[10]q
+    target = %[3]q
   }
 }
 scope "ba" {
@@ -92,22 +78,14 @@ scope "ba" {
   targets   = ["ta", "tc"]
   snapshot  = "never"
   conflicts = "target_wins"
-  table %[9]q {
+  table %[3]q {
     target = "public.t"
   }
 }
-`, a.kind, a.dsn, a.source, b.kind, b.dsn, b.source, c.kind, c.dsn, tableOf(b), tableOf(b)))
+`, c.kind, c.dsn, tableOf(b)))
 	d.Start()
 	nc := connect(t, d)
-	// The scopes' streams exist once syncd reads both sources.
-	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
-		for _, sc := range []string{"ab", "ba"} {
-			if _, err := streamCount(t, nc, sc); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	waitStreams(t, nc, "ab", "ba")
 
 	// Disjoint keys: this test is about loops, not conflicts. Each
 	// statement is one transaction and one row change.
@@ -190,6 +168,43 @@ scope "ba" {
 	if applied := scopeRowsApplied(t, a, "ba"); applied != writes["b"] {
 		t.Errorf("a's scope_info says ba applied %d changes, want the %d written at b", applied, writes["b"])
 	}
+}
+
+// pairHCL returns the source and target blocks of databases a and b,
+// each target same_as its source: sources "a", "b", targets "ta", "tb".
+func pairHCL(a, b node) string {
+	return fmt.Sprintf(`
+source %[1]q "a" {
+  dsn = %[2]q
+  %[3]s
+}
+source %[4]q "b" {
+  dsn = %[5]q
+  %[6]s
+}
+target %[1]q "ta" {
+  dsn     = %[2]q
+  same_as = "a"
+}
+target %[4]q "tb" {
+  dsn     = %[5]q
+  same_as = "b"
+}
+`, a.kind, a.dsn, a.source, b.kind, b.dsn, b.source)
+}
+
+// waitStreams waits until the scopes' streams exist: syncd reads their
+// sources.
+func waitStreams(t *testing.T, nc *nats.Conn, scopes ...string) {
+	t.Helper()
+	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
+		for _, sc := range scopes {
+			if _, err := streamCount(t, nc, sc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // tableOf names table t of n (b): MariaDB names tables by database.
