@@ -317,8 +317,8 @@ func withTable(n node, tb string) node {
 	return n
 }
 
-// rowsText returns the rows of query at n as text, "|" between values,
-// a line per row.
+// rowsText returns the rows of query at n as text, "|" between values
+// (NULL as empty), a line per row.
 func rowsText(n node, query string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -332,14 +332,27 @@ func rowsText(n node, query string) (string, error) {
 		return "", err
 	}
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
 	var b strings.Builder
 	for rows.Next() {
-		var id, num sql.NullInt64
-		var v sql.NullString
-		if err := rows.Scan(&id, &v, &num); err != nil {
+		if err := rows.Scan(ptrs...); err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&b, "%d|%s|%d\n", id.Int64, v.String, num.Int64)
+		for i, v := range vals {
+			if i > 0 {
+				b.WriteByte('|')
+			}
+			b.WriteString(v.String)
+		}
+		b.WriteByte('\n')
 	}
 	return b.String(), rows.Err()
 }
