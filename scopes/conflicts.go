@@ -71,13 +71,17 @@ func ConflictsOf(s *Scope, t *Table) Conflicts {
 	return s.Conflicts
 }
 
-// checkPolicies checks the conflict policies of two-way scopes: each has
-// one, and the two scopes of a pair agree on which side wins, table by
-// table (source_wins one way is target_wins the other).
+// checkPolicies checks two-way scopes: each has snapshot = "never" and a
+// conflict policy, and the two scopes of a pair agree on which side wins,
+// table by table (source_wins one way is target_wins the other).
 func (l *loader) checkPolicies(cfg *Config) {
 	for _, s := range cfg.Scopes {
 		if !cfg.TwoWay(s) {
 			continue
+		}
+		if s.Snapshot != SnapshotNever {
+			l.errorf(s.DeclRange, "Two-way scope with a snapshot",
+				"Scope %q syncs both ways, and a snapshot empties each table at the target before copying it, which would lose the rows only the target holds: set snapshot = \"never\" and start from tables that agree (seeding both sides is not implemented yet).", s.Name)
 		}
 		if s.Conflicts.Policy == "" {
 			l.errorf(s.DeclRange, "Two-way scope without a conflict policy",

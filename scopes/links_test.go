@@ -26,24 +26,28 @@ target "postgres" "archive" { dsn = "postgres://archive" }
 scope "to-wa" {
   source    = "hub"
   targets   = ["wa"]
+  snapshot  = "never"
   conflicts = "source_wins"
   table "public.t" {}
 }
 scope "to-or" {
   source    = "hub"
   targets   = ["or"]
+  snapshot  = "never"
   conflicts = "park"
   table "public.t" {}
 }
 scope "from-wa" {
   source    = "wa"
   targets   = ["hub"]
+  snapshot  = "never"
   conflicts = "target_wins"
   table "public.t" {}
 }
 scope "from-or" {
   source    = "or"
   targets   = ["hub", "archive"]
+  snapshot  = "never"
   conflicts = "park"
   table "public.t" {}
 }

@@ -271,12 +271,14 @@ target "postgres" "tb" {
 scope "ab" {
   source    = "a"
   targets   = ["tb"]
+  snapshot  = "never"
   conflicts = "park"
   table "public.t" {}
 }
 scope "ba" {
   source    = "b"
   targets   = ["ta"]
+  snapshot  = "never"
   conflicts = "park"
   table "public.t" {}
 }
