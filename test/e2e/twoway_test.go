@@ -86,6 +86,9 @@ scope "ba" {
 	d.Start()
 	nc := connect(t, d)
 	waitStreams(t, nc, "ab", "ba")
+	if b.kind == "mysql" {
+		waitSaved(t, d, "b") // its binlog reader has its start: writes from now are read
+	}
 
 	// Disjoint keys: this test is about loops, not conflicts. Each
 	// statement is one transaction and one row change.
