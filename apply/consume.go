@@ -102,6 +102,9 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 		if s.cp != nil && d.Rows[0].Source.Pos <= s.cp.Position {
 			continue // applied already: a message's rows share a transaction
 		}
+		if s.echo(d.Rows[0]) {
+			continue // from the target's own database: a message's rows share a transaction
+		}
 		for i, env := range d.Rows {
 			if b != nil && env.Txn.Seq == 1 {
 				if b.partial {
@@ -138,7 +141,7 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				b = &batch{tx: tx, opened: time.Now(), ops: map[string]int64{}}
 			}
 			if !skip {
-				if err := s.apply(ctx, b, c, env); err != nil {
+				if err := s.applyRow(ctx, b, c, d, i); err != nil {
 					if err := s.rejected(ctx, err, isolate, d, i); err != nil {
 						return err
 					}
@@ -241,13 +244,13 @@ func (s *session) change(ctx context.Context, env *router.RawEnvelope, seq uint6
 		Resync: env.Scope.Reason == router.ReasonResync}, nil
 }
 
-// apply writes c in b, unless the scope's mapping could not map the row
-// (Envelope.Error), which is rejected unwritten.
-func (s *session) apply(ctx context.Context, b *batch, c *Change, env *router.RawEnvelope) error {
-	if env.Error != "" {
+// applyRow writes c, row i of d, in b, unless the scope's mapping could
+// not map the row (Envelope.Error), which is rejected unwritten.
+func (s *session) applyRow(ctx context.Context, b *batch, c *Change, d *router.Delivery, i int) error {
+	if env := d.Rows[i]; env.Error != "" {
 		return &RejectedError{Change: c, Err: &InvalidError{Err: errors.New("map row: " + env.Error)}}
 	}
-	return b.tx.Apply(ctx, c)
+	return s.apply(ctx, b.tx, c, d, i)
 }
 
 // commit commits b, if any, with the checkpoint of its last whole source
@@ -297,6 +300,14 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 		st.CommitTS, st.LagSeconds, st.RowsApplied = b.commit, lag, rec.RowsApplied
 	})
 	return nil
+}
+
+// echo reports whether env's transaction came from the target's own
+// database (Config.Self). Whole transactions are skipped, so the ones
+// applied keep their boundaries.
+func (s *session) echo(env *router.RawEnvelope) bool {
+	self := s.w.cfg.Self
+	return self != "" && capture.OriginSource(env.Source.Origin) == self
 }
 
 // covers reports whether ts has every column of row.

@@ -154,6 +154,10 @@ type TableSpec struct {
 	ID      TableID
 	Scopes  []string // names of the scopes covering it, for messages
 	Columns []string // columns the scopes list or filter on; checked to exist
+	// TwoWay names the two-way scopes covering it (scopes.Config.TwoWay):
+	// conflict detection needs the whole old row of every update and
+	// delete, so the source refuses a table that does not log it.
+	TwoWay []string
 }
 
 // Sink receives a source's changes in commit order. Calls come from one

@@ -240,6 +240,9 @@ func (p *publisher) open(m *message, size int) *nats.Msg {
 	if m.target != "" {
 		msg.Header[HeaderTarget] = []string{m.target}
 	}
+	if o := m.ev.Txn.Origin; o != "" {
+		msg.Header[HeaderOrigin] = []string{o}
+	}
 	return msg
 }
 

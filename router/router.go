@@ -52,6 +52,10 @@ type Router struct {
 	now      func() time.Time
 
 	touched []*publisher // publishers holding a message of the open transaction
+	// echo maps a scope to the source its targets are the same database
+	// as (scopes.Config.EchoSource): changes from there are not published
+	// to it.
+	echo map[string]string
 
 	schemas   jetstream.KeyValue
 	snapshots jetstream.KeyValue
@@ -166,6 +170,12 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		}
 		r.pubs[s.Name] = p
 		r.order = append(r.order, p)
+		if e := cfg.EchoSource(s); e != "" {
+			if r.echo == nil {
+				r.echo = map[string]string{}
+			}
+			r.echo[s.Name] = e
+		}
 	}
 	r.sub, err = nc.Subscribe(inbox+".*.*", r.onAck)
 	if err != nil {
@@ -256,7 +266,8 @@ func (r *Router) Begin(ctx context.Context, txn *capture.Txn) error {
 }
 
 // Change implements capture.Sink: it publishes ev to each scope that
-// covers its table and whose filter lets it through. A snapshot event goes
+// covers its table and whose filter lets it through, unless syncd applied
+// ev from the database the scope's targets are (Config.EchoSource). A snapshot event goes
 // to its one scope only; a live change to a table whose snapshot is still
 // to be taken after a truncate is dropped for that scope, as the snapshot
 // will hold it. Only the scopes whose filters the index does not rule out
@@ -279,10 +290,13 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 	} else {
 		r.cand = rt.candidates(r.cand[:0], ev)
 	}
+	origin := capture.OriginSource(ev.Txn.Origin)
 	for _, i := range r.cand {
 		st := rt.tables[i]
 		k := tableKey{scope: st.Scope.Name, table: st.ID}
 		switch {
+		case origin != "" && r.echo[k.scope] == origin:
+			continue // back to the database it came from
 		case ev.Scope != "" && ev.Scope != k.scope:
 			continue
 		case ev.Scope != "":

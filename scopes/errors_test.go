@@ -55,6 +55,19 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			file: "same_as.hcl",
+			want: []string{
+				`testdata/errors/same_as.hcl:22:13: error: Different engines: Target "tm" is a postgres database, but source "m", which it is declared the same as, is a mysql one.`,
+				`testdata/errors/same_as.hcl:26:13: error: Unknown source: Target "tx" is declared the same database as source "nope", which is not defined.`,
+				`testdata/errors/same_as.hcl:28:1: error: Two-way scope with a snapshot: Scope "ab" syncs both ways, and a snapshot empties each table at the target before copying it, which would lose the rows only the target holds: set snapshot = "never" and start from tables that agree (seeding both sides is not implemented yet).`,
+				`testdata/errors/same_as.hcl:28:1: error: Conflict policies disagree: Scopes "ab" and "ba" sync table public.t both ways, with conflicts "source_wins" and "newest_column": the sides would not converge. Use the same policy both ways, or source_wins one way and target_wins the other.`,
+				`testdata/errors/same_as.hcl:34:1: error: Two-way scope with a snapshot: Scope "ba" syncs both ways, and a snapshot empties each table at the target before copying it, which would lose the rows only the target holds: set snapshot = "never" and start from tables that agree (seeding both sides is not implemented yet).`,
+				`testdata/errors/same_as.hcl:37:15: error: Missing conflict_column: The newest_column policy compares a column, such as updated_at: set conflict_column.`,
+				`testdata/errors/same_as.hcl:45:1: error: Cycle of linked databases: Scope "ca" links source "c" to target "ta" (the same database as source "a"), which are linked already through other scopes: a change would travel round the cycle for ever. Link the databases as a tree (a pair, or a hub with spokes).`,
+				`testdata/errors/same_as.hcl:50:1: error: Scope applied to its own source: Scope "self" reads source "a" and is applied to target "ta", which is the same database (same_as); remove the target from the scope.`,
+			},
+		},
+		{
 			file: "duplicate_names.hcl",
 			want: []string{
 				`testdata/errors/duplicate_names.hcl:2:16: error: Duplicate source: A source named "app" is already defined at testdata/errors/duplicate_names.hcl:1,1-24.`,

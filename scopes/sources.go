@@ -101,6 +101,9 @@ func (l *loader) decodeTarget(b *hcl.Block) *Target {
 		l.errorf(attrs["scope_info_table"].Expr.Range(), "Empty scope_info_table", "The scope_info_table must not be empty.")
 	}
 	l.decode(attrs, "create_tables", &t.CreateTables)
+	if a := attrs["same_as"]; a != nil && l.decode(attrs, "same_as", &t.SameAs) {
+		t.SameAsRange = a.Expr.Range()
+	}
 	if !unique {
 		return nil
 	}

@@ -66,6 +66,7 @@ func (l *loader) decodeTable(b *hcl.Block, owner tableOwner) (*Table, hcl.Range)
 	if a := attrs["where"]; a != nil && !isNull(a.Expr) {
 		t.Where = l.where(a, name, owner)
 	}
+	t.Conflicts = l.conflicts(attrs)
 	var target string
 	if l.decode(attrs, "target", &target) {
 		targetRange = attrs["target"].Expr.Range()

@@ -90,6 +90,7 @@ func (ss *session) latestTable(id capture.TableID) *capture.Table {
 
 func (ss *session) tableMap(e *replication.TableMapEvent) error {
 	id := capture.TableID{Schema: string(e.Schema), Name: string(e.Table)}
+	ss.originTable(e.TableID, id)
 	if ss.srv.tables[id] == nil {
 		ss.byID[e.TableID] = nil
 		return nil
@@ -113,6 +114,7 @@ func (ss *session) tableMap(e *replication.TableMapEvent) error {
 // sink needs from Begin on), up to bufferRows rows and bufferBytes wait;
 // beyond that the position is looked up ahead in the binlog.
 func (ss *session) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent) error {
+	ss.originMark(e)
 	tm := ss.byID[e.TableID]
 	if tm == nil || len(e.Rows) == 0 {
 		return nil
@@ -154,7 +156,7 @@ func (ss *session) beginSink(ctx context.Context, t *openTxn) error {
 	if id == "" {
 		id = fmt.Sprintf("%s:%d", t.startFile, uint32(t.end))
 	}
-	t.ctxn = &capture.Txn{ID: id, Pos: t.end, Ack: t.end, CommitTime: t.commitTime}
+	t.ctxn = &capture.Txn{ID: id, Pos: t.end, Ack: t.end, CommitTime: t.commitTime, Origin: t.origin}
 	if err := ss.sink.Begin(ctx, t.ctxn); err != nil {
 		return err
 	}

@@ -34,13 +34,18 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 	resnapshot := allScopes(cfg, s.Name, func(sc *scopes.Scope) bool { return sc.Snapshot == scopes.SnapshotWhenNeeded })
 	switch s.Kind {
 	case scopes.KindMySQL:
+		origins, err := originTables(cfg, s.Name)
+		if err != nil {
+			return nil, router.SourceInfo{}, retry.Terminal(err)
+		}
 		src, err := mysql.New(mysql.Config{
-			Name:       s.Name,
-			DSN:        s.DSN,
-			ServerID:   s.ServerID,
-			Tables:     tableSpecs(cfg, s.Name),
-			Store:      store,
-			Resnapshot: resnapshot,
+			Name:         s.Name,
+			DSN:          s.DSN,
+			ServerID:     s.ServerID,
+			Tables:       tableSpecs(cfg, s.Name),
+			OriginTables: origins,
+			Store:        store,
+			Resnapshot:   resnapshot,
 		}, mysql.Options{Logger: log, Metrics: mysql.NewMetrics(reg, s.Name)})
 		if err != nil {
 			return nil, router.SourceInfo{}, retry.Terminal(err)
@@ -64,8 +69,9 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 	return nil, router.SourceInfo{}, retry.Terminal(fmt.Errorf("source %q: capture from %s is not supported yet", s.Name, s.Kind))
 }
 
-// newTarget builds the writer of target t. It opens no connection.
-func newTarget(t *scopes.Target, log hclog.Logger) (apply.Target, error) {
+// newTarget builds the writer of target t, which marks the transactions
+// it applies with origin (capture.SyncdOrigin). It opens no connection.
+func newTarget(t *scopes.Target, origin string, log hclog.Logger) (apply.Target, error) {
 	switch t.Kind {
 	case scopes.KindPostgres:
 		return applypg.New(applypg.Config{
@@ -74,6 +80,7 @@ func newTarget(t *scopes.Target, log hclog.Logger) (apply.Target, error) {
 			ScopeInfoTable: t.ScopeInfoTable,
 			CreateTables:   t.CreateTables,
 			SyncdVersion:   version,
+			Origin:         origin,
 		}, applypg.Options{Logger: log})
 	case scopes.KindMySQL:
 		return applymysql.New(applymysql.Config{
@@ -82,6 +89,7 @@ func newTarget(t *scopes.Target, log hclog.Logger) (apply.Target, error) {
 			ScopeInfoTable: t.ScopeInfoTable,
 			CreateTables:   t.CreateTables,
 			SyncdVersion:   version,
+			Origin:         origin,
 		}, applymysql.Options{Logger: log})
 	}
 	return nil, fmt.Errorf("target %q: applying to %s is not supported yet", t.Name, t.Kind)
@@ -116,6 +124,9 @@ func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 		spec := capture.TableSpec{ID: id}
 		for _, st := range ix.Lookup(source, id) {
 			spec.Scopes = append(spec.Scopes, st.Scope.Name)
+			if cfg.TwoWay(st.Scope) {
+				spec.TwoWay = append(spec.TwoWay, st.Scope.Name)
+			}
 			spec.Columns = append(spec.Columns, st.Columns...)
 			if st.Where != nil {
 				spec.Columns = append(spec.Columns, st.Where.Columns()...)
@@ -129,6 +140,27 @@ func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 		specs = append(specs, spec)
 	}
 	return specs
+}
+
+// originTables returns the scope_info tables of the MySQL targets that
+// are the same database as source, by target name, for recognising the
+// transactions syncd applied there.
+func originTables(cfg *scopes.Config, source string) (map[capture.TableID]string, error) {
+	var out map[capture.TableID]string
+	for _, t := range cfg.Targets {
+		if t.SameAs != source || t.Kind != scopes.KindMySQL {
+			continue
+		}
+		id, err := applymysql.ScopeInfoTableID(t.DSN, t.ScopeInfoTable)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		if out == nil {
+			out = map[capture.TableID]string{}
+		}
+		out[id] = t.Name
+	}
+	return out, nil
 }
 
 // routeDriverLogs sends the MySQL driver's own messages (it reports

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/cmd/syncd/internal/admin"
 	"github.com/syncd-dev/syncd/router"
@@ -200,7 +201,8 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, commits 
 				}
 			}
 			tlog := log.Named("apply").With("scope", s.Name, "target", name)
-			target, err := newTarget(cfg.Target(name), tlog)
+			t := cfg.Target(name)
+			target, err := newTarget(t, capture.SyncdOrigin(s.Source, s.Name, name), tlog)
 			if err != nil {
 				problems = append(problems, fmt.Errorf("scope %s: %w", s.Name, err))
 				continue
@@ -213,6 +215,8 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, commits 
 				DependsOn:    deps,
 				Commits:      commits,
 				Gate:         gate,
+				Self:         t.SameAs,
+				TwoWay:       t.SameAs != "" && cfg.TwoWay(s),
 			}, nc, target, tlog, m))
 		}
 	}

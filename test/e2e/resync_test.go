@@ -170,10 +170,17 @@ func waitSameRows(t *testing.T, srcDSN string, targets []target, srcQuery, dstQu
 // app at a target.
 func scopeRowsApplied(t *testing.T, driver, dsn string) int64 {
 	t.Helper()
+	return rowsAppliedOf(t, driver, dsn, "items")
+}
+
+// rowsAppliedOf returns the rows_applied of scope's scope_info row at a
+// target.
+func rowsAppliedOf(t *testing.T, driver, dsn, scope string) int64 {
+	t.Helper()
 	var n int64
 	db := openDB(t, driver, dsn)
-	if err := db.QueryRow(`SELECT rows_applied FROM syncd_scope_info WHERE scope = 'items' AND source = 'app'`).Scan(&n); err != nil {
-		t.Fatalf("read rows_applied: %v", err)
+	if err := db.QueryRow(`SELECT rows_applied FROM syncd_scope_info WHERE scope = '` + scope + `'`).Scan(&n); err != nil {
+		t.Fatalf("read rows_applied of %s: %v", scope, err)
 	}
 	return n
 }
