@@ -52,17 +52,11 @@ package sqlserver
 // Exec here creates nvarchar(max) columns instead (sqlDDL).
 
 import (
-	"context"
 	"database/sql"
-	"fmt"
-	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	_ "github.com/microsoft/go-mssqldb" // the "sqlserver" driver for the checking connection
@@ -70,10 +64,8 @@ import (
 	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
+	"github.com/syncd-dev/syncd/test/testenv"
 )
-
-// dsnVar names the variable that points the tests at a real server.
-const dsnVar = "SYNCD_TEST_MSSQL_DSN"
 
 // suite runs the tests every target must pass against a real server.
 var suite = applytest.Suite{NewEnv: suiteEnv, Schema: "", OpsDDL: opsDDL, StrictDDL: strictDDL}
@@ -89,18 +81,6 @@ const strictDDL = `CREATE TABLE items (id integer PRIMARY KEY, name nvarchar(max
 
 var items, _, _ = applytest.Tables("")
 
-var dbCount atomic.Int64
-
-// serverDSN returns the DSN of the real server, or skips the test.
-func serverDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv(dsnVar)
-	if dsn == "" {
-		t.Skipf("%s is not set: no real SQL Server to test against (layer 4 of issue 19; see realserver_test.go)", dsnVar)
-	}
-	return dsn
-}
-
 // textType matches the type name text in the suite's DDL.
 var textType = regexp.MustCompile(`(?i)\btext\b`)
 
@@ -115,39 +95,15 @@ func sqlDDL(s string) string {
 // newRealEnv creates a database on the real server and a Target for it.
 func newRealEnv(t testing.TB) applytest.Env {
 	t.Helper()
-	dsn := serverDSN(t)
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme != "sqlserver" {
-		t.Fatalf("%s must be a sqlserver:// URL: %v", dsnVar, err)
-	}
-	admin, err := sql.Open("sqlserver", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
+	dsn := testenv.MSSQLDatabase(t)
 	ctx := applytest.Context(t)
-	db := fmt.Sprintf("syncd_test_%d_%d_%d", os.Getpid(), time.Now().Unix()%100000, dbCount.Add(1))
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+quote(db)); err != nil {
-		t.Fatalf("create database %s: %v", db, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_, err := admin.ExecContext(ctx, "ALTER DATABASE "+quote(db)+" SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE "+quote(db))
-		if err != nil {
-			t.Logf("drop database %s: %v", db, err)
-		}
-	})
-	q := u.Query()
-	q.Set("database", db)
-	u.RawQuery = q.Encode()
-	tg, err := New(Config{Name: "replica", DSN: u.String(), CreateTables: true, SyncdVersion: "test"},
+	tg, err := New(Config{Name: "replica", DSN: dsn, CreateTables: true, SyncdVersion: "test"},
 		Options{Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tg.Close)
-	check, err := sql.Open("sqlserver", u.String())
+	check, err := sql.Open("sqlserver", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,10 +168,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestRealServerApplyOps(t *testing.T)    { serverDSN(t); suite.Ops(t) }
-func TestRealServerApplyGroups(t *testing.T) { serverDSN(t); suite.Groups(t) }
+func TestRealServerApplyOps(t *testing.T)    { testenv.RequireMSSQL(t); suite.Ops(t) }
+func TestRealServerApplyGroups(t *testing.T) { testenv.RequireMSSQL(t); suite.Groups(t) }
 func TestRealServerCommitIsAtomic(t *testing.T) {
-	serverDSN(t)
+	testenv.RequireMSSQL(t)
 	suite.CommitIsAtomic(t,
 		applytest.Bad{Name: "too long", Change: applytest.Change(items, capture.OpUpdate, applytest.Key(51), "", `{"id":51,"name":"x","note":"123456","qty":1}`)},
 		applytest.Bad{Name: "out of range", Change: applytest.Change(items, capture.OpUpdate, applytest.Key(51), "", `{"id":51,"name":"x","note":null,"qty":99999999999}`)},
@@ -224,18 +180,18 @@ func TestRealServerCommitIsAtomic(t *testing.T) {
 
 // TestRealServerSendAhead: items has 4 published columns, so a group holds
 // maxParams/4 rows.
-func TestRealServerSendAhead(t *testing.T) { serverDSN(t); suite.SendAhead(t, maxParams/4) }
+func TestRealServerSendAhead(t *testing.T) { testenv.RequireMSSQL(t); suite.SendAhead(t, maxParams/4) }
 func TestRealServerIsolateRejects(t *testing.T) {
-	serverDSN(t)
+	testenv.RequireMSSQL(t)
 	suite.IsolateRejects(t, applytest.Change(items, capture.OpInsert, applytest.Key(6), "", `{"id":6,"name":"x","note":"123456","qty":1}`))
 }
 func TestRealServerConstraintsAreRejected(t *testing.T) {
-	serverDSN(t)
+	testenv.RequireMSSQL(t)
 	suite.ConstraintsAreRejected(t)
 }
-func TestRealServerOneTransactionAtATime(t *testing.T) { serverDSN(t); suite.OneTransactionAtATime(t) }
+func TestRealServerOneTransactionAtATime(t *testing.T) { testenv.RequireMSSQL(t); suite.OneTransactionAtATime(t) }
 func TestRealServerPartialUpdateOfMissingRow(t *testing.T) {
-	serverDSN(t)
+	testenv.RequireMSSQL(t)
 	suite.PartialUpdateOfMissingRow(t)
 }
 
