@@ -189,7 +189,10 @@ func TestRealServerConstraintsAreRejected(t *testing.T) {
 	testenv.RequireMSSQL(t)
 	suite.ConstraintsAreRejected(t)
 }
-func TestRealServerOneTransactionAtATime(t *testing.T) { testenv.RequireMSSQL(t); suite.OneTransactionAtATime(t) }
+func TestRealServerOneTransactionAtATime(t *testing.T) {
+	testenv.RequireMSSQL(t)
+	suite.OneTransactionAtATime(t)
+}
 func TestRealServerPartialUpdateOfMissingRow(t *testing.T) {
 	testenv.RequireMSSQL(t)
 	suite.PartialUpdateOfMissingRow(t)
