@@ -11,10 +11,11 @@ import (
 	mssql "github.com/microsoft/go-mssqldb"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/test/tdsfake"
 )
 
 // Layer 3: Conn, the go-mssqldb Tracker, against the TDS wire fake
-// (tdsfake_test.go): the exact statements it sends, in order, and what
+// (test/tdsfake): the exact statements it sends, in order, and what
 // the driver makes of typed columns, NULLs, server errors and a cancel.
 
 var itemsSpec = capture.TableSpec{ID: capture.TableID{Schema: "dbo", Name: "items"}, Scopes: []string{"s"}, Columns: []string{"qty"}}
@@ -27,13 +28,13 @@ func itemsTable() *Table {
 	}}, ColumnIDs: []int{1, 2, 3, 4, 6}}
 }
 
-func startupScript(tableFacts fakeResult) map[string]fakeResult {
-	text := fakeNVarchar
-	i4 := fakeInt4
-	return map[string]fakeResult{
-		databaseFactsSQL: {cols: []fakeType{text, text, i4, i4, text, i4}, rows: [][]any{{"erp", "syncd", int64(1), int64(2), "DAYS", int64(1)}}},
+func startupScript(tableFacts tdsfake.Result) map[string]tdsfake.Result {
+	text := tdsfake.NVarchar
+	i4 := tdsfake.Int4
+	return map[string]tdsfake.Result{
+		databaseFactsSQL: {Cols: []tdsfake.Type{text, text, i4, i4, text, i4}, Rows: [][]any{{"erp", "syncd", int64(1), int64(2), "DAYS", int64(1)}}},
 		tableFactsSQL:    tableFacts,
-		columnsSQL: {cols: []fakeType{text, i4, text, i4, i4, i4, i4}, rows: [][]any{
+		columnsSQL: {Cols: []tdsfake.Type{text, i4, text, i4, i4, i4, i4}, Rows: [][]any{
 			{"id", int64(1), "int", int64(4), int64(10), int64(0), int64(1)},
 			{"name", int64(2), "nvarchar", int64(100), int64(0), int64(0), int64(0)},
 			{"qty", int64(3), "bigint", int64(8), int64(19), int64(0), int64(0)},
@@ -43,7 +44,7 @@ func startupScript(tableFacts fakeResult) map[string]fakeResult {
 	}
 }
 
-var allFacts = fakeResult{cols: []fakeType{fakeInt4, fakeInt4, fakeInt4, fakeInt4}, rows: [][]any{{int64(1), int64(1), int64(1), int64(1)}}}
+var allFacts = tdsfake.Result{Cols: []tdsfake.Type{tdsfake.Int4, tdsfake.Int4, tdsfake.Int4, tdsfake.Int4}, Rows: [][]any{{int64(1), int64(1), int64(1), int64(1)}}}
 
 // TestConnOverTDS: the start-up checks and one poll through go-mssqldb:
 // the statements in order, the catalog read into the table, the change
@@ -51,19 +52,19 @@ var allFacts = fakeResult{cols: []fakeType{fakeInt4, fakeInt4, fakeInt4, fakeInt
 func TestConnOverTDS(t *testing.T) {
 	tb := itemsTable()
 	script := startupScript(allFacts)
-	i4, i8, text, bin := fakeInt4, fakeInt8, fakeNVarchar, fakeVarbinary
-	script[currentVersionSQL] = fakeResult{cols: []fakeType{i8}, rows: [][]any{{int64(7)}}}
-	script[minValidVersionSQL] = fakeResult{cols: []fakeType{i8}, rows: [][]any{{int64(0)}}}
+	i4, i8, text, bin := tdsfake.Int4, tdsfake.Int8, tdsfake.NVarchar, tdsfake.Varbinary
+	script[currentVersionSQL] = tdsfake.Result{Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(7)}}}
+	script[minValidVersionSQL] = tdsfake.Result{Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(0)}}}
 	all, none := int64(1), int64(0)
-	script[changesSQL(tb)] = fakeResult{
-		cols: []fakeType{i8, text, bin, i4, i4, i4, i4, i4, i4, i4, i4, i4, text, i8, fakeBit, bin},
-		rows: [][]any{
+	script[changesSQL(tb)] = tdsfake.Result{
+		Cols: []tdsfake.Type{i8, text, bin, i4, i4, i4, i4, i4, i4, i4, i4, i4, text, i8, tdsfake.Bit, bin},
+		Rows: [][]any{
 			{int64(5), "I", nil, all, all, all, all, all, all, int64(1), int64(1), int64(1), "a", int64(10), true, []byte{1}},
 			{int64(6), "U", nil, none, none, none, all, none, none, int64(2), int64(1), int64(2), nil, int64(20), false, nil},
 			{int64(7), "D", []byte("syncd"), all, all, all, all, all, all, int64(3), int64(0), nil, nil, nil, nil, nil},
 		},
 	}
-	f := newTDSFake(t, script)
+	f := tdsfake.New(t, script)
 	ctx := context.Background()
 	conn, err := Connect(f.DSN())
 	if err != nil {
@@ -107,8 +108,8 @@ func TestConnOverTDS(t *testing.T) {
 	}
 	wantSeen := []string{databaseFactsSQL, tableFactsSQL, columnsSQL, databaseFactsSQL,
 		"BEGIN TRAN ISOLATION 5", currentVersionSQL, minValidVersionSQL, changesSQL(tb), "ROLLBACK"}
-	if seen := f.statements(); !slices.Equal(seen, wantSeen) {
-		t.Errorf("statements:\n%s\nwant\n%s", statementsText(seen), statementsText(wantSeen))
+	if seen := f.Statements(); !slices.Equal(seen, wantSeen) {
+		t.Errorf("statements:\n%s\nwant\n%s", tdsfake.StatementsText(seen), tdsfake.StatementsText(wantSeen))
 	}
 }
 
@@ -117,7 +118,7 @@ func TestConnOverTDS(t *testing.T) {
 // returns the context's error.
 func TestConnOverTDSErrors(t *testing.T) {
 	ctx := context.Background()
-	f := newTDSFake(t, startupScript(fakeResult{errNo: 229, msg: "The SELECT permission was denied on the object 'items'."}))
+	f := tdsfake.New(t, startupScript(tdsfake.Result{ErrNo: 229, Msg: "The SELECT permission was denied on the object 'items'."}))
 	conn, err := Connect(f.DSN())
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +130,7 @@ func TestConnOverTDSErrors(t *testing.T) {
 		t.Errorf("Tables = %v, want go-mssqldb's error 229", err)
 	}
 
-	f = newTDSFake(t, map[string]fakeResult{currentVersionSQL: {block: true}})
+	f = tdsfake.New(t, map[string]tdsfake.Result{currentVersionSQL: {Block: true}})
 	conn, err = Connect(f.DSN())
 	if err != nil {
 		t.Fatal(err)
@@ -141,14 +142,14 @@ func TestConnOverTDSErrors(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	go func() {
-		<-f.held // the fake holds the statement: cancel it
+		<-f.Held // the fake holds the statement: cancel it
 		cancel()
 	}()
 	if _, _, err := p.CurrentVersion(cctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("CurrentVersion canceled = %v, want context.Canceled", err)
 	}
 	p.Close()
-	if seen := f.statements(); !slices.Contains(seen, "ATTENTION") {
+	if seen := f.Statements(); !slices.Contains(seen, "ATTENTION") {
 		t.Errorf("statements %q: no attention after the cancel", seen)
 	}
 }

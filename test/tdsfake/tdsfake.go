@@ -1,6 +1,5 @@
-package sqlserver
-
-// LAYER 3, a TDS wire FAKE: a listener that speaks just enough of
+// Package tdsfake is LAYER 3 of syncd's SQL Server tests, a TDS wire
+// FAKE: a listener that speaks just enough of
 // Microsoft's Tabular Data Stream protocol ([MS-TDS],
 // https://learn.microsoft.com/openspecs/windows_protocols/ms-tds/) for
 // go-mssqldb to log in, send SQL batches, RPC sp_executesql requests and
@@ -13,6 +12,7 @@ package sqlserver
 // framing follows [MS-TDS] and the byte sequences of go-mssqldb's own
 // login test (tds_login_test.go); no independent TDS client (FreeTDS
 // tsql) was installed here to cross-check it.
+package tdsfake
 
 import (
 	"bytes"
@@ -49,51 +49,60 @@ const (
 	doneAttn  = 0x20
 )
 
-// fakeType is a column type of a fake result set.
-type fakeType byte
+// Type is a column type of a fake result set.
+type Type byte
 
 const (
-	fakeInt4      fakeType = iota // INTN(4)
-	fakeInt8                      // INTN(8)
-	fakeBit                       // BITN
-	fakeNVarchar                  // NVARCHAR(4000)
-	fakeVarbinary                 // VARBINARY(8000)
+	Int4      Type = iota // INTN(4)
+	Int8                  // INTN(8)
+	Bit                   // BITN
+	NVarchar              // NVARCHAR(4000)
+	Varbinary             // VARBINARY(8000)
 )
 
-// fakeResult is what the fake answers to one statement: a result set, or
+// Result is what the fake answers to one statement: a result set, or
 // a server error with its number.
-type fakeResult struct {
-	cols  []fakeType
-	rows  [][]any // int64, bool, string, []byte or nil per column
-	errNo int32
-	msg   string
-	// block holds the answer until the client cancels (an attention
+type Result struct {
+	Cols []Type
+	Rows [][]any // int64, bool, string, []byte or nil per column
+	// ErrNo, if not 0, is the number of the server error answered
+	// instead, with Msg; Before are errors sent before it (a real
+	// server follows a constraint violation with 3621, "The statement
+	// has been terminated").
+	ErrNo  int32
+	Msg    string
+	Before []Result
+	// Block holds the answer until the client cancels (an attention
 	// message), which is then acknowledged.
-	block bool
+	Block bool
 }
 
-// tdsFake is a fake server for one test.
-type tdsFake struct {
+// Server is a fake server for one test.
+type Server struct {
 	t      *testing.T
 	ln     net.Listener
-	script map[string]fakeResult
+	script map[string]Result
+	// LoginError, if not 0, is the error number the login is refused with
+	// (18456: login failed).
+	LoginError int32
 
-	// held receives each statement whose answer is held (fakeResult.block).
-	held chan string
+	// Held receives each statement whose answer is held (Result.block).
+	Held chan string
 
 	mu   sync.Mutex
 	seen []string // the statements received, in order; "BEGIN TRAN", "ROLLBACK" for TM requests
 	wg   sync.WaitGroup
 }
 
-// newTDSFake listens on a free port; the test's end closes it and waits
-// for its connections.
-func newTDSFake(t *testing.T, script map[string]fakeResult) *tdsFake {
+// New listens on a free port and answers the statements of script, keyed
+// by their exact text; the test's end closes it and waits for its
+// connections.
+func New(t *testing.T, script map[string]Result) *Server {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &tdsFake{t: t, ln: ln, script: script, held: make(chan string, 16)}
+	f := &Server{t: t, ln: ln, script: script, Held: make(chan string, 16)}
 	f.wg.Add(1)
 	go f.accept()
 	t.Cleanup(func() {
@@ -105,17 +114,20 @@ func newTDSFake(t *testing.T, script map[string]fakeResult) *tdsFake {
 
 // DSN is a go-mssqldb DSN for the fake: no TLS (the fake does not
 // support encryption, and says so at prelogin).
-func (f *tdsFake) DSN() string {
+func (f *Server) DSN() string {
 	return fmt.Sprintf("sqlserver://syncd:secret@%s?database=erp&encrypt=disable", f.ln.Addr())
 }
 
-func (f *tdsFake) statements() []string {
+// Statements returns the statements received, in order, with "BEGIN TRAN
+// ISOLATION n", "COMMIT", "ROLLBACK" and "ATTENTION" for the other
+// requests.
+func (f *Server) Statements() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.seen...)
 }
 
-func (f *tdsFake) accept() {
+func (f *Server) accept() {
 	defer f.wg.Done()
 	for {
 		c, err := f.ln.Accept()
@@ -175,7 +187,7 @@ func writeMessage(c net.Conn, body []byte) error {
 	}
 }
 
-func (f *tdsFake) serve(c net.Conn) error {
+func (f *Server) serve(c net.Conn) error {
 	for {
 		typ, msg, err := readMessage(c)
 		if err != nil {
@@ -187,6 +199,10 @@ func (f *tdsFake) serve(c net.Conn) error {
 			// VERSION 12.0.2000 at offset 11, ENCRYPTION = ENCRYPT_NOT_SUP at 17.
 			reply = []byte{0x00, 0x00, 0x0B, 0x00, 0x06, 0x01, 0x00, 0x11, 0x00, 0x01, 0xFF, 0x0C, 0x00, 0x07, 0xD0, 0x00, 0x00, 0x02}
 		case pktLogin7:
+			if f.LoginError != 0 {
+				reply = append(serverError(f.LoginError, "Login failed for user 'syncd'."), done(doneError, 0)...)
+				break
+			}
 			reply = loginAck()
 		case pktTM:
 			reply = f.transaction(msg)
@@ -195,9 +211,9 @@ func (f *tdsFake) serve(c net.Conn) error {
 			if typ == pktBatch {
 				statement = batchText(msg)
 			}
-			if f.script[statement].block {
+			if f.script[statement].Block {
 				f.record(statement)
-				f.held <- statement
+				f.Held <- statement
 				if typ, _, err := readMessage(c); err != nil || typ != pktAttn {
 					return fmt.Errorf("after a blocked statement: packet type %d, %v; want an attention", typ, err)
 				}
@@ -228,7 +244,7 @@ func loginAck() []byte {
 
 // transaction answers a transaction manager request: begin (5) gets a
 // transaction descriptor, commit (7) and rollback (8) end it.
-func (f *tdsFake) transaction(msg []byte) []byte {
+func (f *Server) transaction(msg []byte) []byte {
 	skip := int(binary.LittleEndian.Uint32(msg)) // ALL_HEADERS
 	req := binary.LittleEndian.Uint16(msg[skip:])
 	desc := []byte{1, 2, 3, 4, 5, 6, 7, 8}
@@ -248,7 +264,7 @@ func (f *tdsFake) transaction(msg []byte) []byte {
 	return append(append(b, env...), done(0, 0)...)
 }
 
-func (f *tdsFake) record(s string) {
+func (f *Server) record(s string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seen = append(f.seen, s)
@@ -319,54 +335,58 @@ func done(status uint16, rows uint64) []byte {
 
 // answer returns the scripted result of statement, or error 2812 for a
 // statement the script lacks (and fails the test).
-func (f *tdsFake) answer(statement string) []byte {
+func (f *Server) answer(statement string) []byte {
 	f.record(statement)
 	r, ok := f.script[statement]
 	if !ok {
 		f.t.Errorf("tds fake: statement not in the script:\n%s", statement)
-		r = fakeResult{errNo: 2812, msg: "unexpected statement"}
+		r = Result{ErrNo: 2812, Msg: "unexpected statement"}
 	}
-	if r.errNo != 0 {
-		return append(serverError(r.errNo, r.msg), done(doneError, 0)...)
+	if r.ErrNo != 0 {
+		var b []byte
+		for _, e := range r.Before {
+			b = append(b, serverError(e.ErrNo, e.Msg)...)
+		}
+		return append(append(b, serverError(r.ErrNo, r.Msg)...), done(doneError, 0)...)
 	}
 	b := []byte{tokColMetadata}
-	b = binary.LittleEndian.AppendUint16(b, uint16(len(r.cols)))
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(r.Cols)))
 	collation := []byte{0x09, 0x04, 0xD0, 0x00, 0x34} // Latin1_General_CI_AS
-	for i, c := range r.cols {
+	for i, c := range r.Cols {
 		b = append(b, 0, 0, 0, 0, 0x09, 0x00) // user type; flags: nullable, updatable unknown
 		switch c {
-		case fakeInt4:
+		case Int4:
 			b = append(b, 0x26, 4)
-		case fakeInt8:
+		case Int8:
 			b = append(b, 0x26, 8)
-		case fakeBit:
+		case Bit:
 			b = append(b, 0x68, 1)
-		case fakeNVarchar:
+		case NVarchar:
 			b = append(append(b, 0xE7, 0x40, 0x1F), collation...)
-		case fakeVarbinary:
+		case Varbinary:
 			b = append(b, 0xA5, 0x40, 0x1F)
 		}
 		b = appendBVarchar(b, fmt.Sprintf("c%d", i))
 	}
-	for _, row := range r.rows {
+	for _, row := range r.Rows {
 		b = append(b, tokRow)
 		for i, v := range row {
-			b = appendValue(b, r.cols[i], v)
+			b = appendValue(b, r.Cols[i], v)
 		}
 	}
-	return append(b, done(doneCount, uint64(len(r.rows)))...)
+	return append(b, done(doneCount, uint64(len(r.Rows)))...)
 }
 
-func appendValue(b []byte, t fakeType, v any) []byte {
+func appendValue(b []byte, t Type, v any) []byte {
 	switch t {
-	case fakeInt4, fakeInt8, fakeBit:
+	case Int4, Int8, Bit:
 		if v == nil {
 			return append(b, 0)
 		}
 		switch t {
-		case fakeInt4:
+		case Int4:
 			return binary.LittleEndian.AppendUint32(append(b, 4), uint32(v.(int64)))
-		case fakeInt8:
+		case Int8:
 			return binary.LittleEndian.AppendUint64(append(b, 8), uint64(v.(int64)))
 		}
 		if v.(bool) {
@@ -378,7 +398,7 @@ func appendValue(b []byte, t fakeType, v any) []byte {
 		return append(b, 0xFF, 0xFF)
 	}
 	var data []byte
-	if t == fakeNVarchar {
+	if t == NVarchar {
 		data = appendUCS2(nil, v.(string))
 	} else {
 		data = v.([]byte)
@@ -402,8 +422,8 @@ func serverError(number int32, msg string) []byte {
 	return append(b, body...)
 }
 
-// statementsText joins statements for a failure message.
-func statementsText(s []string) string {
+// StatementsText joins statements for a failure message.
+func StatementsText(s []string) string {
 	var b bytes.Buffer
 	for _, x := range s {
 		b.WriteString(strings.TrimSpace(x) + "\n---\n")
