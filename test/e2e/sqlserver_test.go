@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/syncd-dev/syncd/test/tdsfake"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
@@ -87,5 +90,110 @@ scope "items" {
 	code, out := runSyncd(t, "run", "--config", d.ConfigPath)
 	if code == 0 || !strings.Contains(out, "source erp: parse dsn") || !strings.Contains(out, "parse dsn of target dwh") {
 		t.Errorf("syncd run exited %d:\n%s\nwant a failure naming source erp's and target dwh's DSN", code, out)
+	}
+}
+
+// TestSQLServerSourceOverTDS runs the syncd binary with a SQL Server
+// source on the TDS wire FAKE (test/tdsfake, layer 3: not SQL Server)
+// and a real PostgreSQL target: the daemon passes the start-up checks,
+// copies the table (types, NULLs) through go-mssqldb, NATS and the
+// apply worker into the target, keeps polling, and is ready. The fake
+// answers by statement prefix; the exact T-SQL is pinned by
+// capture/sqlserver's own layer 3 and golden tests.
+func TestSQLServerSourceOverTDS(t *testing.T) {
+	i4, i8, text, bin := tdsfake.Int4, tdsfake.Int8, tdsfake.NVarchar, tdsfake.Varbinary
+	ct := tdsfake.Result{Cols: []tdsfake.Type{i8, text, bin, i4, i4, i4, i4, i4, i4, text, i8, bin}} // no changes
+	f := tdsfake.New(t, map[string]tdsfake.Result{
+		"SELECT DB_NAME(), USER_NAME(),…":               {Cols: []tdsfake.Type{text, text, i4, i4, text, i4}, Rows: [][]any{{"erp", "syncd", int64(1), int64(2), "DAYS", int64(1)}}},
+		"SELECT CASE WHEN OBJECT_ID(@p1, 'U') IS NULL…": {Cols: []tdsfake.Type{i4, i4, i4, i4}, Rows: [][]any{{int64(1), int64(1), int64(1), int64(1)}}},
+		"SELECT c.name, c.column_id,…": {Cols: []tdsfake.Type{text, i4, text, i4, i4, i4, i4}, Rows: [][]any{
+			{"id", int64(1), "int", int64(4), int64(10), int64(0), int64(1)},
+			{"name", int64(2), "nvarchar", int64(100), int64(0), int64(0), int64(0)},
+			{"qty", int64(3), "bigint", int64(8), int64(19), int64(0), int64(0)},
+			{"data", int64(4), "varbinary", int64(16), int64(0), int64(0), int64(0)},
+		}},
+		"SELECT CHANGE_TRACKING_CURRENT_VERSION()…":  {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(7)}}},
+		"SELECT CHANGE_TRACKING_MIN_VALID_VERSION(…": {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(0)}}},
+		"SELECT ct.SYS_CHANGE_VERSION,…":             ct,
+		"SELECT TOP (@p1) [id], [name], [qty], [data] FROM [dbo].[items]…": {Cols: []tdsfake.Type{i4, text, i8, bin}, Rows: [][]any{
+			{int64(1), "один", int64(1) << 40, []byte{0xde, 0xad}},
+			{int64(2), nil, nil, nil},
+		}},
+	})
+	pg := testenv.StartPostgres(t)
+	dst := pg.CreateDB(t, "replica")
+	d := newDaemon(t, fmt.Sprintf(`
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "50ms"
+}
+target "postgres" "replica" {
+  dsn           = %q
+  create_tables = true
+}
+scope "items" {
+  source  = "erp"
+  targets = ["replica"]
+  table "dbo.items" {}
+}
+`, f.DSN(), dst))
+	d.Start()
+	db, err := sql.Open("pgx", dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := []string{"1|один|1099511627776|dead", "2|∅|∅|∅"}
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		rows, err := db.Query(`SELECT id, name, qty, encode(data, 'hex') FROM dbo.items ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			v := make([]sql.NullString, 4)
+			if err := rows.Scan(&v[0], &v[1], &v[2], &v[3]); err != nil {
+				return err
+			}
+			var parts []string
+			for _, x := range v {
+				parts = append(parts, map[bool]string{true: x.String, false: "∅"}[x.Valid])
+			}
+			got = append(got, strings.Join(parts, "|"))
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("replica holds %q, want %q", got, want)
+		}
+		return nil
+	})
+	// It goes on polling: each poll reads the current and minimum valid
+	// versions and the changes since 7.
+	n := len(f.Statements())
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		polls := 0
+		for _, s := range f.Statements()[n:] {
+			if strings.HasPrefix(s, "SELECT ct.SYS_CHANGE_VERSION") {
+				polls++
+			}
+		}
+		if polls < 2 {
+			return fmt.Errorf("%d polls of changes since the copy, want 2", polls)
+		}
+		return nil
+	})
+	var doc struct {
+		Sources []struct {
+			Status struct {
+				Connected bool  `json:"connected"`
+				Version   int64 `json:"version"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(get(t, d.AdminURL+"/scopes")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Sources) != 1 || !doc.Sources[0].Status.Connected || doc.Sources[0].Status.Version != 7 {
+		t.Errorf("/scopes sources = %+v, want connected at version 7", doc.Sources)
 	}
 }
