@@ -8,7 +8,8 @@ package sqlserver
 // no SQL Server can be installed where syncd's own tests run.
 //
 // STATUS: these tests have NEVER run. Until they pass against a real
-// server, apply/sqlserver is verified by its golden statement tests only.
+// server, apply/sqlserver is verified by its golden statement tests, and
+// its connect and error classification over a TDS wire fake, only.
 //
 // What they rely on, with Microsoft's documentation of each. Reviewed
 // against these pages (not against a server): the statements match the
