@@ -134,36 +134,11 @@ func newRealEnv(t testing.TB) applytest.Env {
 
 func suiteEnv(t testing.TB) applytest.Env { return newRealEnv(t) }
 
-// rows returns query's rows, each as its columns' text joined by "|",
-// NULL as "∅".
+// rows returns query's rows as testenv.Rows does.
 func rows(t testing.TB, db *sql.DB, query string) []string {
 	t.Helper()
-	rs, err := db.QueryContext(applytest.Context(t), query)
+	out, err := testenv.Rows(db, query)
 	if err != nil {
-		t.Fatalf("query %q: %v", query, err)
-	}
-	defer rs.Close()
-	cols, _ := rs.Columns()
-	var out []string
-	for rs.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rs.Scan(ptrs...); err != nil {
-			t.Fatalf("query %q: %v", query, err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = "∅"
-			if v.Valid {
-				parts[i] = v.String
-			}
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	if err := rs.Err(); err != nil {
 		t.Fatalf("query %q: %v", query, err)
 	}
 	return out

@@ -178,7 +178,7 @@ scope "items" {
 		return stop, wait
 	}
 
-	pg, my := openDB(t, "pgx", pgDSN), openDB(t, "mysql", myDSN)
+	pg, my := testenv.OpenDB(t, "pgx", pgDSN), testenv.OpenDB(t, "mysql", myDSN)
 	same := func(what string) {
 		t.Helper()
 		testenv.Eventually(t, 60*time.Second, 20*time.Millisecond, func() error {
@@ -257,48 +257,13 @@ func modelRows(m *ctModel, t *Table) []string {
 	return out
 }
 
-// targetRows returns query's rows, columns joined by "|", NULL as "∅";
-// nil if the table does not exist yet.
+// targetRows returns testenv.Rows of query, or the error as its one row.
 func targetRows(db *sql.DB, query string) []string {
-	rows, err := db.Query(query)
+	rows, err := testenv.Rows(db, query)
 	if err != nil {
 		return []string{"error: " + err.Error()}
 	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out []string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		dest := make([]any, len(cols))
-		for i := range vals {
-			dest[i] = &vals[i]
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return []string{"error: " + err.Error()}
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = "∅"
-			if v.Valid {
-				parts[i] = v.String
-			}
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	if err := rows.Err(); err != nil {
-		return []string{"error: " + err.Error()}
-	}
-	return out
-}
-
-func openDB(t *testing.T, driver, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return rows
 }
 
 // testLog sends log lines to the test's log.

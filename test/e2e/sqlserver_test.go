@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -138,29 +137,12 @@ scope "items" {
 }
 `, f.DSN(), dst))
 	d.Start()
-	db, err := sql.Open("pgx", dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testenv.OpenDB(t, "pgx", dst)
 	want := []string{"1|один|1099511627776|dead", "2|∅|∅|∅"}
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
-		rows, err := db.Query(`SELECT id, name, qty, encode(data, 'hex') FROM dbo.items ORDER BY id`)
+		got, err := testenv.Rows(db, `SELECT id, name, qty, encode(data, 'hex') FROM dbo.items ORDER BY id`)
 		if err != nil {
 			return err
-		}
-		defer rows.Close()
-		var got []string
-		for rows.Next() {
-			v := make([]sql.NullString, 4)
-			if err := rows.Scan(&v[0], &v[1], &v[2], &v[3]); err != nil {
-				return err
-			}
-			var parts []string
-			for _, x := range v {
-				parts = append(parts, map[bool]string{true: x.String, false: "∅"}[x.Valid])
-			}
-			got = append(got, strings.Join(parts, "|"))
 		}
 		if !slices.Equal(got, want) {
 			return fmt.Errorf("replica holds %q, want %q", got, want)
