@@ -76,6 +76,7 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 		if err != nil {
 			return nil, router.SourceInfo{}, err
 		}
+		src.RegisterMetrics(reg)
 		return mssqlEngine{src}, router.SourceInfo{Kind: s.Kind, Name: s.Name, DB: src.Database()}, nil
 	}
 	return nil, router.SourceInfo{}, retry.Terminal(fmt.Errorf("source %q: capture from %s is not supported yet", s.Name, s.Kind))

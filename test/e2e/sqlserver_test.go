@@ -178,4 +178,10 @@ scope "items" {
 	if len(doc.Sources) != 1 || !doc.Sources[0].Status.Connected || doc.Sources[0].Status.Version != 7 {
 		t.Errorf("/scopes sources = %+v, want connected at version 7", doc.Sources)
 	}
+	metrics := get(t, d.AdminURL+"/metrics")
+	for _, want := range []string{`syncd_source_change_tracking_version{source="erp"} 7`, `syncd_source_confirmed_position{source="erp"} 7`, `syncd_source_change_retention_at_risk{source="erp"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
 }
