@@ -37,12 +37,15 @@ import (
 //   - CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(…)): the documented
 //     check is last_sync_version < min valid version → changes invalid;
 //     it rises "when the table was enabled for change tracking", after the
-//     cleanup task, and "if the table was truncated". The documentation
-//     does not say the value a TRUNCATE sets: the last check below is
-//     what decides whether a checkpoint equal to the version current
-//     before the TRUNCATE is found below it. If it fails, a TRUNCATE is
-//     invisible to that comparison, and the source must detect it
-//     otherwise (model_test.go's truncate assumption is then wrong).
+//     cleanup task, and "if the table was truncated". CHANGETABLE's page
+//     adds that a truncate resets the table's change tracking "as if
+//     change tracking has just been enabled on the table", and that the
+//     validation of the last synchronized version "fails if the table has
+//     been truncated": the last check below is that, for a checkpoint
+//     equal to the version current before the TRUNCATE. If it fails, a
+//     TRUNCATE is invisible to that comparison, and the source must
+//     detect it otherwise (model_test.go's truncate assumption is then
+//     wrong).
 //   - CHANGETABLE(CHANGES t, @p1): one row per row changed after @p1,
 //     with SYS_CHANGE_VERSION (the row's last change), SYS_CHANGE_OPERATION
 //     (nchar(1) I/U/D), SYS_CHANGE_COLUMNS (NULL for inserts, deletes and
