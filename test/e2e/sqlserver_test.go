@@ -185,3 +185,37 @@ scope "items" {
 		}
 	}
 }
+
+// TestSQLServerChecksStopStart: start-up checks that fail (here, on the
+// TDS wire fake: change tracking off for the table, snapshot isolation
+// not allowed, no VIEW CHANGE TRACKING) stop `syncd run` with every
+// problem and the statement that fixes it.
+func TestSQLServerChecksStopStart(t *testing.T) {
+	i4, text := tdsfake.Int4, tdsfake.NVarchar
+	f := tdsfake.New(t, map[string]tdsfake.Result{
+		"SELECT DB_NAME(), USER_NAME(),…":               {Cols: []tdsfake.Type{text, text, i4, i4, text, i4}, Rows: [][]any{{"erp", "syncd", int64(1), int64(2), "DAYS", int64(0)}}},
+		"SELECT CASE WHEN OBJECT_ID(@p1, 'U') IS NULL…": {Cols: []tdsfake.Type{i4, i4, i4, i4}, Rows: [][]any{{int64(1), int64(0), int64(1), int64(0)}}},
+		"SELECT c.name, c.column_id,…": {Cols: []tdsfake.Type{text, i4, text, i4, i4, i4, i4}, Rows: [][]any{
+			{"id", int64(1), "int", int64(4), int64(10), int64(0), int64(1)},
+		}},
+	})
+	d := newDaemon(t, fmt.Sprintf(`
+source "sqlserver" "erp" { dsn = %q }
+target "sqlserver" "dwh" { dsn = %q }
+scope "items" {
+  source  = "erp"
+  targets = ["dwh"]
+  table "dbo.items" {}
+}
+`, f.DSN(), f.DSN()))
+	code, out := runSyncd(t, "run", "--config", d.ConfigPath)
+	for _, want := range []string{
+		"run ALTER DATABASE [erp] SET ALLOW_SNAPSHOT_ISOLATION ON",
+		"change tracking is off for table dbo.items: run ALTER TABLE [dbo].[items] ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = ON)",
+		"run GRANT VIEW CHANGE TRACKING ON [dbo].[items] TO [syncd]",
+	} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("syncd run exited %d:\n%s\nwant exit 1 and %q", code, out, want)
+		}
+	}
+}
