@@ -141,15 +141,6 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
-			// Both validate and run load with these checks, so validate
-			// refuses what run could not run.
-			file: "not_implemented.hcl",
-			want: []string{
-				`testdata/errors/not_implemented.hcl:1:8: error: Not implemented yet: Capture from sqlserver is not implemented yet in this version of syncd; the source kind must be "mysql" or "postgres".`,
-				`testdata/errors/not_implemented.hcl:5:8: error: Not implemented yet: Applying to sqlserver is not implemented yet in this version of syncd; the target kind must be "mysql" or "postgres".`,
-			},
-		},
-		{
 			file: "postgres_names.hcl",
 			want: []string{
 				`testdata/errors/postgres_names.hcl:3:17: error: Invalid slot name: The slot name "Syncd-App" must have 1 to 63 lowercase letters, digits and '_'.`,
@@ -183,16 +174,14 @@ func TestLoadErrors(t *testing.T) {
 		{
 			file: "source_settings.hcl",
 			want: []string{
-				`testdata/errors/source_settings.hcl:1:8: error: Unknown source kind: The source kind "oracle" is not supported; use "mysql" or "postgres".`,
+				`testdata/errors/source_settings.hcl:1:8: error: Unknown source kind: The source kind "oracle" is not supported; use "mysql", "postgres" or "sqlserver".`,
 				`testdata/errors/source_settings.hcl:3:15: error: Empty dsn: The dsn must not be empty.`,
 				`testdata/errors/source_settings.hcl:4:15: error: Invalid server_id: The server_id must be between 1 and 4294967295, not 0.`,
 				`testdata/errors/source_settings.hcl:6:24: error: Missing required argument: The argument "server_id" is required, but no definition was found.`,
-				`testdata/errors/source_settings.hcl:9:8: error: Not implemented yet: Capture from sqlserver is not implemented yet in this version of syncd; the source kind must be "mysql" or "postgres".`,
 				`testdata/errors/source_settings.hcl:11:19: error: Invalid duration: The poll_interval must be a duration such as "500ms", "2m" or "168h", not "fast".`,
-				`testdata/errors/source_settings.hcl:13:8: error: Not implemented yet: Capture from sqlserver is not implemented yet in this version of syncd; the source kind must be "mysql" or "postgres".`,
 				`testdata/errors/source_settings.hcl:15:19: error: Invalid duration: The poll_interval must be positive, not "0s".`,
 				`testdata/errors/source_settings.hcl:16:3: error: Unsupported argument: An argument named "slot" is not expected here.`,
-				`testdata/errors/source_settings.hcl:18:8: error: Unknown target kind: The target kind "oracle" is not supported; use "mysql" or "postgres".`,
+				`testdata/errors/source_settings.hcl:18:8: error: Unknown target kind: The target kind "oracle" is not supported; use "mysql", "postgres" or "sqlserver".`,
 				`testdata/errors/source_settings.hcl:21:19: error: Unsuitable value type: Unsuitable value: a bool is required`,
 				`testdata/errors/source_settings.hcl:24:15: error: Missing dsn: The dsn is required; it cannot be null.`,
 				`testdata/errors/source_settings.hcl:25:15: error: Missing server_id: The server_id is required; it cannot be null.`,

@@ -13,9 +13,11 @@ import (
 	"github.com/syncd-dev/syncd/apply"
 	applymysql "github.com/syncd-dev/syncd/apply/mysql"
 	applypg "github.com/syncd-dev/syncd/apply/postgres"
+	applymssql "github.com/syncd-dev/syncd/apply/sqlserver"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/capture/mysql"
 	"github.com/syncd-dev/syncd/capture/postgres"
+	"github.com/syncd-dev/syncd/capture/sqlserver"
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/scopes"
@@ -65,6 +67,22 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 			return nil, router.SourceInfo{}, err
 		}
 		return pgEngine{src}, router.SourceInfo{Kind: s.Kind, Name: s.Name, DB: src.Database()}, nil
+	case scopes.KindSQLServer:
+		src, err := sqlserver.NewServer(sqlserver.ServerConfig{
+			Config: sqlserver.Config{
+				Name:         s.Name,
+				Store:        store,
+				Resnapshot:   resnapshot,
+				PollInterval: s.PollInterval,
+			},
+			DSN:    s.DSN,
+			Tables: tableSpecs(cfg, s.Name),
+		}, sqlserver.Options{Logger: log})
+		if err != nil {
+			return nil, router.SourceInfo{}, err
+		}
+		src.RegisterMetrics(reg)
+		return mssqlEngine{src}, router.SourceInfo{Kind: s.Kind, Name: s.Name, DB: src.Database()}, nil
 	}
 	return nil, router.SourceInfo{}, retry.Terminal(fmt.Errorf("source %q: capture from %s is not supported yet", s.Name, s.Kind))
 }
@@ -91,6 +109,14 @@ func newTarget(t *scopes.Target, origin string, log hclog.Logger) (apply.Target,
 			SyncdVersion:   version,
 			Origin:         origin,
 		}, applymysql.Options{Logger: log})
+	case scopes.KindSQLServer:
+		return applymssql.New(applymssql.Config{
+			Name:           t.Name,
+			DSN:            t.DSN,
+			ScopeInfoTable: t.ScopeInfoTable,
+			CreateTables:   t.CreateTables,
+			SyncdVersion:   version,
+		}, applymssql.Options{Logger: log})
 	}
 	return nil, fmt.Errorf("target %q: applying to %s is not supported yet", t.Name, t.Kind)
 }
@@ -111,6 +137,15 @@ func (e pgEngine) Health() (any, bool, string) {
 type mysqlEngine struct{ *mysql.Source }
 
 func (e mysqlEngine) Health() (any, bool, string) {
+	st := e.Status()
+	return st, st.Connected, st.RetentionRisk
+}
+
+// mssqlEngine adds the daemon's health view to a SQL Server source: a
+// checkpoint past half of the change retention is a retention risk.
+type mssqlEngine struct{ *sqlserver.Server }
+
+func (e mssqlEngine) Health() (any, bool, string) {
 	st := e.Status()
 	return st, st.Connected, st.RetentionRisk
 }

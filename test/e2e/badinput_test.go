@@ -59,17 +59,6 @@ scope "s" {
 			want: `syncd\.hcl:9:\d+: error: .*country`,
 		},
 		{
-			name: "target engine not implemented",
-			config: `source "postgres" "app" { dsn = "postgres://x/app" }
-target "sqlserver" "dwh" { dsn = "sqlserver://x" }
-scope "s" {
-  source  = "app"
-  targets = ["dwh"]
-  table "public.t" {}
-}`,
-			want: `syncd\.hcl:2:8: error: Not implemented yet: Applying to sqlserver is not implemented yet`,
-		},
-		{
 			name: "mapping expression",
 			config: `source "postgres" "app" { dsn = "postgres://x/app" }
 scope "s" {

@@ -178,7 +178,7 @@ func scopeRowsApplied(t *testing.T, driver, dsn string) int64 {
 func rowsAppliedOf(t *testing.T, driver, dsn, scope string) int64 {
 	t.Helper()
 	var n int64
-	db := openDB(t, driver, dsn)
+	db := testenv.OpenDB(t, driver, dsn)
 	if err := db.QueryRow(`SELECT rows_applied FROM syncd_scope_info WHERE scope = '` + scope + `'`).Scan(&n); err != nil {
 		t.Fatalf("read rows_applied of %s: %v", scope, err)
 	}
@@ -188,7 +188,7 @@ func rowsAppliedOf(t *testing.T, driver, dsn, scope string) int64 {
 // execSQL runs statements at a target.
 func execSQL(t *testing.T, driver, dsn string, stmts ...string) {
 	t.Helper()
-	db := openDB(t, driver, dsn)
+	db := testenv.OpenDB(t, driver, dsn)
 	for _, s := range stmts {
 		if _, err := db.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
