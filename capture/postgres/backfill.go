@@ -70,7 +70,7 @@ type backfill struct {
 	run   string
 	conn  *pgx.Conn
 	prog  *capture.SnapshotProgress
-	rel   *relation        // decodes chunk rows; made on the first chunk
+	rel   *relation        // decodes chunk rows; made anew if the table changes
 	chunk int64            // number of the chunk in flight
 	low   bool             // the open transaction carries its low watermark
 	high  bool             // the open transaction carries its high watermark
@@ -90,7 +90,7 @@ type backfill struct {
 // chunkResult is what the reader read for one chunk.
 type chunkResult struct {
 	fields []pgconn.FieldDescription
-	rows   [][][]byte // raw text values; the first nReread from the reread query
+	rows   [][][]byte // raw text values; the first nRead from the query of rows to read again
 	nRead  int
 	more   bool // the range read filled the chunk: more rows may follow
 	xmin   uint32
@@ -135,7 +135,7 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 	bfCtx, cancel := context.WithCancel(ctx)
 	bf.cancel = cancel
 	ss.bf = bf
-	ss.src.log.Info("backfill started", "scope", req.Scope, "table", req.Table, "resumed", req.Resume != nil, "rows_so_far", bf.State.Rows, "estimated_rows", bf.prog.Estimate)
+	ss.src.log.Info("backfill started", "scope", req.Scope, "table", req.Table.String(), "resumed", req.Resume != nil, "rows_so_far", bf.State.Rows, "estimated_rows", bf.prog.Estimate)
 	ss.reportProgress(bf.prog)
 	bf.next(bfCtx, ss.src.cfg.Slot, ss.chunkRows())
 	return nil
@@ -481,7 +481,7 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	state := bf.Advance(last, res.more, sent)
 	bf.prog.Rows = bf.State.Rows
 	ss.reportProgress(bf.prog)
-	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table, "chunk", bf.chunk, "read", len(res.rows), "sent", sent)
+	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table.String(), "chunk", bf.chunk, "read", len(res.rows), "sent", sent)
 	if now := time.Now(); now.After(bf.nextLog) {
 		bf.nextLog = now.Add(5 * time.Second)
 		ss.src.log.Info("snapshot progress", "scope", bf.prog.Scope, "table", bf.prog.Table, "rows", bf.prog.Rows, "estimated_rows", bf.prog.Estimate, "percent", fmt.Sprintf("%.1f", bf.prog.Percent))
@@ -555,7 +555,7 @@ func (ss *session) finishBackfill(ctx context.Context) error {
 	if err := ss.snapshotter.SnapshotDone(ctx, bf.Req, bf.State.Rows); err != nil {
 		return err
 	}
-	ss.src.log.Info("snapshot done", "scope", bf.Req.Scope, "table", bf.Req.Table, "rows", bf.State.Rows, "chunks", bf.chunk, "took", time.Since(bf.started).Round(time.Millisecond))
+	ss.src.log.Info("snapshot done", "scope", bf.Req.Scope, "table", bf.Req.Table.String(), "rows", bf.State.Rows, "chunks", bf.chunk, "took", time.Since(bf.started).Round(time.Millisecond))
 	ss.stopBackfill(ctx)
 	ss.src.setStatus(func(st *Status) { st.Snapshot, st.SnapshotsPending = nil, len(ss.toSnapshot) })
 	return ss.prepareSnapshot(ctx)
