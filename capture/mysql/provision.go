@@ -114,6 +114,9 @@ func (s *Source) provision(ctx context.Context, db *sql.DB, checkReplicas bool) 
 		return nil, err
 	}
 	srv.tables = tables
+	if err := s.ensureSignalTable(ctx, db, &problems); err != nil {
+		return nil, err
+	}
 	if err := s.checkSaved(ctx, db, srv, &problems); err != nil {
 		return nil, err
 	}

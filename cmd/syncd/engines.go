@@ -35,12 +35,13 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 	switch s.Kind {
 	case scopes.KindMySQL:
 		src, err := mysql.New(mysql.Config{
-			Name:       s.Name,
-			DSN:        s.DSN,
-			ServerID:   s.ServerID,
-			Tables:     tableSpecs(cfg, s.Name),
-			Store:      store,
-			Resnapshot: resnapshot,
+			Name:        s.Name,
+			DSN:         s.DSN,
+			ServerID:    s.ServerID,
+			SignalTable: s.SignalTable,
+			Tables:      tableSpecs(cfg, s.Name),
+			Store:       store,
+			Resnapshot:  resnapshot,
 		}, mysql.Options{Logger: log, Metrics: mysql.NewMetrics(reg, s.Name)})
 		if err != nil {
 			return nil, router.SourceInfo{}, retry.Terminal(err)

@@ -1,0 +1,272 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+// modelTarget applies a source's events to one table held in memory,
+// keyed by its first column, as a target of one scope would: reads and
+// inserts upsert, updates move and write the row, deletes delete,
+// truncates empty. Like the router, it drops live changes until a
+// truncating snapshot starts. It takes one snapshot request and records
+// its state.
+type modelTarget struct {
+	recorder
+	req capture.SnapshotRequest
+
+	mu     sync.Mutex
+	rows   map[int32]capture.Row
+	open   bool  // the backfill's first event has come, SnapshotDone not yet
+	done   int64 // rows SnapshotDone recorded; -1 until then
+	states [][]byte
+	reads  []int32 // keys of the snapshot reads, in order
+}
+
+func newModelTarget(req capture.SnapshotRequest) *modelTarget {
+	return &modelTarget{req: req, rows: make(map[int32]capture.Row), done: -1}
+}
+
+func (m *modelTarget) Change(_ context.Context, ev *capture.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case ev.Scope != "":
+		m.open = true
+	case !m.open && m.done < 0:
+		return nil // the router drops changes until a truncating snapshot starts
+	}
+	switch ev.Op {
+	case capture.OpTruncate:
+		clear(m.rows)
+	case capture.OpDelete:
+		delete(m.rows, ev.Before[0].(int32))
+	case capture.OpRead, capture.OpInsert:
+		m.rows[ev.After[0].(int32)] = clone(ev.After)
+		if ev.Op == capture.OpRead {
+			m.reads = append(m.reads, ev.After[0].(int32))
+		}
+	case capture.OpUpdate:
+		delete(m.rows, ev.Before[0].(int32))
+		m.rows[ev.After[0].(int32)] = clone(ev.After)
+	}
+	return nil
+}
+
+func (m *modelTarget) Snapshots() []capture.SnapshotRequest {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done >= 0 {
+		return nil
+	}
+	req := m.req
+	if n := len(m.states); n > 0 {
+		req.Resume = m.states[n-1]
+	}
+	return []capture.SnapshotRequest{req}
+}
+
+func (m *modelTarget) SnapshotDone(_ context.Context, _ capture.SnapshotRequest, rows int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done, m.open = rows, false
+	return nil
+}
+
+func (m *modelTarget) SnapshotProgressed(_ context.Context, _ capture.SnapshotRequest, state []byte, _ int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.states = append(m.states, state)
+	return nil
+}
+
+func (m *modelTarget) Resnapshot(context.Context, error) error { return nil }
+
+func (m *modelTarget) chunks() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.states)
+}
+
+// converged returns nil once the backfill is done and the model holds
+// exactly the rows of item.
+func (m *modelTarget) converged(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT id, v FROM item`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	want := map[int32]string{}
+	for rows.Next() {
+		var id int32
+		var v string
+		if err := rows.Scan(&id, &v); err != nil {
+			return err
+		}
+		want[id] = v
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done < 0 {
+		return fmt.Errorf("the backfill is not done")
+	}
+	if len(want) != len(m.rows) {
+		return fmt.Errorf("the target has %d rows, the source %d", len(m.rows), len(want))
+	}
+	for id, v := range want {
+		got, ok := m.rows[id]
+		if !ok {
+			return fmt.Errorf("row %d is missing at the target", id)
+		}
+		if got[1] != v {
+			return fmt.Errorf("row %d differs: target v=%v, source v=%v", id, got[1], v)
+		}
+	}
+	return nil
+}
+
+const itemRows = `INSERT INTO item SELECT seq, md5(seq) FROM seq_1_to_5000`
+
+func itemSource(t *testing.T) (*testenv.MariaDB, string, *sql.DB) {
+	t.Helper()
+	m := testenv.StartMariaDB(t)
+	dsn := m.CreateDB(t, "shop")
+	m.Exec(t, "shop", `CREATE TABLE item (id int PRIMARY KEY, v varchar(64) NOT NULL)`, itemRows)
+	db, err := sql.Open("mysql", m.DSN("shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return m, dsn, db
+}
+
+func itemRequest() capture.SnapshotRequest {
+	return capture.SnapshotRequest{Scope: "items", Table: capture.TableID{Schema: "shop", Name: "item"}, Truncate: true}
+}
+
+// TestBackfillUnderWrites: a table backfilled in chunks while a writer
+// updates, deletes, inserts and re-keys rows all over it ends up, at a
+// target applying the stream, equal to the source: no row lost, none
+// stale. The chunk rows that the writes touched in a chunk's window must
+// give way to the writes. The watermarks are not passed on as changes.
+func TestBackfillUnderWrites(t *testing.T) {
+	_, dsn, db := itemSource(t)
+	ctx := context.Background()
+	sink := newModelTarget(itemRequest())
+	start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 500}, sink)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	writes, after := 0, 0
+	for after < 50 {
+		id := 1 + rng.IntN(5500)
+		var q string
+		switch rng.IntN(4) {
+		case 0, 1:
+			q = fmt.Sprintf(`UPDATE item SET v = md5(rand()) WHERE id = %d`, id)
+		case 2:
+			q = fmt.Sprintf(`DELETE FROM item WHERE id = %d`, id)
+		default:
+			q = fmt.Sprintf(`INSERT INTO item VALUES (%d, 'new') ON DUPLICATE KEY UPDATE v = 'upserted'`, 5000+rng.IntN(1000))
+		}
+		if rng.IntN(20) == 0 {
+			q = fmt.Sprintf(`UPDATE IGNORE item SET id = %d WHERE id = %d`, 10000+writes, id)
+		}
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		writes++
+		sink.mu.Lock()
+		if sink.done >= 0 {
+			after++
+		}
+		sink.mu.Unlock()
+	}
+	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, db) })
+	if n := sink.chunks(); n < 10 {
+		t.Errorf("%d chunk states recorded, want one per chunk (5,000 rows, 500 a chunk)", n)
+	}
+	events, _, _ := sink.get()
+	for _, ev := range events {
+		if ev.Table.Name == defaultSignalTable {
+			t.Fatalf("a watermark was passed on: %+v", ev)
+		}
+	}
+	t.Logf("%d writes, backfill sent %d rows in %d chunks", writes, sink.done, sink.chunks())
+}
+
+// TestBackfillResume: a source stopped mid-backfill and started again
+// with the state last recorded continues after the last chunk recorded,
+// not from the start, and replays the changes made since, also to rows
+// already copied and while it was stopped: the target converges.
+func TestBackfillResume(t *testing.T) {
+	_, dsn, db := itemSource(t)
+	ctx := context.Background()
+	sink := newModelTarget(itemRequest())
+	cfg := Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 500, SaveInterval: 10 * time.Millisecond}
+	r := start(t, cfg, sink)
+	testenv.Eventually(t, 30*time.Second, 5*time.Millisecond, func() error {
+		if n := sink.chunks(); n < 3 {
+			return fmt.Errorf("%d chunks recorded", n)
+		}
+		return nil
+	})
+	r.stop(t)
+	sink.mu.Lock()
+	var st capture.BackfillState
+	if err := json.Unmarshal(sink.states[len(sink.states)-1], &st); err != nil {
+		t.Fatal(err)
+	}
+	readBefore := len(sink.reads)
+	sink.mu.Unlock()
+	if st.After == nil || sink.done >= 0 {
+		t.Fatalf("stopped at state %+v, done %d: want mid-backfill", st, sink.done)
+	}
+	resumeAt, err := strconv.Atoi(st.After[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// While stopped: change rows already copied, and rows still to copy.
+	for _, q := range []string{`UPDATE item SET v = 'while stopped' WHERE id IN (1, 4900)`, `DELETE FROM item WHERE id = 2`, `INSERT INTO item VALUES (7000, 'late')`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start(t, cfg, sink)
+	if _, err := db.ExecContext(ctx, `UPDATE item SET v = 'after restart' WHERE id = 3`); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, db) })
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	for _, id := range sink.reads[readBefore:] {
+		if int(id) <= resumeAt {
+			t.Fatalf("the resumed backfill read row %d again, at or before %d where the recorded state ends", id, resumeAt)
+		}
+	}
+}
+
+// TestBackfillIdleSource: with no other traffic on the server, the
+// watermarks themselves reach the stream, and the backfill goes through
+// its chunks to the end.
+func TestBackfillIdleSource(t *testing.T) {
+	_, dsn, db := itemSource(t)
+	sink := newModelTarget(itemRequest())
+	start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 1000}, sink)
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error { return sink.converged(context.Background(), db) })
+	if n := sink.chunks(); n < 5 {
+		t.Errorf("%d chunks recorded, want 5 or more (5,000 rows, 1,000 a chunk)", n)
+	}
+}
