@@ -157,8 +157,8 @@ func itemRequest() capture.SnapshotRequest {
 	return capture.SnapshotRequest{Scope: "items", Table: capture.TableID{Schema: "shop", Name: "item"}, Truncate: true}
 }
 
-// TestBackfillUnderWrites: a table backfilled in chunks while a writer
-// updates, deletes, inserts and re-keys rows all over it ends up, at a
+// TestBackfillUnderWrites: a table backfilled in chunks while writers
+// update, delete, insert and re-key rows all over it ends up, at a
 // target applying the stream, equal to the source: no row lost, none
 // stale. The chunk rows that the writes touched in a chunk's window must
 // give way to the writes. The watermarks are not passed on as changes.
@@ -166,37 +166,59 @@ func TestBackfillUnderWrites(t *testing.T) {
 	_, dsn, db := itemSource(t)
 	ctx := context.Background()
 	sink := newModelTarget(itemRequest())
-	start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 500}, sink)
 
-	rng := rand.New(rand.NewPCG(1, 2))
-	writes, after := 0, 0
-	for after < 50 {
-		id := 1 + rng.IntN(5500)
-		var q string
-		switch rng.IntN(4) {
-		case 0, 1:
-			q = fmt.Sprintf(`UPDATE item SET v = md5(rand()) WHERE id = %d`, id)
-		case 2:
-			q = fmt.Sprintf(`DELETE FROM item WHERE id = %d`, id)
-		default:
-			q = fmt.Sprintf(`INSERT INTO item VALUES (%d, 'new') ON DUPLICATE KEY UPDATE v = 'upserted'`, 5000+rng.IntN(1000))
-		}
-		if rng.IntN(20) == 0 {
-			q = fmt.Sprintf(`UPDATE IGNORE item SET id = %d WHERE id = %d`, 10000+writes, id)
-		}
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-		writes++
-		sink.mu.Lock()
-		if sink.done >= 0 {
-			after++
-		}
-		sink.mu.Unlock()
+	// Writers run from before the backfill until a little after it.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	writes, inWindow := 0, 0
+	deadline := time.Now().Add(60 * time.Second)
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(1, uint64(w)))
+			for after := 0; after < 30; {
+				if time.Now().After(deadline) {
+					t.Error("the backfill did not end in time")
+					return
+				}
+				id := 1 + rng.IntN(5500)
+				var q string
+				switch rng.IntN(4) {
+				case 0, 1:
+					q = fmt.Sprintf(`UPDATE item SET v = md5(rand()) WHERE id = %d`, id)
+				case 2:
+					q = fmt.Sprintf(`DELETE FROM item WHERE id = %d`, id)
+				default:
+					q = fmt.Sprintf(`INSERT INTO item VALUES (%d, 'new') ON DUPLICATE KEY UPDATE v = 'upserted'`, 5000+rng.IntN(1000))
+				}
+				if rng.IntN(20) == 0 {
+					q = fmt.Sprintf(`UPDATE IGNORE item SET id = %d WHERE id = %d`, 10000+1000*w+rng.IntN(1000), id)
+				}
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Error(err)
+					return
+				}
+				sink.mu.Lock()
+				open, done := sink.open, sink.done >= 0
+				sink.mu.Unlock()
+				mu.Lock()
+				writes++
+				if open {
+					inWindow++
+				}
+				mu.Unlock()
+				if done {
+					after++
+				}
+			}
+		}()
 	}
+	start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 100}, sink)
+	wg.Wait()
 	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, db) })
-	if n := sink.chunks(); n < 10 {
-		t.Errorf("%d chunk states recorded, want one per chunk (5,000 rows, 500 a chunk)", n)
+	if n := sink.chunks(); n < 50 {
+		t.Errorf("%d chunk states recorded, want one per chunk (5,000 rows, 100 a chunk)", n)
 	}
 	events, _, _ := sink.get()
 	for _, ev := range events {
@@ -204,7 +226,7 @@ func TestBackfillUnderWrites(t *testing.T) {
 			t.Fatalf("a watermark was passed on: %+v", ev)
 		}
 	}
-	t.Logf("%d writes, backfill sent %d rows in %d chunks", writes, sink.done, sink.chunks())
+	t.Logf("%d writes, %d while the backfill ran; backfill sent %d rows in %d chunks", writes, inWindow, sink.done, sink.chunks())
 }
 
 // TestBackfillResume: a source stopped mid-backfill and started again
@@ -268,5 +290,72 @@ func TestBackfillIdleSource(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error { return sink.converged(context.Background(), db) })
 	if n := sink.chunks(); n < 5 {
 		t.Errorf("%d chunks recorded, want 5 or more (5,000 rows, 1,000 a chunk)", n)
+	}
+}
+
+// TestBackfillTwoSources: two sources reading the same binlog backfill
+// the same table at once, under writes, while a third party writes
+// watermarks for the chunk in flight. Each sees the others' watermarks,
+// with the same chunk numbers, in the shared signal table, and must
+// ignore them: both targets converge.
+func TestBackfillTwoSources(t *testing.T) {
+	_, dsn, db := itemSource(t)
+	ctx := context.Background()
+	sinks := []*modelTarget{newModelTarget(itemRequest()), newModelTarget(itemRequest())}
+	for i, sink := range sinks {
+		start(t, Config{Name: fmt.Sprintf("shop%d", i), ServerID: uint32(4001 + i), DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 100}, sink)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	deadline := time.Now().Add(60 * time.Second)
+	for doneBoth := false; !doneBoth; {
+		if time.Now().After(deadline) {
+			t.Fatal("the backfills did not end in time")
+		}
+		q := fmt.Sprintf(`UPDATE item SET v = md5(rand()) WHERE id = %d`, 1+rng.IntN(5000))
+		if rng.IntN(3) == 0 {
+			q = fmt.Sprintf(`DELETE FROM item WHERE id = %d`, 1+rng.IntN(5000))
+		}
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		for _, mark := range []string{"low", "high"} {
+			w := fmt.Sprintf(`{"source":"shop0","server_id":4001,"run":"other","chunk":%d,"mark":%q}`, sinks[0].chunks()+1, mark)
+			if _, err := db.ExecContext(ctx, `INSERT INTO syncd_signal (watermark) VALUES (?)`, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		doneBoth = true
+		for _, sink := range sinks {
+			sink.mu.Lock()
+			doneBoth = doneBoth && sink.done >= 0
+			sink.mu.Unlock()
+		}
+	}
+	for _, sink := range sinks {
+		testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, db) })
+	}
+}
+
+// TestSnapshotOtherKeys: a table whose key the chunks cannot page
+// through (an enum, ordered by its index, not by its text) is copied in
+// one snapshot transaction, as before.
+func TestSnapshotOtherKeys(t *testing.T) {
+	m := testenv.StartMariaDB(t)
+	dsn := m.CreateDB(t, "shop")
+	m.Exec(t, "shop", `CREATE TABLE tag (name enum('zz','aa','mm') PRIMARY KEY, n int)`, `INSERT INTO tag VALUES ('zz', 1), ('aa', 2), ('mm', 3)`)
+	req := capture.SnapshotRequest{Scope: "s", Table: capture.TableID{Schema: "shop", Name: "tag"}, Truncate: true}
+	rec := &recorder{snaps: []capture.SnapshotRequest{req}}
+	start(t, Config{DSN: dsn, Tables: tables("shop", "tag"), Store: newStore(t), ChunkRows: 1}, snapshotRecorder{rec})
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if len(rec.done) == 0 {
+			return fmt.Errorf("snapshot not done")
+		}
+		return nil
+	})
+	events, txns, _ := rec.get()
+	if len(txns) != 1 || len(events) != 4 || !txns[0].Snapshot {
+		t.Fatalf("transactions %+v, events %d: want one snapshot transaction of a truncate and 3 reads", txns, len(events))
 	}
 }
