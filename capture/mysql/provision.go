@@ -62,7 +62,7 @@ func (s *Source) provision(ctx context.Context, db *sql.DB, checkReplicas bool) 
 	srv.tls = tlsCfg
 
 	vars := map[string]string{}
-	for _, name := range []string{"log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id", "gtid_mode"} {
+	for _, name := range []string{"log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id", "gtid_mode", "binlog_order_commits"} {
 		var v sql.NullString
 		err := db.QueryRowContext(ctx, "SELECT @@GLOBAL."+name).Scan(&v)
 		var me *mysqlError
@@ -88,6 +88,10 @@ func (s *Source) provision(ctx context.Context, db *sql.DB, checkReplicas bool) 
 		problems = append(problems, fmt.Errorf("server %s has no binlog_row_metadata setting: syncd needs MySQL 8.0.1 or MariaDB 10.5 or later, which log column names and types with each row event", srv.version))
 	case v != "FULL":
 		problems = append(problems, fmt.Errorf("binlog_row_metadata is %s, syncd needs FULL (column names, keys and charsets in the binlog): set binlog_row_metadata=FULL in my.cnf and run SET GLOBAL binlog_row_metadata = 'FULL'", v))
+	}
+	if v, ok := vars["binlog_order_commits"]; ok && srv.flavor == gomysql.MySQLFlavor && v != "1" && v != "ON" {
+		// MariaDB has no such setting: it always commits in binlog order.
+		problems = append(problems, errors.New("binlog_order_commits is OFF: syncd's chunked snapshots need transactions to become visible in binlog order; run SET GLOBAL binlog_order_commits = ON and set it in my.cnf"))
 	}
 	srv.hasGTID = srv.flavor == gomysql.MariaDBFlavor || vars["gtid_mode"] == "ON"
 
