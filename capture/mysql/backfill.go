@@ -141,8 +141,18 @@ func (ss *session) openBackfill(ctx context.Context, req capture.SnapshotRequest
 	if err != nil {
 		return retry.Terminal(err)
 	}
+	// The table as the catalog has it now: the truncate carries it, so
+	// that its schema is recorded even if no row follows.
+	cols, err := catalogColumns(ctx, conn, req.Table)
+	if err != nil {
+		return err
+	}
+	table, conv, err := snapshotTable(req.Table, cols, ti.pk)
+	if err != nil {
+		return err
+	}
 	bf := &backfill{
-		Backfill: core, pk: ti.pk, db: db, conn: conn,
+		Backfill: core, pk: ti.pk, db: db, conn: conn, cols: cols, table: table, conv: conv,
 		run:     strconv.FormatInt(time.Now().UnixNano(), 36),
 		hold:    ss.last.position(),
 		started: time.Now(),
@@ -375,7 +385,7 @@ func (ss *session) sendTruncate(ctx context.Context, end capture.Position) error
 	if err != nil {
 		return err
 	}
-	if err := ss.sink.Change(ctx, &capture.Event{Txn: txn, Table: ss.latestTable(bf.Req.Table), Op: capture.OpTruncate, Scope: bf.Req.Scope}); err != nil {
+	if err := ss.sink.Change(ctx, &capture.Event{Txn: txn, Table: bf.table, Op: capture.OpTruncate, Scope: bf.Req.Scope}); err != nil {
 		return err
 	}
 	bf.State.Truncated = true
@@ -395,7 +405,7 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 		return fmt.Errorf("backfill of %s: high watermark of chunk %d without its rows", bf.Req.Table, bf.chunk)
 	}
 	bf.EndWindow(nil, nil) // see the visibility argument at the top
-	if bf.table == nil || !slices.Equal(bf.cols, res.cols) {
+	if !slices.Equal(bf.cols, res.cols) {
 		t, conv, err := snapshotTable(bf.Req.Table, res.cols, bf.pk)
 		if err != nil {
 			return err

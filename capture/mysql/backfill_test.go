@@ -18,9 +18,9 @@ import (
 // modelTarget applies a source's events to one table held in memory,
 // keyed by its first column, as a target of one scope would: reads and
 // inserts upsert, updates move and write the row, deletes delete,
-// truncates empty. Like the router, it drops live changes until a
-// truncating snapshot starts. It takes one snapshot request and records
-// its state.
+// truncates empty; the recorder keeps every event. Like the router, it
+// drops live changes until a truncating snapshot starts. It takes one
+// snapshot request and records its state.
 type modelTarget struct {
 	recorder
 	req capture.SnapshotRequest
@@ -37,7 +37,10 @@ func newModelTarget(req capture.SnapshotRequest) *modelTarget {
 	return &modelTarget{req: req, rows: make(map[int32]capture.Row), done: -1}
 }
 
-func (m *modelTarget) Change(_ context.Context, ev *capture.Event) error {
+func (m *modelTarget) Change(ctx context.Context, ev *capture.Event) error {
+	if err := m.recorder.Change(ctx, ev); err != nil { // keeps every event
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
@@ -357,5 +360,28 @@ func TestSnapshotOtherKeys(t *testing.T) {
 	events, txns, _ := rec.get()
 	if len(txns) != 1 || len(events) != 4 || !txns[0].Snapshot {
 		t.Fatalf("transactions %+v, events %d: want one snapshot transaction of a truncate and 3 reads", txns, len(events))
+	}
+}
+
+// TestBackfillEmptyTable: the backfill of an empty table sends its
+// truncate with the table's columns, so that the sink can record the
+// table's schema although no row follows.
+func TestBackfillEmptyTable(t *testing.T) {
+	m := testenv.StartMariaDB(t)
+	dsn := m.CreateDB(t, "shop")
+	m.Exec(t, "shop", `CREATE TABLE item (id int PRIMARY KEY, v varchar(64) NOT NULL)`)
+	sink := newModelTarget(itemRequest())
+	start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t)}, sink)
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		if sink.done < 0 {
+			return fmt.Errorf("the backfill is not done")
+		}
+		return nil
+	})
+	events, _, _ := sink.get()
+	if len(events) != 1 || events[0].Op != capture.OpTruncate || len(events[0].Table.Columns) != 2 {
+		t.Fatalf("events %+v, want one truncate with the table's 2 columns", events)
 	}
 }
