@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/syncd-dev/syncd/capture"
@@ -54,8 +53,7 @@ import (
 const defaultChunkRows = 10000
 
 // backfill is a running chunked backfill. The session goroutine owns it;
-// the reader goroutine only uses conn, and hands over its results through
-// res and done.
+// the reader's goroutine only uses conn.
 type backfill struct {
 	*capture.Backfill
 	pk    []string
@@ -75,10 +73,7 @@ type backfill struct {
 	started time.Time
 	nextLog time.Time // when progress is next logged
 
-	res    chan chunkResult // the reader's rows, sent before the high watermark
-	done   chan error       // the reader's end
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	reader *capture.ChunkReader[chunkResult]
 }
 
 // chunkResult is what the reader read for one chunk.
@@ -157,8 +152,7 @@ func (ss *session) openBackfill(ctx context.Context, req capture.SnapshotRequest
 		hold:    ss.last.position(),
 		started: time.Now(),
 		nextLog: time.Now().Add(5 * time.Second),
-		res:     make(chan chunkResult, 1),
-		done:    make(chan error, 1),
+		reader:  capture.NewChunkReader[chunkResult](),
 	}
 	bf.prog = &capture.SnapshotProgress{Scope: req.Scope, Table: req.Table.String(), Rows: bf.State.Rows, Estimate: estimate(ctx, conn, req.Table), Started: bf.started}
 	ss.bf = bf
@@ -171,51 +165,29 @@ func (ss *session) openBackfill(ctx context.Context, req capture.SnapshotRequest
 // nextChunk starts the reader of the next chunk.
 func (ss *session) nextChunk(ctx context.Context) {
 	bf := ss.bf
-	if bf.cancel != nil {
-		bf.cancel()
-	}
-	ctx, bf.cancel = context.WithCancel(ctx)
 	bf.chunk++
 	limit := ss.src.cfg.ChunkRows
 	spec, delay := bf.Next(limit)
 	bf.low, bf.high = false, false
-	mark := func(kind string) error {
-		b, _ := json.Marshal(signalMark{Source: ss.src.cfg.Name, ServerID: ss.src.cfg.ServerID, Run: bf.run, Chunk: bf.chunk, Mark: kind})
-		if _, err := bf.conn.ExecContext(ctx, "INSERT INTO "+quoteTable(ss.src.signalTable())+" (watermark) VALUES (?)", string(b)); err != nil {
-			return fmt.Errorf("write the %s watermark of chunk %d of %s into the signal table %s (the user needs INSERT on it): %w", kind, bf.chunk, bf.Req.Table, ss.src.signalTable(), err)
+	n, signal := bf.chunk, quoteTable(ss.src.signalTable())
+	mark := func(ctx context.Context, kind string) error {
+		b, _ := json.Marshal(signalMark{Source: ss.src.cfg.Name, ServerID: ss.src.cfg.ServerID, Run: bf.run, Chunk: n, Mark: kind})
+		if _, err := bf.conn.ExecContext(ctx, "INSERT INTO "+signal+" (watermark) VALUES (?)", string(b)); err != nil {
+			return fmt.Errorf("write the %s watermark of chunk %d of %s into the signal table %s (the user needs INSERT on it): %w", kind, n, bf.Req.Table, signal, err)
 		}
 		return nil
 	}
-	bf.wg.Add(1)
-	go func() {
-		defer bf.wg.Done()
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				bf.done <- ctx.Err()
-				return
-			}
+	bf.reader.Start(ctx, delay, func(ctx context.Context, hand func(chunkResult)) error {
+		if err := mark(ctx, "low"); err != nil {
+			return err
 		}
-		bf.done <- bf.read(ctx, mark, spec, limit)
-	}()
-}
-
-// read runs on the reader goroutine: low watermark, chunk, high
-// watermark. It sends the chunk on res before writing the high
-// watermark, so the session has it when the watermark arrives.
-func (bf *backfill) read(ctx context.Context, mark func(string) error, spec capture.ChunkSpec, limit int) error {
-	if err := mark("low"); err != nil {
-		return err
-	}
-	res, err := bf.readChunk(ctx, spec, limit)
-	if err != nil {
-		return fmt.Errorf("read chunk of %s for scope %s: %w", bf.Req.Table, bf.Req.Scope, err)
-	}
-	bf.res <- res
-	return mark("high")
+		res, err := bf.readChunk(ctx, spec, limit)
+		if err != nil {
+			return fmt.Errorf("read chunk %d of %s for scope %s: %w", n, bf.Req.Table, bf.Req.Scope, err)
+		}
+		hand(res)
+		return mark(ctx, "high")
+	})
 }
 
 func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit int) (res chunkResult, err error) {
@@ -398,10 +370,8 @@ func (ss *session) sendTruncate(ctx context.Context, end capture.Position) error
 // backfill.
 func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 	bf := ss.bf
-	var res chunkResult
-	select {
-	case res = <-bf.res:
-	default:
+	res, ok := bf.reader.Rows()
+	if !ok {
 		return fmt.Errorf("backfill of %s: high watermark of chunk %d without its rows", bf.Req.Table, bf.chunk)
 	}
 	bf.EndWindow(nil, nil) // see the visibility argument at the top
@@ -478,7 +448,7 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 		return err
 	}
 	bf.hold = txn.Ack
-	if err := <-bf.done; err != nil { // the reader has ended: it wrote the high watermark
+	if err := bf.reader.Wait(); err != nil { // the reader has ended: it wrote the high watermark
 		return err
 	}
 	if bf.Done() {
@@ -511,10 +481,7 @@ func (ss *session) stopBackfill() {
 	if bf == nil {
 		return
 	}
-	if bf.cancel != nil {
-		bf.cancel()
-	}
-	bf.wg.Wait()
+	bf.reader.Stop()
 	bf.conn.Close()
 	bf.db.Close()
 	ss.bf = nil
@@ -522,17 +489,8 @@ func (ss *session) stopBackfill() {
 
 // backfillFailed returns the reader's error if it ended with one.
 func (ss *session) backfillFailed() error {
-	bf := ss.bf
-	if bf == nil {
+	if ss.bf == nil {
 		return nil
 	}
-	select {
-	case err := <-bf.done:
-		if err != nil {
-			return err
-		}
-		bf.done <- nil // put it back for sendChunk
-	default:
-	}
-	return nil
+	return ss.bf.reader.Failed()
 }
