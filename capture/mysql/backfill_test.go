@@ -349,14 +349,7 @@ func TestSnapshotOtherKeys(t *testing.T) {
 	req := capture.SnapshotRequest{Scope: "s", Table: capture.TableID{Schema: "shop", Name: "tag"}, Truncate: true}
 	rec := &recorder{snaps: []capture.SnapshotRequest{req}}
 	start(t, Config{DSN: dsn, Tables: tables("shop", "tag"), Store: newStore(t), ChunkRows: 1}, snapshotRecorder{rec})
-	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		if len(rec.done) == 0 {
-			return fmt.Errorf("snapshot not done")
-		}
-		return nil
-	})
+	rec.waitSnapshotDone(t)
 	events, txns, _ := rec.get()
 	if len(txns) != 1 || len(events) != 4 || !txns[0].Snapshot {
 		t.Fatalf("transactions %+v, events %d: want one snapshot transaction of a truncate and 3 reads", txns, len(events))

@@ -51,14 +51,7 @@ func TestSnapshotHandOff(t *testing.T) {
 	}}
 	rec := &recorder{snaps: []capture.SnapshotRequest{req}}
 	r := start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t)}, snapshotRecorder{rec})
-	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		if len(rec.done) == 0 {
-			return fmt.Errorf("snapshot not done")
-		}
-		return nil
-	})
+	rec.waitSnapshotDone(t)
 	// Let some live inserts follow the snapshot.
 	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		events, _, _ := rec.get()

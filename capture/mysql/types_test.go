@@ -82,14 +82,7 @@ func TestTypes(t *testing.T) {
 	rec := &recorder{snaps: []capture.SnapshotRequest{{Scope: "s", Table: id, Truncate: true}}}
 	start(t, Config{DSN: dsn, Tables: tables("shop", "types"), Store: newStore(t)}, snapshotRecorder{rec})
 	// Row 2 after the snapshot, which starts once the stream has.
-	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		if len(rec.done) == 0 {
-			return fmt.Errorf("snapshot not done")
-		}
-		return nil
-	})
+	rec.waitSnapshotDone(t)
 	m.Exec(t, "shop", "SET SESSION sql_mode = ''", insert(2))
 	var events []capture.Event
 	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
