@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -458,15 +459,19 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 	return nil
 }
 
-// finishBackfill records the backfill done, removes its watermarks from
-// the signal table and prepares the next snapshot.
+// finishBackfill records the backfill done, removes the source's
+// watermarks from the signal table and prepares the next snapshot.
 func (ss *session) finishBackfill(ctx context.Context) error {
 	bf := ss.bf
 	if err := ss.snapshotter.SnapshotDone(ctx, bf.Req, bf.State.Rows); err != nil {
 		return err
 	}
 	ss.src.log.Info("snapshot done", "scope", bf.Req.Scope, "table", bf.Req.Table, "rows", bf.State.Rows, "chunks", bf.chunk, "took", time.Since(bf.started).Round(time.Millisecond))
-	_, err := bf.conn.ExecContext(ctx, "DELETE FROM "+quoteTable(ss.src.signalTable())+" WHERE watermark LIKE ?", `%"run":"`+bf.run+`",%`)
+	// The source's watermarks have done their work once in the binlog:
+	// this backfill's, and those of backfills cut short by a restart.
+	prefix, _ := json.Marshal(signalMark{Source: ss.src.cfg.Name, ServerID: ss.src.cfg.ServerID})
+	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(string(prefix[:bytes.Index(prefix, []byte(`,"run"`))])) + ",%"
+	_, err := bf.conn.ExecContext(ctx, "DELETE FROM "+quoteTable(ss.src.signalTable())+" WHERE watermark LIKE ?", like)
 	if err != nil {
 		ss.src.log.Warn("could not delete the backfill's watermarks from the signal table", "table", ss.src.signalTable(), "error", err)
 	}

@@ -31,6 +31,10 @@ type modelTarget struct {
 	done   int64 // rows SnapshotDone recorded; -1 until then
 	states [][]byte
 	reads  []int32 // keys of the snapshot reads, in order
+	// stopAt, if set, is the chunk state after which SnapshotProgressed
+	// closes stopped and waits until the source is stopped.
+	stopAt  int
+	stopped chan struct{}
 }
 
 func newModelTarget(req capture.SnapshotRequest) *modelTarget {
@@ -86,10 +90,16 @@ func (m *modelTarget) SnapshotDone(_ context.Context, _ capture.SnapshotRequest,
 	return nil
 }
 
-func (m *modelTarget) SnapshotProgressed(_ context.Context, _ capture.SnapshotRequest, state []byte, _ int64) error {
+func (m *modelTarget) SnapshotProgressed(ctx context.Context, _ capture.SnapshotRequest, state []byte, _ int64) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.states = append(m.states, state)
+	stop := len(m.states) == m.stopAt
+	m.mu.Unlock()
+	if stop {
+		close(m.stopped)
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	return nil
 }
 
@@ -241,13 +251,13 @@ func TestBackfillResume(t *testing.T) {
 	ctx := context.Background()
 	sink := newModelTarget(itemRequest())
 	cfg := Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 500, SaveInterval: 10 * time.Millisecond}
+	sink.stopAt, sink.stopped = 3, make(chan struct{})
 	r := start(t, cfg, sink)
-	testenv.Eventually(t, 30*time.Second, 5*time.Millisecond, func() error {
-		if n := sink.chunks(); n < 3 {
-			return fmt.Errorf("%d chunks recorded", n)
-		}
-		return nil
-	})
+	<-sink.stopped
+	// The progress so far is in the status.
+	if p := r.src.Status().Snapshot; p == nil || p.Rows != 1500 || p.Estimate <= 0 || p.Scope != "items" {
+		t.Errorf("status shows progress %+v, want 1,500 rows of an estimate for scope items", p)
+	}
 	r.stop(t)
 	sink.mu.Lock()
 	var st capture.BackfillState
@@ -274,6 +284,7 @@ func TestBackfillResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, db) })
+	watermarksDeleted(t, db) // the first run's too
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	for _, id := range sink.reads[readBefore:] {
@@ -294,6 +305,7 @@ func TestBackfillIdleSource(t *testing.T) {
 	if n := sink.chunks(); n < 5 {
 		t.Errorf("%d chunks recorded, want 5 or more (5,000 rows, 1,000 a chunk)", n)
 	}
+	watermarksDeleted(t, db)
 }
 
 // TestBackfillTwoSources: two sources reading the same binlog backfill
@@ -377,4 +389,17 @@ func TestBackfillEmptyTable(t *testing.T) {
 	if len(events) != 1 || events[0].Op != capture.OpTruncate || len(events[0].Table.Columns) != 2 {
 		t.Fatalf("events %+v, want one truncate with the table's 2 columns", events)
 	}
+}
+
+// watermarksDeleted waits until the signal table is empty: a source
+// deletes its watermarks once a backfill is done.
+func watermarksDeleted(t *testing.T, db *sql.DB) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+		var left int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM syncd_signal`).Scan(&left); err != nil || left != 0 {
+			return fmt.Errorf("%d watermarks left in the signal table (%v)", left, err)
+		}
+		return nil
+	})
 }
