@@ -4,6 +4,7 @@
 #   make test    unit and end-to-end tests against real servers
 #   make bench   throughput and memory, as ratios against baselines
 #   make fuzz    run each fuzz target for FUZZTIME
+#   make test-sqlserver  the real-server SQL Server tests, against $SYNCD_TEST_MSSQL_DSN
 
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -12,7 +13,7 @@ FUZZTIME ?= 30s
 E2E      := ./test/e2e/... ./test/torture/...
 TORTURE_DURATION ?= 10m
 
-.PHONY: all build test unit e2e torture bench demo deps check vet check-imports check-tests fuzz clean
+.PHONY: all build test unit e2e torture bench demo deps check vet check-imports check-tests fuzz clean test-sqlserver
 
 all: build
 
@@ -47,6 +48,19 @@ unit:
 
 e2e: build
 	SYNCD_BIN=$(CURDIR)/bin/syncd $(GO) test -count=1 -timeout 30m $(E2E)
+
+# Layer 4 of the SQL Server tests (docs/sqlserver.md): capture and apply
+# against a real SQL Server, which `make test` cannot start. The login
+# must be allowed to CREATE DATABASE; each test makes its own and drops it.
+MSSQL_TESTS := -run 'TestLiveSQLServer|TestRealServer' ./capture/sqlserver ./apply/sqlserver
+test-sqlserver:
+	@if [ -z "$$SYNCD_TEST_MSSQL_DSN" ]; then \
+		echo "SYNCD_TEST_MSSQL_DSN is not set. Run the SQL Server tests against a server whose login may CREATE DATABASE, e.g.:"; \
+		echo "  docker run -d -e ACCEPT_EULA=Y -e 'MSSQL_SA_PASSWORD=Syncd-Test-1' -p 1433:1433 mcr.microsoft.com/mssql/server:2022-latest"; \
+		echo "  make test-sqlserver SYNCD_TEST_MSSQL_DSN='sqlserver://sa:Syncd-Test-1@localhost:1433'"; \
+		exit 2; \
+	fi
+	$(GO) test -count=1 -v -timeout 20m $(MSSQL_TESTS)
 
 # The long fault-injection run (docs/torture.md): a seeded workload while
 # syncd, NATS and both PostgreSQL servers are killed, frozen and restarted.

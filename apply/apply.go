@@ -37,6 +37,10 @@ type Change struct {
 	// in Unchanged are missing from it and must be left as they are.
 	After     map[string]json.RawMessage
 	Unchanged []string
+	// Resync marks the changes of a copy for this target alone (reason
+	// resync): its truncate must not lock the table's readers out, since
+	// the target is in use, so it deletes the rows instead.
+	Resync bool
 }
 
 // DeleteKey returns the value of key column name of a delete: Key's, or

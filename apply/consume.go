@@ -102,6 +102,9 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 		if s.cp != nil && d.Rows[0].Source.Pos <= s.cp.Position {
 			continue // applied already: a message's rows share a transaction
 		}
+		if s.echo(d.Rows[0]) {
+			continue // from the target's own database: a message's rows share a transaction
+		}
 		for i, env := range d.Rows {
 			if b != nil && env.Txn.Seq == 1 {
 				if b.partial {
@@ -116,9 +119,19 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 					b = nil
 				}
 			}
-			c, err := s.change(ctx, env, d.StreamSeq)
-			if err != nil {
-				return err
+			// A copy for another target is skipped, and so is what comes
+			// before the first copy for a target added to the scope; their
+			// transactions' ends still move the checkpoint.
+			mine := env.Scope.Target == w.cfg.Target
+			if s.awaitCopy && mine {
+				s.awaitCopy = false
+			}
+			skip := s.awaitCopy || env.Scope.Target != "" && !mine
+			var c *Change
+			if !skip {
+				if c, err = s.change(ctx, env, d.StreamSeq); err != nil {
+					return err
+				}
 			}
 			if b == nil {
 				tx, err := w.target.Begin(ctx, isolate)
@@ -127,13 +140,15 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				}
 				b = &batch{tx: tx, opened: time.Now(), ops: map[string]int64{}}
 			}
-			if err := b.tx.Apply(ctx, c); err != nil {
-				if err := s.rejected(ctx, err, isolate, d, i); err != nil {
-					return err
+			if !skip {
+				if err := s.applyRow(ctx, b, c, d, i); err != nil {
+					if err := s.rejected(ctx, err, isolate, d, i); err != nil {
+						return err
+					}
+				} else {
+					b.rows++
+					b.ops[env.Op]++
 				}
-			} else {
-				b.rows++
-				b.ops[env.Op]++
 			}
 			b.partial, b.snap = !env.Txn.Last, env.Source.Snapshot
 			if env.Txn.Last {
@@ -225,7 +240,17 @@ func (s *session) change(ctx context.Context, env *router.RawEnvelope, seq uint6
 	if len(env.Op) != 1 {
 		return nil, fmt.Errorf("message with op %q", env.Op)
 	}
-	return &Change{Table: ts, Op: capture.Op(env.Op[0]), Key: env.Key, Before: env.Before, After: env.After, Unchanged: env.Unchanged}, nil
+	return &Change{Table: ts, Op: capture.Op(env.Op[0]), Key: env.Key, Before: env.Before, After: env.After, Unchanged: env.Unchanged,
+		Resync: env.Scope.Reason == router.ReasonResync}, nil
+}
+
+// applyRow writes c, row i of d, in b, unless the scope's mapping could
+// not map the row (Envelope.Error), which is rejected unwritten.
+func (s *session) applyRow(ctx context.Context, b *batch, c *Change, d *router.Delivery, i int) error {
+	if env := d.Rows[i]; env.Error != "" {
+		return &RejectedError{Change: c, Err: &InvalidError{Err: errors.New("map row: " + env.Error)}}
+	}
+	return s.apply(ctx, b.tx, c, d, i)
 }
 
 // commit commits b, if any, with the checkpoint of its last whole source
@@ -275,6 +300,14 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 		st.CommitTS, st.LagSeconds, st.RowsApplied = b.commit, lag, rec.RowsApplied
 	})
 	return nil
+}
+
+// echo reports whether env's transaction came from the target's own
+// database (Config.Self). Whole transactions are skipped, so the ones
+// applied keep their boundaries.
+func (s *session) echo(env *router.RawEnvelope) bool {
+	self := s.w.cfg.Self
+	return self != "" && capture.OriginSource(env.Source.Origin) == self
 }
 
 // covers reports whether ts has every column of row.

@@ -72,7 +72,8 @@ func (c *Commits) committed(scope, target string) {
 //
 //  1. A has snapshot = "never", or
 //  2. every table of A has its snapshot recorded for its current
-//     definition in the router's snapshot bucket, and A's checkpoint at T
+//     definition in the router's snapshot bucket, its copy for T too if
+//     T was added to A later, and A's checkpoint at T
 //     (its scope_info row) has a stream_seq at or past L, the last
 //     sequence of A's stream when the worker saw 2's records complete.
 //
@@ -135,7 +136,7 @@ func (w *Worker) waitFor(ctx context.Context, dep *scopes.Scope) error {
 	for {
 		var committed <-chan struct{}
 		if !recorded {
-			due, err := w.conn.SnapshotsDue(ctx, dep)
+			due, err := w.conn.SnapshotsDueAt(ctx, dep, w.cfg.Target)
 			if err != nil {
 				return err
 			}

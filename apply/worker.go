@@ -32,6 +32,14 @@ type Config struct {
 	Commits   *Commits
 	// Gate, if not nil, holds the worker while its scope is paused.
 	Gate Gate
+	// Self is the source that captures the target's database (its
+	// same_as), or "": the worker skips the transactions that came from
+	// it (capture.OriginSource), so that no change returns to the
+	// database it came from.
+	Self string
+	// TwoWay makes the worker detect conflicts and settle them by the
+	// scope's policies (resolve.go); Self must be set.
+	TwoWay bool
 
 	// A target transaction takes whole source transactions until it holds
 	// MaxRows rows or has been open MaxTime, or no message came for
@@ -88,6 +96,10 @@ type Status struct {
 	// someone looks at them and restarts syncd.
 	Parked   int64 `json:"rows_parked"`
 	Degraded bool  `json:"degraded"`
+	// Conflicts counts the conflicts of a two-way scope met since syncd
+	// started, each recorded on syncd.<scope>._conflict; a parked one
+	// makes the scope Degraded.
+	Conflicts int64 `json:"conflicts,omitempty"`
 }
 
 // Worker states.
@@ -191,6 +203,10 @@ func (w *Worker) session(ctx context.Context) error {
 		w.update(func(st *Status) {
 			st.Position, st.StreamSeq, st.AppliedAt, st.RowsApplied = cp.Position, cp.StreamSeq, cp.AppliedAt, cp.RowsApplied
 		})
+	} else if s.awaitCopy, err = w.conn.AwaitsCopies(ctx, w.cfg.Scope, w.cfg.Target, w.cfg.Streams.Replicas); err != nil {
+		return err
+	} else if s.awaitCopy {
+		w.log.Info("target added to the scope: skipping the stream up to the first copy for it")
 	}
 	isolate := false
 	for {
@@ -251,6 +267,10 @@ type session struct {
 	// isolateThrough is the last message read when a batch was rejected:
 	// up to it, source transactions are applied row by row.
 	isolateThrough uint64
+	// awaitCopy: the target was added to the scope and gets a copy of
+	// every table for itself (router.Conn.AwaitsCopies); until the first
+	// message of one, the session skips what it reads.
+	awaitCopy bool
 }
 
 // loadSchemas reads the scope's table schemas and prepares the target

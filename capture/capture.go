@@ -154,6 +154,10 @@ type TableSpec struct {
 	ID      TableID
 	Scopes  []string // names of the scopes covering it, for messages
 	Columns []string // columns the scopes list or filter on; checked to exist
+	// TwoWay names the two-way scopes covering it (scopes.Config.TwoWay):
+	// conflict detection needs the whole old row of every update and
+	// delete, so the source refuses a table that does not log it.
+	TwoWay []string
 }
 
 // Sink receives a source's changes in commit order. Calls come from one
@@ -209,6 +213,14 @@ type SnapshotRequest struct {
 	// last chunk recorded; nil to start from the beginning. A resumed
 	// request does not truncate again: that was done before.
 	Resume []byte
+	// Target, if not empty, is the one target of the scope the copy is
+	// for: a target added to the scope, or one `syncd resync` repairs.
+	// Sources need not read it: they copy as for any request, and the
+	// sink knows which request a snapshot transaction belongs to, since
+	// it hands out at most one request per (Scope, Table) at a time.
+	// (The PostgreSQL source copies such a request in one transaction:
+	// the target replaces its rows in one target transaction.)
+	Target string
 }
 
 // Snapshotter is implemented by sinks whose scopes want initial snapshots.
@@ -238,7 +250,9 @@ type Snapshotter interface {
 	// Snapshots returns the snapshots still to take. Until the snapshot
 	// transaction of a Truncate request begins, the sink drops live
 	// changes to its table for that scope: the snapshot will contain them.
-	// It passes live changes on for a diff request.
+	// It passes live changes on for a diff request. It may hold requests
+	// back (at most one per Scope and Table is out at a time): a source
+	// gets those through SnapshotAdder, or at its next start.
 	Snapshots() []SnapshotRequest
 	// SnapshotDone records that req's snapshot, of rows rows, is durable.
 	// Sources call it after Drain; a snapshot not recorded done is taken
@@ -256,6 +270,32 @@ type Snapshotter interface {
 	// that names the scopes that do not allow it. Calling it again before
 	// the snapshots are taken changes nothing.
 	Resnapshot(ctx context.Context, lost error) error
+}
+
+// A Pacer is a Snapshotter whose targets may fall behind a chunked
+// backfill, which would make the changes that follow the chunks wait:
+// sources call Pace, from any goroutine, before reading each chunk. It
+// returns once the targets have applied enough of what was sent, or have
+// been waited for long enough, or ctx's error.
+type Pacer interface {
+	Pace(ctx context.Context, req SnapshotRequest) error
+}
+
+// SnapshotAdder is implemented by Snapshotters that take requests while
+// the source runs (`syncd resync`, a request held back until an earlier
+// one of the same scope table was done). A source that supports it
+// watches SnapshotsAdded and, between transactions, calls AddedSnapshots
+// and takes the requests it returns after those it has: a request left
+// out is taken only after the next restart.
+type SnapshotAdder interface {
+	// SnapshotsAdded returns a channel that receives a value when
+	// AddedSnapshots has requests to return. The channel is the same for
+	// the sink's life; a value may come with nothing to return.
+	SnapshotsAdded() <-chan struct{}
+	// AddedSnapshots returns the requests added since the last call of
+	// Snapshots or AddedSnapshots, each once. It is called from the
+	// goroutine that calls Change.
+	AddedSnapshots() []SnapshotRequest
 }
 
 // SnapshotAgain is what a source does when its log no longer holds the

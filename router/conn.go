@@ -29,7 +29,9 @@ type Conn struct {
 	nextID    int
 
 	dlqMu    sync.Mutex
-	dlqReady bool // the DLQ stream exists
+	dlqReady bool // the DLQ stream exists (guarded by dlqMu, as the next)
+	// conflictsReady: the conflicts stream exists.
+	conflictsReady bool
 }
 
 // Connect dials cfg.URL with cfg's credentials, or, if srv is not nil, the

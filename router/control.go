@@ -13,7 +13,8 @@ import (
 )
 
 // ControlBucket is the KV bucket that holds the operators' controls of
-// scopes: one key per paused scope. Being in JetStream, a pause survives
+// scopes: one key per paused scope, one per resync under way (see
+// Control.Resync). Being in JetStream, a pause survives
 // restarts and holds for every syncd that shares the NATS server.
 const ControlBucket = "syncd_control"
 
@@ -32,9 +33,12 @@ type Control struct {
 	w    jetstream.KeyWatcher
 	done chan struct{} // closed when the watching goroutine returned
 
-	mu      sync.Mutex
-	state   map[string]Pause
-	changed map[string]chan struct{} // closed and replaced when a scope's state changes
+	mu       sync.Mutex
+	state    map[string]Pause
+	changed  map[string]chan struct{} // closed and replaced when a scope's state changes
+	resyncs  map[string]Resync        // by id
+	watchers map[int]func()           // called when resyncs changes
+	nextW    int
 }
 
 // Control opens the control bucket, creating it if needed, and returns
@@ -50,7 +54,8 @@ func (c *Conn) Control(ctx context.Context, replicas int) (*Control, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch bucket %s: %w", ControlBucket, err)
 	}
-	ctl := &Control{kv: kv, w: w, done: make(chan struct{}), state: map[string]Pause{}, changed: map[string]chan struct{}{}}
+	ctl := &Control{kv: kv, w: w, done: make(chan struct{}), state: map[string]Pause{}, changed: map[string]chan struct{}{},
+		resyncs: map[string]Resync{}, watchers: map[int]func(){}}
 	// The watcher sends the current values, then nil.
 	for initial := true; initial; {
 		select {
@@ -85,6 +90,10 @@ func (ctl *Control) watch() {
 // apply records one bucket entry. A deleted key, or a value that does not
 // decode, is a scope that is not paused.
 func (ctl *Control) apply(e jetstream.KeyValueEntry) {
+	if id, ok := strings.CutPrefix(e.Key(), resyncPrefix); ok {
+		ctl.applyResync(id, e)
+		return
+	}
 	scope, ok := scopeOfControlKey(e.Key())
 	if !ok {
 		return

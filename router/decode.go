@@ -163,6 +163,8 @@ func (d *rawDecoder) envelope(e *RawEnvelope) error {
 			})
 		case "ts_ms":
 			e.TsMs, err = d.int()
+		case "error":
+			e.Error, err = d.str("")
 		default:
 			err = d.dec.SkipValue()
 		}

@@ -100,23 +100,29 @@ func (p Parked) identity() []byte {
 }
 
 func (c *Conn) ensureDLQ(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
+	return c.ensureReserved(ctx, js, o, &c.dlqReady, DLQStream, TokenDLQ, "rows syncd apply workers could not apply")
+}
+
+// ensureReserved creates the stream name of the reserved subjects
+// syncd.*.<token> of every scope, once per connection (*ready).
+func (c *Conn) ensureReserved(ctx context.Context, js jetstream.JetStream, o StreamOptions, ready *bool, name, token, about string) error {
 	c.dlqMu.Lock()
 	defer c.dlqMu.Unlock()
-	if c.dlqReady {
+	if *ready {
 		return nil
 	}
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        DLQStream,
-		Description: "rows syncd apply workers could not apply",
-		Subjects:    []string{SubjectPrefix + ".*." + TokenDLQ},
+		Name:        name,
+		Description: about,
+		Subjects:    []string{SubjectPrefix + ".*." + token},
 		Storage:     jetstream.FileStorage,
 		Replicas:    max(o.Replicas, 1),
 		MaxAge:      o.MaxAge,
 		Duplicates:  dlqWindow(o.MaxAge),
 	})
 	if err != nil {
-		return fmt.Errorf("create stream %s: %w", DLQStream, err)
+		return fmt.Errorf("create stream %s: %w", name, err)
 	}
-	c.dlqReady = true
+	*ready = true
 	return nil
 }

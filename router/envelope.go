@@ -19,6 +19,7 @@ const (
 	ReasonScopeEnter = "scope_enter" // an update moved the row into the scope's filter
 	ReasonScopeExit  = "scope_exit"  // an update, or a change of the scope's definition, moved the row out of it
 	ReasonBackfill   = "backfill"    // a change of the scope's definition moved the row into it, or added columns
+	ReasonResync     = "resync"      // a copy for one target (scope.target): a target added to the scope, or syncd resync
 )
 
 // Envelope is the JSON body of a row-change message, as documented in
@@ -34,6 +35,9 @@ type EnvelopeScope struct {
 	Name    string `json:"name"`
 	Version int    `json:"version"`
 	Reason  string `json:"reason"`
+	// Target, when set, is the one target of the scope the row is for
+	// (reason resync); the scope's other targets skip it.
+	Target string `json:"target,omitempty"`
 }
 
 // EnvelopeSource is an envelope's source object.
@@ -65,6 +69,10 @@ type EnvelopeOf[V any] struct {
 		Last bool   `json:"last"`
 	} `json:"txn"`
 	TsMs int64 `json:"ts_ms"`
+	// Error says why the scope's mapping could not map the row, which
+	// then has no key, before or after: apply workers reject it, and
+	// on_apply_error parks it or stops the scope.
+	Error string `json:"error,omitempty"`
 }
 
 // Decode parses a message body as DecodeRaw does, with row values
@@ -96,7 +104,7 @@ func DecodeAll(data []byte) ([]*Envelope, error) {
 
 // decoded returns raw with its row values decoded.
 func decoded(raw *RawEnvelope) (*Envelope, error) {
-	e := &Envelope{Op: raw.Op, Unchanged: raw.Unchanged, Scope: raw.Scope, Source: raw.Source, Txn: raw.Txn, TsMs: raw.TsMs}
+	e := &Envelope{Op: raw.Op, Unchanged: raw.Unchanged, Scope: raw.Scope, Source: raw.Source, Txn: raw.Txn, TsMs: raw.TsMs, Error: raw.Error}
 	for _, r := range []struct {
 		to   *map[string]any
 		from map[string]json.RawMessage
@@ -169,10 +177,12 @@ type message struct {
 	plan   *plan
 	op     capture.Op
 	reason string
+	target string // see EnvelopeScope.Target
 	ev     *capture.Event
 	key    capture.Row // nil: "key":null
 	before capture.Row // nil: "before":null
 	after  capture.Row // nil: "after":null
+	err    string      // the mapping's error: key, before and after are nil
 	seq    int
 }
 
@@ -183,8 +193,8 @@ func appendBody(b []byte, m *message, now time.Time) ([]byte, int) {
 	b = append(b, `{"op":"`...)
 	b = append(b, byte(m.op))
 	b = append(b, `","key":`...)
-	if m.key != nil && len(p.key) > 0 {
-		b = p.appendRow(b, p.key, m.key)
+	if m.key != nil && len(p.outKey) > 0 {
+		b = p.appendRow(b, p.outKey, m.key)
 	} else {
 		b = append(b, "null"...)
 	}
@@ -197,6 +207,11 @@ func appendBody(b []byte, m *message, now time.Time) ([]byte, int) {
 	}
 	b = append(b, p.scopePrefix...)
 	b = append(b, m.reason...)
+	if m.target != "" {
+		b = append(b, `","target":`...)
+		b = appendString(b, m.target)
+		b = b[:len(b)-1] // sourcePrefix closes the string
+	}
 	b = append(b, p.sourcePrefix...)
 	b = ev.Txn.Pos.AppendText(b)
 	b = append(b, `","commit_ts":"`...)
@@ -215,6 +230,10 @@ func appendBody(b []byte, m *message, now time.Time) ([]byte, int) {
 	lastOff := len(b)
 	b = append(b, `false},"ts_ms":`...)
 	b = strconv.AppendInt(b, now.UnixMilli(), 10)
+	if m.err != "" {
+		b = append(b, `,"error":`...)
+		b = appendString(b, m.err)
+	}
 	b = append(b, '}')
 	return b, lastOff
 }
@@ -268,7 +287,7 @@ func (p *plan) appendUnchanged(b []byte, row capture.Row) []byte {
 		} else {
 			b = append(b, ',')
 		}
-		b = appendString(b, p.table.Columns[c].Name)
+		b = appendString(b, p.out.Columns[c].Name)
 	}
 	if !first {
 		b = append(b, ']')

@@ -11,6 +11,7 @@ import (
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/scopes/filter"
+	"github.com/syncd-dev/syncd/scopes/mapping"
 )
 
 // plan is how one scope table publishes the rows of one version of a
@@ -19,10 +20,16 @@ import (
 type plan struct {
 	pub    *publisher
 	table  *capture.Table
-	cols   []int           // projected columns, in table order
-	key    []int           // primary key columns
-	names  [][]byte        // `"name":` per table column
-	filter *filter.Program // nil: every row
+	key    []int           // primary key columns of table
+	filter *filter.Program // nil: every row, evaluated on table's rows
+
+	// What the plan publishes: table's rows, or with a mapping, mapper's
+	// rows of the mapped table out.
+	mapper *mapping.Mapper // nil: no mapping
+	out    *capture.Table  // table, or the mapped table
+	outKey []int           // out's key columns
+	cols   []int           // projected columns of out, in its order
+	names  [][]byte        // `"name":` per column of out
 
 	subjects     map[capture.Op]string
 	events       map[capture.Op]prometheus.Counter
@@ -39,8 +46,17 @@ type planKey struct {
 // table's columns. Its errors are terminal: the config and the source
 // table disagree.
 func newPlan(pub *publisher, st *scopes.Table, t *capture.Table, src SourceInfo, version int, m *Metrics) (*plan, error) {
-	p := &plan{pub: pub, table: t, key: t.Key, names: make([][]byte, len(t.Columns))}
-	for i, c := range t.Columns {
+	p := &plan{pub: pub, table: t, key: t.Key, out: t, outKey: t.Key}
+	if st.Mapping != nil && len(t.Columns) > 0 {
+		mp, err := mapping.Compile(st.Mapping, t, src.Kind)
+		if err != nil {
+			return nil, retry.Terminal(fmt.Errorf("scope %q: mapping of %s: %w", st.Scope.Name, t.ID(), err))
+		}
+		p.mapper, p.out = mp, mp.Table()
+		p.outKey = p.out.Key
+	}
+	p.names = make([][]byte, len(p.out.Columns))
+	for i, c := range p.out.Columns {
 		p.names[i] = append(appendString(nil, c.Name), ':')
 	}
 	switch {
@@ -49,7 +65,7 @@ func newPlan(pub *publisher, st *scopes.Table, t *capture.Table, src SourceInfo,
 		// table none of whose rows it has read this session. Only
 		// truncates carry no columns.
 	case st.Columns == nil:
-		p.cols = make([]int, len(t.Columns))
+		p.cols = make([]int, len(p.out.Columns))
 		for i := range p.cols {
 			p.cols[i] = i
 		}
@@ -170,6 +186,42 @@ func (p *plan) route(ev *capture.Event, stale bool) (message, bool) {
 		}
 	}
 	return m, false
+}
+
+// mapRows maps a routed message's rows, if the plan has a mapping. A row
+// the mapping fails on goes out without rows, with the error (see
+// Envelope.Error), so that apply workers park it or stop as the scope's
+// on_apply_error says: never half-mapped.
+func (p *plan) mapRows(m *message) {
+	if p.mapper == nil || m.op == capture.OpTruncate {
+		return
+	}
+	before, err := p.mapper.Map(m.before)
+	var after, key capture.Row
+	if err == nil {
+		after, err = p.mapper.Map(m.after)
+	}
+	if err == nil {
+		switch {
+		case m.key == nil:
+		case sameRow(m.key, m.after):
+			key = after
+		case sameRow(m.key, m.before):
+			key = before
+		default:
+			key, err = p.mapper.Map(m.key)
+		}
+	}
+	if err != nil {
+		m.key, m.before, m.after, m.err = nil, nil, nil, err.Error()
+		return
+	}
+	m.key, m.before, m.after = key, before, after
+}
+
+// sameRow reports whether a and b are the same slice.
+func sameRow(a, b capture.Row) bool {
+	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
 }
 
 // tableRoutes are the scope tables covering one source table version, with

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -66,6 +67,8 @@ type publisher struct {
 	cur      *batch
 	nextNo   uint64
 	expected uint64 // the stream's last sequence once every batch sent is stored
+
+	sent     atomic.Uint64 // expected, for other goroutines (Router.Pace)
 	txn      *capture.Txn
 	txnPos   string // txn.Pos as text
 	lastID   string // Nats-Msg-Id of the last message sent; empty before the first
@@ -122,6 +125,7 @@ type packKey struct {
 	plan   *plan
 	op     capture.Op
 	reason string
+	target string
 }
 
 // enqueue takes the scope's next row change of txn. Each scope holds back
@@ -154,7 +158,7 @@ func (p *publisher) enqueue(ctx context.Context, m *message, now time.Time) erro
 	// packBytes only when its one row does.
 	var last int
 	p.row, last = appendBody(p.row[:0], m, now)
-	key := packKey{m.plan, m.op, m.reason}
+	key := packKey{m.plan, m.op, m.reason, m.target}
 	if p.held == nil || p.heldKey != key || p.heldRows == pack || len(p.held.Data)+1+len(p.row) > packBytes {
 		if err := p.sendHeld(ctx); err != nil {
 			return err
@@ -223,7 +227,7 @@ func (p *publisher) idle() bool {
 // open returns a message for m's row and those packed with it, with no
 // body yet and room for size bytes of it.
 func (p *publisher) open(m *message, size int) *nats.Msg {
-	return &nats.Msg{
+	msg := &nats.Msg{
 		Subject: m.plan.subjects[m.op],
 		Data:    make([]byte, 0, size),
 		Header: nats.Header{
@@ -233,6 +237,13 @@ func (p *publisher) open(m *message, size int) *nats.Msg {
 			HeaderType: contentTypeJSON,
 		},
 	}
+	if m.target != "" {
+		msg.Header[HeaderTarget] = []string{m.target}
+	}
+	if o := m.ev.Txn.Origin; o != "" {
+		msg.Header[HeaderOrigin] = []string{o}
+	}
+	return msg
 }
 
 // seal finishes the held message and returns it. Its id names its last
@@ -356,6 +367,7 @@ func (p *publisher) sendSingles(b *batch) error {
 func (p *publisher) dispatch(b *batch, msgs ...*nats.Msg) error {
 	p.cur = nil
 	p.expected += uint64(b.n)
+	p.sent.Store(p.expected)
 	b.sentAt = time.Now()
 	p.mu.Lock()
 	p.inflight = append(p.inflight, b)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,6 +37,13 @@ func (c *Conn) RecordedScopes(ctx context.Context) (map[string]ScopeRecord, erro
 // running s would copy: those without a snapshot recorded for their
 // current definition. It is empty for a scope with snapshot = "never".
 func (c *Conn) SnapshotsDue(ctx context.Context, s *scopes.Scope) ([]capture.TableID, error) {
+	return c.SnapshotsDueAt(ctx, s, "")
+}
+
+// SnapshotsDueAt is SnapshotsDue for target (every target if empty): it
+// also returns the tables whose copy target does not hold yet, a target
+// added to the scope.
+func (c *Conn) SnapshotsDueAt(ctx context.Context, s *scopes.Scope, target string) ([]capture.TableID, error) {
 	if s.Snapshot == scopes.SnapshotNever {
 		return nil, nil
 	}
@@ -54,7 +62,7 @@ func (c *Conn) SnapshotsDue(ctx context.Context, s *scopes.Scope) ([]capture.Tab
 	var due []capture.TableID
 	for _, st := range s.Tables {
 		rec, ok := recorded[tableKey{scope: s.Name, table: st.ID}.kv()]
-		if !ok || rec.Hash != definitionHash(st) {
+		if !ok || rec.Hash != definitionHash(st) || target != "" && rec.Targets != nil && !slices.Contains(rec.Targets, target) {
 			due = append(due, st.ID)
 		}
 	}

@@ -52,16 +52,31 @@ type Router struct {
 	now      func() time.Time
 
 	touched []*publisher // publishers holding a message of the open transaction
+	// echo maps a scope to the source its targets are the same database
+	// as (scopes.Config.EchoSource): changes from there are not published
+	// to it.
+	echo map[string]string
 
 	schemas   jetstream.KeyValue
 	snapshots jetstream.KeyValue
+	pace      func(ctx context.Context, scope string, seq uint64) error
 	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped for truncating ones
 	taken     map[tableKey]*pendingSnapshot // snapshots taken, not yet recorded done
+	out       map[tableKey]tableKey         // by scope table (base key): the snapshot handed out, not yet done
+
+	resyncs    ResyncSource    // nil: no resyncs
+	resyncSeen map[string]bool // resyncs made pending
+	resyncLeft map[string]int  // copies of a resync not yet done
+	stopResync func()
+	added      chan struct{} // see SnapshotsAdded
+	copies     copyStates    // copies for one target, for Status
 }
 
 var (
-	_ capture.Sink        = (*Router)(nil)
-	_ capture.Snapshotter = (*Router)(nil)
+	_ capture.Sink          = (*Router)(nil)
+	_ capture.Snapshotter   = (*Router)(nil)
+	_ capture.SnapshotAdder = (*Router)(nil)
+	_ capture.Pacer         = (*Router)(nil)
 )
 
 // Options tune a Router. The zero value of each field picks its default.
@@ -72,6 +87,15 @@ type Options struct {
 	BatchSize  int           // messages per atomic batch; default and server maximum 1000
 	Window     int           // unacknowledged batches per scope; default 4 (1024 without atomic batches)
 	AckTimeout time.Duration // default 30s
+	// Pace, if set, returns once every target of scope that this process
+	// applies to has applied the scope's stream up to sequence seq, or
+	// gives up waiting, or ctx is done (its error). Backfills wait on it
+	// between chunks (Router.Pace).
+	Pace func(ctx context.Context, scope string, seq uint64) error
+	// Resyncs, if not nil, are the resyncs operators ask for (syncd
+	// resync): the router takes those of its scopes, at start and while
+	// it runs (capture.SnapshotAdder).
+	Resyncs ResyncSource
 }
 
 // New prepares publishing for the scopes of cfg whose source is src.Name:
@@ -120,8 +144,11 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		taken:    make(map[tableKey]*pendingSnapshot),
 		log:      o.Logger,
 		metrics:  o.Metrics,
+		pace:     o.Pace,
 		now:      time.Now,
 	}
+	r.out, r.added = make(map[tableKey]tableKey), make(chan struct{}, 1)
+	r.resyncs, r.resyncSeen, r.resyncLeft = o.Resyncs, make(map[string]bool), make(map[string]int)
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
 		return nil, err
 	}
@@ -143,12 +170,21 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		}
 		r.pubs[s.Name] = p
 		r.order = append(r.order, p)
+		if e := cfg.EchoSource(s); e != "" {
+			if r.echo == nil {
+				r.echo = map[string]string{}
+			}
+			r.echo[s.Name] = e
+		}
 	}
 	r.sub, err = nc.Subscribe(inbox+".*.*", r.onAck)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to acknowledgements: %w", err)
 	}
 	r.unwatch = conn.onReconnect(r.reconnected)
+	if r.resyncs != nil {
+		r.stopResync = r.resyncs.OnResync(r.signalAdded)
+	}
 	return r, nil
 }
 
@@ -190,7 +226,7 @@ func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.J
 	info := stream.CachedInfo()
 	r.log.Info("publishing scope", "scope", s.Name, "stream", info.Config.Name, "version", version,
 		"atomic_batches", atomic, "stored_messages", info.State.Msgs, "resume_after", resumeText(resume))
-	return &publisher{
+	p := &publisher{
 		scope:         s.Name,
 		source:        r.src.Name,
 		stream:        info.Config.Name,
@@ -211,7 +247,9 @@ func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.J
 		resume:        resume,
 		expected:      info.State.LastSeq,
 		failed:        make(chan struct{}),
-	}, nil
+	}
+	p.sent.Store(p.expected)
+	return p, nil
 }
 
 func resumeText(r resumePoint) string {
@@ -228,7 +266,8 @@ func (r *Router) Begin(ctx context.Context, txn *capture.Txn) error {
 }
 
 // Change implements capture.Sink: it publishes ev to each scope that
-// covers its table and whose filter lets it through. A snapshot event goes
+// covers its table and whose filter lets it through, unless syncd applied
+// ev from the database the scope's targets are (Config.EchoSource). A snapshot event goes
 // to its one scope only; a live change to a table whose snapshot is still
 // to be taken after a truncate is dropped for that scope, as the snapshot
 // will hold it. Only the scopes whose filters the index does not rule out
@@ -251,13 +290,17 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 	} else {
 		r.cand = rt.candidates(r.cand[:0], ev)
 	}
+	origin := capture.OriginSource(ev.Txn.Origin)
 	for _, i := range r.cand {
 		st := rt.tables[i]
 		k := tableKey{scope: st.Scope.Name, table: st.ID}
 		switch {
+		case origin != "" && r.echo[k.scope] == origin:
+			continue // back to the database it came from
 		case ev.Scope != "" && ev.Scope != k.scope:
 			continue
 		case ev.Scope != "":
+			k = r.snapshotOf(k)
 			r.snapshotStarted(k)
 		case len(r.pending) > 0 && r.pending[k] != nil && r.pending[k].req.Truncate && r.pending[k].req.Resume == nil:
 			continue
@@ -266,15 +309,19 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		if err != nil {
 			return err
 		}
-		m, ok := p.route(ev, r.stale(k))
+		m, ok := p.route(ev, ev.Scope == "" && r.stale(k))
 		if ev.Txn.Snapshot {
-			ok = snapshotMessage(&m, ok, r.taken[k])
-		} else if ok && m.after != nil && r.backfilling(k) && capture.HasAbsent(m.after) {
+			sn := r.taken[k]
+			if ok = snapshotMessage(&m, ok, sn); ok && k.target != "" {
+				r.copies.row(k)
+			}
+		} else if ok && m.after != nil && ev.Op == capture.OpUpdate && r.backfilling(k) && capture.HasAbsent(ev.After) {
 			ok = false // the source reads the row again
 		}
 		if !ok {
 			continue
 		}
+		p.mapRows(&m)
 		if !p.pub.holds(ev.Txn) {
 			r.touched = append(r.touched, p.pub)
 		}
@@ -387,6 +434,9 @@ func (r *Router) Durable() (capture.Position, bool) { return r.tracker.Durable()
 // Close stops receiving acknowledgements. Messages in flight may still be
 // stored; a new Router finds them in the streams.
 func (r *Router) Close() error {
+	if r.stopResync != nil {
+		r.stopResync()
+	}
 	if r.unwatch != nil {
 		r.unwatch()
 	}
@@ -427,6 +477,8 @@ type ScopeStatus struct {
 	Atomic  bool   `json:"atomic_batches"`
 	Unacked int    `json:"unacked_batches"`
 	Error   string `json:"error,omitempty"`
+	// Copies are the scope's copies for one target not yet done.
+	Copies []CopyStatus `json:"copies,omitempty"`
 }
 
 // Status reports each scope's publishing state. Safe to call from any
@@ -435,7 +487,7 @@ func (r *Router) Status() []ScopeStatus {
 	out := make([]ScopeStatus, 0, len(r.order))
 	for _, p := range r.order {
 		n, _ := p.unacked(time.Now())
-		s := ScopeStatus{Scope: p.scope, Stream: p.stream, Version: r.versions[p.scope], Atomic: p.atomic, Unacked: n}
+		s := ScopeStatus{Scope: p.scope, Stream: p.stream, Version: r.versions[p.scope], Atomic: p.atomic, Unacked: n, Copies: r.copies.of(p.scope)}
 		if err := p.error(); err != nil {
 			s.Error = err.Error()
 		}

@@ -56,24 +56,25 @@ func schemaKey(scope string, table capture.TableID) string {
 	return scope + "." + hex.EncodeToString([]byte(table.Schema)) + "." + hex.EncodeToString([]byte(table.Name))
 }
 
-// tableSchema returns the schema a plan publishes.
+// tableSchema returns the schema a plan publishes: the mapped columns of
+// a scope table with a mapping.
 func tableSchema(st *scopes.Table, t *capture.Table, p *plan, kind string) TableSchema {
 	ts := TableSchema{Scope: st.Scope.Name, SourceKind: kind, Source: t.ID(), Target: st.Target}
 	if ts.Target == (capture.TableID{}) {
 		ts.Target = t.ID()
 	}
 	cols := slices.Clone(p.cols)
-	for _, k := range p.key {
+	for _, k := range p.outKey {
 		if !slices.Contains(cols, k) {
 			cols = append(cols, k)
 		}
 	}
 	slices.Sort(cols)
 	for _, c := range cols {
-		ts.Columns = append(ts.Columns, ColumnSchema{Name: t.Columns[c].Name, Type: t.Columns[c].Type})
+		ts.Columns = append(ts.Columns, ColumnSchema{Name: p.out.Columns[c].Name, Type: p.out.Columns[c].Type})
 	}
-	for _, k := range p.key {
-		ts.Key = append(ts.Key, t.Columns[k].Name)
+	for _, k := range p.outKey {
+		ts.Key = append(ts.Key, p.out.Columns[k].Name)
 	}
 	return ts
 }

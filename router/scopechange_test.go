@@ -43,11 +43,13 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 		truncate  bool
 		where     string
 		exitWhere string
+		resume    bool
 	}
 	steps := []struct {
 		name   string
 		table  string
 		legacy string // the last record is rewritten as a syncd without definitions wrote it, with this hash
+		cut    string // a backfill recorded progress and did not finish: of "another" or the "current" definition
 		want   want
 	}{
 		{name: "first snapshot", table: `where = "price > 1"`,
@@ -73,6 +75,13 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 		{name: "after it, changed", table: `where = "price > 4"`,
 			want: want{where: `("price" > $1) AND NOT COALESCE(("price" > $2), FALSE) [4 3]`,
 				exitWhere: `("price" > $1) AND NOT COALESCE(("price" > $2), FALSE) [3 4]`}},
+		{name: "a cut backfill of this definition resumes", table: `where = "price > 6"`, cut: "current",
+			want: want{where: `("price" > $1) AND NOT COALESCE(("price" > $2), FALSE) [6 4]`,
+				exitWhere: `("price" > $1) AND NOT COALESCE(("price" > $2), FALSE) [4 6]`, resume: true}},
+		{name: "a cut backfill of another definition: every row out deleted, every row in sent", table: `where = "price > 7"`, cut: "another",
+			want: want{where: `"price" > $1 [7]`, exitWhere: `NOT COALESCE(("price" > $1), FALSE) [7]`}},
+		{name: "the definition done before, with a cut backfill of another", table: `where = "price > 7"`, cut: "another",
+			want: want{where: `"price" > $1 [7]`, exitWhere: `NOT COALESCE(("price" > $1), FALSE) [7]`}},
 	}
 	key := tableKey{scope: "s", table: productTable.ID()}
 	for _, step := range steps {
@@ -86,6 +95,17 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 			kv, err := js.KeyValue(ctx, SnapshotBucket)
 			must(t, err)
 			_, err = kv.Put(ctx, key.kv(), []byte(`{"hash":"`+hash+`","rows":2,"done":"2026-01-01T00:00:00Z"}`))
+			must(t, err)
+		}
+		if step.cut != "" {
+			js, _ := jetstream.New(conn.nc)
+			kv, err := js.KeyValue(ctx, SnapshotBucket)
+			must(t, err)
+			hash := step.cut
+			if hash == "current" {
+				hash = definitionHash(cfg.Scopes[0].Tables[0])
+			}
+			_, err = kv.Put(ctx, key.progressKV(), []byte(`{"hash":"`+hash+`","state":{"phase":1},"rows":1}`))
 			must(t, err)
 		}
 		r := newRouter(t, conn, cfg, 10)
@@ -103,7 +123,7 @@ func TestRouterScopeChangeSnapshots(t *testing.T) {
 		if len(reqs) != 1 {
 			t.Fatalf("%s: Snapshots() = %+v, want one", step.name, reqs)
 		}
-		got := want{truncate: reqs[0].Truncate, where: render(reqs[0].Where), exitWhere: render(reqs[0].ExitWhere)}
+		got := want{truncate: reqs[0].Truncate, where: render(reqs[0].Where), exitWhere: render(reqs[0].ExitWhere), resume: reqs[0].Resume != nil}
 		if !reflect.DeepEqual(got, step.want) {
 			t.Fatalf("%s: request %+v, want %+v", step.name, got, step.want)
 		}
@@ -154,6 +174,75 @@ func TestRouterPublishesScopeChange(t *testing.T) {
 	}
 	want := "c:change:v2:1 d:scope_exit:v2:2 d:change:v2:3 d:scope_exit:v2:7 r:backfill:v2:8"
 	if strings.Join(got, " ") != want {
+		t.Errorf("stream holds %v, want %s", got, want)
+	}
+}
+
+// TestRouterForgetsRemovedTables: a table removed from a scope and added
+// back later is copied afresh after a truncate: its targets missed the
+// changes in between.
+func TestRouterForgetsRemovedTables(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	ctx := context.Background()
+	both := loadConfig(t, `
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+scope "s" {
+  source = "app"
+  table "public.product" {}
+  table "public.customer" {}
+}`)
+	r := newRouter(t, conn, both, 10)
+	for _, req := range r.Snapshots() {
+		r.snapshotStarted(tableKey{scope: req.Scope, table: req.Table})
+		must(t, r.SnapshotDone(ctx, req, 1))
+	}
+	r.Close()
+	newRouter(t, conn, loadConfig(t, productScope("")), 10).Close()
+	again := newRouter(t, conn, both, 10).Snapshots()
+	if len(again) != 1 || again[0].Table.Name != "customer" || !again[0].Truncate {
+		t.Fatalf("after public.customer left the scope and came back, Snapshots() = %+v; want a truncating copy of it", again)
+	}
+}
+
+// TestRouterHoldsBackLeftOutValues: while a table's backfill is open (its
+// first snapshot event came, SnapshotDone not yet), an update that leaves
+// values out (unchanged TOAST) is not published for that scope, since the
+// row may not be at the targets yet (the source reads it again); before
+// and after, it is.
+func TestRouterHoldsBackLeftOutValues(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	ctx := context.Background()
+	r := newRouter(t, conn, loadConfig(t, productScope("")), 10)
+	req := r.Snapshots()[0]
+	pos := capture.Position(100)
+	update := func(id int32) {
+		pos += 10
+		txn := &capture.Txn{ID: "live", Pos: pos, Ack: pos + 1}
+		must(t, r.Begin(ctx, txn))
+		must(t, r.Change(ctx, &capture.Event{Txn: txn, Table: productTable, Op: capture.OpUpdate,
+			After: capture.Row{id, "n", capture.Decimal("1"), capture.Absent}}))
+		must(t, r.Commit(ctx, txn))
+	}
+	pos += 10
+	snap := &capture.Txn{ID: "snapshot", Pos: pos, Ack: pos + 1, Snapshot: true}
+	must(t, r.Begin(ctx, snap))
+	must(t, r.Change(ctx, &capture.Event{Txn: snap, Table: productTable, Op: capture.OpTruncate, Scope: "s"}))
+	must(t, r.Commit(ctx, snap))
+	update(1) // held back: the backfill is open
+	must(t, r.SnapshotDone(ctx, req, 0))
+	update(2) // published
+	drain(t, r)
+	var got []string
+	for _, m := range streamMsgs(t, conn.nc, "s") {
+		es, err := DecodeAll(m.Data)
+		must(t, err)
+		for _, e := range es {
+			got = append(got, fmt.Sprintf("%s:%v", e.Op, e.Key["id"]))
+		}
+	}
+	if want := "t:<nil> u:2"; strings.Join(got, " ") != want {
 		t.Errorf("stream holds %v, want %s", got, want)
 	}
 }

@@ -21,7 +21,9 @@ const (
 	HeaderOp        = "Syncd-Op"
 	HeaderTxn       = "Syncd-Txn"
 	HeaderPos       = "Syncd-Pos"
-	HeaderRows      = "Syncd-Rows" // rows in a message of a scope with rows_per_message > 1
+	HeaderRows      = "Syncd-Rows"   // rows in a message of a scope with rows_per_message > 1
+	HeaderTarget    = "Syncd-Target" // the one target a resync's rows are for
+	HeaderOrigin    = "Syncd-Origin" // the transaction's origin (capture.Txn.Origin), if any
 	HeaderType      = "Content-Type"
 	ContentTypeJSON = "application/json"
 

@@ -15,6 +15,8 @@ const SubjectPrefix = "syncd"
 const (
 	TokenBatch = "_batch" // atomic batch commit markers; never stored
 	TokenDLQ   = "_dlq"   // rows an apply worker parked
+	// TokenConflict: conflicts the apply workers of two-way scopes met.
+	TokenConflict = "_conflict"
 )
 
 // Subject returns syncd.<scope>.<source>.<schema>.<table>.<op> with schema

@@ -15,6 +15,7 @@ import (
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/scopes/filter"
+	"github.com/syncd-dev/syncd/scopes/mapping"
 )
 
 // Engine kinds, the first label of source and target blocks.
@@ -189,7 +190,13 @@ type Target struct {
 	// CreateTables makes apply workers create missing target tables from
 	// the source schema.
 	CreateTables bool
-	DeclRange    hcl.Range
+	// SameAs names the source block that captures this same database, if
+	// any: syncd then never applies to the target a change that came from
+	// it (two-way sync, docs/configuration.md). SameAsRange is the
+	// attribute's value range; zero when unset.
+	SameAs      string
+	SameAsRange hcl.Range
+	DeclRange   hcl.Range
 }
 
 // Scope is a scope block, with its template (if any) already instantiated.
@@ -216,6 +223,9 @@ type Scope struct {
 	// dependencies form no cycle. It orders what lands and is not part of
 	// the scope's Definition.
 	DependsOn []string
+	// Conflicts is how the scope's two-way apply workers resolve
+	// conflicts; Policy "" if the scope sets none (conflicts.go).
+	Conflicts Conflicts
 	// Tables are the scope's tables in declaration order, at least one.
 	Tables    []*Table
 	DeclRange hcl.Range
@@ -232,8 +242,15 @@ type Table struct {
 	// Where selects the rows published; nil means all. In a scope it has
 	// no params left; in a template it may have some.
 	Where *filter.Filter
+	// Mapping maps the source rows to the target's columns; nil publishes
+	// the source columns as they are. A table has Columns or a Mapping,
+	// not both.
+	Mapping *mapping.Spec
 	// Target is the table the rows are applied to; it defaults to ID.
-	Target    capture.TableID
+	Target capture.TableID
+	// Conflicts overrides the scope's conflict policy for the table;
+	// Policy "" if it does not.
+	Conflicts Conflicts
 	DeclRange hcl.Range
 }
 

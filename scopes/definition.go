@@ -25,12 +25,14 @@ type tableDefinition struct {
 	Target  string   `json:"target"`
 	Columns []string `json:"columns"` // null: all
 	Where   string   `json:"where,omitempty"`
+	// Mapping is the table's mapping.Spec.Definition; absent without one.
+	Mapping json.RawMessage `json:"mapping,omitempty"`
 }
 
 // Definition returns the canonical JSON of what determines the scope's
 // content: its name, source, snapshot mode, and for each table (sorted by
-// id) its id, target table, columns and canonical where filter with params
-// bound. Equal definitions give equal bytes, whatever the config's layout,
+// id) its id, target table, columns, canonical where filter with params
+// bound, and mapping (its hash key as a fingerprint only). Equal definitions give equal bytes, whatever the config's layout,
 // order of tables or spelling of filters.
 //
 // It leaves out what does not change the rows a target holds: DSNs and
@@ -45,6 +47,9 @@ func (s *Scope) Definition() []byte {
 		td := tableDefinition{Table: t.ID.String(), Target: t.Target.String(), Columns: t.Columns}
 		if t.Where != nil {
 			td.Where = t.Where.String()
+		}
+		if t.Mapping != nil {
+			td.Mapping = t.Mapping.Definition()
 		}
 		d.Tables = append(d.Tables, td)
 	}

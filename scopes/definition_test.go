@@ -94,11 +94,18 @@ scope "s" {
 		t.Fatalf("variant of the reference scope has another hash")
 	}
 	different := map[string]string{
-		"filter":   variant("", "    where = \"a = 2 AND b IN ('x')\"\n", ""),
-		"columns":  variant("", where, "    columns = [\"id\"]\n"),
-		"target":   variant("", where, "    target = \"t.y\"\n"),
-		"snapshot": variant("  snapshot = \"never\"\n", where, ""),
-		"source":   strings.Replace(variant("", where, ""), `"app"`, `"app2"`, 1),
+		"filter":    variant("", "    where = \"a = 2 AND b IN ('x')\"\n", ""),
+		"columns":   variant("", where, "    columns = [\"id\"]\n"),
+		"target":    variant("", where, "    target = \"t.y\"\n"),
+		"snapshot":  variant("  snapshot = \"never\"\n", where, ""),
+		"source":    strings.Replace(variant("", where, ""), `"app"`, `"app2"`, 1),
+		"mapping":   variant("", where, "    mapping {}\n"),
+		"transform": variant("", where, "    mapping {\n      column \"n\" { expr = \"lower(name)\" }\n    }\n"),
+		"hash key":  variant("", where, "    mapping {\n      hash_key = \"0123456789abcdef\"\n    }\n"),
+	}
+	mapped := hash(t, variant("", where, "    mapping {\n      column \"n\" { expr = \"lower(name)\" }\n    }\n"))
+	if got := hash(t, variant("", where, "    mapping {\n      column \"n\" { expr = \"upper(name)\" }\n    }\n")); got == mapped {
+		t.Errorf("changed transform: hash did not change")
 	}
 	for name, body := range different {
 		if got := hash(t, body); got == ref {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/scopes/filter"
+	"github.com/syncd-dev/syncd/scopes/mapping"
 )
 
 // ParseDefinition rebuilds a scope from its Definition, so that what a
@@ -32,6 +33,13 @@ func ParseDefinition(b []byte) (*Scope, error) {
 		}
 		if t.Target, ok = parseTableID(td.Target); !ok {
 			return nil, fmt.Errorf("parse scope definition of %s: bad target table name %q", d.Scope, td.Target)
+		}
+		if td.Mapping != nil {
+			m, err := mapping.ParseDefinition(td.Mapping)
+			if err != nil {
+				return nil, fmt.Errorf("parse scope definition of %s: mapping of %s: %w", d.Scope, td.Table, err)
+			}
+			t.Mapping = m
 		}
 		if td.Where != "" {
 			w, err := filter.Parse(td.Where)
@@ -87,6 +95,9 @@ type TableDiff struct {
 	FilterChanged bool
 	// TargetChanged says the target table changed (Old.Target, New.Target).
 	TargetChanged bool
+	// MappingChanged says the mapping changed (Old.Mapping, New.Mapping;
+	// either may be nil: none), its hash key included.
+	MappingChanged bool
 }
 
 // Diff compares a scope as recorded (old, from ParseDefinition) with the
@@ -157,7 +168,8 @@ func diffTable(old, new *Table, columns func(capture.TableID) []string) (TableDi
 	}
 	td.FilterChanged = whereText(old) != whereText(new)
 	td.TargetChanged = old.Target != new.Target
-	return td, len(td.ColumnsAdded)+len(td.ColumnsRemoved) > 0 || td.FilterChanged || td.TargetChanged
+	td.MappingChanged = MappingText(old) != MappingText(new)
+	return td, len(td.ColumnsAdded)+len(td.ColumnsRemoved) > 0 || td.FilterChanged || td.TargetChanged || td.MappingChanged
 }
 
 // published is the columns t publishes.
@@ -169,6 +181,14 @@ func published(t *Table, columns func(capture.TableID) []string) []string {
 		return columns(t.ID)
 	}
 	return []string{"*"}
+}
+
+// MappingText returns the canonical form of t's mapping, "" without one.
+func MappingText(t *Table) string {
+	if t.Mapping == nil {
+		return ""
+	}
+	return string(t.Mapping.Definition())
 }
 
 func whereText(t *Table) string {

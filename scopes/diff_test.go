@@ -166,3 +166,36 @@ scope "eu" {
 		t.Errorf("removed scope: %+v", d)
 	}
 }
+
+// TestDiffMapping checks that a recorded mapping, hash key fingerprint
+// included, compares equal to the same config and that a changed
+// transform is a table change.
+func TestDiffMapping(t *testing.T) {
+	mapped := func(expr string) *scopes.Scope {
+		return loadString(t, diffBase+`
+scope "m" {
+  source = "app"
+  table "public.x" {
+    mapping {
+      drop     = ["ssn"]
+      hash_key = "0123456789abcdef"
+      column "h" { expr = "hmac_sha256(ssn)" }
+      column "n" { expr = "`+expr+`" }
+    }
+  }
+}
+`).Scope("m")
+	}
+	cfg := mapped("lower(name)")
+	recorded, err := scopes.ParseDefinition(cfg.Definition())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := scopes.Diff(recorded, cfg, nil); d.Changed() {
+		t.Errorf("the recorded mapping differs from the config's: %+v", d)
+	}
+	d := scopes.Diff(recorded, mapped("upper(name)"), nil)
+	if len(d.Tables) != 1 || !d.Tables[0].MappingChanged || d.Tables[0].FilterChanged || len(d.Tables[0].ColumnsAdded) > 0 {
+		t.Errorf("changed transform: diff %+v, want the mapping of public.x changed only", d)
+	}
+}

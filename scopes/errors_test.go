@@ -55,12 +55,45 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			file: "same_as.hcl",
+			want: []string{
+				`testdata/errors/same_as.hcl:22:13: error: Different engines: Target "tm" is a postgres database, but source "m", which it is declared the same as, is a mysql one.`,
+				`testdata/errors/same_as.hcl:26:13: error: Unknown source: Target "tx" is declared the same database as source "nope", which is not defined.`,
+				`testdata/errors/same_as.hcl:28:1: error: Two-way scope with a snapshot: Scope "ab" syncs both ways, and a snapshot empties each table at the target before copying it, which would lose the rows only the target holds: set snapshot = "never" and start from tables that agree (seeding both sides is not implemented yet).`,
+				`testdata/errors/same_as.hcl:28:1: error: Conflict policies disagree: Scopes "ab" and "ba" sync table public.t both ways, with conflicts "source_wins" and "newest_column": the sides would not converge. Use the same policy both ways, or source_wins one way and target_wins the other.`,
+				`testdata/errors/same_as.hcl:34:1: error: Two-way scope with a snapshot: Scope "ba" syncs both ways, and a snapshot empties each table at the target before copying it, which would lose the rows only the target holds: set snapshot = "never" and start from tables that agree (seeding both sides is not implemented yet).`,
+				`testdata/errors/same_as.hcl:37:15: error: Missing conflict_column: The newest_column policy compares a column, such as updated_at: set conflict_column.`,
+				`testdata/errors/same_as.hcl:45:1: error: Cycle of linked databases: Scope "ca" links source "c" to target "ta" (the same database as source "a"), which are linked already through other scopes: a change would travel round the cycle for ever. Link the databases as a tree (a pair, or a hub with spokes).`,
+				`testdata/errors/same_as.hcl:50:1: error: Scope applied to its own source: Scope "self" reads source "a" and is applied to target "ta", which is the same database (same_as); remove the target from the scope.`,
+			},
+		},
+		{
 			file: "duplicate_names.hcl",
 			want: []string{
 				`testdata/errors/duplicate_names.hcl:2:16: error: Duplicate source: A source named "app" is already defined at testdata/errors/duplicate_names.hcl:1,1-24.`,
 				`testdata/errors/duplicate_names.hcl:7:19: error: Duplicate target: A target named "replica" is already defined at testdata/errors/duplicate_names.hcl:6,1-28.`,
 				`testdata/errors/duplicate_names.hcl:11:10: error: Duplicate template: A template named "t" is already defined at testdata/errors/duplicate_names.hcl:8,1-13.`,
 				`testdata/errors/duplicate_names.hcl:18:7: error: Duplicate scope: A scope named "s" is already defined at testdata/errors/duplicate_names.hcl:14,1-10.`,
+			},
+		},
+		{
+			file: "mapping.hcl",
+			want: []string{
+				`testdata/errors/mapping.hcl:6:18: error: Invalid auto: The auto must be "exact", "fold" or "none", not "loose".`,
+				`testdata/errors/mapping.hcl:7:18: error: Short hash key: The hash_key of table "public.customers" in scope "crm" must be at least 16 bytes; read it with env(...) or file(...).`,
+				`testdata/errors/mapping.hcl:9:59: error: Invalid expression: The expression of column "first_name" of table "public.customers" in scope "crm" is invalid: unexpected token EOF.`,
+				`testdata/errors/mapping.hcl:10:42: error: Invalid expression: The expression of column "last_name" of table "public.customers" in scope "crm" is invalid: unknown function nosuch.`,
+				`testdata/errors/mapping.hcl:11:7: error: Invalid mapping column: In the mapping of table "public.customers" in scope "crm", target column "ssn" takes source column "ssn", which drop lists.`,
+				`testdata/errors/mapping.hcl:12:32: error: Invalid expression: The expression of column "stamp" of table "public.customers" in scope "crm" is invalid: unknown function now.`,
+				`testdata/errors/mapping.hcl:13:7: error: Invalid mapping column: In the mapping of table "public.customers" in scope "crm", target column "x" has both from and expr; use one.`,
+				`testdata/errors/mapping.hcl:21:5: error: Mapping and columns: Table "public.orders" in scope "crm" has both columns and a mapping; list the columns to leave out in the mapping's drop.`,
+			},
+		},
+		{
+			file: "mapping_missing_key.hcl",
+			opts: scopes.LoadOptions{AllowMissingSecrets: true},
+			want: []string{
+				`testdata/errors/mapping_missing_key.hcl:6:18: warning: Secret not available: Environment variable "SYNCD_TEST_UNSET_HASH_KEY" is not set; using an empty string, which is only allowed when validating.`,
 			},
 		},
 		{
@@ -108,15 +141,6 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
-			// Both validate and run load with these checks, so validate
-			// refuses what run could not run.
-			file: "not_implemented.hcl",
-			want: []string{
-				`testdata/errors/not_implemented.hcl:1:8: error: Not implemented yet: Capture from sqlserver is not implemented yet in this version of syncd; the source kind must be "mysql" or "postgres".`,
-				`testdata/errors/not_implemented.hcl:5:8: error: Not implemented yet: Applying to sqlserver is not implemented yet in this version of syncd; the target kind must be "mysql" or "postgres".`,
-			},
-		},
-		{
 			file: "postgres_names.hcl",
 			want: []string{
 				`testdata/errors/postgres_names.hcl:3:17: error: Invalid slot name: The slot name "Syncd-App" must have 1 to 63 lowercase letters, digits and '_'.`,
@@ -150,16 +174,14 @@ func TestLoadErrors(t *testing.T) {
 		{
 			file: "source_settings.hcl",
 			want: []string{
-				`testdata/errors/source_settings.hcl:1:8: error: Unknown source kind: The source kind "oracle" is not supported; use "mysql" or "postgres".`,
+				`testdata/errors/source_settings.hcl:1:8: error: Unknown source kind: The source kind "oracle" is not supported; use "mysql", "postgres" or "sqlserver".`,
 				`testdata/errors/source_settings.hcl:3:15: error: Empty dsn: The dsn must not be empty.`,
 				`testdata/errors/source_settings.hcl:4:15: error: Invalid server_id: The server_id must be between 1 and 4294967295, not 0.`,
 				`testdata/errors/source_settings.hcl:6:24: error: Missing required argument: The argument "server_id" is required, but no definition was found.`,
-				`testdata/errors/source_settings.hcl:9:8: error: Not implemented yet: Capture from sqlserver is not implemented yet in this version of syncd; the source kind must be "mysql" or "postgres".`,
 				`testdata/errors/source_settings.hcl:11:19: error: Invalid duration: The poll_interval must be a duration such as "500ms", "2m" or "168h", not "fast".`,
-				`testdata/errors/source_settings.hcl:13:8: error: Not implemented yet: Capture from sqlserver is not implemented yet in this version of syncd; the source kind must be "mysql" or "postgres".`,
 				`testdata/errors/source_settings.hcl:15:19: error: Invalid duration: The poll_interval must be positive, not "0s".`,
 				`testdata/errors/source_settings.hcl:16:3: error: Unsupported argument: An argument named "slot" is not expected here.`,
-				`testdata/errors/source_settings.hcl:18:8: error: Unknown target kind: The target kind "oracle" is not supported; use "mysql" or "postgres".`,
+				`testdata/errors/source_settings.hcl:18:8: error: Unknown target kind: The target kind "oracle" is not supported; use "mysql", "postgres" or "sqlserver".`,
 				`testdata/errors/source_settings.hcl:21:19: error: Unsuitable value type: Unsuitable value: a bool is required`,
 				`testdata/errors/source_settings.hcl:24:15: error: Missing dsn: The dsn is required; it cannot be null.`,
 				`testdata/errors/source_settings.hcl:25:15: error: Missing server_id: The server_id is required; it cannot be null.`,

@@ -156,6 +156,10 @@ func (l *loader) load(files []configFile) (*Config, hcl.Diagnostics) {
 	l.diags = append(l.diags, diags...)
 	cfg := l.decodeRoot(content)
 	l.resolve()
+	l.links(cfg)
+	if cfg != nil {
+		l.checkPolicies(cfg)
+	}
 	diags = sortDiagnostics(l.diags)
 	if diags.HasErrors() {
 		return nil, diags

@@ -61,6 +61,7 @@ func setDesignEnv(t *testing.T) {
 	t.Setenv("SHOP_DSN", "syncd:secret@tcp(shop:3306)/shop")
 	t.Setenv("REPLICA_URL", "postgres://syncd@replica/replica")
 	t.Setenv("WA_STORE_DSN", "syncd:secret@tcp(wa:3306)/store")
+	t.Setenv("ERP_DSN", "sqlserver://syncd@erp:1433?database=erp")
 }
 
 func TestLoadDesignExample(t *testing.T) {
@@ -82,6 +83,7 @@ func TestLoadDesignExample(t *testing.T) {
 		Sources: []*scopes.Source{
 			{Kind: "postgres", Name: "app", DSN: "postgres://syncd@app/app", Slot: "syncd_app", Publication: "syncd_app"},
 			{Kind: "mysql", Name: "shop", DSN: "syncd:secret@tcp(shop:3306)/shop", ServerID: 4001},
+			{Kind: "sqlserver", Name: "erp", DSN: "sqlserver://syncd@erp:1433?database=erp", PollInterval: 250 * time.Millisecond},
 		},
 		Targets: []*scopes.Target{
 			{Kind: "postgres", Name: "replica", DSN: "postgres://syncd@replica/replica", ScopeInfoTable: "syncd_scope_info", CreateTables: true},
@@ -140,11 +142,11 @@ func TestLoadDesignExample(t *testing.T) {
 		t.Error("scope shares its table with the template")
 	}
 	products := cfg.Scope("products")
-	if got := products.DeclRange; got.Filename != "testdata/valid.hcl" || got.Start.Line != 35 || got.Start.Column != 1 {
+	if got := products.DeclRange; got.Filename != "testdata/valid.hcl" || got.Start.Line != 39 || got.Start.Column != 1 {
 		t.Errorf("products DeclRange = %v", got)
 	}
-	if got := products.Tables[1].DeclRange.Start.Line; got != 41 {
-		t.Errorf("product table DeclRange line = %d, want 41", got)
+	if got := products.Tables[1].DeclRange.Start.Line; got != 45 {
+		t.Errorf("product table DeclRange line = %d, want 45", got)
 	}
 	if cfg.Source("shop").ServerID != 4001 || cfg.Target("replica") == nil || cfg.Source("nope") != nil || cfg.Scope("nope") != nil || cfg.Target("nope") != nil {
 		t.Error("lookups by name are wrong")
@@ -220,15 +222,16 @@ func TestLoadDirectory(t *testing.T) {
 }
 
 func TestLoadMissingSecretsAllowed(t *testing.T) {
-	for _, name := range []string{"APP_DATABASE_URL", "SHOP_DSN", "REPLICA_URL", "WA_STORE_DSN"} {
+	for _, name := range []string{"APP_DATABASE_URL", "SHOP_DSN", "ERP_DSN", "REPLICA_URL", "WA_STORE_DSN"} {
 		t.Setenv(name, "")
 		os.Unsetenv(name)
 	}
 	cfg, diags := scopes.Load("testdata/valid.hcl", scopes.LoadOptions{AllowMissingSecrets: true})
-	want := `testdata/valid.hcl:15:17: warning: Secret not available: Environment variable "APP_DATABASE_URL" is not set; using an empty string, which is only allowed when validating.
-testdata/valid.hcl:21:15: warning: Secret not available: Environment variable "SHOP_DSN" is not set; using an empty string, which is only allowed when validating.
-testdata/valid.hcl:26:22: warning: Secret not available: Environment variable "REPLICA_URL" is not set; using an empty string, which is only allowed when validating.
-testdata/valid.hcl:32:9: warning: Secret not available: Environment variable "WA_STORE_DSN" is not set; using an empty string, which is only allowed when validating.
+	want := `testdata/valid.hcl:14:17: warning: Secret not available: Environment variable "APP_DATABASE_URL" is not set; using an empty string, which is only allowed when validating.
+testdata/valid.hcl:20:15: warning: Secret not available: Environment variable "SHOP_DSN" is not set; using an empty string, which is only allowed when validating.
+testdata/valid.hcl:25:19: warning: Secret not available: Environment variable "ERP_DSN" is not set; using an empty string, which is only allowed when validating.
+testdata/valid.hcl:30:22: warning: Secret not available: Environment variable "REPLICA_URL" is not set; using an empty string, which is only allowed when validating.
+testdata/valid.hcl:36:9: warning: Secret not available: Environment variable "WA_STORE_DSN" is not set; using an empty string, which is only allowed when validating.
 `
 	if got := formatted(t, diags); got != want {
 		t.Fatalf("diagnostics:\n%s\nwant:\n%s", got, want)
@@ -266,5 +269,21 @@ func TestLoadNoFiles(t *testing.T) {
 	_, diags = scopes.Load(filepath.Join(dir, "missing.hcl"), scopes.LoadOptions{})
 	if got := formatted(t, diags); !strings.HasPrefix(got, "error: Cannot read config: Read config: stat ") {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// TestLoadSQLServer loads a SQL Server source and target, which syncd
+// runs (earlier versions refused them as not implemented).
+func TestLoadSQLServer(t *testing.T) {
+	cfg, diags := scopes.Load("testdata/sqlserver.hcl", scopes.LoadOptions{})
+	if len(diags) > 0 {
+		t.Fatalf("Load: unexpected diagnostics:\n%s", formatted(t, diags))
+	}
+	src, dst := cfg.Source("erp"), cfg.Target("dwh")
+	if src == nil || src.Kind != scopes.KindSQLServer || src.PollInterval != 250*time.Millisecond || src.DSN != "sqlserver://syncd@erp:1433?database=erp" {
+		t.Errorf("source erp = %+v", src)
+	}
+	if dst == nil || dst.Kind != scopes.KindSQLServer || dst.ScopeInfoTable != "syncd_scope_info" || dst.DSN != "sqlserver://syncd@dwh:1433?database=dwh" {
+		t.Errorf("target dwh = %+v", dst)
 	}
 }

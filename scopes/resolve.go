@@ -82,7 +82,7 @@ func (l *loader) instantiate(d *scopeDecl) {
 		return
 	}
 	for _, tt := range tp.Tables {
-		t := &Table{Scope: s, ID: tt.ID, Columns: slices.Clone(tt.Columns), Target: tt.Target, DeclRange: tt.DeclRange}
+		t := &Table{Scope: s, ID: tt.ID, Columns: slices.Clone(tt.Columns), Mapping: tt.Mapping, Target: tt.Target, DeclRange: tt.DeclRange}
 		if tt.Where != nil {
 			where, err := tt.Where.Bind(s.Params)
 			if err != nil {

@@ -67,6 +67,7 @@ func targetSchema() *hcl.BodySchema {
 			{Name: "dsn", Required: true},
 			{Name: "scope_info_table"},
 			{Name: "create_tables"},
+			{Name: "same_as"},
 		},
 	}
 }
@@ -82,6 +83,8 @@ func scopeSchema() *hcl.BodySchema {
 			{Name: "template"},
 			{Name: "params"},
 			{Name: "depends_on"},
+			{Name: "conflicts"},
+			{Name: "conflict_column"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{tableHeader()},
 	}
@@ -100,6 +103,7 @@ func tableHeader() hcl.BlockHeaderSchema {
 
 func tableSchema() *hcl.BodySchema {
 	return &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "columns"}, {Name: "where"}, {Name: "target"}},
+		Attributes: []hcl.AttributeSchema{{Name: "columns"}, {Name: "where"}, {Name: "target"}, {Name: "conflicts"}, {Name: "conflict_column"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "mapping"}},
 	}
 }

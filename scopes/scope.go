@@ -86,6 +86,7 @@ func (l *loader) decodeScope(b *hcl.Block) *scopeDecl {
 				"Scope %q sets params but uses no template; params fill in a template's where filters.", s.Name)
 		}
 	}
+	s.Conflicts = l.conflicts(attrs)
 	s.Tables = l.decodeTables(content.Blocks, tableOwner{kind: "scope", name: s.Name})
 	for _, t := range s.Tables {
 		t.Scope = s

@@ -3,7 +3,6 @@ package scopes
 import (
 	"math"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -17,12 +16,8 @@ var pgNamePattern = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 // a table, or database.table, that needs no quoting in messages.
 var signalTablePattern = regexp.MustCompile(`^([A-Za-z0-9_$]{1,64}\.)?[A-Za-z0-9_$]{1,64}$`)
 
+// engineKinds are the source and target kinds syncd runs.
 var engineKinds = []string{KindMySQL, KindPostgres, KindSQLServer}
-
-// implementedKinds are the engine kinds this version of syncd can run.
-// The others are parsed and checked, and then refused by notImplemented,
-// so that `syncd validate` rejects what `syncd run` could not run.
-var implementedKinds = []string{KindMySQL, KindPostgres}
 
 // decodeSource decodes a source block; nil if its kind is unknown or its
 // name taken.
@@ -32,10 +27,9 @@ func (l *loader) decodeSource(b *hcl.Block) *Source {
 	schema := sourceSchema(kind)
 	if schema == nil {
 		l.errorf(b.LabelRanges[0], "Unknown source kind",
-			"The source kind %q is not supported; use %s.", kind, quotedList(implementedKinds, "or"))
+			"The source kind %q is not supported; use %s.", kind, quotedList(engineKinds, "or"))
 		return nil
 	}
-	l.notImplemented(b, "source", "Capture from")
 	content, diags := b.Body.Content(schema)
 	l.diags = append(l.diags, diags...)
 	attrs := content.Attributes
@@ -96,10 +90,9 @@ func (l *loader) decodeTarget(b *hcl.Block) *Target {
 	unique := l.declare("target", b)
 	if sourceSchema(kind) == nil {
 		l.errorf(b.LabelRanges[0], "Unknown target kind",
-			"The target kind %q is not supported; use %s.", kind, quotedList(implementedKinds, "or"))
+			"The target kind %q is not supported; use %s.", kind, quotedList(engineKinds, "or"))
 		return nil
 	}
-	l.notImplemented(b, "target", "Applying to")
 	content, diags := b.Body.Content(targetSchema())
 	l.diags = append(l.diags, diags...)
 	attrs := content.Attributes
@@ -109,24 +102,13 @@ func (l *loader) decodeTarget(b *hcl.Block) *Target {
 		l.errorf(attrs["scope_info_table"].Expr.Range(), "Empty scope_info_table", "The scope_info_table must not be empty.")
 	}
 	l.decode(attrs, "create_tables", &t.CreateTables)
+	if a := attrs["same_as"]; a != nil && l.decode(attrs, "same_as", &t.SameAs) {
+		t.SameAsRange = a.Expr.Range()
+	}
 	if !unique {
 		return nil
 	}
 	return t
-}
-
-// notImplemented reports a source or target block (what) of a kind that
-// is in the config language but that this version of syncd cannot run
-// (what syncd does with it: "Capture from", "Applying to"), at its kind
-// label. The block is still decoded, so its other mistakes show too.
-func (l *loader) notImplemented(b *hcl.Block, what, does string) {
-	kind := b.Labels[0]
-	if slices.Contains(implementedKinds, kind) {
-		return
-	}
-	l.errorf(b.LabelRanges[0], "Not implemented yet",
-		"%s %s is not implemented yet in this version of syncd; the %s kind must be %s.",
-		does, kind, what, quotedList(implementedKinds, "or"))
 }
 
 // dsn decodes the required dsn of a source or target block, unless the

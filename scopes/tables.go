@@ -66,11 +66,23 @@ func (l *loader) decodeTable(b *hcl.Block, owner tableOwner) (*Table, hcl.Range)
 	if a := attrs["where"]; a != nil && !isNull(a.Expr) {
 		t.Where = l.where(a, name, owner)
 	}
+	t.Conflicts = l.conflicts(attrs)
 	var target string
 	if l.decode(attrs, "target", &target) {
 		targetRange = attrs["target"].Expr.Range()
 		if tid, valid := l.tableID(target, targetRange); valid {
 			t.Target = tid
+		}
+	}
+	for i, mb := range content.Blocks {
+		switch {
+		case i > 0:
+			l.errorf(mb.DefRange, "Duplicate mapping", "Table %q in %s has more than one mapping block.", name, owner)
+		case t.Columns != nil:
+			l.errorf(mb.DefRange, "Mapping and columns",
+				"Table %q in %s has both columns and a mapping; list the columns to leave out in the mapping's drop.", name, owner)
+		default:
+			t.Mapping = l.decodeMapping(mb, name, owner)
 		}
 	}
 	if !ok {

@@ -42,6 +42,10 @@ type Config struct {
 	// TRANSACTION READ ONLY on its one connection), for syncd plan, which
 	// only reads.
 	ReadOnly bool
+	// Origin, if set, is the origin (capture.SyncdOrigin) every
+	// transaction is marked with: its first row change is to the
+	// scope's scope_info row (origin.go).
+	Origin string
 }
 
 // Options are a Target's optional dependencies.
@@ -189,7 +193,19 @@ func (t *Target) Begin(ctx context.Context, isolate bool) (apply.Tx, error) {
 	if _, err := t.connect(ctx); err != nil {
 		return nil, err
 	}
-	return t.pool.Begin(ctx, func(stx *sql.Tx) apply.Tx { return newTx(t, stx, isolate) })
+	var stx *sql.Tx
+	x, err := t.pool.Begin(ctx, func(s *sql.Tx) apply.Tx {
+		stx = s
+		return newTx(t, s, isolate)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := t.mark(ctx, stx); err != nil {
+		x.Rollback(ctx)
+		return nil, err
+	}
+	return x, nil
 }
 
 // Close implements apply.Target: it rolls back an open transaction and

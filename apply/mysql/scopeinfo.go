@@ -40,6 +40,7 @@ type scopeInfoSQL struct {
 	create          string
 	readCheckpoint  string
 	writeCheckpoint string
+	mark            string // see mark
 }
 
 // newScopeInfoSQL returns the statements on the table name at server s.
@@ -69,6 +70,9 @@ func newScopeInfoSQL(name tableName, s *server) scopeInfoSQL {
 		create:          fmt.Sprintf(scopeInfoDDL, id),
 		readCheckpoint:  plan.ReadScopeInfoSQL(id, "?", "?"),
 		writeCheckpoint: write,
+		mark: fmt.Sprintf(`INSERT INTO %s (scope, source, scope_version, last_position, last_position_num,
+		last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version)
+		VALUES (?, ?, 0, '', 0, 0, UTC_TIMESTAMP(6), -1, 0, ?) ON DUPLICATE KEY UPDATE last_txn_apply_ms = -1`, id),
 	}
 }
 

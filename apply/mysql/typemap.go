@@ -47,6 +47,8 @@ func mapType(sourceKind, typ string, key bool) (mapped, error) {
 		return mapPostgres(typ, key)
 	case scopes.KindMySQL:
 		return mapMySQL(typ)
+	case scopes.KindSQLServer:
+		return mapSQLServer(typ, key)
 	}
 	return mapped{}, fmt.Errorf("source kind %q has no type mapping to MySQL", sourceKind)
 }

@@ -40,7 +40,11 @@ func (x *tx) Put(tb *table, i int, raw json.RawMessage) error {
 func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	switch o {
 	case plan.Truncate:
-		x.pushAlone(queued{sql: tb.statement(plan.Truncate, nil), table: tb, op: plan.Truncate, change: c})
+		st := plan.Truncate
+		if c.Resync {
+			st = opDeleteAll
+		}
+		x.pushAlone(queued{sql: tb.statement(st, nil), table: tb, op: plan.Truncate, change: c})
 		if x.truncated == nil {
 			x.truncated = make(map[*table]bool)
 		}

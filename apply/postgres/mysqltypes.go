@@ -12,11 +12,20 @@ import (
 // so that every value of the MySQL type fits: unsigned integers widen,
 // TIME (which spans ±838 hours) becomes interval, ENUM and SET become
 // text. Values the PostgreSQL type cannot hold (zero dates) are rejected
-// by the target when applied, never stored altered.
-func columnType(sourceKind, typ string) string {
-	if sourceKind != scopes.KindMySQL {
-		return typ
+// by the target when applied, never stored altered. SQL Server types map
+// as sqlserverType says, an error when none holds their values.
+func columnType(sourceKind, typ string) (string, error) {
+	switch sourceKind {
+	case scopes.KindSQLServer:
+		return sqlserverType(typ)
+	case scopes.KindMySQL:
+		return mysqlType(typ), nil
 	}
+	return typ, nil
+}
+
+// mysqlType is columnType of a MySQL or MariaDB source.
+func mysqlType(typ string) string {
 	base, mods, _ := strings.Cut(typ, "(")
 	mods = strings.TrimSuffix(mods, ")")
 	unsigned := strings.HasSuffix(typ, " unsigned")

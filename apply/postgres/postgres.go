@@ -33,6 +33,11 @@ type Config struct {
 	// ReadOnly makes every transaction read-only
 	// (default_transaction_read_only), for syncd plan, which only reads.
 	ReadOnly bool
+	// Origin, if set, is the replication origin every session marks its
+	// transactions with (capture.SyncdOrigin), created if missing, so
+	// that a capture of this database knows syncd applied them
+	// (origin.go).
+	Origin string
 }
 
 // Options are a Target's optional dependencies.
@@ -110,6 +115,10 @@ func (t *Target) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, t.connCfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to target %s: %w", t.cfg.Name, err)
+	}
+	if err := setupOrigin(ctx, conn, t.cfg.Origin); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("target %s: %w", t.cfg.Name, err)
 	}
 	t.conn = conn
 	return conn, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -100,7 +101,11 @@ func (t *Target) createTable(ctx context.Context, conn *pgx.Conn, ts *router.Tab
 func (t *Target) columnTypes(ctx context.Context, conn *pgx.Conn, ts *router.TableSchema, cols []router.ColumnSchema) ([]string, error) {
 	types := make([]string, 0, len(cols))
 	for _, c := range cols {
-		types = append(types, columnType(ts.SourceKind, c.Type))
+		typ, err := columnType(ts.SourceKind, c.Type)
+		if err != nil {
+			return nil, retry.Terminal(fmt.Errorf("create column %s of %s at target %s: %w", c.Name, ts.Target, t.cfg.Name, err))
+		}
+		types = append(types, typ)
 	}
 	known, err := knownTypes(ctx, conn, slices.Compact(slices.Sorted(slices.Values(types))))
 	if err != nil {

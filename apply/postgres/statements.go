@@ -26,6 +26,11 @@ const (
 // row isolation upserts the rows one by one.
 const opCopy plan.Op = 'c'
 
+// opDeleteAll is the truncate of a resync (apply.Change.Resync): DELETE,
+// not TRUNCATE, so that the table's readers are not locked out while the
+// target transaction refills it.
+const opDeleteAll plan.Op = 'x'
+
 // single returns the one-row form of o, or o if it has none.
 func single(o plan.Op) plan.Op {
 	switch o {
@@ -70,6 +75,8 @@ func (tb *table) statement(o plan.Op, cols []int) string {
 		s = tb.moveKeySQL(cols)
 	case plan.Truncate:
 		s = tb.truncateSQL()
+	case opDeleteAll:
+		s = "DELETE FROM " + tb.ident
 	case opCopy:
 		s = fmt.Sprintf("COPY %s (%s) FROM STDIN", tb.ident, tb.names(cols, ""))
 	default:

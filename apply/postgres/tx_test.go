@@ -1,12 +1,16 @@
 package postgres
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/applytest"
@@ -226,5 +230,55 @@ func TestTruncateReferenced(t *testing.T) {
 
 	if got := e.tg.tables[pairs.Target].statement(plan.Truncate, nil); got != `TRUNCATE "public"."pairs"` {
 		t.Errorf("a table nothing references is emptied by %q, want a TRUNCATE", got)
+	}
+}
+
+// TestResyncKeepsReaders: a resync's truncate (apply.Change.Resync) is a
+// DELETE, so it commits while another session reads the table, where a
+// TRUNCATE would wait for that reader; its rows still go by COPY and the
+// table ends with the copy's rows only.
+func TestResyncKeepsReaders(t *testing.T) {
+	e := newEnv(t)
+	e.exec(strictDDL, `INSERT INTO items VALUES (1, 'old', NULL, 1), (9, 'by hand', NULL, 9)`)
+	e.prepare(items)
+	ctx := applytest.Context(t)
+	reader, err := pgx.Connect(ctx, e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close(ctx)
+	rtx, err := reader.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtx.Rollback(ctx)
+	if _, err := rtx.Exec(ctx, `SELECT * FROM items`); err != nil { // holds ACCESS SHARE until its end
+		t.Fatal(err)
+	}
+
+	changes := snapshotOf(`{"id":1,"name":"one","note":null,"qty":1}`, `{"id":2,"name":"two","note":null,"qty":2}`)
+	for _, c := range changes {
+		c.Resync = true
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	stx, err := e.tg.Begin(wctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range changes {
+		if err := stx.Apply(wctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x := stx.(*tx); x.g.op != opCopy {
+		t.Errorf("the resync's rows are grouped as %c, want a COPY", x.g.op)
+	}
+	if err := stx.Commit(wctx, applytest.Record(1)); err != nil {
+		t.Fatalf("commit a resync while a reader holds the table: %v", err)
+	}
+	want := []string{"1|one|∅|1", "2|two|∅|2"}
+	if got := e.rows(`SELECT id, name, note, qty FROM items ORDER BY id`); !slices.Equal(got, want) {
+		t.Errorf("items %q, want %q", got, want)
 	}
 }

@@ -6,11 +6,11 @@
 // target's scope_info table, written in that same transaction.
 //
 // Status: the statements this package builds are checked by golden tests
-// only (layer 1 of issue 19); it has NOT been run against a real SQL
-// Server (realserver_test.go runs the shared target tests when
-// SYNCD_TEST_MSSQL_DSN is set). It is not wired into cmd/syncd yet: the
-// config loader still refuses target "sqlserver" as not implemented, and
-// a later change wires it once SQL Server capture and its wire fake exist.
+// only (layer 1 of issue 19), its connect and error classification also
+// over a TDS wire fake (tds_test.go); it has NOT been run against a real
+// SQL Server (realserver_test.go runs the shared target tests when
+// SYNCD_TEST_MSSQL_DSN is set: make test-sqlserver). cmd/syncd builds it
+// for target "sqlserver".
 //
 // Names map as DESIGN.md says: a scope table's target schema is the SQL
 // Server schema, its name the table; an empty schema means the login's

@@ -63,6 +63,8 @@ func mapType(sourceKind, typ string, key bool) (mapped, error) {
 		return mapPostgres(typ, key)
 	case scopes.KindMySQL:
 		return mapMySQL(typ, key)
+	case scopes.KindSQLServer:
+		return mapSQLServer(typ)
 	}
 	return mapped{}, fmt.Errorf("source kind %q has no type mapping to SQL Server", sourceKind)
 }

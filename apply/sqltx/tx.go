@@ -244,3 +244,24 @@ func (x *Tx[T]) rollback() error {
 	x.cfg.Broken()
 	return fmt.Errorf("roll back: %w", err)
 }
+
+// QueryRow sends what is queued, then scans the one row of query into
+// dest inside the transaction; found is false if query returns none. An
+// error ends the transaction, rolled back. Engines' apply.Prober use it.
+func (x *Tx[T]) QueryRow(ctx context.Context, query string, args []any, dest ...any) (found bool, err error) {
+	if x.done {
+		return false, apply.ErrTxDone
+	}
+	x.Flush()
+	if err := x.Send(ctx); err != nil {
+		return false, x.fail(err)
+	}
+	err = x.stx.QueryRowContext(ctx, query, args...).Scan(dest...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, x.fail(err)
+	}
+	return true, nil
+}

@@ -178,7 +178,13 @@ func (ss *session) nextChunk(ctx context.Context) {
 		}
 		return nil
 	}
+	pacer, _ := ss.snapshotter.(capture.Pacer)
 	bf.reader.Start(ctx, delay, func(ctx context.Context, hand func(chunkResult)) error {
+		if pacer != nil && n > 1 { // let the targets catch up with the chunks sent
+			if err := pacer.Pace(ctx, bf.Req); err != nil {
+				return err
+			}
+		}
 		if err := mark(ctx, "low"); err != nil {
 			return err
 		}

@@ -63,8 +63,11 @@ type session struct {
 	lastEvent time.Time // when the last event, heartbeats included, arrived
 
 	byID map[uint64]*tableMap // current table maps by table id; nil value: not published
-	hist schemaHistory
-	txn  *openTxn
+	// origins maps the table ids of Config.OriginTables to their
+	// target's name.
+	origins map[uint64]string
+	hist    schemaHistory
+	txn     *openTxn
 
 	prepared  map[string]*preparedXA // by xid
 	heldBytes int                    // the row events prepared holds
@@ -98,6 +101,8 @@ type openTxn struct {
 	end        capture.Position // its commit's end, once known
 	commitTime time.Time
 	ctxn       *capture.Txn // once begun at the sink
+	origin     string       // set by an origin mark, its first row change (origin.go)
+	rowsSeen   bool         // a row change was read
 	buf        []heldRows
 	bufRows    int
 	bufBytes   int // of the events in buf
@@ -197,7 +202,8 @@ func (ss *session) start(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if !decoded[capture.TableID{Schema: string(e.Table.Schema), Name: string(e.Table.Table)}] {
+			id := capture.TableID{Schema: string(e.Table.Schema), Name: string(e.Table.Table)}
+			if _, origin := ss.src.cfg.OriginTables[id]; !decoded[id] && !origin {
 				return nil
 			}
 			return e.DecodeData(pos, data)
@@ -310,6 +316,9 @@ func (ss *session) idle(ctx context.Context) error {
 		if err := ss.flush(ctx); err != nil {
 			return err
 		}
+	}
+	if err := ss.takeAddedSnapshots(ctx); err != nil {
+		return err
 	}
 	if ss.snap != nil && ss.txn == nil && ss.readPos >= ss.snap.at {
 		if err := ss.takeSnapshot(ctx); err != nil {

@@ -153,6 +153,23 @@ func (ss *session) openSnapshot(ctx context.Context, sn *snapshot) error {
 	return nil
 }
 
+// takeAddedSnapshots queues the snapshots the sink added while the
+// session runs (capture.SnapshotAdder), between transactions.
+func (ss *session) takeAddedSnapshots(ctx context.Context) error {
+	adder, ok := ss.snapshotter.(capture.SnapshotAdder)
+	if !ok || ss.txn != nil {
+		return nil
+	}
+	select {
+	case <-adder.SnapshotsAdded():
+	default:
+		return nil
+	}
+	ss.toSnapshot = append(ss.toSnapshot, adder.AddedSnapshots()...)
+	ss.src.setStatus(func(st *Status) { st.SnapshotsPending = len(ss.toSnapshot) })
+	return ss.prepareSnapshot(ctx)
+}
+
 // takeSnapshot copies the waiting snapshot and opens the next.
 func (ss *session) takeSnapshot(ctx context.Context) error {
 	if err := ss.copySnapshot(ctx); err != nil {

@@ -31,6 +31,12 @@ type Config struct {
 	ServerID uint32
 	// Tables are the tables to publish: the union of the source's scopes.
 	Tables []capture.TableSpec
+	// OriginTables are the scope_info tables of the targets that are this
+	// same database, by the target's name. A transaction whose first row
+	// change is to one of them is one syncd applied (apply/mysql marks
+	// them so): its Txn.Origin names the scope_info row's source and
+	// scope and the target (capture.SyncdOrigin).
+	OriginTables map[capture.TableID]string
 	// Store keeps the read position between runs.
 	Store capture.Store
 	// Resnapshot lets the source start afresh from new snapshots when the

@@ -95,6 +95,7 @@ func (ss *session) tableMap(e *replication.TableMapEvent) error {
 	} else {
 		delete(ss.signalIDs, e.TableID)
 	}
+	ss.originTable(e.TableID, id)
 	if ss.srv.tables[id] == nil {
 		ss.byID[e.TableID] = nil
 		return nil
@@ -122,6 +123,7 @@ func (ss *session) rows(ctx context.Context, h *replication.EventHeader, e *repl
 		ss.signal(e)
 		return nil
 	}
+	ss.originMark(e)
 	tm := ss.byID[e.TableID]
 	if tm == nil || len(e.Rows) == 0 {
 		return nil
@@ -163,7 +165,7 @@ func (ss *session) beginSink(ctx context.Context, t *openTxn) error {
 	if id == "" {
 		id = fmt.Sprintf("%s:%d", t.startFile, uint32(t.end))
 	}
-	t.ctxn = &capture.Txn{ID: id, Pos: t.end, Ack: t.end, CommitTime: t.commitTime}
+	t.ctxn = &capture.Txn{ID: id, Pos: t.end, Ack: t.end, CommitTime: t.commitTime, Origin: t.origin}
 	if err := ss.sink.Begin(ctx, t.ctxn); err != nil {
 		return err
 	}
@@ -305,6 +307,9 @@ func (ss *session) commit(ctx context.Context, h *replication.EventHeader) error
 		if err := ss.backfillCommitted(ctx, end); err != nil {
 			return err
 		}
+	}
+	if err := ss.takeAddedSnapshots(ctx); err != nil {
+		return err
 	}
 	if ss.unflushed && time.Since(ss.lastFlush) > flushEvery {
 		return ss.flush(ctx)

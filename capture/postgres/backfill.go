@@ -66,14 +66,17 @@ type watermark struct {
 type backfill struct {
 	*capture.Backfill
 	ti    *tableInfo
+	pacer capture.Snapshotter // may be a capture.Pacer
 	run   string
 	conn  *pgx.Conn
 	prog  *capture.SnapshotProgress
-	rel   *relation        // decodes chunk rows; made on the first chunk
+	rel   *relation        // decodes chunk rows; made anew if the table changes
 	chunk int64            // number of the chunk in flight
 	low   bool             // the open transaction carries its low watermark
 	high  bool             // the open transaction carries its high watermark
 	hold  capture.Position // confirm no further: the last chunk recorded
+
+	unrecorded []chunkState // chunks sent, not yet known durable
 
 	started time.Time
 	nextLog time.Time // when progress is next logged
@@ -87,7 +90,7 @@ type backfill struct {
 // chunkResult is what the reader read for one chunk.
 type chunkResult struct {
 	fields []pgconn.FieldDescription
-	rows   [][][]byte // raw text values; the first nReread from the reread query
+	rows   [][][]byte // raw text values; the first nRead from the query of rows to read again
 	nRead  int
 	more   bool // the range read filled the chunk: more rows may follow
 	xmin   uint32
@@ -107,7 +110,7 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 		return retry.Terminal(err)
 	}
 	bf := &backfill{
-		Backfill: core, ti: ti, conn: conn,
+		Backfill: core, ti: ti, conn: conn, pacer: ss.snapshotter,
 		run:     strconv.FormatInt(time.Now().UnixNano(), 36),
 		hold:    ss.confirmable(),
 		started: time.Now(),
@@ -116,10 +119,23 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 		done:    make(chan error, 1),
 	}
 	bf.prog = &capture.SnapshotProgress{Scope: req.Scope, Table: req.Table.String(), Rows: bf.State.Rows, Estimate: bf.estimate(ctx, ss), Started: bf.started}
+	// The relation chunk rows are decoded by (SELECT * has the same
+	// columns), which also names the columns of the truncate.
+	rows, err := ss.cat.Query(ctx, "SELECT * FROM "+quoteTable(req.Table)+" LIMIT 0")
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return fmt.Errorf("describe %s for its backfill: %w", req.Table, err)
+	}
+	fields := slices.Clone(rows.FieldDescriptions())
+	rows.Close()
+	if bf.rel, err = ss.newRelation(ctx, relationOf(req.Table, fields, ti.pk)); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return err
+	}
 	bfCtx, cancel := context.WithCancel(ctx)
 	bf.cancel = cancel
 	ss.bf = bf
-	ss.src.log.Info("backfill started", "scope", req.Scope, "table", req.Table, "resumed", req.Resume != nil, "rows_so_far", bf.State.Rows, "estimated_rows", bf.prog.Estimate)
+	ss.src.log.Info("backfill started", "scope", req.Scope, "table", req.Table.String(), "resumed", req.Resume != nil, "rows_so_far", bf.State.Rows, "estimated_rows", bf.prog.Estimate)
 	ss.reportProgress(bf.prog)
 	bf.next(bfCtx, ss.src.cfg.Slot, ss.chunkRows())
 	return nil
@@ -192,6 +208,11 @@ func (bf *backfill) read(ctx context.Context, slot string, n int64, spec capture
 			return fmt.Errorf("write the %s watermark of chunk %d of %s: %w", kind, n, bf.Req.Table, err)
 		}
 		return nil
+	}
+	if p, ok := bf.pacer.(capture.Pacer); ok && n > 1 {
+		if err := p.Pace(ctx, bf.Req); err != nil {
+			return err
+		}
 	}
 	if err := mark("low"); err != nil {
 		return err
@@ -378,10 +399,7 @@ func (ss *session) backfillCommitted(ctx context.Context, xid uint32, txn *captu
 // right after txn, the first low watermark's.
 func (ss *session) sendTruncate(ctx context.Context, at *capture.Txn) error {
 	bf := ss.bf
-	tbl := &capture.Table{Schema: bf.Req.Table.Schema, Name: bf.Req.Table.Name}
-	if r := ss.relationOf(bf.Req.Table); r != nil {
-		tbl = r.table
-	}
+	tbl := bf.rel.table
 	txn := &capture.Txn{ID: "snapshot", Pos: at.Pos + 1, Ack: at.Ack, CommitTime: at.CommitTime, Snapshot: true}
 	if err := ss.sink.Begin(ctx, txn); err != nil {
 		return err
@@ -391,16 +409,6 @@ func (ss *session) sendTruncate(ctx context.Context, at *capture.Txn) error {
 	}
 	bf.State.Truncated = true
 	return ss.sink.Commit(ctx, txn)
-}
-
-// relationOf returns the latest relation the stream described for id, if any.
-func (ss *session) relationOf(id capture.TableID) *relation {
-	for _, r := range ss.rels {
-		if r.table.ID() == id {
-			return r
-		}
-	}
-	return nil
 }
 
 // sendChunk passes the chunk, less the rows changes carry, as a snapshot
@@ -416,7 +424,7 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	}
 	bf.EndWindow(func(xid uint64) bool { return res.xip[uint32(xid)] },
 		func(xid uint64) bool { return int32(uint32(xid)-res.xmin) < 0 })
-	if bf.rel == nil && len(res.fields) > 0 {
+	if len(res.fields) > 0 && !describes(bf.rel.table, res.fields) { // the table changed since
 		r, err := ss.newRelation(ctx, relationOf(bf.Req.Table, res.fields, bf.ti.pk))
 		if err != nil {
 			return err
@@ -473,38 +481,81 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	state := bf.Advance(last, res.more, sent)
 	bf.prog.Rows = bf.State.Rows
 	ss.reportProgress(bf.prog)
-	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table, "chunk", bf.chunk, "read", len(res.rows), "sent", sent)
+	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table.String(), "chunk", bf.chunk, "read", len(res.rows), "sent", sent)
 	if now := time.Now(); now.After(bf.nextLog) {
 		bf.nextLog = now.Add(5 * time.Second)
 		ss.src.log.Info("snapshot progress", "scope", bf.prog.Scope, "table", bf.prog.Table, "rows", bf.prog.Rows, "estimated_rows", bf.prog.Estimate, "percent", fmt.Sprintf("%.1f", bf.prog.Percent))
 	}
-	if err := ss.sink.Drain(ctx); err != nil {
-		return fmt.Errorf("backfill %s: %w", bf.Req.Table, err)
-	}
-	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, state, bf.State.Rows); err != nil {
-		return err
-	}
-	bf.hold = txn.Ack
 	if err := <-bf.done; err != nil { // the reader has ended: it wrote the high watermark
 		return err
 	}
 	if bf.Done() {
 		return ss.finishBackfill(ctx)
 	}
+	// The next chunk is read while this one is published; its state is
+	// recorded once it is durable.
+	bf.unrecorded = append(bf.unrecorded, chunkState{ack: txn.Ack, state: state, rows: bf.State.Rows})
 	bfCtx, cancel := context.WithCancel(ctx)
 	bf.cancel()
 	bf.cancel = cancel
 	bf.next(bfCtx, ss.src.cfg.Slot, ss.chunkRows())
+	return ss.recordBackfill(ctx)
+}
+
+// chunkState is the state after a chunk sent, to record once it is durable.
+type chunkState struct {
+	ack   capture.Position
+	state []byte
+	rows  int64
+}
+
+// recordBackfill records the state after the last chunk sent that is
+// durable. A chunk shares its Ack with its high watermark's transaction,
+// which is durable at once, so a chunk counts as durable only once a
+// transaction after it is: the sink reports durable a contiguous prefix.
+func (ss *session) recordBackfill(ctx context.Context) error {
+	bf := ss.bf
+	durable, _ := ss.sink.Durable()
+	n := 0
+	for n < len(bf.unrecorded) && bf.unrecorded[n].ack < durable {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	last := bf.unrecorded[n-1]
+	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, last.state, last.rows); err != nil {
+		return err
+	}
+	bf.hold = last.ack
+	bf.unrecorded = slices.Delete(bf.unrecorded, 0, n)
 	return nil
 }
 
-// finishBackfill records the backfill done and prepares the next snapshot.
+// describes reports whether t has the columns of fields, by name.
+func describes(t *capture.Table, fields []pgconn.FieldDescription) bool {
+	if len(t.Columns) != len(fields) {
+		return false
+	}
+	for i, f := range fields {
+		if t.Columns[i].Name != f.Name {
+			return false
+		}
+	}
+	return true
+}
+
+// finishBackfill records the backfill done, once every chunk is durable,
+// and prepares the next snapshot.
 func (ss *session) finishBackfill(ctx context.Context) error {
 	bf := ss.bf
+	if err := ss.sink.Drain(ctx); err != nil {
+		return fmt.Errorf("finish backfill of %s: %w", bf.Req.Table, err)
+	}
 	if err := ss.snapshotter.SnapshotDone(ctx, bf.Req, bf.State.Rows); err != nil {
 		return err
 	}
-	ss.src.log.Info("snapshot done", "scope", bf.Req.Scope, "table", bf.Req.Table, "rows", bf.State.Rows, "chunks", bf.chunk, "took", time.Since(bf.started).Round(time.Millisecond))
+	ss.src.log.Info("snapshot done", "scope", bf.Req.Scope, "table", bf.Req.Table.String(), "rows", bf.State.Rows, "chunks", bf.chunk, "took", time.Since(bf.started).Round(time.Millisecond))
 	ss.stopBackfill(ctx)
 	ss.src.setStatus(func(st *Status) { st.Snapshot, st.SnapshotsPending = nil, len(ss.toSnapshot) })
 	return ss.prepareSnapshot(ctx)

@@ -205,6 +205,8 @@ SELECT c.relreplident,
 			*problems = append(*problems, fmt.Errorf("table %s has REPLICA IDENTITY NOTHING: updates and deletes on it would fail once it is published; run ALTER TABLE %s REPLICA IDENTITY DEFAULT (with a primary key) or FULL", spec.ID, quoteTable(spec.ID)))
 		case ti.identity == 'd' && len(ti.pk) == 0:
 			*problems = append(*problems, fmt.Errorf("table %s has no primary key and its REPLICA IDENTITY is not FULL: publishing it would make every UPDATE and DELETE on it fail; add a primary key or run ALTER TABLE %s REPLICA IDENTITY FULL", spec.ID, quoteTable(spec.ID)))
+		case ti.identity != 'f' && len(spec.TwoWay) > 0:
+			*problems = append(*problems, fmt.Errorf("table %s is in two-way scope %s, whose conflict detection needs whole old rows, but its REPLICA IDENTITY is not FULL: run ALTER TABLE %s REPLICA IDENTITY FULL", spec.ID, strings.Join(spec.TwoWay, ", "), quoteTable(spec.ID)))
 		}
 		for _, col := range spec.Columns {
 			if !slices.Contains(ti.columns, col) {

@@ -119,11 +119,19 @@ func (ss *session) idle(ctx context.Context) error {
 		}
 		ss.unflushed = false
 	}
+	if err := ss.takeAddedSnapshots(ctx); err != nil {
+		return err
+	}
 	if err := ss.takeDueSnapshot(ctx, 0); err != nil {
 		return err
 	}
 	if err := ss.backfillFailed(); err != nil {
 		return err
+	}
+	if ss.bf != nil {
+		if err := ss.recordBackfill(ctx); err != nil {
+			return err
+		}
 	}
 	if ss.snap != nil && ss.txn == nil && time.Since(ss.lastPing) > 100*time.Millisecond {
 		// A keepalive tells how far the server has sent; an idle server
@@ -135,6 +143,23 @@ func (ss *session) idle(ctx context.Context) error {
 		}
 	}
 	return ss.maybeConfirm(ctx, true)
+}
+
+// takeAddedSnapshots queues the snapshots the sink added while the
+// session runs (capture.SnapshotAdder), between transactions.
+func (ss *session) takeAddedSnapshots(ctx context.Context) error {
+	adder, ok := ss.snapshotter.(capture.SnapshotAdder)
+	if !ok || ss.txn != nil {
+		return nil
+	}
+	select {
+	case <-adder.SnapshotsAdded():
+	default:
+		return nil
+	}
+	ss.toSnapshot = append(ss.toSnapshot, adder.AddedSnapshots()...)
+	ss.src.setStatus(func(st *Status) { st.SnapshotsPending = len(ss.toSnapshot) })
+	return ss.prepareSnapshot(ctx)
 }
 
 // takeDueSnapshot copies the waiting snapshot if the stream has reached
@@ -304,8 +329,11 @@ func (ss *session) apply(ctx context.Context, m pglogrepl.Message) error {
 			if err := ss.backfillFailed(); err != nil {
 				return err
 			}
-			return ss.backfillCommitted(ctx, ss.xid, txn)
+			if err := ss.backfillCommitted(ctx, ss.xid, txn); err != nil {
+				return err
+			}
 		}
+		return ss.takeAddedSnapshots(ctx)
 	}
 	return nil
 }

@@ -46,7 +46,9 @@ func (ss *session) prepareSnapshot(ctx context.Context) error {
 		return nil
 	}
 	req := ss.toSnapshot[0]
-	if ti := ss.tables[req.Table]; ti != nil && len(ti.pk) > 0 {
+	// A copy for one target replaces its rows there in one target
+	// transaction (capture.SnapshotRequest.Target): one transaction here.
+	if ti := ss.tables[req.Table]; ti != nil && len(ti.pk) > 0 && req.Target == "" {
 		ss.toSnapshot = ss.toSnapshot[1:]
 		ss.src.setStatus(func(st *Status) { st.SnapshotsPending = len(ss.toSnapshot) + 1 })
 		return ss.startBackfill(ctx, req, ti)

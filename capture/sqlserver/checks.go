@@ -35,8 +35,36 @@ type tableFacts struct {
 type columnFacts struct {
 	Name       string
 	ID         int
-	Type       string
+	Type       string // the system type's name, without length or precision
+	MaxLength  int    // sys.columns.max_length: bytes, -1 for (max)
+	Precision  int
+	Scale      int
 	KeyOrdinal int // position in the primary key, from 1; 0 when not in it
+}
+
+// typeName is the column's type as published (capture.Column.Type) and
+// as T-SQL writes it: the base name, with the length of character and
+// binary types (in characters for nchar and nvarchar, max for -1), the
+// precision and scale of decimal and numeric, and the fractional second
+// precision of time, datetime2 and datetimeoffset.
+func (c columnFacts) typeName() string {
+	length := func(unit int) string {
+		if c.MaxLength == -1 {
+			return c.Type + "(max)"
+		}
+		return fmt.Sprintf("%s(%d)", c.Type, c.MaxLength/unit)
+	}
+	switch c.Type {
+	case "char", "varchar", "binary", "varbinary":
+		return length(1)
+	case "nchar", "nvarchar":
+		return length(2)
+	case "decimal", "numeric":
+		return fmt.Sprintf("%s(%d,%d)", c.Type, c.Precision, c.Scale)
+	case "time", "datetime2", "datetimeoffset":
+		return fmt.Sprintf("%s(%d)", c.Type, c.Scale)
+	}
+	return c.Type
 }
 
 // checkProblems returns every problem the start-up checks find, each
@@ -83,7 +111,7 @@ func tableOf(f tableFacts) *Table {
 	t := &Table{Table: &capture.Table{Schema: f.Spec.ID.Schema, Name: f.Spec.ID.Name}}
 	var key []columnFacts
 	for _, c := range f.Columns {
-		t.Columns = append(t.Columns, capture.Column{Name: c.Name, Type: c.Type})
+		t.Columns = append(t.Columns, capture.Column{Name: c.Name, Type: c.typeName()})
 		t.ColumnIDs = append(t.ColumnIDs, c.ID)
 		if c.KeyOrdinal > 0 {
 			key = append(key, c)

@@ -67,3 +67,26 @@ func TestTableOf(t *testing.T) {
 		t.Fatalf("tableOf = %+v %+v", tb.Table, tb.ColumnIDs)
 	}
 }
+
+// TestTypeName: the published type names carry lengths (nchar and
+// nvarchar in characters), precision and scale, as T-SQL writes them.
+func TestTypeName(t *testing.T) {
+	for _, tt := range []struct {
+		c    columnFacts
+		want string
+	}{
+		{columnFacts{Type: "int", MaxLength: 4, Precision: 10}, "int"},
+		{columnFacts{Type: "nvarchar", MaxLength: 100}, "nvarchar(50)"},
+		{columnFacts{Type: "nvarchar", MaxLength: -1}, "nvarchar(max)"},
+		{columnFacts{Type: "varbinary", MaxLength: -1}, "varbinary(max)"},
+		{columnFacts{Type: "char", MaxLength: 3}, "char(3)"},
+		{columnFacts{Type: "decimal", MaxLength: 9, Precision: 10, Scale: 2}, "decimal(10,2)"},
+		{columnFacts{Type: "datetime2", MaxLength: 8, Precision: 27, Scale: 7}, "datetime2(7)"},
+		{columnFacts{Type: "time", MaxLength: 3, Precision: 8, Scale: 0}, "time(0)"},
+		{columnFacts{Type: "datetime", MaxLength: 8, Precision: 23, Scale: 3}, "datetime"},
+	} {
+		if got := tt.c.typeName(); got != tt.want {
+			t.Errorf("typeName(%+v) = %q, want %q", tt.c, got, tt.want)
+		}
+	}
+}

@@ -13,11 +13,13 @@
 // change is durable downstream (checkpoint.go); version 0 is a valid
 // checkpoint, not "none".
 //
-// Status: this package is verified against golden T-SQL and against a
-// model of change tracking (model_test.go), not against a real SQL
-// Server. It is not wired into cmd/syncd: the config loader still refuses
-// source "sqlserver" until a TDS fake lets the daemon be tested end to end.
-// live_test.go runs against a real server when SYNCD_TEST_MSSQL_DSN is set.
+// The daemon runs a Server (server.go): each capture session connects,
+// runs the start-up checks and polls with a Source over the connection.
+//
+// Status: this package is verified against golden T-SQL, against a
+// model of change tracking (model_test.go) and, for Conn, against a TDS
+// wire fake (tds_test.go, test/tdsfake), not against a real SQL Server. live_test.go runs against a real server when
+// SYNCD_TEST_MSSQL_DSN is set (make test-sqlserver).
 //
 // Microsoft's documentation of the functions used:
 //   - CHANGETABLE: https://learn.microsoft.com/sql/relational-databases/system-functions/changetable-transact-sql

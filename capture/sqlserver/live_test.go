@@ -5,27 +5,61 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/test/testenv"
 )
 
-// TestLiveSQLServer runs the source against a real SQL Server, when
-// SYNCD_TEST_MSSQL_DSN names a database on one (e.g.
-// sqlserver://sa:pass@localhost:1433?database=syncd_test) whose login may
-// ALTER DATABASE. It enables change tracking and snapshot isolation on
-// that database, makes a table, writes, polls, and checks the replica
-// against the table; it checks that writes tagged with syncd's context are
-// skipped and that a TRUNCATE lifts the minimum valid version above the
-// checkpoint, as the model assumes. No SQL Server can be installed where
-// this package was written: this test has never run.
+// Layer 4 of issue 19 for capture: TestLiveSQLServer runs the source
+// against a real SQL Server, in a database of its own on the server that
+// SYNCD_TEST_MSSQL_DSN names (testenv.MSSQLDatabase; make
+// test-sqlserver). It enables change tracking and snapshot isolation,
+// makes a table, writes, polls, and checks the replica against the table;
+// it checks that writes tagged with syncd's context are skipped and that
+// a TRUNCATE lifts the minimum valid version above the checkpoint, as the
+// model assumes. No SQL Server can be installed where this package was
+// written: this test has NEVER run.
+//
+// Reviewed against Microsoft's documentation of each function it relies
+// on (the links are in doc.go and tsql.go):
+//
+//   - ALTER DATABASE CURRENT SET CHANGE_TRACKING = ON (CHANGE_RETENTION =
+//     1 DAYS, AUTO_CLEANUP = ON) and SET ALLOW_SNAPSHOT_ISOLATION ON:
+//     https://learn.microsoft.com/sql/t-sql/statements/alter-database-transact-sql-set-options
+//     (CURRENT names the connection's database; the DSN names the test's).
+//   - ALTER TABLE … ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED =
+//     ON): https://learn.microsoft.com/sql/relational-databases/track-changes/enable-and-disable-change-tracking-sql-server
+//     The table needs a primary key, which it has.
+//   - CHANGE_TRACKING_CURRENT_VERSION(): NULL when change tracking is off
+//     for the database; else the version of the last committed change.
+//   - CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(…)): the documented
+//     check is last_sync_version < min valid version → changes invalid;
+//     it rises "when the table was enabled for change tracking", after the
+//     cleanup task, and "if the table was truncated". CHANGETABLE's page
+//     adds that a truncate resets the table's change tracking "as if
+//     change tracking has just been enabled on the table", and that the
+//     validation of the last synchronized version "fails if the table has
+//     been truncated": the last check below is that, for a checkpoint
+//     equal to the version current before the TRUNCATE. If it fails, a
+//     TRUNCATE is invisible to that comparison, and the source must
+//     detect it otherwise (model_test.go's truncate assumption is then
+//     wrong).
+//   - CHANGETABLE(CHANGES t, @p1): one row per row changed after @p1,
+//     with SYS_CHANGE_VERSION (the row's last change), SYS_CHANGE_OPERATION
+//     (nchar(1) I/U/D), SYS_CHANGE_COLUMNS (NULL for inserts, deletes and
+//     without column tracking), SYS_CHANGE_CONTEXT (varbinary(128)) and
+//     the primary key columns; last_sync_version must be a bigint value
+//     or variable (a parameter is one), not an expression.
+//   - CHANGE_TRACKING_IS_COLUMN_IN_MASK(column_id, SYS_CHANGE_COLUMNS):
+//     bit; column_id as sys.columns has it (COLUMNPROPERTY's ColumnId).
+//   - WITH CHANGE_TRACKING_CONTEXT (@ctx) before an UPDATE: the context is
+//     varbinary(128); go-mssqldb sends a []byte as varbinary.
+//   - snapshot isolation for one consistent poll ("Obtaining consistent
+//     and correct results" in Work with change tracking).
 func TestLiveSQLServer(t *testing.T) {
-	dsn := os.Getenv("SYNCD_TEST_MSSQL_DSN")
-	if dsn == "" {
-		t.Skip("SYNCD_TEST_MSSQL_DSN is not set")
-	}
+	dsn := testenv.MSSQLDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	conn, err := Connect(dsn)
@@ -40,11 +74,7 @@ func TestLiveSQLServer(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	var on int
-	db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sys.change_tracking_databases WHERE database_id = DB_ID()").Scan(&on)
-	if on == 0 {
-		exec("ALTER DATABASE CURRENT SET CHANGE_TRACKING = ON (CHANGE_RETENTION = 1 DAYS, AUTO_CLEANUP = ON)")
-	}
+	exec("ALTER DATABASE CURRENT SET CHANGE_TRACKING = ON (CHANGE_RETENTION = 1 DAYS, AUTO_CLEANUP = ON)")
 	exec("ALTER DATABASE CURRENT SET ALLOW_SNAPSHOT_ISOLATION ON")
 	name := fmt.Sprintf("syncd_live_%d", time.Now().UnixNano())
 	id := capture.TableID{Schema: "dbo", Name: name}

@@ -22,8 +22,11 @@ import (
 //   - CHANGETABLE(CHANGES t, v) returns one row per key changed after v:
 //     D if the row's last change deleted it, I if the row did not exist at
 //     v, else U with SYS_CHANGE_COLUMNS the union of the columns updated
-//     after v (NULL when an update's columns are unknown); its version is
-//     the row's last change's, its context the last change's;
+//     after v (NULL when an update's columns are unknown, and for a row
+//     deleted and inserted again: "seen as an update to all columns in
+//     the row"); its version is the row's last change's, its context the
+//     last change's
+//     (https://learn.microsoft.com/sql/relational-databases/system-functions/changetable-transact-sql);
 //   - the cleanup task removes history at or before a version c and sets
 //     the minimum valid version to c;
 //   - TRUNCATE TABLE removes the table's history and sets its minimum
@@ -188,6 +191,11 @@ func (p *modelPoll) Changes(_ context.Context, t *Table, since, upTo int64, fn f
 			if after[0].op == 'I' {
 				r.Op = 'I'
 			} else {
+				// The row existed at since: an update, also when it was
+				// deleted and inserted again ("seen as an update to all
+				// columns", CHANGETABLE's documentation; the delete's nil
+				// mask makes it so).
+				r.Op = 'U'
 				var mask uint64
 				known := true
 				for _, c := range after {

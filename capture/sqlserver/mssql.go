@@ -95,7 +95,7 @@ func (c *Conn) columns(ctx context.Context, name string) ([]columnFacts, error) 
 	var out []columnFacts
 	for rows.Next() {
 		var f columnFacts
-		if err := rows.Scan(&f.Name, &f.ID, &f.Type, &f.KeyOrdinal); err != nil {
+		if err := rows.Scan(&f.Name, &f.ID, &f.Type, &f.MaxLength, &f.Precision, &f.Scale, &f.KeyOrdinal); err != nil {
 			return nil, err
 		}
 		out = append(out, f)

@@ -56,3 +56,34 @@ func TestRunPollsBacksOffAndSavesOnStop(t *testing.T) {
 		t.Fatalf("saved %s, want version %d, exact", b, m.version)
 	}
 }
+
+// TestWindowHidesDelete: a row deleted and inserted again on both sides
+// of a poll cut short by MaxVersions is an I relative to the next poll's
+// checkpoint, though the targets still hold the old row; the source
+// passes it as an update with no old image, so that a filtered scope the
+// new row leaves deletes it (found by TestModelSourceToPostgresAndMariaDB).
+func TestWindowHidesDelete(t *testing.T) {
+	ctx := context.Background()
+	a := modelTableOf("a", "x")
+	m := newModel(a)
+	m.upsert(a, capture.Row{int64(1), int64(1)}, nil, nil) // v1
+	rep := newReplica(t, true, a)
+	rep.keep = true
+	_, ss := newTestSession(t, Config{Store: &memStore{}, MaxVersions: 2}, m, rep, a)
+	if _, _, err := ss.poll(ctx); err != nil { // the snapshot at v1
+		t.Fatal(err)
+	}
+	m.upsert(a, capture.Row{int64(2), int64(2)}, nil, nil) // v2
+	m.delete(a, 1)                                         // v3
+	m.upsert(a, capture.Row{int64(1), int64(9)}, nil, nil) // v4
+	for behind := true; behind; {
+		var err error
+		if _, behind, err = ss.poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := rep.changes[len(rep.changes)-1]
+	if last.Op != capture.OpUpdate || last.Before != nil || last.After[0] != int64(1) {
+		t.Fatalf("last change %s %v → %v, want an update of row 1 with no old image", last.Op, last.Before, last.After)
+	}
+}

@@ -306,7 +306,17 @@ func (ss *session) stream(ctx context.Context, p Poll, cur int64) (int, error) {
 	for _, t := range ss.src.tables {
 		err := p.Changes(ctx, t, ss.last, cur, func(r ChangeRow) error {
 			if !ss.exact {
-				r.Changed = nil // relative to a version the sink may lack
+				// The masks and the I of an insert are relative to a
+				// version the targets may not hold exactly: a row
+				// deleted before it and inserted again after it (a poll
+				// cut short by MaxVersions read neither) is an I, though
+				// the targets still hold the old row. An update with no
+				// old image lets a scope whose filter the new row fails
+				// delete it there.
+				r.Changed = nil
+				if r.Op == 'I' {
+					r.Op = 'U'
+				}
 			}
 			ev, ok, err := decode(t, r, ss.src.cfg.SkipContext)
 			if ok {

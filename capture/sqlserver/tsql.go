@@ -143,9 +143,14 @@ const tableFactsSQL = `SELECT CASE WHEN OBJECT_ID(@p1, 'U') IS NULL THEN 0 ELSE 
   COALESCE(HAS_PERMS_BY_NAME(@p1, 'OBJECT', 'SELECT'), 0),
   COALESCE(HAS_PERMS_BY_NAME(@p1, 'OBJECT', 'VIEW CHANGE TRACKING'), 0)`
 
-// columnsSQL lists table @p1's columns in column_id order: name, column_id,
-// type name, and position in the primary key (0 when not in it).
-const columnsSQL = `SELECT c.name, c.column_id, TYPE_NAME(c.user_type_id), COALESCE(ic.key_ordinal, 0)
+// columnsSQL lists table @p1's columns in column_id order: name,
+// column_id, the name of the system type (an alias type's base type; a
+// CLR type's own name, as all have system_type_id 240), max_length (bytes; -1 for max), precision, scale, and position in the
+// primary key (0 when not in it).
+// https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-columns-transact-sql
+const columnsSQL = `SELECT c.name, c.column_id,
+  TYPE_NAME(CASE WHEN c.system_type_id = 240 THEN c.user_type_id ELSE c.system_type_id END),
+  c.max_length, c.precision, c.scale, COALESCE(ic.key_ordinal, 0)
 FROM sys.columns AS c
 LEFT JOIN sys.indexes AS i ON i.object_id = c.object_id AND i.is_primary_key = 1
 LEFT JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id AND ic.column_id = c.column_id

@@ -11,12 +11,14 @@ import (
 )
 
 // convert maps a value go-mssqldb scanned from a column of SQL Server type
-// typ (TYPE_NAME) onto the value types of capture.Event.
+// typ (columnFacts.typeName: "int", "nvarchar(50)", "datetime2(7)")
+// onto the value types of capture.Event.
 func convert(typ string, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
-	switch strings.ToLower(typ) {
+	base, _, _ := strings.Cut(typ, "(")
+	switch strings.ToLower(base) {
 	case "tinyint", "smallint", "int":
 		if n, ok := v.(int64); ok {
 			return int32(n), nil

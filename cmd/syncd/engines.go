@@ -13,9 +13,11 @@ import (
 	"github.com/syncd-dev/syncd/apply"
 	applymysql "github.com/syncd-dev/syncd/apply/mysql"
 	applypg "github.com/syncd-dev/syncd/apply/postgres"
+	applymssql "github.com/syncd-dev/syncd/apply/sqlserver"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/capture/mysql"
 	"github.com/syncd-dev/syncd/capture/postgres"
+	"github.com/syncd-dev/syncd/capture/sqlserver"
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/scopes"
@@ -34,14 +36,19 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 	resnapshot := allScopes(cfg, s.Name, func(sc *scopes.Scope) bool { return sc.Snapshot == scopes.SnapshotWhenNeeded })
 	switch s.Kind {
 	case scopes.KindMySQL:
+		origins, err := originTables(cfg, s.Name)
+		if err != nil {
+			return nil, router.SourceInfo{}, retry.Terminal(err)
+		}
 		src, err := mysql.New(mysql.Config{
-			Name:        s.Name,
-			DSN:         s.DSN,
-			ServerID:    s.ServerID,
-			SignalTable: s.SignalTable,
-			Tables:      tableSpecs(cfg, s.Name),
-			Store:       store,
-			Resnapshot:  resnapshot,
+			Name:         s.Name,
+			DSN:          s.DSN,
+			ServerID:     s.ServerID,
+			SignalTable:  s.SignalTable,
+			Tables:       tableSpecs(cfg, s.Name),
+			OriginTables: origins,
+			Store:        store,
+			Resnapshot:   resnapshot,
 		}, mysql.Options{Logger: log, Metrics: mysql.NewMetrics(reg, s.Name)})
 		if err != nil {
 			return nil, router.SourceInfo{}, retry.Terminal(err)
@@ -61,12 +68,29 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 			return nil, router.SourceInfo{}, err
 		}
 		return pgEngine{src}, router.SourceInfo{Kind: s.Kind, Name: s.Name, DB: src.Database()}, nil
+	case scopes.KindSQLServer:
+		src, err := sqlserver.NewServer(sqlserver.ServerConfig{
+			Config: sqlserver.Config{
+				Name:         s.Name,
+				Store:        store,
+				Resnapshot:   resnapshot,
+				PollInterval: s.PollInterval,
+			},
+			DSN:    s.DSN,
+			Tables: tableSpecs(cfg, s.Name),
+		}, sqlserver.Options{Logger: log})
+		if err != nil {
+			return nil, router.SourceInfo{}, err
+		}
+		src.RegisterMetrics(reg)
+		return mssqlEngine{src}, router.SourceInfo{Kind: s.Kind, Name: s.Name, DB: src.Database()}, nil
 	}
 	return nil, router.SourceInfo{}, retry.Terminal(fmt.Errorf("source %q: capture from %s is not supported yet", s.Name, s.Kind))
 }
 
-// newTarget builds the writer of target t. It opens no connection.
-func newTarget(t *scopes.Target, log hclog.Logger) (apply.Target, error) {
+// newTarget builds the writer of target t, which marks the transactions
+// it applies with origin (capture.SyncdOrigin). It opens no connection.
+func newTarget(t *scopes.Target, origin string, log hclog.Logger) (apply.Target, error) {
 	switch t.Kind {
 	case scopes.KindPostgres:
 		return applypg.New(applypg.Config{
@@ -75,6 +99,7 @@ func newTarget(t *scopes.Target, log hclog.Logger) (apply.Target, error) {
 			ScopeInfoTable: t.ScopeInfoTable,
 			CreateTables:   t.CreateTables,
 			SyncdVersion:   version,
+			Origin:         origin,
 		}, applypg.Options{Logger: log})
 	case scopes.KindMySQL:
 		return applymysql.New(applymysql.Config{
@@ -83,7 +108,16 @@ func newTarget(t *scopes.Target, log hclog.Logger) (apply.Target, error) {
 			ScopeInfoTable: t.ScopeInfoTable,
 			CreateTables:   t.CreateTables,
 			SyncdVersion:   version,
+			Origin:         origin,
 		}, applymysql.Options{Logger: log})
+	case scopes.KindSQLServer:
+		return applymssql.New(applymssql.Config{
+			Name:           t.Name,
+			DSN:            t.DSN,
+			ScopeInfoTable: t.ScopeInfoTable,
+			CreateTables:   t.CreateTables,
+			SyncdVersion:   version,
+		}, applymssql.Options{Logger: log})
 	}
 	return nil, fmt.Errorf("target %q: applying to %s is not supported yet", t.Name, t.Kind)
 }
@@ -108,8 +142,17 @@ func (e mysqlEngine) Health() (any, bool, string) {
 	return st, st.Connected, st.RetentionRisk
 }
 
+// mssqlEngine adds the daemon's health view to a SQL Server source: a
+// checkpoint past half of the change retention is a retention risk.
+type mssqlEngine struct{ *sqlserver.Server }
+
+func (e mssqlEngine) Health() (any, bool, string) {
+	st := e.Status()
+	return st, st.Connected, st.RetentionRisk
+}
+
 // tableSpecs lists the tables source must publish, with the scopes that
-// cover each and the columns they list or filter on.
+// cover each and the columns they list, filter on or map.
 func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 	ix := scopes.NewIndex(cfg.Scopes)
 	var specs []capture.TableSpec
@@ -117,9 +160,15 @@ func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 		spec := capture.TableSpec{ID: id}
 		for _, st := range ix.Lookup(source, id) {
 			spec.Scopes = append(spec.Scopes, st.Scope.Name)
+			if cfg.TwoWay(st.Scope) {
+				spec.TwoWay = append(spec.TwoWay, st.Scope.Name)
+			}
 			spec.Columns = append(spec.Columns, st.Columns...)
 			if st.Where != nil {
 				spec.Columns = append(spec.Columns, st.Where.Columns()...)
+			}
+			if st.Mapping != nil {
+				spec.Columns = append(spec.Columns, st.Mapping.SourceColumns()...)
 			}
 		}
 		slices.Sort(spec.Columns)
@@ -127,6 +176,27 @@ func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 		specs = append(specs, spec)
 	}
 	return specs
+}
+
+// originTables returns the scope_info tables of the MySQL targets that
+// are the same database as source, by target name, for recognising the
+// transactions syncd applied there.
+func originTables(cfg *scopes.Config, source string) (map[capture.TableID]string, error) {
+	var out map[capture.TableID]string
+	for _, t := range cfg.Targets {
+		if t.SameAs != source || t.Kind != scopes.KindMySQL {
+			continue
+		}
+		id, err := applymysql.ScopeInfoTableID(t.DSN, t.ScopeInfoTable)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		if out == nil {
+			out = map[capture.TableID]string{}
+		}
+		out[id] = t.Name
+	}
+	return out, nil
 }
 
 // routeDriverLogs sends the MySQL driver's own messages (it reports

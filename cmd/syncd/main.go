@@ -9,6 +9,7 @@
 //	syncd scopes --config PATH      print the running daemon's scope status
 //	syncd pause --config PATH SCOPE stop applying a scope to its targets
 //	syncd resume --config PATH SCOPE apply it again, from where it stopped
+//	syncd resync --config PATH SCOPE copy a scope to its targets again, repairing them
 //	syncd version                   print the version
 package main
 
@@ -41,6 +42,9 @@ commands:
   pause     --config PATH SCOPE           stop applying SCOPE to its targets; capture and its
                                           stream go on (survives restarts)
   resume    --config PATH SCOPE           apply SCOPE again, catching up from where it stopped
+  resync    --config PATH [--table T] [--target NAME] SCOPE
+                                          copy SCOPE's rows again to its targets (or one table,
+                                          one target), deleting the target rows not in scope
   version                                 print the version
 `
 
@@ -68,6 +72,8 @@ func run(args []string) int {
 		return cmdPause(args[1:])
 	case "resume":
 		return cmdResume(args[1:])
+	case "resync":
+		return cmdResync(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("syncd", version)
 		return 0

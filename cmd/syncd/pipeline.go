@@ -48,8 +48,9 @@ type pipelines struct {
 // not parse) is an error, with every problem listed.
 func (ps *pipelines) build(ctx context.Context, cfg *scopes.Config) (*pipeline, error) {
 	reg := prometheus.NewRegistry()
-	workers, werr := sourceWorkers(ctx, cfg, ps.nc, ps.log, reg, ps.routerMetrics)
-	appliers, aerr := applyWorkers(cfg, ps.nc, ps.ctl, ps.log, ps.applyMetrics)
+	commits := apply.NewCommits()
+	appliers, aerr := applyWorkers(cfg, ps.nc, ps.ctl, commits, ps.log, ps.applyMetrics)
+	workers, werr := sourceWorkers(ctx, cfg, ps.nc, ps.ctl, pace(appliers, commits), ps.log, reg, ps.routerMetrics)
 	if err := errors.Join(werr, aerr); err != nil {
 		return nil, err
 	}

@@ -251,6 +251,9 @@ func (s *sourceReader) planTable(ctx context.Context, td scopes.TableDiff) (tabl
 	if td.TargetChanged {
 		tp.TargetTable = &change{Old: td.Old.Target.String(), New: td.New.Target.String()}
 	}
+	if td.MappingChanged {
+		tp.Mapping = &change{Old: scopes.MappingText(td.Old), New: scopes.MappingText(td.New)}
+	}
 	switch {
 	case td.Added:
 		tp.Action = actionCreate
@@ -271,9 +274,10 @@ func (s *sourceReader) planTable(ctx context.Context, td scopes.TableDiff) (tabl
 	case td.Removed:
 		del, err = s.count(ctx, td.Table, td.Old.Where, nil)
 		tp.Delete = &del
-	case len(td.ColumnsAdded) > 0 || td.TargetChanged:
-		// Rows already at the target lack the new columns, or a new
-		// target table lacks every row: all rows in scope are copied.
+	case len(td.ColumnsAdded) > 0 || td.TargetChanged || td.MappingChanged:
+		// Rows already at the target lack the new columns, a new
+		// target table lacks every row, or the rows were mapped
+		// otherwise: all rows in scope are copied.
 		if backfill, err = s.count(ctx, td.Table, td.New.Where, nil); err != nil {
 			return tp, err
 		}

@@ -72,6 +72,7 @@ type tablePlan struct {
 	ColumnsRemoved []string          `json:"columns_removed,omitempty"`
 	Filter         *change           `json:"filter,omitempty"`
 	TargetTable    *change           `json:"target_table,omitempty"`
+	Mapping        *change           `json:"mapping,omitempty"` // canonical JSON, old and new
 	Backfill       *capture.RowCount `json:"backfill,omitempty"`
 	Delete         *capture.RowCount `json:"delete,omitempty"`
 }
@@ -242,6 +243,10 @@ func renderTable(w io.Writer, tp tablePlan) {
 	}
 	if tp.TargetTable != nil {
 		fmt.Fprintf(w, "        ~ target table: %s  →  %s%s\n", tp.TargetTable.Old, tp.TargetTable.New, counts)
+		counts = ""
+	}
+	if tp.Mapping != nil {
+		fmt.Fprintf(w, "        ~ mapping: %s  →  %s%s\n", orNone(tp.Mapping.Old), orNone(tp.Mapping.New), counts)
 	}
 }
 
@@ -329,4 +334,12 @@ func prefixed(prefix string, items []string) string {
 		b.WriteString(prefix + " " + it)
 	}
 	return b.String()
+}
+
+// orNone returns a mapping's text, or "(none)".
+func orNone(mapping string) string {
+	if mapping == "" {
+		return "(none)"
+	}
+	return mapping
 }

@@ -24,6 +24,7 @@ func TestRenderPlan(t *testing.T) {
 						Backfill: &capture.RowCount{Exact: true}, ColumnsRemoved: []string{"c"}},
 					{Table: "public.c", Action: actionUpdate, TargetTable: &change{Old: "public.c", New: "other.c"}, Backfill: est},
 					{Table: "public.d", Action: actionSnapshot, Backfill: one},
+					{Table: "public.e", Action: actionUpdate, Mapping: &change{Old: "", New: `{"auto":"exact"}`}, Backfill: one},
 				},
 				Targets: []targetPlan{
 					{Target: "old", Action: actionDelete},
@@ -51,6 +52,8 @@ func TestRenderPlan(t *testing.T) {
     ~ table public.c
         ~ target table: public.c  →  other.c   (backfill ≈ 1,234,567 rows)
     ~ table public.d: snapshot still to take   (backfill = 1 row)
+    ~ table public.e
+        ~ mapping: (none)  →  {"auto":"exact"}   (backfill = 1 row)
     - target old (no longer applied; its tables and checkpoint stay)
     ~ target t
         + target columns other.c: x, y (create_tables is off: create it before running)
@@ -60,7 +63,7 @@ func TestRenderPlan(t *testing.T) {
 ~ source app3
     ~ publication p3: + public.x - public.y
 
-Plan: scopes 0 to create, 1 to change, 1 to delete; tables 0 to create, 3 to change, 1 to delete; targets 0 to create, 1 to change, 1 to delete; sources 2 to change.
+Plan: scopes 0 to create, 1 to change, 1 to delete; tables 0 to create, 4 to change, 1 to delete; targets 0 to create, 1 to change, 1 to delete; sources 2 to change.
 `
 	if got := b.String(); got != want {
 		t.Errorf("renderPlan =\n%s\nwant\n%s", got, want)

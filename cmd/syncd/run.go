@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/cmd/syncd/internal/admin"
 	"github.com/syncd-dev/syncd/router"
@@ -131,6 +132,7 @@ func runDaemon(ctx context.Context, cfg *scopes.Config, rl reloadSource, log hcl
 		},
 		Metrics: ps,
 		Pause:   pauseScope(ctl, func() *scopes.Config { return ps.current.Load().cfg }),
+		Resync:  resyncScope(ctl, func() *scopes.Config { return ps.current.Load().cfg }),
 	}, admin.Options{Token: cfg.Admin.Token, Pprof: cfg.Admin.Pprof})
 	if err != nil {
 		return err
@@ -187,10 +189,9 @@ func stopAdmin(ctx context.Context, adm *admin.Server, served <-chan error) erro
 // commits to wait on, and held by gate while its scope is paused. It opens
 // no connection; a target syncd cannot write (its kind, a DSN that does
 // not parse) stops start-up.
-func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, log hclog.Logger, m *apply.Metrics) ([]*apply.Worker, error) {
+func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, commits *apply.Commits, log hclog.Logger, m *apply.Metrics) ([]*apply.Worker, error) {
 	var out []*apply.Worker
 	var problems []error
-	commits := apply.NewCommits()
 	for _, s := range cfg.Scopes {
 		for _, name := range s.Targets {
 			var deps []*scopes.Scope
@@ -200,7 +201,8 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, log hclo
 				}
 			}
 			tlog := log.Named("apply").With("scope", s.Name, "target", name)
-			target, err := newTarget(cfg.Target(name), tlog)
+			t := cfg.Target(name)
+			target, err := newTarget(t, capture.SyncdOrigin(s.Source, s.Name, name), tlog)
 			if err != nil {
 				problems = append(problems, fmt.Errorf("scope %s: %w", s.Name, err))
 				continue
@@ -213,6 +215,8 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, log hclo
 				DependsOn:    deps,
 				Commits:      commits,
 				Gate:         gate,
+				Self:         t.SameAs,
+				TwoWay:       t.SameAs != "" && cfg.TwoWay(s),
 			}, nc, target, tlog, m))
 		}
 	}
@@ -223,7 +227,7 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, log hclo
 // changes nothing on the sources: a source's settings that are bad
 // without asking its server (its DSN) stop start-up here, with every
 // problem listed.
-func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, log hclog.Logger, reg prometheus.Registerer, rm *router.Metrics) ([]*worker, error) {
+func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, ctl *router.Control, pace func(context.Context, string, uint64) error, log hclog.Logger, reg prometheus.Registerer, rm *router.Metrics) ([]*worker, error) {
 	var workers []*worker
 	var problems []error
 	for _, s := range cfg.Sources {
@@ -252,7 +256,7 @@ func sourceWorkers(ctx context.Context, cfg *scopes.Config, nc *router.Conn, log
 			log:    slog,
 			state:  stateStarting,
 			newRouter: func(ctx context.Context) (*router.Router, error) {
-				return router.New(ctx, nc, cfg, info, router.Options{Logger: rlog, Metrics: rm, Streams: router.StreamOptionsFrom(cfg.NATS)})
+				return router.New(ctx, nc, cfg, info, router.Options{Logger: rlog, Metrics: rm, Streams: router.StreamOptionsFrom(cfg.NATS), Resyncs: ctl, Pace: pace})
 			},
 		})
 	}

@@ -69,6 +69,9 @@ func renderScopes(doc scopesDoc, now time.Time) string {
 			if len(a.WaitingFor) > 0 {
 				detail = "waiting for " + strings.Join(a.WaitingFor, ", ")
 			}
+			if a.Conflicts > 0 {
+				detail = strings.TrimSuffix(fmt.Sprintf("%d conflicts; %s", a.Conflicts, detail), "; ")
+			}
 			if pubErr != "" {
 				detail = strings.TrimSuffix(pubErr+"; "+detail, "; ")
 			}

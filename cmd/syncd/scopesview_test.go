@@ -32,6 +32,13 @@ func TestRenderScopes(t *testing.T) {
 			},
 		},
 		{
+			name: "two-way conflicts",
+			doc: `{"nats":{"connected":true},"sources":[],
+				"scopes":[{"name":"ab","source":"a","publishing":{"scope":"ab"},
+					"apply":[{"target":"tb","state":"applying","rows_applied":9,"rows_parked":0,"conflicts":3,"degraded":true}]}]}`,
+			want: []string{"ab     publishing  tb      applying  0.0s  9        0       3 conflicts"},
+		},
+		{
 			name: "no estimate",
 			doc: `{"nats":{"connected":true},"sources":[{"name":"app","kind":"mysql","state":"streaming","status":{
 					"snapshot":{"scope":"items","table":"shop.item","rows":700,"estimated_rows":-1,"percent":0,"started":"` + started + `"}}}],

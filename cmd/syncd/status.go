@@ -87,6 +87,9 @@ type scopeReport struct {
 	// Paused and PausedSince: see syncd pause.
 	Paused      bool       `json:"paused"`
 	PausedSince *time.Time `json:"paused_since,omitempty"`
+	// Resyncs are the scope's resyncs under way (syncd resync); the
+	// copies they make show in Publish.Copies.
+	Resyncs []router.Resync `json:"resyncs,omitempty"`
 }
 
 // scopeStatus returns the /scopes document of pipeline p, with reload,
@@ -108,10 +111,16 @@ func scopeStatus(ctx context.Context, nc *router.Conn, ctl *router.Control, p *p
 		}
 	}
 	var reports []scopeReport
+	resyncs := ctl.Resyncs()
 	for _, s := range p.cfg.Scopes {
 		rep := scopeReport{Name: s.Name, Source: s.Source, Targets: s.Targets, Tables: len(s.Tables), Publish: publishing[s.Name], Apply: []apply.Status{}}
 		if ps, _ := ctl.State(s.Name); ps.Paused {
 			rep.Paused, rep.PausedSince = true, &ps.Since
+		}
+		for _, rs := range resyncs {
+			if rs.Scope == s.Name {
+				rep.Resyncs = append(rep.Resyncs, rs)
+			}
 		}
 		for _, a := range p.appliers {
 			if st := a.Status(); st.Scope == s.Name {

@@ -1,5 +1,4 @@
-# DESIGN.md §3's example, plus the wa_store target its sales_wa scope uses, without
-# its sqlserver source (not implemented yet: testdata/errors/not_implemented.hcl).
+# DESIGN.md §3's example, plus the wa_store target its sales_wa scope uses.
 nats {
   # No url: syncd runs an embedded JetStream server, stored under data_dir and listening
   # on `listen` so that subscribers and `syncd tail` can connect.
@@ -20,6 +19,11 @@ source "postgres" "app" {
 source "mysql" "shop" {
   dsn       = env("SHOP_DSN")
   server_id = 4001
+}
+
+source "sqlserver" "erp" {
+  dsn           = env("ERP_DSN")
+  poll_interval = "250ms"
 }
 
 target "postgres" "replica" {

@@ -36,7 +36,7 @@ func scopeScaling(e *env, pg *testenv.Postgres, bin string, rows, txnRows int) [
 			scopes[i] = fmt.Sprintf("s%d", i+1)
 			fmt.Fprintf(&cfg, "scope %q {\n  source = %q\n  snapshot = \"never\"\n  table \"public.narrow\" {}\n}\n", scopes[i], db)
 		}
-		elapsed := backlogCapture(e, pg, bin, db, cfg.String(), scopes, rows, func() {
+		elapsed, _ := backlogCapture(e, pg, bin, db, cfg.String(), scopes, rows, func() {
 			log.Printf("scopes: %d scope(s), writing %d rows in transactions of %d", n, rows, txnRows)
 			insertNarrow(e, dsn, rows, txnRows)
 		})
@@ -84,7 +84,7 @@ scope "wide" {
   snapshot = "never"
   table "public.wide" {}
 }`, db, dsn, db)
-		elapsed := backlogCapture(e, pg, bin, db, cfg, []string{"wide"}, n, func() {
+		elapsed, _ := backlogCapture(e, pg, bin, db, cfg, []string{"wide"}, n, func() {
 			log.Printf("width: writing %d rows of %s in transactions of %d", n, w.name, txnRows)
 			insertWide(e, dsn, n, txnRows, w.bytes)
 		})
@@ -108,19 +108,7 @@ scope "wide" {
 // insertWide inserts rows 1..rows into wide in transactions of txnRows,
 // each v exactly width bytes of ASCII.
 func insertWide(e *env, dsn string, rows, txnRows, width int) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		e.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for first := 1; first <= rows; first += txnRows {
-		last := min(first+txnRows-1, rows)
-		_, err := conn.Exec(ctx, `INSERT INTO wide SELECT g, rpad(md5(g::text), $3, md5(g::text)) FROM generate_series($1::bigint, $2::bigint) g`, first, last, width)
-		if err != nil {
-			e.Fatal(err)
-		}
-	}
+	insertRange(e, dsn, rows, txnRows, `INSERT INTO wide SELECT g, rpad(md5(g::text), $3, md5(g::text)) FROM generate_series($1::bigint, $2::bigint) g`, width)
 }
 
 // backlogCapture times syncd publishing a backlog into JetStream. A first
@@ -128,8 +116,9 @@ func insertWide(e *env, dsn string, rows, txnRows, width int) {
 // like its database) and is stopped; write then makes the backlog, and a
 // second run is timed from its start until each of scopes' streams holds
 // want messages. Afterwards the slot is dropped, so that it holds no WAL
-// for later runs, and syncd's directory (its streams) removed.
-func backlogCapture(e *env, pg *testenv.Postgres, bin, db, config string, scopes []string, want int, write func()) time.Duration {
+// for later runs, and syncd's directory (its streams) removed. It also
+// returns the CPU seconds syncd used in the second run.
+func backlogCapture(e *env, pg *testenv.Postgres, bin, db, config string, scopes []string, want int, write func()) (time.Duration, float64) {
 	d := testenv.NewSyncd(e, bin, config)
 	d.Start()
 	d.Stop()
@@ -137,12 +126,13 @@ func backlogCapture(e *env, pg *testenv.Postgres, bin, db, config string, scopes
 	d.Start()
 	log.Printf("%s: syncd ready after %v", db, time.Since(d.Started).Round(time.Millisecond))
 	done := waitStreams(e, d, scopes, uint64(want), 15*time.Minute)
+	cpu := d.CPUSeconds()
 	d.Stop()
 	dropSlot(e, pg.DSN(db), "syncd_"+db)
 	if err := os.RemoveAll(d.Dir); err != nil {
 		log.Printf("remove %s: %v", d.Dir, err)
 	}
-	return done.Sub(d.Started)
+	return done.Sub(d.Started), cpu
 }
 
 // waitStreams waits until every scope's stream on syncd's embedded server

@@ -63,6 +63,12 @@ scope "all" {
 }
 
 func insertNarrow(e *env, dsn string, rows, txnRows int) {
+	insertRange(e, dsn, rows, txnRows, `INSERT INTO narrow SELECT g, g % 1000, md5(g::text) FROM generate_series($1::bigint, $2::bigint) g`)
+}
+
+// insertRange runs insert, which inserts the rows $1 to $2 (with extra
+// arguments from $3), for rows 1..rows in transactions of txnRows.
+func insertRange(e *env, dsn string, rows, txnRows int, insert string, extra ...any) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -71,8 +77,7 @@ func insertNarrow(e *env, dsn string, rows, txnRows int) {
 	defer conn.Close(ctx)
 	for first := 1; first <= rows; first += txnRows {
 		last := min(first+txnRows-1, rows)
-		_, err := conn.Exec(ctx, `INSERT INTO narrow SELECT g, g % 1000, md5(g::text) FROM generate_series($1::bigint, $2::bigint) g`, first, last)
-		if err != nil {
+		if _, err := conn.Exec(ctx, insert, append([]any{first, last}, extra...)...); err != nil {
 			e.Fatal(err)
 		}
 	}

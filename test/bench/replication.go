@@ -247,7 +247,8 @@ func (l lagLoad) run(e *env, src *testenv.Postgres, srcDSN, dstDSN string, last 
 		args := append([]string{"-c", "4", "-T", fmt.Sprint(l.seconds), "-n"}, l.args...)
 		bench <- src.Pgbench(ctx, append(args, srcDSN)...)
 	}()
-	lags := probe(e, ctx, srcDSN, dstDSN, *last, time.Duration(l.seconds)*time.Second)
+	end := time.Now().Add(time.Duration(l.seconds) * time.Second)
+	lags := probe(e, ctx, srcDSN, dstDSN, *last, func() bool { return !time.Now().Before(end) })
 	if err := <-bench; err != nil {
 		e.Fatal(err)
 	}
@@ -258,9 +259,9 @@ func (l lagLoad) run(e *env, src *testenv.Postgres, srcDSN, dstDSN string, last 
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// probe commits a row every 20ms for dur, with ids after last, and
-// returns, for each, the time until the target showed it.
-func probe(e *env, ctx context.Context, srcDSN, dstDSN string, last int64, dur time.Duration) []time.Duration {
+// probe commits a row every 20ms until done reports true, with ids after
+// last, and returns, for each, the time until the target showed it.
+func probe(e *env, ctx context.Context, srcDSN, dstDSN string, last int64, done func() bool) []time.Duration {
 	w, err := pgx.Connect(ctx, srcDSN)
 	if err != nil {
 		e.Fatal(err)
@@ -274,13 +275,13 @@ func probe(e *env, ctx context.Context, srcDSN, dstDSN string, last int64, dur t
 	committed := map[int64]time.Time{}
 	var lags []time.Duration
 	next, seen := last+1, last
-	end := time.Now().Add(dur)
 	nextWrite := time.Now()
+	writing := true
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		now := time.Now()
-		if now.Before(end) && !now.Before(nextWrite) {
+		if writing = writing && !done(); writing && !now.Before(nextWrite) {
 			if _, err := w.Exec(ctx, `INSERT INTO probe VALUES ($1)`, next); err != nil {
 				e.Fatal(err)
 			}
@@ -295,7 +296,7 @@ func probe(e *env, ctx context.Context, srcDSN, dstDSN string, last int64, dur t
 				lags = append(lags, at.Sub(committed[seen+1]))
 			}
 		}
-		if !now.Before(end) && seen == next-1 {
+		if !writing && seen == next-1 {
 			return lags
 		}
 		select {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/syncd-dev/syncd/test/testenv"
 )
@@ -153,14 +153,23 @@ func TestPgbenchKilledPacked(t *testing.T) {
   rows_per_message = 100`, 1)
 	r := runPgbenchScope(t, scope, killThrice)
 
-	// The snapshot of pgbench_accounts went out in full messages, of a
-	// snapshot's 1,000 rows.
-	m, err := openStream(t, r.d, "SYNCD_BENCH").GetLastMsgForSubject(context.Background(), "syncd.bench.app.public.pgbench_accounts.r")
+	// The snapshot of pgbench_accounts (100,000 rows) went out in
+	// messages of up to a snapshot's 1,000 rows, not rows_per_message's
+	// 100: about 100 messages, not 1,000 (a few more where a chunk left
+	// out rows that pgbench changed meanwhile, or was sent again after a
+	// kill).
+	subject := "syncd.bench.app.public.pgbench_accounts.r"
+	stream := openStream(t, r.d, "SYNCD_BENCH")
+	info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter(subject))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := m.Header.Get("Syncd-Rows"); n != "1000" || !bytes.HasPrefix(m.Data, []byte("[{")) {
-		t.Errorf("last snapshot message of pgbench_accounts holds %s rows: %.100s...; want 1000, an array", n, m.Data)
+	m, err := stream.GetLastMsgForSubject(context.Background(), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.State.Subjects[subject]; n < 100 || n > 300 || !bytes.HasPrefix(m.Data, []byte("[{")) {
+		t.Errorf("the snapshot of pgbench_accounts went out in %d messages, the last %.100s...; want about 100 arrays", n, m.Data)
 	}
 }
 
@@ -237,60 +246,6 @@ scope "docs" {
 	_, want, _ := checksum(t, r.srcDSN, `SELECT 100000`)
 	if sum != want {
 		t.Fatal("target lost the unchanged body")
-	}
-}
-
-// TestSnapshotResumes kills syncd while it copies a 1,000,000-row table,
-// after a smaller table's copy finished: after a restart the small table
-// is not copied again, and the target ends identical. The target never
-// shows part of the big table: the cut copy stays in the stream without
-// its end, and the target discards it rather than commit it with the
-// transactions after it.
-func TestSnapshotResumes(t *testing.T) {
-	r := newReplication(t, func(r *replication) {
-		r.src.Exec(t, "app",
-			`CREATE TABLE a_small (id int PRIMARY KEY, v text)`,
-			`INSERT INTO a_small SELECT g, md5(g::text) FROM generate_series(1, 1000) g`,
-			`CREATE TABLE b_big (id int PRIMARY KEY, n int, v text)`,
-			`INSERT INTO b_big SELECT g, g % 100, md5(g::text) FROM generate_series(1, 1000000) g`)
-	}, `
-scope "copy" {
-  source  = "app"
-  targets = ["replica"]
-  table "public.a_small" {}
-  table "public.b_big" {}
-}`)
-	r.d.Start()
-	nc := connect(t, r.d)
-	// A snapshot's rows travel up to 1,000 a message: about 200,000 rows.
-	testenv.Eventually(t, 3*time.Minute, 50*time.Millisecond, func() error {
-		n, err := streamCount(t, nc, "copy")
-		if err != nil || n < 200 {
-			return fmt.Errorf("stream holds %d messages (%v)", n, err)
-		}
-		return nil
-	})
-	r.d.Kill()
-	// Written while syncd is down, these come before the new copy.
-	r.src.Exec(t, "app", `UPDATE b_big SET n = -1 WHERE id % 1000 = 0`, `INSERT INTO a_small VALUES (5000, 'after')`)
-	partial := watchCount(t, r.dstDSN, `SELECT count(*) FROM b_big`, 0, 1_000_000)
-	r.d.Start()
-	nc = connect(t, r.d)
-	q := []string{`SELECT * FROM a_small ORDER BY id`, `SELECT * FROM b_big ORDER BY id`}
-	waitIdentical(t, r, 5*time.Minute, q, q)
-	if seen := partial(); len(seen) > 0 {
-		t.Fatalf("the target showed b_big with %v rows: part of a copy", seen)
-	}
-
-	// a_small was copied once: one snapshot truncate for it in the stream.
-	js, _ := nc.JetStream()
-	subject := "syncd.copy.app.public.a_small.t"
-	info, err := js.StreamInfo("SYNCD_COPY", &nats.StreamInfoRequest{SubjectsFilter: subject})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := info.State.Subjects[subject]; n != 1 {
-		t.Fatalf("a_small was snapshotted %d times, want once", n)
 	}
 }
 

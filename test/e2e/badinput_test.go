@@ -59,15 +59,17 @@ scope "s" {
 			want: `syncd\.hcl:9:\d+: error: .*country`,
 		},
 		{
-			name: "target engine not implemented",
+			name: "mapping expression",
 			config: `source "postgres" "app" { dsn = "postgres://x/app" }
-target "sqlserver" "dwh" { dsn = "sqlserver://x" }
 scope "s" {
-  source  = "app"
-  targets = ["dwh"]
-  table "public.t" {}
+  source = "app"
+  table "public.t" {
+    mapping {
+      column "n" { expr = "lower(name) + nosuch(name)" }
+    }
+  }
 }`,
-			want: `syncd\.hcl:2:8: error: Not implemented yet: Applying to sqlserver is not implemented yet`,
+			want: `syncd\.hcl:6:42: error: Invalid expression: The expression of column "n" of table "public.t" in scope "s" is invalid: unknown function nosuch`,
 		},
 	}
 	for _, tt := range tests {
@@ -103,6 +105,11 @@ func TestBadSource(t *testing.T) {
 		{"missing table", good, `CREATE TABLE t (id int PRIMARY KEY)`, `table "public.nope" {}`, `table public\.nope \(scope s\) does not exist`},
 		{"no primary key", good, `CREATE TABLE t (id int)`, `table "public.t" {}`, `table public\.t has no primary key and its REPLICA IDENTITY is not FULL`},
 		{"missing column", good, `CREATE TABLE t (id int PRIMARY KEY)`, `table "public.t" { where = "price IS NULL" }`, `table public\.t has no column "price"`},
+		{"missing mapped column", good, `CREATE TABLE t (id int PRIMARY KEY)`, `table "public.t" {
+    mapping {
+      column "p" { expr = "lower(pricetag)" }
+    }
+  }`, `table public\.t has no column "pricetag"`},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

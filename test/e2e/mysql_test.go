@@ -63,47 +63,69 @@ target "postgres" "pgcopy" {
 // trailing spaces trimmed (MySQL drops them from CHAR values, PostgreSQL
 // pads them), NULL as \N.
 func rowsHash(driver, dsn, query string) (int, string, error) {
+	rows, err := queryRows(driver, dsn, query)
+	if err != nil {
+		return 0, "", err
+	}
+	h := md5.New()
+	for _, row := range rows {
+		for i, v := range row {
+			if i > 0 {
+				h.Write([]byte{'|'})
+			}
+			h.Write([]byte(strings.TrimRight(v, " ")))
+		}
+		h.Write([]byte{'\n'})
+	}
+	return len(rows), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// queryRows returns the rows of query, each value as text (NULL as \N).
+func queryRows(driver, dsn, query string) ([][]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
-		return 0, "", err
+		return nil, err
 	}
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
-		return 0, "", err
+		return nil, err
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return 0, "", err
+		return nil, err
 	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	h := md5.New()
-	n := 0
+	var out [][]string
 	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return 0, "", err
+			return nil, err
 		}
+		row := make([]string, len(cols))
 		for i, v := range vals {
-			if i > 0 {
-				h.Write([]byte{'|'})
+			row[i] = `\N`
+			if v.Valid {
+				row[i] = v.String
 			}
-			if !v.Valid {
-				h.Write([]byte(`\N`))
-				continue
-			}
-			h.Write([]byte(strings.TrimRight(v.String, " ")))
 		}
-		h.Write([]byte{'\n'})
-		n++
+		out = append(out, row)
 	}
-	return n, hex.EncodeToString(h.Sum(nil)), rows.Err()
+	return out, rows.Err()
+}
+
+func joinRows(rows [][]string) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = strings.Join(r, "|")
+	}
+	return out
 }
 
 // target is one of a crossEngine's target databases.

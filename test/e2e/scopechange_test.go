@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +96,7 @@ type changeRig struct {
 	source   string                // the source's name
 	targets  string                // HCL list of targets
 	streamed func() []streamedRow  // the scope's messages
+	reload   bool                  // change by SIGHUP; else by a restart
 }
 
 type streamedRow struct {
@@ -104,7 +106,8 @@ type streamedRow struct {
 }
 
 // runScopeChanges starts syncd with the first step's definition, then, for
-// each next step, restarts it with that definition while a writer moves
+// each next step, reloads (SIGHUP) or restarts it with that definition
+// while a writer moves
 // rows in and out of the filters, and checks that the stream holds, with
 // the step's scope version, no truncate, a backfill of each static row
 // entering (every static row in scope when a column is added) and a
@@ -128,10 +131,18 @@ func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
 	for i, s := range steps[1:] {
 		old, version := steps[i], i+2
 		stop := startWriter(t, rig)
-		rig.d.Stop()
-		configure(s)
 		done := strings.Count(rig.d.Logs(), `snapshot done`)
-		rig.d.Start()
+		if rig.reload {
+			configure(s)
+			if err := rig.d.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			rig.d.Stop()
+			done = strings.Count(rig.d.Logs(), `snapshot done`)
+			configure(s)
+			rig.d.Start()
+		}
 		testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
 			if strings.Count(rig.d.Logs(), `snapshot done`) == done {
 				return fmt.Errorf("%s: the scope change's copy is not done", s.name)
@@ -241,8 +252,8 @@ func streamedRows(t *testing.T, d *testenv.Syncd) func() []streamedRow {
 }
 
 // TestScopeChangePostgres changes a running scope from a PostgreSQL source
-// four times: the filter widened (over rows whose old filter is NULL), then
-// narrowed, a column added, template params changed. Each change sends
+// four times by SIGHUP: the filter widened (over rows whose old filter is
+// NULL), then narrowed, a column added, template params changed. Each change sends
 // only the difference, never a truncate, and the target converges.
 func TestScopeChangePostgres(t *testing.T) {
 	r := newReplication(t, func(r *replication) {
@@ -266,12 +277,13 @@ func TestScopeChangePostgres(t *testing.T) {
 		source:   "app",
 		targets:  `["replica"]`,
 		streamed: streamedRows(t, r.d),
+		reload:   true,
 	}
 	runScopeChanges(t, rig, []scopeStep{initial, widened, narrowed, colAdded, params})
 }
 
 // TestScopeChangeMariaDB widens and narrows a running scope's filter on a
-// MariaDB source, replicated into MariaDB and PostgreSQL.
+// MariaDB source, replicated into MariaDB and PostgreSQL, by restarts.
 func TestScopeChangeMariaDB(t *testing.T) {
 	c := newCrossEngine(t, "shop", func(c *crossEngine) {
 		c.src.Exec(t, "shop", itemDDL, itemRows("(SELECT seq AS g FROM seq_1_to_1000) s"))

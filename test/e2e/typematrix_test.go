@@ -271,7 +271,7 @@ func readMatrix(t *testing.T, dsn, table string) map[int][]sql.NullString {
 		}
 		exprs = append(exprs, fmt.Sprintf(read, "`"+c.name+"`"))
 	}
-	db := openDB(t, "mysql", dsn)
+	db := testenv.OpenDB(t, "mysql", dsn)
 	rows, err := db.Query("SELECT " + strings.Join(exprs, ", ") + " FROM " + table)
 	if err != nil {
 		t.Fatalf("read %s: %v", table, err)
@@ -300,7 +300,7 @@ func readMatrix(t *testing.T, dsn, table string) map[int][]sql.NullString {
 // at PostgreSQL where exactness matters.
 func checkMiddle(t *testing.T, dsn string) {
 	t.Helper()
-	db := openDB(t, "pgx", dsn)
+	db := testenv.OpenDB(t, "pgx", dsn)
 	for _, c := range matrixCols {
 		var typ string
 		err := db.QueryRow(`SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'shop.matrix'::regclass AND attname = $1`, c.name).Scan(&typ)
@@ -335,7 +335,7 @@ var displayWidth = regexp.MustCompile(`^(tinyint|smallint|mediumint|int|bigint)\
 // PostgreSQL types.
 func checkBackTypes(t *testing.T, dsn string) {
 	t.Helper()
-	db := openDB(t, "mysql", dsn)
+	db := testenv.OpenDB(t, "mysql", dsn)
 	for _, c := range matrixCols {
 		var typ string
 		err := db.QueryRow(`SELECT LOWER(COLUMN_TYPE) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'roundtrip' AND TABLE_NAME = 'matrix' AND COLUMN_NAME = ?`, c.name).Scan(&typ)
@@ -373,20 +373,10 @@ func parkedReasons(t *testing.T, d *testenv.Syncd) []string {
 	return out
 }
 
-func openDB(t *testing.T, driver, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func pgCount(t *testing.T, dsn, table string) int {
 	t.Helper()
 	var n int
-	if err := openDB(t, "pgx", dsn).QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+	if err := testenv.OpenDB(t, "pgx", dsn).QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
@@ -394,7 +384,7 @@ func pgCount(t *testing.T, dsn, table string) int {
 
 func waitPGCount(t *testing.T, dsn, table string, want int) {
 	t.Helper()
-	db := openDB(t, "pgx", dsn)
+	db := testenv.OpenDB(t, "pgx", dsn)
 	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
 		var n int
 		if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil || n != want {

@@ -41,6 +41,11 @@ type Probes struct {
 	// returns its new state, served as JSON; an error wrapping
 	// ErrUnknownScope if there is no such scope. Nil: those paths are 404.
 	Pause func(ctx context.Context, name string, pause bool) (any, error)
+	// Resync asks for a resync of the scope name, of the table and to the
+	// target given ("": every one), and returns it, served as JSON; an
+	// error wrapping ErrUnknownScope if the config has no such scope,
+	// table or target. Nil: that path is 404.
+	Resync func(ctx context.Context, name, table, target string) (any, error)
 }
 
 // ErrUnknownScope is what Probes.Pause returns for a scope the config
@@ -104,17 +109,15 @@ func handler(reg *prometheus.Registry, p Probes, opts Options) http.Handler {
 	if p.Pause != nil {
 		for action, pause := range map[string]bool{"pause": true, "resume": false} {
 			guarded.HandleFunc("POST /scopes/{name}/"+action, func(w http.ResponseWriter, r *http.Request) {
-				state, err := p.Pause(r.Context(), r.PathValue("name"), pause)
-				switch {
-				case errors.Is(err, ErrUnknownScope):
-					writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
-				case err != nil:
-					writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-				default:
-					writeJSON(w, http.StatusOK, state)
-				}
+				writeAnswer(w)(p.Pause(r.Context(), r.PathValue("name"), pause))
 			})
 		}
+	}
+	if p.Resync != nil {
+		guarded.HandleFunc("POST /scopes/{name}/resync", func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			writeAnswer(w)(p.Resync(r.Context(), r.PathValue("name"), q.Get("table"), q.Get("target")))
+		})
 	}
 	if opts.Pprof {
 		guarded.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -123,6 +126,21 @@ func handler(reg *prometheus.Registry, p Probes, opts Options) http.Handler {
 	}
 	open.Handle("/", requireToken(opts.Token, guarded))
 	return open
+}
+
+// writeAnswer returns a function that writes an action's answer: 404 for
+// ErrUnknownScope, 500 for other errors, the state otherwise.
+func writeAnswer(w http.ResponseWriter) func(state any, err error) {
+	return func(state any, err error) {
+		switch {
+		case errors.Is(err, ErrUnknownScope):
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		case err != nil:
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(w, http.StatusOK, state)
+		}
+	}
 }
 
 // requireToken passes requests carrying "Authorization: Bearer <token>" to

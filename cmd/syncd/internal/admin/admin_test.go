@@ -22,6 +22,12 @@ func testServer(t *testing.T, opts Options) *httptest.Server {
 			}
 			return map[string]any{"scope": name, "paused": pause}, nil
 		},
+		Resync: func(_ context.Context, name, table, target string) (any, error) {
+			if name != "orders" || table != "" && table != "public.orders" || target != "" && target != "replica" {
+				return nil, fmt.Errorf("resync %s %s %s: %w", name, table, target, ErrUnknownScope)
+			}
+			return map[string]any{"scope": name, "table": table, "target": target}, nil
+		},
 	}, opts))
 	t.Cleanup(srv.Close)
 	return srv
@@ -81,6 +87,10 @@ func TestAdminToken(t *testing.T) {
 		{"pause unknown scope", Options{Token: token}, "POST /scopes/nope/pause", "Bearer " + token, http.StatusNotFound},
 		{"resume unknown scope", Options{}, "POST /scopes/nope/resume", "", http.StatusNotFound},
 		{"pause by GET", Options{}, "GET /scopes/orders/pause", "", http.StatusMethodNotAllowed},
+		{"resync without token", Options{Token: token}, "POST /scopes/orders/resync", "", http.StatusUnauthorized},
+		{"resync right token", Options{Token: token}, "POST /scopes/orders/resync?table=public.orders&target=replica", "Bearer " + token, http.StatusOK},
+		{"resync unknown target", Options{Token: token}, "POST /scopes/orders/resync?target=nope", "Bearer " + token, http.StatusNotFound},
+		{"resync by GET", Options{}, "GET /scopes/orders/resync", "", http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,100 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/router"
+	"github.com/syncd-dev/syncd/scopes"
+)
+
+// apply applies c, row i of d, in tx. In a two-way scope (Config.TwoWay)
+// it first reads the target's row of c's key, and a conflict is
+// recorded (metrics, status, syncd.<scope>._conflict) and settled by the
+// table's policy, which may keep the target's row and skip c.
+func (s *session) apply(ctx context.Context, tx Tx, c *Change, d *router.Delivery, i int) error {
+	w := s.w
+	if !w.cfg.TwoWay {
+		return tx.Apply(ctx, c)
+	}
+	p, ok := tx.(Prober)
+	if !ok {
+		return fmt.Errorf("%w: target %s cannot detect conflicts, which two-way scope %s needs", errFailed, w.cfg.Target, w.cfg.Scope.Name)
+	}
+	env := d.Rows[i]
+	pol := s.policy(capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table})
+	col := ""
+	if pol.Policy == scopes.ConflictNewestColumn {
+		col = pol.Column
+	}
+	probe, err := p.Probe(ctx, c, col)
+	if err != nil {
+		return err
+	}
+	kind := Classify(c, probe)
+	if kind == "" {
+		return tx.Apply(ctx, c)
+	}
+	apply, outcome := Resolve(pol, kind, c, probe, w.cfg.Scope.Source < w.cfg.Self)
+	if err := s.record(ctx, c, d, i, kind, pol.Policy, outcome, probe); err != nil {
+		return err
+	}
+	if !apply {
+		return nil
+	}
+	return tx.Apply(ctx, c)
+}
+
+// policy returns the conflict policy of a source table of the scope.
+func (s *session) policy(id capture.TableID) scopes.Conflicts {
+	sc := s.w.cfg.Scope
+	for _, t := range sc.Tables {
+		if t.ID == id {
+			return scopes.ConflictsOf(sc, t)
+		}
+	}
+	return sc.Conflicts
+}
+
+// record counts a conflict, publishes it on syncd.<scope>._conflict and
+// logs it.
+func (s *session) record(ctx context.Context, c *Change, d *router.Delivery, i int, kind, rule, outcome string, p Probe) error {
+	w := s.w
+	table := c.Table.Target.String()
+	cf := router.Conflict{
+		Scope: w.cfg.Scope.Name, Target: w.cfg.Target, Table: table, Kind: kind, Rule: rule, Outcome: outcome,
+		Base: rawRow(c.Before), Source: rawRow(c.After), TargetRow: p.Row,
+		StreamSeq: d.StreamSeq, Message: d.Data, At: time.Now().UTC(),
+	}
+	if router.IsPack(d.Data) {
+		row, err := json.Marshal(d.Rows[i])
+		if err != nil {
+			return fmt.Errorf("record conflict of row %d of message %d: %w", i, d.StreamSeq, err)
+		}
+		cf.Message, cf.Row = row, i+1
+	}
+	if err := w.conn.PublishConflict(ctx, cf, w.cfg.Streams); err != nil {
+		return err
+	}
+	w.metrics.Conflicts.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target, table, kind).Inc()
+	w.update(func(st *Status) {
+		st.Conflicts++
+		if outcome == Parked {
+			st.Degraded = true
+		}
+	})
+	w.log.Info("conflict", "table", table, "kind", kind, "rule", rule, "outcome", outcome, "stream_seq", d.StreamSeq)
+	return nil
+}
+
+// rawRow returns row as JSON, or nil for none.
+func rawRow(row map[string]json.RawMessage) json.RawMessage {
+	if row == nil {
+		return nil
+	}
+	b, _ := json.Marshal(row)
+	return b
+}

@@ -1,0 +1,142 @@
+package scopes
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/syncd-dev/syncd/capture"
+)
+
+// Conflict policies of two-way scopes (docs/configuration.md, Two-way
+// sync). Each keeps both sides converging once writes stop, provided the
+// two scopes of a pair agree (checkPolicies).
+const (
+	// ConflictSourceWins applies the incoming change over the target's row.
+	ConflictSourceWins = "source_wins"
+	// ConflictTargetWins keeps the target's row.
+	ConflictTargetWins = "target_wins"
+	// ConflictNewestColumn keeps the row whose Column is greater; a tie
+	// goes to the database whose source name sorts first. A delete beats
+	// an update.
+	ConflictNewestColumn = "newest_column"
+	// ConflictPark keeps the target's row and records the conflict for a
+	// person: the sides differ until someone settles it.
+	ConflictPark = "park"
+)
+
+// Conflicts is a conflict policy.
+type Conflicts struct {
+	Policy string // one of the Conflict constants, or "" for none set
+	Column string // ConflictNewestColumn's column
+	// Range is the conflicts attribute's range; zero when unset.
+	Range hcl.Range
+}
+
+// String describes the policy for messages: "source_wins", or
+// "newest_column" on updated_at.
+func (c Conflicts) String() string {
+	if c.Column != "" {
+		return fmt.Sprintf("%q on %s", c.Policy, c.Column)
+	}
+	return fmt.Sprintf("%q", c.Policy)
+}
+
+// conflicts decodes the conflicts and conflict_column attributes of a
+// scope or table block.
+func (l *loader) conflicts(attrs hcl.Attributes) Conflicts {
+	var c Conflicts
+	l.oneOf(attrs, "conflicts", &c.Policy, ConflictSourceWins, ConflictTargetWins, ConflictNewestColumn, ConflictPark)
+	if a := attrs["conflicts"]; a != nil {
+		c.Range = a.Expr.Range()
+	}
+	l.decode(attrs, "conflict_column", &c.Column)
+	switch {
+	case c.Policy == ConflictNewestColumn && c.Column == "":
+		l.errorf(c.Range, "Missing conflict_column",
+			"The newest_column policy compares a column, such as updated_at: set conflict_column.")
+	case c.Policy != ConflictNewestColumn && c.Column != "":
+		l.errorf(attrs["conflict_column"].NameRange, "Unused conflict_column",
+			"The conflict_column is for conflicts = \"newest_column\".")
+	}
+	return c
+}
+
+// ConflictsOf returns the conflict policy of table t of scope s: the
+// table's own, or the scope's.
+func ConflictsOf(s *Scope, t *Table) Conflicts {
+	if t != nil && t.Conflicts.Policy != "" {
+		return t.Conflicts
+	}
+	return s.Conflicts
+}
+
+// checkPolicies checks two-way scopes: each has snapshot = "never" and a
+// conflict policy, and the two scopes of a pair agree on which side wins,
+// table by table (source_wins one way is target_wins the other).
+func (l *loader) checkPolicies(cfg *Config) {
+	for _, s := range cfg.Scopes {
+		if !cfg.TwoWay(s) {
+			continue
+		}
+		if s.Snapshot != SnapshotNever {
+			l.errorf(s.DeclRange, "Two-way scope with a snapshot",
+				"Scope %q syncs both ways, and a snapshot empties each table at the target before copying it, which would lose the rows only the target holds: set snapshot = \"never\" and start from tables that agree (seeding both sides is not implemented yet).", s.Name)
+		}
+		if s.Conflicts.Policy == "" {
+			l.errorf(s.DeclRange, "Two-way scope without a conflict policy",
+				"Scope %q syncs both ways: set conflicts to %q, %q, %q or %q (docs/configuration.md, Two-way sync).",
+				s.Name, ConflictSourceWins, ConflictTargetWins, ConflictNewestColumn, ConflictPark)
+			continue
+		}
+		for _, back := range cfg.Scopes {
+			if back.Name <= s.Name || !cfg.reaches(back, s.Source) || !cfg.reaches(s, back.Source) || back.Conflicts.Policy == "" {
+				continue
+			}
+			for _, t := range s.Tables {
+				bt := tableTo(back, t.ID)
+				if bt == nil {
+					continue
+				}
+				p, q := ConflictsOf(s, t), ConflictsOf(back, bt)
+				if !agree(p.Policy, q.Policy) || p.Column != q.Column {
+					l.errorf(s.DeclRange, "Conflict policies disagree",
+						"Scopes %q and %q sync table %s both ways, with conflicts %s and %s: the sides would not converge. Use the same policy both ways, or source_wins one way and target_wins the other.",
+						s.Name, back.Name, t.ID, p, q)
+				}
+			}
+		}
+	}
+}
+
+// agree reports whether policies p and q of the two scopes of a pair
+// make both sides keep the same row.
+func agree(p, q string) bool {
+	switch p {
+	case ConflictSourceWins:
+		return q == ConflictTargetWins
+	case ConflictTargetWins:
+		return q == ConflictSourceWins
+	}
+	return p == q
+}
+
+// reaches reports whether a target of s is the same database as source.
+func (c *Config) reaches(s *Scope, source string) bool {
+	for _, name := range s.Targets {
+		if t := c.Target(name); t != nil && t.SameAs == source {
+			return true
+		}
+	}
+	return false
+}
+
+// tableTo returns the table of s that writes to id, or nil.
+func tableTo(s *Scope, id capture.TableID) *Table {
+	for _, t := range s.Tables {
+		if t.Target == id {
+			return t
+		}
+	}
+	return nil
+}

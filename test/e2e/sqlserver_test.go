@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncd-dev/syncd/test/tdsfake"
+	"github.com/syncd-dev/syncd/test/testenv"
+)
+
+// TestSQLServerWired runs syncd with a SQL Server source and target that
+// no server answers (none can run here): `syncd validate` accepts the
+// config, `syncd run` builds both engines, keeps retrying them, and
+// /readyz and /scopes report them like any other engine's. What the
+// engines do against a server is tested by their packages' layers
+// (docs/sqlserver.md).
+func TestSQLServerWired(t *testing.T) {
+	dsn := fmt.Sprintf("sqlserver://syncd:secret@127.0.0.1:%d?database=erp", testenv.FreePort(t))
+	d := newDaemon(t, fmt.Sprintf(`
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "100ms"
+}
+target "sqlserver" "dwh" { dsn = %q }
+scope "items" {
+  source  = "erp"
+  targets = ["dwh"]
+  table "dbo.items" {}
+}
+`, dsn, dsn))
+	if code, out := runSyncd(t, "validate", "--config", d.ConfigPath); code != 0 {
+		t.Fatalf("syncd validate exited %d:\n%s", code, out)
+	}
+	d.StartAlive()
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		code, body := getStatus(t, d.AdminURL+"/readyz")
+		for _, want := range []string{`"source/erp"`, `"source_disconnected"`, `"scope/items/target/dwh"`, `"target_unavailable"`, "connection refused"} {
+			if code == 200 || !strings.Contains(body, want) {
+				return fmt.Errorf("/readyz %d %s: want %s", code, body, want)
+			}
+		}
+		return nil
+	})
+	var doc struct {
+		Sources []struct {
+			Name, Kind, State, Error string
+			Status                   struct {
+				Connected bool   `json:"connected"`
+				Database  string `json:"database"`
+			}
+		}
+		Scopes []struct {
+			Name  string
+			Apply []struct{ Target, State string }
+		}
+	}
+	// Between retries a session starts (state streaming) and fails again.
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if err := json.Unmarshal([]byte(get(t, d.AdminURL+"/scopes")), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Sources) != 1 || doc.Sources[0].Kind != "sqlserver" || doc.Sources[0].State != "retrying" ||
+			doc.Sources[0].Status.Connected || doc.Sources[0].Status.Database != "erp" || !strings.Contains(doc.Sources[0].Error, "connection refused") {
+			return fmt.Errorf("/scopes sources = %+v, want erp, sqlserver, retrying, not connected, database erp, connection refused", doc.Sources)
+		}
+		if len(doc.Scopes) != 1 || len(doc.Scopes[0].Apply) != 1 || doc.Scopes[0].Apply[0].Target != "dwh" || doc.Scopes[0].Apply[0].State != "retrying" {
+			return fmt.Errorf("/scopes scopes = %+v, want items applying to dwh, retrying", doc.Scopes)
+		}
+		return nil
+	})
+}
+
+// TestSQLServerBadDSN: a SQL Server DSN that does not parse stops `syncd
+// run` at start, naming the source and the target.
+func TestSQLServerBadDSN(t *testing.T) {
+	d := newDaemon(t, `
+source "sqlserver" "erp" { dsn = "sqlserver://syncd@erp:notaport?database=erp" }
+target "sqlserver" "dwh" { dsn = "sqlserver://syncd@dwh:notaport?database=dwh" }
+scope "items" {
+  source  = "erp"
+  targets = ["dwh"]
+  table "dbo.items" {}
+}
+`)
+	code, out := runSyncd(t, "run", "--config", d.ConfigPath)
+	if code == 0 || !strings.Contains(out, "source erp: parse dsn") || !strings.Contains(out, "parse dsn of target dwh") {
+		t.Errorf("syncd run exited %d:\n%s\nwant a failure naming source erp's and target dwh's DSN", code, out)
+	}
+}
+
+// TestSQLServerSourceOverTDS runs the syncd binary with a SQL Server
+// source on the TDS wire FAKE (test/tdsfake, layer 3: not SQL Server)
+// and a real PostgreSQL target: the daemon passes the start-up checks,
+// copies the table (types, NULLs) through go-mssqldb, NATS and the
+// apply worker into the target, keeps polling, and is ready. The fake
+// answers by statement prefix; the exact T-SQL is pinned by
+// capture/sqlserver's own layer 3 and golden tests.
+func TestSQLServerSourceOverTDS(t *testing.T) {
+	i4, i8, text, bin := tdsfake.Int4, tdsfake.Int8, tdsfake.NVarchar, tdsfake.Varbinary
+	ct := tdsfake.Result{Cols: []tdsfake.Type{i8, text, bin, i4, i4, i4, i4, i4, i4, text, i8, bin}} // no changes
+	f := tdsfake.New(t, map[string]tdsfake.Result{
+		"SELECT DB_NAME(), USER_NAME(),…":               {Cols: []tdsfake.Type{text, text, i4, i4, text, i4}, Rows: [][]any{{"erp", "syncd", int64(1), int64(2), "DAYS", int64(1)}}},
+		"SELECT CASE WHEN OBJECT_ID(@p1, 'U') IS NULL…": {Cols: []tdsfake.Type{i4, i4, i4, i4}, Rows: [][]any{{int64(1), int64(1), int64(1), int64(1)}}},
+		"SELECT c.name, c.column_id,…": {Cols: []tdsfake.Type{text, i4, text, i4, i4, i4, i4}, Rows: [][]any{
+			{"id", int64(1), "int", int64(4), int64(10), int64(0), int64(1)},
+			{"name", int64(2), "nvarchar", int64(100), int64(0), int64(0), int64(0)},
+			{"qty", int64(3), "bigint", int64(8), int64(19), int64(0), int64(0)},
+			{"data", int64(4), "varbinary", int64(16), int64(0), int64(0), int64(0)},
+		}},
+		"SELECT CHANGE_TRACKING_CURRENT_VERSION()…":  {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(7)}}},
+		"SELECT CHANGE_TRACKING_MIN_VALID_VERSION(…": {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(0)}}},
+		"SELECT ct.SYS_CHANGE_VERSION,…":             ct,
+		"SELECT TOP (@p1) [id], [name], [qty], [data] FROM [dbo].[items]…": {Cols: []tdsfake.Type{i4, text, i8, bin}, Rows: [][]any{
+			{int64(1), "один", int64(1) << 40, []byte{0xde, 0xad}},
+			{int64(2), nil, nil, nil},
+		}},
+	})
+	pg := testenv.StartPostgres(t)
+	dst := pg.CreateDB(t, "replica")
+	d := newDaemon(t, fmt.Sprintf(`
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "50ms"
+}
+target "postgres" "replica" {
+  dsn           = %q
+  create_tables = true
+}
+scope "items" {
+  source  = "erp"
+  targets = ["replica"]
+  table "dbo.items" {}
+}
+`, f.DSN(), dst))
+	d.Start()
+	db := testenv.OpenDB(t, "pgx", dst)
+	want := []string{"1|один|1099511627776|dead", "2|∅|∅|∅"}
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		got, err := testenv.Rows(db, `SELECT id, name, qty, encode(data, 'hex') FROM dbo.items ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("replica holds %q, want %q", got, want)
+		}
+		return nil
+	})
+	// It goes on polling: each poll reads the current and minimum valid
+	// versions and the changes since 7.
+	n := len(f.Statements())
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		polls := 0
+		for _, s := range f.Statements()[n:] {
+			if strings.HasPrefix(s, "SELECT ct.SYS_CHANGE_VERSION") {
+				polls++
+			}
+		}
+		if polls < 2 {
+			return fmt.Errorf("%d polls of changes since the copy, want 2", polls)
+		}
+		return nil
+	})
+	var doc struct {
+		Sources []struct {
+			Status struct {
+				Connected bool  `json:"connected"`
+				Version   int64 `json:"version"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(get(t, d.AdminURL+"/scopes")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Sources) != 1 || !doc.Sources[0].Status.Connected || doc.Sources[0].Status.Version != 7 {
+		t.Errorf("/scopes sources = %+v, want connected at version 7", doc.Sources)
+	}
+	metrics := get(t, d.AdminURL+"/metrics")
+	for _, want := range []string{`syncd_source_change_tracking_version{source="erp"} 7`, `syncd_source_confirmed_position{source="erp"} 7`, `syncd_source_change_retention_at_risk{source="erp"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+}
+
+// TestSQLServerChecksStopStart: start-up checks that fail (here, on the
+// TDS wire fake: change tracking off for the table, snapshot isolation
+// not allowed, no VIEW CHANGE TRACKING) stop `syncd run` with every
+// problem and the statement that fixes it.
+func TestSQLServerChecksStopStart(t *testing.T) {
+	i4, text := tdsfake.Int4, tdsfake.NVarchar
+	f := tdsfake.New(t, map[string]tdsfake.Result{
+		"SELECT DB_NAME(), USER_NAME(),…":               {Cols: []tdsfake.Type{text, text, i4, i4, text, i4}, Rows: [][]any{{"erp", "syncd", int64(1), int64(2), "DAYS", int64(0)}}},
+		"SELECT CASE WHEN OBJECT_ID(@p1, 'U') IS NULL…": {Cols: []tdsfake.Type{i4, i4, i4, i4}, Rows: [][]any{{int64(1), int64(0), int64(1), int64(0)}}},
+		"SELECT c.name, c.column_id,…": {Cols: []tdsfake.Type{text, i4, text, i4, i4, i4, i4}, Rows: [][]any{
+			{"id", int64(1), "int", int64(4), int64(10), int64(0), int64(1)},
+		}},
+	})
+	d := newDaemon(t, fmt.Sprintf(`
+source "sqlserver" "erp" { dsn = %q }
+target "sqlserver" "dwh" { dsn = %q }
+scope "items" {
+  source  = "erp"
+  targets = ["dwh"]
+  table "dbo.items" {}
+}
+`, f.DSN(), f.DSN()))
+	code, out := runSyncd(t, "run", "--config", d.ConfigPath)
+	for _, want := range []string{
+		"run ALTER DATABASE [erp] SET ALLOW_SNAPSHOT_ISOLATION ON",
+		"change tracking is off for table dbo.items: run ALTER TABLE [dbo].[items] ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = ON)",
+		"run GRANT VIEW CHANGE TRACKING ON [dbo].[items] TO [syncd]",
+	} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("syncd run exited %d:\n%s\nwant exit 1 and %q", code, out, want)
+		}
+	}
+}
