@@ -46,9 +46,10 @@ import (
 // (snapshot.go) rests on the same property, through binlog_snapshot_position.
 // MySQL gives it with binlog_order_commits = ON, its default.
 //
-// After each chunk is durable the sink records the backfill's state; the
-// session saves no position past the last recorded chunk, so that a
-// restart resumes from the state and replays every change after it.
+// The next chunk is read while the last one is published. Once a chunk
+// is durable the sink records the backfill's state; the session saves no
+// position past the last recorded chunk, so that a restart resumes from
+// the state and replays every change after it.
 
 // defaultChunkRows is how many rows a chunk reads at most.
 const defaultChunkRows = 10000
@@ -69,7 +70,9 @@ type backfill struct {
 	low   bool             // the open transaction carries its low watermark
 	high  bool             // the open transaction carries its high watermark
 	hold  capture.Position // save no position past it: the last chunk recorded
-	txns  uint64           // transactions committed, to number them
+
+	unrecorded []chunkState // chunks sent, not yet known durable
+	txns       uint64       // transactions committed, to number them
 
 	started time.Time
 	nextLog time.Time // when progress is next logged
@@ -447,21 +450,45 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 		bf.nextLog = now.Add(5 * time.Second)
 		ss.src.log.Info("snapshot progress", "scope", bf.prog.Scope, "table", bf.prog.Table, "rows", bf.prog.Rows, "estimated_rows", bf.prog.Estimate, "percent", fmt.Sprintf("%.1f", bf.prog.Percent))
 	}
-	if err := ss.sink.Drain(ctx); err != nil {
-		return fmt.Errorf("backfill %s: %w", bf.Req.Table, err)
-	}
-	ss.unflushed = false
-	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, state, bf.State.Rows); err != nil {
-		return err
-	}
-	bf.hold = txn.Ack
 	if err := bf.reader.Wait(); err != nil { // the reader has ended: it wrote the high watermark
 		return err
 	}
 	if bf.Done() {
 		return ss.finishBackfill(ctx)
 	}
+	// The next chunk is read while this one is published; its state is
+	// recorded once it is durable.
+	bf.unrecorded = append(bf.unrecorded, chunkState{ack: txn.Ack, state: state, rows: bf.State.Rows})
 	ss.nextChunk(ctx)
+	return ss.recordBackfill(ctx)
+}
+
+// chunkState is the state after a chunk sent, to record once it is durable.
+type chunkState struct {
+	ack   capture.Position
+	state []byte
+	rows  int64
+}
+
+// recordBackfill records the state after the last chunk sent that is
+// durable, and saves no position past it from then on. A chunk's Ack is
+// its own (the high watermark's end + 1).
+func (ss *session) recordBackfill(ctx context.Context) error {
+	bf := ss.bf
+	durable, idle := ss.sink.Durable()
+	n := 0
+	for n < len(bf.unrecorded) && (idle || bf.unrecorded[n].ack <= durable) {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	last := bf.unrecorded[n-1]
+	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, last.state, last.rows); err != nil {
+		return err
+	}
+	bf.hold = last.ack
+	bf.unrecorded = slices.Delete(bf.unrecorded, 0, n)
 	return nil
 }
 
@@ -469,6 +496,10 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 // watermarks from the signal table and prepares the next snapshot.
 func (ss *session) finishBackfill(ctx context.Context) error {
 	bf := ss.bf
+	if err := ss.sink.Drain(ctx); err != nil {
+		return fmt.Errorf("finish backfill of %s: %w", bf.Req.Table, err)
+	}
+	ss.unflushed = false
 	if err := ss.snapshotter.SnapshotDone(ctx, bf.Req, bf.State.Rows); err != nil {
 		return err
 	}

@@ -255,8 +255,8 @@ func TestBackfillResume(t *testing.T) {
 	r := start(t, cfg, sink)
 	<-sink.stopped
 	// The progress so far is in the status.
-	if p := r.src.Status().Snapshot; p == nil || p.Rows != 1500 || p.Estimate <= 0 || p.Scope != "items" {
-		t.Errorf("status shows progress %+v, want 1,500 rows of an estimate for scope items", p)
+	if p := r.src.Status().Snapshot; p == nil || p.Rows < 1500 || p.Estimate <= 0 || p.Scope != "items" {
+		t.Errorf("status shows progress %+v, want 1,500 rows or more of an estimate for scope items", p)
 	}
 	r.stop(t)
 	sink.mu.Lock()

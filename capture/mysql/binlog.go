@@ -328,6 +328,11 @@ func (ss *session) idle(ctx context.Context) error {
 	if err := ss.backfillFailed(); err != nil {
 		return err
 	}
+	if ss.bf != nil {
+		if err := ss.recordBackfill(ctx); err != nil {
+			return err
+		}
+	}
 	if silent := time.Since(ss.lastEvent); silent > silenceLimit {
 		return fmt.Errorf("read binlog event: no event or heartbeat for %s: connection lost", silent.Round(time.Second))
 	}
