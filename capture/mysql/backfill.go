@@ -71,8 +71,8 @@ type backfill struct {
 	high  bool             // the open transaction carries its high watermark
 	hold  capture.Position // save no position past it: the last chunk recorded
 
-	unrecorded []chunkState // chunks sent, not yet known durable
-	txns       uint64       // transactions committed, to number them
+	unrecorded capture.ChunkStates // of chunks sent, not yet known durable
+	txns       uint64              // transactions committed, to number them
 
 	started time.Time
 	nextLog time.Time // when progress is next logged
@@ -458,37 +458,23 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 	}
 	// The next chunk is read while this one is published; its state is
 	// recorded once it is durable.
-	bf.unrecorded = append(bf.unrecorded, chunkState{ack: txn.Ack, state: state, rows: bf.State.Rows})
+	bf.unrecorded.Sent(txn.Ack, state, bf.State.Rows)
 	ss.nextChunk(ctx)
 	return ss.recordBackfill(ctx)
 }
 
-// chunkState is the state after a chunk sent, to record once it is durable.
-type chunkState struct {
-	ack   capture.Position
-	state []byte
-	rows  int64
-}
-
 // recordBackfill records the state after the last chunk sent that is
-// durable, and saves no position past it from then on. A chunk's Ack is
-// its own (the high watermark's end + 1).
+// durable, and saves no position past it from then on.
 func (ss *session) recordBackfill(ctx context.Context) error {
 	bf := ss.bf
-	durable, idle := ss.sink.Durable()
-	n := 0
-	for n < len(bf.unrecorded) && (idle || bf.unrecorded[n].ack <= durable) {
-		n++
-	}
-	if n == 0 {
+	ack, state, rows, ok := bf.unrecorded.Durable(ss.sink.Durable())
+	if !ok {
 		return nil
 	}
-	last := bf.unrecorded[n-1]
-	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, last.state, last.rows); err != nil {
+	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, state, rows); err != nil {
 		return err
 	}
-	bf.hold = last.ack
-	bf.unrecorded = slices.Delete(bf.unrecorded, 0, n)
+	bf.hold = ack
 	return nil
 }
 
