@@ -170,6 +170,9 @@ type Source struct {
 	Slot, Publication string
 	// ServerID is the MySQL replica server id syncd reads the binlog as.
 	ServerID uint32
+	// SignalTable is the MySQL table backfills write their watermarks
+	// into, "table" or "database.table"; empty for the default.
+	SignalTable string
 	// PollInterval is how often SQL Server change tracking is polled.
 	PollInterval time.Duration
 	// DeclRange is the block header's range in the config.

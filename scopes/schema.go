@@ -54,7 +54,7 @@ func sourceSchema(kind string) *hcl.BodySchema {
 	case KindPostgres:
 		return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{dsn, {Name: "slot"}, {Name: "publication"}}}
 	case KindMySQL:
-		return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{dsn, {Name: "server_id", Required: true}}}
+		return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{dsn, {Name: "server_id", Required: true}, {Name: "signal_table"}}}
 	case KindSQLServer:
 		return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{dsn, {Name: "poll_interval"}}}
 	}

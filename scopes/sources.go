@@ -12,6 +12,10 @@ import (
 // (slot names allow nothing else; publications follow for symmetry).
 var pgNamePattern = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
+// signalTablePattern is what a MySQL source's signal_table must match:
+// a table, or database.table, that needs no quoting in messages.
+var signalTablePattern = regexp.MustCompile(`^([A-Za-z0-9_$]{1,64}\.)?[A-Za-z0-9_$]{1,64}$`)
+
 // engineKinds are the source and target kinds syncd runs.
 var engineKinds = []string{KindMySQL, KindPostgres, KindSQLServer}
 
@@ -44,6 +48,10 @@ func (l *loader) decodeSource(b *hcl.Block) *Source {
 			} else {
 				s.ServerID = uint32(id)
 			}
+		}
+		if a := attrs["signal_table"]; a != nil && !isNull(a.Expr) && l.decode(attrs, "signal_table", &s.SignalTable) && !signalTablePattern.MatchString(s.SignalTable) {
+			l.errorf(a.Expr.Range(), "Invalid signal_table",
+				"The signal_table %q must be a table name, or database.table, of letters, digits, '_' and '$'.", s.SignalTable)
 		}
 	case KindSQLServer:
 		s.PollInterval = DefaultPollInterval

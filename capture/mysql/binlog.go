@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -82,6 +83,9 @@ type session struct {
 	snapshotter capture.Snapshotter // nil if the sink takes no snapshots
 	toSnapshot  []capture.SnapshotRequest
 	snap        *snapshot // taken, waiting for the stream to reach it
+	bf          *backfill // the chunked backfill running, if any
+	// signalIDs are the binlog's table ids of the signal table.
+	signalIDs map[uint64]bool
 }
 
 // openTxn is the transaction being read.
@@ -105,7 +109,7 @@ type openTxn struct {
 }
 
 func (s *Source) newSession(ctx context.Context, db *sql.DB, srv *server, sink capture.Sink) (*session, error) {
-	ss := &session{src: s, db: db, srv: srv, sink: sink, byID: map[uint64]*tableMap{}, hist: schemaHistory{byMeta: map[string]*tableMap{}}}
+	ss := &session{src: s, db: db, srv: srv, sink: sink, byID: map[uint64]*tableMap{}, hist: schemaHistory{byMeta: map[string]*tableMap{}}, signalIDs: map[uint64]bool{}}
 	var err error
 	if ss.cs, err = loadCharsets(ctx, db); err != nil {
 		return nil, err
@@ -174,6 +178,8 @@ func (ss *session) start(ctx context.Context) error {
 	for id := range ss.srv.tables {
 		published[id] = true
 	}
+	decoded := maps.Clone(published)
+	decoded[ss.src.signalTable()] = true // the watermarks
 	ss.syncer = replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID:                ss.src.cfg.ServerID,
 		Flavor:                  ss.srv.flavor,
@@ -197,7 +203,7 @@ func (ss *session) start(ctx context.Context) error {
 				return err
 			}
 			id := capture.TableID{Schema: string(e.Table.Schema), Name: string(e.Table.Table)}
-			if _, origin := ss.src.cfg.OriginTables[id]; !published[id] && !origin {
+			if _, origin := ss.src.cfg.OriginTables[id]; !decoded[id] && !origin {
 				return nil
 			}
 			return e.DecodeData(pos, data)
@@ -236,6 +242,7 @@ func (ss *session) start(ctx context.Context) error {
 // run reads the binlog until ctx is done or an error.
 func (ss *session) run(ctx context.Context) error {
 	defer func() {
+		ss.stopBackfill()
 		if ss.snap != nil {
 			ss.snap.close()
 		}
@@ -247,6 +254,9 @@ func (ss *session) run(ctx context.Context) error {
 		return err
 	}
 	if err := ss.start(ctx); err != nil {
+		return err
+	}
+	if err := ss.prepareSnapshot(ctx); err != nil { // a backfill starts once the stream has
 		return err
 	}
 	for {
@@ -307,8 +317,19 @@ func (ss *session) idle(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := ss.takeAddedSnapshots(ctx); err != nil {
+		return err
+	}
 	if ss.snap != nil && ss.txn == nil && ss.readPos >= ss.snap.at {
 		if err := ss.takeSnapshot(ctx); err != nil {
+			return err
+		}
+	}
+	if err := ss.backfillFailed(); err != nil {
+		return err
+	}
+	if ss.bf != nil {
+		if err := ss.recordBackfill(ctx); err != nil {
 			return err
 		}
 	}
@@ -475,6 +496,12 @@ func (ss *session) maybeSave(ctx context.Context, force bool) error {
 // force.
 func (ss *session) save(ctx context.Context, force bool) error {
 	durable, idle := ss.sink.Durable()
+	if bf := ss.bf; bf != nil { // a restart resumes the backfill from its last chunk recorded
+		if idle {
+			durable = bf.hold
+		}
+		durable, idle = min(durable, bf.hold), false
+	}
 	if st, ok := ss.queue.pop(durable, idle); ok {
 		ss.toSave = &st
 	}

@@ -117,6 +117,19 @@ func (r *recorder) get() ([]capture.Event, []capture.Txn, []string) {
 	return append([]capture.Event(nil), r.events...), append([]capture.Txn(nil), r.txns...), append([]string(nil), r.calls...)
 }
 
+// waitSnapshotDone waits until a snapshot is recorded done.
+func (r *recorder) waitSnapshotDone(t *testing.T) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if len(r.done) == 0 {
+			return errors.New("snapshot not done")
+		}
+		return nil
+	})
+}
+
 // snapshotRecorder is a recorder that takes snapshots.
 type snapshotRecorder struct{ *recorder }
 

@@ -62,7 +62,7 @@ func (s *Source) provision(ctx context.Context, db *sql.DB, checkReplicas bool) 
 	srv.tls = tlsCfg
 
 	vars := map[string]string{}
-	for _, name := range []string{"log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id", "gtid_mode"} {
+	for _, name := range []string{"log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id", "gtid_mode", "binlog_order_commits"} {
 		var v sql.NullString
 		err := db.QueryRowContext(ctx, "SELECT @@GLOBAL."+name).Scan(&v)
 		var me *mysqlError
@@ -89,6 +89,10 @@ func (s *Source) provision(ctx context.Context, db *sql.DB, checkReplicas bool) 
 	case v != "FULL":
 		problems = append(problems, fmt.Errorf("binlog_row_metadata is %s, syncd needs FULL (column names, keys and charsets in the binlog): set binlog_row_metadata=FULL in my.cnf and run SET GLOBAL binlog_row_metadata = 'FULL'", v))
 	}
+	if v, ok := vars["binlog_order_commits"]; ok && srv.flavor == gomysql.MySQLFlavor && v != "1" && v != "ON" {
+		// MariaDB has no such setting: it always commits in binlog order.
+		problems = append(problems, errors.New("binlog_order_commits is OFF: syncd's chunked snapshots need transactions to become visible in binlog order; run SET GLOBAL binlog_order_commits = ON and set it in my.cnf"))
+	}
 	srv.hasGTID = srv.flavor == gomysql.MariaDBFlavor || vars["gtid_mode"] == "ON"
 
 	serverID, _ := strconv.ParseUint(vars["server_id"], 10, 32)
@@ -114,6 +118,9 @@ func (s *Source) provision(ctx context.Context, db *sql.DB, checkReplicas bool) 
 		return nil, err
 	}
 	srv.tables = tables
+	if err := s.ensureSignalTable(ctx, db, &problems); err != nil {
+		return nil, err
+	}
 	if err := s.checkSaved(ctx, db, srv, &problems); err != nil {
 		return nil, err
 	}

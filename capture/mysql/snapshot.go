@@ -54,12 +54,25 @@ const snapshotChunk = 10000
 // prepareSnapshot opens the snapshot transaction of the next pending
 // snapshot, if any, and reads its binlog position.
 func (ss *session) prepareSnapshot(ctx context.Context) error {
-	if ss.snap != nil || len(ss.toSnapshot) == 0 {
+	if ss.snap != nil || ss.bf != nil || len(ss.toSnapshot) == 0 {
 		return nil
 	}
 	req := ss.toSnapshot[0]
-	if ss.srv.tables[req.Table] == nil {
+	ti := ss.srv.tables[req.Table]
+	if ti == nil {
 		return retry.Terminal(fmt.Errorf("snapshot of %s for scope %s: the table is not published by source %s", req.Table, req.Scope, ss.src.cfg.Name))
+	}
+	cols, err := catalogColumns(ctx, ss.db, req.Table)
+	if err != nil {
+		return err
+	}
+	if backfillable(cols, ti.pk) {
+		if ss.syncer == nil {
+			return nil // its watermarks must come after the stream's start: run starts it then
+		}
+		ss.toSnapshot = ss.toSnapshot[1:]
+		ss.src.setStatus(func(st *Status) { st.SnapshotsPending = len(ss.toSnapshot) + 1 })
+		return ss.startBackfill(ctx, req, ti)
 	}
 	db, err := ss.src.openDB(map[string]string{"time_zone": "'+00:00'"})
 	if err != nil {
@@ -138,6 +151,23 @@ func (ss *session) openSnapshot(ctx context.Context, sn *snapshot) error {
 	}
 	sn.st, sn.at = st, at
 	return nil
+}
+
+// takeAddedSnapshots queues the snapshots the sink added while the
+// session runs (capture.SnapshotAdder), between transactions.
+func (ss *session) takeAddedSnapshots(ctx context.Context) error {
+	adder, ok := ss.snapshotter.(capture.SnapshotAdder)
+	if !ok || ss.txn != nil {
+		return nil
+	}
+	select {
+	case <-adder.SnapshotsAdded():
+	default:
+		return nil
+	}
+	ss.toSnapshot = append(ss.toSnapshot, adder.AddedSnapshots()...)
+	ss.src.setStatus(func(st *Status) { st.SnapshotsPending = len(ss.toSnapshot) })
+	return ss.prepareSnapshot(ctx)
 }
 
 // takeSnapshot copies the waiting snapshot and opens the next.
@@ -288,15 +318,7 @@ func (c *copier) rows(ctx context.Context, op capture.Op, filter func([]any) (st
 // chunkQuery reads the next chunk of rows after the key after (nil: from
 // the start), in key order, with filter (nil: every row).
 func chunkQuery(filter func([]any) (string, []any), t *capture.Table, after []any) (string, []any) {
-	cols := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		cols[i] = quoteIdent(c.Name)
-		if c.Type == "float" {
-			// The text protocol prints FLOAT with 6 significant digits;
-			// as a DOUBLE its text parses back to the exact float32.
-			cols[i] = "CAST(" + cols[i] + " AS DOUBLE)"
-		}
-	}
+	cols := selectList(t)
 	key := make([]string, len(t.Key))
 	marks := make([]string, len(t.Key))
 	for i, k := range t.Key {
@@ -320,6 +342,21 @@ func chunkQuery(filter func([]any) (string, []any), t *capture.Table, after []an
 	}
 	q += fmt.Sprintf(" ORDER BY %s LIMIT %d", strings.Join(key, ", "), snapshotChunk)
 	return q, args
+}
+
+// selectList returns the expressions that select t's columns as the
+// converters read them.
+func selectList(t *capture.Table) []string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = quoteIdent(c.Name)
+		if c.Type == "float" {
+			// The text protocol prints FLOAT with 6 significant digits;
+			// as a DOUBLE its text parses back to the exact float32.
+			cols[i] = "CAST(" + cols[i] + " AS DOUBLE)"
+		}
+	}
+	return cols
 }
 
 func (ss *session) reportProgress(p *capture.SnapshotProgress) {
@@ -347,7 +384,7 @@ type catalogColumn struct {
 	binary                              bool // compared as bytes in key conditions
 }
 
-func catalogColumns(ctx context.Context, conn *sql.Conn, id capture.TableID) ([]catalogColumn, error) {
+func catalogColumns(ctx context.Context, conn queryer, id capture.TableID) ([]catalogColumn, error) {
 	rows, err := conn.QueryContext(ctx, `
 SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, COALESCE(CHARACTER_SET_NAME, ''),
        COALESCE(NUMERIC_SCALE, 0), COALESCE(DATETIME_PRECISION, 0)

@@ -13,9 +13,10 @@ import (
 )
 
 // TestSnapshotHandOff snapshots a table with a filter while rows are
-// inserted concurrently: the snapshot transaction is a truncate plus
-// reads of matching rows only, and every row is either in the copy or a
-// live change after it, never both, never neither.
+// inserted concurrently: the snapshot is a truncate plus reads of
+// matching rows only, in chunks between which live changes go on; every
+// row is in the copy or a live change after the truncate, never
+// neither, and no row is read before its live insert or read twice.
 func TestSnapshotHandOff(t *testing.T) {
 	m := testenv.StartMariaDB(t)
 	dsn := m.CreateDB(t, "shop")
@@ -50,14 +51,7 @@ func TestSnapshotHandOff(t *testing.T) {
 	}}
 	rec := &recorder{snaps: []capture.SnapshotRequest{req}}
 	r := start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t)}, snapshotRecorder{rec})
-	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		if len(rec.done) == 0 {
-			return fmt.Errorf("snapshot not done")
-		}
-		return nil
-	})
+	rec.waitSnapshotDone(t)
 	// Let some live inserts follow the snapshot.
 	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		events, _, _ := rec.get()
@@ -81,10 +75,10 @@ func TestSnapshotHandOff(t *testing.T) {
 	if events[0].Op != capture.OpTruncate || events[0].Scope != "odd" || !events[0].Txn.Snapshot {
 		t.Fatalf("first event %+v, want the snapshot's truncate", events[0])
 	}
-	var snap capture.Txn
+	chunks := 0
 	for _, txn := range txns {
 		if txn.Snapshot {
-			snap = txn
+			chunks++
 		}
 	}
 	seen := map[int32]string{}
@@ -94,18 +88,18 @@ func TestSnapshotHandOff(t *testing.T) {
 		switch {
 		case ev.Op == capture.OpRead:
 			reads++
-			if ev.Scope != "odd" || ev.After[1] != int32(1) || ev.Txn.Pos != snap.Pos {
-				t.Fatalf("read %v scope %q pos %s: want odd rows in the snapshot transaction", ev.After, ev.Scope, ev.Txn.Pos)
+			if ev.Scope != "odd" || ev.After[1] != int32(1) || !ev.Txn.Snapshot {
+				t.Fatalf("read %v scope %q in %+v: want odd rows in snapshot transactions", ev.After, ev.Scope, ev.Txn)
+			}
+			if prev, dup := seen[k]; dup && prev == "r" {
+				t.Fatalf("row %d read twice", k)
 			}
 		case ev.Op == capture.OpInsert:
-			if ev.Txn.Pos <= snap.Pos {
-				t.Fatalf("live insert of %d at %s, before the snapshot at %s", k, ev.Txn.Pos, snap.Pos)
+			if prev, dup := seen[k]; dup {
+				t.Fatalf("live insert of row %d after its %s", k, prev)
 			}
 		default:
 			t.Fatalf("unexpected %c", ev.Op)
-		}
-		if prev, dup := seen[k]; dup {
-			t.Fatalf("row %d read twice (%s, then %c)", k, prev, ev.Op)
 		}
 		seen[k] = ev.Op.String()
 	}
@@ -123,8 +117,8 @@ func TestSnapshotHandOff(t *testing.T) {
 			t.Errorf("row %d is neither in the snapshot nor a live change", k)
 		}
 	}
-	if reads < 12500 || len(rec.done) != 1 {
-		t.Errorf("%d reads, done %v: want at least the 12500 odd preloaded rows, one snapshot done", reads, rec.done)
+	if reads < 12500 || len(rec.done) != 1 || chunks < 3 {
+		t.Errorf("%d reads, done %v, %d snapshot transactions: want at least the 12500 odd preloaded rows, in a truncate and two chunks or more, one snapshot done", reads, rec.done, chunks)
 	}
 	if st := r.src.Status(); st.Snapshot != nil || st.SnapshotsPending != 0 {
 		t.Errorf("status %+v after the snapshot", st)

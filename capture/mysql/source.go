@@ -45,6 +45,12 @@ type Config struct {
 	// purged position is a terminal problem. The daemon sets it when every
 	// scope on the source has snapshot = "when_needed".
 	Resnapshot bool
+	// SignalTable is the table, "table" in the DSN's database or
+	// "database.table", where chunked backfills write their watermarks;
+	// default syncd_signal. Provisioning creates it if missing.
+	SignalTable string
+	// ChunkRows is how many rows a backfill chunk reads; default 10,000.
+	ChunkRows int
 
 	SaveInterval time.Duration // how often to save the durable position; default 1s
 	// RetentionCheck is how often to check that the server still keeps
@@ -126,6 +132,12 @@ func New(cfg Config, o Options) (*Source, error) {
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
+	}
+	if cfg.SignalTable == "" {
+		cfg.SignalTable = defaultSignalTable
+	}
+	if cfg.ChunkRows <= 0 {
+		cfg.ChunkRows = defaultChunkRows
 	}
 	if cfg.IdleFlush <= 0 {
 		cfg.IdleFlush = 2 * time.Millisecond

@@ -343,14 +343,7 @@ func TestPurgedResnapshot(t *testing.T) {
 	req := capture.SnapshotRequest{Scope: "s", Table: capture.TableID{Schema: "shop", Name: "item"}, Truncate: true}
 	rec := &recorder{retake: []capture.SnapshotRequest{req}}
 	r := start(t, cfg, snapshotRecorder{rec})
-	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		if len(rec.done) == 0 {
-			return fmt.Errorf("snapshot not done")
-		}
-		return nil
-	})
+	rec.waitSnapshotDone(t)
 	m.Exec(t, "shop", `INSERT INTO item VALUES (5)`)
 	var got []string
 	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {

@@ -90,6 +90,11 @@ func (ss *session) latestTable(id capture.TableID) *capture.Table {
 
 func (ss *session) tableMap(e *replication.TableMapEvent) error {
 	id := capture.TableID{Schema: string(e.Schema), Name: string(e.Table)}
+	if id == ss.src.signalTable() {
+		ss.signalIDs[e.TableID] = true
+	} else {
+		delete(ss.signalIDs, e.TableID)
+	}
 	ss.originTable(e.TableID, id)
 	if ss.srv.tables[id] == nil {
 		ss.byID[e.TableID] = nil
@@ -114,6 +119,10 @@ func (ss *session) tableMap(e *replication.TableMapEvent) error {
 // sink needs from Begin on), up to bufferRows rows and bufferBytes wait;
 // beyond that the position is looked up ahead in the binlog.
 func (ss *session) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent) error {
+	if ss.signalIDs[e.TableID] {
+		ss.signal(e)
+		return nil
+	}
 	ss.originMark(e)
 	tm := ss.byID[e.TableID]
 	if tm == nil || len(e.Rows) == 0 {
@@ -227,6 +236,11 @@ func (ss *session) emit(ctx context.Context, t *openTxn, tm *tableMap, e *replic
 func (ss *session) change(ctx context.Context, ev *capture.Event) error {
 	ss.unflushed = true
 	ss.counter(ev.Table, ev.Op).Inc()
+	if ss.bf != nil {
+		if err := ss.bf.Touch(ev); err != nil {
+			return err
+		}
+	}
 	return ss.sink.Change(ctx, ev)
 }
 
@@ -285,6 +299,17 @@ func (ss *session) commit(ctx context.Context, h *replication.EventHeader) error
 	ss.queue.push(savePoint{ack: end, st: ss.resumeAt(ss.last), sent: t.ctxn != nil})
 	if ss.skipTo != 0 && end >= ss.skipTo {
 		ss.skipTo = 0 // read past what was published: nothing more to skip
+	}
+	if ss.bf != nil {
+		if err := ss.backfillFailed(); err != nil {
+			return err
+		}
+		if err := ss.backfillCommitted(ctx, end); err != nil {
+			return err
+		}
+	}
+	if err := ss.takeAddedSnapshots(ctx); err != nil {
+		return err
 	}
 	if ss.unflushed && time.Since(ss.lastFlush) > flushEvery {
 		return ss.flush(ctx)

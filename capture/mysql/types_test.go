@@ -81,6 +81,8 @@ func TestTypes(t *testing.T) {
 	id := capture.TableID{Schema: "shop", Name: "types"}
 	rec := &recorder{snaps: []capture.SnapshotRequest{{Scope: "s", Table: id, Truncate: true}}}
 	start(t, Config{DSN: dsn, Tables: tables("shop", "types"), Store: newStore(t)}, snapshotRecorder{rec})
+	// Row 2 after the snapshot, which starts once the stream has.
+	rec.waitSnapshotDone(t)
 	m.Exec(t, "shop", "SET SESSION sql_mode = ''", insert(2))
 	var events []capture.Event
 	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {

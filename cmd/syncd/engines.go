@@ -44,6 +44,7 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 			Name:         s.Name,
 			DSN:          s.DSN,
 			ServerID:     s.ServerID,
+			SignalTable:  s.SignalTable,
 			Tables:       tableSpecs(cfg, s.Name),
 			OriginTables: origins,
 			Store:        store,

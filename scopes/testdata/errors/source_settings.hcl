@@ -28,3 +28,8 @@ scope "null_source" {
   source = null
   table "public.a" {}
 }
+source "mysql" "signal" {
+  dsn          = "mysql://signal"
+  server_id    = 7
+  signal_table = "a.b.c"
+}
