@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -61,8 +60,7 @@ type watermark struct {
 }
 
 // backfill is a running chunked backfill. The session goroutine owns it;
-// the reader goroutine only uses conn, and hands over its results through
-// res and done.
+// the reader's goroutine only uses conn.
 type backfill struct {
 	*capture.Backfill
 	ti    *tableInfo
@@ -76,15 +74,11 @@ type backfill struct {
 	high  bool             // the open transaction carries its high watermark
 	hold  capture.Position // confirm no further: the last chunk recorded
 
-	unrecorded []chunkState // chunks sent, not yet known durable
+	reader *capture.ChunkReader[chunkResult]
+	states capture.ChunkStates // of the chunks sent, until they are durable
 
 	started time.Time
 	nextLog time.Time // when progress is next logged
-
-	res    chan chunkResult // the reader's rows, sent before the high watermark
-	done   chan error       // the reader's end
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
 }
 
 // chunkResult is what the reader read for one chunk.
@@ -115,8 +109,7 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 		hold:    ss.confirmable(),
 		started: time.Now(),
 		nextLog: time.Now().Add(5 * time.Second),
-		res:     make(chan chunkResult, 1),
-		done:    make(chan error, 1),
+		reader:  capture.NewChunkReader[chunkResult](),
 	}
 	bf.prog = &capture.SnapshotProgress{Scope: req.Scope, Table: req.Table.String(), Rows: bf.State.Rows, Estimate: bf.estimate(ctx, ss), Started: bf.started}
 	// The relation chunk rows are decoded by (SELECT * has the same
@@ -132,12 +125,10 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 		conn.Close(context.WithoutCancel(ctx))
 		return err
 	}
-	bfCtx, cancel := context.WithCancel(ctx)
-	bf.cancel = cancel
 	ss.bf = bf
 	ss.src.log.Info("backfill started", "scope", req.Scope, "table", req.Table.String(), "resumed", req.Resume != nil, "rows_so_far", bf.State.Rows, "estimated_rows", bf.prog.Estimate)
 	ss.reportProgress(bf.prog)
-	bf.next(bfCtx, ss.src.cfg.Slot, ss.chunkRows())
+	bf.next(ctx, ss.src.cfg.Slot, ss.chunkRows())
 	return nil
 }
 
@@ -181,27 +172,15 @@ func (bf *backfill) next(ctx context.Context, slot string, limit int) {
 	spec, delay := bf.Next(limit)
 	bf.low, bf.high = false, false
 	n := bf.chunk
-	bf.wg.Add(1)
-	go func() {
-		defer bf.wg.Done()
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				bf.done <- ctx.Err()
-				return
-			}
-		}
-		bf.done <- bf.read(ctx, slot, n, spec, limit)
-	}()
+	bf.reader.Start(ctx, delay, func(ctx context.Context, hand func(chunkResult)) error {
+		return bf.read(ctx, slot, n, spec, limit, hand)
+	})
 }
 
-// read runs on the reader goroutine: low watermark, chunk, high
-// watermark. It sends the chunk on res before writing the high
-// watermark, so the session has it when the watermark arrives.
-func (bf *backfill) read(ctx context.Context, slot string, n int64, spec capture.ChunkSpec, limit int) error {
+// read runs on the reader's goroutine: low watermark, chunk, high
+// watermark. It hands the chunk over before writing the high watermark,
+// so the session has it when the watermark arrives.
+func (bf *backfill) read(ctx context.Context, slot string, n int64, spec capture.ChunkSpec, limit int, hand func(chunkResult)) error {
 	mark := func(kind string) error {
 		b, _ := json.Marshal(watermark{Slot: slot, Run: bf.run, Chunk: n, Mark: kind})
 		if _, err := bf.conn.Exec(ctx, "SELECT pg_logical_emit_message(true, $1, $2)", watermarkPrefix, string(b)); err != nil {
@@ -221,7 +200,7 @@ func (bf *backfill) read(ctx context.Context, slot string, n int64, spec capture
 	if err != nil {
 		return fmt.Errorf("read chunk %d of %s for scope %s: %w", n, bf.Req.Table, bf.Req.Scope, err)
 	}
-	bf.res <- res
+	hand(res)
 	return mark("high")
 }
 
@@ -416,10 +395,8 @@ func (ss *session) sendTruncate(ctx context.Context, at *capture.Txn) error {
 // once it is durable; and starts the next chunk or ends the backfill.
 func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	bf := ss.bf
-	var res chunkResult
-	select {
-	case res = <-bf.res:
-	default:
+	res, ok := bf.reader.Rows()
+	if !ok {
 		return fmt.Errorf("backfill of %s: high watermark of chunk %d without its rows", bf.Req.Table, bf.chunk)
 	}
 	bf.EndWindow(func(xid uint64) bool { return res.xip[uint32(xid)] },
@@ -486,7 +463,7 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 		bf.nextLog = now.Add(5 * time.Second)
 		ss.src.log.Info("snapshot progress", "scope", bf.prog.Scope, "table", bf.prog.Table, "rows", bf.prog.Rows, "estimated_rows", bf.prog.Estimate, "percent", fmt.Sprintf("%.1f", bf.prog.Percent))
 	}
-	if err := <-bf.done; err != nil { // the reader has ended: it wrote the high watermark
+	if err := bf.reader.Wait(); err != nil { // the read has ended: it wrote the high watermark
 		return err
 	}
 	if bf.Done() {
@@ -494,41 +471,23 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	}
 	// The next chunk is read while this one is published; its state is
 	// recorded once it is durable.
-	bf.unrecorded = append(bf.unrecorded, chunkState{ack: txn.Ack, state: state, rows: bf.State.Rows})
-	bfCtx, cancel := context.WithCancel(ctx)
-	bf.cancel()
-	bf.cancel = cancel
-	bf.next(bfCtx, ss.src.cfg.Slot, ss.chunkRows())
+	bf.states.Sent(txn.Ack, state, bf.State.Rows)
+	bf.next(ctx, ss.src.cfg.Slot, ss.chunkRows())
 	return ss.recordBackfill(ctx)
 }
 
-// chunkState is the state after a chunk sent, to record once it is durable.
-type chunkState struct {
-	ack   capture.Position
-	state []byte
-	rows  int64
-}
-
 // recordBackfill records the state after the last chunk sent that is
-// durable. A chunk shares its Ack with its high watermark's transaction,
-// which is durable at once, so a chunk counts as durable only once a
-// transaction after it is: the sink reports durable a contiguous prefix.
+// durable (capture.ChunkStates).
 func (ss *session) recordBackfill(ctx context.Context) error {
 	bf := ss.bf
-	durable, _ := ss.sink.Durable()
-	n := 0
-	for n < len(bf.unrecorded) && bf.unrecorded[n].ack < durable {
-		n++
-	}
-	if n == 0 {
+	ack, state, rows, ok := bf.states.Durable(ss.sink.Durable())
+	if !ok {
 		return nil
 	}
-	last := bf.unrecorded[n-1]
-	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, last.state, last.rows); err != nil {
+	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, state, rows); err != nil {
 		return err
 	}
-	bf.hold = last.ack
-	bf.unrecorded = slices.Delete(bf.unrecorded, 0, n)
+	bf.hold = ack
 	return nil
 }
 
@@ -567,25 +526,15 @@ func (ss *session) stopBackfill(ctx context.Context) {
 	if bf == nil {
 		return
 	}
-	bf.cancel()
-	bf.wg.Wait()
+	bf.reader.Stop()
 	bf.conn.Close(context.WithoutCancel(ctx))
 	ss.bf = nil
 }
 
 // backfillFailed returns the reader's error if it ended with one.
 func (ss *session) backfillFailed() error {
-	bf := ss.bf
-	if bf == nil {
+	if ss.bf == nil {
 		return nil
 	}
-	select {
-	case err := <-bf.done:
-		if err != nil {
-			return err
-		}
-		bf.done <- nil // put it back for sendChunk
-	default:
-	}
-	return nil
+	return ss.bf.reader.Failed()
 }
