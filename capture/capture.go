@@ -352,3 +352,19 @@ func (p *SnapshotProgress) SetPercent() {
 		p.Percent = min(100, 100*float64(p.Rows)/float64(p.Estimate))
 	}
 }
+
+// AddedSnapshots returns the requests sn has added since the source last
+// asked (see SnapshotAdder), without waiting; none if sn adds none. Sources
+// call it between transactions.
+func AddedSnapshots(sn Snapshotter) []SnapshotRequest {
+	adder, ok := sn.(SnapshotAdder)
+	if !ok {
+		return nil
+	}
+	select {
+	case <-adder.SnapshotsAdded():
+		return adder.AddedSnapshots()
+	default:
+		return nil
+	}
+}

@@ -1,5 +1,7 @@
 package capture
 
+import "context"
+
 // ChunkStates holds the states a chunked backfill reached after each
 // chunk it sent (see Snapshotter), until the chunk is durable and the
 // state can be recorded with SnapshotProgressed. It is used by one
@@ -37,4 +39,19 @@ func (c *ChunkStates) Durable(durable Position, idle bool) (ack Position, state 
 	last := c.q[n-1]
 	c.q = append(c.q[:0], c.q[n:]...)
 	return last.ack, last.state, last.rows, true
+}
+
+// Record records with sn the state after the last chunk of req that sink
+// reports durable, if any, and returns its Ack: the source confirms no
+// position past it from then on, so that a restart resumes from the
+// state and replays every change after it.
+func (c *ChunkStates) Record(ctx context.Context, sink Sink, sn Snapshotter, req SnapshotRequest) (ack Position, ok bool, err error) {
+	ack, state, rows, ok := c.Durable(sink.Durable())
+	if !ok {
+		return 0, false, nil
+	}
+	if err := sn.SnapshotProgressed(ctx, req, state, rows); err != nil {
+		return 0, false, err
+	}
+	return ack, true, nil
 }

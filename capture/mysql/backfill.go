@@ -464,18 +464,14 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 }
 
 // recordBackfill records the state after the last chunk sent that is
-// durable, and saves no position past it from then on.
+// durable, and confirms no position past it from then on.
 func (ss *session) recordBackfill(ctx context.Context) error {
 	bf := ss.bf
-	ack, state, rows, ok := bf.unrecorded.Durable(ss.sink.Durable())
-	if !ok {
-		return nil
+	ack, ok, err := bf.unrecorded.Record(ctx, ss.sink, ss.snapshotter, bf.Req)
+	if ok {
+		bf.hold = ack
 	}
-	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, state, rows); err != nil {
-		return err
-	}
-	bf.hold = ack
-	return nil
+	return err
 }
 
 // finishBackfill records the backfill done, removes the source's

@@ -477,18 +477,14 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 }
 
 // recordBackfill records the state after the last chunk sent that is
-// durable (capture.ChunkStates).
+// durable, and confirms no position past it from then on.
 func (ss *session) recordBackfill(ctx context.Context) error {
 	bf := ss.bf
-	ack, state, rows, ok := bf.states.Durable(ss.sink.Durable())
-	if !ok {
-		return nil
+	ack, ok, err := bf.states.Record(ctx, ss.sink, ss.snapshotter, bf.Req)
+	if ok {
+		bf.hold = ack
 	}
-	if err := ss.snapshotter.SnapshotProgressed(ctx, bf.Req, state, rows); err != nil {
-		return err
-	}
-	bf.hold = ack
-	return nil
+	return err
 }
 
 // describes reports whether t has the columns of fields, by name.

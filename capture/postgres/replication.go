@@ -148,16 +148,14 @@ func (ss *session) idle(ctx context.Context) error {
 // takeAddedSnapshots queues the snapshots the sink added while the
 // session runs (capture.SnapshotAdder), between transactions.
 func (ss *session) takeAddedSnapshots(ctx context.Context) error {
-	adder, ok := ss.snapshotter.(capture.SnapshotAdder)
-	if !ok || ss.txn != nil {
+	if ss.txn != nil {
 		return nil
 	}
-	select {
-	case <-adder.SnapshotsAdded():
-	default:
+	added := capture.AddedSnapshots(ss.snapshotter)
+	if len(added) == 0 {
 		return nil
 	}
-	ss.toSnapshot = append(ss.toSnapshot, adder.AddedSnapshots()...)
+	ss.toSnapshot = append(ss.toSnapshot, added...)
 	ss.src.setStatus(func(st *Status) { st.SnapshotsPending = len(ss.toSnapshot) })
 	return ss.prepareSnapshot(ctx)
 }
