@@ -100,6 +100,10 @@ scope "ba" {
 		exec(a, "a", fmt.Sprintf("INSERT INTO t VALUES (%d, 'a%d', %d)", i, i, i))
 		exec(b, "b", fmt.Sprintf("INSERT INTO t VALUES (%d, 'b%d', %d)", 100+i, i, i))
 	}
+	// Each side updates a row the other inserted: wait until it has it,
+	// or the update changes nothing and writes no change.
+	waitRow(t, a, 103)
+	waitRow(t, b, 3)
 	exec(a, "a", "UPDATE t SET n = n + 1 WHERE id = 1", "DELETE FROM t WHERE id = 2", "UPDATE t SET v = 'a-on-b' WHERE id = 103")
 	exec(b, "b", "UPDATE t SET n = n + 1 WHERE id = 101", "DELETE FROM t WHERE id = 102", "UPDATE t SET v = 'b-on-a' WHERE id = 3")
 	// Markers: b's reaches a only after b's capture read everything b
