@@ -158,6 +158,15 @@ func (ss *session) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if ss.srv.saved == nil && ss.snap == nil {
+		// A first start reads from the binlog's end: save that at once,
+		// or a stop before anything is saved would have the next start
+		// begin at a later end, skipping what was written in between.
+		ss.toSave = &st
+		if err := ss.save(ctx, true); err != nil {
+			return err
+		}
+	}
 	if lost := ss.srv.lostFrom; lost != nil && st.position() <= lost.position() {
 		return retry.Terminal(fmt.Errorf("%w; the binlog now starts at %s, not after %s: its positions were reset (RESET MASTER), and messages and target checkpoints from before would hide the new changes; delete the scopes' streams and targets' scope_info rows to start over", ss.srv.lost, st, lost))
 	}

@@ -196,6 +196,32 @@ func TestResume(t *testing.T) {
 	}
 }
 
+// TestFirstStartSavesItsStart: a first start saves where it began
+// reading at once, not at the first save interval or stop, so that a
+// crash right after it (a SIGKILL saves nothing) has the next start read
+// the rows written meanwhile instead of starting at the binlog's new end.
+func TestFirstStartSavesItsStart(t *testing.T) {
+	m := testenv.StartMariaDB(t)
+	dsn := m.CreateDB(t, "shop")
+	m.Exec(t, "shop", `CREATE TABLE item (id int PRIMARY KEY)`)
+	store := newStore(t)
+	cfg := Config{DSN: dsn, Tables: tables("shop", "item"), Store: store, SaveInterval: time.Hour}
+	first := start(t, cfg, &recorder{})
+	if saved, err := store.Load(context.Background(), "shop"); err != nil || saved == nil {
+		t.Fatalf("a started source saved %s (%v), want where it began reading", saved, err)
+	}
+	first.stop(t)
+	m.Exec(t, "shop", `INSERT INTO item VALUES (1)`)
+	second := &recorder{}
+	start(t, cfg, second)
+	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if events, _, _ := second.get(); len(events) != 1 {
+			return fmt.Errorf("the second run read %d changes, want the row written while stopped", len(events))
+		}
+		return nil
+	})
+}
+
 // TestLargeTransaction streams one transaction of 200,000 rows: more
 // than a source holds back, so its commit position is looked up ahead.
 func TestLargeTransaction(t *testing.T) {
