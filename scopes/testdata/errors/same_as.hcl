@@ -30,6 +30,11 @@ scope "ab" {
   targets   = ["tb"]
   conflicts = "source_wins"
   table "public.t" {}
+  table "public.u" {
+    mapping {
+      column "w" { expr = "v" }
+    }
+  }
 }
 scope "ba" {
   source    = "b"
