@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 )
 
@@ -343,6 +345,26 @@ type SnapshotProgress struct {
 	Estimate int64     `json:"estimated_rows"` // the server's estimate; -1 if unknown
 	Percent  float64   `json:"percent"`        // of Estimate, see SetPercent
 	Started  time.Time `json:"started"`
+
+	nextLog time.Time // when Log next logs; zero: 5 s after Started
+}
+
+// progressLogEvery is how often Log logs a copy's progress.
+const progressLogEvery = 5 * time.Second
+
+// Log logs the progress ("snapshot progress") once the copy has run for
+// 5 seconds, and then at most every 5 seconds, so that a long copy shows
+// in the log and a short one does not fill it.
+func (p *SnapshotProgress) Log(log hclog.Logger) {
+	now := time.Now()
+	if p.nextLog.IsZero() {
+		p.nextLog = p.Started.Add(progressLogEvery)
+	}
+	if now.Before(p.nextLog) {
+		return
+	}
+	p.nextLog = now.Add(progressLogEvery)
+	log.Info("snapshot progress", "scope", p.Scope, "table", p.Table, "rows", p.Rows, "estimated_rows", p.Estimate, "percent", fmt.Sprintf("%.1f", p.Percent))
 }
 
 // SetPercent sets Percent from Rows and Estimate, at most 100; it leaves

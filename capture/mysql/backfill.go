@@ -75,7 +75,6 @@ type backfill struct {
 	txns       uint64              // transactions committed, to number them
 
 	started time.Time
-	nextLog time.Time // when progress is next logged
 
 	reader *capture.ChunkReader[chunkResult]
 }
@@ -155,7 +154,6 @@ func (ss *session) openBackfill(ctx context.Context, req capture.SnapshotRequest
 		run:     strconv.FormatInt(time.Now().UnixNano(), 36),
 		hold:    ss.last.position(),
 		started: time.Now(),
-		nextLog: time.Now().Add(5 * time.Second),
 		reader:  capture.NewChunkReader[chunkResult](),
 	}
 	bf.prog = &capture.SnapshotProgress{Scope: req.Scope, Table: req.Table.String(), Rows: bf.State.Rows, Estimate: estimate(ctx, conn, req.Table), Started: bf.started}
@@ -446,10 +444,7 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 	bf.prog.Rows = bf.State.Rows
 	ss.reportProgress(bf.prog)
 	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table, "chunk", bf.chunk, "read", len(res.rows), "sent", sent)
-	if now := time.Now(); now.After(bf.nextLog) {
-		bf.nextLog = now.Add(5 * time.Second)
-		ss.src.log.Info("snapshot progress", "scope", bf.prog.Scope, "table", bf.prog.Table, "rows", bf.prog.Rows, "estimated_rows", bf.prog.Estimate, "percent", fmt.Sprintf("%.1f", bf.prog.Percent))
-	}
+	bf.prog.Log(ss.src.log)
 	if err := bf.reader.Wait(); err != nil { // the reader has ended: it wrote the high watermark
 		return err
 	}

@@ -253,7 +253,6 @@ func (c *copier) rows(ctx context.Context, op capture.Op, filter func([]any) (st
 		dest[i] = &raw[i]
 	}
 	var after []any // key of the last row read
-	nextLog := time.Now().Add(5 * time.Second)
 	for {
 		query, args := chunkQuery(filter, table, after)
 		rows, err := c.sn.conn.QueryContext(ctx, query, args...)
@@ -296,10 +295,7 @@ func (c *copier) rows(ctx context.Context, op capture.Op, filter func([]any) (st
 			prog := c.prog
 			if prog.Rows++; prog.Rows%1000 == 0 {
 				ss.reportProgress(prog)
-				if now := time.Now(); now.After(nextLog) {
-					nextLog = now.Add(5 * time.Second)
-					ss.src.log.Info("snapshot progress", "scope", prog.Scope, "table", prog.Table, "rows", prog.Rows, "estimated_rows", prog.Estimate, "percent", fmt.Sprintf("%.1f", prog.Percent))
-				}
+				prog.Log(ss.src.log)
 			}
 		}
 		err = rows.Err()

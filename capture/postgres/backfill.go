@@ -78,7 +78,6 @@ type backfill struct {
 	states capture.ChunkStates // of the chunks sent, until they are durable
 
 	started time.Time
-	nextLog time.Time // when progress is next logged
 }
 
 // chunkResult is what the reader read for one chunk.
@@ -108,7 +107,6 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 		run:     strconv.FormatInt(time.Now().UnixNano(), 36),
 		hold:    ss.confirmable(),
 		started: time.Now(),
-		nextLog: time.Now().Add(5 * time.Second),
 		reader:  capture.NewChunkReader[chunkResult](),
 	}
 	bf.prog = &capture.SnapshotProgress{Scope: req.Scope, Table: req.Table.String(), Rows: bf.State.Rows, Estimate: bf.estimate(ctx, ss), Started: bf.started}
@@ -459,10 +457,7 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	bf.prog.Rows = bf.State.Rows
 	ss.reportProgress(bf.prog)
 	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table.String(), "chunk", bf.chunk, "read", len(res.rows), "sent", sent)
-	if now := time.Now(); now.After(bf.nextLog) {
-		bf.nextLog = now.Add(5 * time.Second)
-		ss.src.log.Info("snapshot progress", "scope", bf.prog.Scope, "table", bf.prog.Table, "rows", bf.prog.Rows, "estimated_rows", bf.prog.Estimate, "percent", fmt.Sprintf("%.1f", bf.prog.Percent))
-	}
+	bf.prog.Log(ss.src.log)
 	if err := bf.reader.Wait(); err != nil { // the read has ended: it wrote the high watermark
 		return err
 	}

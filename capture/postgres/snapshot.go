@@ -166,7 +166,6 @@ func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn,
 			return err
 		}
 	}
-	nextLog := time.Now().Add(5 * time.Second)
 	for rows.Next() {
 		for i, v := range rows.RawValues() {
 			if v == nil {
@@ -189,10 +188,7 @@ func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn,
 			if err := ss.maybeConfirm(ctx, false); err != nil { // keeps the walsender's timeout at bay
 				return err
 			}
-			if now := time.Now(); now.After(nextLog) {
-				nextLog = now.Add(5 * time.Second)
-				ss.src.log.Info("snapshot progress", "scope", prog.Scope, "table", prog.Table, "rows", prog.Rows, "estimated_rows", prog.Estimate, "percent", fmt.Sprintf("%.1f", prog.Percent))
-			}
+			prog.Log(ss.src.log)
 		}
 	}
 	if err := rows.Err(); err != nil {
