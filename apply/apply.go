@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/checkpoint"
@@ -41,6 +42,15 @@ type Change struct {
 	// resync): its truncate must not lock the table's readers out, since
 	// the target is in use, so it deletes the rows instead.
 	Resync bool
+	// Committed, set in a two-way scope's tables under newer_wins, is
+	// when the change committed at the database it was first written
+	// to (the envelope's source.commit_ts). A target that keeps commit
+	// times records it as the commit time of the rows it writes
+	// (PostgreSQL: the transaction's replication origin timestamp), so
+	// that a later conflict compares the times the rows were first
+	// written, wherever they were applied since; and Prober compares it
+	// with the row's.
+	Committed time.Time
 }
 
 // DeleteKey returns the value of key column name of a delete: Key's, or

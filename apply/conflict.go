@@ -32,7 +32,10 @@ type Prober interface {
 	// Probe applies what the transaction has queued, then reads the
 	// target's row of c's key: the new key of an insert, the old key of
 	// an update or delete. column, if not "", is compared with c's new
-	// value of it (scopes.ConflictNewestColumn). An error ends the
+	// value of it (scopes.ConflictNewestColumn); else, if c.Committed is
+	// set (scopes.ConflictNewerWins), the commit time of the row's last
+	// change is compared with it, a row without one being older. An
+	// error ends the
 	// transaction, as Apply's do.
 	Probe(ctx context.Context, c *Change, column string) (Probe, error)
 }
@@ -63,7 +66,9 @@ type Probe struct {
 	// row on the columns the change writes (false for a delete).
 	Base, New bool
 	// Newer compares the change's value of the policy's column with the
-	// row's: 1 greater, -1 less, 0 equal or either NULL.
+	// row's: 1 greater, -1 less, 0 equal or either NULL; under
+	// newer_wins, the change's commit time with that of the row's last
+	// change the same way.
 	Newer int
 	Row   json.RawMessage // the row, as JSON, for the record
 }
@@ -97,12 +102,13 @@ func Classify(c *Change, p Probe) string {
 
 // Resolve settles a conflict of kind met by c under policy pol, and
 // reports whether to apply c. sourceFirst says whether c's source wins
-// ties (newest_column): its name sorts before that of the target's
+// ties (newest_column, newer_wins): its name sorts before that of the target's
 // database, the same order on both sides of a pair.
 //
 // The rules keep both sides of a pair converging once writes stop, when
 // their scopes' policies agree (scopes.checkPolicies): source_wins one
-// way is target_wins the other; newest_column keeps the greater value,
+// way is target_wins the other; newest_column keeps the greater value
+// and newer_wins the later commit,
 // the tie to the same database on both sides, and a delete beats an
 // update; park keeps each side's row, for a person to settle.
 func Resolve(pol scopes.Conflicts, kind string, c *Change, p Probe, sourceFirst bool) (apply bool, outcome string) {
@@ -112,7 +118,7 @@ func Resolve(pol scopes.Conflicts, kind string, c *Change, p Probe, sourceFirst 
 			return false, TargetKept // the change lacks values to insert the row with
 		}
 		return true, SourceApplied
-	case scopes.ConflictNewestColumn:
+	case scopes.ConflictNewestColumn, scopes.ConflictNewerWins:
 		switch kind {
 		case UpdateMissing:
 			return false, TargetKept // deleted at the target: a delete beats an update

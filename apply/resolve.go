@@ -27,8 +27,11 @@ func (s *session) apply(ctx context.Context, tx Tx, c *Change, d *router.Deliver
 	env := d.Rows[i]
 	pol := s.policy(capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table})
 	col := ""
-	if pol.Policy == scopes.ConflictNewestColumn {
+	switch pol.Policy {
+	case scopes.ConflictNewestColumn:
 		col = pol.Column
+	case scopes.ConflictNewerWins:
+		c.Committed = env.Source.CommitTS
 	}
 	probe, err := p.Probe(ctx, c, col)
 	if err != nil {

@@ -20,6 +20,13 @@ const (
 	// goes to the database whose source name sorts first. A delete beats
 	// an update.
 	ConflictNewestColumn = "newest_column"
+	// ConflictNewerWins keeps the row whose last change committed later
+	// at its source (the source commit time in the envelope against the
+	// commit time PostgreSQL's track_commit_timestamp keeps of the
+	// target row's last change); a tie goes to the database whose source
+	// name sorts first. A delete beats an update. PostgreSQL only: MySQL
+	// and MariaDB keep no commit time per row.
+	ConflictNewerWins = "newer_wins"
 	// ConflictPark keeps the target's row and records the conflict for a
 	// person: the sides differ until someone settles it.
 	ConflictPark = "park"
@@ -46,7 +53,7 @@ func (c Conflicts) String() string {
 // scope or table block.
 func (l *loader) conflicts(attrs hcl.Attributes) Conflicts {
 	var c Conflicts
-	l.oneOf(attrs, "conflicts", &c.Policy, ConflictSourceWins, ConflictTargetWins, ConflictNewestColumn, ConflictPark)
+	l.oneOf(attrs, "conflicts", &c.Policy, ConflictSourceWins, ConflictTargetWins, ConflictNewerWins, ConflictNewestColumn, ConflictPark)
 	if a := attrs["conflicts"]; a != nil {
 		c.Range = a.Expr.Range()
 	}
@@ -91,10 +98,11 @@ func (l *loader) checkPolicies(cfg *Config) {
 		}
 		if s.Conflicts.Policy == "" {
 			l.errorf(s.DeclRange, "Two-way scope without a conflict policy",
-				"Scope %q syncs both ways: set conflicts to %q, %q, %q or %q (docs/configuration.md, Two-way sync).",
-				s.Name, ConflictSourceWins, ConflictTargetWins, ConflictNewestColumn, ConflictPark)
+				"Scope %q syncs both ways: set conflicts to %q, %q, %q, %q or %q (docs/configuration.md, Two-way sync).",
+				s.Name, ConflictSourceWins, ConflictTargetWins, ConflictNewerWins, ConflictNewestColumn, ConflictPark)
 			continue
 		}
+		l.checkNewerWins(cfg, s)
 		for _, back := range cfg.Scopes {
 			if back.Name <= s.Name || !cfg.reaches(back, s.Source) || !cfg.reaches(s, back.Source) || back.Conflicts.Policy == "" {
 				continue
@@ -145,4 +153,35 @@ func tableTo(s *Scope, id capture.TableID) *Table {
 		}
 	}
 	return nil
+}
+
+// checkNewerWins refuses newer_wins in two-way scope s unless its source
+// and targets are PostgreSQL: the policy compares the commit time of the
+// target row's last change, which PostgreSQL keeps (track_commit_timestamp)
+// and MySQL and MariaDB do not.
+func (l *loader) checkNewerWins(cfg *Config, s *Scope) {
+	uses := s.Conflicts.Policy == ConflictNewerWins
+	rng := s.Conflicts.Range
+	for _, t := range s.Tables {
+		if t.Conflicts.Policy == ConflictNewerWins {
+			uses, rng = true, t.Conflicts.Range
+			break
+		}
+	}
+	if !uses {
+		return
+	}
+	var what, kind string
+	if src := cfg.Source(s.Source); src != nil && src.Kind != KindPostgres {
+		what, kind = "source "+src.Name, src.Kind
+	}
+	for _, name := range s.Targets {
+		if t := cfg.Target(name); t != nil && t.Kind != KindPostgres && what == "" {
+			what, kind = "target "+t.Name, t.Kind
+		}
+	}
+	if what != "" {
+		l.errorf(rng, "newer_wins needs PostgreSQL",
+			"Scope %q resolves conflicts with newer_wins, which compares the commit time of each row's last change; %s is %s, which keeps no commit time per row. Use newest_column with a column the writers set, such as updated_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6).", s.Name, what, kind)
+	}
 }

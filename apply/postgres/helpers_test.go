@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 }
 
 func startServer() *testenv.Postgres {
-	serverOnce.Do(func() { server = testenv.StartPostgres(program) })
+	serverOnce.Do(func() { server = testenv.StartPostgres(program, testenv.WithSetting("track_commit_timestamp", "on")) }) // newer_wins reads it
 	return server
 }
 

@@ -2,11 +2,10 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // setupOrigin makes conn's session mark every transaction it commits with
@@ -32,8 +31,7 @@ func setupOrigin(ctx context.Context, conn *pgx.Conn, origin string) error {
 	}
 	if !exists {
 		_, err := conn.Exec(ctx, "SELECT pg_catalog.pg_replication_origin_create($1)", origin)
-		var pgErr *pgconn.PgError
-		if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "23505") { // created meanwhile
+		if err != nil && !isCode(err, "23505") { // created meanwhile
 			return fmt.Errorf("create replication origin %q (grant EXECUTE on pg_replication_origin_create(text)): %w", origin, err)
 		}
 	}
@@ -41,4 +39,31 @@ func setupOrigin(ctx context.Context, conn *pgx.Conn, origin string) error {
 		return fmt.Errorf("set up replication origin %q (grant EXECUTE on pg_replication_origin_session_setup(text)): %w", origin, err)
 	}
 	return nil
+}
+
+// originStamp returns the statement that makes the transaction being
+// committed carry commit time ts, as PostgreSQL's logical replication
+// does for what it applies (pg_replication_origin_xact_setup): the
+// commit timestamp track_commit_timestamp keeps of the rows it writes,
+// and the commit time pgoutput sends, are then the source's, not the
+// time syncd applied them, so that newer_wins compares when rows were
+// first written wherever they went since (a hub's forwarded rows too).
+// A zero ts clears a stamp an earlier transaction of the session set
+// (pg_replication_origin_xact_reset), else nothing is to be done. The
+// user needs EXECUTE on both functions, as on those of setupOrigin.
+//
+// A target transaction holding changes of several source transactions
+// carries the latest of their commit times.
+func (t *Target) originStamp(ts time.Time) (queued, bool) {
+	switch {
+	case t.cfg.Origin == "":
+		return queued{}, false
+	case !ts.IsZero():
+		t.stamped = true
+		return queued{sql: "SELECT pg_catalog.pg_replication_origin_xact_setup('0/0', $1)", args: []any{ts}}, true
+	case t.stamped:
+		t.stamped = false
+		return queued{sql: "SELECT pg_catalog.pg_replication_origin_xact_reset()"}, true
+	}
+	return queued{}, false
 }

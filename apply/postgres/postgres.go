@@ -56,9 +56,11 @@ type Target struct {
 	scopeInfo pgx.Identifier
 	sql       scopeInfoSQL
 
-	conn   *pgx.Conn
-	tables plan.Tables[*table] // prepared tables by target name
-	open   *tx                 // the open transaction, if any
+	conn *pgx.Conn
+	// stamped: conn's session has an origin commit time set (originStamp).
+	stamped bool
+	tables  plan.Tables[*table] // prepared tables by target name
+	open    *tx                 // the open transaction, if any
 }
 
 var _ apply.Target = (*Target)(nil)
@@ -120,7 +122,7 @@ func (t *Target) connect(ctx context.Context) (*pgx.Conn, error) {
 		conn.Close(ctx)
 		return nil, fmt.Errorf("target %s: %w", t.cfg.Name, err)
 	}
-	t.conn = conn
+	t.conn, t.stamped = conn, false
 	return conn, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/syncd-dev/syncd/apply"
 )
@@ -47,6 +48,8 @@ func (x *tx) Probe(ctx context.Context, c *apply.Change, column string) (apply.P
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return apply.Probe{}, nil
+	case err != nil && !c.Committed.IsZero() && isCode(err, "55000"):
+		return apply.Probe{}, x.fail(ctx, fmt.Errorf("read the commit time of the row of %s at %s (conflicts = \"newer_wins\" needs track_commit_timestamp = on at target %s, which takes a server restart): %w", describeKey(c), c.Table.Target, x.t.cfg.Name, err))
 	case err != nil:
 		return apply.Probe{}, x.fail(ctx, fmt.Errorf("read the row of %s at %s: %w", describeKey(c), c.Table.Target, err))
 	}
@@ -55,7 +58,8 @@ func (x *tx) Probe(ctx context.Context, c *apply.Change, column string) (apply.P
 }
 
 // probeSQL returns the query of Probe and its arguments: the key's
-// values, then the old row's, the new row's and the new value of column.
+// values, then the old row's, the new row's and the new value of column,
+// or c.Committed.
 func (x *tx) probeSQL(tb *table, c *apply.Change, column string) (string, []any, error) {
 	var args []any
 	arg := func(i int, raw json.RawMessage) (string, error) {
@@ -129,6 +133,13 @@ func (x *tx) probeSQL(tb *table, c *apply.Change, column string) (string, []any,
 			}
 			cmp = fmt.Sprintf("CASE WHEN %[1]s > t.%[2]s THEN 1 WHEN %[1]s < t.%[2]s THEN -1 ELSE 0 END", p, tb.cols[i].ident)
 		}
+	} else if column == "" && !c.Committed.IsZero() {
+		// newer_wins: the commit time of the transaction that wrote the
+		// row (its origin's, if syncd applied it: tx.Commit), NULL for
+		// rows written before track_commit_timestamp was on, or frozen.
+		args = append(args, c.Committed)
+		cmp = fmt.Sprintf("CASE WHEN pg_catalog.pg_xact_commit_timestamp(t.xmin) IS NULL OR $%[1]d::timestamptz > pg_catalog.pg_xact_commit_timestamp(t.xmin) THEN 1 "+
+			"WHEN $%[1]d::timestamptz < pg_catalog.pg_xact_commit_timestamp(t.xmin) THEN -1 ELSE 0 END", len(args))
 	}
 	q := fmt.Sprintf("SELECT to_jsonb(t)::text, %s, %s, %s FROM %s AS t WHERE %s FOR UPDATE",
 		base, newer, cmp, tb.ident, strings.Join(where, " AND "))
@@ -139,4 +150,10 @@ func (x *tx) probeSQL(tb *table, c *apply.Change, column string) (string, []any,
 func describeKey(c *apply.Change) string {
 	b, _ := json.Marshal(c.Key)
 	return "key " + string(b)
+}
+
+// isCode reports whether err is a server error of SQLSTATE code.
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
 }

@@ -57,6 +57,7 @@ type tx struct {
 	spare      []queued        // the queue of the last round trip, for reuse
 	truncated  map[*table]bool // tables this transaction truncated
 	copyData   []byte          // the rows of a COPY, in its text format
+	stamp      time.Time       // the latest Committed of the changes applied
 }
 
 // roundTrip is statements sent in one round trip, BEGIN first if first
@@ -91,6 +92,9 @@ func newTx(t *Target, conn *pgx.Conn, isolate bool) *tx {
 func (x *tx) Apply(ctx context.Context, c *apply.Change) error {
 	if x.done {
 		return apply.ErrTxDone
+	}
+	if c.Committed.After(x.stamp) {
+		x.stamp = c.Committed
 	}
 	if x.isolate {
 		return x.applyIsolated(ctx, c)
@@ -142,6 +146,9 @@ func (x *tx) Commit(ctx context.Context, rec checkpoint.Record) error {
 		return apply.ErrTxDone
 	}
 	x.takeGroup()
+	if q, ok := x.t.originStamp(x.stamp); ok {
+		x.push(q)
+	}
 	x.push(x.t.writeCheckpoint(rec))
 	x.push(queued{sql: "COMMIT"})
 	tag, err := x.send(ctx)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,13 +21,29 @@ import (
 )
 
 // conflictTables are the tables of TestTwoWayConflicts, each with its
-// policy: scope ab's, and scope ba's, which must agree.
-var conflictTables = []struct{ name, ab, ba string }{
-	{"t_awins", `conflicts = "source_wins"`, `conflicts = "target_wins"`},
+// policy: scope ab's, and scope ba's, which must agree; pgOnly for the
+// policies of PostgreSQL pairs alone.
+var conflictTables = []struct {
+	name, ab, ba string
+	pgOnly       bool
+}{
+	{"t_awins", `conflicts = "source_wins"`, `conflicts = "target_wins"`, false},
 	{"t_newest", `conflicts = "newest_column"
     conflict_column = "n"`, `conflicts = "newest_column"
-    conflict_column = "n"`},
-	{"t_park", `conflicts = "park"`, `conflicts = "park"`},
+    conflict_column = "n"`, false},
+	{"t_park", `conflicts = "park"`, `conflicts = "park"`, false},
+	{"t_newer", `conflicts = "newer_wins"`, `conflicts = "newer_wins"`, true},
+}
+
+// tablesOf returns the conflictTables for a pair of a and b.
+func tablesOf(a, b node) []string {
+	var out []string
+	for _, tb := range conflictTables {
+		if !tb.pgOnly || a.kind == "postgres" && b.kind == "postgres" {
+			out = append(out, tb.name)
+		}
+	}
+	return out
 }
 
 // TestTwoWayConflicts syncs a and b both ways with a table per conflict
@@ -38,9 +55,11 @@ var conflictTables = []struct{ name, ab, ba string }{
 // same few keys of t_newest at once, with a SIGKILL of syncd in the
 // middle: both sides end identical, and each scope's stream holds
 // exactly the changes written at its source, nothing echoed (no loop).
+// PostgreSQL pairs do the same on t_newer under newer_wins: the later
+// commit wins, at both sides.
 func TestTwoWayConflicts(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
-		pg := testenv.StartPostgres(t)
+		pg := testenv.StartPostgres(t, testenv.WithSetting("track_commit_timestamp", "on"))
 		twoWayConflicts(t, conflictNode(t, pgNode(t, pg, "a")), conflictNode(t, pgNode(t, pg, "b")))
 	})
 	t.Run("postgres-mariadb", func(t *testing.T) {
@@ -54,6 +73,9 @@ func TestTwoWayConflicts(t *testing.T) {
 // 1 to 20, the same at every node.
 func conflictNode(t *testing.T, n node) node {
 	for _, tb := range conflictTables {
+		if tb.pgOnly && n.kind != "postgres" {
+			continue
+		}
 		stmts := []string{fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, v text, n int)", tb.name)}
 		if n.kind == "postgres" {
 			stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s REPLICA IDENTITY FULL", tb.name))
@@ -101,6 +123,9 @@ func twoWayConflicts(t *testing.T, a, b node) {
 	}
 	var abTables, baTables strings.Builder
 	for _, tb := range conflictTables {
+		if !slices.Contains(tablesOf(a, b), tb.name) {
+			continue
+		}
 		fmt.Fprintf(&abTables, "  table %q {\n    target = %q\n    %s\n  }\n", schema(a)+"."+tb.name, schema(b)+"."+tb.name, tb.ab)
 		fmt.Fprintf(&baTables, "  table %q {\n    target = %q\n    %s\n  }\n", schema(b)+"."+tb.name, schema(a)+"."+tb.name, tb.ba)
 	}
@@ -129,7 +154,16 @@ scope "ba" {
 	// Conflicting writes while syncd is down: each side's change meets
 	// the other's at the other side.
 	wa, wb := newWriter(t, a), newWriter(t, b)
+	tables := tablesOf(a, b)
+	newer := slices.Contains(tables, "t_newer")
 	for _, tb := range conflictTables {
+		if !slices.Contains(tables, tb.name) {
+			continue
+		}
+		if tb.name == "t_newer" { // b first, then a: a's commit is later
+			wb.exec(t, "UPDATE t_newer SET v = 'b', n = 9 WHERE id = 3")
+			wa.exec(t, "UPDATE t_newer SET v = 'a', n = 8 WHERE id = 3")
+		}
 		wa.exec(t, fmt.Sprintf("UPDATE %s SET v = 'a', n = 5 WHERE id = 1", tb.name))
 		wb.exec(t, fmt.Sprintf("UPDATE %s SET v = 'b', n = 7 WHERE id = 1", tb.name))
 		wa.exec(t, fmt.Sprintf("DELETE FROM %s WHERE id = 2", tb.name))
@@ -139,7 +173,7 @@ scope "ba" {
 	}
 	waitDumpGone(t, b)
 	d.Start()
-	keys := "SELECT id, v, n FROM %s WHERE id IN (1, 2, 100) ORDER BY id"
+	keys := "SELECT id, v, n FROM %s WHERE id IN (1, 2, 3, 100) AND (id <> 3 OR v <> 'seed') ORDER BY id"
 	want := map[string]struct{ a, b string }{
 		// a wins: its update, its delete (the update of a row a
 		// deleted is not applied; b applies a's delete), its insert.
@@ -148,6 +182,11 @@ scope "ba" {
 		"t_newest": {"1|b|7\n100|a|2\n", "1|b|7\n100|a|2\n"},
 		// each side keeps its own rows.
 		"t_park": {"1|a|5\n100|a|2\n", "1|b|7\n2|b|3\n100|b|1\n"},
+	}
+	if newer {
+		// the later commit wins: b's on 1 and 100, a's on 3; a delete
+		// beats an update.
+		want["t_newer"] = struct{ a, b string }{"1|b|7\n3|a|8\n100|b|1\n", "1|b|7\n3|a|8\n100|b|1\n"}
 	}
 	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
 		for tb, w := range want {
@@ -184,13 +223,17 @@ scope "ba" {
 					close(half)
 				}
 				k, n := 1+r.IntN(8), counter.Add(1)
+				tb := "t_newest"
+				if newer && op%2 == 1 {
+					tb = "t_newer"
+				}
 				switch r.IntN(10) {
 				case 0:
-					w.exec(t, fmt.Sprintf("DELETE FROM t_newest WHERE id = %d", k))
+					w.exec(t, fmt.Sprintf("DELETE FROM %s WHERE id = %d", tb, k))
 				case 1:
-					w.exec(t, fmt.Sprintf("INSERT INTO t_newest VALUES (%d, 'w%d-%d', %d)", 200+n, i, n, n))
+					w.exec(t, fmt.Sprintf("INSERT INTO %s VALUES (%d, 'w%d-%d', %d)", tb, 200+n, i, n, n))
 				default:
-					w.exec(t, fmt.Sprintf("UPDATE t_newest SET v = 'w%d-%d', n = %d WHERE id = %d", i, n, n, k))
+					w.exec(t, fmt.Sprintf("UPDATE %s SET v = 'w%d-%d', n = %d WHERE id = %d", tb, i, n, n, k))
 				}
 			}
 		}()
@@ -206,7 +249,11 @@ scope "ba" {
 	waitRow(t, withTable(a, "t_awins"), 1000)
 	wa.exec(t, "INSERT INTO t_awins VALUES (1001, 'marker-a', 0)")
 	waitRow(t, withTable(b, "t_awins"), 1001)
-	for _, tb := range []string{"t_awins", "t_newest"} {
+	converge := []string{"t_awins", "t_newest"}
+	if newer {
+		converge = append(converge, "t_newer")
+	}
+	for _, tb := range converge {
 		testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
 			ra, err := rowsText(a, "SELECT id, v, n FROM "+tb+" ORDER BY id")
 			if err != nil {
@@ -245,7 +292,7 @@ scope "ba" {
 			t.Errorf("conflict %s on %s without the target's row", c.Kind, c.Table)
 		}
 	}
-	for _, w := range []string{
+	wantConflicts := []string{
 		"tb t_awins update_differs source_wins source_applied",
 		"ta t_awins update_differs target_wins target_kept",
 		"ta t_awins update_missing target_wins target_kept",
@@ -257,7 +304,20 @@ scope "ba" {
 		"ta t_newest update_missing newest_column target_kept",
 		"ta t_park insert_exists park parked",
 		"tb t_park insert_exists park parked",
-	} {
+	}
+	if newer {
+		wantConflicts = append(wantConflicts,
+			"ta t_newer update_differs newer_wins source_applied", // b's later update of 1 at a
+			"tb t_newer update_differs newer_wins target_kept",
+			"tb t_newer update_differs newer_wins source_applied", // a's later update of 3 at b
+			"ta t_newer update_differs newer_wins target_kept",
+			"ta t_newer insert_exists newer_wins source_applied",
+			"tb t_newer insert_exists newer_wins target_kept",
+			"tb t_newer delete_differs newer_wins source_applied",
+			"ta t_newer update_missing newer_wins target_kept",
+		)
+	}
+	for _, w := range wantConflicts {
 		if !seen[w] {
 			t.Errorf("no conflict %q recorded", w)
 		}
