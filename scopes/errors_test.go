@@ -69,6 +69,13 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			file: "newer_wins.hcl",
+			want: []string{
+				`testdata/errors/newer_wins.hcl:21:17: error: newer_wins needs PostgreSQL: Scope "am" resolves conflicts with newer_wins, which compares the commit time of each row's last change; target tm is mysql, which keeps no commit time per row. Use newest_column with a column the writers set, such as updated_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6).`,
+				`testdata/errors/newer_wins.hcl:28:15: error: newer_wins needs PostgreSQL: Scope "ma" resolves conflicts with newer_wins, which compares the commit time of each row's last change; source m is mysql, which keeps no commit time per row. Use newest_column with a column the writers set, such as updated_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6).`,
+			},
+		},
+		{
 			file: "duplicate_names.hcl",
 			want: []string{
 				`testdata/errors/duplicate_names.hcl:2:16: error: Duplicate source: A source named "app" is already defined at testdata/errors/duplicate_names.hcl:1,1-24.`,
