@@ -14,7 +14,8 @@ import (
 // apply applies c, row i of d, in tx. In a two-way scope (Config.TwoWay)
 // it first reads the target's row of c's key, and a conflict is
 // recorded (metrics, status, syncd.<scope>._conflict) and settled by the
-// table's policy, which may keep the target's row and skip c.
+// table's policy, or the scope's seed rule for a row of its first copy
+// (SeedRule), which may keep the target's row and skip c.
 func (s *session) apply(ctx context.Context, tx Tx, c *Change, d *router.Delivery, i int) error {
 	w := s.w
 	if !w.cfg.TwoWay {
@@ -42,7 +43,11 @@ func (s *session) apply(ctx context.Context, tx Tx, c *Change, d *router.Deliver
 		return tx.Apply(ctx, c)
 	}
 	apply, outcome := Resolve(pol, kind, c, probe, w.cfg.Scope.Source < w.cfg.Self)
-	if err := s.record(ctx, c, d, i, kind, pol.Policy, outcome, probe); err != nil {
+	rule := pol.Policy
+	if a, o, ok := SeedRule(w.cfg.Scope, c); ok {
+		apply, outcome, rule = a, o, RuleSeed
+	}
+	if err := s.record(ctx, c, d, i, kind, rule, outcome, probe); err != nil {
 		return err
 	}
 	if !apply {

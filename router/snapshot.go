@@ -273,7 +273,8 @@ func (r *Router) forgetRemoved(ctx context.Context, kv jetstream.KeyValue, s *sc
 // (nil: none) copied another definition, and whether anything is to be
 // copied at all:
 //
-//   - no snapshot yet: every row in scope, after a truncate;
+//   - no snapshot yet: every row in scope, after a truncate (as upserts
+//     in a two-way scope, which has a seed rule);
 //   - a record without the definition it copied (written by a syncd before
 //     they were kept, and the definition has changed since): the rows that
 //     left the scope cannot be found, so every row again after a truncate,
@@ -287,7 +288,11 @@ func (r *Router) forgetRemoved(ctx context.Context, kv jetstream.KeyValue, s *sc
 //     both are not sent;
 //   - only columns removed: nothing; they are no longer published.
 func (r *Router) snapshotRequest(s *scopes.Scope, st *scopes.Table, rec *snapshotRecord) (capture.SnapshotRequest, bool, error) {
-	req := capture.SnapshotRequest{Scope: s.Name, Table: st.ID, Truncate: true}
+	// A two-way scope's copy (seed) keeps the target's rows: those only
+	// the target holds reach the other side through the scope the other
+	// way, and the apply workers settle the rows both hold by the seed
+	// rule (apply.SeedRule).
+	req := capture.SnapshotRequest{Scope: s.Name, Table: st.ID, Truncate: s.Seed == ""}
 	dialect, ok := dialects[r.src.Kind]
 	if !ok && (st.Where != nil || rec != nil) {
 		return req, false, retry.Terminal(fmt.Errorf("scope %s: no SQL dialect for %s sources to snapshot with", s.Name, r.src.Kind))

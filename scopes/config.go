@@ -226,6 +226,12 @@ type Scope struct {
 	// Conflicts is how the scope's two-way apply workers resolve
 	// conflicts; Policy "" if the scope sets none (conflicts.go).
 	Conflicts Conflicts
+	// Seed, for a two-way scope with a snapshot, is which rows win where
+	// both databases hold a row of a key with other values at the first
+	// start: a source's name (that database's rows), or SeedMerge (the
+	// conflict policy's choice); "" for none (seed.go).
+	Seed      string
+	SeedRange hcl.Range
 	// Tables are the scope's tables in declaration order, at least one.
 	Tables    []*Table
 	DeclRange hcl.Range

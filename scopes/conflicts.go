@@ -78,17 +78,14 @@ func ConflictsOf(s *Scope, t *Table) Conflicts {
 	return s.Conflicts
 }
 
-// checkPolicies checks two-way scopes: each has snapshot = "never", no
-// mapping (reverse mappings are not implemented) and a conflict policy, and the two scopes of a pair agree on which side wins,
+// checkPolicies checks two-way scopes: each has a seed rule if it has a
+// snapshot (checkSeeds), no mapping (reverse mappings are not implemented) and a conflict policy, and the two scopes of a pair agree on which side wins,
 // table by table (source_wins one way is target_wins the other).
 func (l *loader) checkPolicies(cfg *Config) {
 	for _, s := range cfg.Scopes {
+		l.checkSeed(cfg, s)
 		if !cfg.TwoWay(s) {
 			continue
-		}
-		if s.Snapshot != SnapshotNever {
-			l.errorf(s.DeclRange, "Two-way scope with a snapshot",
-				"Scope %q syncs both ways, and a snapshot empties each table at the target before copying it, which would lose the rows only the target holds: set snapshot = \"never\" and start from tables that agree (seeding both sides is not implemented yet).", s.Name)
 		}
 		for _, t := range s.Tables {
 			if t.Mapping != nil {

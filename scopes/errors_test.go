@@ -59,10 +59,10 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{
 				`testdata/errors/same_as.hcl:22:13: error: Different engines: Target "tm" is a postgres database, but source "m", which it is declared the same as, is a mysql one.`,
 				`testdata/errors/same_as.hcl:26:13: error: Unknown source: Target "tx" is declared the same database as source "nope", which is not defined.`,
-				`testdata/errors/same_as.hcl:28:1: error: Two-way scope with a snapshot: Scope "ab" syncs both ways, and a snapshot empties each table at the target before copying it, which would lose the rows only the target holds: set snapshot = "never" and start from tables that agree (seeding both sides is not implemented yet).`,
+				`testdata/errors/same_as.hcl:28:1: error: Two-way scope with a snapshot and no seed: Scope "ab" syncs both ways and copies its tables at the first start, when both databases may hold rows: set seed to the source whose rows win where both hold a key with other values ("a" or the other side's), or to "merge" to settle them by the conflict policy; or set snapshot = "never" to start from tables that agree.`,
 				`testdata/errors/same_as.hcl:28:1: error: Conflict policies disagree: Scopes "ab" and "ba" sync table public.t both ways, with conflicts "source_wins" and "newest_column": the sides would not converge. Use the same policy both ways, or source_wins one way and target_wins the other.`,
 				`testdata/errors/same_as.hcl:33:3: error: Mapping in a two-way scope: Scope "ab" syncs table public.u both ways with a mapping: the changes coming back would need the mapping inverted, and reverse mappings are not implemented yet. Remove the mapping, or sync the table one way.`,
-				`testdata/errors/same_as.hcl:39:1: error: Two-way scope with a snapshot: Scope "ba" syncs both ways, and a snapshot empties each table at the target before copying it, which would lose the rows only the target holds: set snapshot = "never" and start from tables that agree (seeding both sides is not implemented yet).`,
+				`testdata/errors/same_as.hcl:39:1: error: Two-way scope with a snapshot and no seed: Scope "ba" syncs both ways and copies its tables at the first start, when both databases may hold rows: set seed to the source whose rows win where both hold a key with other values ("b" or the other side's), or to "merge" to settle them by the conflict policy; or set snapshot = "never" to start from tables that agree.`,
 				`testdata/errors/same_as.hcl:42:15: error: Missing conflict_column: The newest_column policy compares a column, such as updated_at: set conflict_column.`,
 				`testdata/errors/same_as.hcl:50:1: error: Cycle of linked databases: Scope "ca" links source "c" to target "ta" (the same database as source "a"), which are linked already through other scopes: a change would travel round the cycle for ever. Link the databases as a tree (a pair, or a hub with spokes).`,
 				`testdata/errors/same_as.hcl:55:1: error: Scope applied to its own source: Scope "self" reads source "a" and is applied to target "ta", which is the same database (same_as); remove the target from the scope.`,
@@ -73,6 +73,15 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{
 				`testdata/errors/newer_wins.hcl:21:17: error: newer_wins needs PostgreSQL: Scope "am" resolves conflicts with newer_wins, which compares the commit time of each row's last change; target tm is mysql, which keeps no commit time per row. Use newest_column with a column the writers set, such as updated_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6).`,
 				`testdata/errors/newer_wins.hcl:28:15: error: newer_wins needs PostgreSQL: Scope "ma" resolves conflicts with newer_wins, which compares the commit time of each row's last change; source m is mysql, which keeps no commit time per row. Use newest_column with a column the writers set, such as updated_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6).`,
+			},
+		},
+		{
+			file: "seed.hcl",
+			want: []string{
+				`testdata/errors/seed.hcl:25:15: error: Unknown seed: Scope "ab" syncs source "a" both ways: seed must name it or the source its target is the same database as, or be "merge"; not "c".`,
+				`testdata/errors/seed.hcl:33:15: error: Seed without a snapshot: Scope "ba" has snapshot = "never", so nothing is copied at the first start and seed has no use: remove it, or set snapshot = "initial".`,
+				`testdata/errors/seed.hcl:38:13: error: Seed in a one-way scope: Scope "bx" does not sync both ways, and seed says how the two sides of a two-way scope are merged at the first start: remove it.`,
+				`testdata/errors/seed.hcl:53:15: error: Seed rules disagree: Scopes "cd" and "dc" sync both ways with seed "c" and "merge": the sides would keep different rows. Use the same seed in both.`,
 			},
 		},
 		{

@@ -84,6 +84,7 @@ func scopeSchema() *hcl.BodySchema {
 			{Name: "params"},
 			{Name: "depends_on"},
 			{Name: "conflicts"},
+			{Name: "seed"},
 			{Name: "conflict_column"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{tableHeader()},

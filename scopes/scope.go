@@ -87,6 +87,9 @@ func (l *loader) decodeScope(b *hcl.Block) *scopeDecl {
 		}
 	}
 	s.Conflicts = l.conflicts(attrs)
+	if l.decode(attrs, "seed", &s.Seed) {
+		s.SeedRange = attrs["seed"].Expr.Range()
+	}
 	s.Tables = l.decodeTables(content.Blocks, tableOwner{kind: "scope", name: s.Name})
 	for _, t := range s.Tables {
 		t.Scope = s
