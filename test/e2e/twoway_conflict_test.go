@@ -53,7 +53,8 @@ func tablesOf(a, b node) []string {
 // each policy picks the winner it names, and each conflict is on
 // syncd.<scope>._conflict. Then both sides write random changes to the
 // same few keys of t_newest at once, with a SIGKILL of syncd in the
-// middle: both sides end identical, and each scope's stream holds
+// middle: both sides end identical, conflicts of those writes are on
+// syncd.<scope>._conflict, and each scope's stream holds
 // exactly the changes written at its source, nothing echoed (no loop).
 // PostgreSQL pairs do the same on t_newer under newer_wins: the later
 // commit wins, at both sides.
@@ -286,7 +287,11 @@ scope "ba" {
 		t.Fatal("no conflicts recorded")
 	}
 	seen := map[string]bool{}
+	concurrent := 0 // conflicts of the concurrent writes' rows
 	for _, c := range conflicts {
+		if strings.Contains(string(c.Source)+string(c.TargetRow), `"w`) {
+			concurrent++
+		}
 		seen[fmt.Sprintf("%s %s %s %s %s", c.Target, c.Table[strings.IndexByte(c.Table, '.')+1:], c.Kind, c.Rule, c.Outcome)] = true
 		if c.Kind != "delete_missing" && c.Kind != "update_missing" && len(c.TargetRow) == 0 {
 			t.Errorf("conflict %s on %s without the target's row", c.Kind, c.Table)
@@ -322,7 +327,10 @@ scope "ba" {
 			t.Errorf("no conflict %q recorded", w)
 		}
 	}
-	t.Logf("%d conflicts recorded", len(conflicts))
+	if concurrent == 0 {
+		t.Error("no conflict recorded of the concurrent writes")
+	}
+	t.Logf("%d conflicts recorded, %d of the concurrent writes", len(conflicts), concurrent)
 }
 
 // waitSaved waits until MySQL source has saved a binlog position to
