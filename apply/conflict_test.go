@@ -42,6 +42,7 @@ func TestClassify(t *testing.T) {
 // side b applies a's under pb.
 func TestResolveConverges(t *testing.T) {
 	newest := scopes.Conflicts{Policy: scopes.ConflictNewestColumn, Column: "n"}
+	newer := scopes.Conflicts{Policy: scopes.ConflictNewerWins}
 	tests := []struct {
 		name         string
 		pa, pb       scopes.Conflicts // ba's (at a) and ab's (at b)
@@ -57,6 +58,11 @@ func TestResolveConverges(t *testing.T) {
 		// a deleted, b updated: a meets b's update of its deleted row,
 		// b meets a's delete of its changed row.
 		{"newest delete/update", newest, newest, UpdateMissing, DeleteDiffers, 1, "none"},
+		{"newer update/update, b later", newer, newer, UpdateDiffers, UpdateDiffers, 1, "b"},
+		{"newer update/update, a later", newer, newer, UpdateDiffers, UpdateDiffers, -1, "a"},
+		{"newer update/update, tie to a", newer, newer, UpdateDiffers, UpdateDiffers, 0, "a"},
+		{"newer insert/insert, a later", newer, newer, InsertExists, InsertExists, -1, "a"},
+		{"newer delete/update", newer, newer, UpdateMissing, DeleteDiffers, 1, "none"},
 		{"a wins delete/update", scopes.Conflicts{Policy: scopes.ConflictTargetWins}, scopes.Conflicts{Policy: scopes.ConflictSourceWins}, UpdateMissing, DeleteDiffers, 0, "none"},
 	}
 	for _, tt := range tests {
@@ -90,5 +96,32 @@ func TestResolvePark(t *testing.T) {
 	apply, outcome := Resolve(scopes.Conflicts{Policy: scopes.ConflictPark}, UpdateDiffers, &Change{Op: capture.OpUpdate}, Probe{}, true)
 	if apply || outcome != Parked {
 		t.Errorf("park: apply %v, outcome %s", apply, outcome)
+	}
+}
+
+// TestSeedRule: a row of a two-way scope's first copy that meets another
+// row keeps the seed's row at both sides; merge, a change that is no
+// copied row, and a scope without a seed leave it to the policy.
+func TestSeedRule(t *testing.T) {
+	ab := &scopes.Scope{Source: "a", Seed: "a"}
+	ba := &scopes.Scope{Source: "b", Seed: "a"}
+	read := &Change{Op: capture.OpRead}
+	if apply, outcome, ok := SeedRule(ab, read); !ok || !apply || outcome != SourceApplied {
+		t.Errorf("a's row at b: apply %v, outcome %s, ok %v; want a's applied", apply, outcome, ok)
+	}
+	if apply, outcome, ok := SeedRule(ba, read); !ok || apply || outcome != TargetKept {
+		t.Errorf("b's row at a: apply %v, outcome %s, ok %v; want a's kept", apply, outcome, ok)
+	}
+	for name, tc := range map[string]struct {
+		sc *scopes.Scope
+		c  *Change
+	}{
+		"merge":   {&scopes.Scope{Source: "a", Seed: scopes.SeedMerge}, read},
+		"no seed": {&scopes.Scope{Source: "a"}, read},
+		"insert":  {ab, &Change{Op: capture.OpInsert}},
+	} {
+		if _, _, ok := SeedRule(tc.sc, tc.c); ok {
+			t.Errorf("%s: settled by the seed rule", name)
+		}
 	}
 }
