@@ -153,6 +153,9 @@ func (r *Router) loadTable(ctx context.Context, s *scopes.Scope, st *scopes.Tabl
 		req.Resume = prog.State
 	}
 	p := &pendingSnapshot{req: req, hash: hash, def: defOf(st), targets: append([]string{}, s.Targets...)}
+	if !req.Truncate {
+		p.reland = relandColumns(st, rec)
+	}
 	if rec != nil && !req.Truncate { // a diff: the targets without the copy need one
 		known := knownTargets(rec, s)
 		if err := r.addTargetCopies(s, st, known); err != nil {
@@ -402,6 +405,7 @@ type pendingSnapshot struct {
 	targets []string // for every target: the targets its record names when done
 	resyncs []string // ids of the resyncs it is part of
 	handed  bool     // returned by Snapshots or AddedSnapshots
+	reland  []string // the only target columns its rows send (relandColumns); nil: all
 }
 
 // Snapshots implements capture.Snapshotter, in scope, table and target

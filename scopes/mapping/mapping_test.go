@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +244,51 @@ func mustTime(t *testing.T, s string) any {
 		t.Fatal(err)
 	}
 	return v
+}
+
+func TestRelanded(t *testing.T) {
+	parse := func(src string) *Expr {
+		e, err := Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	spec := func(first string, mod func(*Spec)) *Spec {
+		s := &Spec{Auto: AutoExact, Drop: []string{"full_name"}, HashKey: []byte("0123456789abcdef"), Columns: []Column{
+			{Name: "first", Expr: parse(first)},
+			{Name: "last", Expr: parse("split(full_name, ' ')[1]")},
+			{Name: "mail", From: "email"},
+		}}
+		if mod != nil {
+			mod(s)
+		}
+		return s
+	}
+	old := spec("split(full_name, ' ')[0]", nil)
+	tests := []struct {
+		name string
+		new  *Spec
+		want []string
+	}{
+		{"expr changed", spec("upper(split(full_name, ' ')[0])", nil), []string{"first"}},
+		{"same", spec("split(full_name, ' ')[0]", nil), nil},
+		{"from changed", spec("split(full_name, ' ')[0]", func(s *Spec) { s.Columns[2].From = "email2" }), nil},
+		{"type changed", spec("upper(full_name)", func(s *Spec) { s.Columns[0].Type = "text" }), nil},
+		{"drop changed", spec("upper(full_name)", func(s *Spec) { s.Drop = nil }), nil},
+		{"hash key changed", spec("upper(full_name)", func(s *Spec) { s.HashKey = []byte("another key 0123") }), nil},
+		{"column added", spec("upper(full_name)", func(s *Spec) { s.Columns = append(s.Columns, Column{Name: "x", Expr: parse("1")}) }), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The running definition is rebuilt from the record, without the key.
+			rec, err := ParseDefinition(old.Definition())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Relanded(rec, tt.new); !slices.Equal(got, tt.want) {
+				t.Errorf("Relanded = %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
