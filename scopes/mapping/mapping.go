@@ -259,3 +259,22 @@ func Relanded(old, new *Spec) []string {
 	}
 	return cols
 }
+
+// Inverse returns the mapping that takes the rows s maps back to the
+// source's columns, when s only renames and carries columns over (auto
+// "exact" or "none", no drop, no computed column); nil otherwise: a
+// computed or dropped column cannot be recovered from the target row,
+// and folded names do not say how the source spells them.
+func (s *Spec) Inverse() *Spec {
+	if s.Auto == AutoFold || len(s.Drop) > 0 {
+		return nil
+	}
+	inv := &Spec{Auto: s.Auto}
+	for _, c := range s.Columns {
+		if c.Expr != nil {
+			return nil
+		}
+		inv.Columns = append(inv.Columns, Column{Name: c.source(), From: c.Name, Pos: c.Pos})
+	}
+	return inv
+}
