@@ -292,3 +292,20 @@ func TestRelanded(t *testing.T) {
 		})
 	}
 }
+
+func TestInverse(t *testing.T) {
+	renames := &Spec{Auto: AutoExact, Columns: []Column{{Name: "name", From: "label"}, {Name: "id"}}}
+	want := &Spec{Auto: AutoExact, Columns: []Column{{Name: "label", From: "name"}, {Name: "id", From: "id"}}}
+	if diff := cmp.Diff(want, renames.Inverse(), cmp.AllowUnexported(Spec{})); diff != "" {
+		t.Errorf("inverse of renames (-want +got):\n%s", diff)
+	}
+	for name, s := range map[string]*Spec{
+		"computed": {Auto: AutoExact, Columns: []Column{{Name: "n", Expr: mustParse(t, "upper(label)")}}},
+		"dropped":  {Auto: AutoExact, Drop: []string{"label"}},
+		"folded":   {Auto: AutoFold, Columns: []Column{{Name: "name", From: "Label"}}},
+	} {
+		if inv := s.Inverse(); inv != nil {
+			t.Errorf("%s: Inverse = %+v, want none", name, inv)
+		}
+	}
+}
