@@ -292,8 +292,7 @@ func TestLoadSQLServer(t *testing.T) {
 // syncs back a table mapped by pure renames, without a mapping of its
 // own, gets the inverse mapping, and keeps a declared one.
 func TestLoadReverseMapping(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "syncd.hcl")
-	if err := os.WriteFile(path, []byte(`
+	cfg := loadString(t, `
 source "postgres" "a" { dsn = "postgres://a" }
 source "postgres" "b" { dsn = "postgres://b" }
 target "postgres" "ta" {
@@ -332,13 +331,7 @@ scope "ba" {
     }
   }
 }
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags := scopes.Load(path, scopes.LoadOptions{})
-	if diags.HasErrors() {
-		t.Fatal(formatted(t, diags))
-	}
+`)
 	back := cfg.Scope("ba")
 	tags, people := back.Tables[0].Mapping, back.Tables[1].Mapping
 	if tags == nil || string(tags.Definition()) != `{"auto":"exact","columns":[{"name":"label","from":"name"}]}` {
