@@ -284,7 +284,9 @@ func (r *Router) forgetRemoved(ctx context.Context, kv jetstream.KeyValue, s *sc
 //   - another target table, a column added (or the column list dropped,
 //     to take them all), or another mapping (rows mapped otherwise, see
 //     Table.Mapping): every row in scope, as upserts, and the
-//     rows the filter change makes leave, deleted;
+//     rows the filter change makes leave, deleted; when a changed
+//     transform is all that changed, the rows carry only the key and the
+//     columns it computes (pendingSnapshot.reland, relandColumns);
 //   - the filter changed (widened, narrowed, params): the rows entering
 //     (new AND NOT old) and the rows leaving (old AND NOT new); rows in
 //     both are not sent;
