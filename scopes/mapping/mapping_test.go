@@ -157,6 +157,8 @@ func TestCompileErrors(t *testing.T) {
 		{"key dropped", &Spec{Auto: AutoExact, Drop: []string{"id"}}, `key column "id"`},
 		{"key transformed", &Spec{Auto: AutoExact, Drop: []string{"id"}, Columns: []Column{{Name: "k", Expr: mustParse(t, `id * 2`)}}}, "not declared injective"},
 		{"collision", &Spec{Auto: AutoExact, Columns: []Column{{Name: "email", From: "full_name"}}}, `"email" is declared and also carried over`},
+		{"result the declared type cannot hold", &Spec{Auto: AutoExact, Columns: []Column{{Name: "n", Expr: mustParse(t, `upper(full_name)`), Type: "integer", Pos: "syncd.hcl:4:7"}}},
+			`syncd.hcl:4:7: target column "n": the expression's result has type string, which a column of type "integer" cannot hold`},
 		{"hmac without key", &Spec{Auto: AutoExact, Columns: []Column{{Name: "h", Expr: mustParse(t, `hmac_sha256(ssn)`)}}}, "hash_key"},
 	}
 	for _, tt := range tests {
