@@ -163,10 +163,11 @@ func tableSpecs(cfg *scopes.Config, source, kind string) []capture.TableSpec {
 	var specs []capture.TableSpec
 	for _, id := range ix.Tables(source) {
 		spec := capture.TableSpec{ID: id}
-		if sts := ix.Lookup(source, id); slices.ContainsFunc(sts, func(st *scopes.Table) bool { return st.Mapping != nil }) {
+		sts := ix.Lookup(source, id)
+		if slices.ContainsFunc(sts, func(st *scopes.Table) bool { return st.Mapping != nil }) {
 			spec.Check = func(t *capture.Table) error { return checkMappings(sts, t, kind) }
 		}
-		for _, st := range ix.Lookup(source, id) {
+		for _, st := range sts {
 			spec.Scopes = append(spec.Scopes, st.Scope.Name)
 			if cfg.TwoWay(st.Scope) {
 				spec.TwoWay = append(spec.TwoWay, st.Scope.Name)
