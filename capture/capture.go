@@ -160,6 +160,12 @@ type TableSpec struct {
 	// conflict detection needs the whole old row of every update and
 	// delete, so the source refuses a table that does not log it.
 	TwoWay []string
+	// Check, if set, is called once at start, before anything is
+	// provisioned, with the table as the source's catalog describes it:
+	// its columns with their types named as the source publishes them,
+	// and its primary key. Its error is a problem that fails the start.
+	// Sources call it only for a table that has every column in Columns.
+	Check func(t *Table) error
 }
 
 // Sink receives a source's changes in commit order. Calls come from one

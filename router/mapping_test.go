@@ -82,3 +82,40 @@ func TestPlanMapping(t *testing.T) {
 		t.Errorf("row with a NULL name: %v, want no rows and the error of column label", doc)
 	}
 }
+
+// TestPlanReland checks that a backfill row of a changed transform
+// carries the key and the re-landed column only, the others listed as
+// unchanged, and that re-landing a key column sends whole rows.
+func TestPlanReland(t *testing.T) {
+	label, err := mapping.Parse(`upper(name)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &scopes.Table{Scope: &scopes.Scope{Name: "s"}, ID: productTable.ID(), Target: productTable.ID(),
+		Mapping: &mapping.Spec{Auto: mapping.AutoExact, Drop: []string{"notes"}, Columns: []mapping.Column{{Name: "label", Expr: label}}}}
+	p, err := newPlan(nil, st, productTable, SourceInfo{Kind: "postgres", Name: "app", DB: "app"}, 1, NewMetrics(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(cols []string) map[string]any {
+		t.Helper()
+		ev := &capture.Event{Txn: &capture.Txn{ID: "1", Pos: 1, Snapshot: true}, Table: productTable, Op: capture.OpRead, After: row(8, "ab", "5")}
+		m, _ := p.route(ev, false)
+		p.mapRows(&m)
+		p.reland(&m, cols)
+		b, _ := appendBody(nil, &m, time.Unix(0, 0))
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("body %s: %v", b, err)
+		}
+		return map[string]any{"after": doc["after"], "unchanged": doc["unchanged"]}
+	}
+	want := map[string]any{"after": map[string]any{"id": 8.0, "label": "AB"}, "unchanged": []any{"name", "price"}}
+	if diff := cmp.Diff(want, body([]string{"label"})); diff != "" {
+		t.Errorf("re-landing label (-want +got):\n%s", diff)
+	}
+	want = map[string]any{"after": map[string]any{"id": 8.0, "name": "ab", "price": "5", "label": "AB"}, "unchanged": nil}
+	if diff := cmp.Diff(want, body([]string{"id", "label"})); diff != "" {
+		t.Errorf("re-landing a key column (-want +got):\n%s", diff)
+	}
+}

@@ -31,6 +31,11 @@ type plan struct {
 	cols   []int           // projected columns of out, in its order
 	names  [][]byte        // `"name":` per column of out
 
+	// The columns of out a mapping-only backfill sends (see reland):
+	// relandKeep for relandCols; relandKeep nil: every column.
+	relandCols []string
+	relandKeep []bool
+
 	subjects     map[capture.Op]string
 	events       map[capture.Op]prometheus.Counter
 	scopePrefix  []byte // `,"scope":{"name":…,"version":…,"reason":"`

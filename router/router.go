@@ -322,6 +322,9 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 			continue
 		}
 		p.mapRows(&m)
+		if sn := r.taken[k]; ev.Txn.Snapshot && sn != nil && sn.reland != nil {
+			p.reland(&m, sn.reland)
+		}
 		if !p.pub.holds(ev.Txn) {
 			r.touched = append(r.touched, p.pub)
 		}

@@ -153,6 +153,9 @@ func (r *Router) loadTable(ctx context.Context, s *scopes.Scope, st *scopes.Tabl
 		req.Resume = prog.State
 	}
 	p := &pendingSnapshot{req: req, hash: hash, def: defOf(st), targets: append([]string{}, s.Targets...)}
+	if !req.Truncate {
+		p.reland = relandColumns(st, rec)
+	}
 	if rec != nil && !req.Truncate { // a diff: the targets without the copy need one
 		known := knownTargets(rec, s)
 		if err := r.addTargetCopies(s, st, known); err != nil {
@@ -282,7 +285,9 @@ func (r *Router) forgetRemoved(ctx context.Context, kv jetstream.KeyValue, s *sc
 //   - another target table, a column added (or the column list dropped,
 //     to take them all), or another mapping (rows mapped otherwise, see
 //     Table.Mapping): every row in scope, as upserts, and the
-//     rows the filter change makes leave, deleted;
+//     rows the filter change makes leave, deleted; when a changed
+//     transform is all that changed, the rows carry only the key and the
+//     columns it computes (pendingSnapshot.reland, relandColumns);
 //   - the filter changed (widened, narrowed, params): the rows entering
 //     (new AND NOT old) and the rows leaving (old AND NOT new); rows in
 //     both are not sent;
@@ -407,6 +412,7 @@ type pendingSnapshot struct {
 	targets []string // for every target: the targets its record names when done
 	resyncs []string // ids of the resyncs it is part of
 	handed  bool     // returned by Snapshots or AddedSnapshots
+	reland  []string // the only target columns its rows send (relandColumns); nil: all
 }
 
 // Snapshots implements capture.Snapshotter, in scope, table and target

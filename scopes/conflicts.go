@@ -79,20 +79,16 @@ func ConflictsOf(s *Scope, t *Table) Conflicts {
 }
 
 // checkPolicies checks two-way scopes: each has a seed rule if it has a
-// snapshot (checkSeeds), no mapping (reverse mappings are not implemented) and a conflict policy, and the two scopes of a pair agree on which side wins,
-// table by table (source_wins one way is target_wins the other).
+// snapshot (checkSeeds), a reverse for each mapping (reverseMappings) and
+// a conflict policy, and the two scopes of a pair agree on which side
+// wins, table by table (source_wins one way is target_wins the other).
 func (l *loader) checkPolicies(cfg *Config) {
 	for _, s := range cfg.Scopes {
 		l.checkSeed(cfg, s)
 		if !cfg.TwoWay(s) {
 			continue
 		}
-		for _, t := range s.Tables {
-			if t.Mapping != nil {
-				l.errorf(t.DeclRange, "Mapping in a two-way scope",
-					"Scope %q syncs table %s both ways with a mapping: the changes coming back would need the mapping inverted, and reverse mappings are not implemented yet. Remove the mapping, or sync the table one way.", s.Name, t.ID)
-			}
-		}
+		l.reverseMappings(cfg, s)
 		if s.Conflicts.Policy == "" {
 			l.errorf(s.DeclRange, "Two-way scope without a conflict policy",
 				"Scope %q syncs both ways: set conflicts to %q, %q, %q, %q or %q (docs/configuration.md, Two-way sync).",
@@ -116,6 +112,34 @@ func (l *loader) checkPolicies(cfg *Config) {
 						s.Name, back.Name, t.ID, p, q)
 				}
 			}
+		}
+	}
+}
+
+// reverseMappings gives each mapped table of two-way scope s its way
+// back: the table of the scope syncing back into it (the one whose
+// target is the table) declares the reverse mapping in its own mapping
+// block, or, without one, gets the inverse of a mapping that only
+// renames (mapping.Spec.Inverse). A mapping that cannot be inverted
+// without a declared reverse is an error: the changes coming back would
+// reach the source in the target's columns.
+func (l *loader) reverseMappings(cfg *Config, s *Scope) {
+	for _, back := range cfg.Scopes {
+		if back == s || !cfg.reaches(back, s.Source) || !cfg.reaches(s, back.Source) {
+			continue
+		}
+		for _, t := range s.Tables {
+			bt := tableTo(back, t.ID)
+			if t.Mapping == nil || bt == nil || bt.Mapping != nil {
+				continue
+			}
+			if inv := t.Mapping.Inverse(); inv != nil && bt.Columns == nil {
+				bt.Mapping = inv
+				continue
+			}
+			l.errorf(t.DeclRange, "Mapping in a two-way scope without a reverse",
+				"Scope %q maps table %s to %s, and scope %q syncs it back, but the mapping computes, drops or folds columns, which cannot be inverted: declare the reverse in a mapping block of table %s in scope %q (docs/configuration.md, Two-way sync).",
+				s.Name, t.ID, t.Target, back.Name, bt.ID, back.Name)
 		}
 	}
 }

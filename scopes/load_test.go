@@ -287,3 +287,57 @@ func TestLoadSQLServer(t *testing.T) {
 		t.Errorf("target dwh = %+v", dst)
 	}
 }
+
+// TestLoadReverseMapping checks that the table of a two-way scope that
+// syncs back a table mapped by pure renames, without a mapping of its
+// own, gets the inverse mapping, and keeps a declared one.
+func TestLoadReverseMapping(t *testing.T) {
+	cfg := loadString(t, `
+source "postgres" "a" { dsn = "postgres://a" }
+source "postgres" "b" { dsn = "postgres://b" }
+target "postgres" "ta" {
+  dsn     = "postgres://a"
+  same_as = "a"
+}
+target "postgres" "tb" {
+  dsn     = "postgres://b"
+  same_as = "b"
+}
+scope "ab" {
+  source    = "a"
+  targets   = ["tb"]
+  snapshot  = "never"
+  conflicts = "source_wins"
+  table "public.tags" {
+    mapping {
+      column "name" { from = "label" }
+    }
+  }
+  table "public.people" {
+    mapping {
+      column "first" { expr = "split(full, ' ')[0]" }
+    }
+  }
+}
+scope "ba" {
+  source    = "b"
+  targets   = ["ta"]
+  snapshot  = "never"
+  conflicts = "target_wins"
+  table "public.tags" {}
+  table "public.people" {
+    mapping {
+      column "full" { expr = "first" }
+    }
+  }
+}
+`)
+	back := cfg.Scope("ba")
+	tags, people := back.Tables[0].Mapping, back.Tables[1].Mapping
+	if tags == nil || string(tags.Definition()) != `{"auto":"exact","columns":[{"name":"label","from":"name"}]}` {
+		t.Errorf("derived reverse of the tags rename: %v", tags)
+	}
+	if people == nil || len(people.Columns) != 1 || people.Columns[0].Expr.Source != "first" {
+		t.Errorf("declared reverse of people replaced: %v", people)
+	}
+}

@@ -39,6 +39,7 @@ type tableInfo struct {
 	spec    capture.TableSpec
 	pk      []string
 	columns []string
+	types   []string // COLUMN_TYPE of each column
 }
 
 // provision checks everything the source needs and reports every problem
@@ -222,12 +223,8 @@ func (s *Source) checkTables(ctx context.Context, db *sql.DB, problems *[]error)
 	tables := make(map[capture.TableID]*tableInfo, len(s.cfg.Tables))
 	for _, spec := range s.cfg.Tables {
 		ti := &tableInfo{spec: spec}
-		cols, err := db.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, spec.ID.Schema, spec.ID.Name)
-		if err != nil {
-			return nil, fmt.Errorf("read columns of %s: %w", spec.ID, err)
-		}
-		if ti.columns, err = scanStrings(cols); err != nil {
-			return nil, fmt.Errorf("read columns of %s: %w", spec.ID, err)
+		if err := ti.readColumns(ctx, db); err != nil {
+			return nil, err
 		}
 		if len(ti.columns) == 0 {
 			*problems = append(*problems, fmt.Errorf("table %s (scope %s) does not exist", spec.ID, strings.Join(spec.Scopes, ", ")))
@@ -243,14 +240,56 @@ func (s *Source) checkTables(ctx context.Context, db *sql.DB, problems *[]error)
 		if len(ti.pk) == 0 {
 			*problems = append(*problems, fmt.Errorf("table %s has no primary key: its row changes could not be matched to target rows (updates and deletes would hit every duplicate, and snapshots read in key order); add a primary key: ALTER TABLE %s ADD PRIMARY KEY (...)", spec.ID, quoteTable(spec.ID)))
 		}
+		complete := true
 		for _, col := range spec.Columns {
 			if !slices.Contains(ti.columns, col) {
 				*problems = append(*problems, fmt.Errorf("table %s has no column %q, which scope %s uses", spec.ID, col, strings.Join(spec.Scopes, ", ")))
+				complete = false
+			}
+		}
+		if spec.Check != nil && complete {
+			if err := spec.Check(ti.table()); err != nil {
+				*problems = append(*problems, err)
 			}
 		}
 		tables[spec.ID] = ti
 	}
 	return tables, nil
+}
+
+// readColumns reads the names and types of the table's columns; none if
+// it does not exist.
+func (ti *tableInfo) readColumns(ctx context.Context, db *sql.DB) error {
+	id := ti.spec.ID
+	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, id.Schema, id.Name)
+	if err != nil {
+		return fmt.Errorf("read columns of %s: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return fmt.Errorf("read columns of %s: %w", id, err)
+		}
+		ti.columns, ti.types = append(ti.columns, name), append(ti.types, typ)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read columns of %s: %w", id, err)
+	}
+	return nil
+}
+
+// table returns the table as the catalog describes it, for
+// capture.TableSpec.Check.
+func (ti *tableInfo) table() *capture.Table {
+	t := &capture.Table{Schema: ti.spec.ID.Schema, Name: ti.spec.ID.Name, Columns: make([]capture.Column, len(ti.columns))}
+	for i, name := range ti.columns {
+		t.Columns[i] = capture.Column{Name: name, Type: ti.types[i]}
+	}
+	for _, k := range ti.pk {
+		t.Key = append(t.Key, slices.Index(ti.columns, k))
+	}
+	return t
 }
 
 // checkSaved loads the saved position and checks that the server still

@@ -2,9 +2,12 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/checkpoint/retry"
@@ -53,6 +56,19 @@ func TestProvisionErrors(t *testing.T) {
 		cfg = ok
 		cfg.Tables = append(tables("shop", "nokey", "missing"), capture.TableSpec{ID: capture.TableID{Schema: "shop", Name: "item"}, Columns: []string{"price"}, Scopes: []string{"s"}})
 		check(t, prepare(t, cfg), "table shop.nokey has no primary key", "table shop.missing (scope s) does not exist", `no column "price"`)
+
+		// Check sees the catalog's table, and its error fails the start.
+		var seen *capture.Table
+		cfg = ok
+		cfg.Tables = []capture.TableSpec{{ID: capture.TableID{Schema: "shop", Name: "item"}, Check: func(t *capture.Table) error {
+			seen = t
+			return errors.New("the mapping does not fit")
+		}}}
+		check(t, prepare(t, cfg), "the mapping does not fit")
+		want := &capture.Table{Schema: "shop", Name: "item", Key: []int{0}, Columns: []capture.Column{{Name: "id", Type: "int(11)"}, {Name: "name", Type: "text"}}}
+		if diff := cmp.Diff(want, seen); diff != "" {
+			t.Errorf("Check saw (-want +got):\n%s", diff)
+		}
 
 		// Save a position in the first binlog file, then purge the file.
 		r := start(t, ok, &recorder{})

@@ -22,6 +22,20 @@ type tableInfo struct {
 	identity byte     // relreplident: 'd' default, 'f' full, 'i' index, 'n' nothing
 	pk       []string // primary key columns, in key order
 	columns  []string
+	types    []string // format_type of each column
+}
+
+// table returns the table as the catalog describes it, for
+// capture.TableSpec.Check.
+func (ti *tableInfo) table() *capture.Table {
+	t := &capture.Table{Schema: ti.id.Schema, Name: ti.id.Name, Columns: make([]capture.Column, len(ti.columns))}
+	for i, name := range ti.columns {
+		t.Columns[i] = capture.Column{Name: name, Type: ti.types[i]}
+	}
+	for _, k := range ti.pk {
+		t.Key = append(t.Key, slices.Index(ti.columns, k))
+	}
+	return t
 }
 
 // provision checks the server and the tables, then makes sure the
@@ -186,13 +200,16 @@ SELECT c.relreplident,
                   WHERE i.indrelid = c.oid AND i.indisprimary), '{}'),
        coalesce((SELECT array_agg(a.attname ORDER BY a.attnum)
                    FROM pg_attribute a
+                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
+       coalesce((SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+                   FROM pg_attribute a
                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}')
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`
 	tables := make(map[capture.TableID]*tableInfo, len(s.cfg.Tables))
 	for _, spec := range s.cfg.Tables {
 		ti := &tableInfo{id: spec.ID}
-		err := cat.QueryRow(ctx, q, spec.ID.Schema, spec.ID.Name).Scan(&ti.identity, &ti.pk, &ti.columns)
+		err := cat.QueryRow(ctx, q, spec.ID.Schema, spec.ID.Name).Scan(&ti.identity, &ti.pk, &ti.columns, &ti.types)
 		if errors.Is(err, pgx.ErrNoRows) {
 			*problems = append(*problems, fmt.Errorf("table %s (scope %s) does not exist in database %s", spec.ID, strings.Join(spec.Scopes, ", "), s.dbName))
 			continue
@@ -208,9 +225,16 @@ SELECT c.relreplident,
 		case ti.identity != 'f' && len(spec.TwoWay) > 0:
 			*problems = append(*problems, fmt.Errorf("table %s is in two-way scope %s, whose conflict detection needs whole old rows, but its REPLICA IDENTITY is not FULL: run ALTER TABLE %s REPLICA IDENTITY FULL", spec.ID, strings.Join(spec.TwoWay, ", "), quoteTable(spec.ID)))
 		}
+		complete := true
 		for _, col := range spec.Columns {
 			if !slices.Contains(ti.columns, col) {
 				*problems = append(*problems, fmt.Errorf("table %s has no column %q, which scope %s uses", spec.ID, col, strings.Join(spec.Scopes, ", ")))
+				complete = false
+			}
+		}
+		if spec.Check != nil && complete {
+			if err := spec.Check(ti.table()); err != nil {
+				*problems = append(*problems, err)
 			}
 		}
 		tables[spec.ID] = ti

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/syncd-dev/syncd/checkpoint/retry"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/scopes"
+	"github.com/syncd-dev/syncd/scopes/mapping"
 )
 
 // newEngine builds the capture engine of source s. It opens no database
@@ -45,7 +47,7 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 			DSN:          s.DSN,
 			ServerID:     s.ServerID,
 			SignalTable:  s.SignalTable,
-			Tables:       tableSpecs(cfg, s.Name),
+			Tables:       tableSpecs(cfg, s.Name, s.Kind),
 			OriginTables: origins,
 			Store:        store,
 			Resnapshot:   resnapshot,
@@ -60,7 +62,7 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 			DSN:         s.DSN,
 			Slot:        s.Slot,
 			Publication: s.Publication,
-			Tables:      tableSpecs(cfg, s.Name),
+			Tables:      tableSpecs(cfg, s.Name, s.Kind),
 			Store:       store,
 			Resnapshot:  resnapshot,
 		}, postgres.Options{Logger: log, Metrics: postgres.NewMetrics(reg, s.Name)})
@@ -77,7 +79,7 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 				PollInterval: s.PollInterval,
 			},
 			DSN:    s.DSN,
-			Tables: tableSpecs(cfg, s.Name),
+			Tables: tableSpecs(cfg, s.Name, s.Kind),
 		}, sqlserver.Options{Logger: log})
 		if err != nil {
 			return nil, router.SourceInfo{}, err
@@ -151,14 +153,21 @@ func (e mssqlEngine) Health() (any, bool, string) {
 	return st, st.Connected, st.RetentionRisk
 }
 
-// tableSpecs lists the tables source must publish, with the scopes that
-// cover each and the columns they list, filter on or map.
-func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
+// tableSpecs lists the tables source (of kind) must publish, with the
+// scopes that cover each and the columns they list, filter on or map. A
+// table with a mapping is checked at start: every mapping is compiled
+// against the catalog's table, so an expression that does not type-check
+// against the source columns fails the start, not the first row.
+func tableSpecs(cfg *scopes.Config, source, kind string) []capture.TableSpec {
 	ix := scopes.NewIndex(cfg.Scopes)
 	var specs []capture.TableSpec
 	for _, id := range ix.Tables(source) {
 		spec := capture.TableSpec{ID: id}
-		for _, st := range ix.Lookup(source, id) {
+		sts := ix.Lookup(source, id)
+		if slices.ContainsFunc(sts, func(st *scopes.Table) bool { return st.Mapping != nil }) {
+			spec.Check = func(t *capture.Table) error { return checkMappings(sts, t, kind) }
+		}
+		for _, st := range sts {
 			spec.Scopes = append(spec.Scopes, st.Scope.Name)
 			if cfg.TwoWay(st.Scope) {
 				spec.TwoWay = append(spec.TwoWay, st.Scope.Name)
@@ -176,6 +185,21 @@ func tableSpecs(cfg *scopes.Config, source string) []capture.TableSpec {
 		specs = append(specs, spec)
 	}
 	return specs
+}
+
+// checkMappings compiles the mapping of each scope table of sts against
+// t, the source table as its catalog describes it.
+func checkMappings(sts []*scopes.Table, t *capture.Table, kind string) error {
+	var errs []error
+	for _, st := range sts {
+		if st.Mapping == nil {
+			continue
+		}
+		if _, err := mapping.Compile(st.Mapping, t, kind); err != nil {
+			errs = append(errs, fmt.Errorf("scope %q: mapping of %s: %w", st.Scope.Name, t.ID(), err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // originTables returns the scope_info tables of the MySQL targets that

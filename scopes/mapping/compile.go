@@ -180,6 +180,9 @@ func (m *Mapper) compute(c Column, t *capture.Table, kind string, key []byte, fi
 	o.prog = prog
 	o.boolInt = kind == "mysql" && rt == boolType
 	typ := c.Type
+	if typ != "" && !fits(typ, rt, o.boolInt) {
+		return o, "", fmt.Errorf("the expression's result has type %s, which a column of type %q cannot hold; change the expression or the type", rt, typ)
+	}
 	if typ == "" {
 		if typ = columnType(kind, rt); typ == "" {
 			what := "a type known only when it runs"

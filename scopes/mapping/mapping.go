@@ -219,3 +219,62 @@ func ParseDefinition(b []byte) (*Spec, error) {
 	}
 	return s, nil
 }
+
+// Relanded returns the target columns whose values differ between the
+// rows old and new map, when a changed transform is all that tells them
+// apart: the same auto mode, drop list, hash key and declared columns in
+// the same order, some computed columns with another expr. It returns
+// nil otherwise (a column takes another source column, so others may be
+// carried over; a column's declared type changed), when whole rows must
+// be sent again.
+func Relanded(old, new *Spec) []string {
+	if old == nil || new == nil || len(old.Columns) != len(new.Columns) {
+		return nil
+	}
+	bare := func(s *Spec) string {
+		b := *s
+		b.Columns = nil
+		return string(b.Definition())
+	}
+	if bare(old) != bare(new) {
+		return nil
+	}
+	exprOf := func(c *Column) string {
+		if c.Expr == nil {
+			return ""
+		}
+		return c.Expr.Source
+	}
+	var cols []string
+	for i := range new.Columns {
+		o, n := &old.Columns[i], &new.Columns[i]
+		switch {
+		case o.Name != n.Name || o.Type != n.Type || o.From != n.From || (o.Expr == nil) != (n.Expr == nil):
+			// Another source column taken, or none: the carried-over
+			// columns change too.
+			return nil
+		case exprOf(o) != exprOf(n):
+			cols = append(cols, n.Name)
+		}
+	}
+	return cols
+}
+
+// Inverse returns the mapping that takes the rows s maps back to the
+// source's columns, when s only renames and carries columns over (auto
+// "exact" or "none", no drop, no computed column); nil otherwise: a
+// computed or dropped column cannot be recovered from the target row,
+// and folded names do not say how the source spells them.
+func (s *Spec) Inverse() *Spec {
+	if s.Auto == AutoFold || len(s.Drop) > 0 {
+		return nil
+	}
+	inv := &Spec{Auto: s.Auto}
+	for _, c := range s.Columns {
+		if c.Expr != nil {
+			return nil
+		}
+		inv.Columns = append(inv.Columns, Column{Name: c.source(), From: c.Name, Pos: c.Pos})
+	}
+	return inv
+}

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +157,8 @@ func TestCompileErrors(t *testing.T) {
 		{"key dropped", &Spec{Auto: AutoExact, Drop: []string{"id"}}, `key column "id"`},
 		{"key transformed", &Spec{Auto: AutoExact, Drop: []string{"id"}, Columns: []Column{{Name: "k", Expr: mustParse(t, `id * 2`)}}}, "not declared injective"},
 		{"collision", &Spec{Auto: AutoExact, Columns: []Column{{Name: "email", From: "full_name"}}}, `"email" is declared and also carried over`},
+		{"result the declared type cannot hold", &Spec{Auto: AutoExact, Columns: []Column{{Name: "n", Expr: mustParse(t, `upper(full_name)`), Type: "integer", Pos: "syncd.hcl:4:7"}}},
+			`syncd.hcl:4:7: target column "n": the expression's result has type string, which a column of type "integer" cannot hold`},
 		{"hmac without key", &Spec{Auto: AutoExact, Columns: []Column{{Name: "h", Expr: mustParse(t, `hmac_sha256(ssn)`)}}}, "hash_key"},
 	}
 	for _, tt := range tests {
@@ -243,4 +246,68 @@ func mustTime(t *testing.T, s string) any {
 		t.Fatal(err)
 	}
 	return v
+}
+
+func TestRelanded(t *testing.T) {
+	parse := func(src string) *Expr {
+		e, err := Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	spec := func(first string, mod func(*Spec)) *Spec {
+		s := &Spec{Auto: AutoExact, Drop: []string{"full_name"}, HashKey: []byte("0123456789abcdef"), Columns: []Column{
+			{Name: "first", Expr: parse(first)},
+			{Name: "last", Expr: parse("split(full_name, ' ')[1]")},
+			{Name: "mail", From: "email"},
+		}}
+		if mod != nil {
+			mod(s)
+		}
+		return s
+	}
+	old := spec("split(full_name, ' ')[0]", nil)
+	tests := []struct {
+		name string
+		new  *Spec
+		want []string
+	}{
+		{"expr changed", spec("upper(split(full_name, ' ')[0])", nil), []string{"first"}},
+		{"same", spec("split(full_name, ' ')[0]", nil), nil},
+		{"from changed", spec("split(full_name, ' ')[0]", func(s *Spec) { s.Columns[2].From = "email2" }), nil},
+		{"type changed", spec("upper(full_name)", func(s *Spec) { s.Columns[0].Type = "text" }), nil},
+		{"drop changed", spec("upper(full_name)", func(s *Spec) { s.Drop = nil }), nil},
+		{"hash key changed", spec("upper(full_name)", func(s *Spec) { s.HashKey = []byte("another key 0123") }), nil},
+		{"column added", spec("upper(full_name)", func(s *Spec) { s.Columns = append(s.Columns, Column{Name: "x", Expr: parse("1")}) }), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The running definition is rebuilt from the record, without the key.
+			rec, err := ParseDefinition(old.Definition())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Relanded(rec, tt.new); !slices.Equal(got, tt.want) {
+				t.Errorf("Relanded = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInverse(t *testing.T) {
+	renames := &Spec{Auto: AutoExact, Columns: []Column{{Name: "name", From: "label"}, {Name: "id"}}}
+	want := &Spec{Auto: AutoExact, Columns: []Column{{Name: "label", From: "name"}, {Name: "id", From: "id"}}}
+	if diff := cmp.Diff(want, renames.Inverse(), cmp.AllowUnexported(Spec{})); diff != "" {
+		t.Errorf("inverse of renames (-want +got):\n%s", diff)
+	}
+	for name, s := range map[string]*Spec{
+		"computed": {Auto: AutoExact, Columns: []Column{{Name: "n", Expr: mustParse(t, "upper(label)")}}},
+		"dropped":  {Auto: AutoExact, Drop: []string{"label"}},
+		"folded":   {Auto: AutoFold, Columns: []Column{{Name: "name", From: "Label"}}},
+	} {
+		if inv := s.Inverse(); inv != nil {
+			t.Errorf("%s: Inverse = %+v, want none", name, inv)
+		}
+	}
 }

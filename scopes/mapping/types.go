@@ -126,3 +126,30 @@ func columnType(kind string, t reflect.Type) string {
 	}
 	return columnTypes[kind][t]
 }
+
+// fits reports whether a column declared of type typ can hold the
+// results of an expression of type rt (published as 0 or 1 if boolInt):
+// false only when both are known and a number, bool, time or bytes
+// column would be given something else. A text column takes anything,
+// which the target casts.
+func fits(typ string, rt reflect.Type, boolInt bool) bool {
+	want := envType(typ)
+	if want == nil || rt == nil || want == stringType {
+		return true
+	}
+	switch rt.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		rt = intType
+	case reflect.Float64, reflect.Float32:
+		rt = floatType
+	}
+	switch want {
+	case intType:
+		return rt == intType || rt == boolType && boolInt
+	case floatType:
+		return rt == intType || rt == floatType
+	case timeType, bytesType:
+		return rt == want || rt == stringType
+	}
+	return rt == want
+}

@@ -110,6 +110,13 @@ func TestBadSource(t *testing.T) {
       column "p" { expr = "lower(pricetag)" }
     }
   }`, `table public\.t has no column "pricetag"`},
+		// Checked at start against the catalog's column types: the table
+		// is empty, so no row would ever have shown it.
+		{"mapping type error", good, `CREATE TABLE t (id int PRIMARY KEY, name text)`, `table "public.t" {
+    mapping {
+      column "n" { expr = "name * 2" }
+    }
+  }`, `scope "s": mapping of public\.t: \S*syncd\.hcl:\d+:7: target column "n": .*mismatched types string and int`},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

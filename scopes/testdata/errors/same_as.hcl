@@ -41,6 +41,7 @@ scope "ba" {
   targets   = ["ta"]
   conflicts = "newest_column"
   table "public.t" {}
+  table "public.u" {}
 }
 scope "bc" {
   source  = "b"
