@@ -5,7 +5,6 @@ package router
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,22 +21,12 @@ import (
 func TestRouterPreparesManySpokes(t *testing.T) {
 	const n = 40
 	config := func(changed bool) string {
-		var b strings.Builder
-		b.WriteString(`
-source "postgres" "app" { dsn = "postgres://localhost/app" }
-template "spoke" {
-  params = ["r"]
-  table "public.orders" { where = "region = :r" }
-}
-`)
-		for i := range n {
-			r := fmt.Sprintf("r%d", i)
+		return spokesConfigWith(n, func(i int) string {
 			if changed && i%3 == 0 {
-				r += "x"
+				return fmt.Sprintf("r%dx", i) // a new definition
 			}
-			fmt.Fprintf(&b, "scope \"spoke%d\" {\n  source = \"app\"\n  snapshot = \"never\"\n  template = \"spoke\"\n  params = { r = %q }\n}\n", i, r)
-		}
-		return b.String()
+			return fmt.Sprintf("r%d", i)
+		})
 	}
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)

@@ -8,10 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
@@ -75,7 +72,7 @@ func spokeScaling(e *env, pg *testenv.Postgres, bin string) []result {
 		if *cpuProfile != "" && n > 1 {
 			go profile(d, *cpuProfile+".spokes", 5*time.Second)
 		}
-		done := waitFilled(e, d, scopes, uint64(spokeRows/n), 10*time.Minute)
+		done := waitStreams(e, d, scopes, uint64(spokeRows/n), 10*time.Minute)
 		r := run{rate: spokeRows / done.Sub(committed).Seconds(), rss: d.PeakRSS() / (1 << 20), ready: ready}
 		d.Stop()
 		log.Printf("spokes: %d scope(s): %.0f rows/s, peak RSS %.1f MiB", n, r.rate, r.rss)
@@ -90,36 +87,4 @@ func spokeScaling(e *env, pg *testenv.Postgres, bin string) []result {
 		{Name: "time to ready, 1 scope", Value: one.ready.Seconds(), Unit: "s"},
 		ratioResult(fmt.Sprintf("time to ready, %d spoke scopes (first start)", spokeCount), "s", many.ready.Seconds(), "s, 1 scope", one.ready.Seconds(), "", 0),
 	}
-}
-
-// waitFilled waits until each of scopes' streams on syncd's embedded
-// server holds want messages and returns when the last one did. It asks
-// about one stream at a time, the first not yet seen full, so that
-// polling a thousand streams does not load the server it measures.
-func waitFilled(e *env, d *testenv.Syncd, scopes []string, want uint64, timeout time.Duration) time.Time {
-	nc, err := nats.Connect(d.NATSURL)
-	if err != nil {
-		e.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; i < len(scopes); {
-		s, err := js.Stream(ctx, router.StreamName(scopes[i]))
-		if err == nil && s.CachedInfo().State.Msgs >= want {
-			i++
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			e.Fatalf("stream of scope %s did not reach %d messages in %v: %s", scopes[i], want, timeout, d.Logs())
-		case <-d.Exited():
-			e.Fatalf("syncd exited: %s", d.Logs())
-		case <-tick.C:
-		}
-	}
-	return time.Now()
 }
