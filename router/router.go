@@ -160,14 +160,18 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 	if err != nil {
 		return nil, err
 	}
+	var own []*scopes.Scope
 	for _, s := range cfg.Scopes {
-		if s.Source != src.Name {
-			continue
+		if s.Source == src.Name {
+			own = append(own, s)
 		}
-		p, err := r.newPublisher(ctx, nc, js, versions, s, inbox, atomic, o)
-		if err != nil {
-			return nil, err
-		}
+	}
+	prepared, err := prepareStreams(ctx, js, versions, own, src.Name, o.Streams, atomic)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range own {
+		p := r.newPublisher(nc, s, prepared[i], inbox, o)
 		r.pubs[s.Name] = p
 		r.order = append(r.order, p)
 		if e := cfg.EchoSource(s); e != "" {
@@ -202,20 +206,10 @@ func (r *Router) reconnected() {
 	}
 }
 
-func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, versions jetstream.KeyValue, s *scopes.Scope, inbox string, atomic bool, o Options) (*publisher, error) {
-	stream, atomic, err := ensureStream(ctx, js, s.Name, o.Streams, atomic)
-	if err != nil {
-		return nil, err
-	}
-	version, err := scopeVersion(ctx, versions, s)
-	if err != nil {
-		return nil, err
-	}
+// newPublisher makes the publisher of scope s on its prepared stream.
+func (r *Router) newPublisher(nc *nats.Conn, s *scopes.Scope, ps preparedStream, inbox string, o Options) *publisher {
+	stream, atomic, version, resume := ps.stream, ps.atomic, ps.version, ps.resume
 	r.versions[s.Name] = version
-	resume, err := lastStored(ctx, stream, s.Name, r.src.Name)
-	if err != nil {
-		return nil, err
-	}
 	window := o.Window
 	if window <= 0 {
 		window = 4
@@ -249,7 +243,7 @@ func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.J
 		failed:        make(chan struct{}),
 	}
 	p.sent.Store(p.expected)
-	return p, nil
+	return p
 }
 
 func resumeText(r resumePoint) string {
@@ -344,14 +338,16 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 // fails on the table's first row, not on the first row it matches.
 func (r *Router) newRoutes(ctx context.Context, ev *capture.Event) (*tableRoutes, error) {
 	rt := newTableRoutes(r.index, r.src.Name, ev.Table)
+	var tables []*scopes.Table
 	for _, st := range rt.tables {
 		k := tableKey{scope: st.Scope.Name, table: st.ID}
 		if ev.Scope != "" && ev.Scope != k.scope || ev.Scope == "" && r.pending[k] != nil {
 			continue
 		}
-		if _, err := r.plan(ctx, st, ev.Table); err != nil {
-			return nil, err
-		}
+		tables = append(tables, st)
+	}
+	if err := r.makePlans(ctx, tables, ev.Table); err != nil {
+		return nil, err
 	}
 	r.routes[ev.Table] = rt
 	return rt, nil

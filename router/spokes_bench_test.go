@@ -26,8 +26,13 @@ var spokeTable = &capture.Table{
 }
 
 // spokesConfig is n scopes from one template with disjoint region = :r
-// filters, as a hub serving n spokes has.
+// filters, as a hub serving n spokes has: spoke i takes region r<i>.
 func spokesConfig(n int) string {
+	return spokesConfigWith(n, func(i int) string { return fmt.Sprintf("r%d", i) })
+}
+
+// spokesConfigWith is spokesConfig with spoke i's region param(i).
+func spokesConfigWith(n int, param func(i int) string) string {
 	var b strings.Builder
 	b.WriteString(`
 source "postgres" "app" { dsn = "postgres://localhost/app" }
@@ -37,7 +42,7 @@ template "spoke" {
 }
 `)
 	for i := range n {
-		fmt.Fprintf(&b, "scope \"spoke%d\" {\n  source = \"app\"\n  snapshot = \"never\"\n  template = \"spoke\"\n  params = { r = \"r%d\" }\n}\n", i, i)
+		fmt.Fprintf(&b, "scope \"spoke%d\" {\n  source = \"app\"\n  snapshot = \"never\"\n  template = \"spoke\"\n  params = { r = %q }\n}\n", i, param(i))
 	}
 	return b.String()
 }

@@ -1,0 +1,104 @@
+package router
+
+import (
+	"context"
+	"slices"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/scopes"
+)
+
+// prepareParallel is how many scopes' streams New prepares at once. Each
+// preparation is a few round trips to the server, each waiting on an
+// fsync (the stream's metadata, the scope's version record): a hub with a
+// thousand spoke scopes took seconds to become ready one scope at a time.
+const prepareParallel = 16
+
+// preparedStream is one scope's stream made ready for publishing: what
+// newPublisher needs from the server.
+type preparedStream struct {
+	stream  jetstream.Stream
+	atomic  bool // the stream takes atomic batches
+	version int
+	resume  resumePoint
+}
+
+// prepareStreams creates or updates the streams of list, records their
+// versions and reads where each stream's copy of source ends, several
+// scopes at a time (prepareParallel). It returns the results in list's
+// order, or the first error, once every preparation it started is done.
+func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstream.KeyValue, list []*scopes.Scope, source string, o StreamOptions, atomic bool) ([]preparedStream, error) {
+	out := make([]preparedStream, len(list))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(prepareParallel)
+	for i, s := range list {
+		g.Go(func() error {
+			stream, atomic, err := ensureStream(ctx, js, s.Name, o, atomic)
+			if err != nil {
+				return err
+			}
+			version, err := scopeVersion(ctx, versions, s)
+			if err != nil {
+				return err
+			}
+			resume, err := lastStored(ctx, stream, s.Name, source)
+			if err != nil {
+				return err
+			}
+			out[i] = preparedStream{stream: stream, atomic: atomic, version: version, resume: resume}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// makePlans makes the plans of tables for rows of t that r does not have
+// yet (Router.plan), recording their schemas several at a time
+// (prepareParallel): the first row of a table a thousand spoke scopes
+// cover needs a thousand schema records, each a read and a write waiting
+// on an fsync. It returns the first error once every recording it started
+// is done; the plans made before it stay made.
+func (r *Router) makePlans(ctx context.Context, tables []*scopes.Table, t *capture.Table) error {
+	var made []*plan
+	var keys []planKey
+	for _, st := range tables {
+		k := planKey{st: st, table: t}
+		if _, ok := r.plans[k]; ok || slices.Contains(keys, k) {
+			continue
+		}
+		p, err := newPlan(r.pubs[st.Scope.Name], st, t, r.src, r.versions[st.Scope.Name], r.metrics)
+		if err != nil {
+			return err
+		}
+		made, keys = append(made, p), append(keys, k)
+	}
+	done := make([]bool, len(made))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(prepareParallel)
+	for i, p := range made {
+		if len(t.Columns) == 0 { // a table known by name only has nothing to record
+			done[i] = true
+			continue
+		}
+		g.Go(func() error {
+			if err := putSchema(gctx, r.schemas, tableSchema(keys[i].st, t, p, r.src.Kind)); err != nil {
+				return err
+			}
+			done[i] = true
+			return nil
+		})
+	}
+	err := g.Wait()
+	for i, p := range made {
+		if done[i] {
+			r.plans[keys[i]] = p
+		}
+	}
+	return err
+}
