@@ -126,7 +126,8 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 			if s.awaitCopy && mine {
 				s.awaitCopy = false
 			}
-			skip := s.awaitCopy || env.Scope.Target != "" && !mine
+			skip := s.awaitCopy || env.Scope.Target != "" && !mine ||
+				s.gone(capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table})
 			var c *Change
 			if !skip {
 				if c, err = s.change(ctx, env, d.StreamSeq); err != nil {
