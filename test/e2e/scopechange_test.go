@@ -125,31 +125,37 @@ func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
 		rig.waitSame(fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY id", cols, rig.table, s.filterSQL()),
 			fmt.Sprintf("SELECT %s FROM %s ORDER BY id", cols, rig.table))
 	}
-	configure(steps[0])
-	rig.d.Start()
-	check(steps[0])
-	for i, s := range steps[1:] {
-		old, version := steps[i], i+2
+	// change reloads or restarts syncd with the config write writes,
+	// under the writer, and waits for the copy it takes.
+	change := func(name string, write func()) {
+		t.Helper()
 		stop := startWriter(t, rig)
 		done := strings.Count(rig.d.Logs(), `snapshot done`)
 		if rig.reload {
-			configure(s)
+			write()
 			if err := rig.d.Signal(syscall.SIGHUP); err != nil {
 				t.Fatal(err)
 			}
 		} else {
 			rig.d.Stop()
 			done = strings.Count(rig.d.Logs(), `snapshot done`)
-			configure(s)
+			write()
 			rig.d.Start()
 		}
 		testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
 			if strings.Count(rig.d.Logs(), `snapshot done`) == done {
-				return fmt.Errorf("%s: the scope change's copy is not done", s.name)
+				return fmt.Errorf("%s: the scope change's copy is not done", name)
 			}
 			return nil
 		})
 		stop()
+	}
+	configure(steps[0])
+	rig.d.Start()
+	check(steps[0])
+	for i, s := range steps[1:] {
+		old, version := steps[i], i+2
+		change(s.name, func() { configure(s) })
 		check(s)
 
 		var wantIn, wantOut, gotIn, gotOut []int
@@ -183,6 +189,29 @@ func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
 				s.name, len(gotIn), head(gotIn), len(wantIn), len(gotOut), head(gotOut), len(wantOut))
 		}
 		t.Logf("%s: %d static rows backfilled, %d deleted", s.name, len(gotIn), len(gotOut))
+	}
+
+	// Scope items removed, at targets with removed_tables = "empty",
+	// while scope rest takes the table into another target table: the
+	// targets' item tables are emptied, once each, and rest converges.
+	change("scope removed", func() {
+		body := strings.ReplaceAll(rig.body, "create_tables = true\n}", "create_tables  = true\n  removed_tables = \"empty\"\n}")
+		writeFile(t, rig.d.ConfigPath, strings.Replace(body, "%s", fmt.Sprintf(`
+scope "rest" {
+  source  = %q
+  targets = %s
+  table %q {
+    columns = ["id", "price", "grp"]
+    where   = "price < 100"
+    target  = %q
+  }
+}`, rig.source, rig.targets, rig.table, rig.table+"_rest"), 1))
+	})
+	rig.waitSame(fmt.Sprintf("SELECT id, price, grp FROM %s WHERE price < 100 ORDER BY id", rig.table),
+		fmt.Sprintf("SELECT id, price, grp FROM %s_rest ORDER BY id", rig.table))
+	rig.waitSame(fmt.Sprintf("SELECT id FROM %s WHERE false", rig.table), fmt.Sprintf("SELECT id FROM %s", rig.table))
+	if got, want := strings.Count(rig.d.Logs(), "emptied its target table"), strings.Count(rig.targets, `"`)/2; got != want {
+		t.Errorf("scope removed: target tables emptied %d times, want %d (once per target)", got, want)
 	}
 }
 
