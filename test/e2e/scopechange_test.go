@@ -96,7 +96,10 @@ type changeRig struct {
 	source   string                // the source's name
 	targets  string                // HCL list of targets
 	streamed func() []streamedRow  // the scope's messages
-	reload   bool                  // change by SIGHUP; else by a restart
+	restarts []string              // the steps applied by a restart; the others by SIGHUP
+	// editTarget, if set, runs a statement at each target: the rig then
+	// edits rows there by hand and repairs them with syncd resync.
+	editTarget func(stmt string)
 }
 
 type streamedRow struct {
@@ -106,8 +109,8 @@ type streamedRow struct {
 }
 
 // runScopeChanges starts syncd with the first step's definition, then, for
-// each next step, reloads (SIGHUP) or restarts it with that definition
-// while a writer moves
+// each next step, reloads (SIGHUP) or restarts it (rig.restarts) with that
+// definition while a writer moves
 // rows in and out of the filters, and checks that the stream holds, with
 // the step's scope version, no truncate, a backfill of each static row
 // entering (every static row in scope when a column is added) and a
@@ -131,7 +134,7 @@ func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
 		t.Helper()
 		stop := startWriter(t, rig)
 		done := strings.Count(rig.d.Logs(), `snapshot done`)
-		if rig.reload {
+		if !slices.Contains(rig.restarts, name) {
 			write()
 			if err := rig.d.Signal(syscall.SIGHUP); err != nil {
 				t.Fatal(err)
@@ -189,6 +192,24 @@ func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
 				s.name, len(gotIn), head(gotIn), len(wantIn), len(gotOut), head(gotOut), len(wantOut))
 		}
 		t.Logf("%s: %d static rows backfilled, %d deleted", s.name, len(gotIn), len(gotOut))
+	}
+
+	if rig.editTarget != nil {
+		// A row in scope deleted at the targets by hand and one updated:
+		// syncd resync repairs both (issue 18's test 7).
+		last := steps[len(steps)-1]
+		var in []int
+		for id := 1; id <= 1000 && len(in) < 2; id++ {
+			if last.admits(staticPrice(id), staticGrp(id)) {
+				in = append(in, id)
+			}
+		}
+		rig.editTarget(fmt.Sprintf("DELETE FROM %s WHERE id = %d", rig.table, in[0]))
+		rig.editTarget(fmt.Sprintf("UPDATE %s SET price = -1 WHERE id = %d", rig.table, in[1]))
+		if code, out := runSyncd(t, "resync", "--config", rig.d.ConfigPath, "items"); code != 0 {
+			t.Fatalf("syncd resync: exit %d\n%s", code, out)
+		}
+		check(last)
 	}
 
 	// Scope items removed, at targets with removed_tables = "empty",
@@ -281,9 +302,11 @@ func streamedRows(t *testing.T, d *testenv.Syncd) func() []streamedRow {
 }
 
 // TestScopeChangePostgres changes a running scope from a PostgreSQL source
-// four times by SIGHUP: the filter widened (over rows whose old filter is
-// NULL), then narrowed, a column added, template params changed. Each change sends
-// only the difference, never a truncate, and the target converges.
+// four times: the filter widened (over rows whose old filter is NULL),
+// then narrowed, by SIGHUP; a column added, by a restart; template params
+// changed, by SIGHUP. Each change sends only the difference, never a
+// truncate, and the target converges. Then the scope is removed by SIGHUP
+// and the target, with removed_tables = "empty", empties its table.
 func TestScopeChangePostgres(t *testing.T) {
 	r := newReplication(t, func(r *replication) {
 		r.src.Exec(t, "app", itemDDL, itemRows("generate_series(1, 1000) g"))
@@ -306,13 +329,15 @@ func TestScopeChangePostgres(t *testing.T) {
 		source:   "app",
 		targets:  `["replica"]`,
 		streamed: streamedRows(t, r.d),
-		reload:   true,
+		restarts: []string{colAdded.name},
 	}
 	runScopeChanges(t, rig, []scopeStep{initial, widened, narrowed, colAdded, params})
 }
 
-// TestScopeChangeMariaDB widens and narrows a running scope's filter on a
-// MariaDB source, replicated into MariaDB and PostgreSQL, by restarts.
+// TestScopeChangeMariaDB makes the changes of TestScopeChangePostgres to a
+// running scope on a MariaDB source, replicated into MariaDB and
+// PostgreSQL; then it repairs rows edited at the targets by hand with
+// syncd resync, and removes the scope by a restart.
 func TestScopeChangeMariaDB(t *testing.T) {
 	c := newCrossEngine(t, "shop", func(c *crossEngine) {
 		c.src.Exec(t, "shop", itemDDL, itemRows("(SELECT seq AS g FROM seq_1_to_1000) s"))
@@ -335,6 +360,11 @@ func TestScopeChangeMariaDB(t *testing.T) {
 		source:   "shop",
 		targets:  `["copy", "pgcopy"]`,
 		streamed: streamedRows(t, c.d),
+		restarts: []string{colAdded.name, "scope removed"},
+		editTarget: func(stmt string) {
+			c.dst.Exec(t, "shop", stmt)
+			c.pg.Exec(t, "replica", stmt)
+		},
 	}
-	runScopeChanges(t, rig, []scopeStep{initial, widened, narrowed})
+	runScopeChanges(t, rig, []scopeStep{initial, widened, narrowed, colAdded, params})
 }
