@@ -100,6 +100,9 @@ type changeRig struct {
 	// editTarget, if set, runs a statement at each target: the rig then
 	// edits rows there by hand and repairs them with syncd resync.
 	editTarget func(stmt string)
+	// checks makes the rig run syncd plan before each change and send
+	// SIGHUP with an invalid config once (issue 18's tests 6 and 5).
+	checks bool
 }
 
 type streamedRow struct {
@@ -130,19 +133,26 @@ func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
 	}
 	// change reloads or restarts syncd with the config write writes,
 	// under the writer, and waits for the copy it takes.
-	change := func(name string, write func()) {
+	change := func(name string, write func(), plan ...string) {
 		t.Helper()
 		stop := startWriter(t, rig)
 		done := strings.Count(rig.d.Logs(), `snapshot done`)
+		write()
+		if rig.checks {
+			code, out := runSyncd(t, "plan", "--config", rig.d.ConfigPath)
+			for _, want := range plan {
+				if code != 2 || !strings.Contains(out, want) {
+					t.Errorf("%s: syncd plan exit %d, want 2 and %q:\n%s", name, code, want, out)
+				}
+			}
+		}
 		if !slices.Contains(rig.restarts, name) {
-			write()
 			if err := rig.d.Signal(syscall.SIGHUP); err != nil {
 				t.Fatal(err)
 			}
 		} else {
 			rig.d.Stop()
 			done = strings.Count(rig.d.Logs(), `snapshot done`)
-			write()
 			rig.d.Start()
 		}
 		testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
@@ -158,7 +168,13 @@ func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
 	check(steps[0])
 	for i, s := range steps[1:] {
 		old, version := steps[i], i+2
-		change(s.name, func() { configure(s) })
+		plan := []string{"~ table " + rig.table}
+		if len(s.columns) > len(old.columns) {
+			plan = append(plan, "+ column note")
+		} else {
+			plan = append(plan, "~ filter: ")
+		}
+		change(s.name, func() { configure(s) }, plan...)
 		check(s)
 
 		var wantIn, wantOut, gotIn, gotOut []int
@@ -194,6 +210,26 @@ func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
 		t.Logf("%s: %d static rows backfilled, %d deleted", s.name, len(gotIn), len(gotOut))
 	}
 
+	if rig.checks {
+		// A config that does not validate, sent by SIGHUP, is rejected
+		// whole: the scope streams on as before.
+		last := steps[len(steps)-1]
+		good := readFile(t, rig.d.ConfigPath)
+		writeFile(t, rig.d.ConfigPath, strings.Replace(good, "template = ", "templat = ", 1))
+		stop := startWriter(t, rig)
+		if err := rig.d.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, time.Minute, 50*time.Millisecond, func() error {
+			if rl := reloadState(t, rig.d); rl.Outcome != "rejected" {
+				return fmt.Errorf("/scopes reload %+v, want rejected", rl)
+			}
+			return nil
+		})
+		stop()
+		check(last)
+		writeFile(t, rig.d.ConfigPath, good)
+	}
 	if rig.editTarget != nil {
 		// A row in scope deleted at the targets by hand and one updated:
 		// syncd resync repairs both (issue 18's test 7).
@@ -227,7 +263,7 @@ scope "rest" {
     target  = %q
   }
 }`, rig.source, rig.targets, rig.table, rig.table+"_rest"), 1))
-	})
+	}, "- scope items", "rows to delete at target "+strings.NewReplacer(`[`, ``, `]`, ``, `"`, ``).Replace(rig.targets)+": ", "+ scope rest")
 	rig.waitSame(fmt.Sprintf("SELECT id, price, grp FROM %s WHERE price < 100 ORDER BY id", rig.table),
 		fmt.Sprintf("SELECT id, price, grp FROM %s_rest ORDER BY id", rig.table))
 	rig.waitSame(fmt.Sprintf("SELECT id FROM %s WHERE false", rig.table), fmt.Sprintf("SELECT id FROM %s", rig.table))
@@ -336,8 +372,10 @@ func TestScopeChangePostgres(t *testing.T) {
 
 // TestScopeChangeMariaDB makes the changes of TestScopeChangePostgres to a
 // running scope on a MariaDB source, replicated into MariaDB and
-// PostgreSQL; then it repairs rows edited at the targets by hand with
-// syncd resync, and removes the scope by a restart.
+// PostgreSQL, each checked first with syncd plan; a SIGHUP with a config
+// that does not validate leaves the scope streaming; then it repairs rows
+// edited at the targets by hand with syncd resync, and removes the scope
+// by a restart.
 func TestScopeChangeMariaDB(t *testing.T) {
 	c := newCrossEngine(t, "shop", func(c *crossEngine) {
 		c.src.Exec(t, "shop", itemDDL, itemRows("(SELECT seq AS g FROM seq_1_to_1000) s"))
@@ -361,6 +399,7 @@ func TestScopeChangeMariaDB(t *testing.T) {
 		targets:  `["copy", "pgcopy"]`,
 		streamed: streamedRows(t, c.d),
 		restarts: []string{colAdded.name, "scope removed"},
+		checks:   true,
 		editTarget: func(stmt string) {
 			c.dst.Exec(t, "shop", stmt)
 			c.pg.Exec(t, "replica", stmt)
