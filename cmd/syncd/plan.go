@@ -313,6 +313,9 @@ func (s *sourceReader) planTable(ctx context.Context, td scopes.TableDiff) (tabl
 // table no other scope of the config writes there (apply.RemovedTables).
 func (p *planner) emptiedAt(ctx context.Context, cur, new *scopes.Scope, id capture.TableID) ([]string, error) {
 	if new == nil {
+		if !removedHere(p.cfg, cur) {
+			return nil, nil
+		}
 		new = &scopes.Scope{Name: cur.Name, Source: cur.Source}
 	}
 	var at []string

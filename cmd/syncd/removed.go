@@ -31,12 +31,21 @@ func sharedTables(cfg *scopes.Config, target, scope string) func(capture.TableID
 	return func(id capture.TableID) bool { return written[id] }
 }
 
+// removedHere reports whether cfg removed scope s, recorded and not in
+// cfg: only if cfg still reads s's source. Several daemons may share one
+// NATS server, each with the scopes of its own sources, and a scope of
+// another daemon is not one this config removed. So a scope removed in
+// the same reload as its source keeps its tables.
+func removedHere(cfg *scopes.Config, s *scopes.Scope) bool {
+	return cfg.Scope(s.Name) == nil && cfg.Source(s.Source) != nil
+}
+
 // errEmptied ends the retries of emptyRemovedScopes once it succeeded.
 var errEmptied = errors.New("removed scopes emptied")
 
 // emptyRemovedScopes empties, at each target of cfg with removed_tables =
 // "empty", the tables of the scopes that syncd recorded (router.ScopeBucket)
-// and cfg no longer has (apply.EmptyRemovedScope). Tables of scopes still
+// and cfg removed (removedHere; apply.EmptyRemovedScope). Tables of scopes still
 // configured are emptied by their apply workers. It retries with backoff
 // until done or ctx ends, and returns nil: a target it cannot reach does
 // not stop the daemon, and the next start tries again.
@@ -62,6 +71,9 @@ func emptyRemovedScopes(ctx context.Context, cfg *scopes.Config, nc *router.Conn
 			old, err := scopes.ParseDefinition(rec.Definition)
 			if err != nil {
 				log.Warn("cannot read the recorded definition of a removed scope: not emptying its tables", "scope", name, "error", err)
+				continue
+			}
+			if !removedHere(cfg, old) {
 				continue
 			}
 			for _, t := range targets {
