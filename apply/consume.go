@@ -120,13 +120,15 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				}
 			}
 			// A copy for another target is skipped, and so is what comes
-			// before the first copy for a target added to the scope; their
+			// before the first copy for a target added to the scope, and,
+			// with EmptyRemoved, a table the scope no longer has; their
 			// transactions' ends still move the checkpoint.
 			mine := env.Scope.Target == w.cfg.Target
 			if s.awaitCopy && mine {
 				s.awaitCopy = false
 			}
-			skip := s.awaitCopy || env.Scope.Target != "" && !mine
+			skip := s.awaitCopy || env.Scope.Target != "" && !mine ||
+				s.gone(capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table})
 			var c *Change
 			if !skip {
 				if c, err = s.change(ctx, env, d.StreamSeq); err != nil {

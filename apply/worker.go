@@ -40,6 +40,14 @@ type Config struct {
 	// TwoWay makes the worker detect conflicts and settle them by the
 	// scope's policies (resolve.go); Self must be set.
 	TwoWay bool
+	// EmptyRemoved (the target's removed_tables = "empty") makes each
+	// session first empty the target tables of the tables that left the
+	// scope since the definition the target records (emptyRemoved), and
+	// skip what the stream still holds of tables the scope no longer
+	// has, so that they stay empty. Shared reports the target tables
+	// that other scopes of the config write at Target: those are kept.
+	EmptyRemoved bool
+	Shared       func(capture.TableID) bool
 
 	// A target transaction takes whole source transactions until it holds
 	// MaxRows rows or has been open MaxTime, or no message came for
@@ -198,6 +206,11 @@ func (w *Worker) session(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read checkpoint of scope %s: %w", scope, err)
 	}
+	if ok && w.cfg.EmptyRemoved {
+		if cp, _, err = emptyRemoved(ctx, w.target, cp, w.cfg.Scope, s.schemas, w.cfg.Shared, w.cfg.SyncdVersion, w.log); err != nil {
+			return err
+		}
+	}
 	if ok {
 		s.cp = &cp
 		w.update(func(st *Status) {
@@ -271,6 +284,21 @@ type session struct {
 	// every table for itself (router.Conn.AwaitsCopies); until the first
 	// message of one, the session skips what it reads.
 	awaitCopy bool
+}
+
+// gone reports whether the session skips the changes of source table id:
+// with Config.EmptyRemoved, those of tables the scope no longer has,
+// which the stream holds from before they were removed.
+func (s *session) gone(id capture.TableID) bool {
+	if !s.w.cfg.EmptyRemoved {
+		return false
+	}
+	for _, t := range s.w.cfg.Scope.Tables {
+		if t.ID == id {
+			return false
+		}
+	}
+	return true
 }
 
 // loadSchemas reads the scope's table schemas and prepares the target

@@ -39,6 +39,15 @@ const (
 	SnapshotWhenNeeded = "when_needed"
 )
 
+// What a target does with a table that leaves the config (Target.RemovedTables).
+const (
+	// RemovedKeep keeps the target table and its rows, as PostgreSQL
+	// subscriptions do.
+	RemovedKeep = "keep"
+	// RemovedEmpty deletes the target table's rows, once.
+	RemovedEmpty = "empty"
+)
+
 // What an apply worker does with a row it cannot apply, after retries.
 const (
 	// OnApplyErrorStop stops the scope's worker for that target.
@@ -190,6 +199,15 @@ type Target struct {
 	// CreateTables makes apply workers create missing target tables from
 	// the source schema.
 	CreateTables bool
+	// RemovedTables says what the target does with a target table whose
+	// scope table leaves the config (the table removed from its scope, or
+	// the whole scope removed): RemovedKeep (the default) keeps the table
+	// and its rows, which no longer change; RemovedEmpty deletes its rows,
+	// once, in the target transaction that records the scope's new
+	// definition in scope_info (docs/configuration.md, "Removing tables
+	// and scopes"). A target table that another configured scope still
+	// writes at this target is kept either way.
+	RemovedTables string
 	// SameAs names the source block that captures this same database, if
 	// any: syncd then never applies to the target a change that came from
 	// it (two-way sync, docs/configuration.md). SameAsRange is the

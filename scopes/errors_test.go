@@ -120,6 +120,7 @@ func TestLoadErrors(t *testing.T) {
 				`testdata/errors/enums.hcl:4:20: error: Invalid snapshot: The snapshot must be "initial", "when_needed" or "never", not "always".`,
 				`testdata/errors/enums.hcl:5:20: error: Invalid on_apply_error: The on_apply_error must be "stop" or "dlq", not "ignore".`,
 				`testdata/errors/enums.hcl:6:22: error: Invalid rows_per_message: The rows_per_message must be between 1 and 1000, not 5000.`,
+				`testdata/errors/enums.hcl:11:20: error: Invalid removed_tables: The removed_tables must be "keep" or "empty", not "truncate".`,
 			},
 		},
 		{

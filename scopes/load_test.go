@@ -86,8 +86,8 @@ func TestLoadDesignExample(t *testing.T) {
 			{Kind: "sqlserver", Name: "erp", DSN: "sqlserver://syncd@erp:1433?database=erp", PollInterval: 250 * time.Millisecond},
 		},
 		Targets: []*scopes.Target{
-			{Kind: "postgres", Name: "replica", DSN: "postgres://syncd@replica/replica", ScopeInfoTable: "syncd_scope_info", CreateTables: true},
-			{Kind: "mysql", Name: "wa_store", DSN: "syncd:secret@tcp(wa:3306)/store", ScopeInfoTable: "syncd_scope_info"},
+			{Kind: "postgres", Name: "replica", DSN: "postgres://syncd@replica/replica", ScopeInfoTable: "syncd_scope_info", CreateTables: true, RemovedTables: "empty"},
+			{Kind: "mysql", Name: "wa_store", DSN: "syncd:secret@tcp(wa:3306)/store", ScopeInfoTable: "syncd_scope_info", RemovedTables: "keep"},
 		},
 		Scopes: []*scopes.Scope{
 			{
@@ -142,11 +142,11 @@ func TestLoadDesignExample(t *testing.T) {
 		t.Error("scope shares its table with the template")
 	}
 	products := cfg.Scope("products")
-	if got := products.DeclRange; got.Filename != "testdata/valid.hcl" || got.Start.Line != 39 || got.Start.Column != 1 {
+	if got := products.DeclRange; got.Filename != "testdata/valid.hcl" || got.Start.Line != 40 || got.Start.Column != 1 {
 		t.Errorf("products DeclRange = %v", got)
 	}
-	if got := products.Tables[1].DeclRange.Start.Line; got != 45 {
-		t.Errorf("product table DeclRange line = %d, want 45", got)
+	if got := products.Tables[1].DeclRange.Start.Line; got != 46 {
+		t.Errorf("product table DeclRange line = %d, want 46", got)
 	}
 	if cfg.Source("shop").ServerID != 4001 || cfg.Target("replica") == nil || cfg.Source("nope") != nil || cfg.Scope("nope") != nil || cfg.Target("nope") != nil {
 		t.Error("lookups by name are wrong")
@@ -187,7 +187,7 @@ func TestLoadDirectory(t *testing.T) {
 			{Kind: "mysql", Name: "erp", DSN: "syncd@tcp(erp:3306)/erp", ServerID: 4002},
 		},
 		Targets: []*scopes.Target{
-			{Kind: "mysql", Name: "reporting", DSN: "syncd:pw@tcp(reporting:3306)/reporting", ScopeInfoTable: "syncd_scope_info"},
+			{Kind: "mysql", Name: "reporting", DSN: "syncd:pw@tcp(reporting:3306)/reporting", ScopeInfoTable: "syncd_scope_info", RemovedTables: "keep"},
 		},
 		Scopes: []*scopes.Scope{
 			{
@@ -231,7 +231,7 @@ func TestLoadMissingSecretsAllowed(t *testing.T) {
 testdata/valid.hcl:20:15: warning: Secret not available: Environment variable "SHOP_DSN" is not set; using an empty string, which is only allowed when validating.
 testdata/valid.hcl:25:19: warning: Secret not available: Environment variable "ERP_DSN" is not set; using an empty string, which is only allowed when validating.
 testdata/valid.hcl:30:22: warning: Secret not available: Environment variable "REPLICA_URL" is not set; using an empty string, which is only allowed when validating.
-testdata/valid.hcl:36:9: warning: Secret not available: Environment variable "WA_STORE_DSN" is not set; using an empty string, which is only allowed when validating.
+testdata/valid.hcl:37:9: warning: Secret not available: Environment variable "WA_STORE_DSN" is not set; using an empty string, which is only allowed when validating.
 `
 	if got := formatted(t, diags); got != want {
 		t.Fatalf("diagnostics:\n%s\nwant:\n%s", got, want)

@@ -67,6 +67,7 @@ func targetSchema() *hcl.BodySchema {
 			{Name: "dsn", Required: true},
 			{Name: "scope_info_table"},
 			{Name: "create_tables"},
+			{Name: "removed_tables"},
 			{Name: "same_as"},
 		},
 	}

@@ -96,12 +96,13 @@ func (l *loader) decodeTarget(b *hcl.Block) *Target {
 	content, diags := b.Body.Content(targetSchema())
 	l.diags = append(l.diags, diags...)
 	attrs := content.Attributes
-	t := &Target{Kind: kind, Name: name, ScopeInfoTable: DefaultScopeInfoTable, DeclRange: b.DefRange}
+	t := &Target{Kind: kind, Name: name, ScopeInfoTable: DefaultScopeInfoTable, RemovedTables: RemovedKeep, DeclRange: b.DefRange}
 	l.dsn(attrs, &t.DSN)
 	if l.decode(attrs, "scope_info_table", &t.ScopeInfoTable) && t.ScopeInfoTable == "" {
 		l.errorf(attrs["scope_info_table"].Expr.Range(), "Empty scope_info_table", "The scope_info_table must not be empty.")
 	}
 	l.decode(attrs, "create_tables", &t.CreateTables)
+	l.oneOf(attrs, "removed_tables", &t.RemovedTables, RemovedKeep, RemovedEmpty)
 	if a := attrs["same_as"]; a != nil && l.decode(attrs, "same_as", &t.SameAs) {
 		t.SameAsRange = a.Expr.Range()
 	}

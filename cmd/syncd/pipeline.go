@@ -59,7 +59,8 @@ func (ps *pipelines) build(ctx context.Context, cfg *scopes.Config) (*pipeline, 
 }
 
 // start makes p the current pipeline, provisions its sources (see
-// provision) and starts its workers under ctx. If provisioning fails, no
+// provision) and starts its workers under ctx, and the emptying of the
+// tables of removed scopes (emptyRemovedScopes). If provisioning fails, no
 // worker runs and what it created on the sources is dropped again.
 func (ps *pipelines) start(ctx context.Context, p *pipeline) error {
 	ps.current.Store(p)
@@ -74,6 +75,7 @@ func (ps *pipelines) start(ctx context.Context, p *pipeline) error {
 	for _, a := range p.appliers {
 		p.g.Go(func() error { return a.Run(wctx) })
 	}
+	p.g.Go(func() error { return emptyRemovedScopes(wctx, p.cfg, ps.nc, ps.log.Named("apply.removed")) })
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
 	"github.com/syncd-dev/syncd/scopes"
@@ -203,6 +204,14 @@ func (p *planner) planScope(ctx context.Context, old, new *scopes.Scope) (scopeP
 		if err != nil {
 			return scopePlan{}, err
 		}
+		if td.Removed {
+			if tp.DeleteAt, err = p.emptiedAt(ctx, cur, new, td.Table); err != nil {
+				return scopePlan{}, err
+			}
+			if len(tp.DeleteAt) == 0 {
+				tp.Delete = nil // kept at the targets
+			}
+		}
 		sp.Tables = append(sp.Tables, tp)
 	}
 	if new == nil {
@@ -295,6 +304,45 @@ func (s *sourceReader) planTable(ctx context.Context, td scopes.TableDiff) (tabl
 		tp.Backfill, tp.Delete = &backfill, &del
 	}
 	return tp, err
+}
+
+// emptiedAt returns the targets with removed_tables = "empty" that would
+// empty the target table of scope table id, which the config's scope
+// (new; nil if the config no longer has the scope) lacks: those whose
+// scope_info row records a definition with the table, whose target
+// table no other scope of the config writes there (apply.RemovedTables).
+func (p *planner) emptiedAt(ctx context.Context, cur, new *scopes.Scope, id capture.TableID) ([]string, error) {
+	if new == nil {
+		if !removedHere(p.cfg, cur) {
+			return nil, nil
+		}
+		new = &scopes.Scope{Name: cur.Name, Source: cur.Source}
+	}
+	var at []string
+	for _, t := range p.cfg.Targets {
+		if t.RemovedTables != scopes.RemovedEmpty {
+			continue
+		}
+		w, err := p.target(t)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		cp, ok, err := w.Checkpoint(ctx, cur.Name, cur.Source)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		if !ok || cp.Definition == nil {
+			continue
+		}
+		old, err := scopes.ParseDefinition(cp.Definition)
+		if err != nil {
+			continue // the apply worker empties nothing either
+		}
+		if slices.ContainsFunc(apply.RemovedTables(old, new, sharedTables(p.cfg, t.Name, cur.Name)), func(e apply.Emptied) bool { return e.Table == id }) {
+			at = append(at, t.Name)
+		}
+	}
+	return at, nil
 }
 
 // planTarget says what target t lacks for scope s: nil if t neither

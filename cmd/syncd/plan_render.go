@@ -75,6 +75,11 @@ type tablePlan struct {
 	Mapping        *change           `json:"mapping,omitempty"` // canonical JSON, old and new
 	Backfill       *capture.RowCount `json:"backfill,omitempty"`
 	Delete         *capture.RowCount `json:"delete,omitempty"`
+	// DeleteAt are, for a removed table, the targets with removed_tables
+	// = "empty" that delete its rows (Delete, counted at the source with
+	// the table's last filter); empty, the targets keep the table and its
+	// rows, and Delete is nil.
+	DeleteAt []string `json:"delete_at,omitempty"`
 }
 
 // targetPlan is one target of a scope: create (listed, holds no
@@ -223,7 +228,11 @@ func renderTable(w io.Writer, tp tablePlan) {
 		}
 		return
 	case actionDelete:
-		fmt.Fprintf(w, "    - table %s%s\n", tp.Table, counts)
+		if len(tp.DeleteAt) == 0 {
+			fmt.Fprintf(w, "    - table %s   (kept at the targets, rows and all)\n", tp.Table)
+			return
+		}
+		fmt.Fprintf(w, "    - table %s   (rows to delete at target %s: %s)\n", tp.Table, strings.Join(tp.DeleteAt, ", "), strings.TrimPrefix(rowCount(*tp.Delete), "= "))
 		return
 	case actionSnapshot:
 		fmt.Fprintf(w, "    ~ table %s: snapshot still to take%s\n", tp.Table, counts)

@@ -13,7 +13,7 @@ func TestRenderPlan(t *testing.T) {
 	doc := &planDoc{
 		Scopes: []scopePlan{
 			{Scope: "gone", Action: actionDelete, Stream: "SYNCD_GONE", StreamExists: true,
-				Tables: []tablePlan{{Table: "public.a", Action: actionDelete, Delete: one}}},
+				Tables: []tablePlan{{Table: "public.a", Action: actionDelete, Delete: one, DeleteAt: []string{"t"}}, {Table: "public.k", Action: actionDelete}}},
 			{Scope: "same", Action: actionNone, Stream: "SYNCD_SAME", StreamExists: true,
 				Targets: []targetPlan{{Target: "t", Action: actionNone}}},
 			{Scope: "moved", Action: actionUpdate, Stream: "SYNCD_MOVED", StreamExists: true,
@@ -42,7 +42,8 @@ func TestRenderPlan(t *testing.T) {
 	var b strings.Builder
 	renderPlan(&b, doc)
 	want := `- scope gone (the daemon stops publishing it; stream SYNCD_GONE stays)
-    - table public.a   (delete = 1 row)
+    - table public.a   (rows to delete at target t: 1 row)
+    - table public.k   (kept at the targets, rows and all)
 ~ scope moved
     ~ source: app  →  app2
     ~ snapshot: initial  →  never
@@ -63,7 +64,7 @@ func TestRenderPlan(t *testing.T) {
 ~ source app3
     ~ publication p3: + public.x - public.y
 
-Plan: scopes 0 to create, 1 to change, 1 to delete; tables 0 to create, 4 to change, 1 to delete; targets 0 to create, 1 to change, 1 to delete; sources 2 to change.
+Plan: scopes 0 to create, 1 to change, 1 to delete; tables 0 to create, 4 to change, 2 to delete; targets 0 to create, 1 to change, 1 to delete; sources 2 to change.
 `
 	if got := b.String(); got != want {
 		t.Errorf("renderPlan =\n%s\nwant\n%s", got, want)

@@ -217,6 +217,8 @@ func applyWorkers(cfg *scopes.Config, nc *router.Conn, gate apply.Gate, commits 
 				Gate:         gate,
 				Self:         t.SameAs,
 				TwoWay:       t.SameAs != "" && cfg.TwoWay(s),
+				EmptyRemoved: t.RemovedTables == scopes.RemovedEmpty,
+				Shared:       sharedTables(cfg, name, s.Name),
 			}, nc, target, tlog, m))
 		}
 	}

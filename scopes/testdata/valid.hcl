@@ -30,6 +30,7 @@ target "postgres" "replica" {
   dsn              = env("REPLICA_URL")
   scope_info_table = "syncd_scope_info"
   create_tables    = true          # create missing target tables from the source schema
+  removed_tables   = "empty"       # keep | empty: rows of tables that leave the config
 }
 
 target "mysql" "wa_store" {

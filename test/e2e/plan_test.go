@@ -135,8 +135,8 @@ func TestPlan(t *testing.T) {
 	}
 	checkPlanJSON(t, doc, appDSN)
 
-	// Without scope shop in the config, plan lists it as removed with
-	// the rows its tables hold.
+	// Without scope shop in the config, plan lists it as removed; its
+	// tables stay at the targets (removed_tables = "keep", the default).
 	v3 := filepath.Join(d.Dir, "v3.hcl")
 	writeFile(t, v3, strings.Replace(readFile(t, d.ConfigPath), fmt.Sprintf(planV1, appDSN, replicaDSN, replica2DSN),
 		fmt.Sprintf(planServers, appDSN, replicaDSN, replica2DSN)+`
@@ -148,8 +148,8 @@ scope "other" {
 	code, text = runSyncd(t, "plan", "--config", v3)
 	for _, want := range []string{
 		"- scope shop",
-		"    - table public.customer   (delete = 40 rows)",
-		"    - table public.item   (delete = " + fmt.Sprint(count(t, appDSN, "item", "price > 5")) + " rows)",
+		"    - table public.customer   (kept at the targets, rows and all)",
+		"    - table public.item   (kept at the targets, rows and all)",
 		"~ publication syncd_app: + public.orders - public.customer - public.item",
 	} {
 		if code != 2 || !strings.Contains(text, want) {
@@ -164,11 +164,47 @@ scope "other" {
 		t.Errorf("syncd plan with NATS unreachable: exit %d, want 1 and the server named:\n%s", code, out)
 	}
 
+	// Table customer removed from scope shop, at a target with
+	// removed_tables = "empty": plan lists the rows to delete there.
+	v1 := fmt.Sprintf(planV1, appDSN, replicaDSN, replica2DSN)
+	v4 := strings.Replace(strings.Replace(v1, "create_tables = true\n}", "create_tables  = true\n  removed_tables = \"empty\"\n}", 1),
+		`  table "public.customer" { columns = ["id", "name"] }`+"\n", "", 1)
+	v4Path := filepath.Join(d.Dir, "v4.hcl")
+	writeFile(t, v4Path, strings.Replace(readFile(t, d.ConfigPath), v1, v4, 1))
+	if code, text = runSyncd(t, "plan", "--config", v4Path); code != 2 || !strings.Contains(text, "    - table public.customer   (rows to delete at target replica: 40 rows)") {
+		t.Errorf("syncd plan without table customer: exit %d, want 2 and its 40 rows to delete at replica:\n%s", code, text)
+	}
+
 	after := planState(t, nc, appDSN, replicaDSN, replica2DSN)
 	for k, v := range before {
 		if after[k] != v {
 			t.Errorf("syncd plan changed %s:\nbefore: %s\nafter:  %s", k, v, after[k])
 		}
+	}
+
+	// Run with it: customer is emptied at replica while item streams on,
+	// and only once: a row written there by hand afterwards survives a
+	// restart. Then plan has nothing left to delete.
+	writeFile(t, d.ConfigPath, readFile(t, v4Path))
+	d.Start()
+	pg.Exec(t, "app", `INSERT INTO item VALUES (1001, 'after', 9, NULL)`)
+	waitIdentical(t, rep, time.Minute,
+		[]string{`SELECT id, name, price FROM item WHERE price > 5 ORDER BY id`, `SELECT count(*) FROM customer WHERE false`},
+		[]string{`SELECT id, name, price FROM item ORDER BY id`, `SELECT count(*) FROM customer`})
+	pg.Exec(t, "replica", `INSERT INTO customer VALUES (1, 'by hand')`)
+	if code := d.Stop(); code != 0 {
+		t.Fatalf("syncd exited %d on SIGTERM", code)
+	}
+	d.Start()
+	pg.Exec(t, "app", `INSERT INTO item VALUES (1002, 'after restart', 9, NULL)`)
+	waitIdentical(t, rep, time.Minute,
+		[]string{`SELECT id, name, price FROM item WHERE price > 5 ORDER BY id`, `SELECT 1, 'by hand'`},
+		[]string{`SELECT id, name, price FROM item ORDER BY id`, `SELECT * FROM customer`})
+	if code, text = runSyncd(t, "plan", "--config", v4Path); strings.Contains(text, "rows to delete") {
+		t.Errorf("syncd plan after customer was emptied: exit %d, still rows to delete:\n%s", code, text)
+	}
+	if n := strings.Count(d.Logs(), "emptied its target table"); n != 1 {
+		t.Errorf("customer emptied %d times, want once", n)
 	}
 }
 

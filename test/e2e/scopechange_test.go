@@ -96,7 +96,13 @@ type changeRig struct {
 	source   string                // the source's name
 	targets  string                // HCL list of targets
 	streamed func() []streamedRow  // the scope's messages
-	reload   bool                  // change by SIGHUP; else by a restart
+	restarts []string              // the steps applied by a restart; the others by SIGHUP
+	// editTarget, if set, runs a statement at each target: the rig then
+	// edits rows there by hand and repairs them with syncd resync.
+	editTarget func(stmt string)
+	// checks makes the rig run syncd plan before each change and send
+	// SIGHUP with an invalid config once (issue 18's tests 6 and 5).
+	checks bool
 }
 
 type streamedRow struct {
@@ -106,8 +112,8 @@ type streamedRow struct {
 }
 
 // runScopeChanges starts syncd with the first step's definition, then, for
-// each next step, reloads (SIGHUP) or restarts it with that definition
-// while a writer moves
+// each next step, reloads (SIGHUP) or restarts it (rig.restarts) with that
+// definition while a writer moves
 // rows in and out of the filters, and checks that the stream holds, with
 // the step's scope version, no truncate, a backfill of each static row
 // entering (every static row in scope when a column is added) and a
@@ -125,31 +131,50 @@ func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
 		rig.waitSame(fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY id", cols, rig.table, s.filterSQL()),
 			fmt.Sprintf("SELECT %s FROM %s ORDER BY id", cols, rig.table))
 	}
-	configure(steps[0])
-	rig.d.Start()
-	check(steps[0])
-	for i, s := range steps[1:] {
-		old, version := steps[i], i+2
+	// change reloads or restarts syncd with the config write writes,
+	// under the writer, and waits for the copy it takes.
+	change := func(name string, write func(), plan ...string) {
+		t.Helper()
 		stop := startWriter(t, rig)
 		done := strings.Count(rig.d.Logs(), `snapshot done`)
-		if rig.reload {
-			configure(s)
+		write()
+		if rig.checks {
+			code, out := runSyncd(t, "plan", "--config", rig.d.ConfigPath)
+			for _, want := range plan {
+				if code != 2 || !strings.Contains(out, want) {
+					t.Errorf("%s: syncd plan exit %d, want 2 and %q:\n%s", name, code, want, out)
+				}
+			}
+		}
+		if !slices.Contains(rig.restarts, name) {
 			if err := rig.d.Signal(syscall.SIGHUP); err != nil {
 				t.Fatal(err)
 			}
 		} else {
 			rig.d.Stop()
 			done = strings.Count(rig.d.Logs(), `snapshot done`)
-			configure(s)
 			rig.d.Start()
 		}
 		testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
 			if strings.Count(rig.d.Logs(), `snapshot done`) == done {
-				return fmt.Errorf("%s: the scope change's copy is not done", s.name)
+				return fmt.Errorf("%s: the scope change's copy is not done", name)
 			}
 			return nil
 		})
 		stop()
+	}
+	configure(steps[0])
+	rig.d.Start()
+	check(steps[0])
+	for i, s := range steps[1:] {
+		old, version := steps[i], i+2
+		plan := []string{"~ table " + rig.table}
+		if len(s.columns) > len(old.columns) {
+			plan = append(plan, "+ column note")
+		} else {
+			plan = append(plan, "~ filter: ")
+		}
+		change(s.name, func() { configure(s) }, plan...)
 		check(s)
 
 		var wantIn, wantOut, gotIn, gotOut []int
@@ -183,6 +208,67 @@ func runScopeChanges(t *testing.T, rig *changeRig, steps []scopeStep) {
 				s.name, len(gotIn), head(gotIn), len(wantIn), len(gotOut), head(gotOut), len(wantOut))
 		}
 		t.Logf("%s: %d static rows backfilled, %d deleted", s.name, len(gotIn), len(gotOut))
+	}
+
+	if rig.checks {
+		// A config that does not validate, sent by SIGHUP, is rejected
+		// whole: the scope streams on as before.
+		last := steps[len(steps)-1]
+		good := readFile(t, rig.d.ConfigPath)
+		writeFile(t, rig.d.ConfigPath, strings.Replace(good, "template = ", "templat = ", 1))
+		stop := startWriter(t, rig)
+		if err := rig.d.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, time.Minute, 50*time.Millisecond, func() error {
+			if rl := reloadState(t, rig.d); rl.Outcome != "rejected" {
+				return fmt.Errorf("/scopes reload %+v, want rejected", rl)
+			}
+			return nil
+		})
+		stop()
+		check(last)
+		writeFile(t, rig.d.ConfigPath, good)
+	}
+	if rig.editTarget != nil {
+		// A row in scope deleted at the targets by hand and one updated:
+		// syncd resync repairs both (issue 18's test 7).
+		last := steps[len(steps)-1]
+		var in []int
+		for id := 1; id <= 1000 && len(in) < 2; id++ {
+			if last.admits(staticPrice(id), staticGrp(id)) {
+				in = append(in, id)
+			}
+		}
+		rig.editTarget(fmt.Sprintf("DELETE FROM %s WHERE id = %d", rig.table, in[0]))
+		rig.editTarget(fmt.Sprintf("UPDATE %s SET price = -1 WHERE id = %d", rig.table, in[1]))
+		if code, out := runSyncd(t, "resync", "--config", rig.d.ConfigPath, "items"); code != 0 {
+			t.Fatalf("syncd resync: exit %d\n%s", code, out)
+		}
+		check(last)
+	}
+
+	// Scope items removed, at targets with removed_tables = "empty",
+	// while scope rest takes the table into another target table: the
+	// targets' item tables are emptied, once each, and rest converges.
+	change("scope removed", func() {
+		body := strings.ReplaceAll(rig.body, "create_tables = true\n}", "create_tables  = true\n  removed_tables = \"empty\"\n}")
+		writeFile(t, rig.d.ConfigPath, strings.Replace(body, "%s", fmt.Sprintf(`
+scope "rest" {
+  source  = %q
+  targets = %s
+  table %q {
+    columns = ["id", "price", "grp"]
+    where   = "price < 100"
+    target  = %q
+  }
+}`, rig.source, rig.targets, rig.table, rig.table+"_rest"), 1))
+	}, "- scope items", "rows to delete at target "+strings.NewReplacer(`[`, ``, `]`, ``, `"`, ``).Replace(rig.targets)+": ", "+ scope rest")
+	rig.waitSame(fmt.Sprintf("SELECT id, price, grp FROM %s WHERE price < 100 ORDER BY id", rig.table),
+		fmt.Sprintf("SELECT id, price, grp FROM %s_rest ORDER BY id", rig.table))
+	rig.waitSame(fmt.Sprintf("SELECT id FROM %s WHERE false", rig.table), fmt.Sprintf("SELECT id FROM %s", rig.table))
+	if got, want := strings.Count(rig.d.Logs(), "emptied its target table"), strings.Count(rig.targets, `"`)/2; got != want {
+		t.Errorf("scope removed: target tables emptied %d times, want %d (once per target)", got, want)
 	}
 }
 
@@ -252,9 +338,11 @@ func streamedRows(t *testing.T, d *testenv.Syncd) func() []streamedRow {
 }
 
 // TestScopeChangePostgres changes a running scope from a PostgreSQL source
-// four times by SIGHUP: the filter widened (over rows whose old filter is
-// NULL), then narrowed, a column added, template params changed. Each change sends
-// only the difference, never a truncate, and the target converges.
+// four times: the filter widened (over rows whose old filter is NULL),
+// then narrowed, by SIGHUP; a column added, by a restart; template params
+// changed, by SIGHUP. Each change sends only the difference, never a
+// truncate, and the target converges. Then the scope is removed by SIGHUP
+// and the target, with removed_tables = "empty", empties its table.
 func TestScopeChangePostgres(t *testing.T) {
 	r := newReplication(t, func(r *replication) {
 		r.src.Exec(t, "app", itemDDL, itemRows("generate_series(1, 1000) g"))
@@ -277,13 +365,17 @@ func TestScopeChangePostgres(t *testing.T) {
 		source:   "app",
 		targets:  `["replica"]`,
 		streamed: streamedRows(t, r.d),
-		reload:   true,
+		restarts: []string{colAdded.name},
 	}
 	runScopeChanges(t, rig, []scopeStep{initial, widened, narrowed, colAdded, params})
 }
 
-// TestScopeChangeMariaDB widens and narrows a running scope's filter on a
-// MariaDB source, replicated into MariaDB and PostgreSQL, by restarts.
+// TestScopeChangeMariaDB makes the changes of TestScopeChangePostgres to a
+// running scope on a MariaDB source, replicated into MariaDB and
+// PostgreSQL, each checked first with syncd plan; a SIGHUP with a config
+// that does not validate leaves the scope streaming; then it repairs rows
+// edited at the targets by hand with syncd resync, and removes the scope
+// by a restart.
 func TestScopeChangeMariaDB(t *testing.T) {
 	c := newCrossEngine(t, "shop", func(c *crossEngine) {
 		c.src.Exec(t, "shop", itemDDL, itemRows("(SELECT seq AS g FROM seq_1_to_1000) s"))
@@ -306,6 +398,12 @@ func TestScopeChangeMariaDB(t *testing.T) {
 		source:   "shop",
 		targets:  `["copy", "pgcopy"]`,
 		streamed: streamedRows(t, c.d),
+		restarts: []string{colAdded.name, "scope removed"},
+		checks:   true,
+		editTarget: func(stmt string) {
+			c.dst.Exec(t, "shop", stmt)
+			c.pg.Exec(t, "replica", stmt)
+		},
 	}
-	runScopeChanges(t, rig, []scopeStep{initial, widened, narrowed})
+	runScopeChanges(t, rig, []scopeStep{initial, widened, narrowed, colAdded, params})
 }

@@ -6,3 +6,7 @@ scope "products" {
   rows_per_message = 5000
   table "public.product" {}
 }
+target "postgres" "replica" {
+  dsn            = "postgres://replica"
+  removed_tables = "truncate"
+}
