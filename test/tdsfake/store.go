@@ -38,7 +38,7 @@ type Store struct {
 	info      map[[2]string][]any
 	saved     *storeState // at BEGIN
 	savepoint *storeState // at SAVE TRANSACTION (one name: syncd's)
-	lastID    string // the table OBJECT_ID last found: the catalog queries follow it
+	lastID    string      // the table OBJECT_ID last found: the catalog queries follow it
 }
 
 type storeState struct {
