@@ -74,6 +74,9 @@ type Result struct {
 	Cols     []Type
 	Rows     [][]any // int64, bool, string, []byte, float64, time.Time or nil per column
 	Affected int64
+	// Raw, if set, is the answer's message body, sent as it is: a
+	// recorded server's reply (Replay).
+	Raw []byte
 	// ErrNo, if not 0, is the number of the server error answered
 	// instead, with Msg; Before are errors sent before it (a real
 	// server follows a constraint violation with 3621, "The statement
@@ -405,6 +408,9 @@ func (f *Server) answer(statement string) []byte {
 
 // result encodes r: errors, a result set, or a DONE counting rows.
 func result(r Result) []byte {
+	if r.Raw != nil {
+		return r.Raw
+	}
 	if r.ErrNo != 0 {
 		var b []byte
 		for _, e := range r.Before {
