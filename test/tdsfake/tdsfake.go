@@ -3,15 +3,21 @@
 // Microsoft's Tabular Data Stream protocol ([MS-TDS],
 // https://learn.microsoft.com/openspecs/windows_protocols/ms-tds/) for
 // go-mssqldb to log in, send SQL batches, RPC sp_executesql requests and
-// transaction manager requests (begin and roll back), and read result
-// sets, NULLs and errors. It answers each statement from a script keyed
-// by the statement's exact text, and fails the test on any statement not
-// in the script, so the tests pin the T-SQL syncd sends and exercise the
-// driver's type scanning and error reporting. It is not SQL Server: it
-// evaluates nothing, and the parameter values are not checked. The
-// framing follows [MS-TDS] and the byte sequences of go-mssqldb's own
-// login test (tds_login_test.go); no independent TDS client (FreeTDS
-// tsql) was installed here to cross-check it.
+// transaction manager requests, and read result sets, NULLs and errors.
+//
+// It answers each statement from a script keyed by the statement's exact
+// text, and fails the test on any statement not in the script, so the
+// tests pin the T-SQL syncd sends and exercise the driver's type scanning
+// and error reporting; or from a Handler: a Store (store.go), which holds
+// rows and applies the shapes of apply/sqlserver's statements to them by
+// parameter number, or a Replay of a recorded transcript (record.go,
+// replay.go). It is not SQL Server: it parses no T-SQL.
+//
+// The framing follows [MS-TDS] and the byte sequences of go-mssqldb's own
+// login test (tds_login_test.go), and is cross-checked with FreeTDS's
+// tsql, an independent client, for login, batches, result sets and
+// errors (tsql_test.go); RPC and transaction framing only with
+// go-mssqldb.
 package tdsfake
 
 import (
