@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"sync"
 )
 
@@ -275,28 +276,19 @@ func toParam(v any) Param {
 
 // arg returns the Go value of p as read back from JSON.
 func (p Param) arg() (any, error) {
+	if p.Type == "null" {
+		return nil, nil
+	}
+	dst, ok := map[string]any{"int64": new(int64), "bool": new(bool), "float64": new(float64), "string": new(string), "bytes": new([]byte)}[p.Type]
+	if !ok {
+		return nil, fmt.Errorf("parameter of type %s", p.Type)
+	}
 	b, err := json.Marshal(p.Value)
 	if err != nil {
 		return nil, err
 	}
-	switch p.Type {
-	case "null":
-		return nil, nil
-	case "int64":
-		var v int64
-		return v, json.Unmarshal(b, &v)
-	case "bool":
-		var v bool
-		return v, json.Unmarshal(b, &v)
-	case "float64":
-		var v float64
-		return v, json.Unmarshal(b, &v)
-	case "string":
-		var v string
-		return v, json.Unmarshal(b, &v)
-	case "bytes":
-		var v []byte
-		return v, json.Unmarshal(b, &v)
+	if err := json.Unmarshal(b, dst); err != nil {
+		return nil, fmt.Errorf("decode %s parameter: %w", p.Type, err)
 	}
-	return nil, fmt.Errorf("parameter of type %s", p.Type)
+	return reflect.ValueOf(dst).Elem().Interface(), nil
 }

@@ -249,7 +249,7 @@ func (s *Store) Statement(text string, p []any) (Result, bool) {
 }
 
 // exec runs one statement that writes rows; ok is false for one it does
-// not know.
+// not know, or on a table it does not hold.
 func (s *Store) exec(stmt string, p []any) (n int64, ok bool, fail *Result) {
 	context := ""
 	if m := ctxRE.FindStringSubmatch(stmt); m != nil {
@@ -260,11 +260,28 @@ func (s *Store) exec(stmt string, p []any) (n int64, ok bool, fail *Result) {
 	if identityRE.MatchString(stmt) {
 		return 0, true, nil
 	}
-	if m := upsUpdateRE.FindStringSubmatch(stmt); m != nil {
+	for _, w := range writes {
+		m := w.re.FindStringSubmatch(stmt)
+		if m == nil {
+			continue
+		}
 		t := s.tables[m[1]]
 		if t == nil {
 			return 0, false, nil
 		}
+		n, fail = w.run(t, m, p, context)
+		return n, true, fail
+	}
+	return 0, false, nil
+}
+
+// writes are the statement shapes that write rows: m[1] of re is the
+// table; run applies the statement and returns the rows it wrote.
+var writes = []struct {
+	re  *regexp.Regexp
+	run func(t *Table, m []string, p []any, context string) (int64, *Result)
+}{
+	{upsUpdateRE, func(t *Table, m []string, p []any, context string) (n int64, _ *Result) {
 		for _, r := range tuples(m[2], columns(m[3]), p) {
 			if old, ok := t.Rows[t.keyText(r)]; ok {
 				maps.Copy(old, r)
@@ -272,87 +289,63 @@ func (s *Store) exec(stmt string, p []any) (n int64, ok bool, fail *Result) {
 				n++
 			}
 		}
-		return n, true, nil
-	}
-	if m := upsInsertRE.FindStringSubmatch(stmt); m != nil {
-		t := s.tables[m[1]]
-		if t == nil {
-			return 0, false, nil
-		}
+		return n, nil
+	}},
+	{upsInsertRE, func(t *Table, m []string, p []any, context string) (n int64, _ *Result) {
 		for _, r := range tuples(m[2], columns(m[3]), p) {
-			k := t.keyText(r)
-			if _, ok := t.Rows[k]; !ok {
+			if k := t.keyText(r); t.Rows[k] == nil {
 				t.Rows[k] = r
 				t.log("I", r, context)
 				n++
 			}
 		}
-		return n, true, nil
-	}
-	if m := insertRE.FindStringSubmatch(stmt); m != nil {
-		t := s.tables[m[1]]
-		if t == nil || len(t.Key) == 0 {
-			return 0, false, nil
-		}
+		return n, nil
+	}},
+	{insertRE, func(t *Table, m []string, p []any, context string) (n int64, _ *Result) {
 		for _, r := range tuples(m[3], columns(m[2]), p) {
 			k := t.keyText(r)
-			if _, ok := t.Rows[k]; ok {
-				return 0, true, &Result{ErrNo: 3621, Msg: "The statement has been terminated.",
+			if t.Rows[k] != nil {
+				return 0, &Result{ErrNo: 3621, Msg: "The statement has been terminated.",
 					Before: []Result{{ErrNo: 2627, Msg: "Violation of PRIMARY KEY constraint. Cannot insert duplicate key in object " + m[1] + "."}}}
 			}
 			t.Rows[k] = r
 			t.log("I", r, context)
 			n++
 		}
-		return n, true, nil
-	}
-	if m := deleteRE.FindStringSubmatch(stmt); m != nil {
-		t := s.tables[m[1]]
-		if t == nil {
-			return 0, false, nil
-		}
+		return n, nil
+	}},
+	{deleteRE, func(t *Table, m []string, p []any, context string) (n int64, _ *Result) {
 		for _, r := range tuples(m[2], columns(m[3]), p) {
-			k := t.keyText(r)
-			if _, ok := t.Rows[k]; ok {
+			if k := t.keyText(r); t.Rows[k] != nil {
 				delete(t.Rows, k)
 				t.log("D", r, context)
 				n++
 			}
 		}
-		return n, true, nil
-	}
-	if m := truncateRE.FindStringSubmatch(stmt); m != nil {
-		t := s.tables[m[1]]
-		if t == nil {
-			return 0, false, nil
-		}
+		return n, nil
+	}},
+	{truncateRE, func(t *Table, _ []string, _ []any, context string) (int64, *Result) {
 		for _, r := range t.Rows {
 			t.log("D", r, context)
 		}
-		n = int64(len(t.Rows))
+		n := int64(len(t.Rows))
 		clear(t.Rows)
-		return n, true, nil
-	}
-	if m := updateRE.FindStringSubmatch(stmt); m != nil {
-		t := s.tables[m[1]]
-		if t == nil {
-			return 0, false, nil
+		return n, nil
+	}},
+	{updateRE, func(t *Table, m []string, p []any, context string) (int64, *Result) {
+		k := t.keyText(assignments(m[3], p))
+		old := t.Rows[k]
+		if old == nil {
+			return 0, nil
 		}
-		set, where := assignments(m[2], p), assignments(m[3], p)
-		k := t.keyText(where)
-		old, ok := t.Rows[k]
-		if !ok {
-			return 0, true, nil
-		}
-		maps.Copy(old, set)
+		maps.Copy(old, assignments(m[2], p))
 		if nk := t.keyText(old); nk != k {
 			delete(t.Rows, k)
 			t.Rows[nk] = old
 		}
 		t.log("U", old, context)
-		return 1, true, nil
-	}
-	return 0, false, nil
+		return 1, nil
+	}},
 }
 
 // log records a change of row r.
