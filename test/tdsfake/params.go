@@ -13,7 +13,7 @@ import (
 // int64 (INTN), bool (BITN), float64 (FLTN), string (NVARCHAR, PLP past
 // 4,000 characters or when empty) and []byte (BIGVARBINARY). It returns
 // the values after the declarations: int64, bool, float64, string,
-// []byte or nil.
+// []byte, NullBinary or nil.
 func rpcParams(msg []byte) (stmt string, params []any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -42,6 +42,13 @@ func rpcParams(msg []byte) (stmt string, params []any, err error) {
 	}
 	return stmt, params, nil
 }
+
+// NullBinary is a typed NULL: a VARBINARY parameter holding NULL, as
+// go-mssqldb sends a nil []byte; an untyped NULL (a nil argument) decodes
+// as nil.
+type NullBinary struct{}
+
+func (NullBinary) String() string { return "NULL:varbinary" }
 
 // typedValue decodes a TYPE_INFO and its value at the start of b.
 func typedValue(b []byte) (any, []byte, error) {
@@ -110,6 +117,8 @@ func typedValue(b []byte) (any, []byte, error) {
 			}
 		}
 		switch {
+		case null && typ == 0xA5:
+			return NullBinary{}, b, nil
 		case null:
 			return nil, b, nil
 		case typ == 0xE7:

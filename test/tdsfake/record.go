@@ -270,6 +270,8 @@ func toParam(v any) Param {
 		return Param{Type: "string", Value: v}
 	case []byte:
 		return Param{Type: "bytes", Value: v}
+	case NullBinary:
+		return Param{Type: "bytes"} // a nil []byte: a typed NULL again
 	}
 	return Param{Type: fmt.Sprintf("%T", v), Value: fmt.Sprint(v)}
 }

@@ -77,7 +77,8 @@ func (s *Store) AddTable(quoted string, key []string, cols ...Column) {
 }
 
 // Rows returns the rows of table quoted, sorted, each as "c=v c=v" in
-// column order (NULL for nil).
+// column order (NULL for an untyped NULL, NULL:varbinary for a typed
+// one).
 func (s *Store) Rows(quoted string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
