@@ -52,6 +52,9 @@ e2e: build
 # Layer 4 of the SQL Server tests (docs/sqlserver.md): capture and apply
 # against a real SQL Server, which `make test` cannot start. The login
 # must be allowed to CREATE DATABASE; each test makes its own and drops it.
+# With SYNCD_TEST_MSSQL_RECORD=DIR the tests reach the server through a
+# recording proxy that saves its replies in DIR (test/tdsfake/record.go);
+# copied to test/tdsfake/testdata/transcripts, `make test` replays them.
 MSSQL_TESTS := -run 'TestLiveSQLServer|TestRealServer' ./capture/sqlserver ./apply/sqlserver
 test-sqlserver:
 	@if [ -z "$$SYNCD_TEST_MSSQL_DSN" ]; then \

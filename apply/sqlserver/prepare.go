@@ -64,6 +64,7 @@ func (t *Target) prepareTable(ctx context.Context, db *sql.DB, ts *router.TableS
 	if err != nil {
 		return nil, retry.Terminal(err)
 	}
+	tb.tag = t.tag
 	return tb, nil
 }
 

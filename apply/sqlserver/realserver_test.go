@@ -101,12 +101,17 @@ func sqlDDL(s string) string {
 	return textType.ReplaceAllString(s, "nvarchar(max)")
 }
 
-// newRealEnv creates a database on the real server and a Target for it.
-func newRealEnv(t testing.TB) applytest.Env {
+// newRealEnv creates a database on the real server and a Target for it,
+// whose Config each of with may change.
+func newRealEnv(t testing.TB, with ...func(*Config)) applytest.Env {
 	t.Helper()
 	dsn := testenv.MSSQLDatabase(t)
 	ctx := applytest.Context(t)
-	tg, err := New(Config{Name: "replica", DSN: dsn, CreateTables: true, SyncdVersion: "test"},
+	cfg := Config{Name: "replica", DSN: dsn, CreateTables: true, SyncdVersion: "test"}
+	for _, f := range with {
+		f(&cfg)
+	}
+	tg, err := New(cfg,
 		Options{Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})})
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/apply/sqltx"
+	capsql "github.com/syncd-dev/syncd/capture/sqlserver"
 )
 
 // Config is what one SQL Server target needs.
@@ -47,6 +48,10 @@ type Config struct {
 	CreateTables bool
 	// SyncdVersion is recorded in scope_info rows whose Record has none.
 	SyncdVersion string
+	// Origin, if set, is the origin (capture.SyncdOrigin) every row
+	// change the target writes is tagged with, as its change tracking
+	// context (origin.go); at most 128 bytes.
+	Origin string
 }
 
 // Options are a Target's optional dependencies.
@@ -65,6 +70,9 @@ type Target struct {
 	log       hclog.Logger
 	scopeInfo tableName
 	sql       scopeInfoSQL
+	// tag is the WITH CHANGE_TRACKING_CONTEXT prefix of the statements
+	// that write rows (contextClause), "" without an origin.
+	tag string
 
 	pool   sqltx.Conn
 	tables plan.Tables[*table] // prepared tables by target name
@@ -89,7 +97,12 @@ func New(cfg Config, o Options) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target %s: scope_info_table: %w", cfg.Name, err)
 	}
+	tag, err := capsql.ContextClause(cfg.Origin)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", cfg.Name, err)
+	}
 	t := &Target{
+		tag:       tag,
 		cfg:       cfg,
 		connector: conn,
 		log:       o.Log("sqlserver"),

@@ -60,6 +60,19 @@ package sqlserver
 // which may turn index seeks into scans; the columns syncd creates are
 // NVARCHAR.
 //
+// Origin marks: every row change the target writes carries, in change
+// tracking, the worker's origin (Config.Origin, capture.SyncdOrigin) as
+// its context: each INSERT, UPDATE and DELETE is prefixed with WITH
+// CHANGE_TRACKING_CONTEXT (0x…), the origin's bytes
+// (capture/sqlserver.ContextClause). capture/sqlserver reads it back from
+// CHANGETABLE's SYS_CHANGE_CONTEXT and marks the version's transaction
+// with it (Txn.Origin), so that the change does not return to the
+// database it came from, as PostgreSQL's replication origins and
+// apply/mysql's scope_info-first mark do for the other engines.
+//
+// The scope_info row is not tagged: it is syncd's bookkeeping, its table
+// is no scope's, and its write's IF … INSERT form takes no WITH prefix.
+//
 // Truncate is DELETE FROM, not TRUNCATE TABLE: TRUNCATE needs the ALTER
 // permission and fails on a table that a foreign key references
 // (https://learn.microsoft.com/en-us/sql/t-sql/statements/truncate-table-transact-sql),
@@ -96,26 +109,29 @@ const lockHints = "WITH (UPDLOCK, SERIALIZABLE)"
 //	truncate   DELETE FROM t
 //
 // Statements that write explicit values to an identity column are
-// wrapped in SET IDENTITY_INSERT t ON and OFF.
+// wrapped in SET IDENTITY_INSERT t ON and OFF. Each INSERT, UPDATE and
+// DELETE starts with tb.tag, the target's WITH CHANGE_TRACKING_CONTEXT
+// clause (origin.go); the statement before it in a batch ends in ";", as
+// a WITH clause requires.
 func (tb *table) statement(o plan.Op, cols []int, n int) string {
 	var s string
 	switch o {
 	case plan.Upsert:
 		s = tb.upsertSQL(cols, n)
 	case plan.Insert:
-		s = fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", tb.ident, tb.names(cols, ""), values(n, len(cols)))
+		s = tb.tag + fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", tb.ident, tb.names(cols, ""), values(n, len(cols)))
 	case plan.Delete:
-		s = fmt.Sprintf("DELETE %s FROM %s AS %s JOIN (VALUES %s) AS %s (%s) ON %s",
+		s = tb.tag + fmt.Sprintf("DELETE %s FROM %s AS %s JOIN (VALUES %s) AS %s (%s) ON %s",
 			targetAlias, tb.ident, targetAlias, values(n, len(cols)), sourceAlias, tb.names(cols, ""), tb.keyJoin())
 	case plan.DeleteRow:
-		s = fmt.Sprintf("DELETE TOP (1) FROM %s WHERE EXISTS (SELECT %s INTERSECT SELECT %s)",
+		s = tb.tag + fmt.Sprintf("DELETE TOP (1) FROM %s WHERE EXISTS (SELECT %s INTERSECT SELECT %s)",
 			tb.ident, tb.names(cols, ""), params(1, len(cols)))
 	case plan.Update:
-		s = tb.updateSQL(cols)
+		s = tb.tag + tb.updateSQL(cols)
 	case plan.MoveKey:
-		s = tb.moveKeySQL(cols)
+		s = tb.tag + tb.moveKeySQL(cols)
 	case plan.Truncate:
-		s = "DELETE FROM " + tb.ident
+		s = tb.tag + "DELETE FROM " + tb.ident
 	default:
 		panic(fmt.Sprintf("unknown statement kind %c", o))
 	}
@@ -138,7 +154,7 @@ func (tb *table) upsertSQL(cols []int, n int) string {
 			continue
 		}
 		if set == 0 {
-			b.WriteString("UPDATE " + targetAlias + " SET ")
+			b.WriteString(tb.tag + "UPDATE " + targetAlias + " SET ")
 		} else {
 			b.WriteString(", ")
 		}
@@ -150,6 +166,7 @@ func (tb *table) upsertSQL(cols []int, n int) string {
 		fmt.Fprintf(&b, " FROM %s AS %s %s JOIN (VALUES %s) AS %s (%s) ON %s;\n",
 			tb.ident, targetAlias, lockHints, vals, sourceAlias, names, tb.keyJoin())
 	}
+	b.WriteString(tb.tag)
 	fmt.Fprintf(&b, "INSERT INTO %s (%s) SELECT %s FROM (VALUES %s) AS %s (%s) WHERE NOT EXISTS (SELECT 1 FROM %s AS %s %s WHERE %s)",
 		tb.ident, names, tb.names(cols, sourceAlias+"."), vals, sourceAlias, names, tb.ident, targetAlias, lockHints, tb.keyJoin())
 	return b.String()

@@ -18,6 +18,7 @@ import (
 	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/apply/plan"
 	"github.com/syncd-dev/syncd/capture"
+	capsql "github.com/syncd-dev/syncd/capture/sqlserver"
 	"github.com/syncd-dev/syncd/router"
 )
 
@@ -75,17 +76,25 @@ func TestStatementsGolden(t *testing.T) {
 		file     string
 		ts       *router.TableSchema
 		identity string
-		cols     []int // the columns written, keys included; nil: all
+		cols     []int  // the columns written, keys included; nil: all
+		origin   string // the target's Config.Origin
 	}{
-		{"items.sql", items, "", nil},
-		{"items_key_only.sql", items, "", []int{0}},
-		{"pairs.sql", pairs, "", nil},
-		{"odd_names.sql", odd, "", nil},
-		{"logs.sql", logs, "", nil},
-		{"identity.sql", seq, "id", nil},
+		{"items.sql", items, "", nil, ""},
+		{"items_key_only.sql", items, "", []int{0}, ""},
+		{"pairs.sql", pairs, "", nil, ""},
+		{"odd_names.sql", odd, "", nil, ""},
+		{"logs.sql", logs, "", nil, ""},
+		{"identity.sql", seq, "id", nil, ""},
+		{"tagged.sql", items, "", nil, testOrigin},
+		{"tagged_identity.sql", seq, "id", nil, testOrigin},
+		{"tagged_logs.sql", logs, "", nil, testOrigin},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			tb := testTable(t, tt.ts, tt.identity)
+			var err error
+			if tb.tag, err = capsql.ContextClause(tt.origin); err != nil {
+				t.Fatal(err)
+			}
 			cols := tt.cols
 			if cols == nil {
 				for i := range tb.Names {

@@ -40,6 +40,9 @@ type table struct {
 	name       tableName
 	ident      string   // quoted, qualified name
 	cols       []column // the published columns, in the schema's order
+	// tag prefixes each statement that writes rows: the target's WITH
+	// CHANGE_TRACKING_CONTEXT clause, or "" (origin.go).
+	tag string
 }
 
 // newTable describes ts at a target table ct.

@@ -17,7 +17,9 @@ import (
 // SYNCD_TEST_MSSQL_DSN names (testenv.MSSQLDatabase; make
 // test-sqlserver). It enables change tracking and snapshot isolation,
 // makes a table, writes, polls, and checks the replica against the table;
-// it checks that writes tagged with syncd's context are skipped and that
+// it checks that a write tagged WITH CHANGE_TRACKING_CONTEXT as
+// apply/sqlserver tags its writes comes back with its origin, that one
+// tagged with SkipContext is skipped, and that
 // a TRUNCATE lifts the minimum valid version above the checkpoint, as the
 // model assumes. No SQL Server can be installed where this package was
 // written: this test has NEVER run.
@@ -54,8 +56,12 @@ import (
 //     or variable (a parameter is one), not an expression.
 //   - CHANGE_TRACKING_IS_COLUMN_IN_MASK(column_id, SYS_CHANGE_COLUMNS):
 //     bit; column_id as sys.columns has it (COLUMNPROPERTY's ColumnId).
-//   - WITH CHANGE_TRACKING_CONTEXT (@ctx) before an UPDATE: the context is
-//     varbinary(128); go-mssqldb sends a []byte as varbinary.
+//   - WITH CHANGE_TRACKING_CONTEXT (context) before an UPDATE: the
+//     context is varbinary(128), "a constant or a variable, but cannot be
+//     NULL" (ContextClause writes a binary constant 0x…; go-mssqldb sends
+//     a []byte parameter as varbinary), and CHANGETABLE returns it as
+//     SYS_CHANGE_CONTEXT:
+//     https://learn.microsoft.com/sql/relational-databases/system-functions/with-change-tracking-context-transact-sql
 //   - snapshot isolation for one consistent poll ("Obtaining consistent
 //     and correct results" in Work with change tracking).
 func TestLiveSQLServer(t *testing.T) {
@@ -93,7 +99,7 @@ func TestLiveSQLServer(t *testing.T) {
 	}
 	rep := newReplica(t, true, tables...)
 	rep.keep = true
-	_, ss := newTestSession(t, Config{Store: &memStore{}, ChunkRows: 1}, conn, rep, tables...)
+	_, ss := newTestSession(t, Config{Store: &memStore{}, ChunkRows: 1, SkipContext: []byte("maintenance")}, conn, rep, tables...)
 	pollAndCompare := func(what string) {
 		t.Helper()
 		if _, _, err := ss.poll(ctx); err != nil {
@@ -112,14 +118,22 @@ func TestLiveSQLServer(t *testing.T) {
 	exec("DELETE FROM " + q + " WHERE id = 2")
 	pollAndCompare("changes")
 
-	// A write tagged with syncd's context is not captured.
+	// A write tagged with an origin, as apply/sqlserver tags its writes
+	// (ContextClause: a binary constant), is captured marked with that
+	// origin; a write tagged with SkipContext is not captured.
+	origin := capture.SyncdOrigin("pg", "s", "erp")
+	tag, err := ContextClause(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := len(rep.changes)
-	exec(ApplyContextSQL+"UPDATE "+q+" SET name = N'mine' WHERE id = 3", sql.Named("syncd_ctx", DefaultContext))
+	exec(tag + "UPDATE " + q + " SET name = N'mine' WHERE id = 3")
+	exec("WITH CHANGE_TRACKING_CONTEXT (@ctx)\nUPDATE "+q+" SET name = N'skip' WHERE id = 1", sql.Named("ctx", []byte("maintenance")))
 	if _, _, err := ss.poll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.changes) != n {
-		t.Fatalf("syncd's own write was captured: %+v", rep.changes[n:])
+	if len(rep.changes) != n+1 || rep.changes[n].After[0] != int32(3) || rep.changes[n].Txn.Origin != origin {
+		t.Fatalf("after a tagged and a skipped write, captured %+v; want the update of row 3 with origin %q", rep.changes[n:], origin)
 	}
 
 	// TRUNCATE lifts the minimum valid version above the checkpoint.

@@ -39,6 +39,7 @@ type ctModel struct {
 	version int64
 	tables  map[capture.TableID]*modelTable
 	tracked bool // change tracking on for the database
+	inTxn   bool // changes share the version txn started
 }
 
 type modelTable struct {
@@ -83,7 +84,7 @@ func (m *ctModel) upsert(t *Table, row capture.Row, changed []int, context []byt
 	defer m.mu.Unlock()
 	mt := m.table(t)
 	id := row[0].(int64)
-	m.version++
+	m.next()
 	c := modelChange{v: m.version, op: 'U', context: context}
 	if _, ok := mt.rows[id]; !ok {
 		c.op = 'I'
@@ -98,6 +99,25 @@ func (m *ctModel) upsert(t *Table, row capture.Row, changed []int, context []byt
 	mt.history[id] = append(mt.history[id], c)
 }
 
+// next moves to the version of the next change, unless in a txn.
+func (m *ctModel) next() {
+	if !m.inTxn {
+		m.version++
+	}
+}
+
+// txn makes the upserts and deletes of fn one transaction: one version.
+func (m *ctModel) txn(fn func()) {
+	m.mu.Lock()
+	m.version++
+	m.inTxn = true
+	m.mu.Unlock()
+	fn()
+	m.mu.Lock()
+	m.inTxn = false
+	m.mu.Unlock()
+}
+
 func (m *ctModel) delete(t *Table, id int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -105,7 +125,7 @@ func (m *ctModel) delete(t *Table, id int64) {
 	if _, ok := mt.rows[id]; !ok {
 		return
 	}
-	m.version++
+	m.next()
 	delete(mt.rows, id)
 	mt.history[id] = append(mt.history[id], modelChange{v: m.version, op: 'D'})
 }

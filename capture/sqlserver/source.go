@@ -28,8 +28,9 @@ type Config struct {
 	// 1s. Idle polls double it, up to MaxPollInterval (default 30s).
 	PollInterval    time.Duration
 	MaxPollInterval time.Duration
-	// SkipContext is the change tracking context of changes not to
-	// capture: syncd's own writes. Default DefaultContext.
+	// SkipContext, if set, is a change tracking context whose changes
+	// are not captured, for any scope. syncd's own writes are not
+	// skipped but marked with their origin (origin.go).
 	SkipContext []byte
 	// MaxVersions bounds how far past the checkpoint one poll reads, and
 	// so how many changes it holds in memory; default 10000. A poll that
@@ -91,9 +92,6 @@ func New(cfg Config, tr Tracker, tables []*Table, o Options) (*Source, error) {
 	cfg.MaxPollInterval = max(cfg.MaxPollInterval, cfg.PollInterval)
 	if cfg.MaxPollInterval == cfg.PollInterval && cfg.MaxPollInterval < 30*time.Second {
 		cfg.MaxPollInterval = 30 * time.Second
-	}
-	if cfg.SkipContext == nil {
-		cfg.SkipContext = DefaultContext
 	}
 	if cfg.MaxVersions <= 0 {
 		cfg.MaxVersions = 10000
@@ -293,10 +291,12 @@ func (ss *session) check(ctx context.Context, p Poll, cur int64, curOK bool) err
 	return checkVersions(cur, curOK, ss.last, mins)
 }
 
-// versioned is a decoded change and its version.
+// versioned is a decoded change, its version and the syncd origin its
+// context names, if any (contextOrigin).
 type versioned struct {
-	v  int64
-	ev capture.Event
+	v      int64
+	ev     capture.Event
+	origin string
 }
 
 // stream passes the changes after ss.last up to cur, one transaction per
@@ -320,7 +320,7 @@ func (ss *session) stream(ctx context.Context, p Poll, cur int64) (int, error) {
 			}
 			ev, ok, err := decode(t, r, ss.src.cfg.SkipContext)
 			if ok {
-				changes = append(changes, versioned{v: r.Version, ev: ev})
+				changes = append(changes, versioned{v: r.Version, ev: ev, origin: contextOrigin(r.Context)})
 			}
 			return err
 		})
@@ -334,7 +334,7 @@ func (ss *session) stream(ctx context.Context, p Poll, cur int64) (int, error) {
 	n := 0
 	for i := 0; i < len(changes); {
 		v := changes[i].v
-		txn := &capture.Txn{ID: fmt.Sprint(v), Pos: capture.Position(v), Ack: capture.Position(v)}
+		txn := &capture.Txn{ID: fmt.Sprint(v), Pos: capture.Position(v), Ack: capture.Position(v), Origin: versionOrigin(changes[i:], v)}
 		if err := ss.sink.Begin(ctx, txn); err != nil {
 			return n, err
 		}

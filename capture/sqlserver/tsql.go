@@ -156,14 +156,3 @@ LEFT JOIN sys.indexes AS i ON i.object_id = c.object_id AND i.is_primary_key = 1
 LEFT JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id AND ic.column_id = c.column_id
 WHERE c.object_id = OBJECT_ID(@p1, 'U')
 ORDER BY c.column_id`
-
-// ApplyContextSQL is the prefix syncd's own SQL Server writes carry, so
-// that capture can tell them from others' (SYS_CHANGE_CONTEXT): e.g.
-// ApplyContextSQL + "UPDATE ...". The context is a varbinary parameter
-// (@syncd_ctx) holding DefaultContext. Groundwork for bidirectional sync;
-// no apply engine for SQL Server uses it yet.
-// https://learn.microsoft.com/sql/relational-databases/system-functions/with-change-tracking-context-transact-sql
-const ApplyContextSQL = "WITH CHANGE_TRACKING_CONTEXT (@syncd_ctx)\n"
-
-// DefaultContext is the change tracking context syncd tags its writes with.
-var DefaultContext = []byte("syncd")

@@ -45,7 +45,7 @@ func TestGoldenTSQL(t *testing.T) {
 	golden(t, "changes.sql", changesSQL(tb))
 	golden(t, "chunk_first.sql", chunkSQL(tb, false, "", 0))
 	golden(t, "chunk_after_where.sql", chunkSQL(tb, true, "[sku] = @p1 OR [qty] > @p2", 2))
-	golden(t, "checks.sql", currentVersionSQL+"\n\n"+minValidVersionSQL+"\n\n"+databaseFactsSQL+"\n\n"+tableFactsSQL+"\n\n"+columnsSQL+"\n\n"+ApplyContextSQL)
+	golden(t, "checks.sql", currentVersionSQL+"\n\n"+minValidVersionSQL+"\n\n"+databaseFactsSQL+"\n\n"+tableFactsSQL+"\n\n"+columnsSQL)
 }
 
 func TestQuote(t *testing.T) {

@@ -119,6 +119,7 @@ func newTarget(t *scopes.Target, origin string, log hclog.Logger) (apply.Target,
 			ScopeInfoTable: t.ScopeInfoTable,
 			CreateTables:   t.CreateTables,
 			SyncdVersion:   version,
+			Origin:         origin,
 		}, applymssql.Options{Logger: log})
 	}
 	return nil, fmt.Errorf("target %q: applying to %s is not supported yet", t.Name, t.Kind)

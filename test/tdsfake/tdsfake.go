@@ -3,15 +3,21 @@
 // Microsoft's Tabular Data Stream protocol ([MS-TDS],
 // https://learn.microsoft.com/openspecs/windows_protocols/ms-tds/) for
 // go-mssqldb to log in, send SQL batches, RPC sp_executesql requests and
-// transaction manager requests (begin and roll back), and read result
-// sets, NULLs and errors. It answers each statement from a script keyed
-// by the statement's exact text, and fails the test on any statement not
-// in the script, so the tests pin the T-SQL syncd sends and exercise the
-// driver's type scanning and error reporting. It is not SQL Server: it
-// evaluates nothing, and the parameter values are not checked. The
-// framing follows [MS-TDS] and the byte sequences of go-mssqldb's own
-// login test (tds_login_test.go); no independent TDS client (FreeTDS
-// tsql) was installed here to cross-check it.
+// transaction manager requests, and read result sets, NULLs and errors.
+//
+// It answers each statement from a script keyed by the statement's exact
+// text, and fails the test on any statement not in the script, so the
+// tests pin the T-SQL syncd sends and exercise the driver's type scanning
+// and error reporting; or from a Handler: a Store (store.go), which holds
+// rows and applies the shapes of apply/sqlserver's statements to them by
+// parameter number, or a Replay of a recorded transcript (record.go,
+// replay.go). It is not SQL Server: it parses no T-SQL.
+//
+// The framing follows [MS-TDS] and the byte sequences of go-mssqldb's own
+// login test (tds_login_test.go), and is cross-checked with FreeTDS's
+// tsql, an independent client, for login, batches, result sets and
+// errors (tsql_test.go); RPC and transaction framing only with
+// go-mssqldb.
 package tdsfake
 
 import (
@@ -20,10 +26,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf16"
 )
 
@@ -58,13 +66,23 @@ const (
 	Bit                   // BITN
 	NVarchar              // NVARCHAR(4000)
 	Varbinary             // VARBINARY(8000)
+	Float8                // FLTN(8)
+	DateTime2             // DATETIME2(7)
 )
 
 // Result is what the fake answers to one statement: a result set, or
 // a server error with its number.
 type Result struct {
-	Cols []Type
-	Rows [][]any // int64, bool, string, []byte or nil per column
+	// Cols and Rows are a result set; without Cols the answer is a
+	// DONE token counting Affected rows, as for an INSERT, UPDATE or
+	// DELETE (one DONE for the whole batch: go-mssqldb's RowsAffected
+	// sums the counts of a batch's statements).
+	Cols     []Type
+	Rows     [][]any // int64, bool, string, []byte, float64, time.Time or nil per column
+	Affected int64
+	// Raw, if set, is the answer's message body, sent as it is: a
+	// recorded server's reply (Replay).
+	Raw []byte
 	// ErrNo, if not 0, is the number of the server error answered
 	// instead, with Msg; Before are errors sent before it (a real
 	// server follows a constraint violation with 3621, "The statement
@@ -89,9 +107,24 @@ type Server struct {
 	// Held receives each statement whose answer is held (Result.block).
 	Held chan string
 
+	// Handler, if set, answers before the script the statements it
+	// knows, given their parameters, and hears of transactions.
+	Handler Handler
+
 	mu   sync.Mutex
 	seen []string // the statements received, in order; "BEGIN TRAN", "ROLLBACK" for TM requests
 	wg   sync.WaitGroup
+}
+
+// Handler computes answers, for a fake that holds state (Store).
+type Handler interface {
+	// Statement answers a batch's text or an sp_executesql RPC's
+	// statement with its parameters; ok is false for a statement it does
+	// not know, which the script then answers.
+	Statement(text string, params []any) (r Result, ok bool)
+	// Transaction tells of a transaction manager request: "BEGIN",
+	// "COMMIT" or "ROLLBACK".
+	Transaction(op string)
 }
 
 // New listens on a free port and answers the statements of script, keyed
@@ -209,8 +242,20 @@ func (f *Server) serve(c net.Conn) error {
 			reply = f.transaction(msg)
 		case pktBatch, pktRPC:
 			statement := rpcStatement(msg)
+			var params []any
 			if typ == pktBatch {
 				statement = batchText(msg)
+			} else if f.Handler != nil {
+				if statement, params, err = rpcParams(msg); err != nil {
+					return err
+				}
+			}
+			if f.Handler != nil {
+				if r, ok := f.Handler.Statement(statement, params); ok {
+					f.record(statement)
+					reply = result(r)
+					break
+				}
 			}
 			if r, _ := f.lookup(statement); r.Block {
 				f.record(statement)
@@ -253,9 +298,16 @@ func (f *Server) transaction(msg []byte) []byte {
 	switch req {
 	case 5:
 		f.record(fmt.Sprintf("BEGIN TRAN ISOLATION %d", msg[skip+2]))
+		if f.Handler != nil {
+			f.Handler.Transaction("BEGIN")
+		}
 		env = append(append([]byte{8, 8}, desc...), 0) // begin: new descriptor, no old one
 	case 7, 8:
-		f.record(map[uint16]string{7: "COMMIT", 8: "ROLLBACK"}[req])
+		op := map[uint16]string{7: "COMMIT", 8: "ROLLBACK"}[req]
+		f.record(op)
+		if f.Handler != nil {
+			f.Handler.Transaction(op)
+		}
 		env = append([]byte{byte(req + 2), 0, 8}, desc...) // commit 9 / rollback 10: old descriptor
 	default:
 		f.t.Errorf("tds fake: transaction manager request %d", req)
@@ -357,12 +409,23 @@ func (f *Server) answer(statement string) []byte {
 		f.t.Errorf("tds fake: statement not in the script:\n%s", statement)
 		r = Result{ErrNo: 2812, Msg: "unexpected statement"}
 	}
+	return result(r)
+}
+
+// result encodes r: errors, a result set, or a DONE counting rows.
+func result(r Result) []byte {
+	if r.Raw != nil {
+		return r.Raw
+	}
 	if r.ErrNo != 0 {
 		var b []byte
 		for _, e := range r.Before {
 			b = append(b, serverError(e.ErrNo, e.Msg)...)
 		}
 		return append(append(b, serverError(r.ErrNo, r.Msg)...), done(doneError, 0)...)
+	}
+	if r.Cols == nil {
+		return done(doneCount, uint64(r.Affected))
 	}
 	b := []byte{tokColMetadata}
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(r.Cols)))
@@ -380,6 +443,10 @@ func (f *Server) answer(statement string) []byte {
 			b = append(append(b, 0xE7, 0x40, 0x1F), collation...)
 		case Varbinary:
 			b = append(b, 0xA5, 0x40, 0x1F)
+		case Float8:
+			b = append(b, 0x6D, 8)
+		case DateTime2:
+			b = append(b, 0x2A, 7)
 		}
 		b = appendBVarchar(b, fmt.Sprintf("c%d", i))
 	}
@@ -394,6 +461,16 @@ func (f *Server) answer(statement string) []byte {
 
 func appendValue(b []byte, t Type, v any) []byte {
 	switch t {
+	case Float8:
+		if v == nil {
+			return append(b, 0)
+		}
+		return binary.LittleEndian.AppendUint64(append(b, 8), math.Float64bits(v.(float64)))
+	case DateTime2:
+		if v == nil {
+			return append(b, 0)
+		}
+		return appendDateTime2(b, v.(time.Time))
 	case Int4, Int8, Bit:
 		if v == nil {
 			return append(b, 0)
@@ -419,6 +496,19 @@ func appendValue(b []byte, t Type, v any) []byte {
 		data = v.([]byte)
 	}
 	return append(binary.LittleEndian.AppendUint16(b, uint16(len(data))), data...)
+}
+
+// appendDateTime2 appends a DATETIME2(7) value ([MS-TDS] 2.2.5.5.1.8):
+// its length, the time of day in 100 ns units (5 bytes), the days since
+// 0001-01-01 (3 bytes).
+func appendDateTime2(b []byte, ts time.Time) []byte {
+	ts = ts.UTC()
+	midnight := time.Date(ts.Year(), ts.Month(), ts.Day(), 0, 0, 0, 0, time.UTC)
+	ticks := uint64(ts.Sub(midnight) / 100)
+	days := uint32(midnight.Unix()/86400 + 719162) // 719,162 days from 0001-01-01 to 1970-01-01
+	b = append(b, 8)
+	b = append(b, byte(ticks), byte(ticks>>8), byte(ticks>>16), byte(ticks>>24), byte(ticks>>32))
+	return append(b, byte(days), byte(days>>8), byte(days>>16))
 }
 
 // serverError is an ERROR token with SQL Server's error number, state 1

@@ -4,13 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	_ "github.com/microsoft/go-mssqldb" // the "sqlserver" driver
+
+	"github.com/syncd-dev/syncd/test/tdsfake"
 )
 
 // MSSQLDSNVar names the variable that points the real-server tests of
@@ -24,12 +28,21 @@ const MSSQLHowTo = MSSQLDSNVar + " is not set: no real SQL Server to test agains
 	"`make test-sqlserver SYNCD_TEST_MSSQL_DSN='sqlserver://sa:PASSWORD@HOST:1433'` with a login " +
 	"that may CREATE DATABASE (e.g. the sa of a throwaway mcr.microsoft.com/mssql/server container)"
 
+// MSSQLRecordVar names a directory. When it is set with
+// SYNCD_TEST_MSSQL_DSN, MSSQLDatabase's DSN reaches the server through a
+// recording proxy (tdsfake.Recorder, with encrypt=disable) that saves the
+// requests and the server's replies of each test as <test>.json there;
+// test/tdsfake's TestReplayTestdata replays those in
+// test/tdsfake/testdata/transcripts (layer 3).
+const MSSQLRecordVar = "SYNCD_TEST_MSSQL_RECORD"
+
 var mssqlDBs atomic.Int64
 
 // skipper is a TB that can skip, as *testing.T can.
 type skipper interface {
 	TB
 	Skip(args ...any)
+	Name() string
 }
 
 // RequireMSSQL returns SYNCD_TEST_MSSQL_DSN, or skips the test, saying
@@ -76,6 +89,36 @@ func MSSQLDatabase(t skipper) string {
 	})
 	q := u.Query()
 	q.Set("database", db)
+	if dir := os.Getenv(MSSQLRecordVar); dir != "" {
+		recordMSSQL(t, u, q, dir)
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// recordMSSQL points u at a recording proxy to its server, which saves
+// the test's transcript in dir when the test ends.
+func recordMSSQL(t skipper, u *url.URL, q url.Values, dir string) {
+	t.Helper()
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "1433")
+	}
+	rec, err := tdsfake.NewRecorder(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+".json")
+	t.Cleanup(func() {
+		rec.Close()
+		if err := rec.Save(path); err != nil {
+			t.Logf("record: %v", err)
+		}
+		t.Logf("recorded the server's replies in %s", path)
+	})
+	u.Host = rec.Addr()
+	q.Set("encrypt", "disable") // a connection encrypted throughout cannot be recorded
 }

@@ -23,5 +23,3 @@ LEFT JOIN sys.indexes AS i ON i.object_id = c.object_id AND i.is_primary_key = 1
 LEFT JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id AND ic.column_id = c.column_id
 WHERE c.object_id = OBJECT_ID(@p1, 'U')
 ORDER BY c.column_id
-
-WITH CHANGE_TRACKING_CONTEXT (@syncd_ctx)
