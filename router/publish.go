@@ -69,6 +69,8 @@ type publisher struct {
 	expected uint64 // the stream's last sequence once every batch sent is stored
 
 	sent     atomic.Uint64 // expected, for other goroutines (Router.Pace)
+	streamed atomic.Uint64 // transactions other than snapshots ended so far (Router.Pace)
+	paced    atomic.Uint64 // streamed at the last Router.Pace
 	txn      *capture.Txn
 	txnPos   string // txn.Pos as text
 	lastID   string // Nats-Msg-Id of the last message sent; empty before the first
@@ -207,6 +209,9 @@ func (p *publisher) holds(txn *capture.Txn) bool { return p.held != nil && p.txn
 // gathers the transactions that arrive meanwhile, so batches grow with
 // the load and latency stays near one store time.
 func (p *publisher) endTxn(ctx context.Context, id uint64) error {
+	if !p.txn.Snapshot {
+		p.streamed.Add(1)
+	}
 	p.held.Data = setLast(p.held.Data, p.heldLast)
 	if err := p.send(ctx, p.seal(), id); err != nil {
 		return err

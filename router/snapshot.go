@@ -689,24 +689,33 @@ func (c *Conn) AwaitsCopies(ctx context.Context, s *scopes.Scope, target string,
 }
 
 // paceSlack is how many messages of a scope's stream its targets may
-// have still to apply when a backfill reads its next chunk: about two
-// chunks of packed rows, so that a change the backfill is not part of
-// waits behind no more than that at the targets.
+// have still to apply when a backfill reads its next chunk while nothing
+// else of the scope streams: about two chunks of packed rows, which
+// keeps the source's reads, the stream and the targets' writes busy at
+// once.
 const paceSlack = 20
 
 // Pace implements capture.Pacer: it waits (Options.Pace) until the
 // targets of req's scope have applied all but paceSlack messages of what
-// the router has sent so far.
+// the router has sent so far; all of it if the scope has streamed
+// transactions other than snapshots since the last call. The latter
+// gives streaming changes priority over the backfill: a change waits at
+// the targets behind at most the one chunk read after the targets caught
+// up, not behind every chunk the slack allows.
 func (r *Router) Pace(ctx context.Context, req capture.SnapshotRequest) error {
 	p := r.pubs[req.Scope]
 	if r.pace == nil || p == nil {
 		return nil
 	}
+	slack := uint64(paceSlack)
+	if streamed := p.streamed.Load(); p.paced.Swap(streamed) != streamed {
+		slack = 0
+	}
 	sent := p.sent.Load()
-	if sent <= paceSlack {
+	if sent <= slack {
 		return nil
 	}
-	return r.pace(ctx, req.Scope, sent-paceSlack)
+	return r.pace(ctx, req.Scope, sent-slack)
 }
 
 // progressRecord is the state of a chunked backfill after its last chunk

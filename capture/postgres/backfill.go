@@ -50,6 +50,14 @@ const watermarkPrefix = "syncd"
 // defaultChunkRows is how many rows a chunk reads at most.
 const defaultChunkRows = 10000
 
+// streamingChunkRows is how many rows a chunk reads at most, unless the
+// source's ChunkRows says otherwise, after a chunk during which the
+// session passed on changes: a streaming change that commits after a
+// chunk's high watermark is applied at the targets after the chunk, so
+// smaller chunks keep its lag near what it is without a backfill, at
+// the cost of more watermarks and round trips per row copied.
+const streamingChunkRows = 1000
+
 // watermark is the content of a watermark message. Every slot of the
 // database sees it; Slot and Run say whose it is.
 type watermark struct {
@@ -63,16 +71,17 @@ type watermark struct {
 // the reader's goroutine only uses conn.
 type backfill struct {
 	*capture.Backfill
-	ti    *tableInfo
-	pacer capture.Snapshotter // may be a capture.Pacer
-	run   string
-	conn  *pgx.Conn
-	prog  *capture.SnapshotProgress
-	rel   *relation        // decodes chunk rows; made anew if the table changes
-	chunk int64            // number of the chunk in flight
-	low   bool             // the open transaction carries its low watermark
-	high  bool             // the open transaction carries its high watermark
-	hold  capture.Position // confirm no further: the last chunk recorded
+	ti       *tableInfo
+	pacer    capture.Snapshotter // may be a capture.Pacer
+	run      string
+	conn     *pgx.Conn
+	prog     *capture.SnapshotProgress
+	rel      *relation        // decodes chunk rows; made anew if the table changes
+	chunk    int64            // number of the chunk in flight
+	low      bool             // the open transaction carries its low watermark
+	streamed bool             // the session passed on changes since the last chunk was sent
+	high     bool             // the open transaction carries its high watermark
+	hold     capture.Position // confirm no further: the last chunk recorded
 
 	reader *capture.ChunkReader[chunkResult]
 	states capture.ChunkStates // of the chunks sent, until they are durable
@@ -467,7 +476,12 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	// The next chunk is read while this one is published; its state is
 	// recorded once it is durable.
 	bf.states.Sent(txn.Ack, state, bf.State.Rows)
-	bf.next(ctx, ss.src.cfg.Slot, ss.chunkRows())
+	limit := ss.chunkRows()
+	if bf.streamed && ss.src.cfg.ChunkRows <= 0 {
+		limit = streamingChunkRows
+	}
+	bf.streamed = false
+	bf.next(ctx, ss.src.cfg.Slot, limit)
 	return ss.recordBackfill(ctx)
 }
 

@@ -402,3 +402,97 @@ func TestPublicationAddWaitsForWriters(t *testing.T) {
 	}
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error { return sink.convergedWith(ctx, conn, "extra") })
 }
+
+// chunkCounter is a modelTarget that also counts the rows of each
+// snapshot transaction, in order.
+type chunkCounter struct {
+	*modelTarget
+	cmu    sync.Mutex
+	txn    *capture.Txn
+	chunks []int
+}
+
+func (c *chunkCounter) Change(ctx context.Context, ev *capture.Event) error {
+	if ev.Op == capture.OpRead {
+		c.cmu.Lock()
+		if ev.Txn != c.txn {
+			c.txn = ev.Txn
+			c.chunks = append(c.chunks, 0)
+		}
+		c.chunks[len(c.chunks)-1]++
+		c.cmu.Unlock()
+	}
+	return c.modelTarget.Change(ctx, ev)
+}
+
+// TestBackfillSmallChunksWhileStreaming: with the default chunk size, a
+// backfill reads chunks of defaultChunkRows while nothing else streams,
+// and of streamingChunkRows after a chunk during which changes streamed,
+// so that they wait behind a small chunk at the targets; the target still
+// converges.
+func TestBackfillSmallChunksWhileStreaming(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	dsn := pg.CreateDB(t, "app")
+	pg.Exec(t, "app", `CREATE TABLE item (id int PRIMARY KEY, v text, big text);
+INSERT INTO item SELECT g, md5(g::text), md5(g::text) FROM generate_series(1, 30000) g`)
+	sink := &chunkCounter{modelTarget: newModelTarget(capture.SnapshotRequest{Scope: "items", Table: capture.TableID{Schema: "public", Name: "item"}, Truncate: true})}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	src, err := New(Config{Name: "app", DSN: dsn, Slot: "s", Publication: "p", Tables: []capture.TableSpec{{ID: capture.TableID{Schema: "public", Name: "item"}}}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, src, sink)
+
+	// Once the first chunk is out, stream changes back to back until the
+	// backfill is done.
+	testenv.Eventually(t, 60*time.Second, 5*time.Millisecond, func() error {
+		sink.cmu.Lock()
+		defer sink.cmu.Unlock()
+		if len(sink.chunks) == 0 {
+			return fmt.Errorf("no chunk yet")
+		}
+		return nil
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; ; i++ {
+		sink.mu.Lock()
+		done := sink.done >= 0
+		sink.mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backfill did not finish within 60s")
+		}
+		if _, err := conn.Exec(ctx, `UPDATE item SET v = md5(random()::text) WHERE id = $1`, 1+i%100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, conn) })
+	sink.cmu.Lock()
+	defer sink.cmu.Unlock()
+	if len(sink.chunks) == 0 || sink.chunks[0] != defaultChunkRows {
+		t.Fatalf("chunks of %v rows, want a first one of %d", sink.chunks, defaultChunkRows)
+	}
+	small := 0
+	for _, n := range sink.chunks[1:] {
+		if n > defaultChunkRows {
+			t.Errorf("a chunk of %d rows (all: %v)", n, sink.chunks)
+		}
+		if n <= streamingChunkRows {
+			small++
+		}
+	}
+	if small < 3 {
+		t.Fatalf("chunks of %v rows: want chunks of at most %d while changes streamed", sink.chunks, streamingChunkRows)
+	}
+	t.Logf("chunks of %v rows", sink.chunks)
+}

@@ -346,6 +346,7 @@ func (ss *session) change(ctx context.Context, ev *capture.Event) error {
 		if err := ss.bf.Touch(ev); err != nil {
 			return err
 		}
+		ss.bf.streamed = true
 	}
 	return ss.sink.Change(ctx, ev)
 }

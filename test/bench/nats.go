@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log"
 	"strconv"
 	"strings"
@@ -26,6 +27,22 @@ const ceilingRow = `{"op":"c","key":{"id":"1"},"before":null,"after":{"id":"1","
 // capture rate the NATS server itself bounds. It returns rows per second
 // (messages per second times rowsPerMessage).
 func natsCeiling(e *env, rows, rowsPerMessage int) float64 {
+	return natsAlone(e, rows, rowsPerMessage, 1<<30, false)
+}
+
+// natsSnapshotCeiling measures what JetStream alone takes on this machine
+// for an initial snapshot's messages: natsCeiling's atomic batches of
+// messages of 1,000 narrow rows (a snapshot transaction's packs, up to
+// 512 KiB), stored with fsync and read back meanwhile by a pull consumer
+// that acknowledges each message, as an apply worker does. It returns
+// rows per second, from the first publish to the last message read.
+func natsSnapshotCeiling(e *env, rows int) float64 {
+	return natsAlone(e, rows, 1000, 512<<10, true)
+}
+
+// natsAlone publishes rows narrow rows, rowsPerMessage to a message of at
+// most maxBytes (natsCeiling), and with consume also reads them back.
+func natsAlone(e *env, rows, rowsPerMessage, maxBytes int, consume bool) float64 {
 	srv := testenv.StartNATS(e)
 	nc, err := nats.Connect(srv.URL)
 	if err != nil {
@@ -39,6 +56,8 @@ func natsCeiling(e *env, rows, rowsPerMessage int) float64 {
 	}
 	body := []byte(ceilingRow)
 	if rowsPerMessage > 1 {
+		// As a pack: as many rows as fit in maxBytes, at most rowsPerMessage.
+		rowsPerMessage = min(rowsPerMessage, (maxBytes-1)/(len(ceilingRow)+1))
 		body = []byte("[" + strings.Repeat(ceilingRow+",", rowsPerMessage-1) + ceilingRow + "]")
 	}
 	batch := min(1000, max(1, (4<<20)/len(body)))
@@ -52,6 +71,14 @@ func natsCeiling(e *env, rows, rowsPerMessage int) float64 {
 	const window = 4
 	messages := (rows + rowsPerMessage - 1) / rowsPerMessage
 	start := time.Now()
+	read := make(chan error, 1)
+	if consume {
+		cons, err := js.CreateOrUpdateConsumer(ctx, "CEILING", jetstream.ConsumerConfig{Durable: "apply", AckPolicy: jetstream.AckExplicitPolicy})
+		if err != nil {
+			e.Fatal(err)
+		}
+		go func() { read <- consumeAll(ctx, cons, messages) }()
+	}
 	inflight := 0
 	for b := 0; b*batch < messages; b++ {
 		if inflight == window {
@@ -88,9 +115,42 @@ func natsCeiling(e *env, rows, rowsPerMessage int) float64 {
 	for ; inflight > 0; inflight-- {
 		checkAck(e, <-acks)
 	}
+	what := "publishing"
+	if consume {
+		what = "publishing and consuming"
+		if err := <-read; err != nil {
+			e.Fatal(err)
+		}
+	}
 	rate := float64(messages*rowsPerMessage) / time.Since(start).Seconds()
-	log.Printf("nats: atomic batch publishing alone, %d rows per message (%d bytes), %d messages per batch: %.0f rows/s", rowsPerMessage, len(body), batch, rate)
+	log.Printf("nats: atomic batch %s alone, %d rows per message (%d bytes), %d messages per batch: %.0f rows/s", what, rowsPerMessage, len(body), batch, rate)
 	return rate
+}
+
+// consumeAll reads n messages from cons in batches, acknowledging each,
+// and returns once it has read them all.
+func consumeAll(ctx context.Context, cons jetstream.Consumer, n int) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	for n > 0 {
+		batch, err := cons.Fetch(min(n, 64), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return fmt.Errorf("fetch from the ceiling stream: %w", err)
+		}
+		for m := range batch.Messages() {
+			if err := m.Ack(); err != nil {
+				return fmt.Errorf("acknowledge a ceiling message: %w", err)
+			}
+			n--
+		}
+		if err := batch.Error(); err != nil {
+			return fmt.Errorf("fetch from the ceiling stream: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("consume the ceiling stream: %d messages left: %w", n, err)
+		}
+	}
+	return nil
 }
 
 func checkAck(e *env, m *nats.Msg) {
