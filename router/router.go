@@ -39,17 +39,26 @@ type Router struct {
 	index    *scopes.Index
 	pubs     map[string]*publisher
 	order    []*publisher
-	versions map[string]int
-	plans    map[planKey]*plan
-	routes   map[*capture.Table]*tableRoutes
-	cand     []int // candidates of the event being routed
-	tracker  *checkpoint.Tracker
-	sub      *nats.Subscription
-	unwatch  func() // stops reconnect notices
-	wakeup   chan struct{}
-	log      hclog.Logger
-	metrics  *Metrics
-	now      func() time.Time
+	versions map[string]int // the config's version of each scope
+
+	// Definitions (switch.go): the config's, the ones in effect at the
+	// point of the log reached, their versions, and the switches to come.
+	config        map[string]*scopes.Scope
+	inEffect      map[string]*scopes.Scope
+	defVersion    map[*scopes.Scope]int
+	switches      map[string]*scopeSwitch
+	switchesAsked bool
+	scopeKV       jetstream.KeyValue
+	plans         map[planKey]*plan
+	routes        map[*capture.Table]*tableRoutes
+	cand          []int // candidates of the event being routed
+	tracker       *checkpoint.Tracker
+	sub           *nats.Subscription
+	unwatch       func() // stops reconnect notices
+	wakeup        chan struct{}
+	log           hclog.Logger
+	metrics       *Metrics
+	now           func() time.Time
 
 	touched []*publisher // publishers holding a message of the open transaction
 	// echo maps a scope to the source its targets are the same database
@@ -132,20 +141,23 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 			"server_version", nc.ConnectedServerVersion(), "needs", "2.12.0")
 	}
 	r := &Router{
-		src:      src,
-		index:    scopes.NewIndex(cfg.Scopes),
-		pubs:     make(map[string]*publisher),
-		versions: make(map[string]int),
-		plans:    make(map[planKey]*plan),
-		routes:   make(map[*capture.Table]*tableRoutes),
-		tracker:  checkpoint.NewTracker(0),
-		wakeup:   make(chan struct{}, 1),
-		pending:  make(map[tableKey]*pendingSnapshot),
-		taken:    make(map[tableKey]*pendingSnapshot),
-		log:      o.Logger,
-		metrics:  o.Metrics,
-		pace:     o.Pace,
-		now:      time.Now,
+		src:        src,
+		pubs:       make(map[string]*publisher),
+		versions:   make(map[string]int),
+		config:     make(map[string]*scopes.Scope),
+		inEffect:   make(map[string]*scopes.Scope),
+		switches:   make(map[string]*scopeSwitch),
+		defVersion: make(map[*scopes.Scope]int),
+		plans:      make(map[planKey]*plan),
+		routes:     make(map[*capture.Table]*tableRoutes),
+		tracker:    checkpoint.NewTracker(0),
+		wakeup:     make(chan struct{}, 1),
+		pending:    make(map[tableKey]*pendingSnapshot),
+		taken:      make(map[tableKey]*pendingSnapshot),
+		log:        o.Logger,
+		metrics:    o.Metrics,
+		pace:       o.Pace,
+		now:        time.Now,
 	}
 	r.out, r.added = make(map[tableKey]tableKey), make(chan struct{}, 1)
 	r.resyncs, r.resyncSeen, r.resyncLeft = o.Resyncs, make(map[string]bool), make(map[string]int)
@@ -160,6 +172,7 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 	if err != nil {
 		return nil, err
 	}
+	r.scopeKV = versions
 	for _, s := range cfg.Scopes {
 		if s.Source != src.Name {
 			continue
@@ -177,6 +190,7 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 			r.echo[s.Name] = e
 		}
 	}
+	r.reindex()
 	r.sub, err = nc.Subscribe(inbox+".*.*", r.onAck)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to acknowledgements: %w", err)
@@ -207,11 +221,13 @@ func (r *Router) newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.J
 	if err != nil {
 		return nil, err
 	}
-	version, err := scopeVersion(ctx, versions, s)
+	rec, err := scopeVersion(ctx, versions, s)
 	if err != nil {
 		return nil, err
 	}
+	version := rec.Version
 	r.versions[s.Name] = version
+	r.prepareSwitch(s, rec)
 	resume, err := lastStored(ctx, stream, s.Name, r.src.Name)
 	if err != nil {
 		return nil, err
@@ -262,7 +278,7 @@ func resumeText(r resumePoint) string {
 // Begin implements capture.Sink.
 func (r *Router) Begin(ctx context.Context, txn *capture.Txn) error {
 	r.touched = r.touched[:0]
-	return nil
+	return r.switchAt(ctx, txn)
 }
 
 // Change implements capture.Sink: it publishes ev to each scope that
@@ -362,7 +378,7 @@ func (r *Router) plan(ctx context.Context, st *scopes.Table, t *capture.Table) (
 	if p, ok := r.plans[k]; ok {
 		return p, nil
 	}
-	p, err := newPlan(r.pubs[st.Scope.Name], st, t, r.src, r.versions[st.Scope.Name], r.metrics)
+	p, err := newPlan(r.pubs[st.Scope.Name], st, t, r.src, r.versionOf(st.Scope), r.metrics)
 	if err != nil {
 		return nil, err
 	}
