@@ -164,15 +164,15 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
 		return nil, err
 	}
-	if err := r.loadSnapshots(ctx, js, cfg, o.Streams.Replicas); err != nil {
-		return nil, err
-	}
-	inbox := nc.NewRespInbox()
 	versions, err := openBucket(ctx, js, ScopeBucket, o.Streams.Replicas) // once: a hub may have a thousand scopes
 	if err != nil {
 		return nil, err
 	}
 	r.scopeKV = versions
+	if err := r.loadSnapshots(ctx, js, cfg, o.Streams.Replicas); err != nil {
+		return nil, err
+	}
+	inbox := nc.NewRespInbox()
 	for _, s := range cfg.Scopes {
 		if s.Source != src.Name {
 			continue

@@ -33,7 +33,7 @@ func TestSwitchPointPostgres(t *testing.T) {
 	r := newReplication(t, func(r *replication) {
 		// Enough rows that a diff takes a few chunks, during which the
 		// slot's confirmed position stays before the switch point.
-		r.src.Exec(t, "app", itemDDL, itemRows("generate_series(1, 100000) g"))
+		r.src.Exec(t, "app", itemDDL, itemRows("generate_series(1, 50000) g"))
 	}, "")
 	src, err := sql.Open("pgx", r.srcDSN)
 	if err != nil {
