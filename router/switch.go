@@ -159,11 +159,11 @@ func (r *Router) versionOf(def *scopes.Scope) int { return r.defVersion[def] }
 
 // unfinishedBefore reports whether the definition of st in effect before
 // its scope's last change (the version before the config's) is not the
-// one rec, the table's last snapshot done, copied: its diff never
-// finished, and since its switch point live changes went out by it, so
-// the targets may hold rows that neither rec's definition nor the
-// config's admit. It reads ScopeBucket, before the config's version is
-// recorded; an unreadable record counts as finished, as before syncd
+// one rec, the table's last snapshot done, copied, nor a later one: its
+// diff never finished, and since its switch point live changes went out
+// by it, so the targets may hold rows that neither rec's definition nor
+// the config's admit. It reads ScopeBucket, before the config's version
+// is recorded; an unreadable record counts as finished, as before syncd
 // kept the history.
 func (r *Router) unfinishedBefore(ctx context.Context, s *scopes.Scope, st *scopes.Table, rec *snapshotRecord) bool {
 	e, err := r.scopeKV.Get(ctx, s.Name)
@@ -181,10 +181,18 @@ func (r *Router) unfinishedBefore(ctx context.Context, s *scopes.Scope, st *scop
 	if !ok {
 		return false
 	}
-	def, err := scopes.ParseDefinition(prev.Definition)
-	if err != nil {
-		return false
+	for _, v := range append(slices.Clone(sr.History), sr.ScopeVersion) {
+		if v.Version < prev.Version {
+			continue
+		}
+		def, err := scopes.ParseDefinition(v.Definition)
+		if err != nil {
+			return false
+		}
+		i := slices.IndexFunc(def.Tables, func(t *scopes.Table) bool { return t.ID == st.ID })
+		if i < 0 || definitionHash(def.Tables[i]) == rec.Hash {
+			return false
+		}
 	}
-	i := slices.IndexFunc(def.Tables, func(t *scopes.Table) bool { return t.ID == st.ID })
-	return i >= 0 && definitionHash(def.Tables[i]) != rec.Hash
+	return true
 }
