@@ -22,13 +22,14 @@ import (
 
 // TestSwitchPointPostgres changes scope "items" twice while a writer
 // moves rows in and out of its filters: widened by a restart after a
-// backlog written while syncd was down, then narrowed by SIGHUP. Each
-// time syncd is killed (SIGKILL) as soon as the new version's switch
-// point is recorded, before its checkpoint can pass it, and started
-// again. Every live change in the stream carries the version in effect
-// at its position (the old one before the recorded switch point, the new
-// one from it on) and is routed by that version's filter, and the target
-// ends equal to the source under the newest definition.
+// backlog written while syncd was down, then narrowed by SIGHUP. The
+// first time syncd is killed (SIGKILL) as soon as the switch point is
+// written, the second as soon as it is recorded, before the slot's
+// checkpoint passes it (the diff's chunks hold it back; logged), and
+// started again. Every live change in the stream carries the version in
+// effect at its position (the old one before the recorded switch point,
+// the new one from it on) and is routed by that version's filter, and
+// the target ends equal to the source under the newest definition.
 func TestSwitchPointPostgres(t *testing.T) {
 	r := newReplication(t, func(r *replication) {
 		// Enough rows that a diff takes a few chunks, during which the
@@ -40,23 +41,60 @@ func TestSwitchPointPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { src.Close() })
-	rig := &changeRig{
+	runSwitchPoints(t, &changeRig{
 		d: r.d, body: readFile(t, r.d.ConfigPath) + "%s\n", table: "public.item", src: src,
 		upsert: `INSERT INTO item (id, price, grp, note) VALUES ($1, $2, $3, 'live') ON CONFLICT (id) DO UPDATE SET price = EXCLUDED.price, grp = EXCLUDED.grp`,
 		del:    `DELETE FROM item WHERE id = $1`, source: "app", targets: `["replica"]`,
+		waitSame: func(srcQuery, dstQuery string) {
+			waitIdentical(t, r, time.Minute, []string{srcQuery}, []string{dstQuery})
+		},
+	}, func() string {
+		var confirmed string
+		if err := src.QueryRow(`SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'syncd_app'`).Scan(&confirmed); err != nil {
+			t.Fatal(err)
+		}
+		return confirmed
+	})
+}
+
+// TestSwitchPointMariaDB is TestSwitchPointPostgres on a MariaDB source,
+// whose switch points are rows of the signal table.
+func TestSwitchPointMariaDB(t *testing.T) {
+	c := newCrossEngine(t, "shop", func(c *crossEngine) {
+		c.src.Exec(t, "shop", itemDDL, itemRows("(SELECT seq AS g FROM seq_1_to_50000) s"))
+	}, "")
+	src, err := sql.Open("mysql", c.srcDSN)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { src.Close() })
+	runSwitchPoints(t, &changeRig{
+		d: c.d, body: readFile(t, c.d.ConfigPath) + "%s\n", table: "shop.item", src: src,
+		upsert: `INSERT INTO item (id, price, grp, note) VALUES (?, ?, ?, 'live') ON DUPLICATE KEY UPDATE price = VALUES(price), grp = VALUES(grp)`,
+		del:    `DELETE FROM item WHERE id = ?`, source: "shop", targets: `["copy", "pgcopy"]`,
+		waitSame: func(srcQuery, dstQuery string) {
+			testenv.Eventually(t, time.Minute, time.Second, func() error { return c.sameRows(srcQuery, dstQuery) })
+		},
+	}, nil)
+}
+
+// runSwitchPoints runs a switch point test on rig; confirmed, if not nil,
+// returns the source's checkpoint, to log.
+func runSwitchPoints(t *testing.T, rig *changeRig, confirmed func() string) {
+	t.Helper()
+	d, src := rig.d, rig.src
 	configure := func(s scopeStep) {
-		writeFile(t, r.d.ConfigPath, strings.Replace(rig.body, "%s", fmt.Sprintf(s.config(rig.table), rig.source, rig.targets), 1))
+		writeFile(t, d.ConfigPath, strings.Replace(rig.body, "%s", fmt.Sprintf(s.config(rig.table), rig.source, rig.targets), 1))
 	}
 	same := func(s scopeStep) {
 		cols := strings.Join(s.columns, ", ")
-		waitIdentical(t, r, time.Minute, []string{fmt.Sprintf("SELECT %s FROM item WHERE %s ORDER BY id", cols, s.filterSQL())},
-			[]string{fmt.Sprintf("SELECT %s FROM item ORDER BY id", cols)})
+		rig.waitSame(fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY id", cols, rig.table, s.filterSQL()),
+			fmt.Sprintf("SELECT %s FROM %s ORDER BY id", cols, rig.table))
 	}
 	configure(initial)
-	r.d.Start()
+	d.Start()
 	same(initial)
-	nc := connect(t, r.d)
+	nc := connect(t, d)
 	steps := []scopeStep{initial}
 	var switches []capture.Position // of versions 2, 3, ...
 
@@ -74,46 +112,44 @@ func TestSwitchPointPostgres(t *testing.T) {
 		if !kill {
 			return
 		}
-		r.d.Kill()
-		var confirmed string
-		if err := src.QueryRow(`SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'syncd_app'`).Scan(&confirmed); err != nil {
-			t.Fatal(err)
+		d.Kill()
+		if confirmed != nil {
+			t.Logf("version %d switched at %s; killed with the source confirmed to %s", version, switches[len(switches)-1], confirmed())
 		}
-		t.Logf("version %d switched at %s; killed with the slot confirmed to %s", version, switches[len(switches)-1], confirmed)
 	}
 
 	// Widened by a restart, killed as soon as the switch point is
 	// written: the backlog written while syncd was down lies before it,
 	// is read again after the restart, and goes out by the initial filter.
 	stop := startWriter(t, rig)
-	r.d.Kill()
+	d.Kill()
 	for id := 1001; id <= 1020; id++ {
 		if _, err := src.Exec(rig.upsert, id, 600, 1+id%2); err != nil {
 			t.Fatal(err)
 		}
 	}
 	configure(widened)
-	written := strings.Count(r.d.Logs(), "switch point written")
-	r.d.StartAlive()
+	written := strings.Count(d.Logs(), "switch point written")
+	d.StartAlive()
 	testenv.Eventually(t, time.Minute, 2*time.Millisecond, func() error {
-		if strings.Count(r.d.Logs(), "switch point written") == written {
+		if strings.Count(d.Logs(), "switch point written") == written {
 			return errors.New("no switch point written yet")
 		}
 		return nil
 	})
-	r.d.Kill()
-	r.d.Start()
+	d.Kill()
+	d.Start()
 	switched(2, false)
 	steps = append(steps, widened)
 
 	// Narrowed by SIGHUP, killed as soon as the switch point is recorded.
 	configure(narrowed)
-	if err := r.d.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	switched(3, true)
 	steps = append(steps, narrowed)
-	r.d.Start()
+	d.Start()
 	stop()
 	same(narrowed)
 
@@ -151,7 +187,7 @@ func TestSwitchPointPostgres(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d live changes within 1 MiB of WAL before a switch point, %d after", before, after)
+	t.Logf("%d live changes within 1 MiB of log before a switch point, %d after", before, after)
 	if before == 0 || after == 0 {
 		t.Fatalf("no live changes near the switch points (%d before, %d after): the test proves nothing", before, after)
 	}
