@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,14 +15,10 @@ import (
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
+// filteredScope is productScope with a filter and no snapshots.
 func filteredScope(where string) string {
-	return `
-source "postgres" "app" { dsn = "postgres://localhost/app" }
-scope "s" {
-  source   = "app"
-  snapshot = "never"
-  table "public.product" { where = "` + where + `" }
-}`
+	return strings.Replace(productScope(`where = "`+where+`"`), `source = "app"`, `source = "app"
+  snapshot = "never"`, 1)
 }
 
 // TestScopeVersionHistory: each definition gets the next version, pending
