@@ -55,6 +55,12 @@ func TestSwitchPointPostgres(t *testing.T) {
 		}
 		return confirmed
 	})
+	// The target's scope_info row holds the version of the last
+	// transaction applied, which is after the last switch point.
+	n, _, err := checksum(t, r.dstDSN, `SELECT 1 FROM syncd_scope_info WHERE scope = 'items' AND scope_version = 3`)
+	if err != nil || n != 1 {
+		t.Fatalf("scope_info of scope items at version 3: %d rows, %v", n, err)
+	}
 }
 
 // TestSwitchPointMariaDB is TestSwitchPointPostgres on a MariaDB source,
