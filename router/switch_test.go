@@ -159,3 +159,36 @@ func TestRouterSwitchPoint(t *testing.T) {
 		t.Fatalf("scope record %s, want version 3 switched at 0/600 after version 2 at 0/300", e.Value())
 	}
 }
+
+// TestRouterDiffAfterUnfinishedVersion: a definition whose diff never
+// finished, and recorded no chunk, was in effect from its switch point
+// on, so the next change deletes every row outside its definition and
+// sends every row in it rather than the difference to the last copy done.
+func TestRouterDiffAfterUnfinishedVersion(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	ctx := context.Background()
+	r1 := newRouter(t, conn, loadConfig(t, productScope(`where = "price > 5"`)), 10)
+	first := r1.Snapshots()
+	r1.snapshotStarted(tableKey{scope: "s", table: productTable.ID()})
+	must(t, r1.SnapshotDone(ctx, first[0], 1))
+	r1.Close()
+
+	r2 := newRouter(t, conn, loadConfig(t, productScope(`where = "price > 0"`)), 10)
+	r2.Switches()
+	tx := &capture.Txn{ID: "1", Pos: 0x100, Ack: 0x110, CommitTime: time.Now()}
+	must(t, r2.Begin(ctx, tx))
+	must(t, r2.Switched(ctx, tx, capture.Switch{Scope: "s", Version: 2}))
+	must(t, r2.Commit(ctx, tx))
+	drain(t, r2)
+	r2.Close() // its diff never ran
+
+	reqs := newRouter(t, conn, loadConfig(t, productScope(`where = "price > 3"`)), 10).Snapshots()
+	if len(reqs) != 1 {
+		t.Fatalf("Snapshots() = %+v, want one", reqs)
+	}
+	where, exit := render(reqs[0].Where), render(reqs[0].ExitWhere)
+	if reqs[0].Truncate || where != `"price" > $1 [3]` || exit != `NOT COALESCE(("price" > $1), FALSE) [3]` {
+		t.Fatalf("request truncate %v, where %s, exit where %s; want every row in and every row out of the new filter", reqs[0].Truncate, where, exit)
+	}
+}
