@@ -40,6 +40,16 @@ type Router struct {
 	pubs     map[string]*publisher
 	order    []*publisher
 	versions map[string]int // the config's version of each scope
+	plans    map[planKey]*plan
+	routes   map[*capture.Table]*tableRoutes
+	cand     []int // candidates of the event being routed
+	tracker  *checkpoint.Tracker
+	sub      *nats.Subscription
+	unwatch  func() // stops reconnect notices
+	wakeup   chan struct{}
+	log      hclog.Logger
+	metrics  *Metrics
+	now      func() time.Time
 
 	// Definitions (switch.go): the config's, the ones in effect at the
 	// point of the log reached, their versions, and the switches to come.
@@ -49,16 +59,6 @@ type Router struct {
 	switches      map[string]*scopeSwitch
 	switchesAsked bool
 	scopeKV       jetstream.KeyValue
-	plans         map[planKey]*plan
-	routes        map[*capture.Table]*tableRoutes
-	cand          []int // candidates of the event being routed
-	tracker       *checkpoint.Tracker
-	sub           *nats.Subscription
-	unwatch       func() // stops reconnect notices
-	wakeup        chan struct{}
-	log           hclog.Logger
-	metrics       *Metrics
-	now           func() time.Time
 
 	touched []*publisher // publishers holding a message of the open transaction
 	// echo maps a scope to the source its targets are the same database
@@ -141,24 +141,22 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 			"server_version", nc.ConnectedServerVersion(), "needs", "2.12.0")
 	}
 	r := &Router{
-		src:        src,
-		pubs:       make(map[string]*publisher),
-		versions:   make(map[string]int),
-		config:     make(map[string]*scopes.Scope),
-		inEffect:   make(map[string]*scopes.Scope),
-		switches:   make(map[string]*scopeSwitch),
-		defVersion: make(map[*scopes.Scope]int),
-		plans:      make(map[planKey]*plan),
-		routes:     make(map[*capture.Table]*tableRoutes),
-		tracker:    checkpoint.NewTracker(0),
-		wakeup:     make(chan struct{}, 1),
-		pending:    make(map[tableKey]*pendingSnapshot),
-		taken:      make(map[tableKey]*pendingSnapshot),
-		log:        o.Logger,
-		metrics:    o.Metrics,
-		pace:       o.Pace,
-		now:        time.Now,
+		src:      src,
+		pubs:     make(map[string]*publisher),
+		versions: make(map[string]int),
+		plans:    make(map[planKey]*plan),
+		routes:   make(map[*capture.Table]*tableRoutes),
+		tracker:  checkpoint.NewTracker(0),
+		wakeup:   make(chan struct{}, 1),
+		pending:  make(map[tableKey]*pendingSnapshot),
+		taken:    make(map[tableKey]*pendingSnapshot),
+		log:      o.Logger,
+		metrics:  o.Metrics,
+		pace:     o.Pace,
+		now:      time.Now,
 	}
+	r.config, r.inEffect = make(map[string]*scopes.Scope), make(map[string]*scopes.Scope)
+	r.switches, r.defVersion = make(map[string]*scopeSwitch), make(map[*scopes.Scope]int)
 	r.out, r.added = make(map[tableKey]tableKey), make(chan struct{}, 1)
 	r.resyncs, r.resyncSeen, r.resyncLeft = o.Resyncs, make(map[string]bool), make(map[string]int)
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
