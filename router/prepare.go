@@ -20,10 +20,10 @@ const prepareParallel = 16
 // preparedStream is one scope's stream made ready for publishing: what
 // newPublisher needs from the server.
 type preparedStream struct {
-	stream  jetstream.Stream
-	atomic  bool // the stream takes atomic batches
-	version int
-	resume  resumePoint
+	stream jetstream.Stream
+	atomic bool        // the stream takes atomic batches
+	rec    ScopeRecord // the scope's definitions, the one in effect and the pending one
+	resume resumePoint
 }
 
 // prepareStreams creates or updates the streams of list, records their
@@ -40,7 +40,7 @@ func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstr
 			if err != nil {
 				return err
 			}
-			version, err := scopeVersion(ctx, versions, s)
+			rec, err := scopeVersion(ctx, versions, s)
 			if err != nil {
 				return err
 			}
@@ -48,7 +48,7 @@ func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstr
 			if err != nil {
 				return err
 			}
-			out[i] = preparedStream{stream: stream, atomic: atomic, version: version, resume: resume}
+			out[i] = preparedStream{stream: stream, atomic: atomic, rec: rec, resume: resume}
 			return nil
 		})
 	}

@@ -39,7 +39,7 @@ type Router struct {
 	index    *scopes.Index
 	pubs     map[string]*publisher
 	order    []*publisher
-	versions map[string]int
+	versions map[string]int // the config's version of each scope
 	plans    map[planKey]*plan
 	routes   map[*capture.Table]*tableRoutes
 	cand     []int // candidates of the event being routed
@@ -50,6 +50,15 @@ type Router struct {
 	log      hclog.Logger
 	metrics  *Metrics
 	now      func() time.Time
+
+	// Definitions (switch.go): the config's, the ones in effect at the
+	// point of the log reached, their versions, and the switches to come.
+	config        map[string]*scopes.Scope
+	inEffect      map[string]*scopes.Scope
+	defVersion    map[*scopes.Scope]int
+	switches      map[string]*scopeSwitch
+	switchesAsked bool
+	scopeKV       jetstream.KeyValue
 
 	touched []*publisher // publishers holding a message of the open transaction
 	// echo maps a scope to the source its targets are the same database
@@ -133,7 +142,6 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 	}
 	r := &Router{
 		src:      src,
-		index:    scopes.NewIndex(cfg.Scopes),
 		pubs:     make(map[string]*publisher),
 		versions: make(map[string]int),
 		plans:    make(map[planKey]*plan),
@@ -147,19 +155,22 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		pace:     o.Pace,
 		now:      time.Now,
 	}
+	r.config, r.inEffect = make(map[string]*scopes.Scope), make(map[string]*scopes.Scope)
+	r.switches, r.defVersion = make(map[string]*scopeSwitch), make(map[*scopes.Scope]int)
 	r.out, r.added = make(map[tableKey]tableKey), make(chan struct{}, 1)
 	r.resyncs, r.resyncSeen, r.resyncLeft = o.Resyncs, make(map[string]bool), make(map[string]int)
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
 		return nil, err
 	}
-	if err := r.loadSnapshots(ctx, js, cfg, o.Streams.Replicas); err != nil {
-		return nil, err
-	}
-	inbox := nc.NewRespInbox()
 	versions, err := openBucket(ctx, js, ScopeBucket, o.Streams.Replicas) // once: a hub may have a thousand scopes
 	if err != nil {
 		return nil, err
 	}
+	r.scopeKV = versions
+	if err := r.loadSnapshots(ctx, js, cfg, o.Streams.Replicas); err != nil {
+		return nil, err
+	}
+	inbox := nc.NewRespInbox()
 	var own []*scopes.Scope
 	for _, s := range cfg.Scopes {
 		if s.Source == src.Name {
@@ -181,6 +192,7 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 			r.echo[s.Name] = e
 		}
 	}
+	r.reindex()
 	r.sub, err = nc.Subscribe(inbox+".*.*", r.onAck)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to acknowledgements: %w", err)
@@ -208,8 +220,9 @@ func (r *Router) reconnected() {
 
 // newPublisher makes the publisher of scope s on its prepared stream.
 func (r *Router) newPublisher(nc *nats.Conn, s *scopes.Scope, ps preparedStream, inbox string, o Options) *publisher {
-	stream, atomic, version, resume := ps.stream, ps.atomic, ps.version, ps.resume
+	stream, atomic, version, resume := ps.stream, ps.atomic, ps.rec.Version, ps.resume
 	r.versions[s.Name] = version
+	r.prepareSwitch(s, ps.rec)
 	window := o.Window
 	if window <= 0 {
 		window = 4
@@ -256,7 +269,7 @@ func resumeText(r resumePoint) string {
 // Begin implements capture.Sink.
 func (r *Router) Begin(ctx context.Context, txn *capture.Txn) error {
 	r.touched = r.touched[:0]
-	return nil
+	return r.switchAt(ctx, txn)
 }
 
 // Change implements capture.Sink: it publishes ev to each scope that
@@ -361,7 +374,7 @@ func (r *Router) plan(ctx context.Context, st *scopes.Table, t *capture.Table) (
 	if p, ok := r.plans[k]; ok {
 		return p, nil
 	}
-	p, err := newPlan(r.pubs[st.Scope.Name], st, t, r.src, r.versions[st.Scope.Name], r.metrics)
+	p, err := newPlan(r.pubs[st.Scope.Name], st, t, r.src, r.versionOf(st.Scope), r.metrics)
 	if err != nil {
 		return nil, err
 	}

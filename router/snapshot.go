@@ -137,7 +137,7 @@ func (r *Router) loadTable(ctx context.Context, s *scopes.Scope, st *scopes.Tabl
 			return r.loadTargets(ctx, s, st, rec, e.Revision(), dirty)
 		}
 	}
-	if prog != nil && prog.Hash != hash && rec != nil {
+	if rec != nil && (prog != nil && prog.Hash != hash || rec.Def != nil && r.unfinishedBefore(ctx, s, st, rec)) {
 		// A backfill of another definition was cut short: the targets
 		// may hold any rows of it. Delete every row outside the new
 		// definition and send every row in it.

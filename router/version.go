@@ -8,48 +8,105 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/scopes"
 )
 
-// ScopeBucket is the KV bucket that records each scope's definition and
-// version.
+// ScopeBucket is the KV bucket that records each scope's definitions,
+// their versions and where in the source log each took effect.
 const ScopeBucket = "syncd_scopes"
 
-// ScopeRecord is a scope's entry in ScopeBucket.
+// ScopeRecord is a scope's entry in ScopeBucket: its latest definition
+// version, and in History every earlier one, oldest first. A version
+// takes effect at its switch point in the source log (DESIGN.md §8,
+// docs/scope-versions.md): changes before it are routed by the version
+// before, changes from it on by this one.
 type ScopeRecord struct {
+	ScopeVersion
+	History []ScopeVersion `json:"history,omitempty"`
+}
+
+// ScopeVersion is one definition of a scope.
+type ScopeVersion struct {
 	Version    int             `json:"version"`
 	Hash       string          `json:"hash"`
 	Definition json.RawMessage `json:"definition"`
+	// Pending marks a version whose switch point the router has not read
+	// from the source log yet: changes are routed by the version in
+	// effect before it. A version that never took effect (the definition
+	// changed again first) stays pending in History.
+	Pending bool `json:"pending,omitempty"`
+	// Switch is the source position of the transaction of the switch
+	// point at which the version took effect: changes at or after it are
+	// routed by it. Nil for a version in effect from the scope's start
+	// (version 1, or one recorded before syncd kept switch points).
+	Switch *capture.Position `json:"switch,omitempty"`
 }
 
-// scopeVersion returns the scope's version: 1 for a new scope, one more
-// than the recorded version when its definition changed. Concurrent
-// writers are detected by revision, so two instances never hand out the
-// same version for different definitions.
-func scopeVersion(ctx context.Context, kv jetstream.KeyValue, s *scopes.Scope) (int, error) {
-	rec := ScopeRecord{Version: 1, Hash: s.Hash(), Definition: s.Definition()}
+// effective returns the latest version of rec that took effect before
+// its last one: the definition that changes before a switch point of
+// the last version are routed by. It returns false if there is none.
+func (rec *ScopeRecord) effective() (ScopeVersion, bool) {
+	for i := len(rec.History) - 1; i >= 0; i-- {
+		if !rec.History[i].Pending {
+			return rec.History[i], true
+		}
+	}
+	return ScopeVersion{}, false
+}
+
+// scopeVersion returns the scope's record after recording s: a new
+// scope's version 1, in effect from the start; for a changed definition
+// one version more than the last, pending until its switch point is read
+// from the source log, with the last kept in History. Concurrent writers
+// are detected by revision, so two instances never hand out the same
+// version for different definitions.
+func scopeVersion(ctx context.Context, kv jetstream.KeyValue, s *scopes.Scope) (ScopeRecord, error) {
+	rec := ScopeRecord{ScopeVersion: ScopeVersion{Version: 1, Hash: s.Hash(), Definition: s.Definition()}}
 	entry, err := kv.Get(ctx, s.Name)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		if _, err := kv.Create(ctx, s.Name, mustJSON(rec)); err != nil {
-			return 0, fmt.Errorf("record scope %s: %w", s.Name, err)
+			return rec, fmt.Errorf("record scope %s: %w", s.Name, err)
 		}
-		return 1, nil
+		return rec, nil
 	case err != nil:
-		return 0, fmt.Errorf("read scope %s: %w", s.Name, err)
+		return rec, fmt.Errorf("read scope %s: %w", s.Name, err)
 	}
 	var old ScopeRecord
 	if err := json.Unmarshal(entry.Value(), &old); err != nil {
-		return 0, fmt.Errorf("read scope %s: %w", s.Name, err)
+		return rec, fmt.Errorf("read scope %s: %w", s.Name, err)
 	}
 	if old.Hash == rec.Hash {
-		return old.Version, nil
+		return old, nil
 	}
-	rec.Version = old.Version + 1
+	rec.Version, rec.Pending = old.Version+1, true
+	rec.History = append(old.History, old.ScopeVersion)
 	if _, err := kv.Update(ctx, s.Name, mustJSON(rec), entry.Revision()); err != nil {
-		return 0, fmt.Errorf("record scope %s version %d: %w", s.Name, rec.Version, err)
+		return rec, fmt.Errorf("record scope %s version %d: %w", s.Name, rec.Version, err)
 	}
-	return rec.Version, nil
+	return rec, nil
+}
+
+// recordSwitch records that version of scope took effect at pos, unless
+// the record says it already did, or its last version is another one.
+func recordSwitch(ctx context.Context, kv jetstream.KeyValue, scope string, version int, pos capture.Position) error {
+	entry, err := kv.Get(ctx, scope)
+	if err != nil {
+		return fmt.Errorf("read scope %s: %w", scope, err)
+	}
+	var rec ScopeRecord
+	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
+		return fmt.Errorf("read scope %s: %w", scope, err)
+	}
+	if rec.Version != version || !rec.Pending {
+		return nil
+	}
+	rec.Pending, rec.Switch = false, &pos
+	if _, err := kv.Update(ctx, scope, mustJSON(rec), entry.Revision()); err != nil {
+		return fmt.Errorf("record the switch point of scope %s version %d: %w", scope, version, err)
+	}
+	return nil
 }
 
 func mustJSON(v any) []byte {

@@ -98,6 +98,7 @@ type openTxn struct {
 	xa         bool             // an XA transaction: its rows wait for its outcome (xa.go)
 	xid        string           // the XA transaction's xid, from its XA END
 	skip       bool             // published before the session began: read, not sent
+	switches   []capture.Switch // switch points read in it (switch.go)
 	end        capture.Position // its commit's end, once known
 	commitTime time.Time
 	ctxn       *capture.Txn // once begun at the sink

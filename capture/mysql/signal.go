@@ -69,12 +69,13 @@ func (s *Source) ensureSignalTable(ctx context.Context, db *sql.DB, problems *[]
 	return nil
 }
 
-// signal reads a rows event of the signal table: it notes the running
-// backfill's watermarks for the open transaction, and ignores the rest
+// signal reads a rows event of the signal table: it notes the switch
+// points and the running backfill's watermarks for the open transaction,
+// and ignores the rest
 // (other sources' and runs' watermarks, deletes).
 func (ss *session) signal(e *replication.RowsEvent) {
 	bf := ss.bf
-	if bf == nil || e.Type() != replication.EnumRowsEventTypeInsert {
+	if e.Type() != replication.EnumRowsEventTypeInsert {
 		return
 	}
 	for _, row := range e.Rows {
@@ -86,6 +87,10 @@ func (ss *session) signal(e *replication.RowsEvent) {
 			case []byte:
 				text = v
 			default:
+				continue
+			}
+			ss.signalSwitches(text)
+			if bf == nil {
 				continue
 			}
 			var m signalMark

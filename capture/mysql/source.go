@@ -216,6 +216,9 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 			return err
 		}
 	}
+	if err := s.writeSwitches(ctx, db, srv, sink); err != nil {
+		return err
+	}
 	ss, err := s.newSession(ctx, db, srv, sink)
 	if err != nil {
 		return err

@@ -285,6 +285,9 @@ func (ss *session) commit(ctx context.Context, h *replication.EventHeader) error
 			return err
 		}
 	}
+	if err := ss.passSwitches(ctx, t); err != nil {
+		return err
+	}
 	if t.ctxn != nil {
 		if err := ss.sink.Commit(ctx, t.ctxn); err != nil {
 			return err

@@ -253,6 +253,9 @@ func (ss *session) apply(ctx context.Context, m pglogrepl.Message) error {
 		return ss.sink.Begin(ctx, ss.txn)
 	case *pglogrepl.LogicalDecodingMessage:
 		if ss.txn != nil && m.Transactional {
+			if m.Prefix == switchPrefix {
+				return ss.switched(ctx, m)
+			}
 			ss.watermark(m)
 		}
 	case *pglogrepl.OriginMessage:

@@ -212,6 +212,9 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 		confirmed: capture.Position(confirmed),
 		lastAck:   capture.Position(confirmed),
 	}
+	if err := s.writeSwitches(ctx, cat, sink); err != nil {
+		return err
+	}
 	if sn, ok := sink.(capture.Snapshotter); ok {
 		sess.snapshotter, sess.toSnapshot = sn, sn.Snapshots()
 		s.setStatus(func(st *Status) { st.SnapshotsPending = len(sess.toSnapshot) })
