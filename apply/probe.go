@@ -28,7 +28,7 @@ type BatchProber interface {
 
 // maxProbeBatch bounds the changes of a two-way scope held back to be
 // probed together.
-const maxProbeBatch = 1000
+const maxProbeBatch = 10_000
 
 // probeBatch is the changes of a two-way scope waiting to be probed and
 // applied, in order, and the keys they touch: a change that touches one

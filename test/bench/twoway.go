@@ -90,6 +90,9 @@ scope "ba" {
 	rate := func(d *testenv.Syncd, dsn, name string) float64 {
 		settle(e, src, dst)
 		d.Start()
+		if *cpuProfile != "" {
+			go profile(d, *cpuProfile+".twoway-"+name, 10*time.Second)
+		}
 		r := float64(rows) / waitLastRow(e, dsn, rows, 20*time.Minute).Sub(d.Started).Seconds()
 		d.Stop()
 		log.Printf("two-way: %s: %.0f rows/s", name, r)
