@@ -27,7 +27,8 @@ type BatchProber interface {
 }
 
 // maxProbeBatch bounds the changes of a two-way scope held back to be
-// probed together.
+// probed together: a target transaction's (Config.MaxRows' default), as
+// each probe is a round trip that the transaction waits for.
 const maxProbeBatch = 10_000
 
 // probeBatch is the changes of a two-way scope waiting to be probed and
