@@ -281,13 +281,16 @@ func (x *Tx[T]) Query(ctx context.Context, query string, args []any, scan func(*
 	if err != nil {
 		return x.fail(err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return x.fail(err)
-		}
+	for err == nil && rows.Next() {
+		err = scan(rows)
 	}
-	if err := rows.Err(); err != nil {
+	if rerr := rows.Close(); err == nil {
+		err = rerr
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
 		return x.fail(err)
 	}
 	return nil
