@@ -25,6 +25,8 @@ type batch struct {
 	commit  time.Time        // that transaction's source commit time
 	partial bool             // in the middle of a source transaction
 	snap    bool             // that transaction is a snapshot's copy
+	isolate bool             // tx applies each change alone (Target.Begin)
+	held    probeBatch       // a two-way scope's changes not probed yet (applyTwoWay)
 }
 
 // consume applies messages from sub until an error. Messages of source
@@ -140,7 +142,7 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				if err != nil {
 					return fmt.Errorf("begin at target %s: %w", w.cfg.Target, err)
 				}
-				b = &batch{tx: tx, opened: time.Now(), ops: map[string]int64{}}
+				b = &batch{tx: tx, opened: time.Now(), ops: map[string]int64{}, isolate: isolate}
 			}
 			if !skip {
 				if err := s.applyRow(ctx, b, c, d, i); err != nil {
@@ -252,14 +254,20 @@ func (s *session) applyRow(ctx context.Context, b *batch, c *Change, d *router.D
 	if env := d.Rows[i]; env.Error != "" {
 		return &RejectedError{Change: c, Err: &InvalidError{Err: errors.New("map row: " + env.Error)}}
 	}
+	if s.w.cfg.TwoWay {
+		return s.applyTwoWay(ctx, b, c, d, i)
+	}
 	return s.apply(ctx, b.tx, c, d, i)
 }
 
 // commit commits b, if any, with the checkpoint of its last whole source
-// transaction.
+// transaction, after applying the changes it holds back (flushHeld).
 func (s *session) commit(ctx context.Context, b *batch) error {
 	if b == nil {
 		return nil
+	}
+	if err := s.flushHeld(ctx, b); err != nil {
+		return err
 	}
 	w := s.w
 	if b.last == nil { // only skipped or rejected rows

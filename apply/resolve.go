@@ -38,6 +38,14 @@ func (s *session) apply(ctx context.Context, tx Tx, c *Change, d *router.Deliver
 	if err != nil {
 		return err
 	}
+	return s.settle(ctx, tx, c, d, i, pol, probe)
+}
+
+// settle applies c, row i of d, in tx, whose probe at the target is
+// probe: as it is, or, if it meets a conflict, as policy pol settles it,
+// after recording the conflict.
+func (s *session) settle(ctx context.Context, tx Tx, c *Change, d *router.Delivery, i int, pol scopes.Conflicts, probe Probe) error {
+	w := s.w
 	kind := Classify(c, probe)
 	if kind == "" {
 		return tx.Apply(ctx, c)

@@ -23,3 +23,5 @@ INSERT INTO logs VALUES ('dup', 1), ('dup', 1), ('other', 2)`
 func TestApplyOps(t *testing.T) { suite.Ops(t) }
 
 func TestApplyGroups(t *testing.T) { suite.Groups(t) }
+
+func TestProbeAll(t *testing.T) { suite.ProbeAll(t) }

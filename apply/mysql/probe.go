@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,4 +114,66 @@ func probeSQL(tb *table, c *apply.Change, column string) (string, []any, error) 
 	q := fmt.Sprintf("SELECT JSON_OBJECT(%s), %s, %s, %s FROM %s AS t WHERE %s FOR UPDATE",
 		strings.Join(obj, ", "), base, newer, cmp, tb.ident, strings.Join(where, " AND "))
 	return q, append(args, whereArgs...), nil
+}
+
+var _ apply.BatchProber = (*tx)(nil)
+
+// maxProbeArgs bounds the placeholders of one ProbeAll query, under the
+// server's 65,535.
+const maxProbeArgs = 30_000
+
+// ProbeAll implements apply.BatchProber: after sending what is queued,
+// one query reads the rows of many changes, the UNION ALL of each
+// change's Probe query (each a locking read, in parentheses) tagged with
+// the change's index.
+func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string) ([]apply.Probe, error) {
+	ps := make([]apply.Probe, len(cs))
+	var (
+		parts []string
+		args  []any
+	)
+	run := func() error {
+		if len(parts) == 0 {
+			return nil
+		}
+		err := x.Query(ctx, strings.Join(parts, " UNION ALL "), args, func(rows *sql.Rows) error {
+			var (
+				i   int
+				row []byte
+				p   = apply.Probe{Found: true}
+			)
+			if err := rows.Scan(&i, &row, &p.Base, &p.New, &p.Newer); err != nil {
+				return err
+			}
+			p.Row = json.RawMessage(row)
+			ps[i] = p
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read the rows of %d changes: %w", len(parts), err)
+		}
+		parts, args = parts[:0], args[:0]
+		return nil
+	}
+	for i, c := range cs {
+		tb, _, ok := x.t.tables.Table(c.Table.Target)
+		if !ok {
+			return nil, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name)
+		}
+		q, qargs, err := probeSQL(tb, c, columns[i])
+		if err != nil {
+			return nil, apply.Reject(err, c, refused)
+		}
+		if len(args)+len(qargs) > maxProbeArgs {
+			if err := run(); err != nil {
+				return nil, err
+			}
+		}
+		parts = append(parts, fmt.Sprintf("(SELECT %d, %s)", i, strings.TrimPrefix(q, "SELECT ")))
+		args = append(args, qargs...)
+	}
+	if err := run(); err != nil {
+		return nil, err
+	}
+	return ps, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/syncd-dev/syncd/apply"
 )
@@ -156,4 +157,214 @@ func describeKey(c *apply.Change) string {
 func isCode(err error, code string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+var _ apply.BatchProber = (*tx)(nil)
+
+// ProbeAll implements apply.BatchProber: after sending what is queued,
+// one query per table (and policy column) joins the changes' keys, old
+// rows and new rows, passed as arrays, to the table's rows, locking them,
+// and compares each column as Probe does.
+func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string) ([]apply.Probe, error) {
+	if x.done {
+		return nil, apply.ErrTxDone
+	}
+	type group struct {
+		tb     *table
+		column string
+		idx    []int
+	}
+	var groups []*group
+	for i, c := range cs {
+		tb, _, ok := x.t.tables.Table(c.Table.Target)
+		if !ok {
+			return nil, x.fail(ctx, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name))
+		}
+		j := slices.IndexFunc(groups, func(g *group) bool { return g.tb == tb && g.column == columns[i] })
+		if j < 0 {
+			j = len(groups)
+			groups = append(groups, &group{tb: tb, column: columns[i]})
+		}
+		groups[j].idx = append(groups[j].idx, i)
+	}
+	type probeQuery struct {
+		sql  string
+		args []any
+	}
+	qs := make([]probeQuery, len(groups))
+	for j, g := range groups {
+		var err error
+		if qs[j].sql, qs[j].args, err = x.probeAllSQL(g.tb, cs, g.idx, g.column); err != nil {
+			return nil, x.fail(ctx, err)
+		}
+	}
+	x.takeGroup()
+	if _, err := x.send(ctx); err != nil {
+		return nil, x.fail(ctx, err)
+	}
+	if !x.begun {
+		if _, err := x.conn.Exec(ctx, "BEGIN"); err != nil {
+			return nil, x.fail(ctx, fmt.Errorf("BEGIN: %w", err))
+		}
+		x.begun = true
+	}
+	ps := make([]apply.Probe, len(cs))
+	for j, g := range groups {
+		rows, _ := x.conn.Query(ctx, qs[j].sql, qs[j].args...)
+		for rows.Next() {
+			var (
+				i   int32
+				row string
+				p   = apply.Probe{Found: true}
+			)
+			if err := rows.Scan(&i, &row, &p.Base, &p.New, &p.Newer); err != nil {
+				rows.Close()
+				return nil, x.fail(ctx, fmt.Errorf("read the rows of %d changes at %s: %w", len(g.idx), g.tb.ID, err))
+			}
+			p.Row = json.RawMessage(row)
+			ps[i] = p
+		}
+		if err := rows.Err(); err != nil && isCode(err, "55000") {
+			return nil, x.fail(ctx, fmt.Errorf("read the commit times of the rows of %d changes at %s (conflicts = \"newer_wins\" needs track_commit_timestamp = on at target %s, which takes a server restart): %w", len(g.idx), g.tb.ID, x.t.cfg.Name, err))
+		} else if err != nil {
+			return nil, x.fail(ctx, fmt.Errorf("read the rows of %d changes at %s: %w", len(g.idx), g.tb.ID, err))
+		}
+	}
+	return ps, nil
+}
+
+// probeAllSQL returns the query of ProbeAll for the changes cs[idx] of
+// tb, and its arguments: arrays, one element per change, of the change's
+// index; of each key column's value; of each column's old value and
+// whether the old row holds it; of each column's new value and whether
+// the change writes it; of whether the change has a new row; and of the
+// new value of column, if any, and whether the change has it. A value
+// goes as the text its column's type reads, cast in the query, as in
+// probeSQL.
+func (x *tx) probeAllSQL(tb *table, cs []*apply.Change, idx []int, column string) (string, []any, error) {
+	n := len(idx)
+	ids := make([]int32, n)
+	for j, i := range idx {
+		ids[j] = int32(i)
+	}
+	args := []any{ids}
+	from := []string{"$1::int4[]"}
+	names := []string{"i"}
+	// values adds an array of the values of column i that value gives,
+	// and, with present, the array of whether each change has one.
+	values := func(i int, name string, present bool, value func(c *apply.Change) (json.RawMessage, bool, error)) error {
+		col := &tb.cols[i]
+		vs := make([]pgtype.Text, n)
+		var has []bool
+		if present {
+			has = make([]bool, n)
+		}
+		for j, ci := range idx {
+			raw, ok, err := value(cs[ci])
+			if err != nil {
+				return apply.Reject(err, cs[ci], refused)
+			}
+			if !ok {
+				continue
+			}
+			data, null, err := x.cv.appendValue(nil, col.kind, col.elem, col.delim, raw)
+			if err != nil {
+				return apply.Reject(fmt.Errorf("column %s: %w", col.name, err), cs[ci], refused)
+			}
+			vs[j] = pgtype.Text{String: string(data), Valid: !null}
+			if present {
+				has[j] = true
+			}
+		}
+		args = append(args, vs)
+		from = append(from, fmt.Sprintf("$%d::text[]", len(args)))
+		names = append(names, name)
+		if present {
+			args = append(args, has)
+			from = append(from, fmt.Sprintf("$%d::bool[]", len(args)))
+			names = append(names, "h"+name)
+		}
+		return nil
+	}
+	// eq compares column i of the row with v.name, as probeSQL does.
+	eq := func(i int, name string) string {
+		col := &tb.cols[i]
+		if col.textEq {
+			return fmt.Sprintf("t.%s::text IS NOT DISTINCT FROM v.%s::%s::text", col.ident, name, col.typ)
+		}
+		return fmt.Sprintf("t.%s IS NOT DISTINCT FROM v.%s::%s", col.ident, name, col.typ)
+	}
+	var on []string
+	for j, k := range tb.Key {
+		name := fmt.Sprintf("k%d", j)
+		err := values(k, name, false, func(c *apply.Change) (json.RawMessage, bool, error) {
+			raw, err := c.ProbeKey(tb.cols[k].name)
+			return raw, err == nil, err
+		})
+		if err != nil {
+			return "", nil, err
+		}
+		on = append(on, fmt.Sprintf("t.%s = v.%s::%s", tb.cols[k].ident, name, tb.cols[k].typ))
+	}
+	if len(on) == 0 {
+		return "", nil, apply.Reject(errors.New("a two-way scope's table needs a primary key"), cs[idx[0]], refused)
+	}
+	base, newer := []string{"true"}, []string{"v.a"}
+	hasAfter := make([]bool, n)
+	for j, ci := range idx {
+		hasAfter[j] = cs[ci].After != nil
+	}
+	for i := range tb.cols {
+		name := tb.cols[i].name
+		b, a := fmt.Sprintf("b%d", i), fmt.Sprintf("a%d", i)
+		err := values(i, b, true, func(c *apply.Change) (json.RawMessage, bool, error) {
+			raw, ok := c.Before[name]
+			return raw, ok, nil
+		})
+		if err != nil {
+			return "", nil, err
+		}
+		err = values(i, a, true, func(c *apply.Change) (json.RawMessage, bool, error) {
+			raw, ok := c.After[name]
+			return raw, ok && !slices.Contains(c.Unchanged, name), nil
+		})
+		if err != nil {
+			return "", nil, err
+		}
+		base = append(base, fmt.Sprintf("(NOT v.h%s OR %s)", b, eq(i, b)))
+		newer = append(newer, fmt.Sprintf("(NOT v.h%s OR %s)", a, eq(i, a)))
+	}
+	args = append(args, hasAfter)
+	from = append(from, fmt.Sprintf("$%d::bool[]", len(args)))
+	names = append(names, "a")
+	cmp := "0"
+	if i, ok := tb.Index[column]; column != "" && ok {
+		err := values(i, "nv", true, func(c *apply.Change) (json.RawMessage, bool, error) {
+			raw, ok := c.After[column]
+			return raw, ok, nil
+		})
+		if err != nil {
+			return "", nil, err
+		}
+		v := "v.nv::" + tb.cols[i].typ
+		cmp = fmt.Sprintf("CASE WHEN NOT v.hnv THEN 0 WHEN %[1]s > t.%[2]s THEN 1 WHEN %[1]s < t.%[2]s THEN -1 ELSE 0 END", v, tb.cols[i].ident)
+	} else if column == "" && slices.ContainsFunc(idx, func(i int) bool { return !cs[i].Committed.IsZero() }) {
+		// newer_wins, as in probeSQL: the commit time of the transaction
+		// that wrote the row, NULL for rows written before
+		// track_commit_timestamp was on, or frozen; a change without a
+		// commit time (another policy) compares as equal.
+		committed := make([]pgtype.Timestamptz, n)
+		for j, i := range idx {
+			committed[j] = pgtype.Timestamptz{Time: cs[i].Committed, Valid: !cs[i].Committed.IsZero()}
+		}
+		args = append(args, committed)
+		from = append(from, fmt.Sprintf("$%d::timestamptz[]", len(args)))
+		names = append(names, "nc")
+		cmp = "CASE WHEN v.nc IS NULL THEN 0 WHEN pg_catalog.pg_xact_commit_timestamp(t.xmin) IS NULL OR v.nc > pg_catalog.pg_xact_commit_timestamp(t.xmin) THEN 1 " +
+			"WHEN v.nc < pg_catalog.pg_xact_commit_timestamp(t.xmin) THEN -1 ELSE 0 END"
+	}
+	q := fmt.Sprintf("SELECT v.i, to_jsonb(t)::text, %s, %s, %s FROM unnest(%s) AS v(%s) JOIN %s AS t ON %s FOR UPDATE OF t",
+		strings.Join(base, " AND "), strings.Join(newer, " AND "), cmp,
+		strings.Join(from, ", "), strings.Join(names, ", "), tb.ident, strings.Join(on, " AND "))
+	return q, args, nil
 }

@@ -265,3 +265,33 @@ func (x *Tx[T]) QueryRow(ctx context.Context, query string, args []any, dest ...
 	}
 	return true, nil
 }
+
+// Query sends what is queued, then runs query inside the transaction and
+// calls scan for each row it returns. An error ends the transaction,
+// rolled back. Engines' apply.BatchProber use it.
+func (x *Tx[T]) Query(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
+	if x.done {
+		return apply.ErrTxDone
+	}
+	x.Flush()
+	if err := x.Send(ctx); err != nil {
+		return x.fail(err)
+	}
+	rows, err := x.stx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return x.fail(err)
+	}
+	for err == nil && rows.Next() {
+		err = scan(rows)
+	}
+	if rerr := rows.Close(); err == nil {
+		err = rerr
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return x.fail(err)
+	}
+	return nil
+}

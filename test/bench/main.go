@@ -47,7 +47,7 @@ func main() {
 	out := flag.String("json", "bench/results.json", "where to write the results")
 	lagSeconds := flag.Int("lag-seconds", 30, "how long pgbench runs while lag is measured")
 	quick := flag.Bool("quick", os.Getenv("BENCH_QUICK") != "", "small runs for development (also BENCH_QUICK=1)")
-	only := flag.String("only", "", "run only these `parts`, comma-separated: capture, rss, e2e, e2e-packed, lag, pgbench, scopes, spokes, width, transforms, snapshot, backfill, mysql-capture, mysql-e2e, mysql-snapshot")
+	only := flag.String("only", "", "run only these `parts`, comma-separated: capture, rss, e2e, e2e-packed, twoway, lag, pgbench, scopes, spokes, width, transforms, snapshot, backfill, mysql-capture, mysql-e2e, mysql-snapshot")
 	flag.Parse()
 	// want reports whether to run a part. Before each part it flushes the
 	// page cache's dirty pages, so that one part's writes do not slow the
@@ -85,7 +85,7 @@ func main() {
 		return ceiling
 	}
 	var pg *testenv.Postgres
-	if slices.ContainsFunc([]string{"capture", "rss", "e2e", "lag", "pgbench", "scopes", "spokes", "width", "transforms", "snapshot", "backfill"}, want) {
+	if slices.ContainsFunc([]string{"capture", "rss", "e2e", "e2e-packed", "twoway", "lag", "pgbench", "scopes", "spokes", "width", "transforms", "snapshot", "backfill"}, want) {
 		pg = testenv.StartPostgres(env, testenv.WithSetting("max_wal_size", "8GB"), testenv.WithSetting("checkpoint_timeout", "30min"))
 	}
 	if want("capture") {
@@ -109,7 +109,7 @@ func main() {
 	if want("transforms") {
 		results = append(results, transformCost(env, pg, bin, scopeRows, *txnRows)...)
 	}
-	if slices.ContainsFunc([]string{"e2e", "e2e-packed", "lag", "pgbench", "snapshot", "backfill"}, want) {
+	if slices.ContainsFunc([]string{"e2e", "e2e-packed", "twoway", "lag", "pgbench", "snapshot", "backfill"}, want) {
 		dst := testenv.StartPostgres(env, testenv.WithSetting("max_wal_size", "8GB"))
 		if want("e2e") {
 			e2e, e2eCPU := endToEnd(env, pg, dst, bin, *rows, *txnRows, *rowsPerMessage)
@@ -120,6 +120,9 @@ func main() {
 		if *rowsPerMessage == 1 && want("e2e-packed") {
 			e2e, e2eCPU := endToEnd(env, pg, dst, bin, *rows, *txnRows, packedRowsPerMessage)
 			results = append(results, e2e, e2eCPU)
+		}
+		if want("twoway") {
+			results = append(results, twoWayCatchUp(env, pg, dst, bin, *rows, *txnRows))
 		}
 		if want("lag") {
 			results = append(results, lagUnderLoad(env, pg, dst, bin, *lagSeconds)...)

@@ -1,0 +1,85 @@
+package applytest
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/capture"
+)
+
+// ProbeAll checks that a target's apply.BatchProber reads, in one call,
+// what its Probe reads change by change, on the Tables as OpsDDL makes
+// them: whether the row is there, whether it equals the change's old
+// row and its new one, the policy column's comparison, and the row.
+func (s Suite) ProbeAll(t *testing.T) {
+	items, pairs, logs := Tables(s.Schema)
+	e := s.NewEnv(t)
+	prepare(t, e, []string{s.OpsDDL}, items, pairs, logs)
+	const (
+		ins = capture.OpInsert
+		upd = capture.OpUpdate
+		del = capture.OpDelete
+	)
+	one := `{"id":1,"name":"one","note":"big note","qty":10}`
+	two := `{"id":2,"name":"two","note":null,"qty":20}`
+	tests := []struct {
+		name             string
+		change           *apply.Change
+		column           string
+		found, base, new bool
+		newer            int
+	}{
+		{"insert of a new key", Change(items, ins, Key(5), "", `{"id":5,"name":"five","note":null,"qty":5}`), "", false, false, false, 0},
+		{"insert of the row there", Change(items, ins, Key(1), "", one), "", true, true, true, 0},
+		{"insert of another row", Change(items, ins, Key(1), "", `{"id":1,"name":"uno","note":"big note","qty":10}`), "", true, true, false, 0},
+		{"update of the row expected", Change(items, upd, Key(1), one, `{"id":1,"name":"uno","note":"big note","qty":11}`), "qty", true, true, false, 1},
+		{"update of a changed row", Change(items, upd, Key(2), `{"id":2,"name":"two","note":"x","qty":20}`, `{"id":2,"name":"zwei","note":"x","qty":19}`), "qty", true, false, false, -1},
+		{"update already applied", Change(items, upd, Key(2), `{"id":2,"name":"deux","note":null,"qty":1}`, two), "qty", true, false, true, 0},
+		{"update with an unchanged value", Change(items, upd, Key(1), one, `{"id":1,"name":"one","qty":10}`, "note"), "", true, true, true, 0},
+		{"update of a missing row", Change(items, upd, Key(7), `{"id":7,"name":"s","note":null,"qty":7}`, `{"id":7,"name":"t","note":null,"qty":7}`), "", false, false, false, 0},
+		{"update moving a key", Change(pairs, upd, `{"a":2,"b":"y"}`, `{"a":1,"b":"x","v":"old"}`, `{"a":2,"b":"y","v":"old"}`), "", true, true, false, 0},
+		{"delete of the row expected", Change(pairs, del, `{"a":1,"b":"x"}`, `{"a":1,"b":"x","v":"old"}`, ""), "", true, true, false, 0},
+		{"delete of a changed row", Change(items, del, Key(2), `{"id":2,"name":"two","note":null,"qty":21}`, ""), "", true, false, false, 0},
+		{"delete of a missing row", Change(items, del, Key(9), `{"id":9,"name":"n","note":null,"qty":9}`, ""), "", false, false, false, 0},
+	}
+	ctx := Context(t)
+	tx, err := e.Target.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	bp, ok := tx.(apply.BatchProber)
+	if !ok {
+		t.Fatalf("%T is not an apply.BatchProber", tx)
+	}
+	cs := make([]*apply.Change, len(tests))
+	cols := make([]string, len(tests))
+	for i, tt := range tests {
+		cs[i], cols[i] = tt.change, tt.column
+	}
+	ps, err := bp.ProbeAll(ctx, cs, cols)
+	if err != nil {
+		t.Fatalf("ProbeAll: %v", err)
+	}
+	if len(ps) != len(tests) {
+		t.Fatalf("ProbeAll returned %d probes for %d changes", len(ps), len(tests))
+	}
+	for i, tt := range tests {
+		one, err := bp.Probe(ctx, tt.change, tt.column)
+		if err != nil {
+			t.Fatalf("%s: Probe: %v", tt.name, err)
+		}
+		p := ps[i]
+		if p.Found != tt.found || p.Base != tt.base || p.New != tt.new || p.Newer != tt.newer {
+			t.Errorf("%s: ProbeAll found %v, base %v, new %v, newer %d; want %v, %v, %v, %d",
+				tt.name, p.Found, p.Base, p.New, p.Newer, tt.found, tt.base, tt.new, tt.newer)
+		}
+		if p.Found != one.Found || p.Base != one.Base || p.New != one.New || p.Newer != one.Newer || !sameJSON(p.Row, one.Row) {
+			t.Errorf("%s: ProbeAll read %+v (row %s), Probe %+v (row %s)", tt.name, p, p.Row, one, one.Row)
+		}
+		if tt.found && !json.Valid(p.Row) {
+			t.Errorf("%s: row %q is not JSON", tt.name, p.Row)
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package apply
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/router"
+	"github.com/syncd-dev/syncd/scopes"
+)
+
+// BatchProber is a Prober that reads the target's rows of several
+// changes in one query per table, instead of a round trip per change.
+type BatchProber interface {
+	Prober
+	// ProbeAll applies what the transaction has queued, then reads the
+	// target's row of each change of cs as Probe reads it, columns[i]
+	// being Probe's column for cs[i]: ps[i] is cs[i]'s probe. No two
+	// changes of cs touch the same key of a table (an insert's new key,
+	// an update's old and new keys, a delete's old key): each probe sees
+	// the target as it was before all of them. A change it cannot probe
+	// fails it with a *RejectedError naming the change. An error ends the
+	// transaction, as Apply's do.
+	ProbeAll(ctx context.Context, cs []*Change, columns []string) (ps []Probe, err error)
+}
+
+// maxProbeBatch bounds the changes of a two-way scope held back to be
+// probed together: a target transaction's (Config.MaxRows' default), as
+// each probe is a round trip that the transaction waits for.
+const maxProbeBatch = 10_000
+
+// probeBatch is the changes of a two-way scope waiting to be probed and
+// applied, in order, and the keys they touch: a change that touches one
+// of them must wait until they are applied, so that its probe sees them
+// (an insert and then an update of the same row, in one transaction).
+type probeBatch struct {
+	rows []heldRow
+	keys map[string]bool
+}
+
+// heldRow is a change held in a probeBatch: c, row i of d, and its
+// table's conflict policy.
+type heldRow struct {
+	c   *Change
+	d   *router.Delivery
+	i   int
+	pol scopes.Conflicts
+}
+
+// applyTwoWay applies c, row i of d, in a two-way scope's batch b. A
+// change that ProbeAll can take is held in b.held, probed and applied
+// with the changes held before it when they are maxProbeBatch, when a
+// change touches a key one of them touches, and before b commits
+// (flushHeld); others go through s.apply after the held changes. In an
+// isolated transaction every change goes alone, so that a rejected one
+// is known.
+func (s *session) applyTwoWay(ctx context.Context, b *batch, c *Change, d *router.Delivery, i int) error {
+	_, batches := b.tx.(BatchProber)
+	keys, ok := touchedKeys(c)
+	if !batches || b.isolate || !ok {
+		if err := s.flushHeld(ctx, b); err != nil {
+			return err
+		}
+		return s.apply(ctx, b.tx, c, d, i)
+	}
+	h := &b.held
+	for _, k := range keys {
+		if h.keys[k] {
+			if err := s.flushHeld(ctx, b); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if h.keys == nil {
+		h.keys = map[string]bool{}
+	}
+	for _, k := range keys {
+		h.keys[k] = true
+	}
+	env := d.Rows[i]
+	pol := s.policy(capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table})
+	if pol.Policy == scopes.ConflictNewerWins {
+		c.Committed = env.Source.CommitTS // compared by ProbeAll, stamped by Apply
+	}
+	h.rows = append(h.rows, heldRow{c: c, d: d, i: i, pol: pol})
+	if len(h.rows) >= maxProbeBatch {
+		return s.flushHeld(ctx, b)
+	}
+	return nil
+}
+
+// flushHeld probes the changes held in b with one ProbeAll, then settles
+// and applies each in order (settle).
+func (s *session) flushHeld(ctx context.Context, b *batch) error {
+	h := &b.held
+	if len(h.rows) == 0 {
+		return nil
+	}
+	rows := h.rows
+	h.rows = h.rows[:0]
+	clear(h.keys)
+	cs := make([]*Change, len(rows))
+	cols := make([]string, len(rows))
+	for j, r := range rows {
+		cs[j] = r.c
+		if r.pol.Policy == scopes.ConflictNewestColumn {
+			cols[j] = r.pol.Column
+		}
+	}
+	ps, err := b.tx.(BatchProber).ProbeAll(ctx, cs, cols)
+	if err != nil {
+		return err
+	}
+	for j, r := range rows {
+		if err := s.settle(ctx, b.tx, r.c, r.d, r.i, r.pol, ps[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// touchedKeys returns the keys c touches at the target, each as its
+// table and key values: an insert's new key, a delete's old key, an
+// update's old key and new key. ok is false for a change that batched
+// probing does not take (truncates; a table without a key; a key value
+// missing, which the single probe reports).
+//
+// Key values are compared as their wire JSON, strings folded to lower
+// case and without trailing spaces, so that keys that a target's
+// case-insensitive or PAD SPACE collation takes as one key are one here
+// too: two changes whose keys might be the same row are never probed
+// together.
+func touchedKeys(c *Change) (keys []string, ok bool) {
+	if len(c.Table.Key) == 0 {
+		return nil, false
+	}
+	key := func(value func(name string) (json.RawMessage, bool)) (string, bool) {
+		var b strings.Builder
+		b.WriteString(c.Table.Target.String())
+		for _, name := range c.Table.Key {
+			raw, ok := value(name)
+			if !ok {
+				return "", false
+			}
+			b.WriteByte(0)
+			b.WriteString(foldKey(raw))
+		}
+		return b.String(), true
+	}
+	old := func(name string) (json.RawMessage, bool) {
+		raw, err := c.ProbeKey(name)
+		return raw, err == nil
+	}
+	switch c.Op {
+	case capture.OpInsert, capture.OpRead, capture.OpDelete:
+		k, ok := key(old)
+		return []string{k}, ok
+	case capture.OpUpdate:
+		k, ok := key(old)
+		if !ok {
+			return nil, false
+		}
+		moved, ok := key(func(name string) (json.RawMessage, bool) {
+			if raw, ok := c.After[name]; ok {
+				return raw, true
+			}
+			raw, ok := c.Key[name]
+			return raw, ok
+		})
+		if !ok {
+			return nil, false
+		}
+		return []string{k, moved}, true
+	}
+	return nil, false
+}
+
+// foldKey returns a key value's wire JSON as touchedKeys compares it.
+func foldKey(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	var s string
+	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
+		return `"` + strings.TrimRight(strings.ToLower(s), " ")
+	}
+	return string(raw)
+}
