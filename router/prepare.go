@@ -72,7 +72,7 @@ func (r *Router) makePlans(ctx context.Context, tables []*scopes.Table, t *captu
 		if _, ok := r.plans[k]; ok || slices.Contains(keys, k) {
 			continue
 		}
-		p, err := newPlan(r.pubs[st.Scope.Name], st, t, r.src, r.versions[st.Scope.Name], r.metrics)
+		p, err := newPlan(r.pubs[st.Scope.Name], st, t, r.src, r.versionOf(st.Scope), r.metrics)
 		if err != nil {
 			return err
 		}
