@@ -148,6 +148,18 @@ target "mysql" "maria" {
 			`DELETE FROM customers WHERE id = 3`,
 			`UPDATE customers SET id = 40 WHERE id = 4`)
 		waitMapped(false)
+		// The stream carries rows as the targets store them: the social
+		// security numbers were hashed before they left the source side.
+		stream := openStream(t, d, "SYNCD_CRM")
+		for _, op := range []string{"r", "u"} {
+			m, err := stream.GetLastMsgForSubject(context.Background(), "syncd.crm.app.public.customers."+op)
+			if err != nil {
+				t.Fatalf("read the last %s message: %v", op, err)
+			}
+			if body := string(m.Data); !strings.Contains(body, `"ssn_hash"`) || strings.Contains(body, `"ssn"`) || strings.Contains(body, "-44-") || strings.Contains(body, "-22-") {
+				t.Errorf("the stream carries %s, want mapped rows without the ssn", body)
+			}
+		}
 	})
 
 	t.Run("create_tables made the mapped columns", func(t *testing.T) {
