@@ -282,6 +282,15 @@ func (s Suite) OneTransactionAtATime(t *testing.T) {
 // (unchanged) cannot create a missing row: batched, the transaction fails
 // as rejected, naming the fix; isolated, the change alone is rejected.
 // Rows that exist keep the left-out values.
+// twoItems returns a new Env whose target has items(id, name, note, qty)
+// with rows 1 and 2, prepared.
+func (s Suite) twoItems(t *testing.T, items *router.TableSchema) Env {
+	e := s.NewEnv(t)
+	prepare(t, e, []string{`CREATE TABLE items (id integer PRIMARY KEY, name text, note text, qty integer)`,
+		`INSERT INTO items VALUES (1, 'one', 'big note', 1), (2, 'two', 'other note', 2)`}, items)
+	return e
+}
+
 // RelandOfMissingRow: the partial rows of a re-land (reads with
 // Unchanged values, a changed transform's backfill) update the rows the
 // target has, in a batch and isolated alike; a row the target no longer
@@ -290,9 +299,7 @@ func (s Suite) RelandOfMissingRow(t *testing.T) {
 	items, _, _ := Tables(s.Schema)
 	for _, isolate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("isolate=%v", isolate), func(t *testing.T) {
-			e := s.NewEnv(t)
-			prepare(t, e, []string{`CREATE TABLE items (id integer PRIMARY KEY, name text, note text, qty integer)`,
-				`INSERT INTO items VALUES (1, 'one', 'big note', 1), (2, 'two', 'other note', 2)`}, items)
+			e := s.twoItems(t, items)
 			ctx := Context(t)
 			tx, err := e.Target.Begin(ctx, isolate)
 			if err != nil {
@@ -329,9 +336,7 @@ func (s Suite) PartialUpdateOfMissingRow(t *testing.T) {
 	items, _, _ := Tables(s.Schema)
 	for _, isolate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("isolate=%v", isolate), func(t *testing.T) {
-			e := s.NewEnv(t)
-			prepare(t, e, []string{`CREATE TABLE items (id integer PRIMARY KEY, name text, note text, qty integer)`,
-				`INSERT INTO items VALUES (1, 'one', 'big note', 1), (2, 'two', 'other note', 2)`}, items)
+			e := s.twoItems(t, items)
 			changes := []*apply.Change{
 				Change(items, capture.OpUpdate, `{"id":1}`, "", `{"id":1,"name":"uno","qty":11}`, "note"),
 				Change(items, capture.OpUpdate, `{"id":3}`, "", `{"id":3,"name":"tres","qty":3}`, "note"),
