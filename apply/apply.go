@@ -117,6 +117,17 @@ type Tx interface {
 	Rollback(ctx context.Context) error
 }
 
+// SkipCounter is implemented by the Txs of targets that write
+// plan.Reland statements: the re-landed rows (the partial rows of a
+// changed transform's backfill) they did not find at the target, which
+// were skipped rather than rejected. The worker reads it after Commit,
+// counts the rows (syncd_apply_reland_skipped_rows_total) and logs them.
+type SkipCounter interface {
+	// RelandSkipped returns how many re-landed rows the transaction's
+	// statements found no row for, so far.
+	RelandSkipped() int64
+}
+
 // RejectedError is a change the target refused for what it is (a
 // constraint violation, a value its column cannot hold), not for a
 // passing condition: retrying it cannot succeed.

@@ -299,6 +299,14 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 	}
 	s.cp = &rec
 	w.cfg.Commits.committed(w.cfg.Scope.Name, w.cfg.Target)
+	if sc, ok := b.tx.(SkipCounter); ok {
+		if n := sc.RelandSkipped(); n > 0 {
+			w.metrics.Skipped.WithLabelValues(w.cfg.Scope.Name, w.cfg.Target).Add(float64(n))
+			w.update(func(st *Status) { st.RelandSkipped += n })
+			w.log.Warn("skipped re-landed rows the target no longer has (deleted there by hand?); run syncd resync to put them back",
+				"rows", n, "stream_seq", rec.StreamSeq)
+		}
+	}
 	for op, n := range b.ops {
 		s.rowCounter(op).Add(float64(n))
 	}

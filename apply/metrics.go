@@ -9,6 +9,7 @@ type Metrics struct {
 	Lag         *prometheus.GaugeVec     // source commit to target commit of the last transaction applied
 	Behind      *prometheus.GaugeVec     // messages in the stream not yet read
 	Parked      *prometheus.CounterVec   // rows parked on the DLQ
+	Skipped     *prometheus.CounterVec   // re-landed rows the target lacked (SkipCounter)
 	Conflicts   *prometheus.CounterVec   // conflicts of two-way scopes, by scope, target, table and kind
 }
 
@@ -33,12 +34,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Parked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "syncd_apply_parked_rows_total", Help: "Rows the target rejected that were parked on the DLQ.",
 		}, labels),
+		Skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "syncd_apply_reland_skipped_rows_total", Help: "Re-landed rows (a changed transform's backfill) that the target no longer had, skipped.",
+		}, labels),
 		Conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "syncd_apply_conflicts_total", Help: "Conflicts met applying two-way scopes, by scope, target, target table and kind.",
 		}, []string{"scope", "target", "table", "kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Rows, m.TxnDuration, m.Lag, m.Behind, m.Parked, m.Conflicts)
+		reg.MustRegister(m.Rows, m.TxnDuration, m.Lag, m.Behind, m.Parked, m.Skipped, m.Conflicts)
 	}
 	return m
 }

@@ -108,6 +108,11 @@ type Status struct {
 	// started, each recorded on syncd.<scope>._conflict; a parked one
 	// makes the scope Degraded.
 	Conflicts int64 `json:"conflicts,omitempty"`
+	// RelandSkipped counts the re-landed rows (the partial rows of a
+	// changed transform's backfill) the target no longer had, since syncd
+	// started: they were skipped, not parked, and the scope went on;
+	// `syncd resync` puts such rows back at a target edited by hand.
+	RelandSkipped int64 `json:"reland_rows_skipped,omitempty"`
 }
 
 // Worker states.

@@ -282,13 +282,61 @@ func (s Suite) OneTransactionAtATime(t *testing.T) {
 // (unchanged) cannot create a missing row: batched, the transaction fails
 // as rejected, naming the fix; isolated, the change alone is rejected.
 // Rows that exist keep the left-out values.
+// twoItems returns a new Env whose target has items(id, name, note, qty)
+// with rows 1 and 2, prepared.
+func (s Suite) twoItems(t *testing.T, items *router.TableSchema) Env {
+	e := s.NewEnv(t)
+	prepare(t, e, []string{`CREATE TABLE items (id integer PRIMARY KEY, name text, note text, qty integer)`,
+		`INSERT INTO items VALUES (1, 'one', 'big note', 1), (2, 'two', 'other note', 2)`}, items)
+	return e
+}
+
+// RelandOfMissingRow: the partial rows of a re-land (reads with
+// Unchanged values, a changed transform's backfill) update the rows the
+// target has, in a batch and isolated alike; a row the target no longer
+// has is skipped, not rejected, and counted (apply.SkipCounter).
+func (s Suite) RelandOfMissingRow(t *testing.T) {
+	items, _, _ := Tables(s.Schema)
+	for _, isolate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("isolate=%v", isolate), func(t *testing.T) {
+			e := s.twoItems(t, items)
+			ctx := Context(t)
+			tx, err := e.Target.Begin(ctx, isolate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []*apply.Change{
+				Change(items, capture.OpRead, `{"id":1}`, "", `{"id":1,"name":"uno"}`, "note", "qty"),
+				Change(items, capture.OpRead, `{"id":3}`, "", `{"id":3,"name":"tres"}`, "note", "qty"),
+				Change(items, capture.OpRead, `{"id":2}`, "", `{"id":2,"name":"dos"}`, "note", "qty"),
+			} {
+				if err := tx.Apply(ctx, c); err != nil {
+					t.Fatalf("Apply = %v, want the missing row skipped", err)
+				}
+			}
+			if err := tx.Commit(ctx, Record(1)); err != nil {
+				t.Fatal(err)
+			}
+			sc, ok := tx.(apply.SkipCounter)
+			if !ok {
+				t.Fatalf("%T is no apply.SkipCounter", tx)
+			}
+			if n := sc.RelandSkipped(); n != 1 {
+				t.Errorf("RelandSkipped = %d, want 1", n)
+			}
+			want := []string{"1|uno|big note|1", "2|dos|other note|2"}
+			if got := e.Rows(`SELECT id, name, note, qty FROM items ORDER BY id`); !slices.Equal(got, want) {
+				t.Errorf("items %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 func (s Suite) PartialUpdateOfMissingRow(t *testing.T) {
 	items, _, _ := Tables(s.Schema)
 	for _, isolate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("isolate=%v", isolate), func(t *testing.T) {
-			e := s.NewEnv(t)
-			prepare(t, e, []string{`CREATE TABLE items (id integer PRIMARY KEY, name text, note text, qty integer)`,
-				`INSERT INTO items VALUES (1, 'one', 'big note', 1), (2, 'two', 'other note', 2)`}, items)
+			e := s.twoItems(t, items)
 			changes := []*apply.Change{
 				Change(items, capture.OpUpdate, `{"id":1}`, "", `{"id":1,"name":"uno","qty":11}`, "note"),
 				Change(items, capture.OpUpdate, `{"id":3}`, "", `{"id":3,"name":"tres","qty":3}`, "note"),

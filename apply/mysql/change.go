@@ -27,8 +27,8 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 		x.PushAlone(tb.stmt(plan.Truncate, tb.statement(plan.Truncate, nil).text(0), nil, c, 0))
 	case plan.DeleteRow:
 		x.PushAlone(tb.stmt(plan.DeleteRow, tb.statement(plan.DeleteRow, cols).text(1), slices.Clone(x.Row.Vals), c, 1))
-	case plan.Update:
-		x.addUpdate(tb, cols, c)
+	case plan.Update, plan.Reland:
+		x.addUpdate(tb, o, cols, c)
 	case plan.MoveKey:
 		x.addMoveKey(tb, cols, c)
 	default:
@@ -38,15 +38,16 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 
 // addUpdate writes x.Row, the values of c's columns cols, to the existing
 // row of c's key. c leaves values out (Unchanged): if the row is missing
-// (it entered a filtered scope without an old image at the source), the
-// update fails as rejected rather than insert it without them.
-func (x *tx) addUpdate(tb *table, cols []int, c *apply.Change) {
+// (it entered a filtered scope without an old image at the source), an
+// Update fails as rejected rather than insert it without them; a Reland
+// (a re-land's partial row) is skipped, and counted.
+func (x *tx) addUpdate(tb *table, o plan.Op, cols []int, c *apply.Change) {
 	args := slices.Clone(x.Row.Vals)
 	for _, k := range tb.Key {
 		args = append(args, args[slices.Index(cols, k)])
 	}
-	q := tb.stmt(plan.Update, tb.statement(plan.MoveKey, cols).text(1), args, c, 1)
-	q.MustMatch = true
+	q := tb.stmt(o, tb.statement(plan.MoveKey, cols).text(1), args, c, 1)
+	q.MustMatch = o == plan.Update
 	x.PushAlone(q)
 }
 

@@ -138,3 +138,5 @@ func TestConstraintsAreRejected(t *testing.T) { suite.ConstraintsAreRejected(t) 
 func TestOneTransactionAtATime(t *testing.T) { suite.OneTransactionAtATime(t) }
 
 func TestPartialUpdateOfMissingRow(t *testing.T) { suite.PartialUpdateOfMissingRow(t) }
+
+func TestRelandOfMissingRow(t *testing.T) { suite.RelandOfMissingRow(t) }

@@ -15,7 +15,7 @@ func Describe(o Op, rows int, table string) string {
 		return "truncate " + table
 	case Upsert:
 		what = "upsert"
-	case Update:
+	case Update, Reland:
 		what = "update"
 	case Insert:
 		what = "insert"

@@ -45,6 +45,15 @@ const (
 	// that finds fewer rows than it writes fails the transaction with an
 	// *apply.RejectedError.
 	Update Op = 'P'
+	// Reland is Update for the partial row of a re-land (an OpRead with
+	// Unchanged values: the backfill of a changed transform, which sends
+	// only the key and the columns it computes): a row the target no
+	// longer has (deleted there by hand) is skipped, not rejected, since
+	// the row is not in the scope's state at that target and stopping the
+	// scope or parking rows would not bring it back (syncd resync does).
+	// The dialect counts the rows its statements did not find and reports
+	// them through apply.SkipCounter.
+	Reland Op = 'L'
 )
 
 // A Dialect converts the values of the rows a Planner builds and writes
@@ -95,7 +104,8 @@ func New[T any](target string, d Dialect[T]) Planner[T] {
 //
 //	c, r, u   Upsert of the columns c carries (After and Key, without
 //	          Unchanged); u whose Before has another key MoveKey; with
-//	          Unchanged values Update, as the row must exist
+//	          Unchanged values Update, as the row must exist, and for r
+//	          (a re-land) Reland, which skips a row the target lacks
 //	d         Delete by key
 //	t         Truncate
 //
@@ -151,7 +161,12 @@ func (p *Planner[T]) addWrite(tb T, pt *Table, c *apply.Change) error {
 	if len(c.Unchanged) > 0 {
 		// The row must be there already: upserting it would insert NULL
 		// for the values left out (a row entering a filtered scope
-		// without an old image at the source).
+		// without an old image at the source). A re-land's row that is
+		// not there is skipped (Reland).
+		if c.Op == capture.OpRead {
+			p.d.Write(tb, Reland, p.cols, c)
+			return nil
+		}
 		p.d.Write(tb, Update, p.cols, c)
 		return nil
 	}

@@ -77,6 +77,8 @@ func TestAdd(t *testing.T) {
 			want: []string{"U id=1 qty=3"}},
 		{name: "unchanged values update", c: ch("items", capture.OpUpdate, `{"id":1}`, "", `{"id":1,"qty":3}`, "name"),
 			want: []string{"P id=1 qty=3"}},
+		{name: "a re-land's partial row updates what it finds", c: ch("items", capture.OpRead, `{"id":1}`, "", `{"id":1,"qty":3}`, "name"),
+			want: []string{"L id=1 qty=3"}},
 		{name: "key change moves the row, old key last", c: ch("items", capture.OpUpdate, `{"id":2}`, `{"id":1}`, `{"id":2,"name":"b","qty":3}`),
 			want: []string{"M id=2 name=\"b\" qty=3 old=1"}},
 		{name: "delete by Before's key", c: ch("items", capture.OpDelete, "", `{"id":4,"name":"x"}`, ""),

@@ -44,7 +44,7 @@ func (g *group) add(tb *table, o plan.Op, c *apply.Change, cols []int, r *texts)
 		return false
 	}
 	var h uint64
-	byKey := o == plan.Upsert || o == plan.Update
+	byKey := o == plan.Upsert || o == plan.Update || o == plan.Reland
 	if byKey {
 		h = keyHash(g.seed, tb, cols, r)
 		if _, dup := g.keys[h]; dup && g.rows > 0 {

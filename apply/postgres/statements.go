@@ -63,7 +63,7 @@ func (tb *table) statement(o plan.Op, cols []int) string {
 		s = tb.insertSQL(o, cols)
 	case opUpsert1, opInsert1:
 		s = tb.insertOneSQL(o, cols)
-	case plan.Update:
+	case plan.Update, plan.Reland:
 		s = tb.updateSQL(cols)
 	case plan.Delete:
 		s = tb.deleteSQL(cols)

@@ -58,6 +58,7 @@ type tx struct {
 	truncated  map[*table]bool // tables this transaction truncated
 	copyData   []byte          // the rows of a COPY, in its text format
 	stamp      time.Time       // the latest Committed of the changes applied
+	skipped    int64           // re-landed rows not found (plan.Reland; apply.SkipCounter)
 }
 
 // roundTrip is statements sent in one round trip, BEGIN first if first
@@ -80,7 +81,10 @@ type queued struct {
 	change *apply.Change // the one change the statement writes, if one
 }
 
-var _ apply.Tx = (*tx)(nil)
+var (
+	_ apply.Tx          = (*tx)(nil)
+	_ apply.SkipCounter = (*tx)(nil)
+)
 
 func newTx(t *Target, conn *pgx.Conn, isolate bool) *tx {
 	x := &tx{t: t, conn: conn, isolate: isolate, g: newGroup()}
@@ -139,6 +143,9 @@ func (x *tx) applyIsolated(ctx context.Context, c *apply.Change) error {
 	rej.Change = c
 	return rej
 }
+
+// RelandSkipped implements apply.SkipCounter.
+func (x *tx) RelandSkipped() int64 { return x.skipped }
 
 // Commit implements apply.Tx.
 func (x *tx) Commit(ctx context.Context, rec checkpoint.Record) error {
@@ -314,6 +321,11 @@ func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 	for ; i < rt.n; i++ {
 		if tag, err = res.Exec(); err != nil {
 			break
+		}
+		if i >= first {
+			if q := &qs[i-first]; q.op == plan.Reland {
+				x.skipped += int64(q.rows) - tag.RowsAffected()
+			}
 		}
 	}
 	if cerr := res.Close(); err == nil {

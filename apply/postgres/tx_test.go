@@ -78,6 +78,8 @@ func TestOneTransactionAtATime(t *testing.T) { suite.OneTransactionAtATime(t) }
 
 func TestPartialUpdateOfMissingRow(t *testing.T) { suite.PartialUpdateOfMissingRow(t) }
 
+func TestRelandOfMissingRow(t *testing.T) { suite.RelandOfMissingRow(t) }
+
 // snapshotOf returns a snapshot's changes of items: its truncate, then a
 // read of each row, given as JSON.
 func snapshotOf(rows ...string) []*apply.Change {

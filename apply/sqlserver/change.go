@@ -37,6 +37,10 @@ func (x *tx) Write(tb *table, o plan.Op, cols []int, c *apply.Change) {
 		// c leaves values out (Unchanged): if the row is missing, the
 		// update fails as rejected rather than insert it without them.
 		x.PushAlone(one(plan.Update, slices.Clone(x.Row.Vals), true))
+	case plan.Reland:
+		// A re-land's partial row: a row the target lacks is skipped,
+		// and counted (apply.SkipCounter).
+		x.PushAlone(one(plan.Reland, slices.Clone(x.Row.Vals), false))
 	case plan.MoveKey:
 		x.PushAlone(one(plan.MoveKey, slices.Clone(x.Row.Vals), false))
 		x.Push(one(plan.Upsert, slices.Clone(x.Row.Vals[:len(cols)]), false))

@@ -182,6 +182,10 @@ func TestRealServerOneTransactionAtATime(t *testing.T) {
 	testenv.RequireMSSQL(t)
 	suite.OneTransactionAtATime(t)
 }
+func TestRealServerRelandOfMissingRow(t *testing.T) {
+	testenv.RequireMSSQL(t)
+	suite.RelandOfMissingRow(t)
+}
 func TestRealServerPartialUpdateOfMissingRow(t *testing.T) {
 	testenv.RequireMSSQL(t)
 	suite.PartialUpdateOfMissingRow(t)

@@ -126,7 +126,7 @@ func (tb *table) statement(o plan.Op, cols []int, n int) string {
 	case plan.DeleteRow:
 		s = tb.tag + fmt.Sprintf("DELETE TOP (1) FROM %s WHERE EXISTS (SELECT %s INTERSECT SELECT %s)",
 			tb.ident, tb.names(cols, ""), params(1, len(cols)))
-	case plan.Update:
+	case plan.Update, plan.Reland:
 		s = tb.tag + tb.updateSQL(cols)
 	case plan.MoveKey:
 		s = tb.tag + tb.moveKeySQL(cols)

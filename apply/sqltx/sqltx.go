@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/plan"
@@ -52,6 +53,11 @@ type Runner struct {
 	// onError, if set, sees the error of a statement that writes rows,
 	// and returns the error to report (the engine's explanation).
 	onError func(ctx context.Context, q *Stmt, err error) error
+
+	// skipped counts the rows Reland statements did not find
+	// (apply.SkipCounter); exec adds to it from the round trip's
+	// goroutine.
+	skipped atomic.Int64
 
 	queue []Stmt     // statements to send, in order
 	ahead *roundTrip // statements being sent, nil if none
@@ -140,6 +146,10 @@ func (r *Runner) Wait() error {
 	return rt.err
 }
 
+// RelandSkipped implements apply.SkipCounter: the re-landed rows
+// (plan.Reland) the statements sent so far did not find.
+func (r *Runner) RelandSkipped() int64 { return r.skipped.Load() }
+
 // exec sends qs in order, one round trip each.
 func (r *Runner) exec(ctx context.Context, qs []Stmt) error {
 	for i := range qs {
@@ -153,6 +163,11 @@ func (r *Runner) exec(ctx context.Context, qs []Stmt) error {
 				err = r.onError(ctx, q, err)
 			}
 			return apply.Reject(fmt.Errorf("%s: %w", q.Describe(), err), q.Change, r.refused)
+		}
+		if q.Op == plan.Reland {
+			if n, err := res.RowsAffected(); err == nil {
+				r.skipped.Add(int64(q.Rows) - n)
+			}
 		}
 		if q.MustMatch {
 			if n, err := res.RowsAffected(); err == nil && n != int64(q.Rows) {

@@ -74,7 +74,10 @@ type Tx[T comparable] struct {
 	done    bool // committed, rolled back or failed
 }
 
-var _ apply.Tx = (*Tx[int])(nil)
+var (
+	_ apply.Tx          = (*Tx[int])(nil)
+	_ apply.SkipCounter = (*Tx[int])(nil)
+)
 
 // NewTx returns the Tx of stx, planned by p.
 func NewTx[T comparable](stx *sql.Tx, p Planner, isolate bool, cfg Config[T]) *Tx[T] {

@@ -68,7 +68,10 @@ func (c columnFacts) typeName() string {
 }
 
 // checkProblems returns every problem the start-up checks find, each
-// naming its fix, joined into one error; nil when there is none.
+// naming its fix, joined into one error; nil when there is none. It calls
+// the capture.TableSpec.Check of each table that has every column its
+// spec lists, with the table as tableOf builds it (the types as
+// columnFacts.typeName writes them, the primary key in key order).
 func checkProblems(db databaseFacts, tables []tableFacts) error {
 	var problems []error
 	dbq := quoteIdent(db.Name)
@@ -97,9 +100,19 @@ func checkProblems(db databaseFacts, tables []tableFacts) error {
 		if !slices.ContainsFunc(f.Columns, func(c columnFacts) bool { return c.KeyOrdinal > 0 }) {
 			problems = append(problems, fmt.Errorf("table %s has no primary key: change tracking needs one; add it with ALTER TABLE %s ADD PRIMARY KEY (...)", id, q))
 		}
+		complete := true
 		for _, name := range f.Spec.Columns {
 			if !slices.ContainsFunc(f.Columns, func(c columnFacts) bool { return c.Name == name }) {
 				problems = append(problems, fmt.Errorf("table %s has no column %s, which scopes %s use", id, name, strings.Join(f.Spec.Scopes, ", ")))
+				complete = false
+			}
+		}
+		// The scopes' mappings are type-checked against the catalog's
+		// table here, at start, as the other sources do, not when the
+		// router first sees a change to the table.
+		if f.Spec.Check != nil && complete {
+			if err := f.Spec.Check(tableOf(f).Table); err != nil {
+				problems = append(problems, err)
 			}
 		}
 	}

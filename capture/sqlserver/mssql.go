@@ -38,7 +38,8 @@ func (c *Conn) Close() error { return c.db.Close() }
 // Tables runs the start-up checks for specs (change tracking on for the
 // database and each table, ALLOW_SNAPSHOT_ISOLATION ON, SELECT and VIEW
 // CHANGE TRACKING on each table, a primary key on each, the columns the
-// scopes use) and returns the tables as the catalog describes them. Every
+// scopes use, and each spec's Check, which type-checks the scopes'
+// mappings against the catalog's column types) and returns the tables as the catalog describes them. Every
 // problem is reported at once, in one error marked retry.Terminal.
 func (c *Conn) Tables(ctx context.Context, specs []capture.TableSpec) ([]*Table, error) {
 	db, err := c.databaseFacts(ctx)

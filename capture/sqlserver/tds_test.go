@@ -5,12 +5,16 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	mssql "github.com/microsoft/go-mssqldb"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/checkpoint/retry"
+	"github.com/syncd-dev/syncd/scopes/mapping"
 	"github.com/syncd-dev/syncd/test/tdsfake"
 )
 
@@ -151,5 +155,55 @@ func TestConnOverTDSErrors(t *testing.T) {
 	p.Close()
 	if seen := f.Statements(); !slices.Contains(seen, "ATTENTION") {
 		t.Errorf("statements %q: no attention after the cancel", seen)
+	}
+}
+
+// TestConnOverTDSChecksMappings: Tables type-checks the scopes' mappings
+// at start, against the table as the catalog describes it (the types with
+// their lengths, the primary key): a mapping that does not fit the
+// source's column types fails the start with a terminal error, as on the
+// other sources, instead of when the router first sees the table.
+func TestConnOverTDSChecksMappings(t *testing.T) {
+	ctx := context.Background()
+	compile := func(src string) func(*capture.Table) error {
+		e, err := mapping.Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := &mapping.Spec{Auto: mapping.AutoExact, Columns: []mapping.Column{{Name: "label", Expr: e}}}
+		return func(tb *capture.Table) error {
+			_, err := mapping.Compile(spec, tb, "sqlserver")
+			return err
+		}
+	}
+	for _, tt := range []struct {
+		name, expr string
+		fails      bool
+	}{
+		{name: "fits", expr: `upper(name) + "-" + string(qty)`},
+		{name: "does not fit", expr: `upper(qty)`, fails: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tdsfake.New(t, startupScript(allFacts))
+			conn, err := Connect(f.DSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			var seen *capture.Table
+			spec := itemsSpec
+			check := compile(tt.expr)
+			spec.Check = func(tb *capture.Table) error { seen = tb; return check(tb) }
+			_, err = conn.Tables(ctx, []capture.TableSpec{spec})
+			if diff := cmp.Diff(itemsTable().Table, seen); diff != "" {
+				t.Errorf("Check saw (-want +got):\n%s", diff)
+			}
+			switch {
+			case !tt.fails && err != nil:
+				t.Fatalf("Tables = %v", err)
+			case tt.fails && (!retry.IsTerminal(err) || !strings.Contains(err.Error(), "label")):
+				t.Fatalf("Tables = %v, want a terminal error naming the mapped column", err)
+			}
+		})
 	}
 }

@@ -160,7 +160,7 @@ func (m *Mapper) compute(c Column, t *capture.Table, kind string, key []byte, fi
 		if col < 0 {
 			return o, "", fmt.Errorf("expression reads unknown column %q", name)
 		}
-		if typ := envType(t.Columns[col].Type); typ != nil {
+		if typ := envType(kind, t.Columns[col].Type); typ != nil {
 			env[name] = reflect.Zero(typ).Interface()
 		}
 		i := slices.IndexFunc(m.refs, func(r ref) bool { return r.name == name })
@@ -180,7 +180,7 @@ func (m *Mapper) compute(c Column, t *capture.Table, kind string, key []byte, fi
 	o.prog = prog
 	o.boolInt = kind == "mysql" && rt == boolType
 	typ := c.Type
-	if typ != "" && !fits(typ, rt, o.boolInt) {
+	if typ != "" && !fits(kind, typ, rt, o.boolInt) {
 		return o, "", fmt.Errorf("the expression's result has type %s, which a column of type %q cannot hold; change the expression or the type", rt, typ)
 	}
 	if typ == "" {

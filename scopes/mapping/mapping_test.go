@@ -171,6 +171,30 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
+// TestSQLServerTypes: expressions over a SQL Server table are checked
+// against the values its source publishes: rowversion (timestamp) as
+// bytes, datetimeoffset as a time, datetime2 and money as text.
+func TestSQLServerTypes(t *testing.T) {
+	tbl := &capture.Table{Schema: "dbo", Name: "t", Key: []int{0}, Columns: []capture.Column{
+		{Name: "id", Type: "int"}, {Name: "rv", Type: "timestamp"}, {Name: "at", Type: "datetimeoffset(7)"},
+		{Name: "local", Type: "datetime2(7)"}, {Name: "price", Type: "money"},
+	}}
+	compile := func(src string) error {
+		_, err := Compile(&Spec{Auto: AutoExact, Columns: []Column{{Name: "x", Expr: mustParse(t, src)}}}, tbl, "sqlserver")
+		return err
+	}
+	for _, src := range []string{`format_time(at, "2006")`, `upper(local) + price`} {
+		if err := compile(src); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+	for _, src := range []string{`upper(rv)`, `upper(at)`} {
+		if err := compile(src); err == nil || !strings.Contains(err.Error(), "cannot use") {
+			t.Errorf("%s: err = %v, want a type error", src, err)
+		}
+	}
+}
+
 func TestInjectiveKeyAndFold(t *testing.T) {
 	tbl := &capture.Table{Schema: "s", Name: "t", Key: []int{0}, Columns: []capture.Column{
 		{Name: "ID", Type: "integer"}, {Name: "FullName", Type: "text"},

@@ -18,15 +18,28 @@ var (
 	bytesType  = reflect.TypeFor[[]byte]()
 )
 
-// envType returns the Go type a source column's values have in
-// expressions (see envValue), or nil when the type name does not say
-// (then the expression is checked when it runs).
-func envType(typ string) reflect.Type {
+// envType returns the Go type the values of a column of type typ from a
+// source of kind have in expressions (see envValue), or nil when the type
+// name does not say (then the expression is checked when it runs).
+func envType(kind, typ string) reflect.Type {
 	t := strings.ToLower(typ)
 	if i := strings.IndexByte(t, '('); i >= 0 {
 		t = t[:i] + t[strings.LastIndexByte(t, ')')+1:]
 	}
 	t = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(t), " unsigned"))
+	if kind == "sqlserver" {
+		// As capture/sqlserver publishes them (its convert): timestamp
+		// is rowversion, binary; datetimeoffset a time; the other dates,
+		// money and uniqueidentifier text.
+		switch t {
+		case "timestamp", "rowversion", "image":
+			return bytesType
+		case "datetimeoffset":
+			return timeType
+		case "datetime2", "smalldatetime", "money", "smallmoney", "uniqueidentifier", "xml":
+			return stringType
+		}
+	}
 	switch t {
 	case "smallint", "integer", "int", "bigint", "tinyint", "mediumint", "int2", "int4", "int8", "year":
 		return intType
@@ -127,13 +140,14 @@ func columnType(kind string, t reflect.Type) string {
 	return columnTypes[kind][t]
 }
 
-// fits reports whether a column declared of type typ can hold the
+// fits reports whether a column declared of type typ (in the dialect of
+// source kind) can hold the
 // results of an expression of type rt (published as 0 or 1 if boolInt):
 // false only when both are known and a number, bool, time or bytes
 // column would be given something else. A text column takes anything,
 // which the target casts.
-func fits(typ string, rt reflect.Type, boolInt bool) bool {
-	want := envType(typ)
+func fits(kind, typ string, rt reflect.Type, boolInt bool) bool {
+	want := envType(kind, typ)
 	if want == nil || rt == nil || want == stringType {
 		return true
 	}
