@@ -106,3 +106,39 @@ func TestApplyOverTDS(t *testing.T) {
 		t.Errorf("checkpoint %+v, want position, stream sequence and time of %+v", rec, w)
 	}
 }
+
+// TestProbeOverTDS: the two-way probe (probe.go), Probe and ProbeAll, of
+// the suite every target's probe passes, through go-mssqldb against the
+// Store holding the suite's rows. It proves the queries' parameters,
+// their numbering across ProbeAll's UNION ALL, the result's columns
+// (index, JSON row, two bits, an int) and their scanning; the Store
+// evaluates the comparisons by their shape (test/tdsfake/probe.go), so
+// what SQL Server makes of the T-SQL is left to TestRealServerProbeAll.
+func TestProbeOverTDS(t *testing.T) {
+	applytest.Suite{NewEnv: storeEnv}.ProbeAll(t)
+}
+
+// storeEnv is an applytest.Env on a TDS fake whose Store holds the
+// suite's OpsDDL tables and rows (realserver_test.go's opsDDL); Exec
+// runs nothing, as the Store holds them already.
+func storeEnv(tb testing.TB) applytest.Env {
+	t := tb.(*testing.T)
+	f := tdsfake.New(t, nil)
+	st := tdsfake.NewStore()
+	f.Handler = st
+	st.AddTable("[items]", []string{"id"},
+		tdsfake.Column{Name: "id", Type: "int"}, tdsfake.Column{Name: "name", Type: "nvarchar"},
+		tdsfake.Column{Name: "note", Type: "nvarchar"}, tdsfake.Column{Name: "qty", Type: "int"})
+	st.AddTable("[pairs]", []string{"a", "b"},
+		tdsfake.Column{Name: "a", Type: "int"}, tdsfake.Column{Name: "b", Type: "nvarchar"}, tdsfake.Column{Name: "v", Type: "nvarchar"})
+	st.AddTable("[logs]", nil, tdsfake.Column{Name: "msg", Type: "nvarchar"}, tdsfake.Column{Name: "n", Type: "int"})
+	st.Insert("[items]", map[string]any{"id": int64(1), "name": "one", "note": "big note", "qty": int64(10)})
+	st.Insert("[items]", map[string]any{"id": int64(2), "name": "two", "note": nil, "qty": int64(20)})
+	st.Insert("[pairs]", map[string]any{"a": int64(1), "b": "x", "v": "old"})
+	tg, err := New(Config{Name: "erp", DSN: f.DSN(), SyncdVersion: "test"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tg.Close)
+	return applytest.Env{Target: tg, Exec: func(...string) {}}
+}
