@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,25 +101,7 @@ scope "items" {
 // answers by statement prefix; the exact T-SQL is pinned by
 // capture/sqlserver's own layer 3 and golden tests.
 func TestSQLServerSourceOverTDS(t *testing.T) {
-	i4, i8, text, bin := tdsfake.Int4, tdsfake.Int8, tdsfake.NVarchar, tdsfake.Varbinary
-	ct := tdsfake.Result{Cols: []tdsfake.Type{i8, text, bin, i4, i4, i4, i4, i4, i4, text, i8, bin}} // no changes
-	f := tdsfake.New(t, map[string]tdsfake.Result{
-		"SELECT DB_NAME(), USER_NAME(),…":               {Cols: []tdsfake.Type{text, text, i4, i4, text, i4}, Rows: [][]any{{"erp", "syncd", int64(1), int64(2), "DAYS", int64(1)}}},
-		"SELECT CASE WHEN OBJECT_ID(@p1, 'U') IS NULL…": {Cols: []tdsfake.Type{i4, i4, i4, i4}, Rows: [][]any{{int64(1), int64(1), int64(1), int64(1)}}},
-		"SELECT c.name, c.column_id,…": {Cols: []tdsfake.Type{text, i4, text, i4, i4, i4, i4}, Rows: [][]any{
-			{"id", int64(1), "int", int64(4), int64(10), int64(0), int64(1)},
-			{"name", int64(2), "nvarchar", int64(100), int64(0), int64(0), int64(0)},
-			{"qty", int64(3), "bigint", int64(8), int64(19), int64(0), int64(0)},
-			{"data", int64(4), "varbinary", int64(16), int64(0), int64(0), int64(0)},
-		}},
-		"SELECT CHANGE_TRACKING_CURRENT_VERSION()…":  {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(7)}}},
-		"SELECT CHANGE_TRACKING_MIN_VALID_VERSION(…": {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(0)}}},
-		"SELECT ct.SYS_CHANGE_VERSION,…":             ct,
-		"SELECT TOP (@p1) [id], [name], [qty], [data] FROM [dbo].[items]…": {Cols: []tdsfake.Type{i4, text, i8, bin}, Rows: [][]any{
-			{int64(1), "один", int64(1) << 40, []byte{0xde, 0xad}},
-			{int64(2), nil, nil, nil},
-		}},
-	})
+	f := tdsfake.New(t, itemsSourceScript())
 	pg := testenv.StartPostgres(t)
 	dst := pg.CreateDB(t, "replica")
 	d := newDaemon(t, fmt.Sprintf(`
@@ -183,6 +166,32 @@ scope "items" {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics has no %s", want)
 		}
+	}
+}
+
+// itemsSourceScript answers a SQL Server source of one table, dbo.items
+// (id int, name nvarchar(50), qty bigint, data varbinary(16)), that
+// passes the start-up checks, is at version 7 with nothing to clean up
+// (minimum valid version 0) and no changes, and copies as two rows.
+func itemsSourceScript() map[string]tdsfake.Result {
+	i4, i8, text, bin := tdsfake.Int4, tdsfake.Int8, tdsfake.NVarchar, tdsfake.Varbinary
+	ct := tdsfake.Result{Cols: []tdsfake.Type{i8, text, bin, i4, i4, i4, i4, i4, i4, text, i8, bin}} // no changes
+	return map[string]tdsfake.Result{
+		"SELECT DB_NAME(), USER_NAME(),…":               {Cols: []tdsfake.Type{text, text, i4, i4, text, i4}, Rows: [][]any{{"erp", "syncd", int64(1), int64(2), "DAYS", int64(1)}}},
+		"SELECT CASE WHEN OBJECT_ID(@p1, 'U') IS NULL…": {Cols: []tdsfake.Type{i4, i4, i4, i4}, Rows: [][]any{{int64(1), int64(1), int64(1), int64(1)}}},
+		"SELECT c.name, c.column_id,…": {Cols: []tdsfake.Type{text, i4, text, i4, i4, i4, i4}, Rows: [][]any{
+			{"id", int64(1), "int", int64(4), int64(10), int64(0), int64(1)},
+			{"name", int64(2), "nvarchar", int64(100), int64(0), int64(0), int64(0)},
+			{"qty", int64(3), "bigint", int64(8), int64(19), int64(0), int64(0)},
+			{"data", int64(4), "varbinary", int64(16), int64(0), int64(0), int64(0)},
+		}},
+		"SELECT CHANGE_TRACKING_CURRENT_VERSION()…":  {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(7)}}},
+		"SELECT CHANGE_TRACKING_MIN_VALID_VERSION(…": {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(0)}}},
+		"SELECT ct.SYS_CHANGE_VERSION,…":             ct,
+		"SELECT TOP (@p1) [id], [name], [qty], [data] FROM [dbo].[items]…": {Cols: []tdsfake.Type{i4, text, i8, bin}, Rows: [][]any{
+			{int64(1), "один", int64(1) << 40, []byte{0xde, 0xad}},
+			{int64(2), nil, nil, nil},
+		}},
 	}
 }
 
@@ -285,4 +294,106 @@ DELETE FROM items WHERE id = 1`)
 		}
 		return nil
 	})
+}
+
+// lostChanges is a tdsfake.Handler that, once lost is set, answers the
+// SQL Server source as a database whose change tracking cleanup ran
+// past the checkpoint (7): current version 10, minimum valid version 9,
+// and the table now holding rows 1 and 3.
+type lostChanges struct{ lost atomic.Bool }
+
+func (h *lostChanges) Statement(text string, _ []any) (tdsfake.Result, bool) {
+	if !h.lost.Load() {
+		return tdsfake.Result{}, false
+	}
+	i4, i8, text4, bin := tdsfake.Int4, tdsfake.Int8, tdsfake.NVarchar, tdsfake.Varbinary
+	switch {
+	case strings.HasPrefix(text, "SELECT CHANGE_TRACKING_CURRENT_VERSION()"):
+		return tdsfake.Result{Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(10)}}}, true
+	case strings.HasPrefix(text, "SELECT CHANGE_TRACKING_MIN_VALID_VERSION("):
+		return tdsfake.Result{Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(9)}}}, true
+	case strings.HasPrefix(text, "SELECT TOP (@p1) [id], [name], [qty], [data] FROM [dbo].[items]"):
+		return tdsfake.Result{Cols: []tdsfake.Type{i4, text4, i8, bin}, Rows: [][]any{
+			{int64(1), "один", int64(1) << 40, []byte{0xde, 0xad}},
+			{int64(3), "three", int64(3), nil},
+		}}, true
+	}
+	return tdsfake.Result{}, false
+}
+
+func (h *lostChanges) Transaction(string) {}
+
+// TestSQLServerLostChangesOverTDS: the changes since a SQL Server
+// source's checkpoint are no longer tracked (the TDS wire FAKE, layer 3,
+// raises the minimum valid version past it, as change tracking's cleanup
+// or a TRUNCATE does). With snapshot = "initial" the syncd binary's
+// source stops and /readyz reports source_failed naming the table and
+// both versions; with "when_needed" it copies the table again into the
+// real PostgreSQL target (row 2, deleted in the lost window, goes; row
+// 3 comes) and stays ready at the new version.
+func TestSQLServerLostChangesOverTDS(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	for _, snapshot := range []string{"initial", "when_needed"} {
+		t.Run(snapshot, func(t *testing.T) {
+			h := &lostChanges{}
+			f := tdsfake.New(t, itemsSourceScript())
+			f.Handler = h
+			dst := pg.CreateDB(t, "lost_"+snapshot)
+			d := newDaemon(t, fmt.Sprintf(`
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "50ms"
+}
+target "postgres" "replica" {
+  dsn           = %q
+  create_tables = true
+}
+scope "items" {
+  source   = "erp"
+  targets  = ["replica"]
+  snapshot = %q
+  table "dbo.items" {}
+}
+`, f.DSN(), dst, snapshot))
+			d.Start()
+			db := testenv.OpenDB(t, "pgx", dst)
+			holds := func(want ...string) func() error {
+				return func() error {
+					got, err := testenv.Rows(db, `SELECT id, name FROM dbo.items ORDER BY id`)
+					if err != nil {
+						return err
+					}
+					if !slices.Equal(got, want) {
+						return fmt.Errorf("replica holds %q, want %q", got, want)
+					}
+					return nil
+				}
+			}
+			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, holds("1|один", "2|∅"))
+			h.lost.Store(true)
+			if snapshot == "initial" {
+				testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+					code, body := getStatus(t, d.AdminURL+"/readyz")
+					for _, want := range []string{`"source/erp"`, `"source_failed"`, "dbo.items since version 7", "minimum valid version is 9"} {
+						if code == 200 || !strings.Contains(body, want) {
+							return fmt.Errorf("/readyz %d %s: want %s", code, body, want)
+						}
+					}
+					return nil
+				})
+				return
+			}
+			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, holds("1|один", "3|three"))
+			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+				code, body := getStatus(t, d.AdminURL+"/readyz")
+				if code != 200 {
+					return fmt.Errorf("/readyz %d %s after copying again", code, body)
+				}
+				if m := get(t, d.AdminURL+"/metrics"); !strings.Contains(m, `syncd_source_confirmed_position{source="erp"} 10`) {
+					return fmt.Errorf("/metrics has no confirmed position 10")
+				}
+				return nil
+			})
+		})
+	}
 }
