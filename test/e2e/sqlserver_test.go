@@ -397,3 +397,78 @@ scope "items" {
 		})
 	}
 }
+
+// TestTwoWayPostgresSQLServerOverTDS: a two-way pair between a real
+// PostgreSQL and a SQL Server on the TDS wire FAKE (layer 3: the
+// target's statements applied by the fake's Store, by shape; the SQL
+// Server source answered by itemsSourceScript, with no changes). The
+// syncd binary's SQL Server target probes each change of the two-way
+// scope (apply/sqlserver probe.go) before it applies it: PostgreSQL's
+// insert, update and delete reach the Store, and the daemon is ready.
+// What SQL Server makes of the probe's T-SQL is left to layer 4.
+func TestTwoWayPostgresSQLServerOverTDS(t *testing.T) {
+	f := tdsfake.New(t, itemsSourceScript())
+	st := tdsfake.NewStore()
+	f.Handler = st
+	st.AddTable("[dbo].[items]", []string{"id"},
+		tdsfake.Column{Name: "id", Type: "int"}, tdsfake.Column{Name: "name", Type: "nvarchar"},
+		tdsfake.Column{Name: "qty", Type: "bigint"}, tdsfake.Column{Name: "data", Type: "varbinary"})
+	pg := testenv.StartPostgres(t)
+	src := pg.CreateDB(t, "app")
+	pg.Exec(t, "app", `CREATE TABLE items (id integer PRIMARY KEY, name text, qty bigint, data bytea);
+ALTER TABLE items REPLICA IDENTITY FULL`)
+	d := newDaemon(t, fmt.Sprintf(`
+source "postgres" "app" { dsn = %q }
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "50ms"
+}
+target "sqlserver" "mssql" {
+  dsn     = %q
+  same_as = "erp"
+}
+target "postgres" "pg" {
+  dsn     = %q
+  same_as = "app"
+}
+scope "out" {
+  source    = "app"
+  targets   = ["mssql"]
+  snapshot  = "never"
+  conflicts = "source_wins"
+  table "public.items" { target = "dbo.items" }
+}
+scope "back" {
+  source    = "erp"
+  targets   = ["pg"]
+  snapshot  = "never"
+  conflicts = "target_wins"
+  table "dbo.items" { target = "public.items" }
+}
+`, src, f.DSN(), f.DSN(), src))
+	if code, out := runSyncd(t, "validate", "--config", d.ConfigPath); code != 0 {
+		t.Fatalf("syncd validate exited %d:\n%s", code, out)
+	}
+	d.Start()
+	pg.Exec(t, "app", `INSERT INTO items VALUES (1, 'one', 1, '\xdead'), (2, 'two', 2, NULL)`)
+	pg.Exec(t, "app", `UPDATE items SET name = 'uno', qty = 11 WHERE id = 1; DELETE FROM items WHERE id = 2`)
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		want := []string{"id=1 name=uno qty=11 data=[222 173]"}
+		if got := st.Rows("[dbo].[items]"); !slices.Equal(got, want) {
+			return fmt.Errorf("the fake holds %q, want %q", got, want)
+		}
+		if code, body := getStatus(t, d.AdminURL+"/readyz"); code != 200 {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	probes := 0
+	for _, s := range f.Statements() {
+		if strings.HasPrefix(s, "SELECT ") && strings.Contains(s, " FOR JSON PATH, ") {
+			probes++
+		}
+	}
+	if probes == 0 {
+		t.Errorf("no probe reached the fake:\n%s", tdsfake.StatementsText(f.Statements()))
+	}
+}
