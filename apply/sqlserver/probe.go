@@ -43,7 +43,6 @@ package sqlserver
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,68 +89,20 @@ const maxProbeArgs = maxParams
 // ProbeAll implements apply.BatchProber: after sending what is queued,
 // one query reads the rows of many changes, the UNION ALL of each
 // change's Probe query tagged with the change's index, split where it
-// would pass maxProbeArgs parameters.
+// would pass maxProbeArgs parameters (sqltx.Tx.ProbeUnion).
 func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string) ([]apply.Probe, error) {
-	ps := make([]apply.Probe, len(cs))
-	var (
-		parts []string
-		args  []any
-	)
-	run := func() error {
-		if len(parts) == 0 {
-			return nil
-		}
-		err := x.Query(ctx, strings.Join(parts, "\nUNION ALL\n"), args, func(rows *sql.Rows) error {
-			var (
-				i   int
-				row string
-				p   = apply.Probe{Found: true}
-			)
-			if err := rows.Scan(&i, &row, &p.Base, &p.New, &p.Newer); err != nil {
-				return err
-			}
-			if i < 0 || i >= len(ps) {
-				return fmt.Errorf("probe index %d out of range", i)
-			}
-			p.Row = json.RawMessage(row)
-			ps[i] = p
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("read the rows of %d changes: %w", len(parts), err)
-		}
-		parts, args = parts[:0], nil
-		return nil
-	}
-	for i, c := range cs {
+	return x.ProbeUnion(ctx, len(cs), maxProbeArgs, func(i, before int) (string, []any, error) {
+		c := cs[i]
 		tb, _, ok := x.t.tables.Table(c.Table.Target)
 		if !ok {
-			return nil, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name)
+			return "", nil, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name)
 		}
-		// Numbered as if this part came first: renumbered below when it
-		// does not.
-		q, qargs, err := probeSQL(tb, c, columns[i], i)
+		q, args, err := probeSQLAt(tb, c, columns[i], i, before)
 		if err != nil {
-			return nil, apply.Reject(err, c, refused)
+			return "", nil, apply.Reject(err, c, refused)
 		}
-		if len(args)+len(qargs) > maxProbeArgs {
-			if err := run(); err != nil {
-				return nil, err
-			}
-		}
-		if len(args) > 0 {
-			q, qargs, err = probeSQLAt(tb, c, columns[i], i, len(args))
-			if err != nil {
-				return nil, apply.Reject(err, c, refused)
-			}
-		}
-		parts = append(parts, q)
-		args = append(args, qargs...)
-	}
-	if err := run(); err != nil {
-		return nil, err
-	}
-	return ps, nil
+		return q, args, nil
+	})
 }
 
 // probeSQL returns the probe query of c and its arguments, numbered from

@@ -14,9 +14,12 @@ package sqlserver
 // collations, types: that is layer 4 (realserver_test.go, never run).
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
@@ -141,4 +144,57 @@ func storeEnv(tb testing.TB) applytest.Env {
 	}
 	t.Cleanup(tg.Close)
 	return applytest.Env{Target: tg, Exec: func(...string) {}}
+}
+
+// TestProbeAllSplitsOverTDS: a ProbeAll of more parameters than a
+// request holds is split into several UNION ALL queries, each numbering
+// its parameters from @p1, and every change reads its own row.
+func TestProbeAllSplitsOverTDS(t *testing.T) {
+	ctx := applytest.Context(t)
+	f := tdsfake.New(t, nil)
+	st := tdsfake.NewStore()
+	f.Handler = st
+	st.AddTable("[items]", []string{"id"},
+		tdsfake.Column{Name: "id", Type: "int"}, tdsfake.Column{Name: "name", Type: "nvarchar"},
+		tdsfake.Column{Name: "note", Type: "nvarchar"}, tdsfake.Column{Name: "qty", Type: "int"})
+	const n = 300 // 9 parameters each: 2,700
+	cs := make([]*apply.Change, n)
+	for i := range cs {
+		id := i + 1
+		st.Insert("[items]", map[string]any{"id": int64(id), "name": fmt.Sprint("n", id), "note": nil, "qty": int64(id)})
+		// Every third old row differs from the one the Store holds.
+		old := fmt.Sprintf(`{"id":%d,"name":"n%d","note":null,"qty":%d}`, id, id, id+i%3/2)
+		cs[i] = applytest.Change(items, capture.OpUpdate, applytest.Key(id), old, fmt.Sprintf(`{"id":%d,"name":"m%d","note":null,"qty":%d}`, id, id, id))
+	}
+	tg, err := New(Config{Name: "erp", DSN: f.DSN(), SyncdVersion: "test"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Prepare(ctx, "s", []*router.TableSchema{items}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := tg.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	ps, err := tx.(apply.BatchProber).ProbeAll(ctx, cs, make([]string, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range ps {
+		if want := i%3 != 2; !p.Found || p.Base != want || p.New {
+			t.Errorf("change %d: probe %+v, want found, base %v, not new", i, p, want)
+		}
+	}
+	queries := 0
+	for _, s := range f.Statements() {
+		if strings.Contains(s, " FOR JSON PATH, ") {
+			queries++
+		}
+	}
+	if queries != 2 {
+		t.Errorf("%d probe queries, want 2", queries)
+	}
 }
