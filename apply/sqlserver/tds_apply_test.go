@@ -32,12 +32,7 @@ import (
 // checkpoint written with the rows reads back.
 func TestApplyOverTDS(t *testing.T) {
 	ctx := applytest.Context(t)
-	f := tdsfake.New(t, nil)
-	st := tdsfake.NewStore()
-	f.Handler = st
-	st.AddTable("[items]", []string{"id"},
-		tdsfake.Column{Name: "id", Type: "int"}, tdsfake.Column{Name: "name", Type: "nvarchar"},
-		tdsfake.Column{Name: "note", Type: "nvarchar"}, tdsfake.Column{Name: "qty", Type: "int"})
+	f, st := itemsStore(t)
 	origin := capture.SyncdOrigin("app", "s", "erp")
 	tg, err := New(Config{Name: "erp", DSN: f.DSN(), SyncdVersion: "test", Origin: origin}, Options{})
 	if err != nil {
@@ -126,12 +121,7 @@ func TestProbeOverTDS(t *testing.T) {
 // runs nothing, as the Store holds them already.
 func storeEnv(tb testing.TB) applytest.Env {
 	t := tb.(*testing.T)
-	f := tdsfake.New(t, nil)
-	st := tdsfake.NewStore()
-	f.Handler = st
-	st.AddTable("[items]", []string{"id"},
-		tdsfake.Column{Name: "id", Type: "int"}, tdsfake.Column{Name: "name", Type: "nvarchar"},
-		tdsfake.Column{Name: "note", Type: "nvarchar"}, tdsfake.Column{Name: "qty", Type: "int"})
+	f, st := itemsStore(t)
 	st.AddTable("[pairs]", []string{"a", "b"},
 		tdsfake.Column{Name: "a", Type: "int"}, tdsfake.Column{Name: "b", Type: "nvarchar"}, tdsfake.Column{Name: "v", Type: "nvarchar"})
 	st.AddTable("[logs]", nil, tdsfake.Column{Name: "msg", Type: "nvarchar"}, tdsfake.Column{Name: "n", Type: "int"})
@@ -151,12 +141,7 @@ func storeEnv(tb testing.TB) applytest.Env {
 // its parameters from @p1, and every change reads its own row.
 func TestProbeAllSplitsOverTDS(t *testing.T) {
 	ctx := applytest.Context(t)
-	f := tdsfake.New(t, nil)
-	st := tdsfake.NewStore()
-	f.Handler = st
-	st.AddTable("[items]", []string{"id"},
-		tdsfake.Column{Name: "id", Type: "int"}, tdsfake.Column{Name: "name", Type: "nvarchar"},
-		tdsfake.Column{Name: "note", Type: "nvarchar"}, tdsfake.Column{Name: "qty", Type: "int"})
+	f, st := itemsStore(t)
 	const n = 300 // 9 parameters each: 2,700
 	cs := make([]*apply.Change, n)
 	for i := range cs {
@@ -197,4 +182,16 @@ func TestProbeAllSplitsOverTDS(t *testing.T) {
 	if queries != 2 {
 		t.Errorf("%d probe queries, want 2", queries)
 	}
+}
+
+// itemsStore returns a TDS fake answered by a Store that holds an empty
+// [items] table, the shape of applytest's items.
+func itemsStore(t *testing.T) (*tdsfake.Server, *tdsfake.Store) {
+	f := tdsfake.New(t, nil)
+	st := tdsfake.NewStore()
+	f.Handler = st
+	st.AddTable("[items]", []string{"id"},
+		tdsfake.Column{Name: "id", Type: "int"}, tdsfake.Column{Name: "name", Type: "nvarchar"},
+		tdsfake.Column{Name: "note", Type: "nvarchar"}, tdsfake.Column{Name: "qty", Type: "int"})
+	return f, st
 }
