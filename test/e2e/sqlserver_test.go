@@ -104,21 +104,7 @@ func TestSQLServerSourceOverTDS(t *testing.T) {
 	f := tdsfake.New(t, itemsSourceScript())
 	pg := testenv.StartPostgres(t)
 	dst := pg.CreateDB(t, "replica")
-	d := newDaemon(t, fmt.Sprintf(`
-source "sqlserver" "erp" {
-  dsn           = %q
-  poll_interval = "50ms"
-}
-target "postgres" "replica" {
-  dsn           = %q
-  create_tables = true
-}
-scope "items" {
-  source  = "erp"
-  targets = ["replica"]
-  table "dbo.items" {}
-}
-`, f.DSN(), dst))
+	d := newDaemon(t, sqlserverToPostgres(f.DSN(), dst, "initial"))
 	d.Start()
 	db := testenv.OpenDB(t, "pgx", dst)
 	want := []string{"1|один|1099511627776|dead", "2|∅|∅|∅"}
@@ -167,6 +153,28 @@ scope "items" {
 			t.Errorf("/metrics has no %s", want)
 		}
 	}
+}
+
+// sqlserverToPostgres is the config of a scope "items" of table dbo.items
+// from a SQL Server source "erp" at dsn, polled every 50ms, to a
+// PostgreSQL target "replica" at dst that creates its tables.
+func sqlserverToPostgres(dsn, dst, snapshot string) string {
+	return fmt.Sprintf(`
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "50ms"
+}
+target "postgres" "replica" {
+  dsn           = %q
+  create_tables = true
+}
+scope "items" {
+  source   = "erp"
+  targets  = ["replica"]
+  snapshot = %q
+  table "dbo.items" {}
+}
+`, dsn, dst, snapshot)
 }
 
 // itemsSourceScript answers a SQL Server source of one table, dbo.items
@@ -339,22 +347,7 @@ func TestSQLServerLostChangesOverTDS(t *testing.T) {
 			f := tdsfake.New(t, itemsSourceScript())
 			f.Handler = h
 			dst := pg.CreateDB(t, "lost_"+snapshot)
-			d := newDaemon(t, fmt.Sprintf(`
-source "sqlserver" "erp" {
-  dsn           = %q
-  poll_interval = "50ms"
-}
-target "postgres" "replica" {
-  dsn           = %q
-  create_tables = true
-}
-scope "items" {
-  source   = "erp"
-  targets  = ["replica"]
-  snapshot = %q
-  table "dbo.items" {}
-}
-`, f.DSN(), dst, snapshot))
+			d := newDaemon(t, sqlserverToPostgres(f.DSN(), dst, snapshot))
 			d.Start()
 			db := testenv.OpenDB(t, "pgx", dst)
 			holds := func(want ...string) func() error {
