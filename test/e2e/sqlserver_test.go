@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -464,4 +465,112 @@ scope "back" {
 	if probes == 0 {
 		t.Errorf("no probe reached the fake:\n%s", tdsfake.StatementsText(f.Statements()))
 	}
+}
+
+// TestRealServerSQLServerToPostgresAndMariaDB is layer 4 (docs/sqlserver.md):
+// skipped unless SYNCD_TEST_MSSQL_DSN names a real SQL Server (make
+// test-sqlserver); it has NEVER run. The syncd binary copies a change
+// tracked table into real PostgreSQL and MariaDB, streams an insert,
+// an update and a delete, and after a TRUNCATE TABLE (which resets the
+// table's change tracking) stops the source with /readyz source_failed
+// naming the table. The statements it relies on, as Microsoft documents
+// them:
+//   - ALTER DATABASE CURRENT SET CHANGE_TRACKING = ON (CHANGE_RETENTION …,
+//     AUTO_CLEANUP = ON) and SET ALLOW_SNAPSHOT_ISOLATION ON
+//     (https://learn.microsoft.com/en-us/sql/t-sql/statements/alter-database-transact-sql-set-options);
+//   - ALTER TABLE … ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = ON)
+//     (https://learn.microsoft.com/en-us/sql/relational-databases/track-changes/enable-and-disable-change-tracking-sql-server);
+//   - TRUNCATE TABLE: CHANGETABLE's validation "fails if the table has been
+//     truncated", the table's minimum valid version moving past every
+//     earlier version
+//     (https://learn.microsoft.com/en-us/sql/relational-databases/system-functions/changetable-transact-sql,
+//     https://learn.microsoft.com/en-us/sql/relational-databases/system-functions/change-tracking-min-valid-version-transact-sql).
+func TestRealServerSQLServerToPostgresAndMariaDB(t *testing.T) {
+	dsn := testenv.MSSQLDatabase(t)
+	src := testenv.OpenDB(t, "sqlserver", dsn)
+	for _, s := range []string{
+		"ALTER DATABASE CURRENT SET ALLOW_SNAPSHOT_ISOLATION ON",
+		"ALTER DATABASE CURRENT SET CHANGE_TRACKING = ON (CHANGE_RETENTION = 2 DAYS, AUTO_CLEANUP = ON)",
+		"CREATE TABLE dbo.items (id int PRIMARY KEY, name nvarchar(50), qty bigint, price decimal(10,2))",
+		"ALTER TABLE dbo.items ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = ON)",
+		"INSERT INTO dbo.items VALUES (1, N'один', 1099511627776, 1.50), (2, NULL, NULL, NULL)",
+	} {
+		if _, err := src.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	pg := testenv.StartPostgres(t)
+	pgDSN := pg.CreateDB(t, "replica")
+	maria := testenv.StartMariaDB(t)
+	mariaDSN := maria.CreateDB(t, "replica")
+	d := newDaemon(t, fmt.Sprintf(`
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "100ms"
+}
+target "postgres" "pg" {
+  dsn           = %q
+  create_tables = true
+}
+target "mysql" "maria" {
+  dsn           = %q
+  create_tables = true
+}
+scope "to_pg" {
+  source  = "erp"
+  targets = ["pg"]
+  table "dbo.items" {}
+}
+scope "to_maria" {
+  source  = "erp"
+  targets = ["maria"]
+  table "dbo.items" { target = "replica.items" }
+}
+`, dsn, pgDSN, mariaDSN))
+	d.Start()
+	pgDB, mariaDB := testenv.OpenDB(t, "pgx", pgDSN), testenv.OpenDB(t, "mysql", mariaDSN)
+	wait := func(what string, want ...string) {
+		t.Helper()
+		testenv.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
+			for _, q := range []struct {
+				db    *sql.DB
+				query string
+			}{
+				{pgDB, `SELECT id, name, qty, price FROM dbo.items ORDER BY id`},
+				{mariaDB, `SELECT id, name, qty, price FROM items ORDER BY id`},
+			} {
+				got, err := testenv.Rows(q.db, q.query)
+				if err != nil {
+					return err
+				}
+				if !slices.Equal(got, want) {
+					return fmt.Errorf("%s: %q holds %q, want %q", what, q.query, got, want)
+				}
+			}
+			return nil
+		})
+	}
+	wait("the copy", "1|один|1099511627776|1.50", "2|∅|∅|∅")
+	for _, s := range []string{
+		"INSERT INTO dbo.items VALUES (3, N'three', 3, 3.00)",
+		"UPDATE dbo.items SET name = N'two', qty = 2 WHERE id = 2",
+		"DELETE FROM dbo.items WHERE id = 1",
+	} {
+		if _, err := src.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	wait("the changes", "2|two|2|∅", "3|three|3|3.00")
+	if _, err := src.Exec("TRUNCATE TABLE dbo.items; INSERT INTO dbo.items VALUES (4, N'four', 4, 4.00)"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
+		code, body := getStatus(t, d.AdminURL+"/readyz")
+		for _, want := range []string{`"source/erp"`, `"source_failed"`, "dbo.items", "no longer tracked"} {
+			if code == 200 || !strings.Contains(body, want) {
+				return fmt.Errorf("/readyz %d %s: want %s", code, body, want)
+			}
+		}
+		return nil
+	})
 }
