@@ -55,7 +55,7 @@ e2e: build
 # With SYNCD_TEST_MSSQL_RECORD=DIR the tests reach the server through a
 # recording proxy that saves its replies in DIR (test/tdsfake/record.go);
 # copied to test/tdsfake/testdata/transcripts, `make test` replays them.
-MSSQL_TESTS := -run 'TestLiveSQLServer|TestRealServer' ./capture/sqlserver ./apply/sqlserver
+MSSQL_TESTS := -run 'TestLiveSQLServer|TestRealServer' ./capture/sqlserver ./apply/sqlserver ./test/e2e
 test-sqlserver:
 	@if [ -z "$$SYNCD_TEST_MSSQL_DSN" ]; then \
 		echo "SYNCD_TEST_MSSQL_DSN is not set. Run the SQL Server tests against a server whose login may CREATE DATABASE, e.g.:"; \

@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -125,55 +124,18 @@ const maxProbeArgs = 30_000
 // ProbeAll implements apply.BatchProber: after sending what is queued,
 // one query reads the rows of many changes, the UNION ALL of each
 // change's Probe query (each a locking read, in parentheses) tagged with
-// the change's index.
+// the change's index (sqltx.Tx.ProbeUnion).
 func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string) ([]apply.Probe, error) {
-	ps := make([]apply.Probe, len(cs))
-	var (
-		parts []string
-		args  []any
-	)
-	run := func() error {
-		if len(parts) == 0 {
-			return nil
-		}
-		err := x.Query(ctx, strings.Join(parts, " UNION ALL "), args, func(rows *sql.Rows) error {
-			var (
-				i   int
-				row []byte
-				p   = apply.Probe{Found: true}
-			)
-			if err := rows.Scan(&i, &row, &p.Base, &p.New, &p.Newer); err != nil {
-				return err
-			}
-			p.Row = json.RawMessage(row)
-			ps[i] = p
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("read the rows of %d changes: %w", len(parts), err)
-		}
-		parts, args = parts[:0], args[:0]
-		return nil
-	}
-	for i, c := range cs {
+	return x.ProbeUnion(ctx, len(cs), maxProbeArgs, func(i, _ int) (string, []any, error) {
+		c := cs[i]
 		tb, _, ok := x.t.tables.Table(c.Table.Target)
 		if !ok {
-			return nil, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name)
+			return "", nil, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name)
 		}
-		q, qargs, err := probeSQL(tb, c, columns[i])
+		q, args, err := probeSQL(tb, c, columns[i])
 		if err != nil {
-			return nil, apply.Reject(err, c, refused)
+			return "", nil, apply.Reject(err, c, refused)
 		}
-		if len(args)+len(qargs) > maxProbeArgs {
-			if err := run(); err != nil {
-				return nil, err
-			}
-		}
-		parts = append(parts, fmt.Sprintf("(SELECT %d, %s)", i, strings.TrimPrefix(q, "SELECT ")))
-		args = append(args, qargs...)
-	}
-	if err := run(); err != nil {
-		return nil, err
-	}
-	return ps, nil
+		return fmt.Sprintf("(SELECT %d, %s)", i, strings.TrimPrefix(q, "SELECT ")), args, nil
+	})
 }

@@ -159,6 +159,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func TestRealServerApplyOps(t *testing.T)    { testenv.RequireMSSQL(t); suite.Ops(t) }
 func TestRealServerApplyGroups(t *testing.T) { testenv.RequireMSSQL(t); suite.Groups(t) }
+
+// TestRealServerProbeAll: the two-way probe (probe.go) reads what the
+// suite expects, one change at a time and in one batch.
+func TestRealServerProbeAll(t *testing.T) { testenv.RequireMSSQL(t); suite.ProbeAll(t) }
 func TestRealServerCommitIsAtomic(t *testing.T) {
 	testenv.RequireMSSQL(t)
 	suite.CommitIsAtomic(t,

@@ -46,7 +46,10 @@ package sqlserver
 // parameters would lift the parameter limit but need a table type created
 // at the target per table shape; bulk copy into a temporary table needs a
 // second connection protocol path and cannot be checked here. Both are
-// candidates once a server is there to measure them.
+// candidates once a server is there to measure them: bench_upsert_test.go
+// (BenchmarkUpsertStrategies) sets this upsert against MERGE WITH
+// (HOLDLOCK) and against bulk copy into a temporary table then
+// UPDATE+INSERT, on a real server only; it has never run.
 //
 // Identity keys: a statement that writes explicit values into an
 // IDENTITY column runs between SET IDENTITY_INSERT t ON and OFF, in its

@@ -14,9 +14,12 @@ package sqlserver
 // collations, types: that is layer 4 (realserver_test.go, never run).
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/applytest"
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
@@ -29,12 +32,7 @@ import (
 // checkpoint written with the rows reads back.
 func TestApplyOverTDS(t *testing.T) {
 	ctx := applytest.Context(t)
-	f := tdsfake.New(t, nil)
-	st := tdsfake.NewStore()
-	f.Handler = st
-	st.AddTable("[items]", []string{"id"},
-		tdsfake.Column{Name: "id", Type: "int"}, tdsfake.Column{Name: "name", Type: "nvarchar"},
-		tdsfake.Column{Name: "note", Type: "nvarchar"}, tdsfake.Column{Name: "qty", Type: "int"})
+	f, st := itemsStore(t)
 	origin := capture.SyncdOrigin("app", "s", "erp")
 	tg, err := New(Config{Name: "erp", DSN: f.DSN(), SyncdVersion: "test", Origin: origin}, Options{})
 	if err != nil {
@@ -105,4 +103,95 @@ func TestApplyOverTDS(t *testing.T) {
 	if w := applytest.Record(2); rec.Position != w.Position || rec.StreamSeq != w.StreamSeq || !rec.AppliedAt.Equal(w.AppliedAt) {
 		t.Errorf("checkpoint %+v, want position, stream sequence and time of %+v", rec, w)
 	}
+}
+
+// TestProbeOverTDS: the two-way probe (probe.go), Probe and ProbeAll, of
+// the suite every target's probe passes, through go-mssqldb against the
+// Store holding the suite's rows. It proves the queries' parameters,
+// their numbering across ProbeAll's UNION ALL, the result's columns
+// (index, JSON row, two bits, an int) and their scanning; the Store
+// evaluates the comparisons by their shape (test/tdsfake/probe.go), so
+// what SQL Server makes of the T-SQL is left to TestRealServerProbeAll.
+func TestProbeOverTDS(t *testing.T) {
+	applytest.Suite{NewEnv: storeEnv}.ProbeAll(t)
+}
+
+// storeEnv is an applytest.Env on a TDS fake whose Store holds the
+// suite's OpsDDL tables and rows (realserver_test.go's opsDDL); Exec
+// runs nothing, as the Store holds them already.
+func storeEnv(tb testing.TB) applytest.Env {
+	t := tb.(*testing.T)
+	f, st := itemsStore(t)
+	st.AddTable("[pairs]", []string{"a", "b"},
+		tdsfake.Column{Name: "a", Type: "int"}, tdsfake.Column{Name: "b", Type: "nvarchar"}, tdsfake.Column{Name: "v", Type: "nvarchar"})
+	st.AddTable("[logs]", nil, tdsfake.Column{Name: "msg", Type: "nvarchar"}, tdsfake.Column{Name: "n", Type: "int"})
+	st.Insert("[items]", map[string]any{"id": int64(1), "name": "one", "note": "big note", "qty": int64(10)})
+	st.Insert("[items]", map[string]any{"id": int64(2), "name": "two", "note": nil, "qty": int64(20)})
+	st.Insert("[pairs]", map[string]any{"a": int64(1), "b": "x", "v": "old"})
+	tg, err := New(Config{Name: "erp", DSN: f.DSN(), SyncdVersion: "test"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tg.Close)
+	return applytest.Env{Target: tg, Exec: func(...string) {}}
+}
+
+// TestProbeAllSplitsOverTDS: a ProbeAll of more parameters than a
+// request holds is split into several UNION ALL queries, each numbering
+// its parameters from @p1, and every change reads its own row.
+func TestProbeAllSplitsOverTDS(t *testing.T) {
+	ctx := applytest.Context(t)
+	f, st := itemsStore(t)
+	const n = 300 // 9 parameters each: 2,700
+	cs := make([]*apply.Change, n)
+	for i := range cs {
+		id := i + 1
+		st.Insert("[items]", map[string]any{"id": int64(id), "name": fmt.Sprint("n", id), "note": nil, "qty": int64(id)})
+		// Every third old row differs from the one the Store holds.
+		old := fmt.Sprintf(`{"id":%d,"name":"n%d","note":null,"qty":%d}`, id, id, id+i%3/2)
+		cs[i] = applytest.Change(items, capture.OpUpdate, applytest.Key(id), old, fmt.Sprintf(`{"id":%d,"name":"m%d","note":null,"qty":%d}`, id, id, id))
+	}
+	tg, err := New(Config{Name: "erp", DSN: f.DSN(), SyncdVersion: "test"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Prepare(ctx, "s", []*router.TableSchema{items}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := tg.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	ps, err := tx.(apply.BatchProber).ProbeAll(ctx, cs, make([]string, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range ps {
+		if want := i%3 != 2; !p.Found || p.Base != want || p.New {
+			t.Errorf("change %d: probe %+v, want found, base %v, not new", i, p, want)
+		}
+	}
+	queries := 0
+	for _, s := range f.Statements() {
+		if strings.Contains(s, " FOR JSON PATH, ") {
+			queries++
+		}
+	}
+	if queries != 2 {
+		t.Errorf("%d probe queries, want 2", queries)
+	}
+}
+
+// itemsStore returns a TDS fake answered by a Store that holds an empty
+// [items] table, the shape of applytest's items.
+func itemsStore(t *testing.T) (*tdsfake.Server, *tdsfake.Store) {
+	f := tdsfake.New(t, nil)
+	st := tdsfake.NewStore()
+	f.Handler = st
+	st.AddTable("[items]", []string{"id"},
+		tdsfake.Column{Name: "id", Type: "int"}, tdsfake.Column{Name: "name", Type: "nvarchar"},
+		tdsfake.Column{Name: "note", Type: "nvarchar"}, tdsfake.Column{Name: "qty", Type: "int"})
+	return f, st
 }

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,42 +102,10 @@ scope "items" {
 // answers by statement prefix; the exact T-SQL is pinned by
 // capture/sqlserver's own layer 3 and golden tests.
 func TestSQLServerSourceOverTDS(t *testing.T) {
-	i4, i8, text, bin := tdsfake.Int4, tdsfake.Int8, tdsfake.NVarchar, tdsfake.Varbinary
-	ct := tdsfake.Result{Cols: []tdsfake.Type{i8, text, bin, i4, i4, i4, i4, i4, i4, text, i8, bin}} // no changes
-	f := tdsfake.New(t, map[string]tdsfake.Result{
-		"SELECT DB_NAME(), USER_NAME(),…":               {Cols: []tdsfake.Type{text, text, i4, i4, text, i4}, Rows: [][]any{{"erp", "syncd", int64(1), int64(2), "DAYS", int64(1)}}},
-		"SELECT CASE WHEN OBJECT_ID(@p1, 'U') IS NULL…": {Cols: []tdsfake.Type{i4, i4, i4, i4}, Rows: [][]any{{int64(1), int64(1), int64(1), int64(1)}}},
-		"SELECT c.name, c.column_id,…": {Cols: []tdsfake.Type{text, i4, text, i4, i4, i4, i4}, Rows: [][]any{
-			{"id", int64(1), "int", int64(4), int64(10), int64(0), int64(1)},
-			{"name", int64(2), "nvarchar", int64(100), int64(0), int64(0), int64(0)},
-			{"qty", int64(3), "bigint", int64(8), int64(19), int64(0), int64(0)},
-			{"data", int64(4), "varbinary", int64(16), int64(0), int64(0), int64(0)},
-		}},
-		"SELECT CHANGE_TRACKING_CURRENT_VERSION()…":  {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(7)}}},
-		"SELECT CHANGE_TRACKING_MIN_VALID_VERSION(…": {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(0)}}},
-		"SELECT ct.SYS_CHANGE_VERSION,…":             ct,
-		"SELECT TOP (@p1) [id], [name], [qty], [data] FROM [dbo].[items]…": {Cols: []tdsfake.Type{i4, text, i8, bin}, Rows: [][]any{
-			{int64(1), "один", int64(1) << 40, []byte{0xde, 0xad}},
-			{int64(2), nil, nil, nil},
-		}},
-	})
+	f := tdsfake.New(t, itemsSourceScript())
 	pg := testenv.StartPostgres(t)
 	dst := pg.CreateDB(t, "replica")
-	d := newDaemon(t, fmt.Sprintf(`
-source "sqlserver" "erp" {
-  dsn           = %q
-  poll_interval = "50ms"
-}
-target "postgres" "replica" {
-  dsn           = %q
-  create_tables = true
-}
-scope "items" {
-  source  = "erp"
-  targets = ["replica"]
-  table "dbo.items" {}
-}
-`, f.DSN(), dst))
+	d := newDaemon(t, sqlserverToPostgres(f.DSN(), dst, "initial"))
 	d.Start()
 	db := testenv.OpenDB(t, "pgx", dst)
 	want := []string{"1|один|1099511627776|dead", "2|∅|∅|∅"}
@@ -183,6 +153,54 @@ scope "items" {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics has no %s", want)
 		}
+	}
+}
+
+// sqlserverToPostgres is the config of a scope "items" of table dbo.items
+// from a SQL Server source "erp" at dsn, polled every 50ms, to a
+// PostgreSQL target "replica" at dst that creates its tables.
+func sqlserverToPostgres(dsn, dst, snapshot string) string {
+	return fmt.Sprintf(`
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "50ms"
+}
+target "postgres" "replica" {
+  dsn           = %q
+  create_tables = true
+}
+scope "items" {
+  source   = "erp"
+  targets  = ["replica"]
+  snapshot = %q
+  table "dbo.items" {}
+}
+`, dsn, dst, snapshot)
+}
+
+// itemsSourceScript answers a SQL Server source of one table, dbo.items
+// (id int, name nvarchar(50), qty bigint, data varbinary(16)), that
+// passes the start-up checks, is at version 7 with nothing to clean up
+// (minimum valid version 0) and no changes, and copies as two rows.
+func itemsSourceScript() map[string]tdsfake.Result {
+	i4, i8, text, bin := tdsfake.Int4, tdsfake.Int8, tdsfake.NVarchar, tdsfake.Varbinary
+	ct := tdsfake.Result{Cols: []tdsfake.Type{i8, text, bin, i4, i4, i4, i4, i4, i4, text, i8, bin}} // no changes
+	return map[string]tdsfake.Result{
+		"SELECT DB_NAME(), USER_NAME(),…":               {Cols: []tdsfake.Type{text, text, i4, i4, text, i4}, Rows: [][]any{{"erp", "syncd", int64(1), int64(2), "DAYS", int64(1)}}},
+		"SELECT CASE WHEN OBJECT_ID(@p1, 'U') IS NULL…": {Cols: []tdsfake.Type{i4, i4, i4, i4}, Rows: [][]any{{int64(1), int64(1), int64(1), int64(1)}}},
+		"SELECT c.name, c.column_id,…": {Cols: []tdsfake.Type{text, i4, text, i4, i4, i4, i4}, Rows: [][]any{
+			{"id", int64(1), "int", int64(4), int64(10), int64(0), int64(1)},
+			{"name", int64(2), "nvarchar", int64(100), int64(0), int64(0), int64(0)},
+			{"qty", int64(3), "bigint", int64(8), int64(19), int64(0), int64(0)},
+			{"data", int64(4), "varbinary", int64(16), int64(0), int64(0), int64(0)},
+		}},
+		"SELECT CHANGE_TRACKING_CURRENT_VERSION()…":  {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(7)}}},
+		"SELECT CHANGE_TRACKING_MIN_VALID_VERSION(…": {Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(0)}}},
+		"SELECT ct.SYS_CHANGE_VERSION,…":             ct,
+		"SELECT TOP (@p1) [id], [name], [qty], [data] FROM [dbo].[items]…": {Cols: []tdsfake.Type{i4, text, i8, bin}, Rows: [][]any{
+			{int64(1), "один", int64(1) << 40, []byte{0xde, 0xad}},
+			{int64(2), nil, nil, nil},
+		}},
 	}
 }
 
@@ -282,6 +300,276 @@ DELETE FROM items WHERE id = 1`)
 		si := st.ScopeInfo("items", "app")
 		if len(si) < 7 || si[5] == "" || si[5] == nil {
 			return fmt.Errorf("scope_info row %v, want one with a position", si)
+		}
+		return nil
+	})
+}
+
+// lostChanges is a tdsfake.Handler that, once lost is set, answers the
+// SQL Server source as a database whose change tracking cleanup ran
+// past the checkpoint (7): current version 10, minimum valid version 9,
+// and the table now holding rows 1 and 3.
+type lostChanges struct{ lost atomic.Bool }
+
+func (h *lostChanges) Statement(text string, _ []any) (tdsfake.Result, bool) {
+	if !h.lost.Load() {
+		return tdsfake.Result{}, false
+	}
+	i4, i8, text4, bin := tdsfake.Int4, tdsfake.Int8, tdsfake.NVarchar, tdsfake.Varbinary
+	switch {
+	case strings.HasPrefix(text, "SELECT CHANGE_TRACKING_CURRENT_VERSION()"):
+		return tdsfake.Result{Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(10)}}}, true
+	case strings.HasPrefix(text, "SELECT CHANGE_TRACKING_MIN_VALID_VERSION("):
+		return tdsfake.Result{Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(9)}}}, true
+	case strings.HasPrefix(text, "SELECT TOP (@p1) [id], [name], [qty], [data] FROM [dbo].[items]"):
+		return tdsfake.Result{Cols: []tdsfake.Type{i4, text4, i8, bin}, Rows: [][]any{
+			{int64(1), "один", int64(1) << 40, []byte{0xde, 0xad}},
+			{int64(3), "three", int64(3), nil},
+		}}, true
+	}
+	return tdsfake.Result{}, false
+}
+
+func (h *lostChanges) Transaction(string) {}
+
+// TestSQLServerLostChangesOverTDS: the changes since a SQL Server
+// source's checkpoint are no longer tracked (the TDS wire FAKE, layer 3,
+// raises the minimum valid version past it, as change tracking's cleanup
+// or a TRUNCATE does). With snapshot = "initial" the syncd binary's
+// source stops and /readyz reports source_failed naming the table and
+// both versions; with "when_needed" it copies the table again into the
+// real PostgreSQL target (row 2, deleted in the lost window, goes; row
+// 3 comes) and stays ready at the new version.
+func TestSQLServerLostChangesOverTDS(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	for _, snapshot := range []string{"initial", "when_needed"} {
+		t.Run(snapshot, func(t *testing.T) {
+			h := &lostChanges{}
+			f := tdsfake.New(t, itemsSourceScript())
+			f.Handler = h
+			dst := pg.CreateDB(t, "lost_"+snapshot)
+			d := newDaemon(t, sqlserverToPostgres(f.DSN(), dst, snapshot))
+			d.Start()
+			db := testenv.OpenDB(t, "pgx", dst)
+			holds := func(want ...string) func() error {
+				return func() error {
+					got, err := testenv.Rows(db, `SELECT id, name FROM dbo.items ORDER BY id`)
+					if err != nil {
+						return err
+					}
+					if !slices.Equal(got, want) {
+						return fmt.Errorf("replica holds %q, want %q", got, want)
+					}
+					return nil
+				}
+			}
+			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, holds("1|один", "2|∅"))
+			h.lost.Store(true)
+			if snapshot == "initial" {
+				testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+					code, body := getStatus(t, d.AdminURL+"/readyz")
+					for _, want := range []string{`"source/erp"`, `"source_failed"`, "dbo.items since version 7", "minimum valid version is 9"} {
+						if code == 200 || !strings.Contains(body, want) {
+							return fmt.Errorf("/readyz %d %s: want %s", code, body, want)
+						}
+					}
+					return nil
+				})
+				return
+			}
+			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, holds("1|один", "3|three"))
+			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+				code, body := getStatus(t, d.AdminURL+"/readyz")
+				if code != 200 {
+					return fmt.Errorf("/readyz %d %s after copying again", code, body)
+				}
+				if m := get(t, d.AdminURL+"/metrics"); !strings.Contains(m, `syncd_source_confirmed_position{source="erp"} 10`) {
+					return fmt.Errorf("/metrics has no confirmed position 10")
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestTwoWayPostgresSQLServerOverTDS: a two-way pair between a real
+// PostgreSQL and a SQL Server on the TDS wire FAKE (layer 3: the
+// target's statements applied by the fake's Store, by shape; the SQL
+// Server source answered by itemsSourceScript, with no changes). The
+// syncd binary's SQL Server target probes each change of the two-way
+// scope (apply/sqlserver probe.go) before it applies it: PostgreSQL's
+// insert, update and delete reach the Store, and the daemon is ready.
+// What SQL Server makes of the probe's T-SQL is left to layer 4.
+func TestTwoWayPostgresSQLServerOverTDS(t *testing.T) {
+	f := tdsfake.New(t, itemsSourceScript())
+	st := tdsfake.NewStore()
+	f.Handler = st
+	st.AddTable("[dbo].[items]", []string{"id"},
+		tdsfake.Column{Name: "id", Type: "int"}, tdsfake.Column{Name: "name", Type: "nvarchar"},
+		tdsfake.Column{Name: "qty", Type: "bigint"}, tdsfake.Column{Name: "data", Type: "varbinary"})
+	pg := testenv.StartPostgres(t)
+	src := pg.CreateDB(t, "app")
+	pg.Exec(t, "app", `CREATE TABLE items (id integer PRIMARY KEY, name text, qty bigint, data bytea);
+ALTER TABLE items REPLICA IDENTITY FULL`)
+	d := newDaemon(t, fmt.Sprintf(`
+source "postgres" "app" { dsn = %q }
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "50ms"
+}
+target "sqlserver" "mssql" {
+  dsn     = %q
+  same_as = "erp"
+}
+target "postgres" "pg" {
+  dsn     = %q
+  same_as = "app"
+}
+scope "out" {
+  source    = "app"
+  targets   = ["mssql"]
+  snapshot  = "never"
+  conflicts = "source_wins"
+  table "public.items" { target = "dbo.items" }
+}
+scope "back" {
+  source    = "erp"
+  targets   = ["pg"]
+  snapshot  = "never"
+  conflicts = "target_wins"
+  table "dbo.items" { target = "public.items" }
+}
+`, src, f.DSN(), f.DSN(), src))
+	if code, out := runSyncd(t, "validate", "--config", d.ConfigPath); code != 0 {
+		t.Fatalf("syncd validate exited %d:\n%s", code, out)
+	}
+	d.Start()
+	pg.Exec(t, "app", `INSERT INTO items VALUES (1, 'one', 1, '\xdead'), (2, 'two', 2, NULL)`)
+	pg.Exec(t, "app", `UPDATE items SET name = 'uno', qty = 11 WHERE id = 1; DELETE FROM items WHERE id = 2`)
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		want := []string{"id=1 name=uno qty=11 data=[222 173]"}
+		if got := st.Rows("[dbo].[items]"); !slices.Equal(got, want) {
+			return fmt.Errorf("the fake holds %q, want %q", got, want)
+		}
+		if code, body := getStatus(t, d.AdminURL+"/readyz"); code != 200 {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	probes := 0
+	for _, s := range f.Statements() {
+		if strings.HasPrefix(s, "SELECT ") && strings.Contains(s, " FOR JSON PATH, ") {
+			probes++
+		}
+	}
+	if probes == 0 {
+		t.Errorf("no probe reached the fake:\n%s", tdsfake.StatementsText(f.Statements()))
+	}
+}
+
+// TestRealServerSQLServerToPostgresAndMariaDB is layer 4 (docs/sqlserver.md):
+// skipped unless SYNCD_TEST_MSSQL_DSN names a real SQL Server (make
+// test-sqlserver); it has NEVER run. The syncd binary copies a change
+// tracked table into real PostgreSQL and MariaDB, streams an insert,
+// an update and a delete, and after a TRUNCATE TABLE (which resets the
+// table's change tracking) stops the source with /readyz source_failed
+// naming the table. The statements it relies on, as Microsoft documents
+// them:
+//   - ALTER DATABASE CURRENT SET CHANGE_TRACKING = ON (CHANGE_RETENTION …,
+//     AUTO_CLEANUP = ON) and SET ALLOW_SNAPSHOT_ISOLATION ON
+//     (https://learn.microsoft.com/en-us/sql/t-sql/statements/alter-database-transact-sql-set-options);
+//   - ALTER TABLE … ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = ON)
+//     (https://learn.microsoft.com/en-us/sql/relational-databases/track-changes/enable-and-disable-change-tracking-sql-server);
+//   - TRUNCATE TABLE: CHANGETABLE's validation "fails if the table has been
+//     truncated", the table's minimum valid version moving past every
+//     earlier version
+//     (https://learn.microsoft.com/en-us/sql/relational-databases/system-functions/changetable-transact-sql,
+//     https://learn.microsoft.com/en-us/sql/relational-databases/system-functions/change-tracking-min-valid-version-transact-sql).
+func TestRealServerSQLServerToPostgresAndMariaDB(t *testing.T) {
+	dsn := testenv.MSSQLDatabase(t)
+	src := testenv.OpenDB(t, "sqlserver", dsn)
+	for _, s := range []string{
+		"ALTER DATABASE CURRENT SET ALLOW_SNAPSHOT_ISOLATION ON",
+		"ALTER DATABASE CURRENT SET CHANGE_TRACKING = ON (CHANGE_RETENTION = 2 DAYS, AUTO_CLEANUP = ON)",
+		"CREATE TABLE dbo.items (id int PRIMARY KEY, name nvarchar(50), qty bigint, price decimal(10,2))",
+		"ALTER TABLE dbo.items ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = ON)",
+		"INSERT INTO dbo.items VALUES (1, N'один', 1099511627776, 1.50), (2, NULL, NULL, NULL)",
+	} {
+		if _, err := src.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	pg := testenv.StartPostgres(t)
+	pgDSN := pg.CreateDB(t, "replica")
+	maria := testenv.StartMariaDB(t)
+	mariaDSN := maria.CreateDB(t, "replica")
+	d := newDaemon(t, fmt.Sprintf(`
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "100ms"
+}
+target "postgres" "pg" {
+  dsn           = %q
+  create_tables = true
+}
+target "mysql" "maria" {
+  dsn           = %q
+  create_tables = true
+}
+scope "to_pg" {
+  source  = "erp"
+  targets = ["pg"]
+  table "dbo.items" {}
+}
+scope "to_maria" {
+  source  = "erp"
+  targets = ["maria"]
+  table "dbo.items" { target = "replica.items" }
+}
+`, dsn, pgDSN, mariaDSN))
+	d.Start()
+	pgDB, mariaDB := testenv.OpenDB(t, "pgx", pgDSN), testenv.OpenDB(t, "mysql", mariaDSN)
+	wait := func(what string, want ...string) {
+		t.Helper()
+		testenv.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
+			for _, q := range []struct {
+				db    *sql.DB
+				query string
+			}{
+				{pgDB, `SELECT id, name, qty, price FROM dbo.items ORDER BY id`},
+				{mariaDB, `SELECT id, name, qty, price FROM items ORDER BY id`},
+			} {
+				got, err := testenv.Rows(q.db, q.query)
+				if err != nil {
+					return err
+				}
+				if !slices.Equal(got, want) {
+					return fmt.Errorf("%s: %q holds %q, want %q", what, q.query, got, want)
+				}
+			}
+			return nil
+		})
+	}
+	wait("the copy", "1|один|1099511627776|1.50", "2|∅|∅|∅")
+	for _, s := range []string{
+		"INSERT INTO dbo.items VALUES (3, N'three', 3, 3.00)",
+		"UPDATE dbo.items SET name = N'two', qty = 2 WHERE id = 2",
+		"DELETE FROM dbo.items WHERE id = 1",
+	} {
+		if _, err := src.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	wait("the changes", "2|two|2|∅", "3|three|3|3.00")
+	if _, err := src.Exec("TRUNCATE TABLE dbo.items; INSERT INTO dbo.items VALUES (4, N'four', 4, 4.00)"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
+		code, body := getStatus(t, d.AdminURL+"/readyz")
+		for _, want := range []string{`"source/erp"`, `"source_failed"`, "dbo.items", "no longer tracked"} {
+			if code == 200 || !strings.Contains(body, want) {
+				return fmt.Errorf("/readyz %d %s: want %s", code, body, want)
+			}
 		}
 		return nil
 	})

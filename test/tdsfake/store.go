@@ -16,10 +16,10 @@ import (
 // apply/sqlserver sends, so that a test can drive the real target over
 // TDS and check the rows the fake then holds. It is a FAKE, not a SQL
 // engine: it recognises the SHAPES of syncd's statements by pattern
-// (apply/sqlserver/statements.go, scopeinfo.go, catalog.go: the upsert's
+// (apply/sqlserver/statements.go, scopeinfo.go, catalog.go, probe.go: the upsert's
 // UPDATE … FROM (VALUES …) and INSERT … WHERE NOT EXISTS, the delete by
 // a VALUES join, the update by key, DELETE FROM, the scope_info upsert
-// and read, the catalog lookups) and applies them to its rows by
+// and read, the catalog lookups, the two-way probe (probe.go)) and applies them to its rows by
 // parameter number. It proves that the target's statements, their
 // parameters and its transactions reach the wire and come back through
 // go-mssqldb as the target expects, and that the parameters the target
@@ -74,6 +74,15 @@ func (s *Store) AddTable(quoted string, key []string, cols ...Column) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tables[quoted] = &Table{Cols: cols, Key: key, Rows: map[string]map[string]any{}}
+}
+
+// Insert adds row, by column name, to table quoted, as a row the test
+// found there: its values as go-mssqldb sends them (int64, string, nil…).
+func (s *Store) Insert(quoted string, row map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[quoted]
+	t.Rows[t.keyText(row)] = maps.Clone(row)
 }
 
 // Rows returns the rows of table quoted, sorted, each as "c=v c=v" in
@@ -220,6 +229,9 @@ func (s *Store) Statement(text string, p []any) (Result, bool) {
 			at, _ := time.Parse("2006-01-02T15:04:05.9999999", v[7].(string))
 			r.Rows = [][]any{{v[2], v[3], v[4], v[5], v[6], at, v[8], v[9], v[10]}}
 		}
+		return r, true
+	}
+	if r, ok := s.probe(text, p); ok {
 		return r, true
 	}
 	if infoWriteRE.MatchString(text) {

@@ -1,0 +1,243 @@
+package sqlserver
+
+// The two-way probe (apply.Prober, apply.BatchProber): so that a SQL
+// Server target can take part in a two-way scope, it reads the target's
+// row of a change's key and compares it with the change's old and new
+// rows, as apply/mysql's and apply/postgres's probes do. newer_wins is
+// refused for SQL Server by syncd validate (it keeps no commit time per
+// row), so Newer compares only the newest_column policy's column.
+//
+// Microsoft's documentation each piece relies on (checked against the
+// pages, not against a server: layer 4, TestRealServerProbeAll, has
+// never run):
+//   - table hints UPDLOCK and HOLDLOCK/SERIALIZABLE: update locks held to
+//     the end of the transaction, and a key-range lock for a key that is
+//     not there, so no other writer can insert it before syncd applies
+//     the change
+//     (https://learn.microsoft.com/en-us/sql/t-sql/queries/hints-transact-sql-table);
+//   - FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES, in a
+//     correlated subquery without FROM, for the row as one JSON object
+//     (https://learn.microsoft.com/en-us/sql/relational-databases/json/format-query-results-as-json-with-for-json-sql-server);
+//     CLR types (geometry, geography, hierarchyid) "return an error" in
+//     FOR JSON, so they are read with ToString()
+//     (https://learn.microsoft.com/en-us/sql/relational-databases/json/how-for-json-converts-sql-server-data-types-to-json-data-types-sql-server);
+//   - = is not NULL-safe (ANSI_NULLS ON, the driver's default), and IS
+//     [NOT] DISTINCT FROM, which is, needs SQL Server 2022
+//     (https://learn.microsoft.com/en-us/sql/t-sql/queries/is-distinct-from-transact-sql):
+//     the change's values are known when the query is built, so a NULL
+//     is compared as "t.[c] IS NULL" and any other value as
+//     "t.[c] = @pN", which a NULL in the row fails, as it should;
+//   - text, ntext and image cannot be compared with = and xml not at all,
+//     so they are compared CAST to nvarchar(max) or varbinary(max)
+//     (https://learn.microsoft.com/en-us/sql/t-sql/language-elements/comparison-operators-transact-sql,
+//     https://learn.microsoft.com/en-us/sql/t-sql/xml/xml-transact-sql);
+//     geometry and geography have no = (STEquals tests spatial equality,
+//     not equal values), so a probe comparing them is refused;
+//   - a request holds at most 2,100 parameters
+//     (https://learn.microsoft.com/en-us/sql/sql-server/maximum-capacity-specifications-for-sql-server),
+//     so ProbeAll splits its UNION ALL there.
+//
+// Strings compare under the column's collation, as the server compares
+// keys: a case-insensitive column finds "A" equal to "a", as apply/mysql
+// does.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/syncd-dev/syncd/apply"
+)
+
+var (
+	_ apply.Prober      = (*tx)(nil)
+	_ apply.BatchProber = (*tx)(nil)
+)
+
+// Probe implements apply.Prober: after sending what is queued, one query
+// (probeSQL) reads the row of c's key under an update lock held to the
+// end of the transaction, and compares it with c's old and new rows.
+func (x *tx) Probe(ctx context.Context, c *apply.Change, column string) (apply.Probe, error) {
+	tb, _, ok := x.t.tables.Table(c.Table.Target)
+	if !ok {
+		return apply.Probe{}, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name)
+	}
+	q, args, err := probeSQL(tb, c, column, -1)
+	if err != nil {
+		return apply.Probe{}, apply.Reject(err, c, refused)
+	}
+	var p apply.Probe
+	var row string
+	found, err := x.QueryRow(ctx, q, args, &row, &p.Base, &p.New, &p.Newer)
+	if err != nil {
+		return apply.Probe{}, fmt.Errorf("read the row of %s: %w", tb.name, err)
+	}
+	if !found {
+		return apply.Probe{}, nil
+	}
+	p.Found, p.Row = true, json.RawMessage(row)
+	return p, nil
+}
+
+// maxProbeArgs bounds the parameters of one ProbeAll query: a request's
+// 2,100 less the two of sp_executesql (maxParams).
+const maxProbeArgs = maxParams
+
+// ProbeAll implements apply.BatchProber: after sending what is queued,
+// one query reads the rows of many changes, the UNION ALL of each
+// change's Probe query tagged with the change's index, split where it
+// would pass maxProbeArgs parameters (sqltx.Tx.ProbeUnion).
+func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string) ([]apply.Probe, error) {
+	return x.ProbeUnion(ctx, len(cs), maxProbeArgs, func(i, before int) (string, []any, error) {
+		c := cs[i]
+		tb, _, ok := x.t.tables.Table(c.Table.Target)
+		if !ok {
+			return "", nil, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name)
+		}
+		q, args, err := probeSQLAt(tb, c, columns[i], i, before)
+		if err != nil {
+			return "", nil, apply.Reject(err, c, refused)
+		}
+		return q, args, nil
+	})
+}
+
+// probeSQL returns the probe query of c and its arguments, numbered from
+// @p1. With index >= 0 the query's first column is index (ProbeAll).
+func probeSQL(tb *table, c *apply.Change, column string, index int) (string, []any, error) {
+	return probeSQLAt(tb, c, column, index, 0)
+}
+
+// probeSQLAt is probeSQL with its parameters numbered after the first
+// skip (@p<skip+1> on). The query is
+//
+//	SELECT [index,] (SELECT t.[a] AS [a], … FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES),
+//	  CAST(CASE WHEN <old row equal> THEN 1 ELSE 0 END AS bit),
+//	  CAST(CASE WHEN <new row equal> THEN 1 ELSE 0 END AS bit),
+//	  <policy column comparison>
+//	FROM <table> AS t WITH (UPDLOCK, SERIALIZABLE) WHERE t.[k] = @pN AND …
+//
+// each value a parameter (the key's last), each used once.
+func probeSQLAt(tb *table, c *apply.Change, column string, index, skip int) (string, []any, error) {
+	var args []any
+	arg := func(i int, raw json.RawMessage) (string, error) {
+		v, err := convert(&tb.cols[i], raw)
+		if err != nil {
+			return "", fmt.Errorf("column %s: %w", tb.cols[i].name, err)
+		}
+		args = append(args, v)
+		return fmt.Sprintf("@p%d", skip+len(args)), nil
+	}
+	var where []string
+	var whereVals []json.RawMessage
+	for _, k := range tb.Key {
+		raw, err := c.ProbeKey(tb.cols[k].name)
+		if err != nil {
+			return "", nil, err
+		}
+		whereVals = append(whereVals, raw)
+	}
+	if len(tb.Key) == 0 {
+		return "", nil, errors.New("a two-way scope's table needs a primary key")
+	}
+	same := func(values map[string]json.RawMessage, skipCols []string) (string, error) {
+		var parts []string
+		for i := range tb.cols {
+			raw, ok := values[tb.cols[i].name]
+			if !ok || slices.Contains(skipCols, tb.cols[i].name) {
+				continue
+			}
+			col, err := comparable(&tb.cols[i])
+			if err != nil {
+				return "", err
+			}
+			if raw == nil || string(raw) == "null" {
+				parts = append(parts, col+" IS NULL")
+				continue
+			}
+			p, err := arg(i, raw)
+			if err != nil {
+				return "", err
+			}
+			// A non-NULL parameter: the row's NULL is unequal.
+			parts = append(parts, col+" = "+p)
+		}
+		if len(parts) == 0 {
+			return "1 = 1", nil
+		}
+		return "(" + strings.Join(parts, " AND ") + ")", nil
+	}
+	base, err := same(c.Before, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	newer := "1 = 0"
+	if c.After != nil {
+		if newer, err = same(c.After, c.Unchanged); err != nil {
+			return "", nil, err
+		}
+	}
+	cmp := "0"
+	if i, ok := tb.Index[column]; column != "" && ok {
+		if raw, ok := c.After[column]; ok && raw != nil && string(raw) != "null" {
+			col, err := comparable(&tb.cols[i])
+			if err != nil {
+				return "", nil, err
+			}
+			p, err := arg(i, raw)
+			if err != nil {
+				return "", nil, err
+			}
+			cmp = "CASE WHEN " + p + " > " + col + " THEN 1 WHEN " + p + " < " + col + " THEN -1 ELSE 0 END"
+		}
+	}
+	for j, k := range tb.Key {
+		p, err := arg(k, whereVals[j])
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, "t."+tb.cols[k].ident+" = "+p)
+	}
+	obj := make([]string, len(tb.cols))
+	for i := range tb.cols {
+		obj[i] = jsonValue(&tb.cols[i]) + " AS " + tb.cols[i].ident
+	}
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	if index >= 0 {
+		fmt.Fprintf(&b, "%d, ", index)
+	}
+	fmt.Fprintf(&b, "(SELECT %s FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES), ", strings.Join(obj, ", "))
+	fmt.Fprintf(&b, "CAST(CASE WHEN %s THEN 1 ELSE 0 END AS bit), CAST(CASE WHEN %s THEN 1 ELSE 0 END AS bit), %s", base, newer, cmp)
+	fmt.Fprintf(&b, " FROM %s AS t WITH (UPDLOCK, SERIALIZABLE) WHERE %s", tb.ident, strings.Join(where, " AND "))
+	return b.String(), args, nil
+}
+
+// comparable returns column c of the probed row (t) as = can compare it
+// with a parameter: text, ntext and xml as nvarchar(max), image as
+// varbinary(max); an error for the spatial types, which have no =.
+func comparable(c *column) (string, error) {
+	col := "t." + c.ident
+	switch c.dataType {
+	case "text", "ntext", "xml":
+		return "CAST(" + col + " AS nvarchar(max))", nil
+	case "image":
+		return "CAST(" + col + " AS varbinary(max))", nil
+	case "geometry", "geography":
+		return "", fmt.Errorf("column %s: a %s value cannot be compared, which a two-way scope's conflict detection needs", c.name, c.dataType)
+	}
+	return col, nil
+}
+
+// jsonValue returns column c of the probed row as FOR JSON can render
+// it: CLR types through ToString().
+func jsonValue(c *column) string {
+	switch c.dataType {
+	case "geometry", "geography", "hierarchyid":
+		return "t." + c.ident + ".ToString()"
+	}
+	return "t." + c.ident
+}

@@ -1,0 +1,1 @@
+SELECT 3, (SELECT t.[a] AS [a], t.[b] AS [b], t.[v] AS [v] FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES), CAST(CASE WHEN (t.[a] = @p8 AND t.[b] = @p9 AND t.[v] = @p10) THEN 1 ELSE 0 END AS bit), CAST(CASE WHEN 1 = 0 THEN 1 ELSE 0 END AS bit), 0 FROM [pairs] AS t WITH (UPDLOCK, SERIALIZABLE) WHERE t.[a] = @p11 AND t.[b] = @p12

@@ -1,0 +1,1 @@
+SELECT (SELECT t.[id] AS [id], t.[name] AS [name], t.[note] AS [note], t.[qty] AS [qty] FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES), CAST(CASE WHEN 1 = 1 THEN 1 ELSE 0 END AS bit), CAST(CASE WHEN (t.[id] = @p1 AND t.[name] = @p2 AND t.[note] IS NULL AND t.[qty] = @p3) THEN 1 ELSE 0 END AS bit), 0 FROM [items] AS t WITH (UPDLOCK, SERIALIZABLE) WHERE t.[id] = @p4

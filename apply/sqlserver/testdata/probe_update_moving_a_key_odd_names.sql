@@ -1,0 +1,1 @@
+SELECT 0, (SELECT t.[k]]1] AS [k]]1], t.[v'al] AS [v'al] FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES), CAST(CASE WHEN (t.[k]]1] = @p1 AND t.[v'al] = @p2) THEN 1 ELSE 0 END AS bit), CAST(CASE WHEN (t.[k]]1] = @p3 AND t.[v'al] = @p4) THEN 1 ELSE 0 END AS bit), 0 FROM [we]]ird].[ta]]]]ble] AS t WITH (UPDLOCK, SERIALIZABLE) WHERE t.[k]]1] = @p5
