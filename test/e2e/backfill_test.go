@@ -71,11 +71,7 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 				fmt.Sprintf(`INSERT INTO big SELECT g, g %% 1000, md5(g::text) FROM generate_series(1, %d) g`, bigRows),
 				`ANALYZE big`)
 		}, fmt.Sprintf(scope, "app", `["replica"]`, "public.stream"))
-		src, err := sql.Open("pgx", r.srcDSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { src.Close() })
+		src := testenv.OpenDB(t, "pgx", r.srcDSN)
 		return backfillEngine{
 			d: r.d, src: src, source: "app", stream: "public.stream", big: "public.big",
 			update: `UPDATE big SET v = 'changed', n = n + 1 WHERE id = $1`,
@@ -92,11 +88,7 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 				fmt.Sprintf(`INSERT INTO big SELECT seq, seq %% 1000, md5(seq) FROM seq_1_to_%d`, bigRows),
 				`ANALYZE TABLE big`)
 		}, fmt.Sprintf(scope, "shop", `["copy", "pgcopy"]`, "shop.stream"))
-		src, err := sql.Open("mysql", c.srcDSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { src.Close() })
+		src := testenv.OpenDB(t, "mysql", c.srcDSN)
 		return backfillEngine{
 			d: c.d, src: src, source: "shop", stream: "shop.stream", big: "shop.big",
 			update: `UPDATE big SET v = 'changed', n = n + 1 WHERE id = ?`,

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -163,11 +162,7 @@ func TestTargetAddedMariaDB(t *testing.T) {
     where = "grp IS NOT NULL"
   }
 }`)
-	src, err := sql.Open("mysql", c.srcDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
+	src := testenv.OpenDB(t, "mysql", c.srcDSN)
 	const (
 		srcRows = `SELECT id, price, grp, note FROM shop.item WHERE grp IS NOT NULL ORDER BY id`
 		dstRows = `SELECT id, price, grp, note FROM shop.item ORDER BY id`
