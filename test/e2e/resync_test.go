@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,12 +145,82 @@ scope "items" {
 	}
 }
 
+// TestTargetAddedMariaDB adds a PostgreSQL target, by a restart, to a
+// scope that a MariaDB target has received from a MariaDB source, while a
+// writer moves rows in and out of the scope's filter (issue 18's test 4
+// on a MariaDB source). The target added converges to the source filtered
+// by the scope, and the first target skips its copy: its rows_applied
+// grows by at most the writer's changes, not by the scope's size.
+func TestTargetAddedMariaDB(t *testing.T) {
+	// Rows 1001 to 1100 are the writer's; the other 13,000 are static.
+	c := newCrossEngine(t, "shop", func(c *crossEngine) {
+		c.src.Exec(t, "shop", itemDDL, itemRows("(SELECT seq AS g FROM seq_1_to_1000 UNION ALL SELECT seq FROM seq_2001_to_14000) s"))
+	}, `scope "items" {
+  source  = "shop"
+  targets = ["copy"]
+  table "shop.item" {
+    where = "grp IS NOT NULL"
+  }
+}`)
+	src := testenv.OpenDB(t, "mysql", c.srcDSN)
+	const (
+		srcRows = `SELECT id, price, grp, note FROM shop.item WHERE grp IS NOT NULL ORDER BY id`
+		dstRows = `SELECT id, price, grp, note FROM shop.item ORDER BY id`
+	)
+	var inScope int
+	if err := src.QueryRow(`SELECT count(*) FROM item WHERE grp IS NOT NULL`).Scan(&inScope); err != nil {
+		t.Fatal(err)
+	}
+	first := []target{{"copy", "mysql", c.dstDSN}}
+	c.d.Start()
+	waitTargetRows(t, "mysql", c.srcDSN, first, srcRows, dstRows)
+	applied := rowsAppliedOf(t, "mysql", c.dstDSN, "items")
+
+	rig := &changeRig{
+		src:     src,
+		upsert:  `INSERT INTO item (id, price, grp, note) VALUES (?, ?, ?, 'live') ON DUPLICATE KEY UPDATE price = VALUES(price), grp = VALUES(grp)`,
+		del:     `DELETE FROM item WHERE id = ?`,
+		written: new(atomic.Int64),
+	}
+	stop := startWriter(t, rig)
+	if code := c.d.Stop(); code != 0 {
+		t.Fatalf("syncd exited %d on SIGTERM", code)
+	}
+	writeFile(t, c.d.ConfigPath, strings.Replace(readFile(t, c.d.ConfigPath), `targets = ["copy"]`, `targets = ["copy", "pgcopy"]`, 1))
+	done := strings.Count(c.d.Logs(), "snapshot done")
+	c.d.Start()
+	testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
+		if strings.Count(c.d.Logs(), "snapshot done") == done {
+			return fmt.Errorf("the added target's copy is not done")
+		}
+		return nil
+	})
+	stop()
+	waitTargetRows(t, "mysql", c.srcDSN, c.targets(), srcRows, dstRows)
+	written := rig.written.Load()
+	if written >= int64(inScope) {
+		t.Fatalf("the writer made %d changes, as many as the scope's %d rows: the test cannot tell a copy from them", written, inScope)
+	}
+	if got := rowsAppliedOf(t, "mysql", c.dstDSN, "items"); got-applied > written {
+		t.Errorf("the first target's rows_applied went from %d to %d when a target was added: %d more than the writer's %d changes (the scope holds %d rows)", applied, got, got-applied-written, written, inScope)
+	} else {
+		t.Logf("the first target applied %d rows (the writer made %d changes; the scope holds %d rows)", got-applied, written, inScope)
+	}
+}
+
 // waitSameRows waits until dstQuery returns at each target the rows
 // srcQuery returns at the PostgreSQL source.
 func waitSameRows(t *testing.T, srcDSN string, targets []target, srcQuery, dstQuery string) {
 	t.Helper()
+	waitTargetRows(t, "pgx", srcDSN, targets, srcQuery, dstQuery)
+}
+
+// waitTargetRows waits until dstQuery returns at each target the rows
+// srcQuery returns at the source, whose driver is srcDriver.
+func waitTargetRows(t *testing.T, srcDriver, srcDSN string, targets []target, srcQuery, dstQuery string) {
+	t.Helper()
 	testenv.Eventually(t, 2*time.Minute, 200*time.Millisecond, func() error {
-		n, want, err := rowsHash("pgx", srcDSN, srcQuery)
+		n, want, err := rowsHash(srcDriver, srcDSN, srcQuery)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -100,6 +101,8 @@ type changeRig struct {
 	// editTarget, if set, runs a statement at each target: the rig then
 	// edits rows there by hand and repairs them with syncd resync.
 	editTarget func(stmt string)
+	// written, if set, counts the writer's statements that succeeded.
+	written *atomic.Int64
 	// checks makes the rig run syncd plan before each change and send
 	// SIGHUP with an invalid config once (issue 18's tests 6 and 5).
 	checks bool
@@ -306,6 +309,9 @@ func startWriter(t *testing.T, rig *changeRig) (stop func()) {
 			if err != nil && ctx.Err() == nil {
 				done <- fmt.Errorf("writer: %w", err)
 				return
+			}
+			if err == nil && rig.written != nil {
+				rig.written.Add(1)
 			}
 		}
 	}()
