@@ -13,7 +13,9 @@ import (
 // one template: a and c hold state WA (overlapping), b state OR. A row
 // inserted at spoke a reaches the hub and spoke c, whose scope holds it,
 // and never comes back to a; moved into OR at the hub, it leaves a and c
-// and enters b.
+// and enters b. A resync of a's scope keeps the rows a holds that the
+// copy does not (a row of a outside its scope): a two-way copy does not
+// empty the target.
 func TestTwoWayHub(t *testing.T) {
 	pg := testenv.StartPostgres(t)
 	nodes := map[string]node{}
@@ -103,6 +105,34 @@ scope "from_%[1]s" {
 	} {
 		if g := strings.Join(got[sc], ","); g != w {
 			t.Errorf("stream %s holds %s, want %s", sc, g, w)
+		}
+	}
+
+	// A row at a outside a's scope: the hub holds it, to_a's copy does
+	// not. A resync of to_a must keep it at a (a delete there would lose
+	// it: syncd applies it with the origin mark, so it never reaches the
+	// hub to be sent back). A hub insert after the copy shows it applied.
+	pg.Exec(t, "a", "INSERT INTO t VALUES (3, 'CA', 'a outside its scope')")
+	testenv.Eventually(t, time.Minute, 100*time.Millisecond, want("hub", "1|OR|from a\n2|WA|marker\n3|CA|a outside its scope\n"))
+	if code, out := runSyncd(t, "resync", "--config", d.ConfigPath, "to_a"); code != 0 {
+		t.Fatalf("syncd resync to_a: exit %d\n%s", code, out)
+	}
+	testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
+		for _, m := range readRows(t, nc, "to_a") {
+			if m.Env.Scope.Reason == "resync" {
+				return nil
+			}
+		}
+		return fmt.Errorf("stream to_a holds no resync copy yet")
+	})
+	pg.Exec(t, "hub", "INSERT INTO t VALUES (4, 'WA', 'after the resync')")
+	waitRow(t, nodes["a"], 4)
+	for _, w := range []func() error{
+		want("a", "2|WA|marker\n3|CA|a outside its scope\n4|WA|after the resync\n"),
+		want("hub", "1|OR|from a\n2|WA|marker\n3|CA|a outside its scope\n4|WA|after the resync\n"),
+	} {
+		if err := w(); err != nil {
+			t.Errorf("after a resync of to_a: %v", err)
 		}
 	}
 }
