@@ -15,9 +15,12 @@ import (
 // and never comes back to a; moved into OR at the hub, it leaves a and c
 // and enters b. A resync of a's scope keeps the rows a holds that the
 // copy does not (a row of a outside its scope): a two-way copy does not
-// empty the target.
+// empty the target. The scopes settle conflicts by newer_wins: a change
+// of a reaches the hub and c with a's commit time, and when a and then c
+// update one row while syncd is down, c's update wins at all three,
+// whichever of the two the hub applies first.
 func TestTwoWayHub(t *testing.T) {
-	pg := testenv.StartPostgres(t)
+	pg := testenv.StartPostgres(t, testenv.WithSetting("track_commit_timestamp", "on"))
 	nodes := map[string]node{}
 	var hcl strings.Builder
 	hcl.WriteString(`
@@ -45,7 +48,7 @@ scope "to_%[1]s" {
   source    = "hub"
   targets   = [%[1]q]
   snapshot  = "never"
-  conflicts = "source_wins"
+  conflicts = "newer_wins"
   template  = "spoke"
   params    = { state = %[2]q }
 }
@@ -53,7 +56,7 @@ scope "from_%[1]s" {
   source    = %[1]q
   targets   = ["hub"]
   snapshot  = "never"
-  conflicts = "target_wins"
+  conflicts = "newer_wins"
   table "public.t" {}
 }
 `, name, state)
@@ -134,5 +137,32 @@ scope "from_%[1]s" {
 		if err := w(); err != nil {
 			t.Errorf("after a resync of to_a: %v", err)
 		}
+	}
+
+	// newer_wins through the hub: a's update reaches the hub and c
+	// stamped with the time it committed at a, not when syncd applied
+	// it (else the hub would count a late arrival as newer).
+	commitTS := func(db string) string {
+		got, err := rowsText(nodes[db], "SELECT pg_xact_commit_timestamp(xmin) FROM t WHERE id = 2")
+		if err != nil {
+			t.Fatalf("commit time of row 2 at %s: %v", db, err)
+		}
+		return got
+	}
+	pg.Exec(t, "a", "UPDATE t SET v = 'a again' WHERE id = 2")
+	for _, db := range []string{"hub", "c"} {
+		waitValue(t, nodes[db], 2, "a again")
+		if got, at := commitTS(db), commitTS("a"); got != at {
+			t.Errorf("row 2 at %s has commit time %q, want a's %q", db, got, at)
+		}
+	}
+	// a, then c, update row 2 while syncd is down: c's is newer, and
+	// wins at the hub and at a (and c keeps it) in either order.
+	d.Stop()
+	pg.Exec(t, "a", "UPDATE t SET v = 'a older' WHERE id = 2")
+	pg.Exec(t, "c", "UPDATE t SET v = 'c newer' WHERE id = 2")
+	d.Start()
+	for _, db := range []string{"hub", "a", "c"} {
+		waitValue(t, nodes[db], 2, "c newer")
 	}
 }
