@@ -17,7 +17,10 @@ import (
 // Resync is an operator's request to copy a scope's rows again to its
 // targets (`syncd resync`): every row in scope is sent again, after a
 // delete of the target table's rows, to the targets named, so that a
-// target someone edited by hand equals the source again. It stays in
+// target someone edited by hand equals the source again. A two-way
+// scope's copy deletes nothing (see Router.snapshotRequest): the rows
+// only the target holds stay, the rows that differ are conflicts settled
+// by its seed rule or policy. It stays in
 // ControlBucket until every table of it has been copied to every target
 // it names, with the copies done so far (Done), so that a restart takes
 // the others.

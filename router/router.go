@@ -65,6 +65,10 @@ type Router struct {
 	// as (scopes.Config.EchoSource): changes from there are not published
 	// to it.
 	echo map[string]string
+	// twoWay holds the scopes that sync both ways (scopes.Config.TwoWay):
+	// their copies, a seed's or a resync's, keep the target's rows (see
+	// snapshotRequest).
+	twoWay map[string]bool
 
 	schemas   jetstream.KeyValue
 	snapshots jetstream.KeyValue

@@ -94,6 +94,12 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 			continue
 		}
 		r.scopes = append(r.scopes, s)
+		if cfg.TwoWay(s) {
+			if r.twoWay == nil {
+				r.twoWay = make(map[string]bool)
+			}
+			r.twoWay[s.Name] = true
+		}
 		if err := r.forgetRemoved(ctx, kv, s); err != nil {
 			return err
 		}
@@ -293,11 +299,13 @@ func (r *Router) forgetRemoved(ctx context.Context, kv jetstream.KeyValue, s *sc
 //     both are not sent;
 //   - only columns removed: nothing; they are no longer published.
 func (r *Router) snapshotRequest(s *scopes.Scope, st *scopes.Table, rec *snapshotRecord) (capture.SnapshotRequest, bool, error) {
-	// A two-way scope's copy (seed) keeps the target's rows: those only
-	// the target holds reach the other side through the scope the other
-	// way, and the apply workers settle the rows both hold by the seed
-	// rule (apply.SeedRule).
-	req := capture.SnapshotRequest{Scope: s.Name, Table: st.ID, Truncate: s.Seed == ""}
+	// A two-way scope's copy (a seed, a resync, a target added) keeps the
+	// target's rows: those only the target holds reach the other side
+	// through the scope the other way, a delete of them would lose them
+	// for good (and could not tell a row the source deleted from one the
+	// target added), and the apply workers settle the rows both hold by
+	// the seed rule (apply.SeedRule) or the conflict policy.
+	req := capture.SnapshotRequest{Scope: s.Name, Table: st.ID, Truncate: s.Seed == "" && !r.twoWay[s.Name]}
 	dialect, ok := dialects[r.src.Kind]
 	if !ok && (st.Where != nil || rec != nil) {
 		return req, false, retry.Terminal(fmt.Errorf("scope %s: no SQL dialect for %s sources to snapshot with", s.Name, r.src.Kind))

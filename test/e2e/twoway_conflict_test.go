@@ -55,8 +55,9 @@ func tablesOf(a, b node) []string {
 // same few keys of t_newest at once, with a SIGKILL of syncd in the
 // middle: both sides end identical, conflicts of those writes are on
 // syncd.<scope>._conflict, and each scope's stream holds
-// exactly the changes written at its source, nothing echoed (no loop).
-// PostgreSQL pairs do the same on t_newer under newer_wins: the later
+// exactly the changes written at its source, nothing echoed, and stops
+// growing: over a quiet interval measured by markers crossing, each grows
+// by its source's markers alone (no loop). PostgreSQL pairs do the same on t_newer under newer_wins: the later
 // commit wins, at both sides.
 func TestTwoWayConflicts(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
@@ -277,6 +278,32 @@ scope "ba" {
 	for sc, w := range map[string]*writer{"ab": wa, "ba": wb} {
 		if n, err := streamCount(t, nc, sc); err != nil || n != uint64(w.changes.Load()) {
 			t.Errorf("stream %s holds %d messages (%v), want the %d row changes written at its source", sc, n, err, w.changes.Load())
+		}
+	}
+	// The streams stop growing: over a quiet interval measured by
+	// markers, not time (a, then b, then a again, each waited for at the
+	// other side, so that each capture has read past the apply of the
+	// marker before), each stream grows by its own markers alone. An
+	// echo of a marker, or traffic still going round, would add more.
+	quiet := map[string]uint64{}
+	for _, sc := range []string{"ab", "ba"} {
+		n, err := streamCount(t, nc, sc)
+		if err != nil {
+			t.Fatalf("stream %s: %v", sc, err)
+		}
+		quiet[sc] = n
+	}
+	for i, m := range []struct {
+		w    *writer
+		to   node
+		name string
+	}{{wa, b, "a"}, {wb, a, "b"}, {wa, b, "a"}} {
+		m.w.exec(t, fmt.Sprintf("INSERT INTO t_awins VALUES (%d, 'quiet-%s', 0)", 1002+i, m.name))
+		waitRow(t, withTable(m.to, "t_awins"), 1002+i)
+	}
+	for sc, grew := range map[string]uint64{"ab": 2, "ba": 1} {
+		if n, err := streamCount(t, nc, sc); err != nil || n != quiet[sc]+grew {
+			t.Errorf("stream %s grew from %d to %d messages (%v) over a quiet interval with %d marker(s) written at its source: it does not stop growing", sc, quiet[sc], n, err, grew)
 		}
 	}
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
@@ -17,11 +18,22 @@ import (
 // syncd.<scope>._conflict with rule seed at each side; nothing
 // ping-pongs (each stream holds its source's rows once, and a change
 // written after the copies crosses once). PostgreSQL with PostgreSQL
-// (seed a) and with MariaDB (seed b, the MariaDB side).
+// (seed a, then on the same server seed merge) and with MariaDB (seed
+// b, the MariaDB side). With seed merge the tables' conflict policies,
+// which override the scopes' (source_wins one way, target_wins the
+// other), name b, so b's values win and the conflicts carry those rules.
 func TestTwoWaySeed(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
 		pg := testenv.StartPostgres(t)
-		twoWaySeed(t, pgNode(t, pg, "a"), pgNode(t, pg, "b"), "a")
+		t.Run("seed-a", func(t *testing.T) {
+			twoWaySeed(t, pgNode(t, pg, "a"), pgNode(t, pg, "b"), "a")
+		})
+		t.Run("merge", func(t *testing.T) {
+			// Slots of their own: the cluster holds seed-a's.
+			a, b := pgNode(t, pg, "ma"), pgNode(t, pg, "mb")
+			a.source, b.source = `slot = "syncd_ma"`, `slot = "syncd_mb"`
+			twoWaySeed(t, a, b, scopes.SeedMerge)
+		})
 	})
 	t.Run("postgres-mariadb", func(t *testing.T) {
 		pg := testenv.StartPostgres(t)
@@ -36,6 +48,12 @@ func twoWaySeed(t *testing.T, a, b node, seed string) {
 	}
 	a.exec("INSERT INTO t VALUES (4, 'a', 4), (5, 'a', NULL), (6, 'only-a', 6)")
 	b.exec("INSERT INTO t VALUES (4, 'b', 4), (5, 'b', 5), (7, 'only-b', 7)")
+	// With seed merge the tables' policies settle the keys both hold
+	// with other values: b's rows win, against the scopes' policies.
+	abTable, baTable := "", ""
+	if seed == scopes.SeedMerge {
+		abTable, baTable = `conflicts = "target_wins"`, `conflicts = "source_wins"`
+	}
 	d := newDaemon(t, pairHCL(a, b)+fmt.Sprintf(`
 scope "ab" {
   source    = "a"
@@ -44,6 +62,7 @@ scope "ab" {
   seed      = %[2]q
   table "public.t" {
     target = %[1]q
+    %[3]s
   }
 }
 scope "ba" {
@@ -53,13 +72,14 @@ scope "ba" {
   seed      = %[2]q
   table %[1]q {
     target = "public.t"
+    %[4]s
   }
 }
-`, tableOf(b), seed))
+`, tableOf(b), seed, abTable, baTable))
 	d.Start()
 
 	want := "1|same|1\n2|same|2\n3||3\n4|a|4\n5|a|\n6|only-a|6\n7|only-b|7\n"
-	if seed == "b" {
+	if seed != "a" {
 		want = "1|same|1\n2|same|2\n3||3\n4|b|4\n5|b|5\n6|only-a|6\n7|only-b|7\n"
 	}
 	converged := func(want string) {
@@ -116,13 +136,17 @@ scope "ba" {
 		got[fmt.Sprintf("%s %s %s %s", c.Target, c.Kind, c.Rule, c.Outcome)]++
 	}
 	winner, loser := "tb", "ta"
-	if seed == "b" {
+	if seed != "a" {
 		winner, loser = "ta", "tb"
 	}
 	// The seed's copy meets the other side's values of 4 and 5; the
 	// other copy meets the seed's rows, unless the seed's copy was
-	// applied first.
+	// applied first. With merge, the winner's rule is ba's table policy
+	// (source_wins at a), the loser's ab's (target_wins at b).
 	applied, kept := winner+" insert_exists seed source_applied", loser+" insert_exists seed target_kept"
+	if seed == scopes.SeedMerge {
+		applied, kept = winner+" insert_exists source_wins source_applied", loser+" insert_exists target_wins target_kept"
+	}
 	if got[applied] != 2 || got[kept] != 0 && got[kept] != 2 || len(got) > 2 {
 		t.Errorf("conflicts %v, want 2 of %q and 0 or 2 of %q", got, applied, kept)
 	}
