@@ -63,7 +63,7 @@ type Target struct {
 	// filling: the tables that committed transactions emptied and since
 	// wrote only by the COPY of a copy's rows (tx.isFilling).
 	filling map[*table]bool
-	open    *tx                 // the open transaction, if any
+	open    *tx // the open transaction, if any
 }
 
 var _ apply.Target = (*Target)(nil)
