@@ -60,7 +60,10 @@ type Target struct {
 	// stamped: conn's session has an origin commit time set (originStamp).
 	stamped bool
 	tables  plan.Tables[*table] // prepared tables by target name
-	open    *tx                 // the open transaction, if any
+	// filling: the tables that committed transactions emptied and since
+	// wrote only by the COPY of a copy's rows (tx.isFilling).
+	filling map[*table]bool
+	open    *tx // the open transaction, if any
 }
 
 var _ apply.Target = (*Target)(nil)
@@ -92,6 +95,7 @@ func New(cfg Config, o Options) (*Target, error) {
 		scopeInfo: name,
 		sql:       newScopeInfoSQL(name),
 		tables:    make(plan.Tables[*table]),
+		filling:   make(map[*table]bool),
 	}, nil
 }
 

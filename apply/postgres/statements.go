@@ -17,13 +17,15 @@ const (
 	opDelete1 plan.Op = 'd'
 )
 
-// opCopy writes the rows of a snapshot into a table that the same target
-// transaction truncated: COPY ... FROM STDIN, in text format, with the
-// rows of a group, which is about twice as fast as an upsert's unnest
-// (docs/performance.md). A snapshot reads each key once, so plain
-// inserts do; should a key come twice after all (a scope's key that is
-// not unique at the source), the COPY fails like any rejected batch and
-// row isolation upserts the rows one by one.
+// opCopy writes the rows of a copy (a snapshot, a resync) into a table
+// that is filling (tx.isFilling): truncated by this target transaction or
+// an earlier one of the Target, and written since only by the rows of
+// the copy. COPY ... FROM STDIN, in text format, with the rows of a
+// group, which is about twice as fast as an upsert's unnest
+// (docs/performance.md). A copy reads each key once, so plain inserts
+// do; should a key be in the table after all (a scope's key that is not
+// unique at the source, another writer), the COPY fails like any
+// rejected batch and row isolation upserts the rows one by one.
 const opCopy plan.Op = 'c'
 
 // opDeleteAll is the truncate of a resync (apply.Change.Resync): DELETE,

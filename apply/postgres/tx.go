@@ -55,7 +55,7 @@ type tx struct {
 	queueRows  int
 	ahead      *roundTrip      // sent, results not read yet
 	spare      []queued        // the queue of the last round trip, for reuse
-	truncated  map[*table]bool // tables this transaction truncated
+	filling    map[*table]bool // tables whose filling this transaction changed (isFilling)
 	copyData   []byte          // the rows of a COPY, in its text format
 	stamp      time.Time       // the latest Committed of the changes applied
 	skipped    int64           // re-landed rows not found (plan.Reland; apply.SkipCounter)
@@ -166,6 +166,13 @@ func (x *tx) Commit(ctx context.Context, rec checkpoint.Record) error {
 		return x.fail(ctx, err)
 	}
 	x.end()
+	for tb, v := range x.filling {
+		if v {
+			x.t.filling[tb] = true
+		} else {
+			delete(x.t.filling, tb)
+		}
+	}
 	return nil
 }
 

@@ -94,7 +94,7 @@ func snapshotOf(rows ...string) []*apply.Change {
 
 // TestSnapshotCopy: the rows of a snapshot whose transaction truncated
 // the table go by COPY, and arrive as they were, whatever their text
-// holds; rows of other transactions are upserted.
+// holds; a read after another write of the table is upserted.
 func TestSnapshotCopy(t *testing.T) {
 	e := newEnv(t)
 	e.exec(strictDDL, `INSERT INTO items VALUES (1, 'old', NULL, 1), (9, 'gone', NULL, 9)`)
@@ -121,17 +121,102 @@ func TestSnapshotCopy(t *testing.T) {
 		t.Errorf("items %q, want %q", got, want)
 	}
 
-	// Without the truncate, a snapshot's rows are upserts.
+	// A read after another write of the table is an upsert: the keys of
+	// the copy may be there now.
 	stx, err = e.tg.Begin(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stx.Rollback(ctx)
+	if err := stx.Apply(ctx, applytest.Change(items, capture.OpInsert, `{"id":4}`, "", `{"id":4,"name":"four","note":null,"qty":4}`)); err != nil {
+		t.Fatal(err)
+	}
 	if err := stx.Apply(ctx, snapshotOf(`{"id":2,"name":"two","note":null,"qty":2}`)[1]); err != nil {
 		t.Fatal(err)
 	}
 	if x := stx.(*tx); x.g.op != plan.Upsert {
-		t.Errorf("a read without a truncate is grouped as %c, want an upsert", x.g.op)
+		t.Errorf("a read after an insert is grouped as %c, want an upsert", x.g.op)
+	}
+}
+
+// TestLaterChunksCopy: the chunks of a copy after the one whose
+// transaction truncated the table go by COPY too, in later transactions,
+// as long as the table holds nothing but the copy's rows. A later chunk's
+// row whose key another writer put in the table meanwhile fails the
+// COPY, and the retry with row isolation (as the session does) writes
+// the copy's values over it; the table's filling then ends. A row of a
+// re-land (unchanged columns) updates only its columns and ends the
+// filling too.
+func TestLaterChunksCopy(t *testing.T) {
+	e := newEnv(t)
+	e.exec(strictDDL, `INSERT INTO items VALUES (1, 'old', NULL, 1)`)
+	e.prepare(items)
+	ctx := applytest.Context(t)
+	read := func(row string, unchanged ...string) *apply.Change {
+		c := applytest.Change(items, capture.OpRead, "", "", row, unchanged...)
+		c.Key = map[string]json.RawMessage{"id": c.After["id"]}
+		return c
+	}
+	// chunk applies a chunk as the session does: in one transaction,
+	// again with row isolation if the target rejects it. It returns the
+	// kind of the group of its last row and whether it was retried.
+	chunk := func(pos capture.Position, changes ...*apply.Change) (plan.Op, bool) {
+		t.Helper()
+		x, err := e.tg.Begin(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var op plan.Op
+		for _, c := range changes {
+			if err = x.Apply(ctx, c); err != nil {
+				break
+			}
+			op = x.(*tx).g.op
+		}
+		if err == nil {
+			err = x.Commit(ctx, applytest.Record(pos))
+		}
+		if err == nil {
+			return op, false
+		}
+		if !apply.IsRejected(err) {
+			t.Fatalf("chunk %d: %v", pos, err)
+		}
+		if err := e.run(true, applytest.Record(pos), changes...); err != nil {
+			t.Fatalf("chunk %d, isolated: %v", pos, err)
+		}
+		return op, true
+	}
+
+	if op, retried := chunk(1, snapshotOf(`{"id":1,"name":"a","note":"n1","qty":1}`, `{"id":2,"name":"b","note":null,"qty":2}`)...); op != opCopy || retried {
+		t.Fatalf("first chunk: %c, retried %v", op, retried)
+	}
+	if op, retried := chunk(2, read(`{"id":3,"name":"c","note":null,"qty":3}`), read(`{"id":4,"name":"d","note":null,"qty":4}`)); op != opCopy || retried {
+		t.Errorf("second chunk: grouped as %c (retried %v), want a COPY", op, retried)
+	}
+	e.exec(`INSERT INTO items VALUES (6, 'theirs', 'x', 60)`)
+	if op, retried := chunk(3, read(`{"id":5,"name":"e","note":null,"qty":5}`), read(`{"id":6,"name":"f","note":null,"qty":6}`)); op != opCopy || !retried {
+		t.Errorf("third chunk, a key already there: grouped as %c (retried %v), want a COPY, retried", op, retried)
+	}
+	if op, _ := chunk(4, read(`{"id":7,"name":"g","note":null,"qty":7}`)); op != plan.Upsert {
+		t.Errorf("after a retried chunk, a read is grouped as %c, want an upsert", op)
+	}
+	want := []string{"1|a|n1|1", "2|b|∅|2", "3|c|∅|3", "4|d|∅|4", "5|e|∅|5", "6|f|∅|6", "7|g|∅|7"}
+	if got := e.rows(`SELECT id, name, note, qty FROM items ORDER BY id`); !slices.Equal(got, want) {
+		t.Errorf("items %q, want %q", got, want)
+	}
+
+	// A new copy; a re-land of row 1 leaves its note, and ends the filling.
+	chunk(5, snapshotOf(`{"id":1,"name":"a","note":"kept","qty":1}`)...)
+	if op, _ := chunk(6, read(`{"id":1,"name":"A","qty":10}`, "note")); op == opCopy || op == plan.Upsert {
+		t.Errorf("a re-land's row is grouped as %c, want an update of its columns", op)
+	}
+	if op, _ := chunk(7, read(`{"id":2,"name":"b","note":null,"qty":2}`)); op != plan.Upsert {
+		t.Errorf("after a re-land, a read is grouped as %c, want an upsert", op)
+	}
+	want = []string{"1|A|kept|10", "2|b|∅|2"}
+	if got := e.rows(`SELECT id, name, note, qty FROM items ORDER BY id`); !slices.Equal(got, want) {
+		t.Errorf("after the re-land, items %q, want %q", got, want)
 	}
 }
 
