@@ -128,7 +128,7 @@ func TestEnvelopeProjection(t *testing.T) {
 	if e, err := Decode(body); err != nil || len(e.Unchanged) != 1 || e.Unchanged[0] != "notes" || e.After["notes"] != nil {
 		t.Fatalf("unchanged = %v, after = %v (%v)", e.Unchanged, e.After, err)
 	}
-	last := setLast(body, off)
+	last := setLast(body, off, false)
 	if e, err := Decode(last); err != nil || !e.Txn.Last {
 		t.Fatalf("after setLast: %s (%v)", last, err)
 	}
