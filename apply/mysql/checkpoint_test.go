@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/syncd-dev/syncd/apply/applytest"
@@ -31,20 +32,7 @@ func TestCheckpointPositionColumns(t *testing.T) {
 // as syncd created it before the backfill columns.
 func TestScopeInfoMigration(t *testing.T) {
 	e := newEnv(t)
-	applytest.ScopeInfoMigration(t, e.suite(), items, `CREATE TABLE syncd_scope_info (
-	scope             VARCHAR(255) NOT NULL,
-	source            VARCHAR(255) NOT NULL,
-	scope_version     INT NOT NULL,
-	definition        JSON NULL,
-	column_schema     JSON NULL,
-	last_position     VARCHAR(32) NOT NULL,
-	last_position_num BIGINT UNSIGNED NOT NULL,
-	last_stream_seq   BIGINT UNSIGNED NOT NULL,
-	last_applied_at   DATETIME(6) NOT NULL,
-	last_txn_apply_ms DOUBLE NOT NULL,
-	rows_applied      BIGINT NOT NULL,
-	syncd_version     VARCHAR(255) NOT NULL,
-	PRIMARY KEY (scope, source)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+	old := fmt.Sprintf(scopeInfoDDL, "syncd_scope_info", "") // no backfill columns
+	applytest.ScopeInfoMigration(t, e.suite(), items, old,
 		`INSERT INTO syncd_scope_info VALUES ('s', 'app', 1, NULL, NULL, '0/7', 7, 3, UTC_TIMESTAMP(6), 1, 5, 'v0')`)
 }
