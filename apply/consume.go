@@ -26,6 +26,7 @@ type batch struct {
 	partial bool             // in the middle of a source transaction
 	snap    bool             // that transaction is a snapshot's copy
 	isolate bool             // tx applies each change alone (Target.Begin)
+	copied  copyApplied      // the rows of a table's copy in it
 	held    probeBatch       // a two-way scope's changes not probed yet (applyTwoWay)
 }
 
@@ -132,7 +133,7 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 			skip := s.awaitCopy || env.Scope.Target != "" && !mine ||
 				s.gone(capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table})
 			var c *Change
-			if !skip {
+			if !skip && env.Op != string(capture.OpCopyEnd) {
 				if c, err = s.change(ctx, env, d.StreamSeq); err != nil {
 					return err
 				}
@@ -144,7 +145,10 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				}
 				b = &batch{tx: tx, opened: time.Now(), ops: map[string]int64{}, isolate: isolate}
 			}
-			if !skip {
+			if !skip && env.Source.Snapshot {
+				b.copied.note(env)
+			}
+			if c != nil {
 				if err := s.applyRow(ctx, b, c, d, i); err != nil {
 					if err := s.rejected(ctx, err, isolate, d, i); err != nil {
 						return err
@@ -152,6 +156,9 @@ func (s *session) consume(ctx context.Context, sub *router.Subscription, isolate
 				} else {
 					b.rows++
 					b.ops[env.Op]++
+					if env.Source.Snapshot && c.Op != capture.OpTruncate {
+						b.copied.rows++
+					}
 				}
 			}
 			b.partial, b.snap = !env.Txn.Last, env.Source.Snapshot
@@ -290,6 +297,7 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 		rec.RowsApplied = s.cp.RowsApplied
 	}
 	rec.RowsApplied += b.rows
+	b.copied.record(&rec, s.cp)
 	write := rec
 	if s.cp != nil && bytes.Equal(s.cp.Definition, rec.Definition) && bytes.Equal(s.cp.ColumnSchema, rec.ColumnSchema) {
 		write.Definition, write.ColumnSchema = nil, nil // stored already
@@ -318,6 +326,43 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 		st.CommitTS, st.LagSeconds, st.RowsApplied = b.commit, lag, rec.RowsApplied
 	})
 	return nil
+}
+
+// copyApplied is what a target transaction holds of a table's copy (a
+// snapshot transaction): the table, the rows applied, and whether the
+// copy ends in it (txn.copy_end).
+type copyApplied struct {
+	table string // schema.table; "": no copy
+	rows  int64
+	end   bool
+}
+
+// note notes env, a message of a snapshot transaction meant for the
+// target.
+func (c *copyApplied) note(env *router.RawEnvelope) {
+	c.table = capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table}.String()
+	c.end = c.end || env.Txn.CopyEnd
+}
+
+// record sets the backfill state of rec, to be committed, from cp's (the
+// last committed; nil: none) and the copy c holds: a copy of another
+// table than cp's, or of the same one after it was done, counts its rows
+// from zero.
+func (c *copyApplied) record(rec *checkpoint.Record, cp *checkpoint.Record) {
+	if cp != nil {
+		rec.Backfill, rec.BackfillTable, rec.BackfillRows = cp.Backfill, cp.BackfillTable, cp.BackfillRows
+	}
+	if c.table == "" {
+		return
+	}
+	if rec.BackfillTable != c.table || rec.Backfill != checkpoint.BackfillRunning {
+		rec.BackfillTable, rec.BackfillRows = c.table, 0
+	}
+	rec.Backfill = checkpoint.BackfillRunning
+	rec.BackfillRows += c.rows
+	if c.end {
+		rec.Backfill = checkpoint.BackfillDone
+	}
 }
 
 // echo reports whether env's transaction came from the target's own

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -271,6 +272,32 @@ func (b *Backfill) Advance(last []string, more bool, sent int) []byte {
 	}
 	state, _ := json.Marshal(b.State)
 	return state
+}
+
+// Finishes reports whether the chunk in flight, whose range more says
+// may hold more rows, is the backfill's last: called once its rows went
+// through Keep, before Advance, it answers what Done will after it.
+func (b *Backfill) Finishes(more bool) bool {
+	if _, all := b.drop[allKeys]; all {
+		return false
+	}
+	phase := b.State.Phase
+	if !more && phase < PhaseReread {
+		phase++
+	}
+	return phase == PhaseReread && len(b.reread) == 0
+}
+
+// EndCopy marks txn, a snapshot transaction of table for scope that is
+// open at sink, as the end of the table's copy (Txn.CopyEnd), before its
+// Commit. sent is how many events the transaction holds: with none, it
+// passes an OpCopyEnd event, so that the end reaches the stream.
+func EndCopy(ctx context.Context, sink Sink, txn *Txn, table *Table, scope string, sent int) error {
+	txn.CopyEnd = true
+	if sent > 0 {
+		return nil
+	}
+	return sink.Change(ctx, &Event{Txn: txn, Table: table, Op: OpCopyEnd, Scope: scope})
 }
 
 // Done reports whether the backfill has read everything.

@@ -27,6 +27,9 @@ const (
 	OpDelete   Op = 'd'
 	OpRead     Op = 'r' // a row read by a snapshot
 	OpTruncate Op = 't'
+	// OpCopyEnd ends a table's copy that sends no row in its last
+	// snapshot transaction (see Txn.CopyEnd): it changes no row.
+	OpCopyEnd Op = 'e'
 )
 
 func (o Op) String() string { return string(rune(o)) }
@@ -48,6 +51,12 @@ type Txn struct {
 	Origin string
 	// Snapshot marks the synthetic transactions of an initial snapshot.
 	Snapshot bool
+	// CopyEnd marks a snapshot transaction that ends a table's copy (its
+	// last chunk, or a copy in one transaction): once it is applied, the
+	// target holds the copy whole. Set before the transaction's Commit;
+	// a copy that sends no row in it ends with an OpCopyEnd event
+	// (EndCopy), so that the transaction is never empty.
+	CopyEnd bool
 }
 
 // Event is one row change.

@@ -37,4 +37,20 @@ type Record struct {
 	RowsApplied int64
 	// SyncdVersion is the version of syncd that wrote the record.
 	SyncdVersion string
+	// Backfill is the state of the scope's last table copy applied at
+	// the target (BackfillNone, BackfillRunning, BackfillDone; "" reads
+	// as none), BackfillTable that table (schema.table) and BackfillRows
+	// the rows of that copy applied so far. A copy is running from its
+	// first snapshot transaction applied, and done once the one with
+	// txn.copy_end is (docs/wire-format.md).
+	Backfill      string
+	BackfillTable string
+	BackfillRows  int64
 }
+
+// Backfill states of a Record.
+const (
+	BackfillNone    = "none"
+	BackfillRunning = "running"
+	BackfillDone    = "done"
+)

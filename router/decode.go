@@ -156,6 +156,8 @@ func (d *rawDecoder) envelope(e *RawEnvelope) error {
 					e.Txn.Seq = int(n)
 				case "last":
 					e.Txn.Last, err = d.bool()
+				case "copy_end":
+					e.Txn.CopyEnd, err = d.bool()
 				default:
 					err = d.dec.SkipValue()
 				}

@@ -67,6 +67,9 @@ type EnvelopeOf[V any] struct {
 		ID   string `json:"id"`
 		Seq  int    `json:"seq"`
 		Last bool   `json:"last"`
+		// CopyEnd, on the last message of a snapshot transaction, says
+		// that it ends the table's copy (docs/wire-format.md).
+		CopyEnd bool `json:"copy_end,omitempty"`
 	} `json:"txn"`
 	TsMs int64 `json:"ts_ms"`
 	// Error says why the scope's mapping could not map the row, which
@@ -238,10 +241,17 @@ func appendBody(b []byte, m *message, now time.Time) ([]byte, int) {
 	return b, lastOff
 }
 
-// setLast rewrites the txn.last "false" at off to "true".
-func setLast(body []byte, off int) []byte {
-	copy(body[off:], "true")
-	return append(body[:off+4], body[off+5:]...)
+// setLast rewrites the txn.last "false" at off to "true", followed by
+// "copy_end":true with copyEnd (the transaction ends a table's copy).
+func setLast(body []byte, off int, copyEnd bool) []byte {
+	if !copyEnd {
+		copy(body[off:], "true")
+		return append(body[:off+4], body[off+5:]...)
+	}
+	const end = `true,"copy_end":true`
+	out := make([]byte, 0, len(body)+len(end))
+	out = append(append(append(out, body[:off]...), end...), body[off+5:]...)
+	return out
 }
 
 // appendProjected appends the projected columns of row present in it, or

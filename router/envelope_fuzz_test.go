@@ -221,9 +221,9 @@ func FuzzEncode(f *testing.F) {
 		}
 		check("txn", []any{e.Txn.ID, e.Txn.Seq, e.Txn.Last, e.TsMs}, []any{jsonString(txnID), seq, false, testNow.UnixMilli()})
 
-		last, err := Decode(setLast(body, off))
+		last, err := Decode(setLast(body, off, false))
 		if err != nil || !last.Txn.Last {
-			t.Fatalf("setLast(%q) = %q: %v", body, setLast(body, off), err)
+			t.Fatalf("setLast(%q) = %q: %v", body, setLast(body, off, false), err)
 		}
 		last.Txn.Last = false
 		if !sameEnvelope(e, last) {

@@ -100,7 +100,7 @@ func newPlan(pub *publisher, st *scopes.Table, t *capture.Table, src SourceInfo,
 	scope := st.Scope.Name
 	p.subjects = make(map[capture.Op]string, 5)
 	p.events = make(map[capture.Op]prometheus.Counter, 5)
-	for _, op := range []capture.Op{capture.OpInsert, capture.OpUpdate, capture.OpDelete, capture.OpRead, capture.OpTruncate} {
+	for _, op := range []capture.Op{capture.OpInsert, capture.OpUpdate, capture.OpDelete, capture.OpRead, capture.OpTruncate, capture.OpCopyEnd} {
 		p.subjects[op] = Subject(scope, src.Name, t.ID(), op)
 		// Label values must be UTF-8, which a table name from a
 		// SQL_ASCII database need not be.
@@ -146,7 +146,7 @@ func (p *plan) matches(row capture.Row) filter.Tri {
 //     not to have matched either). Without an old image the old row's
 //     match is unknown, so a non-matching update always exits: deleting
 //     an absent row is harmless, leaving a stale one is not;
-//   - truncates: always.
+//   - truncates and a copy's end marks: always.
 //
 // With stale, the targets may still hold rows the filter rejects (rows of
 // the scope's previous definition, until its diff snapshot has deleted
@@ -162,7 +162,7 @@ func (p *plan) route(ev *capture.Event, stale bool) (message, bool) {
 		return m, p.matches(ev.After) == filter.True
 	case capture.OpDelete:
 		return m, stale || ev.Before == nil || p.matches(ev.Before) != filter.False
-	case capture.OpTruncate:
+	case capture.OpTruncate, capture.OpCopyEnd:
 		m.key = nil
 		return m, true
 	case capture.OpUpdate:
@@ -198,7 +198,7 @@ func (p *plan) route(ev *capture.Event, stale bool) (message, bool) {
 // Envelope.Error), so that apply workers park it or stop as the scope's
 // on_apply_error says: never half-mapped.
 func (p *plan) mapRows(m *message) {
-	if p.mapper == nil || m.op == capture.OpTruncate {
+	if p.mapper == nil || m.op == capture.OpTruncate || m.op == capture.OpCopyEnd {
 		return
 	}
 	before, err := p.mapper.Map(m.before)

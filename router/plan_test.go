@@ -1,6 +1,7 @@
 package router
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/syncd-dev/syncd/capture"
@@ -128,8 +129,21 @@ func TestEnvelopeProjection(t *testing.T) {
 	if e, err := Decode(body); err != nil || len(e.Unchanged) != 1 || e.Unchanged[0] != "notes" || e.After["notes"] != nil {
 		t.Fatalf("unchanged = %v, after = %v (%v)", e.Unchanged, e.After, err)
 	}
-	last := setLast(body, off)
-	if e, err := Decode(last); err != nil || !e.Txn.Last {
+	last := setLast(body, off, false)
+	if e, err := Decode(last); err != nil || !e.Txn.Last || e.Txn.CopyEnd {
 		t.Fatalf("after setLast: %s (%v)", last, err)
+	}
+	// The last message of a copy's last transaction says so, and is
+	// read back so by both decoders.
+	body, off = appendBody(nil, &m, testNow)
+	end := setLast(body, off, true)
+	if !strings.Contains(string(end), `"txn":{"id":"9","seq":2,"last":true,"copy_end":true},"ts_ms":`) {
+		t.Fatalf("after setLast with the copy's end: %s", end)
+	}
+	if e, err := Decode(end); err != nil || !e.Txn.Last || !e.Txn.CopyEnd {
+		t.Fatalf("Decode(%s) = %+v, %v", end, e, err)
+	}
+	if raw, err := DecodeRows(end); err != nil || len(raw) != 1 || !raw[0].Txn.CopyEnd {
+		t.Fatalf("DecodeRows(%s) = %v, %v", end, raw, err)
 	}
 }

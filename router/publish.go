@@ -212,7 +212,7 @@ func (p *publisher) endTxn(ctx context.Context, id uint64) error {
 	if !p.txn.Snapshot {
 		p.streamed.Add(1)
 	}
-	p.held.Data = setLast(p.held.Data, p.heldLast)
+	p.held.Data = setLast(p.held.Data, p.heldLast, p.txn.CopyEnd)
 	if err := p.send(ctx, p.seal(), id); err != nil {
 		return err
 	}

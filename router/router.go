@@ -323,7 +323,7 @@ func (r *Router) Change(ctx context.Context, ev *capture.Event) error {
 		m, ok := p.route(ev, ev.Scope == "" && r.stale(k))
 		if ev.Txn.Snapshot {
 			sn := r.taken[k]
-			if ok = snapshotMessage(&m, ok, sn); ok && k.target != "" {
+			if ok = snapshotMessage(&m, ok, sn); ok && k.target != "" && ev.Op != capture.OpCopyEnd {
 				r.copies.row(k)
 			}
 		} else if ok && m.after != nil && ev.Op == capture.OpUpdate && r.backfilling(k) && capture.HasAbsent(ev.After) {

@@ -89,6 +89,13 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 		return err
 	}
 	r.snapshots = kv
+	marked, err := markRemoved(ctx, r.scopeKV, cfg, r.src.Name)
+	if err != nil {
+		return err
+	}
+	for _, name := range marked {
+		r.log.Info("a scope left the config: its targets keep its tables as removed_tables says; should it come back, it is copied afresh", "scope", name)
+	}
 	for _, s := range cfg.Scopes {
 		if s.Source != r.src.Name {
 			continue
@@ -99,6 +106,13 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 				r.twoWay = make(map[string]bool)
 			}
 			r.twoWay[s.Name] = true
+		}
+		back, err := returning(ctx, r.scopeKV, s, func() error { return forgetScope(ctx, kv, s.Name) })
+		if err != nil {
+			return err
+		}
+		if back {
+			r.log.Info("a scope removed earlier is back: copying its tables afresh", "scope", s.Name)
 		}
 		if err := r.forgetRemoved(ctx, kv, s); err != nil {
 			return err
@@ -255,27 +269,44 @@ func (r *Router) forgetRemoved(ctx context.Context, kv jetstream.KeyValue, s *sc
 		k := tableKey{scope: s.Name, table: st.ID}
 		keep[k.kv()], keep[k.progressKV()] = true, true
 	}
-	keys, err := kv.ListKeysFiltered(ctx, s.Name+".>")
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("list snapshot records of scope %s: %w", s.Name, err)
-	}
-	defer keys.Stop()
-	var gone []string
-	for key := range keys.Keys() {
-		if !keep[key] {
-			gone = append(gone, key)
-		}
-	}
+	gone, err := forgetSnapshots(ctx, kv, s.Name, func(key string) bool { return !keep[key] })
 	for _, key := range gone {
-		if err := kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return fmt.Errorf("forget the snapshot of a table removed from scope %s: %w", s.Name, err)
-		}
 		r.log.Info("a table left the scope: its targets keep it as it is; should it come back, it is copied afresh", "scope", s.Name, "record", key)
 	}
-	return nil
+	return err
+}
+
+// forgetScope deletes the snapshot records of every table of scope, a
+// scope that comes back after it was removed: its tables are copied
+// afresh, after a truncate.
+func forgetScope(ctx context.Context, kv jetstream.KeyValue, scope string) error {
+	_, err := forgetSnapshots(ctx, kv, scope, func(string) bool { return true })
+	return err
+}
+
+// forgetSnapshots deletes the snapshot records of scope whose keys gone
+// reports true for, and returns their keys.
+func forgetSnapshots(ctx context.Context, kv jetstream.KeyValue, scope string, gone func(key string) bool) ([]string, error) {
+	keys, err := kv.ListKeysFiltered(ctx, scope+".>")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list snapshot records of scope %s: %w", scope, err)
+	}
+	defer keys.Stop()
+	var out []string
+	for key := range keys.Keys() {
+		if gone(key) {
+			out = append(out, key)
+		}
+	}
+	for i, key := range out {
+		if err := kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return out[:i], fmt.Errorf("forget the snapshot record %s of scope %s: %w", key, scope, err)
+		}
+	}
+	return out, nil
 }
 
 // snapshotRequest decides what to copy of st, whose last snapshot rec

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -190,5 +191,67 @@ func TestRouterDiffAfterUnfinishedVersion(t *testing.T) {
 	where, exit := render(reqs[0].Where), render(reqs[0].ExitWhere)
 	if reqs[0].Truncate || where != `"price" > $1 [3]` || exit != `NOT COALESCE(("price" > $1), FALSE) [3]` {
 		t.Fatalf("request truncate %v, where %s, exit where %s; want every row in and every row out of the new filter", reqs[0].Truncate, where, exit)
+	}
+}
+
+// TestScopeRemovedAndBack: a scope of the router's source that a config
+// no longer has is marked removed in its record, a scope of another
+// source is not; when it comes back, its snapshot records are forgotten
+// (its tables are copied afresh) and the mark is cleared, once.
+func TestScopeRemovedAndBack(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	ctx := context.Background()
+	js, err := jetstream.New(conn.nc)
+	must(t, err)
+	kv, err := openBucket(ctx, js, ScopeBucket, 1)
+	must(t, err)
+	snaps, err := openBucket(ctx, js, SnapshotBucket, 1)
+	must(t, err)
+	cfg := loadConfig(t, productScope(""))
+	s := cfg.Scopes[0]
+	_, err = scopeVersion(ctx, kv, s)
+	must(t, err)
+	other := ScopeRecord{ScopeVersion: ScopeVersion{Version: 1, Hash: "x", Definition: json.RawMessage(`{"scope":"o","source":"elsewhere"}`)}}
+	_, err = kv.Put(ctx, "o", mustJSON(other))
+	must(t, err)
+	_, err = snaps.Put(ctx, "s.public.product", []byte(`{}`))
+	must(t, err)
+	removed := func(name string) bool {
+		t.Helper()
+		e, err := kv.Get(ctx, name)
+		must(t, err)
+		var rec ScopeRecord
+		must(t, json.Unmarshal(e.Value(), &rec))
+		return rec.Removed
+	}
+	forget := func() error { return forgetScope(ctx, snaps, s.Name) }
+
+	// Still in the config: nothing marked, nothing forgotten.
+	marked, err := markRemoved(ctx, kv, cfg, "app")
+	must(t, err)
+	if back, err := returning(ctx, kv, s, forget); err != nil || back || len(marked) > 0 {
+		t.Fatalf("scope in the config: marked %v, returning %v, %v", marked, back, err)
+	}
+	// Gone from a config of its source: marked, once; the other source's
+	// scope is left alone.
+	for range 2 {
+		marked, err = markRemoved(ctx, kv, loadConfig(t, `source "postgres" "app" { dsn = "postgres://localhost/app" }`), "app")
+		must(t, err)
+	}
+	if !removed("s") || removed("o") || len(marked) != 0 {
+		t.Fatalf("after the scope left the config: s removed %v, o removed %v, marked on the second start %v", removed("s"), removed("o"), marked)
+	}
+	if _, err := snaps.Get(ctx, "s.public.product"); err != nil {
+		t.Fatalf("the snapshot record is gone while the scope is out: %v", err)
+	}
+	// Back: forgotten and cleared.
+	back, err := returning(ctx, kv, s, forget)
+	must(t, err)
+	if _, gerr := snaps.Get(ctx, "s.public.product"); !back || removed("s") || !errors.Is(gerr, jetstream.ErrKeyNotFound) {
+		t.Fatalf("scope back: returning %v, still removed %v, snapshot record %v", back, removed("s"), gerr)
+	}
+	if back, err := returning(ctx, kv, s, forget); err != nil || back {
+		t.Fatalf("returning a second time = %v, %v", back, err)
 	}
 }

@@ -24,6 +24,94 @@ const ScopeBucket = "syncd_scopes"
 type ScopeRecord struct {
 	ScopeVersion
 	History []ScopeVersion `json:"history,omitempty"`
+	// Removed marks a scope that a syncd running its source started
+	// without (markRemoved): its targets missed changes since, so should
+	// it come back, its tables are copied again (returning).
+	Removed bool `json:"removed,omitempty"`
+}
+
+// source returns the source of the scope's latest definition.
+func (rec *ScopeRecord) source() string {
+	var d struct {
+		Source string `json:"source"`
+	}
+	_ = json.Unmarshal(rec.Definition, &d) // a record without it has no source
+	return d.Source
+}
+
+// markRemoved marks Removed the records of the scopes of source that cfg
+// no longer has. Records of other sources' scopes, which another syncd
+// sharing the bucket may run, are left alone.
+func markRemoved(ctx context.Context, kv jetstream.KeyValue, cfg *scopes.Config, source string) ([]string, error) {
+	have := make(map[string]bool, len(cfg.Scopes))
+	for _, s := range cfg.Scopes {
+		have[s.Name] = true
+	}
+	keys, err := kv.ListKeys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list scope records: %w", err)
+	}
+	defer keys.Stop()
+	var gone []string
+	for key := range keys.Keys() {
+		if !have[key] {
+			gone = append(gone, key)
+		}
+	}
+	var marked []string
+	for _, name := range gone {
+		entry, err := kv.Get(ctx, name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read scope %s: %w", name, err)
+		}
+		var rec ScopeRecord
+		if err := json.Unmarshal(entry.Value(), &rec); err != nil {
+			return nil, fmt.Errorf("read scope %s: %w", name, err)
+		}
+		if rec.Removed || rec.source() != source {
+			continue
+		}
+		rec.Removed = true
+		if _, err := kv.Update(ctx, name, mustJSON(rec), entry.Revision()); err != nil {
+			return nil, fmt.Errorf("record scope %s removed: %w", name, err)
+		}
+		marked = append(marked, name)
+	}
+	return marked, nil
+}
+
+// returning reports whether the record of scope s says it was removed
+// (markRemoved), and, with forget, clears the mark once forget (which
+// deletes the scope's snapshot records) succeeded.
+func returning(ctx context.Context, kv jetstream.KeyValue, s *scopes.Scope, forget func() error) (bool, error) {
+	entry, err := kv.Get(ctx, s.Name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read scope %s: %w", s.Name, err)
+	}
+	var rec ScopeRecord
+	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
+		return false, fmt.Errorf("read scope %s: %w", s.Name, err)
+	}
+	if !rec.Removed {
+		return false, nil
+	}
+	if err := forget(); err != nil {
+		return true, err
+	}
+	rec.Removed = false
+	if _, err := kv.Update(ctx, s.Name, mustJSON(rec), entry.Revision()); err != nil {
+		return true, fmt.Errorf("record scope %s back: %w", s.Name, err)
+	}
+	return true, nil
 }
 
 // ScopeVersion is one definition of a scope.

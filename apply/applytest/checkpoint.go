@@ -56,6 +56,7 @@ func CheckpointRoundTrip(t *testing.T, e Env, items *router.TableSchema, o Check
 		AppliedAt:    time.Date(2026, 3, 1, 10, 0, 0, 123456000, time.UTC),
 		TxnDuration:  1500 * time.Microsecond,
 		RowsApplied:  1 << 33,
+		Backfill:     checkpoint.BackfillRunning, BackfillTable: "public.items", BackfillRows: 1 << 32,
 	}
 	if err := Run(ctx, e.Target, false, rec); err != nil {
 		t.Fatal(err)
@@ -81,6 +82,7 @@ func CheckpointRoundTrip(t *testing.T, e Env, items *router.TableSchema, o Check
 	// schema it leaves out (nil): those stay as stored.
 	rec.Position++
 	rec.RowsApplied++
+	rec.Backfill, rec.BackfillRows = checkpoint.BackfillDone, rec.BackfillRows+1
 	rec.Definition, rec.ColumnSchema = nil, nil
 	if err := Run(ctx, e.Target, false, rec); err != nil {
 		t.Fatal(err)
@@ -90,6 +92,7 @@ func CheckpointRoundTrip(t *testing.T, e Env, items *router.TableSchema, o Check
 		t.Fatal(err)
 	}
 	want.Position, want.RowsApplied = rec.Position, rec.RowsApplied
+	want.Backfill, want.BackfillRows = rec.Backfill, rec.BackfillRows
 	if diff := cmp.Diff(want, got, eq); diff != "" {
 		t.Errorf("Checkpoint after a commit without definition (-want +got):\n%s", diff)
 	}
@@ -109,8 +112,38 @@ func CheckpointRoundTrip(t *testing.T, e Env, items *router.TableSchema, o Check
 	if diff := cmp.Diff(want, got, eq); diff != "" {
 		t.Errorf("Checkpoint after a new definition (-want +got):\n%s", diff)
 	}
-	if got, _, _ := e.Target.Checkpoint(ctx, "s", "other"); got.Position != 5 || got.SyncdVersion != "v9" {
+	if got, _, _ := e.Target.Checkpoint(ctx, "s", "other"); got.Position != 5 || got.SyncdVersion != "v9" || got.Backfill != checkpoint.BackfillNone {
 		t.Errorf("Checkpoint of the other source = %+v", got)
+	}
+}
+
+// ScopeInfoMigration: a scope_info table created by a syncd before the
+// backfill columns (oldDDL, which creates it with the columns of
+// ScopeInfo up to syncd_version, and oldRow, which inserts the row of
+// scope s, source app, at position 0/7) gets them on Prepare: its row
+// reads as no backfill, and the next commit writes the backfill state.
+// Prepare again changes nothing. e is fresh.
+func ScopeInfoMigration(t *testing.T, e Env, items *router.TableSchema, oldDDL, oldRow string) {
+	ctx := Context(t)
+	e.Exec(oldDDL, oldRow)
+	for range 2 {
+		if err := e.Target.Prepare(ctx, "s", []*router.TableSchema{items}); err != nil {
+			t.Fatalf("prepare: %v", err)
+		}
+	}
+	got, ok, err := e.Target.Checkpoint(ctx, "s", "app")
+	if err != nil || !ok || got.Position != 7 || got.Backfill != checkpoint.BackfillNone || got.BackfillTable != "" || got.BackfillRows != 0 {
+		t.Fatalf("Checkpoint of the row written before the backfill columns = %+v, ok %v, err %v", got, ok, err)
+	}
+	rec := got
+	rec.Position++
+	rec.Backfill, rec.BackfillTable, rec.BackfillRows = checkpoint.BackfillDone, "public.items", 12
+	if err := Run(ctx, e.Target, false, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err = e.Target.Checkpoint(ctx, "s", "app")
+	if err != nil || got.Backfill != checkpoint.BackfillDone || got.BackfillTable != "public.items" || got.BackfillRows != 12 {
+		t.Errorf("Checkpoint after a commit on the migrated table = %+v, %v", got, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/syncd-dev/syncd/apply/applytest"
@@ -25,4 +26,13 @@ func TestCheckpointPositionColumns(t *testing.T) {
 	if got := e.rows("SELECT last_position, last_position_num FROM syncd_scope_info WHERE source = 'app'"); len(got) != 1 || got[0] != "16B3748/1|102236198923141121" {
 		t.Errorf("position columns %q", got)
 	}
+}
+
+// TestScopeInfoMigration: see applytest.ScopeInfoMigration, on the table
+// as syncd created it before the backfill columns.
+func TestScopeInfoMigration(t *testing.T) {
+	e := newEnv(t)
+	old := fmt.Sprintf(scopeInfoDDL, "syncd_scope_info", "") // no backfill columns
+	applytest.ScopeInfoMigration(t, e.suite(), items, old,
+		`INSERT INTO syncd_scope_info VALUES ('s', 'app', 1, NULL, NULL, '0/7', 7, 3, UTC_TIMESTAMP(6), 1, 5, 'v0')`)
 }

@@ -19,7 +19,10 @@ import (
 // for ordering. Names are compared byte for byte (utf8mb4_bin).
 // definition and column_schema are JSON: on MariaDB a LONGTEXT that
 // keeps the text as written; MySQL normalizes JSON (key order, spaces).
-const scopeInfoDDL = `CREATE TABLE IF NOT EXISTS %s (
+//
+// %[1]s is the table's quoted name, %[2]s the backfill columns
+// (plan.BackfillDDL).
+const scopeInfoDDL = `CREATE TABLE IF NOT EXISTS %[1]s (
 	scope             VARCHAR(255) NOT NULL,
 	source            VARCHAR(255) NOT NULL,
 	scope_version     INT NOT NULL,
@@ -31,13 +34,20 @@ const scopeInfoDDL = `CREATE TABLE IF NOT EXISTS %s (
 	last_applied_at   DATETIME(6) NOT NULL,
 	last_txn_apply_ms DOUBLE NOT NULL,
 	rows_applied      BIGINT NOT NULL,
-	syncd_version     VARCHAR(255) NOT NULL,
+	syncd_version     VARCHAR(255) NOT NULL%[2]s,
 	PRIMARY KEY (scope, source)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`
+
+// scopeInfoDialect is MySQL's and MariaDB's part of the scope_info
+// statements. MySQL has no ADD COLUMN IF NOT EXISTS: ensureScopeInfo
+// adds only the columns it finds missing.
+var scopeInfoDialect = plan.ScopeInfoDialect{Text: "VARCHAR(255)", BigInt: "BIGINT",
+	AddColumn: func(table, c string) string { return "ALTER TABLE " + table + " ADD COLUMN " + c }}
 
 // scopeInfoSQL are the statements on the scope_info table.
 type scopeInfoSQL struct {
 	create          string
+	migrate         []string // adds a backfill column, in the order of plan.BackfillColumns
 	readCheckpoint  string
 	writeCheckpoint string
 	mark            string // see mark
@@ -47,10 +57,12 @@ type scopeInfoSQL struct {
 func newScopeInfoSQL(name tableName, s *server) scopeInfoSQL {
 	id := name.quoted()
 	set := []string{"scope_version", "definition", "column_schema", "last_position", "last_position_num",
-		"last_stream_seq", "last_applied_at", "last_txn_apply_ms", "rows_applied", "syncd_version"}
+		"last_stream_seq", "last_applied_at", "last_txn_apply_ms", "rows_applied", "syncd_version",
+		"backfill", "backfill_table", "backfill_rows"}
 	write := fmt.Sprintf(`INSERT INTO %s (scope, source, scope_version, definition, column_schema, last_position,
-		last_position_num, last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id)
+		last_position_num, last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version,
+		backfill, backfill_table, backfill_rows)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id)
 	if s.rowAlias {
 		write += " AS " + rowAlias
 	}
@@ -67,7 +79,8 @@ func newScopeInfoSQL(name tableName, s *server) scopeInfoSQL {
 		}
 	}
 	return scopeInfoSQL{
-		create:          fmt.Sprintf(scopeInfoDDL, id),
+		create:          fmt.Sprintf(scopeInfoDDL, id, plan.BackfillDDL(scopeInfoDialect)),
+		migrate:         plan.BackfillMigration(scopeInfoDialect, id),
 		readCheckpoint:  plan.ReadScopeInfoSQL(id, "?", "?"),
 		writeCheckpoint: write,
 		mark: fmt.Sprintf(`INSERT INTO %s (scope, source, scope_version, last_position, last_position_num,
@@ -79,9 +92,9 @@ func newScopeInfoSQL(name tableName, s *server) scopeInfoSQL {
 // ensureScopeInfo creates the scope_info table, and its database, if they
 // are missing.
 func (t *Target) ensureScopeInfo(ctx context.Context, db *sql.DB) error {
-	_, err := lookupTable(ctx, db, t.scopeInfo)
+	ct, err := lookupTable(ctx, db, t.scopeInfo)
 	if err == nil {
-		return nil
+		return t.migrateScopeInfo(ctx, db, ct)
 	}
 	if !errors.Is(err, plan.ErrNoTable) {
 		return err
@@ -93,6 +106,21 @@ func (t *Target) ensureScopeInfo(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("create table %s: %w", t.scopeInfo, err)
 	}
 	t.log.Info("created the scope_info table", "table", t.scopeInfo.String())
+	return nil
+}
+
+// migrateScopeInfo adds to ct, the scope_info table, the backfill
+// columns it lacks (a table created by an earlier syncd).
+func (t *Target) migrateScopeInfo(ctx context.Context, db *sql.DB, ct *catalogTable) error {
+	for i, c := range plan.BackfillColumns(scopeInfoDialect) {
+		if _, ok := ct.columns[c[0]]; ok {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, t.sql.migrate[i]); err != nil {
+			return fmt.Errorf("add column %s to %s: %w", c[0], t.scopeInfo, err)
+		}
+		t.log.Info("added a backfill column to the scope_info table", "table", t.scopeInfo.String(), "column", c[0])
+	}
 	return nil
 }
 
@@ -116,6 +144,6 @@ func (t *Target) writeCheckpoint(rec checkpoint.Record) sqltx.Stmt {
 	return sqltx.Stmt{SQL: t.sql.writeCheckpoint, Args: []any{
 		si.Scope, si.Source, int64(si.ScopeVersion), plan.JSONArg(si.Definition), plan.JSONArg(si.ColumnSchema),
 		si.Position, uint64(rec.Position), si.StreamSeq, si.AppliedAt.Format(mysqlDateTime),
-		si.TxnApplyMS, si.RowsApplied, si.SyncdVersion,
+		si.TxnApplyMS, si.RowsApplied, si.SyncdVersion, si.Backfill, si.BackfillTable, si.BackfillRows,
 	}}
 }

@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/syncd-dev/syncd/capture"
@@ -25,6 +27,58 @@ type ScopeInfo struct {
 	TxnApplyMS   float64   // the transaction's apply time in milliseconds
 	RowsApplied  int64
 	SyncdVersion string
+	// Backfill, BackfillTable and BackfillRows are the record's, Backfill
+	// never "" (checkpoint.BackfillNone).
+	Backfill      string
+	BackfillTable string
+	BackfillRows  int64
+}
+
+// ScopeInfoDialect is what differs between the engines' scope_info statements.
+type ScopeInfoDialect struct {
+	Text   string // the type of a short text column
+	BigInt string // the type of a 64-bit integer column
+	// AddColumn adds the column c (its definition) to table, a quoted
+	// name, if it is missing.
+	AddColumn func(table, c string) string
+}
+
+// BackfillColumns are the columns of a scope_info row that hold the
+// backfill state, each a name and its definition in dialect d. Tables
+// created before they existed get them by BackfillMigration.
+func BackfillColumns(d ScopeInfoDialect) [][2]string {
+	return [][2]string{
+		{"backfill", d.Text + " NOT NULL DEFAULT '" + checkpoint.BackfillNone + "'"},
+		{"backfill_table", d.Text + " NOT NULL DEFAULT ''"},
+		{"backfill_rows", d.BigInt + " NOT NULL DEFAULT 0"},
+	}
+}
+
+// BackfillDDL returns the definitions of the backfill columns, each line
+// starting with a comma, for a CREATE TABLE.
+func BackfillDDL(d ScopeInfoDialect) string {
+	var b strings.Builder
+	for _, c := range BackfillColumns(d) {
+		fmt.Fprintf(&b, ",\n\t%-17s %s", c[0], c[1])
+	}
+	return b.String()
+}
+
+// BackfillMigration returns the statements that add the backfill
+// columns to table (a quoted name) where they are missing, in place:
+// rows already there read as no backfill.
+func BackfillMigration(d ScopeInfoDialect, table string) []string {
+	var out []string
+	for _, c := range BackfillColumns(d) {
+		out = append(out, d.AddColumn(table, c[0]+" "+c[1]))
+	}
+	return out
+}
+
+// BackfillArgs are the values of the backfill columns of si, in the
+// order of BackfillColumns.
+func (si *ScopeInfo) BackfillArgs() []any {
+	return []any{si.Backfill, si.BackfillTable, si.BackfillRows}
 }
 
 // ReadScopeInfoSQL returns the query of the scope_info row of table (a
@@ -32,7 +86,8 @@ type ScopeInfo struct {
 // columns are Scan's.
 func ReadScopeInfoSQL(table, p1, p2 string) string {
 	return fmt.Sprintf(`SELECT scope_version, definition, column_schema, last_position,
-			last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version
+			last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version,
+			backfill, backfill_table, backfill_rows
 			FROM %s WHERE scope = %s AND source = %s`, table, p1, p2)
 }
 
@@ -48,13 +103,15 @@ func NewScopeInfo(rec checkpoint.Record, version string) ScopeInfo {
 		Position: rec.Position.String(), StreamSeq: rec.StreamSeq, AppliedAt: rec.AppliedAt.UTC(),
 		TxnApplyMS:  float64(rec.TxnDuration) / float64(time.Millisecond),
 		RowsApplied: rec.RowsApplied, SyncdVersion: version,
+		Backfill: cmp.Or(rec.Backfill, checkpoint.BackfillNone), BackfillTable: rec.BackfillTable, BackfillRows: rec.BackfillRows,
 	}
 }
 
 // Scan returns where a driver scans the columns of ReadScopeInfoSQL to.
 func (si *ScopeInfo) Scan() []any {
 	return []any{&si.ScopeVersion, &si.Definition, &si.ColumnSchema, &si.Position,
-		&si.StreamSeq, &si.AppliedAt, &si.TxnApplyMS, &si.RowsApplied, &si.SyncdVersion}
+		&si.StreamSeq, &si.AppliedAt, &si.TxnApplyMS, &si.RowsApplied, &si.SyncdVersion,
+		&si.Backfill, &si.BackfillTable, &si.BackfillRows}
 }
 
 // Record returns the checkpoint record of the row.
@@ -70,6 +127,7 @@ func (si *ScopeInfo) Record() (checkpoint.Record, error) {
 		TxnDuration:  time.Duration(math.Round(si.TxnApplyMS * float64(time.Millisecond))),
 		RowsApplied:  si.RowsApplied,
 		SyncdVersion: si.SyncdVersion,
+		Backfill:     si.Backfill, BackfillTable: si.BackfillTable, BackfillRows: si.BackfillRows,
 	}, nil
 }
 

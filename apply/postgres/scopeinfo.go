@@ -15,10 +15,16 @@ import (
 // scopeInfoColumns are the scope_info table's columns, one per field of
 // checkpoint.Record, in the order of scopeInfoDDL.
 const scopeInfoColumns = `scope, source, scope_version, definition, column_schema, last_position,
-	last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version`
+	last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version,
+	backfill, backfill_table, backfill_rows`
 
-// scopeInfoDDL creates the scope_info table (%s: its quoted name).
-const scopeInfoDDL = `CREATE TABLE IF NOT EXISTS %s (
+// scopeInfoDialect is PostgreSQL's part of the scope_info statements.
+var scopeInfoDialect = plan.ScopeInfoDialect{Text: "text", BigInt: "bigint",
+	AddColumn: func(table, c string) string { return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + c }}
+
+// scopeInfoDDL creates the scope_info table (%[1]s: its quoted name;
+// %[2]s: the backfill columns, plan.BackfillDDL).
+const scopeInfoDDL = `CREATE TABLE IF NOT EXISTS %[1]s (
 	scope             text NOT NULL,
 	source            text NOT NULL,
 	scope_version     integer NOT NULL,
@@ -29,13 +35,14 @@ const scopeInfoDDL = `CREATE TABLE IF NOT EXISTS %s (
 	last_applied_at   timestamptz NOT NULL,
 	last_txn_apply_ms double precision NOT NULL,
 	rows_applied      bigint NOT NULL,
-	syncd_version     text NOT NULL,
+	syncd_version     text NOT NULL%[2]s,
 	PRIMARY KEY (scope, source)
 )`
 
 // scopeInfoSQL are the statements on the scope_info table.
 type scopeInfoSQL struct {
 	create          string
+	migrate         []string // adds the backfill columns to an older table
 	readCheckpoint  string
 	writeCheckpoint string
 }
@@ -44,10 +51,11 @@ type scopeInfoSQL struct {
 func newScopeInfoSQL(name pgx.Identifier) scopeInfoSQL {
 	id := name.Sanitize()
 	return scopeInfoSQL{
-		create:         fmt.Sprintf(scopeInfoDDL, id),
+		create:         fmt.Sprintf(scopeInfoDDL, id, plan.BackfillDDL(scopeInfoDialect)),
+		migrate:        plan.BackfillMigration(scopeInfoDialect, id),
 		readCheckpoint: plan.ReadScopeInfoSQL(id, "$1", "$2"),
 		writeCheckpoint: fmt.Sprintf(`INSERT INTO %s AS si (%s)
-			VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11)
+			VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (scope, source) DO UPDATE SET
 			scope_version = excluded.scope_version,
 			definition = coalesce(excluded.definition, si.definition),
@@ -55,19 +63,33 @@ func newScopeInfoSQL(name pgx.Identifier) scopeInfoSQL {
 			last_position = excluded.last_position,
 			last_stream_seq = excluded.last_stream_seq, last_applied_at = excluded.last_applied_at,
 			last_txn_apply_ms = excluded.last_txn_apply_ms, rows_applied = excluded.rows_applied,
-			syncd_version = excluded.syncd_version`, id, scopeInfoColumns),
+			syncd_version = excluded.syncd_version, backfill = excluded.backfill,
+			backfill_table = excluded.backfill_table, backfill_rows = excluded.backfill_rows`, id, scopeInfoColumns),
 	}
 }
 
 // ensureScopeInfo creates the scope_info table, and its schema, if they
-// are missing.
+// are missing, and adds the backfill columns to a table created before
+// them. The ALTER TABLE, which waits for the other scopes' open
+// transactions on the table, runs only when a column is missing.
 func (t *Target) ensureScopeInfo(ctx context.Context, conn *pgx.Conn) error {
-	var exists bool
-	err := conn.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1) IS NOT NULL`, t.scopeInfo.Sanitize()).Scan(&exists)
+	var exists, current bool
+	err := conn.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1) IS NOT NULL,
+		EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass($1)
+			AND attname = 'backfill_rows' AND NOT attisdropped)`, t.scopeInfo.Sanitize()).Scan(&exists, &current)
 	if err != nil {
 		return fmt.Errorf("look up table %s: %w", t.cfg.ScopeInfoTable, err)
 	}
+	if exists && current {
+		return nil
+	}
 	if exists {
+		for _, stmt := range t.sql.migrate {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("add the backfill columns to %s: %w", t.cfg.ScopeInfoTable, err)
+			}
+		}
+		t.log.Info("added the backfill columns to the scope_info table", "table", t.cfg.ScopeInfoTable)
 		return nil
 	}
 	err = withDDL(ctx, conn, func(tx pgx.Tx) error {
@@ -117,5 +139,6 @@ func (t *Target) writeCheckpoint(rec checkpoint.Record) queued {
 	return queued{sql: t.sql.writeCheckpoint, args: []any{
 		si.Scope, si.Source, si.ScopeVersion, plan.JSONArg(si.Definition), plan.JSONArg(si.ColumnSchema),
 		si.Position, int64(si.StreamSeq), si.AppliedAt, si.TxnApplyMS, si.RowsApplied, si.SyncdVersion,
+		si.Backfill, si.BackfillTable, si.BackfillRows,
 	}}
 }

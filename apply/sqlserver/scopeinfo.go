@@ -17,8 +17,9 @@ import (
 // columns are those of apply/postgres, one per field of
 // checkpoint.Record. Names are compared code point by code point
 // (textCollation). last_stream_seq is a DECIMAL(20,0): SQL Server has no
-// unsigned 64-bit integer.
-const scopeInfoDDL = `CREATE TABLE %s (
+// unsigned 64-bit integer. %[1]s is the table's quoted name, %[2]s the
+// backfill columns (plan.BackfillDDL).
+const scopeInfoDDL = `CREATE TABLE %[1]s (
 	scope             NVARCHAR(255) COLLATE ` + textCollation + ` NOT NULL,
 	source            NVARCHAR(255) COLLATE ` + textCollation + ` NOT NULL,
 	scope_version     INT NOT NULL,
@@ -29,18 +30,28 @@ const scopeInfoDDL = `CREATE TABLE %s (
 	last_applied_at   DATETIME2(7) NOT NULL,
 	last_txn_apply_ms FLOAT NOT NULL,
 	rows_applied      BIGINT NOT NULL,
-	syncd_version     NVARCHAR(255) NOT NULL,
+	syncd_version     NVARCHAR(255) NOT NULL%[2]s,
 	PRIMARY KEY (scope, source)
 )`
 
 // scopeInfoColumns are the columns the checkpoint writes, in the order
 // of its parameters; scope and source, the key, come first.
 var scopeInfoColumns = []string{"scope", "source", "scope_version", "definition", "column_schema", "last_position",
-	"last_stream_seq", "last_applied_at", "last_txn_apply_ms", "rows_applied", "syncd_version"}
+	"last_stream_seq", "last_applied_at", "last_txn_apply_ms", "rows_applied", "syncd_version",
+	"backfill", "backfill_table", "backfill_rows"}
+
+// scopeInfoDialect is SQL Server's part of the scope_info statements:
+// COL_LENGTH is NULL for a missing column.
+var scopeInfoDialect = plan.ScopeInfoDialect{Text: "NVARCHAR(255)", BigInt: "BIGINT",
+	AddColumn: func(table, c string) string {
+		name, _, _ := strings.Cut(c, " ")
+		return "IF COL_LENGTH(N'" + strings.ReplaceAll(table, "'", "''") + "', N'" + name + "') IS NULL ALTER TABLE " + table + " ADD " + c
+	}}
 
 // scopeInfoSQL are the statements on the scope_info table.
 type scopeInfoSQL struct {
 	create          string
+	migrate         []string // adds the backfill columns to an older table
 	readCheckpoint  string
 	writeCheckpoint string
 }
@@ -67,18 +78,27 @@ func newScopeInfoSQL(name tableName) scopeInfoSQL {
 	write += " WHERE scope = @p1 AND source = @p2;\nIF @@ROWCOUNT = 0\n"
 	write += fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", id, strings.Join(scopeInfoColumns, ", "), params(1, len(scopeInfoColumns)))
 	return scopeInfoSQL{
-		create:          fmt.Sprintf(scopeInfoDDL, id),
+		create:          fmt.Sprintf(scopeInfoDDL, id, plan.BackfillDDL(scopeInfoDialect)),
+		migrate:         plan.BackfillMigration(scopeInfoDialect, id),
 		readCheckpoint:  plan.ReadScopeInfoSQL(id, "@p1", "@p2"),
 		writeCheckpoint: write,
 	}
 }
 
 // ensureScopeInfo creates the scope_info table, and its schema, if they
-// are missing.
+// are missing, and adds the backfill columns to one created before them.
 func (t *Target) ensureScopeInfo(ctx context.Context, db *sql.DB) error {
 	ok, err := tableExists(ctx, db, t.scopeInfo)
-	if err != nil || ok {
+	if err != nil {
 		return err
+	}
+	if ok { // a table of an earlier syncd lacks the backfill columns
+		for _, stmt := range t.sql.migrate {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("add the backfill columns to %s: %w", t.scopeInfo, err)
+			}
+		}
+		return nil
 	}
 	if err := t.ensureSchema(ctx, db, t.scopeInfo.schema); err != nil {
 		return err
@@ -120,7 +140,7 @@ func scopeInfoArgs(si plan.ScopeInfo) []any {
 	return []any{
 		si.Scope, si.Source, int64(si.ScopeVersion), plan.JSONArg(si.Definition), plan.JSONArg(si.ColumnSchema),
 		si.Position, strconv.FormatUint(si.StreamSeq, 10), si.AppliedAt.Format(isoDateTime),
-		si.TxnApplyMS, si.RowsApplied, si.SyncdVersion,
+		si.TxnApplyMS, si.RowsApplied, si.SyncdVersion, si.Backfill, si.BackfillTable, si.BackfillRows,
 	}
 }
 

@@ -423,6 +423,11 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 		}
 		sent++
 	}
+	if bf.Finishes(res.more) {
+		if err := capture.EndCopy(ctx, ss.sink, txn, t, bf.Req.Scope, sent); err != nil {
+			return err
+		}
+	}
 	if err := ss.commitSnapshotTxn(ctx, txn); err != nil {
 		return err
 	}

@@ -375,7 +375,8 @@ func TestSnapshotOtherKeys(t *testing.T) {
 
 // TestBackfillEmptyTable: the backfill of an empty table sends its
 // truncate with the table's columns, so that the sink can record the
-// table's schema although no row follows.
+// table's schema although no row follows, and then, in its one chunk's
+// transaction, the end of the copy (capture.OpCopyEnd).
 func TestBackfillEmptyTable(t *testing.T) {
 	m := testenv.StartMariaDB(t)
 	dsn := m.CreateDB(t, "shop")
@@ -391,8 +392,9 @@ func TestBackfillEmptyTable(t *testing.T) {
 		return nil
 	})
 	events, _, _ := sink.get()
-	if len(events) != 1 || events[0].Op != capture.OpTruncate || len(events[0].Table.Columns) != 2 {
-		t.Fatalf("events %+v, want one truncate with the table's 2 columns", events)
+	if len(events) != 2 || events[0].Op != capture.OpTruncate || len(events[0].Table.Columns) != 2 ||
+		events[1].Op != capture.OpCopyEnd || !events[1].Txn.CopyEnd {
+		t.Fatalf("events %+v, want one truncate with the table's 2 columns, then the copy's end", events)
 	}
 }
 

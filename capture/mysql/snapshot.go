@@ -215,6 +215,13 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 		return err
 	}
 	ss.reportProgress(prog)
+	sent := int(prog.Rows)
+	if req.Truncate {
+		sent++
+	}
+	if err := capture.EndCopy(ctx, ss.sink, txn, table, req.Scope, sent); err != nil {
+		return err
+	}
 	if err := ss.sink.Commit(ctx, txn); err != nil {
 		return err
 	}

@@ -448,6 +448,11 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 		}
 		sent++
 	}
+	if bf.Finishes(res.more) {
+		if err := capture.EndCopy(ctx, ss.sink, txn, bf.rel.table, bf.Req.Scope, sent); err != nil {
+			return err
+		}
+	}
 	if err := ss.sink.Commit(ctx, txn); err != nil {
 		return err
 	}

@@ -124,14 +124,22 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	}
 	if sn.req.ExitWhere != nil {
 		where, exitArgs := sn.req.ExitWhere(nil)
-		if err := ss.copyRows(ctx, sn, txn, capture.OpDelete, read+" WHERE "+where, exitArgs, prog); err != nil {
+		if _, err := ss.copyRows(ctx, sn, txn, capture.OpDelete, read+" WHERE "+where, exitArgs, prog); err != nil {
 			return err
 		}
 	}
-	if err := ss.copyRows(ctx, sn, txn, capture.OpRead, query, args, prog); err != nil {
+	table, err := ss.copyRows(ctx, sn, txn, capture.OpRead, query, args, prog)
+	if err != nil {
 		return err
 	}
 	ss.reportProgress(prog)
+	sent := int(prog.Rows)
+	if sn.req.Truncate {
+		sent++
+	}
+	if err := capture.EndCopy(ctx, ss.sink, txn, table, sn.req.Scope, sent); err != nil {
+		return err
+	}
 	if err := ss.sink.Commit(ctx, txn); err != nil {
 		return err
 	}
@@ -148,22 +156,23 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 
 // copyRows passes the rows query selects in sn's transaction to the sink
 // as events of op: reads carry the row as After, deletes as Before. Reads
-// of a Truncate request come after the truncate.
-func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn, op capture.Op, query string, args []any, prog *capture.SnapshotProgress) error {
+// of a Truncate request come after the truncate. It returns the table
+// the rows are of.
+func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn, op capture.Op, query string, args []any, prog *capture.SnapshotProgress) (*capture.Table, error) {
 	ti := ss.tables[sn.req.Table]
 	// Text format: the same decoders read the copy and the stream.
 	rows, err := sn.tx.Query(ctx, query, append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, args...)...)
 	if err != nil {
-		return fmt.Errorf("copy %s for scope %s: %w", sn.req.Table, sn.req.Scope, err)
+		return nil, fmt.Errorf("copy %s for scope %s: %w", sn.req.Table, sn.req.Scope, err)
 	}
 	defer rows.Close()
 	r, err := ss.newRelation(ctx, relationOf(sn.req.Table, rows.FieldDescriptions(), ti.pk))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if op == capture.OpRead && sn.req.Truncate {
 		if err := ss.sink.Change(ctx, &capture.Event{Txn: txn, Table: r.table, Op: capture.OpTruncate, Scope: sn.req.Scope}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for rows.Next() {
@@ -173,7 +182,7 @@ func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn,
 				continue
 			}
 			if r.after[i], err = r.decoders[i](v); err != nil {
-				return fmt.Errorf("copy %s: decode %s: %w", sn.req.Table, r.table.Columns[i].Name, err)
+				return nil, fmt.Errorf("copy %s: decode %s: %w", sn.req.Table, r.table.Columns[i].Name, err)
 			}
 		}
 		ev := capture.Event{Txn: txn, Table: r.table, Op: op, After: r.after, Scope: sn.req.Scope}
@@ -181,20 +190,20 @@ func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn,
 			ev.Before, ev.After = r.after, nil
 		}
 		if err := ss.sink.Change(ctx, &ev); err != nil {
-			return err
+			return nil, err
 		}
 		if prog.Rows++; prog.Rows%1000 == 0 {
 			ss.reportProgress(prog)
 			if err := ss.maybeConfirm(ctx, false); err != nil { // keeps the walsender's timeout at bay
-				return err
+				return nil, err
 			}
 			prog.Log(ss.src.log)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("copy %s for scope %s: %w", sn.req.Table, sn.req.Scope, err)
+		return nil, fmt.Errorf("copy %s for scope %s: %w", sn.req.Table, sn.req.Scope, err)
 	}
-	return nil
+	return r.table, nil
 }
 
 func (ss *session) reportProgress(p *capture.SnapshotProgress) {

@@ -29,6 +29,7 @@ type backfillEngine struct {
 	stream, big string // the tables, schema-qualified
 	update, del string // update and delete of a row of big by id
 	waitSame    func(timeout time.Duration, srcQueries, dstQueries []string)
+	pgTarget    string // the DSN of a PostgreSQL target, whose scope_info is checked
 }
 
 // backfillRows is the size of the table a backfill is killed in. 60,000
@@ -79,6 +80,7 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 			waitSame: func(timeout time.Duration, srcQueries, dstQueries []string) {
 				waitIdentical(t, r, timeout, srcQueries, dstQueries)
 			},
+			pgTarget: r.dstDSN,
 		}
 	}
 	mariadb := func(t *testing.T) backfillEngine {
@@ -103,6 +105,7 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 					return nil
 				})
 			},
+			pgTarget: c.pgDSN,
 		}
 	}
 	for _, tc := range []struct {
@@ -178,6 +181,38 @@ func backfillKilled(t *testing.T, e backfillEngine, bigRows int, restart bool) {
 	}
 	upTo := []string{fmt.Sprintf(`SELECT id, v FROM %s WHERE id <= %d ORDER BY id`, e.stream, last)}
 	e.waitSame(time.Minute, upTo, upTo)
+	// The log's JSON entries about a table's copy.
+	entries := func(message, table string) []map[string]any {
+		var out []map[string]any
+		for _, line := range strings.Split(r.d.Logs(), "\n") {
+			var e map[string]any
+			if json.Unmarshal([]byte(line), &e) == nil && e["@message"] == message && e["table"] == table {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	// The target's scope_info row follows the copies: stream's initial
+	// copy done with the rows the source sent, big's running while it is
+	// copied and done once it is whole (backfill, backfill_table,
+	// backfill_rows). waitCopy waits until it says state of table, and
+	// returns backfill_rows.
+	dst := pgConnect(t, e.pgTarget)
+	waitCopy := func(state, table string, timeout time.Duration) (rows int64) {
+		t.Helper()
+		testenv.Eventually(t, timeout, 20*time.Millisecond, func() error {
+			var got, tbl string
+			err := dst.QueryRow(context.Background(), `SELECT backfill, backfill_table, backfill_rows FROM syncd_scope_info WHERE scope = 's'`).Scan(&got, &tbl, &rows)
+			if err != nil || got != state || tbl != table || state == "running" && rows == 0 {
+				return fmt.Errorf("scope_info says backfill %q of %q, %d rows (%v); want %s of %s", got, tbl, rows, err, state, table)
+			}
+			return nil
+		})
+		return rows
+	}
+	if rows, done := waitCopy("done", e.stream, 10*time.Second), entries("snapshot done", e.stream); len(done) != 1 || done[0]["rows"] != float64(rows) {
+		t.Errorf("scope_info says stream's copy applied %d rows; the source's copies of it: %v", rows, done)
+	}
 
 	table := fmt.Sprintf("table %q {}", e.stream)
 	writeFile(t, r.d.ConfigPath, strings.Replace(readFile(t, r.d.ConfigPath), table, table+fmt.Sprintf("\n  table %q {}", e.big), 1))
@@ -189,6 +224,7 @@ func backfillKilled(t *testing.T, e backfillEngine, bigRows int, restart bool) {
 	} else if err := r.d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
+	waitCopy("running", e.big, 2*time.Minute)
 	// Killed once a third of big is sent, by the source's progress.
 	testenv.Eventually(t, 2*time.Minute, 20*time.Millisecond, func() error {
 		_, body := getStatus(t, r.d.AdminURL+"/scopes")
@@ -212,25 +248,14 @@ func backfillKilled(t *testing.T, e backfillEngine, bigRows int, restart bool) {
 	})
 	r.d.Kill()
 	r.d.Start()
-	// The log's JSON entries about big's backfill.
-	entries := func(message string) []map[string]any {
-		var out []map[string]any
-		for _, line := range strings.Split(r.d.Logs(), "\n") {
-			var e map[string]any
-			if json.Unmarshal([]byte(line), &e) == nil && e["@message"] == message && strings.Contains(line, `big`) {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
 	testenv.Eventually(t, 3*time.Minute, 200*time.Millisecond, func() error {
-		if len(entries("snapshot done")) == 0 {
+		if len(entries("snapshot done", e.big)) == 0 {
 			return fmt.Errorf("the backfill of big is not done")
 		}
 		return nil
 	})
 	var resumedAt float64 = -1
-	for _, e := range entries("backfill started") {
+	for _, e := range entries("backfill started", e.big) {
 		if e["resumed"] == true {
 			resumedAt, _ = e["rows_so_far"].(float64)
 		}
@@ -238,11 +263,17 @@ func backfillKilled(t *testing.T, e backfillEngine, bigRows int, restart bool) {
 	// A third was sent before the kill; the chunks recorded by then are
 	// not read again (the last chunk or two sent may not be recorded yet).
 	if resumedAt < float64(bigRows/6) {
-		t.Errorf("the restarted daemon resumed the backfill after %v rows (-1: it did not resume); %d were sent before the kill; backfills started: %v", resumedAt, bigRows/3, entries("backfill started"))
+		t.Errorf("the restarted daemon resumed the backfill after %v rows (-1: it did not resume); %d were sent before the kill; backfills started: %v", resumedAt, bigRows/3, entries("backfill started", e.big))
 	}
 	stopWriter()
 	all := []string{`SELECT id, v FROM ` + e.stream + ` ORDER BY id`, `SELECT id, n, v FROM ` + e.big + ` ORDER BY id`}
 	e.waitSame(2*time.Minute, all, all)
+	// Chunks sent after the last one recorded are sent again after the
+	// kill: the target applies them twice, the source counts them from
+	// the state recorded.
+	if done, rows := entries("snapshot done", e.big), waitCopy("done", e.big, 10*time.Second); len(done) == 0 || float64(rows) < done[0]["rows"].(float64) {
+		t.Errorf("scope_info says big's copy applied %d rows; the source sent %v", rows, done)
+	}
 
 	// Each table's copy began with one truncate: stream's, finished before
 	// the kill, and big's, cut by it, were not started again.

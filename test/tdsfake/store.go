@@ -175,7 +175,7 @@ var (
 	tupleRE     = regexp.MustCompile(`\(([^()]*)\)`)
 	assignRE    = regexp.MustCompile(`(\[(?:[^\]]|\]\])+\]) = @p(\d+)`)
 	infoWriteRE = regexp.MustCompile(`^UPDATE (\S+) WITH \(UPDLOCK, SERIALIZABLE\) SET scope_version = @p3`)
-	infoReadRE  = regexp.MustCompile(`^SELECT scope_version, definition, column_schema, last_position,\s+last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version\s+FROM (\S+) WHERE scope = @p1 AND source = @p2$`)
+	infoReadRE  = regexp.MustCompile(`^SELECT scope_version, definition, column_schema, last_position,\s+last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version,\s+backfill, backfill_table, backfill_rows\s+FROM (\S+) WHERE scope = @p1 AND source = @p2$`)
 	createInfo  = regexp.MustCompile(`^CREATE TABLE (\S+) \(\s+scope\s+NVARCHAR`)
 )
 
@@ -199,6 +199,8 @@ func (s *Store) Statement(text string, p []any) (Result, bool) {
 		return Result{}, true
 	case strings.HasPrefix(text, "ROLLBACK TRANSACTION ") && s.savepoint != nil:
 		s.tables, s.info = s.savepoint.tables, s.savepoint.info
+		return Result{}, true
+	case strings.HasPrefix(text, "IF COL_LENGTH("): // scope_info's columns are current
 		return Result{}, true
 	case text == "SELECT COUNT(*) FROM sys.schemas WHERE name = @p1":
 		return Result{Cols: []Type{Int4}, Rows: [][]any{{int64(1)}}}, true
@@ -224,10 +226,10 @@ func (s *Store) Statement(text string, p []any) (Result, bool) {
 		return Result{}, true
 	}
 	if m := infoReadRE.FindStringSubmatch(text); m != nil {
-		r := Result{Cols: []Type{Int4, NVarchar, NVarchar, NVarchar, NVarchar, DateTime2, Float8, Int8, NVarchar}}
+		r := Result{Cols: []Type{Int4, NVarchar, NVarchar, NVarchar, NVarchar, DateTime2, Float8, Int8, NVarchar, NVarchar, NVarchar, Int8}}
 		if v := s.info[[2]string{p[0].(string), p[1].(string)}]; v != nil {
 			at, _ := time.Parse("2006-01-02T15:04:05.9999999", v[7].(string))
-			r.Rows = [][]any{{v[2], v[3], v[4], v[5], v[6], at, v[8], v[9], v[10]}}
+			r.Rows = [][]any{{v[2], v[3], v[4], v[5], v[6], at, v[8], v[9], v[10], v[11], v[12], v[13]}}
 		}
 		return r, true
 	}
