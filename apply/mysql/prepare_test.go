@@ -70,7 +70,8 @@ func TestPrepareCreatesTables(t *testing.T) {
 		{"meta", "scope_info", []string{"scope|varchar(255)|NO", "source|varchar(255)|NO", "scope_version|int(11)|NO",
 			"definition|longtext|YES", "column_schema|longtext|YES", "last_position|varchar(32)|NO",
 			"last_position_num|bigint(20) unsigned|NO", "last_stream_seq|bigint(20) unsigned|NO",
-			"last_applied_at|datetime(6)|NO", "last_txn_apply_ms|double|NO", "rows_applied|bigint(20)|NO", "syncd_version|varchar(255)|NO"}},
+			"last_applied_at|datetime(6)|NO", "last_txn_apply_ms|double|NO", "rows_applied|bigint(20)|NO", "syncd_version|varchar(255)|NO",
+			"backfill|varchar(255)|NO", "backfill_table|varchar(255)|NO", "backfill_rows|bigint(20)|NO"}},
 	} {
 		if got := cols(tt.db, tt.table); !slices.Equal(got, tt.want) {
 			t.Errorf("columns of %s.%s:\n got %q\nwant %q", tt.db, tt.table, got, tt.want)

@@ -42,6 +42,7 @@ func TestPrepareCreatesTables(t *testing.T) {
 		"meta|scope_info|last_txn_apply_ms|double precision|t",
 		"meta|scope_info|rows_applied|bigint|t",
 		"meta|scope_info|syncd_version|text|t",
+		"meta|scope_info|backfill|text|t", "meta|scope_info|backfill_table|text|t", "meta|scope_info|backfill_rows|bigint|t",
 		"public|orders|id|bigint|t",
 		"public|orders|line|integer|t",
 		"public|orders|total|numeric(10,2)|f",
