@@ -15,10 +15,12 @@ import (
 // it first reads the target's row of c's key, and a conflict is
 // recorded (metrics, status, syncd.<scope>._conflict) and settled by the
 // table's policy, or the scope's seed rule for a row of its first copy
-// (SeedRule), which may keep the target's row and skip c.
+// (SeedRule), which may keep the target's row and skip c. A truncate has
+// no row to compare: it empties the table at the target as in a one-way
+// scope (docs/configuration.md, Two-way sync).
 func (s *session) apply(ctx context.Context, tx Tx, c *Change, d *router.Delivery, i int) error {
 	w := s.w
-	if !w.cfg.TwoWay {
+	if !w.cfg.TwoWay || c.Op == capture.OpTruncate {
 		return tx.Apply(ctx, c)
 	}
 	p, ok := tx.(Prober)

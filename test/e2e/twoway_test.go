@@ -174,6 +174,25 @@ scope "ba" {
 	if applied := int(rowsAppliedOf(t, a.driver, a.dsn, "ba")); applied != writes["b"] {
 		t.Errorf("a's scope_info says ba applied %d changes, want the %d written at b", applied, writes["b"])
 	}
+
+	// A truncate at a empties b, and c through b, as in a one-way scope,
+	// and the scopes go on: a row written at b afterwards reaches a and c.
+	a.exec("TRUNCATE t")
+	testenv.Eventually(t, time.Minute, 200*time.Millisecond, func() error {
+		for name, n := range map[string]node{"b": b, "c": c} {
+			rows, _, err := rowsHash(n.driver, n.dsn, "SELECT id FROM t")
+			if err != nil {
+				return err
+			}
+			if rows != 0 {
+				return fmt.Errorf("database %s holds %d rows after a's truncate", name, rows)
+			}
+		}
+		return nil
+	})
+	b.exec("INSERT INTO t VALUES (2000, 'after-truncate', 0)")
+	waitRow(t, a, 2000)
+	waitRow(t, c, 2000)
 }
 
 // pairHCL returns the source and target blocks of databases a and b,
