@@ -158,7 +158,7 @@ func (ss *session) openBackfill(ctx context.Context, req capture.SnapshotRequest
 	}
 	bf.prog = &capture.SnapshotProgress{Scope: req.Scope, Table: req.Table.String(), Rows: bf.State.Rows, Estimate: estimate(ctx, conn, req.Table), Started: bf.started}
 	ss.bf = bf
-	ss.src.log.Info("backfill started", "scope", req.Scope, "table", req.Table, "resumed", req.Resume != nil, "rows_so_far", bf.State.Rows, "estimated_rows", bf.prog.Estimate)
+	ss.src.log.Info("backfill started", "scope", req.Scope, "table", req.Table.String(), "resumed", req.Resume != nil, "rows_so_far", bf.State.Rows, "estimated_rows", bf.prog.Estimate)
 	ss.reportProgress(bf.prog)
 	ss.nextChunk(ctx)
 	return nil
@@ -485,7 +485,7 @@ func (ss *session) finishBackfill(ctx context.Context) error {
 	if err := ss.snapshotter.SnapshotDone(ctx, bf.Req, bf.State.Rows); err != nil {
 		return err
 	}
-	ss.src.log.Info("snapshot done", "scope", bf.Req.Scope, "table", bf.Req.Table, "rows", bf.State.Rows, "chunks", bf.chunk, "took", time.Since(bf.started).Round(time.Millisecond))
+	ss.src.log.Info("snapshot done", "scope", bf.Req.Scope, "table", bf.Req.Table.String(), "rows", bf.State.Rows, "chunks", bf.chunk, "took", time.Since(bf.started).Round(time.Millisecond))
 	// The source's watermarks have done their work once in the binlog:
 	// this backfill's, and those of backfills cut short by a restart.
 	prefix, _ := json.Marshal(signalMark{Source: ss.src.cfg.Name, ServerID: ss.src.cfg.ServerID})
