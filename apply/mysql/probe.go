@@ -3,12 +3,11 @@ package mysql
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 var _ apply.Prober = (*tx)(nil)
@@ -39,80 +38,31 @@ func (x *tx) Probe(ctx context.Context, c *apply.Change, column string) (apply.P
 	return p, nil
 }
 
-// probeSQL returns the query of Probe and its arguments.
+// probeSQL returns the query of Probe and its arguments
+// (plan.MySQLProbe).
 func probeSQL(tb *table, c *apply.Change, column string) (string, []any, error) {
-	var args []any
-	arg := func(i int, raw json.RawMessage) error {
-		v, err := convert(&tb.cols[i], raw)
-		if err != nil {
-			return fmt.Errorf("column %s: %w", tb.cols[i].name, err)
-		}
-		args = append(args, v)
-		return nil
-	}
-	var where []string
-	for _, k := range tb.Key {
-		raw, err := c.ProbeKey(tb.cols[k].name)
-		if err != nil {
-			return "", nil, err
-		}
-		if err := arg(k, raw); err != nil {
-			return "", nil, err
-		}
-		where = append(where, "t."+tb.cols[k].ident+" = ?")
-	}
-	if len(where) == 0 {
-		return "", nil, errors.New("a two-way scope's table needs a primary key")
-	}
-	whereArgs := args
-	args = nil
-	same := func(values map[string]json.RawMessage, skip []string) (string, error) {
-		var parts []string
-		for i := range tb.cols {
-			raw, ok := values[tb.cols[i].name]
-			if !ok || slices.Contains(skip, tb.cols[i].name) {
-				continue
-			}
-			if err := arg(i, raw); err != nil {
-				return "", err
-			}
-			parts = append(parts, "t."+tb.cols[i].ident+" <=> ?")
-		}
-		if len(parts) == 0 {
-			return "TRUE", nil
-		}
-		return "(" + strings.Join(parts, " AND ") + ")", nil
-	}
-	base, err := same(c.Before, nil)
+	p, err := plan.MySQLProbe.Probe(tb, c, column, 0)
 	if err != nil {
 		return "", nil, err
-	}
-	newer := "FALSE"
-	if c.After != nil {
-		if newer, err = same(c.After, c.Unchanged); err != nil {
-			return "", nil, err
-		}
-	}
-	cmp := "0"
-	if i, ok := tb.Index[column]; column != "" && ok {
-		if raw, ok := c.After[column]; ok {
-			if err := arg(i, raw); err != nil {
-				return "", nil, err
-			}
-			if err := arg(i, raw); err != nil {
-				return "", nil, err
-			}
-			id := tb.cols[i].ident
-			cmp = "CASE WHEN ? > t." + id + " THEN 1 WHEN ? < t." + id + " THEN -1 ELSE 0 END"
-		}
 	}
 	obj := make([]string, len(tb.cols))
 	for i, col := range tb.cols {
 		obj[i] = quoteString(col.name) + ", t." + col.ident
 	}
 	q := fmt.Sprintf("SELECT JSON_OBJECT(%s), %s, %s, %s FROM %s AS t WHERE %s FOR UPDATE",
-		strings.Join(obj, ", "), base, newer, cmp, tb.ident, strings.Join(where, " AND "))
-	return q, append(args, whereArgs...), nil
+		strings.Join(obj, ", "), p.Base, p.New, p.Newer, tb.ident, p.Key)
+	return q, p.Args, nil
+}
+
+// ProbeValue implements plan.ProbeTable.
+func (tb *table) ProbeValue(i int, raw json.RawMessage) (any, error) {
+	return convert(&tb.cols[i], raw)
+}
+
+// ProbeOperands implements plan.ProbeTable: strings compare under the
+// column's collation.
+func (tb *table) ProbeOperands(i int, p string, _ bool) (string, string, error) {
+	return "t." + tb.cols[i].ident, p, nil
 }
 
 var _ apply.BatchProber = (*tx)(nil)

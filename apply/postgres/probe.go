@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 var _ apply.Prober = (*tx)(nil)
@@ -58,93 +59,44 @@ func (x *tx) Probe(ctx context.Context, c *apply.Change, column string) (apply.P
 	return p, nil
 }
 
-// probeSQL returns the query of Probe and its arguments: the key's
-// values, then the old row's, the new row's and the new value of column,
-// or c.Committed.
+// probeSQL returns the query of Probe and its arguments
+// (plan.PostgresProbe): the old row's values, the new row's, the new
+// value of column or c.Committed, and the key's.
 func (x *tx) probeSQL(tb *table, c *apply.Change, column string) (string, []any, error) {
-	var args []any
-	arg := func(i int, raw json.RawMessage) (string, error) {
-		col := &tb.cols[i]
-		data, null, err := x.cv.appendValue(nil, col.kind, col.elem, col.delim, raw)
-		if err != nil {
-			return "", fmt.Errorf("column %s: %w", col.name, err)
-		}
-		if null {
-			args = append(args, nil)
-		} else {
-			args = append(args, string(data))
-		}
-		return fmt.Sprintf("$%d::%s", len(args), col.typ), nil
-	}
-	// same compares the row with values: true where values is nil.
-	same := func(values map[string]json.RawMessage, skip []string) (string, error) {
-		var parts []string
-		for i := range tb.cols {
-			col := &tb.cols[i]
-			raw, ok := values[col.name]
-			if !ok || slices.Contains(skip, col.name) {
-				continue
-			}
-			p, err := arg(i, raw)
-			if err != nil {
-				return "", err
-			}
-			if col.textEq {
-				parts = append(parts, fmt.Sprintf("t.%s::text IS NOT DISTINCT FROM %s::text", col.ident, p))
-			} else {
-				parts = append(parts, fmt.Sprintf("t.%s IS NOT DISTINCT FROM %s", col.ident, p))
-			}
-		}
-		if len(parts) == 0 {
-			return "true", nil
-		}
-		return "(" + strings.Join(parts, " AND ") + ")", nil
-	}
-	var where []string
-	for _, k := range tb.Key {
-		raw, err := c.ProbeKey(tb.cols[k].name)
-		if err != nil {
-			return "", nil, err
-		}
-		p, err := arg(k, raw)
-		if err != nil {
-			return "", nil, err
-		}
-		where = append(where, fmt.Sprintf("t.%s = %s", tb.cols[k].ident, p))
-	}
-	if len(where) == 0 {
-		return "", nil, errors.New("a two-way scope's table needs a primary key")
-	}
-	base, err := same(c.Before, nil)
+	p, err := plan.PostgresProbe.Probe(probeTable{tb, &x.cv}, c, column, 0)
 	if err != nil {
 		return "", nil, err
 	}
-	newer := "false"
-	if c.After != nil {
-		if newer, err = same(c.After, c.Unchanged); err != nil {
-			return "", nil, err
-		}
-	}
-	cmp := "0"
-	if i, ok := tb.Index[column]; column != "" && ok {
-		if raw, ok := c.After[column]; ok {
-			p, err := arg(i, raw)
-			if err != nil {
-				return "", nil, err
-			}
-			cmp = fmt.Sprintf("CASE WHEN %[1]s > t.%[2]s THEN 1 WHEN %[1]s < t.%[2]s THEN -1 ELSE 0 END", p, tb.cols[i].ident)
-		}
-	} else if column == "" && !c.Committed.IsZero() {
-		// newer_wins: the commit time of the transaction that wrote the
-		// row (its origin's, if syncd applied it: tx.Commit), NULL for
-		// rows written before track_commit_timestamp was on, or frozen.
-		args = append(args, c.Committed)
-		cmp = fmt.Sprintf("CASE WHEN pg_catalog.pg_xact_commit_timestamp(t.xmin) IS NULL OR $%[1]d::timestamptz > pg_catalog.pg_xact_commit_timestamp(t.xmin) THEN 1 "+
-			"WHEN $%[1]d::timestamptz < pg_catalog.pg_xact_commit_timestamp(t.xmin) THEN -1 ELSE 0 END", len(args))
-	}
 	q := fmt.Sprintf("SELECT to_jsonb(t)::text, %s, %s, %s FROM %s AS t WHERE %s FOR UPDATE",
-		base, newer, cmp, tb.ident, strings.Join(where, " AND "))
-	return q, args, nil
+		p.Base, p.New, p.Newer, tb.ident, p.Key)
+	return q, p.Args, nil
+}
+
+// probeTable is a table as plan.ProbeDialect.Probe reads it.
+type probeTable struct {
+	*table
+	cv *converter
+}
+
+// ProbeValue implements plan.ProbeTable: the text the column's type
+// reads, cast in the query (ProbeOperands), or nil for NULL.
+func (t probeTable) ProbeValue(i int, raw json.RawMessage) (any, error) {
+	col := &t.cols[i]
+	data, null, err := t.cv.appendValue(nil, col.kind, col.elem, col.delim, raw)
+	if err != nil || null {
+		return nil, err
+	}
+	return string(data), nil
+}
+
+// ProbeOperands implements plan.ProbeTable: p cast to the column's type,
+// both as text for a type without "=" compared for equality.
+func (t probeTable) ProbeOperands(i int, p string, eq bool) (string, string, error) {
+	col := &t.cols[i]
+	if eq && col.textEq {
+		return "t." + col.ident + "::text", p + "::" + col.typ + "::text", nil
+	}
+	return "t." + col.ident, p + "::" + col.typ, nil
 }
 
 // describeKey names c's key for messages.
@@ -288,11 +240,8 @@ func (x *tx) probeAllSQL(tb *table, cs []*apply.Change, idx []int, column string
 	}
 	// eq compares column i of the row with v.name, as probeSQL does.
 	eq := func(i int, name string) string {
-		col := &tb.cols[i]
-		if col.textEq {
-			return fmt.Sprintf("t.%s::text IS NOT DISTINCT FROM v.%s::%s::text", col.ident, name, col.typ)
-		}
-		return fmt.Sprintf("t.%s IS NOT DISTINCT FROM v.%s::%s", col.ident, name, col.typ)
+		col, p, _ := probeTable{tb, &x.cv}.ProbeOperands(i, "v."+name, true)
+		return col + " " + plan.PostgresProbe.NullSafe + " " + p
 	}
 	var on []string
 	for j, k := range tb.Key {
@@ -360,8 +309,7 @@ func (x *tx) probeAllSQL(tb *table, cs []*apply.Change, idx []int, column string
 		args = append(args, committed)
 		from = append(from, fmt.Sprintf("$%d::timestamptz[]", len(args)))
 		names = append(names, "nc")
-		cmp = "CASE WHEN v.nc IS NULL THEN 0 WHEN pg_catalog.pg_xact_commit_timestamp(t.xmin) IS NULL OR v.nc > pg_catalog.pg_xact_commit_timestamp(t.xmin) THEN 1 " +
-			"WHEN v.nc < pg_catalog.pg_xact_commit_timestamp(t.xmin) THEN -1 ELSE 0 END"
+		cmp = "CASE WHEN v.nc IS NULL THEN 0 ELSE " + plan.PostgresProbe.Committed("v.nc") + " END"
 	}
 	q := fmt.Sprintf("SELECT v.i, to_jsonb(t)::text, %s, %s, %s FROM unnest(%s) AS v(%s) JOIN %s AS t ON %s FOR UPDATE OF t",
 		strings.Join(base, " AND "), strings.Join(newer, " AND "), cmp,

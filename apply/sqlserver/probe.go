@@ -44,12 +44,11 @@ package sqlserver
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/syncd-dev/syncd/apply"
+	"github.com/syncd-dev/syncd/apply/plan"
 )
 
 var (
@@ -122,84 +121,9 @@ func probeSQL(tb *table, c *apply.Change, column string, index int) (string, []a
 //
 // each value a parameter (the key's last), each used once.
 func probeSQLAt(tb *table, c *apply.Change, column string, index, skip int) (string, []any, error) {
-	var args []any
-	arg := func(i int, raw json.RawMessage) (string, error) {
-		v, err := convert(&tb.cols[i], raw)
-		if err != nil {
-			return "", fmt.Errorf("column %s: %w", tb.cols[i].name, err)
-		}
-		args = append(args, v)
-		return fmt.Sprintf("@p%d", skip+len(args)), nil
-	}
-	var where []string
-	var whereVals []json.RawMessage
-	for _, k := range tb.Key {
-		raw, err := c.ProbeKey(tb.cols[k].name)
-		if err != nil {
-			return "", nil, err
-		}
-		whereVals = append(whereVals, raw)
-	}
-	if len(tb.Key) == 0 {
-		return "", nil, errors.New("a two-way scope's table needs a primary key")
-	}
-	same := func(values map[string]json.RawMessage, skipCols []string) (string, error) {
-		var parts []string
-		for i := range tb.cols {
-			raw, ok := values[tb.cols[i].name]
-			if !ok || slices.Contains(skipCols, tb.cols[i].name) {
-				continue
-			}
-			col, err := comparable(&tb.cols[i])
-			if err != nil {
-				return "", err
-			}
-			if raw == nil || string(raw) == "null" {
-				parts = append(parts, col+" IS NULL")
-				continue
-			}
-			p, err := arg(i, raw)
-			if err != nil {
-				return "", err
-			}
-			// A non-NULL parameter: the row's NULL is unequal.
-			parts = append(parts, col+" = "+p)
-		}
-		if len(parts) == 0 {
-			return "1 = 1", nil
-		}
-		return "(" + strings.Join(parts, " AND ") + ")", nil
-	}
-	base, err := same(c.Before, nil)
+	p, err := plan.SQLServerProbe.Probe(tb, c, column, skip)
 	if err != nil {
 		return "", nil, err
-	}
-	newer := "1 = 0"
-	if c.After != nil {
-		if newer, err = same(c.After, c.Unchanged); err != nil {
-			return "", nil, err
-		}
-	}
-	cmp := "0"
-	if i, ok := tb.Index[column]; column != "" && ok {
-		if raw, ok := c.After[column]; ok && raw != nil && string(raw) != "null" {
-			col, err := comparable(&tb.cols[i])
-			if err != nil {
-				return "", nil, err
-			}
-			p, err := arg(i, raw)
-			if err != nil {
-				return "", nil, err
-			}
-			cmp = "CASE WHEN " + p + " > " + col + " THEN 1 WHEN " + p + " < " + col + " THEN -1 ELSE 0 END"
-		}
-	}
-	for j, k := range tb.Key {
-		p, err := arg(k, whereVals[j])
-		if err != nil {
-			return "", nil, err
-		}
-		where = append(where, "t."+tb.cols[k].ident+" = "+p)
 	}
 	obj := make([]string, len(tb.cols))
 	for i := range tb.cols {
@@ -211,9 +135,21 @@ func probeSQLAt(tb *table, c *apply.Change, column string, index, skip int) (str
 		fmt.Fprintf(&b, "%d, ", index)
 	}
 	fmt.Fprintf(&b, "(SELECT %s FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES), ", strings.Join(obj, ", "))
-	fmt.Fprintf(&b, "CAST(CASE WHEN %s THEN 1 ELSE 0 END AS bit), CAST(CASE WHEN %s THEN 1 ELSE 0 END AS bit), %s", base, newer, cmp)
-	fmt.Fprintf(&b, " FROM %s AS t WITH (UPDLOCK, SERIALIZABLE) WHERE %s", tb.ident, strings.Join(where, " AND "))
-	return b.String(), args, nil
+	fmt.Fprintf(&b, "CAST(CASE WHEN %s THEN 1 ELSE 0 END AS bit), CAST(CASE WHEN %s THEN 1 ELSE 0 END AS bit), %s", p.Base, p.New, p.Newer)
+	fmt.Fprintf(&b, " FROM %s AS t WITH (UPDLOCK, SERIALIZABLE) WHERE %s", tb.ident, p.Key)
+	return b.String(), p.Args, nil
+}
+
+// ProbeValue implements plan.ProbeTable.
+func (tb *table) ProbeValue(i int, raw json.RawMessage) (any, error) {
+	return convert(&tb.cols[i], raw)
+}
+
+// ProbeOperands implements plan.ProbeTable: the column as comparable
+// returns it, and p.
+func (tb *table) ProbeOperands(i int, p string, _ bool) (string, string, error) {
+	col, err := comparable(&tb.cols[i])
+	return col, p, err
 }
 
 // comparable returns column c of the probed row (t) as = can compare it
