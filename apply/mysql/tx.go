@@ -41,6 +41,8 @@ func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
 		Take:                take,
 		Refused:             refused,
 		OnError:             hint,
+		ProbeSQL:            t.probeSQL,
+		MaxProbeArgs:        maxProbeArgs,
 		SetSavepoint:        "SAVEPOINT " + savepoint,
 		RollbackToSavepoint: "ROLLBACK TO SAVEPOINT " + savepoint,
 		ReleaseSavepoint:    "RELEASE SAVEPOINT " + savepoint,

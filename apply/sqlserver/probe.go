@@ -42,7 +42,6 @@ package sqlserver
 // does.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -56,56 +55,23 @@ var (
 	_ apply.BatchProber = (*tx)(nil)
 )
 
-// Probe implements apply.Prober: after sending what is queued, one query
-// (probeSQL) reads the row of c's key under an update lock held to the
-// end of the transaction, and compares it with c's old and new rows.
-func (x *tx) Probe(ctx context.Context, c *apply.Change, column string) (apply.Probe, error) {
-	tb, _, ok := x.t.tables.Table(c.Table.Target)
-	if !ok {
-		return apply.Probe{}, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name)
-	}
-	q, args, err := probeSQL(tb, c, column, -1)
-	if err != nil {
-		return apply.Probe{}, apply.Reject(err, c, refused)
-	}
-	var p apply.Probe
-	var row string
-	found, err := x.QueryRow(ctx, q, args, &row, &p.Base, &p.New, &p.Newer)
-	if err != nil {
-		return apply.Probe{}, fmt.Errorf("read the row of %s: %w", tb.name, err)
-	}
-	if !found {
-		return apply.Probe{}, nil
-	}
-	p.Found, p.Row = true, json.RawMessage(row)
-	return p, nil
-}
-
 // maxProbeArgs bounds the parameters of one ProbeAll query: a request's
 // 2,100 less the two of sp_executesql (maxParams).
 const maxProbeArgs = maxParams
 
-// ProbeAll implements apply.BatchProber: after sending what is queued,
-// one query reads the rows of many changes, the UNION ALL of each
-// change's Probe query tagged with the change's index, split where it
-// would pass maxProbeArgs parameters (sqltx.Tx.ProbeUnion).
-func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string) ([]apply.Probe, error) {
-	return x.ProbeUnion(ctx, len(cs), maxProbeArgs, func(i, before int) (string, []any, error) {
-		c := cs[i]
-		tb, _, ok := x.t.tables.Table(c.Table.Target)
-		if !ok {
-			return "", nil, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name)
-		}
-		q, args, err := probeSQLAt(tb, c, columns[i], i, before)
-		if err != nil {
-			return "", nil, apply.Reject(err, c, refused)
-		}
-		return q, args, nil
-	})
+// probeQuery returns the probe query of c (sqltx.Config.ProbeSQL), read
+// by sqltx.Tx's Probe and ProbeAll under an update lock held to the end
+// of the transaction: probeSQLAt on c's target table.
+func (t *Target) probeQuery(c *apply.Change, column string, index, before int) (string, []any, error) {
+	tb, _, ok := t.tables.Table(c.Table.Target)
+	if !ok {
+		return "", nil, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, t.cfg.Name)
+	}
+	return probeSQLAt(tb, c, column, index, before)
 }
 
 // probeSQL returns the probe query of c and its arguments, numbered from
-// @p1. With index >= 0 the query's first column is index (ProbeAll).
+// @p1. With index >= 0 the query's first column is index.
 func probeSQL(tb *table, c *apply.Change, column string, index int) (string, []any, error) {
 	return probeSQLAt(tb, c, column, index, 0)
 }
@@ -119,7 +85,8 @@ func probeSQL(tb *table, c *apply.Change, column string, index int) (string, []a
 //	  <policy column comparison>
 //	FROM <table> AS t WITH (UPDLOCK, SERIALIZABLE) WHERE t.[k] = @pN AND …
 //
-// each value a parameter (the key's last), each used once.
+// each value a parameter (the key's last), each used once, the
+// comparisons plan.SQLServerProbe's.
 func probeSQLAt(tb *table, c *apply.Change, column string, index, skip int) (string, []any, error) {
 	p, err := plan.SQLServerProbe.Probe(tb, c, column, skip)
 	if err != nil {

@@ -38,6 +38,9 @@ func newTx(t *Target, stx *sql.Tx, isolate bool) *tx {
 		Take:    take,
 		Refused: refused,
 		OnError: x.identityOff,
+		// sqltx.Tx's Probe and ProbeAll (probe.go).
+		ProbeSQL:     t.probeQuery,
+		MaxProbeArgs: maxProbeArgs,
 		// SQL Server has no RELEASE SAVEPOINT: the name is reused.
 		SetSavepoint:        "SAVE TRANSACTION " + savepoint,
 		RollbackToSavepoint: "ROLLBACK TRANSACTION " + savepoint,

@@ -10,16 +10,32 @@ import (
 	"github.com/syncd-dev/syncd/apply"
 )
 
-// ProbeUnion reads the probes of n changes for an engine's
-// apply.BatchProber: the UNION ALL of each change's locking read, as many
-// in one query as hold at most maxArgs parameters. part returns change
-// i's read, whose columns are i, the row as JSON and the Probe's Base,
-// New and Newer, with its parameters numbered after the first before
-// (engines with positional placeholders ignore before); a change with no
-// row returns nothing. An error of part is returned as it is (an engine
-// rejects the change with apply.Reject); a query's ends the transaction,
-// as Query's do.
-func (x *Tx[T]) ProbeUnion(ctx context.Context, n, maxArgs int, part func(i, before int) (string, []any, error)) ([]apply.Probe, error) {
+var (
+	_ apply.Prober      = (*Tx[int])(nil)
+	_ apply.BatchProber = (*Tx[int])(nil)
+)
+
+// Probe implements apply.Prober: ProbeAll of c alone.
+func (x *Tx[T]) Probe(ctx context.Context, c *apply.Change, column string) (apply.Probe, error) {
+	ps, err := x.ProbeAll(ctx, []*apply.Change{c}, []string{column})
+	if err != nil {
+		return apply.Probe{}, err
+	}
+	return ps[0], nil
+}
+
+// ProbeAll implements apply.BatchProber: after sending what is queued,
+// it reads the rows of cs by the UNION ALL of each change's query
+// (Config.ProbeSQL), each a locking read tagged with the change's index,
+// as many in one query as hold at most Config.MaxProbeArgs parameters.
+// An error of ProbeSQL rejects its change where Config.Refused says
+// (apply.Reject); a query's ends the transaction, as Query's do.
+func (x *Tx[T]) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string) ([]apply.Probe, error) {
+	n, maxArgs := len(cs), x.cfg.MaxProbeArgs
+	part := func(i, before int) (string, []any, error) {
+		q, args, err := x.cfg.ProbeSQL(cs[i], columns[i], i, before)
+		return q, args, apply.Reject(err, cs[i], x.cfg.Refused)
+	}
 	ps := make([]apply.Probe, n)
 	var (
 		parts []string

@@ -39,6 +39,14 @@ type Config[T comparable] struct {
 	// SetSavepoint, RollbackToSavepoint and ReleaseSavepoint ("" if the
 	// engine has none) are the statements around an isolated change.
 	SetSavepoint, RollbackToSavepoint, ReleaseSavepoint string
+	// ProbeSQL returns the query of the probe of c (Tx.Probe) with the
+	// policy column column, on c's target table: its columns are index,
+	// the row as JSON and the apply.Probe's Base, New and Newer, and its
+	// parameters are numbered after the first before (engines with
+	// positional placeholders ignore before). A change without a row
+	// gives no row. MaxProbeArgs bounds the parameters of one query.
+	ProbeSQL     func(c *apply.Change, column string, index, before int) (string, []any, error)
+	MaxProbeArgs int
 	// Checkpoint returns the statement that writes rec.
 	Checkpoint func(rec checkpoint.Record) Stmt
 	// Ended is called once, when the transaction ends.
@@ -246,27 +254,6 @@ func (x *Tx[T]) rollback() error {
 	}
 	x.cfg.Broken()
 	return fmt.Errorf("roll back: %w", err)
-}
-
-// QueryRow sends what is queued, then scans the one row of query into
-// dest inside the transaction; found is false if query returns none. An
-// error ends the transaction, rolled back. Engines' apply.Prober use it.
-func (x *Tx[T]) QueryRow(ctx context.Context, query string, args []any, dest ...any) (found bool, err error) {
-	if x.done {
-		return false, apply.ErrTxDone
-	}
-	x.Flush()
-	if err := x.Send(ctx); err != nil {
-		return false, x.fail(err)
-	}
-	err = x.stx.QueryRowContext(ctx, query, args...).Scan(dest...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, x.fail(err)
-	}
-	return true, nil
 }
 
 // Query sends what is queued, then runs query inside the transaction and
