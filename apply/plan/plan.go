@@ -3,7 +3,8 @@
 // values a change writes, by which key, and whether it upserts, updates,
 // moves a row to another key or deletes. A Dialect, one per engine
 // (apply/postgres, apply/mysql), converts the values and writes, batches
-// and sends the statements.
+// and sends the statements. A ProbeDialect, likewise, writes the
+// comparisons of the query that reads a two-way scope's target row.
 //
 // This package imports no database driver.
 package plan

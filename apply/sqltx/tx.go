@@ -45,6 +45,7 @@ type Config[T comparable] struct {
 	// parameters are numbered after the first before (engines with
 	// positional placeholders ignore before). A change without a row
 	// gives no row. MaxProbeArgs bounds the parameters of one query.
+	// Both are required.
 	ProbeSQL     func(c *apply.Change, column string, index, before int) (string, []any, error)
 	MaxProbeArgs int
 	// Checkpoint returns the statement that writes rec.
