@@ -14,10 +14,6 @@ import (
 // parentheses) compares the row of each change's key with the change's
 // old and new rows, column by column with the NULL-safe <=> (under each
 // column's collation), and returns it as a JSON object.
-var (
-	_ apply.Prober      = (*tx)(nil)
-	_ apply.BatchProber = (*tx)(nil)
-)
 
 // maxProbeArgs bounds the placeholders of one ProbeAll query, under the
 // server's 65,535.

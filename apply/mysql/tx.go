@@ -25,7 +25,11 @@ type tx struct {
 	plan plan.Planner[*table]
 }
 
-var _ apply.Tx = (*tx)(nil)
+var (
+	_ apply.Tx          = (*tx)(nil)
+	_ apply.BatchProber = (*tx)(nil) // sqltx.Tx's, of probeSQL's queries
+	_ apply.Prober      = (*tx)(nil)
+)
 
 // savepoint is the name of the savepoint each isolated change runs in.
 const savepoint = "syncd_change"

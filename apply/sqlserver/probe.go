@@ -50,11 +50,6 @@ import (
 	"github.com/syncd-dev/syncd/apply/plan"
 )
 
-var (
-	_ apply.Prober      = (*tx)(nil)
-	_ apply.BatchProber = (*tx)(nil)
-)
-
 // maxProbeArgs bounds the parameters of one ProbeAll query: a request's
 // 2,100 less the two of sp_executesql (maxParams).
 const maxProbeArgs = maxParams

@@ -21,7 +21,11 @@ type tx struct {
 	plan plan.Planner[*table]
 }
 
-var _ apply.Tx = (*tx)(nil)
+var (
+	_ apply.Tx          = (*tx)(nil)
+	_ apply.BatchProber = (*tx)(nil) // sqltx.Tx's, of probeQuery's queries
+	_ apply.Prober      = (*tx)(nil)
+)
 
 // savepoint is the name of the savepoint each isolated change runs in
 // (https://learn.microsoft.com/en-us/sql/t-sql/language-elements/save-transaction-transact-sql).

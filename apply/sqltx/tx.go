@@ -259,7 +259,7 @@ func (x *Tx[T]) rollback() error {
 
 // Query sends what is queued, then runs query inside the transaction and
 // calls scan for each row it returns. An error ends the transaction,
-// rolled back. Engines' apply.BatchProber use it.
+// rolled back. ProbeAll uses it.
 func (x *Tx[T]) Query(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
 	if x.done {
 		return apply.ErrTxDone
