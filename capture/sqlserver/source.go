@@ -288,7 +288,7 @@ func (ss *session) poll(ctx context.Context) (n int, behind bool, err error) {
 func (ss *session) lost(ctx context.Context, p Poll, cur int64, curOK bool) (map[capture.TableID]bool, error) {
 	lost, err := ss.check(ctx, p, cur, curOK)
 	if err != nil {
-		return nil, retry.Terminal(fmt.Errorf("source %s: %w", ss.src.cfg.Name, err))
+		return nil, fmt.Errorf("source %s: %w", ss.src.cfg.Name, err)
 	}
 	if len(lost) == 0 {
 		return nil, nil
@@ -316,10 +316,12 @@ func (ss *session) lost(ctx context.Context, p Poll, cur int64, curOK bool) (map
 	return skip, nil
 }
 
-// check validates the checkpoint against the poll's versions.
+// check validates the checkpoint against the poll's versions
+// (checkVersions, whose errors it marks terminal).
 func (ss *session) check(ctx context.Context, p Poll, cur int64, curOK bool) ([]*LostError, error) {
 	if !curOK {
-		return checkVersions(cur, curOK, ss.last, nil)
+		_, err := checkVersions(cur, curOK, ss.last, nil)
+		return nil, retry.Terminal(err)
 	}
 	mins := make([]tableVersion, len(ss.src.tables))
 	for i, t := range ss.src.tables {
@@ -329,7 +331,11 @@ func (ss *session) check(ctx context.Context, p Poll, cur int64, curOK bool) ([]
 		}
 		mins[i] = tableVersion{table: t.ID(), v: v, ok: ok}
 	}
-	return checkVersions(cur, curOK, ss.last, mins)
+	lost, err := checkVersions(cur, curOK, ss.last, mins)
+	if err != nil {
+		return nil, retry.Terminal(err)
+	}
+	return lost, nil
 }
 
 // versioned is a decoded change, its version and the syncd origin its
