@@ -330,6 +330,48 @@ func SnapshotAgain(ctx context.Context, sink Sink, lost error) error {
 	return nil
 }
 
+// A TableCopier is a Snapshotter that can copy again only some tables of
+// a source, for sources whose log is kept per table, so that the changes
+// of one table can be lost while those of the others are whole (SQL
+// Server change tracking: a table's minimum valid version rises past the
+// checkpoint after a cleanup or a TRUNCATE of that table alone).
+type TableCopier interface {
+	// CopyAgain is called when the changes of tables since the source's
+	// saved position are lost (lost is why) and the other tables' are
+	// not. If every scope covering them allows it (snapshot =
+	// "when_needed"), the sink records, durably before it returns, that
+	// each target of those scopes is to get a copy of each of the tables
+	// that replaces its rows with the source's rows in scope (a copy
+	// for one target, SnapshotRequest.Target, as `syncd resync` sends),
+	// makes those copies pending, and returns nil. The source goes on
+	// streaming the other tables from its position, and the tables from
+	// the position where their changes are whole again: the copies,
+	// taken later, make up for what was lost. Otherwise it returns an
+	// error naming the scopes that do not allow it. Calling it again
+	// before the copies are taken changes nothing.
+	CopyAgain(ctx context.Context, tables []TableID, lost error) error
+}
+
+// CopyTablesAgain is what a source whose log is kept per table does when
+// the changes of tables alone are lost (lost is why): it asks sink to
+// copy those tables again (TableCopier); a sink that cannot is asked to
+// take every snapshot again (SnapshotAgain), only if resnapshot says
+// every scope of the source allows it, and all reports that the source
+// is then to start afresh from its snapshots. The error, when the sink
+// cannot or will not, is marked retry.Terminal and names both causes.
+func CopyTablesAgain(ctx context.Context, sink Sink, tables []TableID, lost error, resnapshot bool) (all bool, err error) {
+	if tc, ok := sink.(TableCopier); ok {
+		if err := tc.CopyAgain(ctx, tables, lost); err != nil {
+			return false, retry.Terminal(fmt.Errorf("%w; %w", lost, err))
+		}
+		return false, nil
+	}
+	if !resnapshot {
+		return false, retry.Terminal(lost)
+	}
+	return true, SnapshotAgain(ctx, sink, lost)
+}
+
 // Store keeps a source's state between runs: a MySQL source's binlog
 // position, a PostgreSQL source's record of the slot it created.
 // router.Positions implements it over a NATS KV bucket.

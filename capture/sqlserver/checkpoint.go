@@ -26,9 +26,13 @@ import (
 // CurrentUntil is the last time the checkpoint is known to have been the
 // database's current version (retention.go), for the retention estimate
 // after a restart.
+//
+// Copies is how many snapshot transactions taken at Version are durable
+// (position.go), so that the next copy at that version goes after them.
 type state struct {
 	Version      *int64     `json:"version"`
 	Exact        bool       `json:"exact,omitempty"`
+	Copies       int64      `json:"copies,omitempty"`
 	CurrentUntil *time.Time `json:"current_until,omitempty"`
 }
 
@@ -36,11 +40,12 @@ type state struct {
 type checkpoint struct {
 	Version int64
 	Exact   bool
+	Copies  int64
 	Until   time.Time // zero when unknown
 }
 
 func encodeState(c checkpoint) ([]byte, error) {
-	st := state{Version: &c.Version, Exact: c.Exact}
+	st := state{Version: &c.Version, Exact: c.Exact, Copies: c.Copies}
 	if !c.Until.IsZero() {
 		u := c.Until.UTC()
 		st.CurrentUntil = &u
@@ -65,7 +70,10 @@ func decodeState(b []byte) (c checkpoint, ok bool, err error) {
 	if st.Version == nil || *st.Version < 0 {
 		return c, false, fmt.Errorf("decode checkpoint %s: want {\"version\": N} with N >= 0", b)
 	}
-	c = checkpoint{Version: *st.Version, Exact: st.Exact}
+	if st.Copies < 0 || st.Copies >= 1<<copyBits {
+		return c, false, fmt.Errorf("decode checkpoint %s: copies %d out of range", b, st.Copies)
+	}
+	c = checkpoint{Version: *st.Version, Exact: st.Exact, Copies: st.Copies}
 	if st.CurrentUntil != nil {
 		c.Until = *st.CurrentUntil
 	}
@@ -86,33 +94,36 @@ type LostError struct {
 }
 
 func (e *LostError) Error() string {
-	return fmt.Sprintf("changes of %s since version %d are no longer tracked: its minimum valid version is %d (change tracking cleanup ran past the retention period, or the table was truncated); copy the table again: snapshot = \"when_needed\" on every scope of the source does it", e.Table, e.Checkpoint, e.MinValid)
+	return fmt.Sprintf("changes of %s since version %d are no longer tracked: its minimum valid version is %d (change tracking cleanup ran past the retention period, or the table was truncated); copy the table again: snapshot = \"when_needed\" on every scope covering it does it", e.Table, e.Checkpoint, e.MinValid)
 }
 
 // checkVersions is the checkpoint state machine of one poll. cur is the
 // poll's CHANGE_TRACKING_CURRENT_VERSION (curOK false: NULL); last the
 // checkpoint; minValid the tables' minimum valid versions. It returns
 // ErrTrackingOff for a NULL current version, an error naming the table for
-// a NULL minimum valid version, an error for a current version below the
-// checkpoint (the database was restored or replaced), and a *LostError for
-// the first table whose minimum valid version is above the checkpoint. A
-// checkpoint equal to a minimum valid version is valid, 0 included.
-func checkVersions(cur int64, curOK bool, last int64, minValid []tableVersion) error {
+// a NULL minimum valid version, and an error for a current version below
+// the checkpoint (the database was restored or replaced); otherwise a
+// *LostError for each table whose minimum valid version is above the
+// checkpoint, in minValid's order: only their changes are lost, the other
+// tables' are whole. A checkpoint equal to a minimum valid version is
+// valid, 0 included.
+func checkVersions(cur int64, curOK bool, last int64, minValid []tableVersion) ([]*LostError, error) {
 	if !curOK {
-		return ErrTrackingOff
+		return nil, ErrTrackingOff
 	}
 	if cur < last {
-		return fmt.Errorf("the database's change tracking version %d is below the checkpoint %d: the database was restored or replaced; copy the tables again", cur, last)
+		return nil, fmt.Errorf("the database's change tracking version %d is below the checkpoint %d: the database was restored or replaced; copy the tables again", cur, last)
 	}
+	var lost []*LostError
 	for _, m := range minValid {
 		if !m.ok {
-			return fmt.Errorf("change tracking is off for %s, or the login may not see it (CHANGE_TRACKING_MIN_VALID_VERSION is NULL): run ALTER TABLE %s ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = ON) and GRANT VIEW CHANGE TRACKING ON %s", m.table, quoteTable(m.table), quoteTable(m.table))
+			return nil, fmt.Errorf("change tracking is off for %s, or the login may not see it (CHANGE_TRACKING_MIN_VALID_VERSION is NULL): run ALTER TABLE %s ENABLE CHANGE_TRACKING WITH (TRACK_COLUMNS_UPDATED = ON) and GRANT VIEW CHANGE TRACKING ON %s", m.table, quoteTable(m.table), quoteTable(m.table))
 		}
 		if last < m.v {
-			return &LostError{Table: m.table, Checkpoint: last, MinValid: m.v}
+			lost = append(lost, &LostError{Table: m.table, Checkpoint: last, MinValid: m.v})
 		}
 	}
-	return nil
+	return lost, nil
 }
 
 // tableVersion is one table's CHANGE_TRACKING_MIN_VALID_VERSION.

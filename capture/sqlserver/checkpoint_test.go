@@ -1,7 +1,7 @@
 package sqlserver
 
 import (
-	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,28 +18,36 @@ func TestCheckVersions(t *testing.T) {
 		curOK    bool
 		last     int64
 		mins     []tableVersion
-		wantLost *LostError
+		wantLost []LostError
 		wantErr  string
 	}{
 		{name: "version 0 checkpoint is valid", cur: 0, curOK: true, last: 0, mins: []tableVersion{{a, 0, true}}},
 		{name: "checkpoint at the minimum is valid", cur: 9, curOK: true, last: 5, mins: []tableVersion{{a, 5, true}, {b, 1, true}}},
 		{name: "NULL current version", cur: 0, curOK: false, last: 3, wantErr: "change tracking is off for the database"},
-		{name: "below the minimum valid version", cur: 9, curOK: true, last: 4, mins: []tableVersion{{a, 1, true}, {b, 6, true}}, wantLost: &LostError{b, 4, 6}},
+		{name: "below the minimum valid version", cur: 9, curOK: true, last: 4, mins: []tableVersion{{a, 1, true}, {b, 6, true}}, wantLost: []LostError{{b, 4, 6}}},
+		{name: "two tables below their minimum valid versions", cur: 9, curOK: true, last: 4, mins: []tableVersion{{a, 5, true}, {b, 6, true}}, wantLost: []LostError{{a, 4, 5}, {b, 4, 6}}},
 		{name: "NULL minimum valid version", cur: 9, curOK: true, last: 4, mins: []tableVersion{{a, 0, false}}, wantErr: "ENABLE CHANGE_TRACKING"},
 		{name: "current version below the checkpoint", cur: 3, curOK: true, last: 4, wantErr: "restored or replaced"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkVersions(tt.cur, tt.curOK, tt.last, tt.mins)
-			var lost *LostError
+			lost, err := checkVersions(tt.cur, tt.curOK, tt.last, tt.mins)
+			var got []LostError
+			for _, l := range lost {
+				got = append(got, *l)
+			}
+			if !slices.Equal(got, tt.wantLost) {
+				t.Fatalf("lost %v, want %v", got, tt.wantLost)
+			}
 			switch {
 			case tt.wantLost != nil:
-				if !errors.As(err, &lost) || *lost != *tt.wantLost {
-					t.Fatalf("err = %v, want %v", err, tt.wantLost)
+				if err != nil {
+					t.Fatalf("err = %v with lost tables", err)
 				}
+				last := lost[len(lost)-1]
 				for _, s := range []string{"dbo.b", "since version 4", "minimum valid version is 6", "when_needed"} {
-					if !strings.Contains(err.Error(), s) {
-						t.Errorf("%q lacks %q", err, s)
+					if !strings.Contains(last.Error(), s) {
+						t.Errorf("%q lacks %q", last, s)
 					}
 				}
 			case tt.wantErr != "":

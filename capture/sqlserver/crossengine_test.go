@@ -91,8 +91,11 @@ func TestModelSourceToPostgresAndMariaDB(t *testing.T) {
 		m.upsert(items, row(id+1), nil, nil)
 	}
 
-	path := filepath.Join(t.TempDir(), "syncd.hcl")
-	hcl := fmt.Sprintf(`
+	// config loads the scopes with snapshot = mode; the definitions, and
+	// so the scopes' versions, are the same either way.
+	config := func(mode string) *scopes.Config {
+		path := filepath.Join(t.TempDir(), "syncd.hcl")
+		hcl := fmt.Sprintf(`
 source "sqlserver" "erp" { dsn = "sqlserver://model@localhost?database=erp" }
 target "postgres" "pg" {
   dsn           = %q
@@ -105,25 +108,28 @@ target "mysql" "my" {
 scope "items" {
   source   = "erp"
   targets  = ["pg", "my"]
-  snapshot = "when_needed"
+  snapshot = %[3]q
   table "dbo.items" {}
 }
 scope "cheap" {
   source   = "erp"
   targets  = ["pg", "my"]
-  snapshot = "when_needed"
+  snapshot = %[3]q
   table "dbo.items" {
     where  = "price < 500"
     target = "dbo.cheap"
   }
-}`, pgDSN, myDSN)
-	if err := os.WriteFile(path, []byte(hcl), 0o600); err != nil {
-		t.Fatal(err)
+}`, pgDSN, myDSN, mode)
+		if err := os.WriteFile(path, []byte(hcl), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, diags := scopes.Load(path, scopes.LoadOptions{})
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		return cfg
 	}
-	cfg, diags := scopes.Load(path, scopes.LoadOptions{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	cfg, cfgInitial := config("when_needed"), config("initial")
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testLog{t}})
 	conn, err := router.Connect(scopes.NATS{URL: nt.URL}, log, nil)
 	if err != nil {
@@ -166,6 +172,10 @@ scope "cheap" {
 	// a new Router and Source over the model. wait waits for Run to
 	// return and returns its error; stop cancels it first.
 	session := func(resnapshot bool) (stop, wait func() error) {
+		cfg := cfg
+		if !resnapshot {
+			cfg = cfgInitial
+		}
 		r, err := router.New(ctx, conn, cfg, router.SourceInfo{Kind: scopes.KindSQLServer, Name: "erp", DB: "erp"},
 			router.Options{Logger: log, Streams: router.StreamOptionsFrom(cfg.NATS)})
 		if err != nil {

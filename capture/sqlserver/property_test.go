@@ -155,7 +155,7 @@ func TestModelVersionZeroCheckpoint(t *testing.T) {
 	}
 	// Net changes since 0: row 1 inserted (at version 2, its last change),
 	// row 2 inserted at 3; one pseudo-transaction per version.
-	if len(rep.changes) != 2 || rep.changes[0].Txn.Pos != 2 || rep.changes[1].Txn.Pos != 3 || rep.txns != 2 {
+	if len(rep.changes) != 2 || rep.changes[0].Txn.Pos != versionPos(2) || rep.changes[1].Txn.Pos != versionPos(3) || rep.txns != 2 {
 		t.Fatalf("got %d changes in %d transactions: %+v", len(rep.changes), rep.txns, rep.changes)
 	}
 	ss.save(ctx)

@@ -14,11 +14,15 @@ func (ss *session) save(ctx context.Context) error {
 		return nil
 	}
 	ack, idle := ss.sink.Durable()
-	v, exact := int64(ack), false
+	v, exact := posVersion(ack), false
 	if idle {
 		v, exact = ss.last, ss.exact
 	}
-	if ss.haveSaved && (v < ss.saved || v == ss.saved && exact == ss.savedExact) {
+	var copies int64
+	if posVersion(ack) == v {
+		copies = int64(ack - versionPos(v))
+	}
+	if ss.haveSaved && (v < ss.saved || v == ss.saved && exact == ss.savedExact && copies <= ss.savedCopies) {
 		return nil
 	}
 	if !idle && ack == 0 {
@@ -28,14 +32,14 @@ func (ss *session) save(ctx context.Context) error {
 	if until.IsZero() && len(seen) > 0 {
 		until = seen[len(seen)-1].at // still current as of the last poll
 	}
-	b, err := encodeState(checkpoint{Version: v, Exact: exact, Until: until})
+	b, err := encodeState(checkpoint{Version: v, Exact: exact, Copies: copies, Until: until})
 	if err != nil {
 		return err
 	}
 	if err := ss.src.cfg.Store.Save(ctx, ss.src.cfg.Name, b); err != nil {
 		return fmt.Errorf("save checkpoint of source %s: %w", ss.src.cfg.Name, err)
 	}
-	ss.saved, ss.savedExact, ss.savedUntil, ss.haveSaved, ss.seen = v, exact, until, true, seen
+	ss.saved, ss.savedExact, ss.savedCopies, ss.savedUntil, ss.haveSaved, ss.seen = v, exact, copies, until, true, seen
 	ss.src.setStatus(func(st *Status) { st.Saved = &v })
 	return nil
 }

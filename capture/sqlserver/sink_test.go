@@ -160,7 +160,7 @@ func (r *replica) Snapshots() []capture.SnapshotRequest {
 	var out []capture.SnapshotRequest
 	for _, id := range r.tables {
 		if r.pending[id] {
-			out = append(out, capture.SnapshotRequest{Scope: "s", Table: id})
+			out = append(out, capture.SnapshotRequest{Scope: "s", Table: id, Truncate: true})
 		}
 	}
 	return out

@@ -20,9 +20,11 @@ type Config struct {
 	Name string // the source's name in the syncd config
 	// Store keeps the checkpoint version between runs.
 	Store capture.Store
-	// Resnapshot lets the source copy the tables again when a checkpoint
-	// falls below a table's minimum valid version (snapshot =
-	// "when_needed" on every scope); without it that is terminal.
+	// Resnapshot lets the source copy every table again when a
+	// checkpoint falls below a table's minimum valid version (snapshot =
+	// "when_needed" on every scope) and the sink cannot copy that table
+	// alone; without it that is terminal. A sink that can (a
+	// capture.TableCopier) decides by the scopes covering the table.
 	Resnapshot bool
 	// PollInterval is the wait between polls that found changes; default
 	// 1s. Idle polls double it, up to MaxPollInterval (default 30s).
@@ -198,6 +200,12 @@ type session struct {
 	exact      bool
 	saved      int64
 	savedExact bool
+	// copied is the position of the last snapshot transaction passed,
+	// or of the last durable one before the session (state.Copies); the
+	// next goes after it.
+	copied capture.Position
+	// savedCopies is the state.Copies saved with saved.
+	savedCopies int64
 	// haveSaved says saved holds what the store has.
 	haveSaved bool
 	// savedUntil is the last time saved is known to have been the current
@@ -216,7 +224,8 @@ func (s *Source) newSession(ctx context.Context, sink capture.Sink) (*session, e
 		return nil, retry.Terminal(fmt.Errorf("source %s: %w", s.cfg.Name, err))
 	}
 	return &session{src: s, sink: sink, last: c.Version, have: ok, exact: c.Exact,
-		saved: c.Version, savedExact: c.Exact, savedUntil: c.Until, haveSaved: ok}, nil
+		saved: c.Version, savedExact: c.Exact, savedUntil: c.Until, haveSaved: ok,
+		copied: versionPos(c.Version) + capture.Position(c.Copies), savedCopies: c.Copies}, nil
 }
 
 // poll reads, in one snapshot transaction, the changes after the
@@ -236,17 +245,10 @@ func (ss *session) poll(ctx context.Context) (n int, behind bool, err error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("read current version: %w", err)
 	}
+	var lost map[capture.TableID]bool
 	if ss.have {
-		err := ss.check(ctx, p, cur, curOK)
-		var lost *LostError
-		if errors.As(err, &lost) && ss.src.cfg.Resnapshot {
-			if err := capture.SnapshotAgain(ctx, ss.sink, lost); err != nil {
-				return 0, false, err
-			}
-			ss.src.log.Warn("changes since the checkpoint are no longer tracked: copying the tables again", "error", lost)
-			ss.have = false
-		} else if err != nil {
-			return 0, false, retry.Terminal(fmt.Errorf("source %s: %w", ss.src.cfg.Name, err))
+		if lost, err = ss.lost(ctx, p, cur, curOK); err != nil {
+			return 0, false, err
 		}
 	} else if !curOK {
 		return 0, false, retry.Terminal(fmt.Errorf("source %s: %w", ss.src.cfg.Name, ErrTrackingOff))
@@ -259,7 +261,7 @@ func (ss *session) poll(ctx context.Context) (n int, behind bool, err error) {
 		if w := ss.src.cfg.MaxVersions; cur-ss.last > w {
 			upTo = ss.last + w
 		}
-		if n, err = ss.stream(ctx, p, upTo); err != nil {
+		if n, err = ss.stream(ctx, p, upTo, lost); err != nil {
 			return n, false, err
 		}
 	}
@@ -275,20 +277,65 @@ func (ss *session) poll(ctx context.Context) (n int, behind bool, err error) {
 	return n, upTo < cur, ss.sink.Flush(ctx)
 }
 
-// check validates the checkpoint against the poll's versions.
-func (ss *session) check(ctx context.Context, p Poll, cur int64, curOK bool) error {
+// lost validates the checkpoint against the poll's versions and returns
+// the tables whose changes since it are lost (checkVersions), once the
+// sink has taken them to copy again: only those tables when it can
+// (capture.TableCopier), and the poll streams the others' changes and
+// not theirs, which it cannot read; every table when it cannot, with
+// snapshot = "when_needed" on every scope (Config.Resnapshot), and the
+// poll starts afresh from the snapshots. Otherwise the error is terminal
+// and names each table and its versions.
+func (ss *session) lost(ctx context.Context, p Poll, cur int64, curOK bool) (map[capture.TableID]bool, error) {
+	lost, err := ss.check(ctx, p, cur, curOK)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", ss.src.cfg.Name, err)
+	}
+	if len(lost) == 0 {
+		return nil, nil
+	}
+	ids := make([]capture.TableID, len(lost))
+	errs := make([]error, len(lost))
+	for i, l := range lost {
+		ids[i], errs[i] = l.Table, l
+	}
+	why := errors.Join(errs...)
+	all, err := capture.CopyTablesAgain(ctx, ss.sink, ids, why, ss.src.cfg.Resnapshot)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", ss.src.cfg.Name, err)
+	}
+	if all {
+		ss.src.log.Warn("changes since the checkpoint are no longer tracked: copying the tables again", "error", why)
+		ss.have = false
+		return nil, nil
+	}
+	ss.src.log.Warn("changes of tables since the checkpoint are no longer tracked: copying those tables again, the others stream on", "tables", ids, "error", why)
+	skip := make(map[capture.TableID]bool, len(ids))
+	for _, id := range ids {
+		skip[id] = true
+	}
+	return skip, nil
+}
+
+// check validates the checkpoint against the poll's versions
+// (checkVersions, whose errors it marks terminal).
+func (ss *session) check(ctx context.Context, p Poll, cur int64, curOK bool) ([]*LostError, error) {
 	if !curOK {
-		return checkVersions(cur, curOK, ss.last, nil)
+		_, err := checkVersions(cur, curOK, ss.last, nil)
+		return nil, retry.Terminal(err)
 	}
 	mins := make([]tableVersion, len(ss.src.tables))
 	for i, t := range ss.src.tables {
 		v, ok, err := p.MinValidVersion(ctx, t)
 		if err != nil {
-			return fmt.Errorf("read minimum valid version of %s: %w", t.ID(), err)
+			return nil, fmt.Errorf("read minimum valid version of %s: %w", t.ID(), err)
 		}
 		mins[i] = tableVersion{table: t.ID(), v: v, ok: ok}
 	}
-	return checkVersions(cur, curOK, ss.last, mins)
+	lost, err := checkVersions(cur, curOK, ss.last, mins)
+	if err != nil {
+		return nil, retry.Terminal(err)
+	}
+	return lost, nil
 }
 
 // versioned is a decoded change, its version and the syncd origin its
@@ -300,10 +347,14 @@ type versioned struct {
 }
 
 // stream passes the changes after ss.last up to cur, one transaction per
-// version.
-func (ss *session) stream(ctx context.Context, p Poll, cur int64) (int, error) {
+// version, of every table but those skip names (their changes since
+// ss.last are lost).
+func (ss *session) stream(ctx context.Context, p Poll, cur int64, skip map[capture.TableID]bool) (int, error) {
 	var changes []versioned
 	for _, t := range ss.src.tables {
+		if skip[t.ID()] {
+			continue
+		}
 		err := p.Changes(ctx, t, ss.last, cur, func(r ChangeRow) error {
 			if !ss.exact {
 				// The masks and the I of an insert are relative to a
@@ -334,7 +385,7 @@ func (ss *session) stream(ctx context.Context, p Poll, cur int64) (int, error) {
 	n := 0
 	for i := 0; i < len(changes); {
 		v := changes[i].v
-		txn := &capture.Txn{ID: fmt.Sprint(v), Pos: capture.Position(v), Ack: capture.Position(v), Origin: versionOrigin(changes[i:], v)}
+		txn := &capture.Txn{ID: fmt.Sprint(v), Pos: versionPos(v), Ack: versionPos(v), Origin: versionOrigin(changes[i:], v)}
 		if err := ss.sink.Begin(ctx, txn); err != nil {
 			return n, err
 		}

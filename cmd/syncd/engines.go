@@ -34,7 +34,9 @@ func newEngine(ctx context.Context, s *scopes.Source, cfg *scopes.Config, nc *ro
 		return nil, router.SourceInfo{}, err
 	}
 	// A lost log makes the source copy its tables again only if every
-	// scope on it asks for that.
+	// scope on it asks for that. (A SQL Server source loses one table's
+	// changes at a time: the router, a capture.TableCopier, copies that
+	// table again if every scope covering it asks for that.)
 	resnapshot := allScopes(cfg, s.Name, func(sc *scopes.Scope) bool { return sc.Snapshot == scopes.SnapshotWhenNeeded })
 	switch s.Kind {
 	case scopes.KindMySQL:

@@ -307,11 +307,12 @@ DELETE FROM items WHERE id = 1`)
 
 // lostChanges is a tdsfake.Handler that, once lost is set, answers the
 // SQL Server source as a database whose change tracking cleanup ran
-// past the checkpoint (7): current version 10, minimum valid version 9,
-// and the table now holding rows 1 and 3.
+// past the checkpoint (7) for dbo.items alone: current version 10,
+// dbo.items's minimum valid version 9 (dbo.notes's stays 0), and
+// dbo.items now holding rows 1 and 3.
 type lostChanges struct{ lost atomic.Bool }
 
-func (h *lostChanges) Statement(text string, _ []any) (tdsfake.Result, bool) {
+func (h *lostChanges) Statement(text string, params []any) (tdsfake.Result, bool) {
 	if !h.lost.Load() {
 		return tdsfake.Result{}, false
 	}
@@ -319,7 +320,7 @@ func (h *lostChanges) Statement(text string, _ []any) (tdsfake.Result, bool) {
 	switch {
 	case strings.HasPrefix(text, "SELECT CHANGE_TRACKING_CURRENT_VERSION()"):
 		return tdsfake.Result{Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(10)}}}, true
-	case strings.HasPrefix(text, "SELECT CHANGE_TRACKING_MIN_VALID_VERSION("):
+	case strings.HasPrefix(text, "SELECT CHANGE_TRACKING_MIN_VALID_VERSION(") && len(params) == 1 && params[0] == "[dbo].[items]":
 		return tdsfake.Result{Cols: []tdsfake.Type{i8}, Rows: [][]any{{int64(9)}}}, true
 	case strings.HasPrefix(text, "SELECT TOP (@p1) [id], [name], [qty], [data] FROM [dbo].[items]"):
 		return tdsfake.Result{Cols: []tdsfake.Type{i4, text4, i8, bin}, Rows: [][]any{
@@ -332,38 +333,75 @@ func (h *lostChanges) Statement(text string, _ []any) (tdsfake.Result, bool) {
 
 func (h *lostChanges) Transaction(string) {}
 
-// TestSQLServerLostChangesOverTDS: the changes since a SQL Server
-// source's checkpoint are no longer tracked (the TDS wire FAKE, layer 3,
-// raises the minimum valid version past it, as change tracking's cleanup
-// or a TRUNCATE does). With snapshot = "initial" the syncd binary's
+// notesCopy is the fake's statement that reads dbo.notes for a copy.
+const notesCopy = "SELECT TOP (@p1) [id], [name], [qty], [data] FROM [dbo].[notes]"
+
+// TestSQLServerLostChangesOverTDS: the changes of dbo.items since a SQL
+// Server source's checkpoint are no longer tracked (the TDS wire FAKE,
+// layer 3, raises its minimum valid version past it, as change
+// tracking's cleanup or a TRUNCATE does), while those of dbo.notes, in
+// the same scope, are. With snapshot = "initial" the syncd binary's
 // source stops and /readyz reports source_failed naming the table and
-// both versions; with "when_needed" it copies the table again into the
-// real PostgreSQL target (row 2, deleted in the lost window, goes; row
-// 3 comes) and stays ready at the new version.
+// both versions. With "when_needed" it copies dbo.items again, alone,
+// into the real PostgreSQL target: row 2, deleted in the lost window,
+// goes and row 3 comes, in one target transaction that deletes the
+// table's rows rather than TRUNCATE it (its file node stays), dbo.notes
+// is neither read again nor re-sent, the scope_info row records the copy
+// of dbo.items done, and the daemon stays ready at the new version.
 func TestSQLServerLostChangesOverTDS(t *testing.T) {
 	pg := testenv.StartPostgres(t)
 	for _, snapshot := range []string{"initial", "when_needed"} {
 		t.Run(snapshot, func(t *testing.T) {
 			h := &lostChanges{}
-			f := tdsfake.New(t, itemsSourceScript())
+			script := itemsSourceScript()
+			script[notesCopy+"…"] = tdsfake.Result{Cols: []tdsfake.Type{tdsfake.Int4, tdsfake.NVarchar, tdsfake.Int8, tdsfake.Varbinary}, Rows: [][]any{
+				{int64(5), "note", int64(5), nil},
+			}}
+			f := tdsfake.New(t, script)
 			f.Handler = h
 			dst := pg.CreateDB(t, "lost_"+snapshot)
-			d := newDaemon(t, sqlserverToPostgres(f.DSN(), dst, snapshot))
+			cfg := strings.Replace(sqlserverToPostgres(f.DSN(), dst, snapshot), `table "dbo.items" {}`, `table "dbo.items" {}
+  table "dbo.notes" {}`, 1)
+			d := newDaemon(t, cfg)
 			d.Start()
 			db := testenv.OpenDB(t, "pgx", dst)
-			holds := func(want ...string) func() error {
+			holds := func(table string, want ...string) func() error {
 				return func() error {
-					got, err := testenv.Rows(db, `SELECT id, name FROM dbo.items ORDER BY id`)
+					got, err := testenv.Rows(db, `SELECT id, name FROM dbo.`+table+` ORDER BY id`)
 					if err != nil {
 						return err
 					}
 					if !slices.Equal(got, want) {
-						return fmt.Errorf("replica holds %q, want %q", got, want)
+						return fmt.Errorf("replica's %s holds %q, want %q", table, got, want)
 					}
 					return nil
 				}
 			}
-			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, holds("1|один", "2|∅"))
+			// The scope_info row: rows applied, and the backfill state.
+			type info struct {
+				rows         int64
+				state, table string
+				copied       int64
+			}
+			scopeInfo := func() (si info, err error) {
+				err = db.QueryRow(`SELECT rows_applied, backfill, backfill_table, backfill_rows FROM syncd_scope_info WHERE scope = 'items' AND source = 'erp'`).Scan(&si.rows, &si.state, &si.table, &si.copied)
+				return si, err
+			}
+			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, holds("items", "1|один", "2|∅"))
+			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, holds("notes", "5|note"))
+			var before info
+			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() (err error) {
+				// Both copies applied, the last one's end recorded.
+				if before, err = scopeInfo(); err == nil && (before.state != "done" || before.rows != 5) {
+					err = fmt.Errorf("scope_info %+v after the first copies, want rows_applied 5 (two truncates, three rows) and backfill done", before)
+				}
+				return err
+			})
+			var node int64
+			if err := db.QueryRow(`SELECT pg_relation_filenode('dbo.items')`).Scan(&node); err != nil {
+				t.Fatal(err)
+			}
+			n := len(f.Statements())
 			h.lost.Store(true)
 			if snapshot == "initial" {
 				testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
@@ -377,7 +415,7 @@ func TestSQLServerLostChangesOverTDS(t *testing.T) {
 				})
 				return
 			}
-			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, holds("1|один", "3|three"))
+			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, holds("items", "1|один", "3|three"))
 			testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
 				code, body := getStatus(t, d.AdminURL+"/readyz")
 				if code != 200 {
@@ -386,8 +424,28 @@ func TestSQLServerLostChangesOverTDS(t *testing.T) {
 				if m := get(t, d.AdminURL+"/metrics"); !strings.Contains(m, `syncd_source_confirmed_position{source="erp"} 10`) {
 					return fmt.Errorf("/metrics has no confirmed position 10")
 				}
-				return nil
+				// dbo.items's copy alone: its delete and two rows.
+				si, err := scopeInfo()
+				if err == nil && (si != info{rows: before.rows + 3, state: "done", table: "dbo.items", copied: 2}) {
+					err = fmt.Errorf("scope_info %+v, want rows_applied %d (the copy of dbo.items: a delete of its rows and two rows), backfill done of dbo.items, 2 rows", si, before.rows+3)
+				}
+				return err
 			})
+			if err := holds("notes", "5|note")(); err != nil {
+				t.Error(err)
+			}
+			var after int64
+			if err := db.QueryRow(`SELECT pg_relation_filenode('dbo.items')`).Scan(&after); err != nil {
+				t.Fatal(err)
+			}
+			if after != node {
+				t.Errorf("dbo.items's file node went from %d to %d: the target table was truncated", node, after)
+			}
+			for _, s := range f.Statements()[n:] {
+				if strings.HasPrefix(s, notesCopy) {
+					t.Errorf("dbo.notes was read again for a copy: %s", s)
+				}
+			}
 		})
 	}
 }
