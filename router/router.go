@@ -168,17 +168,21 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		return nil, err
 	}
 	r.scopeKV = versions
-	if err := r.loadSnapshots(ctx, js, cfg, o.Streams.Replicas); err != nil {
-		return nil, err
-	}
-	inbox := nc.NewRespInbox()
 	var own []*scopes.Scope
 	for _, s := range cfg.Scopes {
 		if s.Source == src.Name {
 			own = append(own, s)
 		}
 	}
-	prepared, err := prepareStreams(ctx, js, versions, own, src.Name, o.Streams, atomic)
+	stored, err := readScopes(ctx, versions, own)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.loadSnapshots(ctx, js, cfg, own, stored, o.Streams.Replicas); err != nil {
+		return nil, err
+	}
+	inbox := nc.NewRespInbox()
+	prepared, err := prepareStreams(ctx, js, versions, own, stored, src.Name, o.Streams, atomic)
 	if err != nil {
 		return nil, err
 	}

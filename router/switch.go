@@ -171,18 +171,15 @@ func (r *Router) versionOf(def *scopes.Scope) int { return r.inEffect[def.Name].
 // one rec, the table's last snapshot done, copied, nor a later one: its
 // diff never finished, and since its switch point live changes went out
 // by it, so the targets may hold rows that neither rec's definition nor
-// the config's admit. It reads ScopeBucket, before the config's version
-// is recorded; an unreadable record counts as finished, as before syncd
-// kept the history.
-func (r *Router) unfinishedBefore(ctx context.Context, s *scopes.Scope, st *scopes.Table, rec *snapshotRecord) bool {
-	e, err := r.scopeKV.Get(ctx, s.Name)
-	if err != nil {
+// the config's admit. stored is the record of st's scope s in
+// ScopeBucket as read before the config's version is recorded; none, or
+// an unreadable definition, counts as finished, as before syncd kept the
+// history.
+func unfinishedBefore(s *scopes.Scope, st *scopes.Table, rec *snapshotRecord, stored storedScope) bool {
+	if !stored.found {
 		return false
 	}
-	var sr ScopeRecord
-	if json.Unmarshal(e.Value(), &sr) != nil {
-		return false
-	}
+	sr := stored.rec
 	prev, ok := sr.ScopeVersion, !sr.Pending
 	if sr.Hash == s.Hash() || !ok {
 		prev, ok = sr.effective()
