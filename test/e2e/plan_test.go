@@ -396,41 +396,15 @@ func planState(t *testing.T, nc *nats.Conn, appDSN string, targets ...string) ma
 // planOldScopeInfo runs syncd plan --json with config, whose targets copy
 // (MariaDB) and pgcopy (PostgreSQL) are given a scope_info table as a
 // syncd before the backfill columns created it, which no daemon of this
-// version migrated, holding a row of scope items: plan reads the row as
-// it is, so items is applied at both (target action none), where the
-// missing columns failed it.
+// version migrated: a copy of each one's syncd_scope_info, rows and all,
+// without those columns. Plan reads the rows as they are, so scope items
+// is applied at both (target action none), where the missing columns
+// failed it.
 func planOldScopeInfo(t *testing.T, c *crossEngine, config string) {
 	t.Helper()
-	c.dst.Exec(t, "syncd", `CREATE TABLE old_scope_info (
-	scope             VARCHAR(255) NOT NULL,
-	source            VARCHAR(255) NOT NULL,
-	scope_version     INT NOT NULL,
-	definition        JSON NULL,
-	column_schema     JSON NULL,
-	last_position     VARCHAR(32) NOT NULL,
-	last_position_num BIGINT UNSIGNED NOT NULL,
-	last_stream_seq   BIGINT UNSIGNED NOT NULL,
-	last_applied_at   DATETIME(6) NOT NULL,
-	last_txn_apply_ms DOUBLE NOT NULL,
-	rows_applied      BIGINT NOT NULL,
-	syncd_version     VARCHAR(255) NOT NULL,
-	PRIMARY KEY (scope, source)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-		`INSERT INTO old_scope_info VALUES ('items', 'shop', 1, NULL, NULL, '0/7', 7, 3, UTC_TIMESTAMP(6), 1, 5, 'v0')`)
-	c.pg.Exec(t, "replica", `CREATE TABLE old_scope_info (
-	scope             text NOT NULL,
-	source            text NOT NULL,
-	scope_version     integer NOT NULL,
-	definition        jsonb,
-	column_schema     jsonb,
-	last_position     text NOT NULL,
-	last_stream_seq   bigint NOT NULL,
-	last_applied_at   timestamptz NOT NULL,
-	last_txn_apply_ms double precision NOT NULL,
-	rows_applied      bigint NOT NULL,
-	syncd_version     text NOT NULL,
-	PRIMARY KEY (scope, source)
-)`, `INSERT INTO old_scope_info VALUES ('items', 'shop', 1, NULL, NULL, '0/7', 3, now(), 1, 5, 'v0')`)
+	drop := `ALTER TABLE old_scope_info DROP COLUMN backfill, DROP COLUMN backfill_table, DROP COLUMN backfill_rows`
+	c.dst.Exec(t, "syncd", `CREATE TABLE old_scope_info LIKE syncd_scope_info`, `INSERT INTO old_scope_info SELECT * FROM syncd_scope_info`, drop)
+	c.pg.Exec(t, "replica", `CREATE TABLE old_scope_info (LIKE syncd_scope_info INCLUDING ALL)`, `INSERT INTO old_scope_info SELECT * FROM syncd_scope_info`, drop)
 	body := readFile(t, config)
 	targets := regexp.MustCompile(`(?m)^  create_tables +=.*$`)
 	if n := len(targets.FindAllString(body, -1)); n != 2 {
