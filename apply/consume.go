@@ -281,11 +281,15 @@ func (s *session) commit(ctx context.Context, b *batch) error {
 		return b.tx.Rollback(ctx)
 	}
 	env := b.last.Rows[len(b.last.Rows)-1]
+	def, err := w.definitionOf(ctx, env.Scope.Version)
+	if err != nil {
+		return err
+	}
 	rec := checkpoint.Record{
 		Scope:        w.cfg.Scope.Name,
 		Source:       w.cfg.Scope.Source,
 		ScopeVersion: env.Scope.Version,
-		Definition:   w.def,
+		Definition:   def,
 		ColumnSchema: s.schema,
 		Position:     env.Source.Pos,
 		StreamSeq:    b.last.StreamSeq,
@@ -402,4 +406,23 @@ func (s *session) rowCounter(op string) prometheus.Counter {
 		s.rows[op] = c
 	}
 	return c
+}
+
+// definitionOf returns the scope's definition of version, the one the
+// router routed a change of that version by (older than the config's
+// while a replay has not reached its switch point), as ScopeBucket
+// records it: the config's if it records none. Each version is read once.
+func (w *Worker) definitionOf(ctx context.Context, version int) ([]byte, error) {
+	if def, ok := w.defs[version]; ok {
+		return def, nil
+	}
+	def, ok, err := w.conn.ScopeDefinition(ctx, w.cfg.Scope.Name, version)
+	if err != nil {
+		return nil, fmt.Errorf("read definition version %d of scope %s: %w", version, w.cfg.Scope.Name, err)
+	}
+	if !ok {
+		def = w.def
+	}
+	w.defs[version] = def
+	return def, nil
 }

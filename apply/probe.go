@@ -40,13 +40,14 @@ type probeBatch struct {
 	keys map[string]bool
 }
 
-// heldRow is a change held in a probeBatch: c, row i of d, and its
-// table's conflict policy.
+// heldRow is a change held in a probeBatch: c, row i of d, its table's
+// conflict policy and the column its probe reads (prepareTwoWay).
 type heldRow struct {
 	c   *Change
 	d   *router.Delivery
 	i   int
 	pol scopes.Conflicts
+	col string
 }
 
 // applyTwoWay applies c, row i of d, in a two-way scope's batch b. A
@@ -80,12 +81,8 @@ func (s *session) applyTwoWay(ctx context.Context, b *batch, c *Change, d *route
 	for _, k := range keys {
 		h.keys[k] = true
 	}
-	env := d.Rows[i]
-	pol := s.policy(capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table})
-	if pol.Policy == scopes.ConflictNewerWins {
-		c.Committed = env.Source.CommitTS // compared by ProbeAll, stamped by Apply
-	}
-	h.rows = append(h.rows, heldRow{c: c, d: d, i: i, pol: pol})
+	pol, col := s.prepareTwoWay(c, d.Rows[i])
+	h.rows = append(h.rows, heldRow{c: c, d: d, i: i, pol: pol, col: col})
 	if len(h.rows) >= maxProbeBatch {
 		return s.flushHeld(ctx, b)
 	}
@@ -106,9 +103,7 @@ func (s *session) flushHeld(ctx context.Context, b *batch) error {
 	cols := make([]string, len(rows))
 	for j, r := range rows {
 		cs[j] = r.c
-		if r.pol.Policy == scopes.ConflictNewestColumn {
-			cols[j] = r.pol.Column
-		}
+		cols[j] = r.col
 	}
 	ps, err := b.tx.(BatchProber).ProbeAll(ctx, cs, cols)
 	if err != nil {

@@ -27,20 +27,28 @@ func (s *session) apply(ctx context.Context, tx Tx, c *Change, d *router.Deliver
 	if !ok {
 		return fmt.Errorf("%w: target %s cannot detect conflicts, which two-way scope %s needs", errFailed, w.cfg.Target, w.cfg.Scope.Name)
 	}
-	env := d.Rows[i]
-	pol := s.policy(capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table})
-	col := ""
+	pol, col := s.prepareTwoWay(c, d.Rows[i])
+	probe, err := p.Probe(ctx, c, col)
+	if err != nil {
+		return err
+	}
+	return s.settle(ctx, tx, c, d, i, pol, probe)
+}
+
+// prepareTwoWay returns the conflict policy of the table of c, whose
+// envelope is env, and the column its probe reads (the newest_column
+// policy's, else none); under newer_wins it sets c.Committed to env's
+// commit time, which the probe compares and Apply stamps. Both the single
+// probe (apply) and the batched one (applyTwoWay) take c through here.
+func (s *session) prepareTwoWay(c *Change, env *router.RawEnvelope) (pol scopes.Conflicts, col string) {
+	pol = s.policy(capture.TableID{Schema: env.Source.Schema, Name: env.Source.Table})
 	switch pol.Policy {
 	case scopes.ConflictNewestColumn:
 		col = pol.Column
 	case scopes.ConflictNewerWins:
 		c.Committed = env.Source.CommitTS
 	}
-	probe, err := p.Probe(ctx, c, col)
-	if err != nil {
-		return err
-	}
-	return s.settle(ctx, tx, c, d, i, pol, probe)
+	return pol, col
 }
 
 // settle applies c, row i of d, in tx, whose probe at the target is

@@ -71,7 +71,10 @@ type Worker struct {
 	target  Target
 	log     hclog.Logger
 	metrics *Metrics
-	def     []byte // the scope's definition, for scope_info rows
+	def     []byte // the scope's definition in the config
+	// defs are the scope's definitions by version, for scope_info rows
+	// (definitionOf).
+	defs map[int][]byte
 
 	done []string // dependencies found finished at the target
 
@@ -144,6 +147,7 @@ func NewWorker(cfg Config, conn *router.Conn, target Target, log hclog.Logger, m
 	// alert on its increase fires for the first parked row too.
 	m.Parked.WithLabelValues(cfg.Scope.Name, cfg.Target)
 	return &Worker{cfg: cfg, conn: conn, target: target, log: log, metrics: m, def: cfg.Scope.Definition(),
+		defs:   map[int][]byte{},
 		status: Status{Scope: cfg.Scope.Name, Target: cfg.Target, State: StateStarting}}
 }
 

@@ -335,3 +335,49 @@ func TestWorkerPause(t *testing.T) {
 		t.Fatalf("worker status %+v after resume, want applying", st)
 	}
 }
+
+// TestWorkerRecordsRoutedDefinition: the scope_info row records the
+// definition of the version its last transaction was routed by, as the
+// router recorded it: the version before the config's while the stream
+// holds changes from before the switch point, the config's after it.
+func TestWorkerRecordsRoutedDefinition(t *testing.T) {
+	g := newRig(t, scopes.KindPostgres, "never")
+	r := g.router()
+	g.txn(r, 100, category, false, true, 1) // version 1: category and product
+	r.Close()
+
+	path := filepath.Join(t.TempDir(), "v2.hcl")
+	must(t, os.WriteFile(path, []byte(fmt.Sprintf(`
+source "postgres" "app" { dsn = "postgres://localhost/app" }
+target "postgres" "t" { dsn = %q }
+scope "s" {
+  source   = "app"
+  snapshot = "never"
+  targets  = ["t"]
+  table "public.category" { where = "id > 0" }
+}`, g.cfg.Target("t").DSN)), 0o600))
+	cfg, diags := scopes.Load(path, scopes.LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	g.cfg = cfg
+	r = g.router() // records version 2, pending until its first transaction
+	g.run()
+	g.appliedThrough(100)
+	recorded := func(wantVersion, wantTables int) {
+		t.Helper()
+		var version int
+		var def []byte
+		must(t, g.check.QueryRow(`SELECT scope_version, definition FROM syncd_scope_info WHERE scope = 's'`).Scan(&version, &def))
+		d, err := scopes.ParseDefinition(def)
+		must(t, err)
+		if version != wantVersion || len(d.Tables) != wantTables {
+			t.Fatalf("scope_info holds version %d with %d tables, want version %d with %d:\n%s", version, len(d.Tables), wantVersion, wantTables, def)
+		}
+	}
+	recorded(1, 2)
+
+	g.txn(r, 200, category, false, true, 2) // the switch point: version 2 from here on
+	g.appliedThrough(200)
+	recorded(2, 1)
+}

@@ -27,10 +27,11 @@ type preparedStream struct {
 }
 
 // prepareStreams creates or updates the streams of list, records their
-// versions and reads where each stream's copy of source ends, several
+// versions given their records as read (stored[i] is list[i]'s, see
+// readScopes) and reads where each stream's copy of source ends, several
 // scopes at a time (prepareParallel). It returns the results in list's
 // order, or the first error, once every preparation it started is done.
-func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstream.KeyValue, list []*scopes.Scope, source string, o StreamOptions, atomic bool) ([]preparedStream, error) {
+func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstream.KeyValue, list []*scopes.Scope, stored []storedScope, source string, o StreamOptions, atomic bool) ([]preparedStream, error) {
 	out := make([]preparedStream, len(list))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(prepareParallel)
@@ -40,7 +41,7 @@ func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstr
 			if err != nil {
 				return err
 			}
-			rec, err := scopeVersion(ctx, versions, s)
+			rec, err := scopeVersion(ctx, versions, s, stored[i])
 			if err != nil {
 				return err
 			}

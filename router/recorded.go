@@ -33,6 +33,40 @@ func (c *Conn) RecordedScopes(ctx context.Context) (map[string]ScopeRecord, erro
 	return out, err
 }
 
+// ScopeDefinition returns the definition that ScopeBucket records as
+// version of scope, and false if it records none (no bucket, no record
+// of the scope, or not that version). It changes nothing.
+func (c *Conn) ScopeDefinition(ctx context.Context, scope string, version int) (json.RawMessage, bool, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, false, fmt.Errorf("open jetstream: %w", err)
+	}
+	kv, err := js.KeyValue(ctx, ScopeBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("open bucket %s: %w", ScopeBucket, err)
+	}
+	e, err := kv.Get(ctx, scope)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read scope %s: %w", scope, err)
+	}
+	var rec ScopeRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return nil, false, fmt.Errorf("read scope %s: %w", scope, err)
+	}
+	for _, v := range append(rec.History, rec.ScopeVersion) {
+		if v.Version == version {
+			return v.Definition, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
 // SnapshotsDue returns the tables of s, in s's order, that a daemon
 // running s would copy: those without a snapshot recorded for their
 // current definition. It is empty for a scope with snapshot = "never".

@@ -63,13 +63,9 @@ func TestRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := scopeVersion(ctx, versions, s); err != nil {
-		t.Fatal(err)
-	}
+	recordVersion(t, versions, s)
 	gone := &scopes.Scope{Name: "gone", Source: "app", Snapshot: scopes.SnapshotInitial}
-	if _, err := scopeVersion(ctx, versions, gone); err != nil {
-		t.Fatal(err)
-	}
+	recordVersion(t, versions, gone)
 	kv, err := js.KeyValue(ctx, ScopeBucket)
 	if err != nil {
 		t.Fatal(err)

@@ -51,11 +51,9 @@ type Router struct {
 	metrics  *Metrics
 	now      func() time.Time
 
-	// Definitions (switch.go): the config's, the ones in effect at the
-	// point of the log reached, their versions, and the switches to come.
-	config        map[string]*scopes.Scope
-	inEffect      map[string]*scopes.Scope
-	defVersion    map[*scopes.Scope]int
+	// Definitions (switch.go): by scope, the one in effect at the point
+	// of the log reached, and the switches to the config's to come.
+	inEffect      map[string]definition
 	switches      map[string]*scopeSwitch
 	switchesAsked bool
 	scopeKV       jetstream.KeyValue
@@ -159,8 +157,7 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		pace:     o.Pace,
 		now:      time.Now,
 	}
-	r.config, r.inEffect = make(map[string]*scopes.Scope), make(map[string]*scopes.Scope)
-	r.switches, r.defVersion = make(map[string]*scopeSwitch), make(map[*scopes.Scope]int)
+	r.inEffect, r.switches = make(map[string]definition), make(map[string]*scopeSwitch)
 	r.out, r.added = make(map[tableKey]tableKey), make(chan struct{}, 1)
 	r.resyncs, r.resyncSeen, r.resyncLeft = o.Resyncs, make(map[string]bool), make(map[string]int)
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
@@ -171,17 +168,21 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		return nil, err
 	}
 	r.scopeKV = versions
-	if err := r.loadSnapshots(ctx, js, cfg, o.Streams.Replicas); err != nil {
-		return nil, err
-	}
-	inbox := nc.NewRespInbox()
 	var own []*scopes.Scope
 	for _, s := range cfg.Scopes {
 		if s.Source == src.Name {
 			own = append(own, s)
 		}
 	}
-	prepared, err := prepareStreams(ctx, js, versions, own, src.Name, o.Streams, atomic)
+	stored, err := readScopes(ctx, versions, own)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.loadSnapshots(ctx, js, cfg, own, stored, o.Streams.Replicas); err != nil {
+		return nil, err
+	}
+	inbox := nc.NewRespInbox()
+	prepared, err := prepareStreams(ctx, js, versions, own, stored, src.Name, o.Streams, atomic)
 	if err != nil {
 		return nil, err
 	}

@@ -79,11 +79,12 @@ func definitionHash(st *scopes.Table) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// loadSnapshots finds the tables of the router's scopes that want an
-// initial snapshot and have none for their current definition, and the
-// targets added to a scope since its tables were copied, which get a
-// copy of their own (loadTargets).
-func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg *scopes.Config, replicas int) error {
+// loadSnapshots finds the tables of own, the router's scopes, that want
+// an initial snapshot and have none for their current definition, and the
+// targets added to a scope since its tables were copied, which get a copy
+// of their own (loadTargets). stored[i] is own[i]'s record in ScopeBucket
+// (readScopes); it updates the record of a returning scope.
+func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg *scopes.Config, own []*scopes.Scope, stored []storedScope, replicas int) error {
 	kv, err := openBucket(ctx, js, SnapshotBucket, replicas)
 	if err != nil {
 		return err
@@ -96,10 +97,7 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 	for _, name := range marked {
 		r.log.Info("a scope left the config: its targets keep its tables as removed_tables says; should it come back, it is copied afresh", "scope", name)
 	}
-	for _, s := range cfg.Scopes {
-		if s.Source != r.src.Name {
-			continue
-		}
+	for i, s := range own {
 		r.scopes = append(r.scopes, s)
 		if cfg.TwoWay(s) {
 			if r.twoWay == nil {
@@ -107,7 +105,7 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 			}
 			r.twoWay[s.Name] = true
 		}
-		back, err := returning(ctx, r.scopeKV, s, func() error { return forgetScope(ctx, kv, s.Name) })
+		back, err := returning(ctx, r.scopeKV, s, &stored[i], func() error { return forgetScope(ctx, kv, s.Name) })
 		if err != nil {
 			return err
 		}
@@ -121,7 +119,7 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 			continue
 		}
 		for _, st := range s.Tables {
-			if err := r.loadTable(ctx, s, st); err != nil {
+			if err := r.loadTable(ctx, s, st, stored[i]); err != nil {
 				return err
 			}
 		}
@@ -129,8 +127,9 @@ func (r *Router) loadSnapshots(ctx context.Context, js jetstream.JetStream, cfg 
 	return nil
 }
 
-// loadTable decides what to copy of st, given its snapshot record.
-func (r *Router) loadTable(ctx context.Context, s *scopes.Scope, st *scopes.Table) error {
+// loadTable decides what to copy of st, given its snapshot record and
+// sr, the record of its scope s in ScopeBucket.
+func (r *Router) loadTable(ctx context.Context, s *scopes.Scope, st *scopes.Table, sr storedScope) error {
 	kv := r.snapshots
 	k := tableKey{scope: s.Name, table: st.ID}
 	e, err := kv.Get(ctx, k.kv())
@@ -157,7 +156,7 @@ func (r *Router) loadTable(ctx context.Context, s *scopes.Scope, st *scopes.Tabl
 			return r.loadTargets(ctx, s, st, rec, e.Revision(), dirty)
 		}
 	}
-	if rec != nil && (prog != nil && prog.Hash != hash || rec.Def != nil && r.unfinishedBefore(ctx, s, st, rec)) {
+	if rec != nil && (prog != nil && prog.Hash != hash || rec.Def != nil && unfinishedBefore(s, st, rec, sr)) {
 		// A backfill of another definition was cut short: the targets
 		// may hold any rows of it. Delete every row outside the new
 		// definition and send every row in it.

@@ -54,7 +54,8 @@ template "spoke" {
 // region r0 only ("one") or round-robin over the n regions ("spread").
 // It reports ns/row, CPU time per row and allocs/row (of the whole
 // process, the in-process NATS server included: on a shared machine CPU
-// time varies less than wall time) and how long New took (streams made).
+// time varies less than wall time), how long New took (streams made) and
+// how many requests it sent to the server (start-msgs).
 // With fsync=false the server does not fsync, which leaves the CPU costs.
 func BenchmarkSpokes(b *testing.B) {
 	for _, n := range []int{1, 10, 200, 1000} {
@@ -78,6 +79,7 @@ func benchSpokes(b *testing.B, n int, spread, fsync bool) {
 	start := time.Now()
 	r := newRouter(b, conn, cfg, 0)
 	ready := time.Since(start)
+	startMsgs := conn.nc.Stats().OutMsgs
 	regions := make([]string, n)
 	for i := range regions {
 		regions[i] = fmt.Sprintf("r%d", i)
@@ -118,6 +120,7 @@ func benchSpokes(b *testing.B, n int, spread, fsync bool) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
 	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(ready.Seconds(), "ready-s")
+	b.ReportMetric(float64(startMsgs), "start-msgs")
 	b.ReportMetric(0, "ns/op")
 }
 

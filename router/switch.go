@@ -19,10 +19,16 @@ import (
 // config's. The point is recorded in ScopeBucket once read, so a replay
 // of the log after a crash switches at the same transaction.
 
+// definition is a definition of a scope and its version.
+type definition struct {
+	scope   *scopes.Scope
+	version int
+}
+
 // scopeSwitch is a scope's pending change of definition.
 type scopeSwitch struct {
-	version int              // the config's version, which takes effect at the switch point
-	at      capture.Position // the switch point's transaction; 0 until read from the log
+	next definition       // the config's, which takes effect at the switch point
+	at   capture.Position // the switch point's transaction; 0 until read from the log
 }
 
 var _ capture.Switcher = (*Router)(nil)
@@ -32,8 +38,7 @@ var _ capture.Switcher = (*Router)(nil)
 // the log has not reached the switch point of the config's (pending, or
 // recorded at a position a replay may not have reached).
 func (r *Router) prepareSwitch(s *scopes.Scope, rec ScopeRecord) {
-	r.config[s.Name], r.inEffect[s.Name] = s, s
-	r.defVersion[s] = rec.Version
+	r.inEffect[s.Name] = definition{scope: s, version: rec.Version}
 	if !rec.Pending && (rec.Switch == nil || *rec.Switch == 0) {
 		return
 	}
@@ -47,13 +52,12 @@ func (r *Router) prepareSwitch(s *scopes.Scope, rec ScopeRecord) {
 			"scope", s.Name, "version", rec.Version, "previous", prev.Version, "error", err)
 		return
 	}
-	sw := &scopeSwitch{version: rec.Version}
+	sw := &scopeSwitch{next: r.inEffect[s.Name]}
 	if rec.Switch != nil {
 		sw.at = *rec.Switch
 	}
 	r.switches[s.Name] = sw
-	r.inEffect[s.Name] = old
-	r.defVersion[old] = prev.Version
+	r.inEffect[s.Name] = definition{scope: old, version: prev.Version}
 }
 
 // oldDefinition rebuilds a recorded definition of cfg's scope. A table
@@ -96,7 +100,7 @@ func (r *Router) Switches() []capture.Switch {
 	var out []capture.Switch
 	for _, name := range slices.Sorted(maps.Keys(r.switches)) {
 		if sw := r.switches[name]; sw.at == 0 {
-			out = append(out, capture.Switch{Scope: name, Version: sw.version})
+			out = append(out, capture.Switch{Scope: name, Version: sw.next.version})
 		}
 	}
 	return out
@@ -106,7 +110,7 @@ func (r *Router) Switches() []capture.Switch {
 // and routes the scope by its new definition from txn on.
 func (r *Router) Switched(ctx context.Context, txn *capture.Txn, sw capture.Switch) error {
 	s := r.switches[sw.Scope]
-	if s == nil || s.version != sw.Version || s.at != 0 {
+	if s == nil || s.next.version != sw.Version || s.at != 0 {
 		return nil
 	}
 	if err := recordSwitch(ctx, r.scopeKV, sw.Scope, sw.Version, txn.Pos); err != nil {
@@ -132,12 +136,12 @@ func (r *Router) switchAt(ctx context.Context, txn *capture.Txn) error {
 			continue
 		}
 		if sw.at == 0 {
-			if err := recordSwitch(ctx, r.scopeKV, name, sw.version, txn.Pos); err != nil {
+			if err := recordSwitch(ctx, r.scopeKV, name, sw.next.version, txn.Pos); err != nil {
 				return err
 			}
 		}
-		r.log.Info("scope definition switched", "scope", name, "version", sw.version, "previous", r.defVersion[r.inEffect[name]], "switch_point", txn.Pos)
-		r.inEffect[name] = r.config[name]
+		r.log.Info("scope definition switched", "scope", name, "version", sw.next.version, "previous", r.inEffect[name].version, "switch_point", txn.Pos)
+		r.inEffect[name] = sw.next
 		delete(r.switches, name)
 		changed = true
 	}
@@ -149,31 +153,33 @@ func (r *Router) switchAt(ctx context.Context, txn *capture.Txn) error {
 
 // reindex indexes the scope tables of the definitions in effect.
 func (r *Router) reindex() {
-	r.index = scopes.NewIndex(slices.Collect(maps.Values(r.inEffect)))
+	defs := make([]*scopes.Scope, 0, len(r.inEffect))
+	for _, d := range r.inEffect {
+		defs = append(defs, d.scope)
+	}
+	r.index = scopes.NewIndex(defs)
 	clear(r.routes)
 }
 
-// versionOf returns the version of def, a definition of one of the
-// router's scopes.
-func (r *Router) versionOf(def *scopes.Scope) int { return r.defVersion[def] }
+// versionOf returns the version of def, the definition of its scope in
+// effect: the only one the router routes by (reindex), so the only one it
+// makes plans of.
+func (r *Router) versionOf(def *scopes.Scope) int { return r.inEffect[def.Name].version }
 
 // unfinishedBefore reports whether the definition of st in effect before
 // its scope's last change (the version before the config's) is not the
 // one rec, the table's last snapshot done, copied, nor a later one: its
 // diff never finished, and since its switch point live changes went out
 // by it, so the targets may hold rows that neither rec's definition nor
-// the config's admit. It reads ScopeBucket, before the config's version
-// is recorded; an unreadable record counts as finished, as before syncd
-// kept the history.
-func (r *Router) unfinishedBefore(ctx context.Context, s *scopes.Scope, st *scopes.Table, rec *snapshotRecord) bool {
-	e, err := r.scopeKV.Get(ctx, s.Name)
-	if err != nil {
+// the config's admit. stored is the record of st's scope s in
+// ScopeBucket as read before the config's version is recorded; none, or
+// an unreadable definition, counts as finished, as before syncd kept the
+// history.
+func unfinishedBefore(s *scopes.Scope, st *scopes.Table, rec *snapshotRecord, stored storedScope) bool {
+	if !stored.found {
 		return false
 	}
-	var sr ScopeRecord
-	if json.Unmarshal(e.Value(), &sr) != nil {
-		return false
-	}
+	sr := stored.rec
 	prev, ok := sr.ScopeVersion, !sr.Pending
 	if sr.Hash == s.Hash() || !ok {
 		prev, ok = sr.effective()

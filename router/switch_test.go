@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/scopes"
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
@@ -35,9 +36,7 @@ func TestScopeVersionHistory(t *testing.T) {
 	must(t, err)
 	version := func(where string) ScopeRecord {
 		t.Helper()
-		rec, err := scopeVersion(ctx, kv, loadConfig(t, filteredScope(where)).Scopes[0])
-		must(t, err)
-		return rec
+		return recordVersion(t, kv, loadConfig(t, filteredScope(where)).Scopes[0])
 	}
 	at := func(p capture.Position) string { return p.String() }
 	type v struct {
@@ -210,8 +209,7 @@ func TestScopeRemovedAndBack(t *testing.T) {
 	must(t, err)
 	cfg := loadConfig(t, productScope(""))
 	s := cfg.Scopes[0]
-	_, err = scopeVersion(ctx, kv, s)
-	must(t, err)
+	recordVersion(t, kv, s)
 	other := ScopeRecord{ScopeVersion: ScopeVersion{Version: 1, Hash: "x", Definition: json.RawMessage(`{"scope":"o","source":"elsewhere"}`)}}
 	_, err = kv.Put(ctx, "o", mustJSON(other))
 	must(t, err)
@@ -226,12 +224,17 @@ func TestScopeRemovedAndBack(t *testing.T) {
 		return rec.Removed
 	}
 	forget := func() error { return forgetScope(ctx, snaps, s.Name) }
+	back := func() (bool, error) {
+		st, err := readScope(ctx, kv, s.Name)
+		must(t, err)
+		return returning(ctx, kv, s, &st, forget)
+	}
 
 	// Still in the config: nothing marked, nothing forgotten.
 	marked, err := markRemoved(ctx, kv, cfg, "app")
 	must(t, err)
-	if back, err := returning(ctx, kv, s, forget); err != nil || back || len(marked) > 0 {
-		t.Fatalf("scope in the config: marked %v, returning %v, %v", marked, back, err)
+	if isBack, err := back(); err != nil || isBack || len(marked) > 0 {
+		t.Fatalf("scope in the config: marked %v, returning %v, %v", marked, isBack, err)
 	}
 	// Gone from a config of its source: marked, once; the other source's
 	// scope is left alone.
@@ -246,12 +249,28 @@ func TestScopeRemovedAndBack(t *testing.T) {
 		t.Fatalf("the snapshot record is gone while the scope is out: %v", err)
 	}
 	// Back: forgotten and cleared.
-	back, err := returning(ctx, kv, s, forget)
+	isBack, err := back()
 	must(t, err)
-	if _, gerr := snaps.Get(ctx, "s.public.product"); !back || removed("s") || !errors.Is(gerr, jetstream.ErrKeyNotFound) {
-		t.Fatalf("scope back: returning %v, still removed %v, snapshot record %v", back, removed("s"), gerr)
+	if _, gerr := snaps.Get(ctx, "s.public.product"); !isBack || removed("s") || !errors.Is(gerr, jetstream.ErrKeyNotFound) {
+		t.Fatalf("scope back: returning %v, still removed %v, snapshot record %v", isBack, removed("s"), gerr)
 	}
-	if back, err := returning(ctx, kv, s, forget); err != nil || back {
-		t.Fatalf("returning a second time = %v, %v", back, err)
+	if isBack, err := back(); err != nil || isBack {
+		t.Fatalf("returning a second time = %v, %v", isBack, err)
 	}
+}
+
+// recordVersion records s in kv as New does (readScope, scopeVersion)
+// and returns its record.
+func recordVersion(t testing.TB, kv jetstream.KeyValue, s *scopes.Scope) ScopeRecord {
+	t.Helper()
+	ctx := context.Background()
+	st, err := readScope(ctx, kv, s.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := scopeVersion(ctx, kv, s, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/scopes"
@@ -86,31 +87,68 @@ func markRemoved(ctx context.Context, kv jetstream.KeyValue, cfg *scopes.Config,
 	return marked, nil
 }
 
-// returning reports whether the record of scope s says it was removed
-// (markRemoved), and, with forget, clears the mark once forget (which
-// deletes the scope's snapshot records) succeeded.
-func returning(ctx context.Context, kv jetstream.KeyValue, s *scopes.Scope, forget func() error) (bool, error) {
-	entry, err := kv.Get(ctx, s.Name)
+// storedScope is a scope's record in ScopeBucket as New read it, once
+// for every use at start (readScopes): rec, and the revision to update
+// it at; found is false if there is none.
+type storedScope struct {
+	rec   ScopeRecord
+	rev   uint64
+	found bool
+}
+
+// readScope reads the record of scope name.
+func readScope(ctx context.Context, kv jetstream.KeyValue, name string) (storedScope, error) {
+	entry, err := kv.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, nil
+		return storedScope{}, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read scope %s: %w", s.Name, err)
+		return storedScope{}, fmt.Errorf("read scope %s: %w", name, err)
 	}
-	var rec ScopeRecord
-	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
-		return false, fmt.Errorf("read scope %s: %w", s.Name, err)
+	st := storedScope{rev: entry.Revision(), found: true}
+	if err := json.Unmarshal(entry.Value(), &st.rec); err != nil {
+		return storedScope{}, fmt.Errorf("read scope %s: %w", name, err)
 	}
-	if !rec.Removed {
+	return st, nil
+}
+
+// readScopes reads the records of list, several at a time
+// (prepareParallel): a hub with a thousand spoke scopes waited on a
+// thousand reads one after the other. It returns them in list's order, or
+// the first error once every read it started is done.
+func readScopes(ctx context.Context, kv jetstream.KeyValue, list []*scopes.Scope) ([]storedScope, error) {
+	out := make([]storedScope, len(list))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(prepareParallel)
+	for i, s := range list {
+		g.Go(func() (err error) {
+			out[i], err = readScope(ctx, kv, s.Name)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// returning reports whether st, the record of scope s, says the scope was
+// removed (markRemoved), and, with forget, clears the mark in st and in
+// kv once forget (which deletes the scope's snapshot records) succeeded.
+func returning(ctx context.Context, kv jetstream.KeyValue, s *scopes.Scope, st *storedScope, forget func() error) (bool, error) {
+	if !st.found || !st.rec.Removed {
 		return false, nil
 	}
 	if err := forget(); err != nil {
 		return true, err
 	}
+	rec := st.rec
 	rec.Removed = false
-	if _, err := kv.Update(ctx, s.Name, mustJSON(rec), entry.Revision()); err != nil {
+	rev, err := kv.Update(ctx, s.Name, mustJSON(rec), st.rev)
+	if err != nil {
 		return true, fmt.Errorf("record scope %s back: %w", s.Name, err)
 	}
+	st.rec, st.rev = rec, rev
 	return true, nil
 }
 
@@ -143,34 +181,28 @@ func (rec *ScopeRecord) effective() (ScopeVersion, bool) {
 	return ScopeVersion{}, false
 }
 
-// scopeVersion returns the scope's record after recording s: a new
-// scope's version 1, in effect from the start; for a changed definition
-// one version more than the last, pending until its switch point is read
-// from the source log, with the last kept in History. Concurrent writers
-// are detected by revision, so two instances never hand out the same
-// version for different definitions.
-func scopeVersion(ctx context.Context, kv jetstream.KeyValue, s *scopes.Scope) (ScopeRecord, error) {
+// scopeVersion returns the scope's record after recording s, given st,
+// its record as read (readScopes): a new scope's version 1, in effect
+// from the start; for a changed definition one version more than the
+// last, pending until its switch point is read from the source log, with
+// the last kept in History. Concurrent writers are detected by revision,
+// so two instances never hand out the same version for different
+// definitions.
+func scopeVersion(ctx context.Context, kv jetstream.KeyValue, s *scopes.Scope, st storedScope) (ScopeRecord, error) {
 	rec := ScopeRecord{ScopeVersion: ScopeVersion{Version: 1, Hash: s.Hash(), Definition: s.Definition()}}
-	entry, err := kv.Get(ctx, s.Name)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
+	if !st.found {
 		if _, err := kv.Create(ctx, s.Name, mustJSON(rec)); err != nil {
 			return rec, fmt.Errorf("record scope %s: %w", s.Name, err)
 		}
 		return rec, nil
-	case err != nil:
-		return rec, fmt.Errorf("read scope %s: %w", s.Name, err)
 	}
-	var old ScopeRecord
-	if err := json.Unmarshal(entry.Value(), &old); err != nil {
-		return rec, fmt.Errorf("read scope %s: %w", s.Name, err)
-	}
+	old := st.rec
 	if old.Hash == rec.Hash {
 		return old, nil
 	}
 	rec.Version, rec.Pending = old.Version+1, true
 	rec.History = append(old.History, old.ScopeVersion)
-	if _, err := kv.Update(ctx, s.Name, mustJSON(rec), entry.Revision()); err != nil {
+	if _, err := kv.Update(ctx, s.Name, mustJSON(rec), st.rev); err != nil {
 		return rec, fmt.Errorf("record scope %s version %d: %w", s.Name, rec.Version, err)
 	}
 	return rec, nil

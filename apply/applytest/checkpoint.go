@@ -120,12 +120,17 @@ func CheckpointRoundTrip(t *testing.T, e Env, items *router.TableSchema, o Check
 // ScopeInfoMigration: a scope_info table created by a syncd before the
 // backfill columns (oldDDL, which creates it with the columns of
 // ScopeInfo up to syncd_version, and oldRow, which inserts the row of
-// scope s, source app, at position 0/7) gets them on Prepare: its row
-// reads as no backfill, and the next commit writes the backfill state.
-// Prepare again changes nothing. e is fresh.
+// scope s, source app, at position 0/7) reads as no backfill before
+// Prepare, as `syncd plan` reads it before a daemon of this version
+// migrated it; it gets them on Prepare: its row reads as no backfill, and
+// the next commit writes the backfill state. Prepare again changes
+// nothing. e is fresh.
 func ScopeInfoMigration(t *testing.T, e Env, items *router.TableSchema, oldDDL, oldRow string) {
 	ctx := Context(t)
 	e.Exec(oldDDL, oldRow)
+	if got, ok, err := e.Target.Checkpoint(ctx, "s", "app"); err != nil || !ok || got.Position != 7 || got.Backfill != checkpoint.BackfillNone || got.BackfillTable != "" || got.BackfillRows != 0 {
+		t.Fatalf("Checkpoint of the row in the table not migrated yet = %+v, ok %v, err %v", got, ok, err)
+	}
 	for range 2 {
 		if err := e.Target.Prepare(ctx, "s", []*router.TableSchema{items}); err != nil {
 			t.Fatalf("prepare: %v", err)

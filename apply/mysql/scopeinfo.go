@@ -48,7 +48,7 @@ var scopeInfoDialect = plan.ScopeInfoDialect{Text: "VARCHAR(255)", BigInt: "BIGI
 type scopeInfoSQL struct {
 	create          string
 	migrate         []string // adds a backfill column, in the order of plan.BackfillColumns
-	readCheckpoint  string
+	readCheckpoint  sqltx.CheckpointRead
 	writeCheckpoint string
 	mark            string // see mark
 }
@@ -79,9 +79,19 @@ func newScopeInfoSQL(name tableName, s *server) scopeInfoSQL {
 		}
 	}
 	return scopeInfoSQL{
-		create:          fmt.Sprintf(scopeInfoDDL, id, plan.BackfillDDL(scopeInfoDialect)),
-		migrate:         plan.BackfillMigration(scopeInfoDialect, id),
-		readCheckpoint:  plan.ReadScopeInfoSQL(id, "?", "?"),
+		create:  fmt.Sprintf(scopeInfoDDL, id, plan.BackfillDDL(scopeInfoDialect)),
+		migrate: plan.BackfillMigration(scopeInfoDialect, id),
+		readCheckpoint: sqltx.CheckpointRead{
+			Query: plan.ReadScopeInfoSQL(id, "?", "?"), OldQuery: plan.ReadOldScopeInfoSQL(id, "?", "?"), Table: name,
+			NoTable: func(err error) bool {
+				var me *mysql.MySQLError
+				return errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049) // no such table, no such database
+			},
+			NoColumn: func(err error) bool {
+				var me *mysql.MySQLError
+				return errors.As(err, &me) && me.Number == 1054 // unknown column
+			},
+		},
 		writeCheckpoint: write,
 		mark: fmt.Sprintf(`INSERT INTO %s (scope, source, scope_version, last_position, last_position_num,
 		last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version)
@@ -125,16 +135,14 @@ func (t *Target) migrateScopeInfo(ctx context.Context, db *sql.DB, ct *catalogTa
 }
 
 // Checkpoint implements apply.Target. A missing scope_info table, or
-// database, is no error: there is no checkpoint yet.
+// database, is no error: there is no checkpoint yet; one without the
+// backfill columns is read as it is (sqltx.ReadCheckpoint).
 func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoint.Record, bool, error) {
 	db, err := t.connect(ctx)
 	if err != nil {
 		return checkpoint.Record{}, false, err
 	}
-	return sqltx.ReadCheckpoint(ctx, db, t.sql.readCheckpoint, t.scopeInfo, scope, source, func(err error) bool {
-		var me *mysql.MySQLError
-		return errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049) // no such table, no such database
-	})
+	return sqltx.ReadCheckpoint(ctx, db, t.sql.readCheckpoint, scope, source)
 }
 
 // writeCheckpoint returns the statement that writes rec as its scope's

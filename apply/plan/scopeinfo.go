@@ -85,10 +85,22 @@ func (si *ScopeInfo) BackfillArgs() []any {
 // quoted name) whose scope and source are the parameters p1 and p2. Its
 // columns are Scan's.
 func ReadScopeInfoSQL(table, p1, p2 string) string {
+	return readScopeInfoSQL(table, p1, p2, `,
+			backfill, backfill_table, backfill_rows`)
+}
+
+// ReadOldScopeInfoSQL is ReadScopeInfoSQL of a table created before the
+// backfill columns and not migrated yet (BackfillMigration), such as
+// `syncd plan` reads before a daemon of this version has run. Its columns
+// are ScanOld's.
+func ReadOldScopeInfoSQL(table, p1, p2 string) string {
+	return readScopeInfoSQL(table, p1, p2, "")
+}
+
+func readScopeInfoSQL(table, p1, p2, backfill string) string {
 	return fmt.Sprintf(`SELECT scope_version, definition, column_schema, last_position,
-			last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version,
-			backfill, backfill_table, backfill_rows
-			FROM %s WHERE scope = %s AND source = %s`, table, p1, p2)
+			last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version%s
+			FROM %s WHERE scope = %s AND source = %s`, backfill, table, p1, p2)
 }
 
 // NewScopeInfo returns rec as a scope_info row; version is recorded as
@@ -112,6 +124,14 @@ func (si *ScopeInfo) Scan() []any {
 	return []any{&si.ScopeVersion, &si.Definition, &si.ColumnSchema, &si.Position,
 		&si.StreamSeq, &si.AppliedAt, &si.TxnApplyMS, &si.RowsApplied, &si.SyncdVersion,
 		&si.Backfill, &si.BackfillTable, &si.BackfillRows}
+}
+
+// ScanOld returns where a driver scans the columns of ReadOldScopeInfoSQL
+// to; the row has no backfill state (checkpoint.BackfillNone).
+func (si *ScopeInfo) ScanOld() []any {
+	si.Backfill, si.BackfillTable, si.BackfillRows = checkpoint.BackfillNone, "", 0
+	scan := si.Scan()
+	return scan[:len(scan)-len(si.BackfillArgs())]
 }
 
 // Record returns the checkpoint record of the row.

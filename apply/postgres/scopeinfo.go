@@ -44,6 +44,7 @@ type scopeInfoSQL struct {
 	create          string
 	migrate         []string // adds the backfill columns to an older table
 	readCheckpoint  string
+	readOld         string // readCheckpoint of a table without the backfill columns
 	writeCheckpoint string
 }
 
@@ -54,6 +55,7 @@ func newScopeInfoSQL(name pgx.Identifier) scopeInfoSQL {
 		create:         fmt.Sprintf(scopeInfoDDL, id, plan.BackfillDDL(scopeInfoDialect)),
 		migrate:        plan.BackfillMigration(scopeInfoDialect, id),
 		readCheckpoint: plan.ReadScopeInfoSQL(id, "$1", "$2"),
+		readOld:        plan.ReadOldScopeInfoSQL(id, "$1", "$2"),
 		writeCheckpoint: fmt.Sprintf(`INSERT INTO %s AS si (%s)
 			VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (scope, source) DO UPDATE SET
@@ -109,7 +111,9 @@ func (t *Target) ensureScopeInfo(ctx context.Context, conn *pgx.Conn) error {
 }
 
 // Checkpoint implements apply.Target. A missing scope_info table is no
-// error: there is no checkpoint yet.
+// error: there is no checkpoint yet. One created before the backfill
+// columns and not migrated yet (Prepare) is read as it is: its rows have
+// no backfill state.
 func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoint.Record, bool, error) {
 	conn, err := t.connect(ctx)
 	if err != nil {
@@ -118,6 +122,9 @@ func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoi
 	si := plan.ScopeInfo{Scope: scope, Source: source}
 	err = conn.QueryRow(ctx, t.sql.readCheckpoint, scope, source).Scan(si.Scan()...)
 	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42703" { // undefined_column: not migrated yet
+		err = conn.QueryRow(ctx, t.sql.readOld, scope, source).Scan(si.ScanOld()...)
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows), errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
 		return checkpoint.Record{}, false, nil

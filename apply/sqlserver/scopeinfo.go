@@ -52,7 +52,7 @@ var scopeInfoDialect = plan.ScopeInfoDialect{Text: "NVARCHAR(255)", BigInt: "BIG
 type scopeInfoSQL struct {
 	create          string
 	migrate         []string // adds the backfill columns to an older table
-	readCheckpoint  string
+	readCheckpoint  sqltx.CheckpointRead
 	writeCheckpoint string
 }
 
@@ -78,9 +78,13 @@ func newScopeInfoSQL(name tableName) scopeInfoSQL {
 	write += " WHERE scope = @p1 AND source = @p2;\nIF @@ROWCOUNT = 0\n"
 	write += fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", id, strings.Join(scopeInfoColumns, ", "), params(1, len(scopeInfoColumns)))
 	return scopeInfoSQL{
-		create:          fmt.Sprintf(scopeInfoDDL, id, plan.BackfillDDL(scopeInfoDialect)),
-		migrate:         plan.BackfillMigration(scopeInfoDialect, id),
-		readCheckpoint:  plan.ReadScopeInfoSQL(id, "@p1", "@p2"),
+		create:  fmt.Sprintf(scopeInfoDDL, id, plan.BackfillDDL(scopeInfoDialect)),
+		migrate: plan.BackfillMigration(scopeInfoDialect, id),
+		readCheckpoint: sqltx.CheckpointRead{
+			Query: plan.ReadScopeInfoSQL(id, "@p1", "@p2"), OldQuery: plan.ReadOldScopeInfoSQL(id, "@p1", "@p2"), Table: name,
+			NoTable:  func(err error) bool { return slices.Contains(serverErrors(err), errInvalidObject) },
+			NoColumn: func(err error) bool { return slices.Contains(serverErrors(err), errInvalidColumn) },
+		},
 		writeCheckpoint: write,
 	}
 }
@@ -114,16 +118,18 @@ func (t *Target) ensureScopeInfo(ctx context.Context, db *sql.DB) error {
 // missing table.
 const errInvalidObject = 208
 
+// errInvalidColumn is SQL Server's error of a column that does not exist.
+const errInvalidColumn = 207
+
 // Checkpoint implements apply.Target. A missing scope_info table is no
-// error: there is no checkpoint yet.
+// error: there is no checkpoint yet; one without the backfill columns is
+// read as it is (sqltx.ReadCheckpoint).
 func (t *Target) Checkpoint(ctx context.Context, scope, source string) (checkpoint.Record, bool, error) {
 	db, err := t.connect(ctx)
 	if err != nil {
 		return checkpoint.Record{}, false, err
 	}
-	return sqltx.ReadCheckpoint(ctx, db, t.sql.readCheckpoint, t.scopeInfo, scope, source, func(err error) bool {
-		return slices.Contains(serverErrors(err), errInvalidObject)
-	})
+	return sqltx.ReadCheckpoint(ctx, db, t.sql.readCheckpoint, scope, source)
 }
 
 // writeCheckpoint returns the statement that writes rec as its scope's

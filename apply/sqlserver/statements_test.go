@@ -118,7 +118,7 @@ func TestScopeInfoGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newScopeInfoSQL(name)
-	golden(t, "scope_info.sql", s.create+";\n\n"+strings.Join(s.migrate, ";\n")+";\n\n"+s.readCheckpoint+";\n\n"+s.writeCheckpoint+";\n")
+	golden(t, "scope_info.sql", s.create+";\n\n"+strings.Join(s.migrate, ";\n")+";\n\n"+s.readCheckpoint.Query+";\n\n"+s.writeCheckpoint+";\n")
 	if got := len(scopeInfoArgs(plan.ScopeInfo{})); got != len(scopeInfoColumns) {
 		t.Errorf("%d checkpoint arguments for %d columns", got, len(scopeInfoColumns))
 	}

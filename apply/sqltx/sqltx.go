@@ -191,22 +191,38 @@ func FirstWords(s string) string {
 	return s
 }
 
-// ReadCheckpoint reads the checkpoint of scope and source from db by
-// query, which selects plan.ScopeInfo's columns of the scope_info table
-// named table. A missing row, or an error noTable reports (a missing
-// table or database), is no error: there is no checkpoint yet.
-func ReadCheckpoint(ctx context.Context, db *sql.DB, query string, table fmt.Stringer, scope, source string, noTable func(error) bool) (checkpoint.Record, bool, error) {
+// CheckpointRead is how ReadCheckpoint reads a scope_info table.
+type CheckpointRead struct {
+	// Query selects plan.ScopeInfo's columns (Scan) of the row whose
+	// scope and source are its parameters; OldQuery the same of a table
+	// without the backfill columns (plan.ReadOldScopeInfoSQL).
+	Query, OldQuery string
+	Table           fmt.Stringer // the table's name, for errors
+	// NoTable reports an error of a missing table or database; NoColumn
+	// one of a missing column.
+	NoTable, NoColumn func(error) bool
+}
+
+// ReadCheckpoint reads the checkpoint of scope and source from db as r
+// says. A missing row, table or database is no error: there is no
+// checkpoint yet. A table without the backfill columns (created by an
+// earlier syncd and not migrated yet) is read by r.OldQuery: its rows
+// have no backfill state.
+func ReadCheckpoint(ctx context.Context, db *sql.DB, r CheckpointRead, scope, source string) (checkpoint.Record, bool, error) {
 	si := plan.ScopeInfo{Scope: scope, Source: source}
-	err := db.QueryRowContext(ctx, query, scope, source).Scan(si.Scan()...)
+	err := db.QueryRowContext(ctx, r.Query, scope, source).Scan(si.Scan()...)
+	if err != nil && r.NoColumn(err) {
+		err = db.QueryRowContext(ctx, r.OldQuery, scope, source).Scan(si.ScanOld()...)
+	}
 	switch {
-	case errors.Is(err, sql.ErrNoRows), err != nil && noTable(err):
+	case errors.Is(err, sql.ErrNoRows), err != nil && r.NoTable(err):
 		return checkpoint.Record{}, false, nil
 	case err != nil:
-		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, table, err)
+		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, r.Table, err)
 	}
 	rec, err := si.Record()
 	if err != nil {
-		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, table, err)
+		return checkpoint.Record{}, false, fmt.Errorf("read checkpoint of scope %s from %s: %w", scope, r.Table, err)
 	}
 	return rec, true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -210,37 +211,40 @@ scope "other" {
 
 // planJSON is the part of syncd plan --json that TestPlan checks.
 type planJSON struct {
-	Changes bool `json:"changes"`
-	Scopes  []struct {
-		Scope        string `json:"scope"`
-		Action       string `json:"action"`
-		StreamExists bool   `json:"stream_exists"`
-		Tables       []struct {
-			Table        string   `json:"table"`
-			Action       string   `json:"action"`
-			ColumnsAdded []string `json:"columns_added"`
-			Filter       *struct{ Old, New string }
-			Backfill     *rowCountJSON `json:"backfill"`
-			Delete       *rowCountJSON `json:"delete"`
-		} `json:"tables"`
-		Targets []struct {
-			Target         string `json:"target"`
-			Action         string `json:"action"`
-			TablesToCreate []struct {
-				Table   string   `json:"table"`
-				Columns []string `json:"columns"`
-			} `json:"tables_to_create"`
-			ColumnsToAdd []struct {
-				Table   string   `json:"table"`
-				Columns []string `json:"columns"`
-			} `json:"columns_to_add"`
-		} `json:"targets"`
-	} `json:"scopes"`
+	Changes bool            `json:"changes"`
+	Scopes  []planScopeJSON `json:"scopes"`
 	Sources []struct {
 		Source         string   `json:"source"`
 		PublicationAdd []string `json:"publication_add"`
 		SlotExists     bool     `json:"slot_exists"`
 	} `json:"sources"`
+}
+
+// planScopeJSON is a scope of planJSON.
+type planScopeJSON struct {
+	Scope        string `json:"scope"`
+	Action       string `json:"action"`
+	StreamExists bool   `json:"stream_exists"`
+	Tables       []struct {
+		Table        string   `json:"table"`
+		Action       string   `json:"action"`
+		ColumnsAdded []string `json:"columns_added"`
+		Filter       *struct{ Old, New string }
+		Backfill     *rowCountJSON `json:"backfill"`
+		Delete       *rowCountJSON `json:"delete"`
+	} `json:"tables"`
+	Targets []struct {
+		Target         string `json:"target"`
+		Action         string `json:"action"`
+		TablesToCreate []struct {
+			Table   string   `json:"table"`
+			Columns []string `json:"columns"`
+		} `json:"tables_to_create"`
+		ColumnsToAdd []struct {
+			Table   string   `json:"table"`
+			Columns []string `json:"columns"`
+		} `json:"columns_to_add"`
+	} `json:"targets"`
 }
 
 type rowCountJSON struct {
@@ -387,4 +391,41 @@ func planState(t *testing.T, nc *nats.Conn, appDSN string, targets ...string) ma
 		}
 	}
 	return state
+}
+
+// planOldScopeInfo runs syncd plan --json with config, whose targets copy
+// (MariaDB) and pgcopy (PostgreSQL) are given a scope_info table as a
+// syncd before the backfill columns created it, which no daemon of this
+// version migrated: a copy of each one's syncd_scope_info, rows and all,
+// without those columns. Plan reads the rows as they are, so scope items
+// is applied at both (target action none), where the missing columns
+// failed it.
+func planOldScopeInfo(t *testing.T, c *crossEngine, config string) {
+	t.Helper()
+	drop := `ALTER TABLE old_scope_info DROP COLUMN backfill, DROP COLUMN backfill_table, DROP COLUMN backfill_rows`
+	c.dst.Exec(t, "syncd", `CREATE TABLE old_scope_info LIKE syncd_scope_info`, `INSERT INTO old_scope_info SELECT * FROM syncd_scope_info`, drop)
+	c.pg.Exec(t, "replica", `CREATE TABLE old_scope_info (LIKE syncd_scope_info INCLUDING ALL)`, `INSERT INTO old_scope_info SELECT * FROM syncd_scope_info`, drop)
+	body := readFile(t, config)
+	targets := regexp.MustCompile(`(?m)^  create_tables +=.*$`)
+	if n := len(targets.FindAllString(body, -1)); n != 2 {
+		t.Fatalf("the config sets create_tables in %d targets, want 2 (copy and pgcopy):\n%s", n, body)
+	}
+	path := filepath.Join(filepath.Dir(config), "old_scope_info.hcl")
+	writeFile(t, path, targets.ReplaceAllString(body, "$0\n  scope_info_table = \"old_scope_info\""))
+	code, out := runSyncd(t, "plan", "--json", "--config", path)
+	var doc planJSON
+	if err := json.Unmarshal([]byte(out), &doc); (code != 0 && code != 2) || err != nil {
+		t.Fatalf("syncd plan with scope_info tables not migrated: exit %d (%v):\n%s", code, err, out)
+	}
+	i := slices.IndexFunc(doc.Scopes, func(s planScopeJSON) bool { return s.Scope == "items" })
+	if i < 0 {
+		t.Fatalf("syncd plan with scope_info tables not migrated lists no scope items:\n%s", out)
+	}
+	got := map[string]string{}
+	for _, tp := range doc.Scopes[i].Targets {
+		got[tp.Target] = tp.Action
+	}
+	if got["copy"] != "none" || got["pgcopy"] != "none" {
+		t.Errorf("syncd plan with scope_info tables not migrated: scope items' targets %v, want copy and pgcopy applied (none):\n%s", got, out)
+	}
 }

@@ -391,7 +391,8 @@ func TestScopeChangePostgres(t *testing.T) {
 // PostgreSQL, each checked first with syncd plan; a SIGHUP with a config
 // that does not validate leaves the scope streaming; then it repairs rows
 // edited at the targets by hand with syncd resync, and removes the scope
-// by a restart.
+// by a restart. Last, syncd plan reads scope_info tables that an earlier
+// syncd created at both targets (planOldScopeInfo).
 func TestScopeChangeMariaDB(t *testing.T) {
 	c := newCrossEngine(t, "shop", func(c *crossEngine) {
 		c.src.Exec(t, "shop", itemDDL, itemRows("(SELECT seq AS g FROM seq_1_to_1000) s"))
@@ -422,4 +423,5 @@ func TestScopeChangeMariaDB(t *testing.T) {
 		},
 	}
 	runScopeChanges(t, rig, []scopeStep{initial, widened, narrowed, colAdded, params})
+	planOldScopeInfo(t, c, c.d.ConfigPath)
 }
