@@ -20,42 +20,70 @@ const prepareParallel = 16
 // preparedStream is one scope's stream made ready for publishing: what
 // newPublisher needs from the server.
 type preparedStream struct {
-	stream jetstream.Stream
-	atomic bool        // the stream takes atomic batches
+	group  int         // the scope's stream: an index into the groups prepareStreams returns
 	rec    ScopeRecord // the scope's definitions, the one in effect and the pending one
 	resume resumePoint
 }
 
-// prepareStreams creates or updates the streams of list, records their
-// versions and reads where each stream's copy of source ends, several
-// scopes at a time (prepareParallel). It returns the results in list's
-// order, or the first error, once every preparation it started is done.
-func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstream.KeyValue, list []*scopes.Scope, source string, o StreamOptions, atomic bool) ([]preparedStream, error) {
+// preparedGroup is a stream made ready for the scopes that publish to it.
+type preparedGroup struct {
+	*streamGroup
+	stream jetstream.Stream
+	atomic bool // the stream takes atomic batches
+}
+
+// prepareStreams places the scopes of list on their streams
+// (groupStreams), creates or updates those streams, records the scopes'
+// versions and reads where each scope's copy of source ends, several at a
+// time (prepareParallel). It returns the streams, and the scopes' results
+// in list's order, or the first error, once every preparation it started
+// is done.
+func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstream.KeyValue, list []*scopes.Scope, source string, o StreamOptions, atomic bool) ([]preparedGroup, []preparedStream, error) {
+	byScope, subjects, err := existingStreams(ctx, js)
+	if err != nil {
+		return nil, nil, err
+	}
+	var groups []preparedGroup
+	groupOf := map[*scopes.Scope]int{}
+	for i, g := range groupStreams(list, byScope, subjects) {
+		groups = append(groups, preparedGroup{streamGroup: g})
+		for _, s := range g.scopes {
+			groupOf[s] = i
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(prepareParallel)
+	for i := range groups {
+		g.Go(func() error {
+			var err error
+			groups[i].stream, groups[i].atomic, err = ensureStream(gctx, js, groups[i].streamGroup, o, atomic)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
 	out := make([]preparedStream, len(list))
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(prepareParallel)
 	for i, s := range list {
 		g.Go(func() error {
-			stream, atomic, err := ensureStream(ctx, js, s.Name, o, atomic)
+			rec, err := scopeVersion(gctx, versions, s)
 			if err != nil {
 				return err
 			}
-			rec, err := scopeVersion(ctx, versions, s)
+			resume, err := lastStored(gctx, groups[groupOf[s]].stream, s.Name, source)
 			if err != nil {
 				return err
 			}
-			resume, err := lastStored(ctx, stream, s.Name, source)
-			if err != nil {
-				return err
-			}
-			out[i] = preparedStream{stream: stream, atomic: atomic, rec: rec, resume: resume}
+			out[i] = preparedStream{group: groupOf[s], rec: rec, resume: resume}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return groups, out, nil
 }
 
 // makePlans makes the plans of tables for rows of t that r does not have

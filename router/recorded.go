@@ -75,12 +75,12 @@ func (c *Conn) StreamExists(ctx context.Context, scope string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("open jetstream: %w", err)
 	}
-	_, err = js.Stream(ctx, StreamName(scope))
+	_, err = scopeStream(ctx, js, scope)
 	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
+	case errors.Is(err, ErrNoStream):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("read stream %s: %w", StreamName(scope), err)
+		return false, err
 	}
 	return true, nil
 }

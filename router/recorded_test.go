@@ -87,7 +87,7 @@ func TestRecorded(t *testing.T) {
 	if _, err := snaps.Put(ctx, tableKey{scope: "s", table: b}.kv(), mustJSON(snapshotRecord{Hash: "an older definition"})); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ensureStream(ctx, js, "s", StreamOptions{}, false); err != nil {
+	if _, _, err := ensureStream(ctx, js, &streamGroup{name: StreamName("s"), subjects: streamSubjects("s")}, StreamOptions{}, false); err != nil {
 		t.Fatal(err)
 	}
 

@@ -213,7 +213,7 @@ func TestRouterBatchesEndOnTransactions(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
 	r := newRouter(t, conn, testConfig(t), 10)
-	r.order[0].singles = 0
+	r.order[0].w.singles = 0
 	f := &feeder{t: t, r: r}
 	for range 4 {
 		f.txn(3, true)
@@ -709,7 +709,7 @@ func BenchmarkDurableTxn(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				conn := connect(b, testenv.StartNATS(b).URL)
 				r := newRouter(b, conn, testConfig(b), 1000)
-				r.order[0].singles = singles
+				r.order[0].w.singles = singles
 				f := &feeder{t: b, r: r}
 				for b.Loop() {
 					f.txn(rows, true)

@@ -179,7 +179,7 @@ func (p *planner) planScope(ctx context.Context, old, new *scopes.Scope) (scopeP
 	if colErr != nil {
 		return scopePlan{}, colErr
 	}
-	sp := scopePlan{Scope: cur.Name, Stream: router.StreamName(cur.Name), Action: actionNone}
+	sp := scopePlan{Scope: cur.Name, Stream: router.StreamFor(cur), Action: actionNone}
 	switch {
 	case diff.Added:
 		sp.Action = actionCreate
