@@ -22,11 +22,11 @@ import (
 type Subscription struct {
 	it     jetstream.MessagesContext
 	stream string
-	out   chan read     // decoded messages, then one error
-	stop  chan struct{} // closed by Stop
-	done  chan struct{} // closed when the goroutine has returned
-	err   error         // the error that ended reading, once Next returned it
-	timer *time.Timer   // Next's wait, made by its first wait
+	out    chan read     // decoded messages, then one error
+	stop   chan struct{} // closed by Stop
+	done   chan struct{} // closed when the goroutine has returned
+	err    error         // the error that ended reading, once Next returned it
+	timer  *time.Timer   // Next's wait, made by its first wait
 }
 
 // read is a message decoded ahead, or the error that ended reading.
