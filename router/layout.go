@@ -77,14 +77,19 @@ type streamGroup struct {
 
 // groupStreams places each scope of list on its stream: the one that
 // holds its subjects, or StreamFor. Groups are in the order of their first
-// scope in list.
-func groupStreams(list []*scopes.Scope, byScope map[string]string, subjects map[string][]string) []*streamGroup {
+// scope in list. It fails for a scope whose subjects are in the stream of
+// a template's spokes from another source: one stream takes one source's
+// router only, as every batch asserts the stream's last sequence.
+func groupStreams(list []*scopes.Scope, byScope map[string]string, subjects map[string][]string) ([]*streamGroup, error) {
 	var out []*streamGroup
 	index := map[string]*streamGroup{}
 	for _, s := range list {
 		name, ok := byScope[s.Name]
 		if !ok {
 			name = StreamFor(s)
+		}
+		if i := strings.LastIndexByte(name, '@'); i >= 0 && name[i+1:] != strings.ToUpper(s.Source) {
+			return nil, fmt.Errorf("place scope %s: its messages are in stream %s, which the spokes of another source share; a scope from a template cannot change its source: give it a new name", s.Name, name)
 		}
 		g := index[name]
 		if g == nil {
@@ -102,7 +107,7 @@ func groupStreams(list []*scopes.Scope, byScope map[string]string, subjects map[
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // ErrNoStream means a scope has no stream yet.

@@ -43,9 +43,13 @@ func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstr
 	if err != nil {
 		return nil, nil, err
 	}
+	placed, err := groupStreams(list, byScope, subjects)
+	if err != nil {
+		return nil, nil, err
+	}
 	var groups []preparedGroup
 	groupOf := map[*scopes.Scope]int{}
-	for i, g := range groupStreams(list, byScope, subjects) {
+	for i, g := range placed {
 		groups = append(groups, preparedGroup{streamGroup: g})
 		for _, s := range g.scopes {
 			groupOf[s] = i
