@@ -44,12 +44,15 @@ func loadConfig(t testing.TB, hcl string) *scopes.Config {
 	return cfg
 }
 
-// feeder plays a source: transactions of rows with increasing ids.
+// feeder plays a source: transactions of rows with increasing ids, into
+// productTable, or into table with row's rows if set.
 type feeder struct {
 	t      testing.TB
 	r      *Router
 	pos    capture.Position
 	nextID int32
+	table  *capture.Table
+	row    func(id int32) capture.Row
 }
 
 // txn feeds one transaction of n inserts and, if commit, its commit.
@@ -64,6 +67,9 @@ func (f *feeder) txn(n int, commit bool) *capture.Txn {
 	for range n {
 		f.nextID++
 		ev := &capture.Event{Txn: txn, Table: productTable, Op: capture.OpInsert, After: capture.Row{f.nextID, "n", capture.Decimal("1"), nil}}
+		if f.table != nil {
+			ev.Table, ev.After = f.table, f.row(f.nextID)
+		}
 		if err := f.r.Change(ctx, ev); err != nil {
 			f.t.Fatal(err)
 		}

@@ -14,38 +14,12 @@ import (
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
-// spokeFeeder plays a source for spokesConfig scopes: transactions of
-// inserts into spokeTable, row id in region r<id mod regions>.
-type spokeFeeder struct {
-	t       testing.TB
-	r       *Router
-	pos     capture.Position
-	nextID  int64
-	regions int
-}
-
-// txn feeds one transaction of n inserts and, if commit, its commit.
-func (f *spokeFeeder) txn(n int, commit bool) *capture.Txn {
-	f.t.Helper()
-	ctx := context.Background()
-	f.pos += 100
-	txn := &capture.Txn{ID: fmt.Sprint(f.pos), Pos: f.pos, Ack: f.pos + 10, CommitTime: time.Now()}
-	if err := f.r.Begin(ctx, txn); err != nil {
-		f.t.Fatal(err)
-	}
-	for range n {
-		f.nextID++
-		region := fmt.Sprintf("r%d", f.nextID%int64(f.regions))
-		if err := f.r.Change(ctx, &capture.Event{Txn: txn, Table: spokeTable, Op: capture.OpInsert, After: capture.Row{f.nextID, region, "n"}}); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	if commit {
-		if err := f.r.Commit(ctx, txn); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	return txn
+// spokeFeeder plays a source for spokesConfig scopes: inserts into
+// spokeTable, row id in region r<id mod regions>.
+func spokeFeeder(t testing.TB, r *Router, regions int) *feeder {
+	return &feeder{t: t, r: r, table: spokeTable, row: func(id int32) capture.Row {
+		return capture.Row{int64(id), fmt.Sprintf("r%d", id%int32(regions)), "n"}
+	}}
 }
 
 // syncdStreams lists the streams holding syncd's subjects.
@@ -114,7 +88,7 @@ scope "all" {
   table "public.orders" {}
 }`)
 	r1 := newRouter(t, conn, cfg, 4)
-	f := &spokeFeeder{t: t, r: r1, regions: 3}
+	f := spokeFeeder(t, r1, 3)
 	f.txn(6, true)       // ids 1-6
 	t2 := f.txn(7, true) // ids 7-13, spans batches
 	t3 := f.txn(3, true) // 14-16
@@ -181,7 +155,7 @@ scope "spoke1" {
   table "public.orders" { where = "region = 'r1'" }
 }`)
 	r1 := newRouter(t, conn, own, 4)
-	f := &spokeFeeder{t: t, r: r1, regions: 3}
+	f := spokeFeeder(t, r1, 3)
 	f.txn(6, true) // ids 1-6: spoke1 takes 1 and 4
 	t2 := f.txn(3, true)
 	drainDurable(t, r1, t2)
