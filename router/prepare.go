@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -91,11 +92,12 @@ func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstr
 }
 
 // makePlans makes the plans of tables for rows of t that r does not have
-// yet (Router.plan), recording their schemas several at a time
-// (prepareParallel): the first row of a table a thousand spoke scopes
-// cover needs a thousand schema records, each a read and a write waiting
-// on an fsync. It returns the first error once every recording it started
-// is done; the plans made before it stay made.
+// yet (Router.plan), recording their schemas first: the first row of a
+// table a thousand spoke scopes cover needs a thousand schema records,
+// read several at a time (prepareParallel) and written in atomic batches
+// (putRecords), which one write each waiting on an fsync made a second
+// long. It returns the first error once every recording it started is
+// done; the plans are made only if every record was written.
 func (r *Router) makePlans(ctx context.Context, tables []*scopes.Table, t *capture.Table) error {
 	var made []*plan
 	var keys []planKey
@@ -110,27 +112,62 @@ func (r *Router) makePlans(ctx context.Context, tables []*scopes.Table, t *captu
 		}
 		made, keys = append(made, p), append(keys, k)
 	}
-	done := make([]bool, len(made))
+	if len(t.Columns) == 0 { // a table known by name only has nothing to record
+		for i, p := range made {
+			r.plans[keys[i]] = p
+		}
+		return nil
+	}
+	// Read the recorded schemas several at a time, then write those that
+	// changed: in atomic batches if there are many and the bucket takes
+	// them, else one by one, several at a time.
+	recs := make([]struct {
+		key     string
+		value   []byte
+		changed bool
+	}, len(made))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(prepareParallel)
 	for i, p := range made {
-		if len(t.Columns) == 0 { // a table known by name only has nothing to record
-			done[i] = true
-			continue
-		}
 		g.Go(func() error {
-			if err := putSchema(gctx, r.schemas, tableSchema(keys[i].st, t, p, r.src.Kind)); err != nil {
-				return err
+			var err error
+			recs[i].key, recs[i].value, recs[i].changed, err = mergeSchema(gctx, r.schemas, tableSchema(keys[i].st, t, p, r.src.Kind))
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	var ks []string
+	var vs [][]byte
+	for _, rec := range recs {
+		if rec.changed {
+			ks, vs = append(ks, rec.key), append(vs, rec.value)
+		}
+	}
+	if len(ks) > maxSingles && r.schemaBatches {
+		err := putRecords(ctx, r.nc, SchemaBucket, ks, vs)
+		if err == nil {
+			ks = nil
+		} else {
+			r.log.Warn("recording schemas in atomic batches failed; recording them one by one", "table", t.ID().String(), "records", len(ks), "error", err)
+		}
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(prepareParallel)
+	for i := range ks {
+		g.Go(func() error {
+			if _, err := r.schemas.Put(gctx, ks[i], vs[i]); err != nil {
+				return fmt.Errorf("record schema %s: %w", ks[i], err)
 			}
-			done[i] = true
 			return nil
 		})
 	}
-	err := g.Wait()
-	for i, p := range made {
-		if done[i] {
-			r.plans[keys[i]] = p
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return err
+	for i, p := range made {
+		r.plans[keys[i]] = p
+	}
+	return nil
 }

@@ -74,12 +74,14 @@ type Router struct {
 	// snapshotRequest).
 	twoWay map[string]bool
 
-	schemas   jetstream.KeyValue
-	snapshots jetstream.KeyValue
-	pace      func(ctx context.Context, scope string, seq uint64) error
-	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped for truncating ones
-	taken     map[tableKey]*pendingSnapshot // snapshots taken, not yet recorded done
-	out       map[tableKey]tableKey         // by scope table (base key): the snapshot handed out, not yet done
+	schemas       jetstream.KeyValue
+	schemaBatches bool       // the schemas bucket takes atomic batches (putRecords)
+	nc            *nats.Conn // for putRecords
+	snapshots     jetstream.KeyValue
+	pace          func(ctx context.Context, scope string, seq uint64) error
+	pending       map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped for truncating ones
+	taken         map[tableKey]*pendingSnapshot // snapshots taken, not yet recorded done
+	out           map[tableKey]tableKey         // by scope table (base key): the snapshot handed out, not yet done
 
 	resyncs    ResyncSource    // nil: no resyncs
 	resyncSeen map[string]bool // resyncs made pending
@@ -169,6 +171,12 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 	r.resyncs, r.resyncSeen, r.resyncLeft = o.Resyncs, make(map[string]bool), make(map[string]int)
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
 		return nil, err
+	}
+	r.nc = nc
+	if atomic {
+		if r.schemaBatches, err = allowAtomicBucket(ctx, js, SchemaBucket); err != nil {
+			r.log.Warn("recording schemas one by one", "error", err)
+		}
 	}
 	versions, err := openBucket(ctx, js, ScopeBucket, o.Streams.Replicas) // once: a hub may have a thousand scopes
 	if err != nil {
