@@ -85,7 +85,7 @@ func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume
 	name := stream.CachedInfo().Config.Name
 	start := uint64(1)
 	if from != nil {
-		if start, err = firstAfter(ctx, stream, *from); err != nil {
+		if start, err = firstAfter(ctx, stream, SourceSubjects(scope, source), *from); err != nil {
 			return nil, err
 		}
 	}
@@ -109,13 +109,13 @@ func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume
 	return s, nil
 }
 
-// firstAfter returns the sequence of the first message whose source
-// position is after from.Pos, by binary search: a stream is in source
-// position order, a shared one too, as the scopes that share it have one
-// source. A shared stream that retention shortened past from.StreamSeq
+// firstAfter returns the sequence of the first message on subjects (a
+// scope's from one source) whose source position is after from.Pos, by
+// binary search over those messages only: they are in source position
+// order. A shared stream that retention shortened past from.StreamSeq
 // counts as gone here even if the messages removed were other scopes'. It returns the stream's next sequence if there
 // is none.
-func firstAfter(ctx context.Context, s jetstream.Stream, from Resume) (uint64, error) {
+func firstAfter(ctx context.Context, s jetstream.Stream, subjects string, from Resume) (uint64, error) {
 	pos := from.Pos
 	info, err := s.Info(ctx)
 	if err != nil {
@@ -132,7 +132,7 @@ func firstAfter(ctx context.Context, s jetstream.Stream, from Resume) (uint64, e
 	}
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		p, seq, err := positionAt(ctx, s, mid, hi)
+		p, seq, err := positionAt(ctx, s, subjects, mid, hi)
 		if err != nil {
 			return 0, err
 		}
@@ -145,24 +145,25 @@ func firstAfter(ctx context.Context, s jetstream.Stream, from Resume) (uint64, e
 	return lo, nil
 }
 
-// positionAt reads the position of the first message at or after seq and
-// before end, returning end if there is none (deleted messages leave holes).
-func positionAt(ctx context.Context, s jetstream.Stream, seq, end uint64) (capture.Position, uint64, error) {
-	for ; seq < end; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			return 0, 0, fmt.Errorf("read message %d: %w", seq, err)
-		}
-		rows, err := DecodeRows(m.Data)
-		if err != nil {
-			return 0, 0, fmt.Errorf("read message %d: %w", seq, err)
-		}
-		return rows[0].Source.Pos, seq, nil
+// positionAt reads the position of the first message on subjects at or
+// after seq and before end, returning end if there is none (deleted
+// messages leave holes, and other scopes' messages fill a shared stream).
+func positionAt(ctx context.Context, s jetstream.Stream, subjects string, seq, end uint64) (capture.Position, uint64, error) {
+	m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subjects))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, end, nil
 	}
-	return 0, end, nil
+	if err != nil {
+		return 0, 0, fmt.Errorf("read message %d: %w", seq, err)
+	}
+	if m.Sequence >= end {
+		return 0, end, nil
+	}
+	rows, err := DecodeRows(m.Data)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read message %d: %w", m.Sequence, err)
+	}
+	return rows[0].Source.Pos, m.Sequence, nil
 }
 
 // read reads and decodes messages into s.out until an error, which it

@@ -77,7 +77,8 @@ func spokeRows(t *testing.T, conn *Conn, scope string) []string {
 // A router stopped in the middle of a transaction that spans batches is
 // replayed from an earlier position by a new one: each spoke's
 // subscription by subject then reads exactly its own rows, each once, in
-// order, with each transaction whole.
+// order, with each transaction whole, and resumes after a checkpoint by
+// position among the spoke's messages.
 func TestSpokesShareStream(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
@@ -133,6 +134,17 @@ scope "all" {
 		if got := spokeRows(t, conn, scope); !slices.Equal(got, want) {
 			t.Errorf("scope %s reads\n%v\nwant\n%v", scope, got, want)
 		}
+	}
+	// A spoke's target resumes after its checkpoint by position, among
+	// the spoke's messages only.
+	sub, err := conn.Subscribe(context.Background(), "spoke1", "app", &Resume{Pos: t2.Pos, StreamSeq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sub.Next(context.Background(), 10*time.Second)
+	sub.Stop()
+	if err != nil || d.Rows[0].Scope.Name != "spoke1" || d.Rows[0].Source.Pos != t3.Pos || string(d.Rows[0].After["id"]) != `"16"` {
+		t.Fatalf("spoke1 after %s: %+v, %v; want its row 16 of the transaction at %s", t2.Pos, d, err, t3.Pos)
 	}
 	if got := spokeRows(t, conn, "all"); len(got) != 27 {
 		t.Errorf("scope all reads %d rows, want 27: %v", len(got), got)
