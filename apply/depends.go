@@ -168,7 +168,8 @@ func (w *Worker) waitFor(ctx context.Context, dep *scopes.Scope) error {
 	}
 }
 
-// streamLast returns the last sequence of scope's stream; 0 if it has no
+// streamLast returns the stream sequence of scope's last message (on a
+// stream a template's spokes share, of the scope's own); 0 if it has no
 // stream yet.
 func (w *Worker) streamLast(ctx context.Context, scope string) (uint64, error) {
 	st, err := w.conn.StreamState(ctx, scope)

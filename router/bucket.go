@@ -45,3 +45,23 @@ func (c *Conn) openBucket(ctx context.Context, bucket string, replicas int) (jet
 	}
 	return openBucket(ctx, js, bucket, replicas)
 }
+
+// allowAtomicBucket lets bucket's stream take atomic batches (putRecords)
+// and reports whether it does. Opening the bucket again (openBucket)
+// turns that off, and a batch then fails: callers fall back to one write
+// per key.
+func allowAtomicBucket(ctx context.Context, js jetstream.JetStream, bucket string) (bool, error) {
+	s, err := js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return false, fmt.Errorf("open bucket %s: %w", bucket, err)
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.AllowAtomicPublish {
+		return true, nil
+	}
+	cfg.AllowAtomicPublish = true
+	if s, err = js.UpdateStream(ctx, cfg); err != nil {
+		return false, fmt.Errorf("let bucket %s take atomic batches: %w", bucket, err)
+	}
+	return s.CachedInfo().Config.AllowAtomicPublish, nil
+}

@@ -154,31 +154,56 @@ type StreamState struct {
 	Consumers int       `json:"consumers"`
 }
 
-// ErrNoStream means a scope has no stream yet.
-var ErrNoStream = errors.New("no stream")
-
 // ErrDisconnected means the connection to NATS is down: it is
 // reconnecting, and the call may be retried.
 var ErrDisconnected = errors.New("not connected to nats")
 
-// StreamState reads the state of a scope's stream.
+// StreamState reads the state of a scope's stream. On a stream that
+// several scopes share (a template's), Messages, FirstSeq, LastSeq and
+// LastTime are of the scope's row changes only; Bytes and Consumers are
+// the stream's.
 func (c *Conn) StreamState(ctx context.Context, scope string) (*StreamState, error) {
 	js, err := jetstream.New(c.nc)
 	if err != nil {
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
-	s, err := js.Stream(ctx, StreamName(scope))
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("read stream %s: %w", StreamName(scope), ErrNoStream)
+	s, err := openScopeStream(ctx, js, scope)
+	if err != nil {
+		return nil, fmt.Errorf("read stream: %w", err)
+	}
+	info := s.CachedInfo()
+	st := info.State
+	out := &StreamState{
+		Stream: info.Config.Name, Messages: st.Msgs, Bytes: st.Bytes,
+		FirstSeq: st.FirstSeq, LastSeq: st.LastSeq, LastTime: st.LastTime, Consumers: st.Consumers,
+	}
+	if info.Config.Name == StreamName(scope) {
+		return out, nil
+	}
+	out.Messages, out.FirstSeq, out.LastSeq, out.LastTime = 0, 0, 0, time.Time{}
+	if st.Msgs == 0 {
+		return out, nil
+	}
+	first, err := s.GetMsg(ctx, st.FirstSeq, jetstream.WithGetMsgSubject(RowSubjects(scope)))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return out, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read stream %s: %w", StreamName(scope), err)
+		return nil, fmt.Errorf("read stream %s: %w", info.Config.Name, err)
 	}
-	st := s.CachedInfo().State
-	return &StreamState{
-		Stream: StreamName(scope), Messages: st.Msgs, Bytes: st.Bytes,
-		FirstSeq: st.FirstSeq, LastSeq: st.LastSeq, LastTime: st.LastTime, Consumers: st.Consumers,
-	}, nil
+	last, err := s.GetLastMsgForSubject(ctx, RowSubjects(scope))
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", info.Config.Name, err)
+	}
+	full, err := s.Info(ctx, jetstream.WithSubjectFilter(RowSubjects(scope)))
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", info.Config.Name, err)
+	}
+	for _, n := range full.State.Subjects {
+		out.Messages += n
+	}
+	out.FirstSeq, out.LastSeq, out.LastTime = first.Sequence, last.Sequence, last.Time
+	return out, nil
 }
 
 // credsOption authenticates with the contents of a .creds file (user JWT

@@ -20,13 +20,13 @@ import (
 // A goroutine reads and decodes up to prefetch messages ahead, so that
 // decoding runs while the worker waits for its target.
 type Subscription struct {
-	it    jetstream.MessagesContext
-	scope string
-	out   chan read     // decoded messages, then one error
-	stop  chan struct{} // closed by Stop
-	done  chan struct{} // closed when the goroutine has returned
-	err   error         // the error that ended reading, once Next returned it
-	timer *time.Timer   // Next's wait, made by its first wait
+	it     jetstream.MessagesContext
+	stream string
+	out    chan read     // decoded messages, then one error
+	stop   chan struct{} // closed by Stop
+	done   chan struct{} // closed when the goroutine has returned
+	err    error         // the error that ended reading, once Next returned it
+	timer  *time.Timer   // Next's wait, made by its first wait
 }
 
 // read is a message decoded ahead, or the error that ended reading.
@@ -67,7 +67,9 @@ type Resume struct {
 }
 
 // Subscribe starts reading a scope's messages from source after from, or
-// from the first message if from is nil. It finds the first message to
+// from the first message if from is nil, from the stream that holds them
+// (Conn.ScopeStream), filtered by subject: on a stream the spokes of a
+// template share, it reads the scope's messages only, in stream order. It finds the first message to
 // read by position, not by stream sequence, so it is exact even if the
 // stream was renumbered (a server that lost unsynced messages). It fails
 // with ErrCheckpointGone if retention removed messages after from.
@@ -76,13 +78,14 @@ func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume
 	if err != nil {
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
-	stream, err := js.Stream(ctx, StreamName(scope))
+	stream, err := openScopeStream(ctx, js, scope)
 	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", StreamName(scope), err)
+		return nil, err
 	}
+	name := stream.CachedInfo().Config.Name
 	start := uint64(1)
 	if from != nil {
-		if start, err = firstAfter(ctx, stream, *from); err != nil {
+		if start, err = firstAfter(ctx, stream, SourceSubjects(scope, source), *from); err != nil {
 			return nil, err
 		}
 	}
@@ -92,25 +95,27 @@ func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume
 		OptStartSeq:    start,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create consumer on %s: %w", StreamName(scope), err)
+		return nil, fmt.Errorf("create consumer on %s: %w", name, err)
 	}
 	// At most 2,000 messages and 16 MiB (or two of the largest messages
 	// the server takes) wait in the client: with rows_per_message a
 	// message can hold a thousand rows.
 	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(2000, int(max(16<<20, 2*c.nc.MaxPayload()))))
 	if err != nil {
-		return nil, fmt.Errorf("consume %s: %w", StreamName(scope), err)
+		return nil, fmt.Errorf("consume %s: %w", name, err)
 	}
-	s := &Subscription{it: it, scope: scope, out: make(chan read, prefetch), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Subscription{it: it, stream: name, out: make(chan read, prefetch), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.read()
 	return s, nil
 }
 
-// firstAfter returns the sequence of the first message whose source
-// position is after from.Pos, by binary search: a scope stream is in
-// source position order. It returns the stream's next sequence if there
+// firstAfter returns the sequence of the first message on subjects (a
+// scope's from one source) whose source position is after from.Pos, by
+// binary search over those messages only: they are in source position
+// order. A shared stream that retention shortened past from.StreamSeq
+// counts as gone here even if the messages removed were other scopes'. It returns the stream's next sequence if there
 // is none.
-func firstAfter(ctx context.Context, s jetstream.Stream, from Resume) (uint64, error) {
+func firstAfter(ctx context.Context, s jetstream.Stream, subjects string, from Resume) (uint64, error) {
 	pos := from.Pos
 	info, err := s.Info(ctx)
 	if err != nil {
@@ -127,7 +132,7 @@ func firstAfter(ctx context.Context, s jetstream.Stream, from Resume) (uint64, e
 	}
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		p, seq, err := positionAt(ctx, s, mid, hi)
+		p, seq, err := positionAt(ctx, s, subjects, mid, hi)
 		if err != nil {
 			return 0, err
 		}
@@ -140,24 +145,25 @@ func firstAfter(ctx context.Context, s jetstream.Stream, from Resume) (uint64, e
 	return lo, nil
 }
 
-// positionAt reads the position of the first message at or after seq and
-// before end, returning end if there is none (deleted messages leave holes).
-func positionAt(ctx context.Context, s jetstream.Stream, seq, end uint64) (capture.Position, uint64, error) {
-	for ; seq < end; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			return 0, 0, fmt.Errorf("read message %d: %w", seq, err)
-		}
-		rows, err := DecodeRows(m.Data)
-		if err != nil {
-			return 0, 0, fmt.Errorf("read message %d: %w", seq, err)
-		}
-		return rows[0].Source.Pos, seq, nil
+// positionAt reads the position of the first message on subjects at or
+// after seq and before end, returning end if there is none (deleted
+// messages leave holes, and other scopes' messages fill a shared stream).
+func positionAt(ctx context.Context, s jetstream.Stream, subjects string, seq, end uint64) (capture.Position, uint64, error) {
+	m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subjects))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, end, nil
 	}
-	return 0, end, nil
+	if err != nil {
+		return 0, 0, fmt.Errorf("read message %d: %w", seq, err)
+	}
+	if m.Sequence >= end {
+		return 0, end, nil
+	}
+	rows, err := DecodeRows(m.Data)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read message %d: %w", m.Sequence, err)
+	}
+	return rows[0].Source.Pos, m.Sequence, nil
 }
 
 // read reads and decodes messages into s.out until an error, which it
@@ -181,15 +187,15 @@ func (s *Subscription) read() {
 func (s *Subscription) next() (*Delivery, error) {
 	m, err := s.it.Next()
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", StreamName(s.scope), err)
+		return nil, fmt.Errorf("read %s: %w", s.stream, err)
 	}
 	meta, err := m.Metadata()
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", StreamName(s.scope), err)
+		return nil, fmt.Errorf("read %s: %w", s.stream, err)
 	}
 	rows, err := DecodeRows(m.Data())
 	if err != nil {
-		return nil, fmt.Errorf("read %s message %d: %w", StreamName(s.scope), meta.Sequence.Stream, err)
+		return nil, fmt.Errorf("read %s message %d: %w", s.stream, meta.Sequence.Stream, err)
 	}
 	return &Delivery{StreamSeq: meta.Sequence.Stream, Pending: meta.NumPending, Data: m.Data(), Rows: rows}, nil
 }

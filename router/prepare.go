@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,51 +21,83 @@ const prepareParallel = 16
 // preparedStream is one scope's stream made ready for publishing: what
 // newPublisher needs from the server.
 type preparedStream struct {
-	stream jetstream.Stream
-	atomic bool        // the stream takes atomic batches
+	group  int         // the scope's stream: an index into the groups prepareStreams returns
 	rec    ScopeRecord // the scope's definitions, the one in effect and the pending one
 	resume resumePoint
 }
 
-// prepareStreams creates or updates the streams of list, records their
-// versions given their records as read (stored[i] is list[i]'s, see
-// readScopes) and reads where each stream's copy of source ends, several
-// scopes at a time (prepareParallel). It returns the results in list's
-// order, or the first error, once every preparation it started is done.
-func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstream.KeyValue, list []*scopes.Scope, stored []storedScope, source string, o StreamOptions, atomic bool) ([]preparedStream, error) {
+// preparedGroup is a stream made ready for the scopes that publish to it.
+type preparedGroup struct {
+	*streamGroup
+	stream jetstream.Stream
+	atomic bool // the stream takes atomic batches
+}
+
+// prepareStreams places the scopes of list on their streams
+// (groupStreams), creates or updates those streams, records the scopes'
+// versions and reads where each scope's copy of source ends, several at a
+// time (prepareParallel). It returns the streams, and the scopes' results
+// in list's order, or the first error, once every preparation it started
+// is done. stored[i] is list[i]'s record as read (see readScopes).
+func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstream.KeyValue, list []*scopes.Scope, stored []storedScope, source string, o StreamOptions, atomic bool) ([]preparedGroup, []preparedStream, error) {
+	byScope, subjects, err := existingStreams(ctx, js)
+	if err != nil {
+		return nil, nil, err
+	}
+	placed, err := groupStreams(list, byScope, subjects)
+	if err != nil {
+		return nil, nil, err
+	}
+	var groups []preparedGroup
+	groupOf := map[*scopes.Scope]int{}
+	for i, g := range placed {
+		groups = append(groups, preparedGroup{streamGroup: g})
+		for _, s := range g.scopes {
+			groupOf[s] = i
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(prepareParallel)
+	for i := range groups {
+		g.Go(func() error {
+			var err error
+			groups[i].stream, groups[i].atomic, err = ensureStream(gctx, js, groups[i].streamGroup, o, atomic)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
 	out := make([]preparedStream, len(list))
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(prepareParallel)
 	for i, s := range list {
 		g.Go(func() error {
-			stream, atomic, err := ensureStream(ctx, js, s.Name, o, atomic)
+			rec, err := scopeVersion(gctx, versions, s, stored[i])
 			if err != nil {
 				return err
 			}
-			rec, err := scopeVersion(ctx, versions, s, stored[i])
+			resume, err := lastStored(gctx, groups[groupOf[s]].stream, s.Name, source)
 			if err != nil {
 				return err
 			}
-			resume, err := lastStored(ctx, stream, s.Name, source)
-			if err != nil {
-				return err
-			}
-			out[i] = preparedStream{stream: stream, atomic: atomic, rec: rec, resume: resume}
+			out[i] = preparedStream{group: groupOf[s], rec: rec, resume: resume}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return groups, out, nil
 }
 
 // makePlans makes the plans of tables for rows of t that r does not have
-// yet (Router.plan), recording their schemas several at a time
-// (prepareParallel): the first row of a table a thousand spoke scopes
-// cover needs a thousand schema records, each a read and a write waiting
-// on an fsync. It returns the first error once every recording it started
-// is done; the plans made before it stay made.
+// yet (Router.plan), recording their schemas first: the first row of a
+// table a thousand spoke scopes cover needs a thousand schema records,
+// read several at a time (prepareParallel) and written in atomic batches
+// (putRecords), which one write each waiting on an fsync made a second
+// long. It returns the first error once every recording it started is
+// done; the plans are made only if every record was written.
 func (r *Router) makePlans(ctx context.Context, tables []*scopes.Table, t *capture.Table) error {
 	var made []*plan
 	var keys []planKey
@@ -79,27 +112,62 @@ func (r *Router) makePlans(ctx context.Context, tables []*scopes.Table, t *captu
 		}
 		made, keys = append(made, p), append(keys, k)
 	}
-	done := make([]bool, len(made))
+	if len(t.Columns) == 0 { // a table known by name only has nothing to record
+		for i, p := range made {
+			r.plans[keys[i]] = p
+		}
+		return nil
+	}
+	// Read the recorded schemas several at a time, then write those that
+	// changed: in atomic batches if there are many and the bucket takes
+	// them, else one by one, several at a time.
+	recs := make([]struct {
+		key     string
+		value   []byte
+		changed bool
+	}, len(made))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(prepareParallel)
 	for i, p := range made {
-		if len(t.Columns) == 0 { // a table known by name only has nothing to record
-			done[i] = true
-			continue
-		}
 		g.Go(func() error {
-			if err := putSchema(gctx, r.schemas, tableSchema(keys[i].st, t, p, r.src.Kind)); err != nil {
-				return err
+			var err error
+			recs[i].key, recs[i].value, recs[i].changed, err = mergeSchema(gctx, r.schemas, tableSchema(keys[i].st, t, p, r.src.Kind))
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	var ks []string
+	var vs [][]byte
+	for _, rec := range recs {
+		if rec.changed {
+			ks, vs = append(ks, rec.key), append(vs, rec.value)
+		}
+	}
+	if len(ks) > maxSingles && r.schemaBatches {
+		err := putRecords(ctx, r.nc, SchemaBucket, ks, vs)
+		if err == nil {
+			ks = nil
+		} else {
+			r.log.Warn("recording schemas in atomic batches failed; recording them one by one", "table", t.ID().String(), "records", len(ks), "error", err)
+		}
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(prepareParallel)
+	for i := range ks {
+		g.Go(func() error {
+			if _, err := r.schemas.Put(gctx, ks[i], vs[i]); err != nil {
+				return fmt.Errorf("record schema %s: %w", ks[i], err)
 			}
-			done[i] = true
 			return nil
 		})
 	}
-	err := g.Wait()
-	for i, p := range made {
-		if done[i] {
-			r.plans[keys[i]] = p
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return err
+	for i, p := range made {
+		r.plans[keys[i]] = p
+	}
+	return nil
 }

@@ -16,7 +16,8 @@ import (
 // streams, versions and first-row schemas it prepares several at a time,
 // publishes one transaction giving spoke i i+1 rows, and starts a second
 // router after every third spoke's definition changed: each publisher must
-// have its own scope's version, stream end and resume point, and each
+// have its own scope's version and resume point, on the stream the spokes
+// share, and each
 // scope its schema record, however the concurrent preparations finished.
 func TestRouterPreparesManySpokes(t *testing.T) {
 	const n = 40
@@ -72,14 +73,14 @@ func TestRouterPreparesManySpokes(t *testing.T) {
 		if i%3 == 0 {
 			want = 2
 		}
-		if p.scope != scope || p.stream != StreamName(scope) {
-			t.Fatalf("publisher of scope %s is for scope %s, stream %s", scope, p.scope, p.stream)
+		if p.scope != scope || p.w.stream != TemplateStreamName("spoke", "app") {
+			t.Fatalf("publisher of scope %s is for scope %s, stream %s", scope, p.scope, p.w.stream)
 		}
 		if v := r.versions[scope]; v != want {
 			t.Errorf("scope %s: version %d, want %d", scope, v, want)
 		}
-		if p.expected != uint64(i+1) || !p.resume.ok || p.resume.pos != txn.Pos || p.resume.seq != i+1 {
-			t.Errorf("scope %s: expects stream end %d, resumes after %s, want %d and %s:%d", scope, p.expected, resumeText(p.resume), i+1, txn.Pos, i+1)
+		if p.w.expected != n*(n+1)/2 || !p.resume.ok || p.resume.pos != txn.Pos || p.resume.seq != i+1 {
+			t.Errorf("scope %s: expects stream end %d, resumes after %s, want %d and %s:%d", scope, p.w.expected, resumeText(p.resume), n*(n+1)/2, txn.Pos, i+1)
 		}
 	}
 }

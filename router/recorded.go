@@ -103,22 +103,6 @@ func (c *Conn) SnapshotsDueAt(ctx context.Context, s *scopes.Scope, target strin
 	return due, nil
 }
 
-// StreamExists reports whether the scope's stream exists.
-func (c *Conn) StreamExists(ctx context.Context, scope string) (bool, error) {
-	js, err := jetstream.New(c.nc)
-	if err != nil {
-		return false, fmt.Errorf("open jetstream: %w", err)
-	}
-	_, err = js.Stream(ctx, StreamName(scope))
-	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("read stream %s: %w", StreamName(scope), err)
-	}
-	return true, nil
-}
-
 // readBucket calls f with each key of bucket and its latest value, in
 // no particular order. It lists the keys from the stream's subject
 // counts rather than with a watcher, which would create a consumer.

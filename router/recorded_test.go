@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -52,8 +53,8 @@ func TestRecorded(t *testing.T) {
 	if due, err := c.SnapshotsDue(ctx, s); err != nil || !slices.Equal(due, []capture.TableID{a, b}) {
 		t.Errorf("SnapshotsDue on a new server = %v, %v; want both tables", due, err)
 	}
-	if ok, err := c.StreamExists(ctx, "s"); err != nil || ok {
-		t.Errorf("StreamExists on a new server = %v, %v", ok, err)
+	if name, err := c.ScopeStream(ctx, "s"); !errors.Is(err, ErrNoStream) {
+		t.Errorf("ScopeStream on a new server = %q, %v; want ErrNoStream", name, err)
 	}
 	if got := streams(); len(got) != 0 {
 		t.Fatalf("the reads created streams %v", got)
@@ -83,7 +84,7 @@ func TestRecorded(t *testing.T) {
 	if _, err := snaps.Put(ctx, tableKey{scope: "s", table: b}.kv(), mustJSON(snapshotRecord{Hash: "an older definition"})); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ensureStream(ctx, js, "s", StreamOptions{}, false); err != nil {
+	if _, _, err := ensureStream(ctx, js, &streamGroup{name: StreamName("s"), subjects: streamSubjects("s")}, StreamOptions{}, false); err != nil {
 		t.Fatal(err)
 	}
 
@@ -94,8 +95,8 @@ func TestRecorded(t *testing.T) {
 	if due, err := c.SnapshotsDue(ctx, s); err != nil || !slices.Equal(due, []capture.TableID{b}) {
 		t.Errorf("SnapshotsDue = %v, %v; want public.b, whose snapshot is of an older definition", due, err)
 	}
-	if ok, err := c.StreamExists(ctx, "s"); err != nil || !ok {
-		t.Errorf("StreamExists(s) = %v, %v; want true", ok, err)
+	if name, err := c.ScopeStream(ctx, "s"); err != nil || name != StreamName("s") {
+		t.Errorf("ScopeStream(s) = %q, %v; want %s", name, err, StreamName("s"))
 	}
 	for _, name := range streams() {
 		st, err := js.Stream(ctx, name)

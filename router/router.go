@@ -1,5 +1,6 @@
 // Package router cuts row changes into scopes and publishes them on NATS
-// JetStream: one stream per scope, one message per row change (or per
+// JetStream: one stream per scope, or one for the spokes of a template
+// (layout.go), one message per row change (or per
 // run of row changes, with a scope's rows_per_message), subjects,
 // headers and JSON envelope as in DESIGN.md §4. It is the only package that
 // talks to NATS.
@@ -38,7 +39,9 @@ type Router struct {
 	scopes   []*scopes.Scope // the scopes whose source is src
 	index    *scopes.Index
 	pubs     map[string]*publisher
-	order    []*publisher
+	order    []*publisher   // in the config's order
+	writers  []*writer      // one per stream, indexed by the reply subjects of its acks
+	txns     uint64         // transactions committed, to list each writer once per Commit (writer.txnMark)
 	versions map[string]int // the config's version of each scope
 	plans    map[planKey]*plan
 	routes   map[*capture.Table]*tableRoutes
@@ -58,7 +61,8 @@ type Router struct {
 	switchesAsked bool
 	scopeKV       jetstream.KeyValue
 
-	touched []*publisher // publishers holding a message of the open transaction
+	touched  []*publisher // publishers holding a message of the open transaction
+	wtouched []*writer    // their writers, each once, during Commit
 	// echo maps a scope to the source its targets are the same database
 	// as (scopes.Config.EchoSource): changes from there are not published
 	// to it.
@@ -68,12 +72,14 @@ type Router struct {
 	// snapshotRequest).
 	twoWay map[string]bool
 
-	schemas   jetstream.KeyValue
-	snapshots jetstream.KeyValue
-	pace      func(ctx context.Context, scope string, seq uint64) error
-	pending   map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped for truncating ones
-	taken     map[tableKey]*pendingSnapshot // snapshots taken, not yet recorded done
-	out       map[tableKey]tableKey         // by scope table (base key): the snapshot handed out, not yet done
+	schemas       jetstream.KeyValue
+	schemaBatches bool       // the schemas bucket takes atomic batches (putRecords)
+	nc            *nats.Conn // for putRecords
+	snapshots     jetstream.KeyValue
+	pace          func(ctx context.Context, scope string, seq uint64) error
+	pending       map[tableKey]*pendingSnapshot // snapshots to take; live changes dropped for truncating ones
+	taken         map[tableKey]*pendingSnapshot // snapshots taken, not yet recorded done
+	out           map[tableKey]tableKey         // by scope table (base key): the snapshot handed out, not yet done
 
 	resyncs    ResyncSource    // nil: no resyncs
 	resyncSeen map[string]bool // resyncs made pending
@@ -163,6 +169,12 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 	if r.schemas, err = openBucket(ctx, js, SchemaBucket, o.Streams.Replicas); err != nil {
 		return nil, err
 	}
+	r.nc = nc
+	if atomic {
+		if r.schemaBatches, err = allowAtomicBucket(ctx, js, SchemaBucket); err != nil {
+			r.log.Warn("recording schemas one by one", "error", err)
+		}
+	}
 	versions, err := openBucket(ctx, js, ScopeBucket, o.Streams.Replicas) // once: a hub may have a thousand scopes
 	if err != nil {
 		return nil, err
@@ -182,12 +194,15 @@ func New(ctx context.Context, conn *Conn, cfg *scopes.Config, src SourceInfo, o 
 		return nil, err
 	}
 	inbox := nc.NewRespInbox()
-	prepared, err := prepareStreams(ctx, js, versions, own, stored, src.Name, o.Streams, atomic)
+	groups, prepared, err := prepareStreams(ctx, js, versions, own, stored, src.Name, o.Streams, atomic)
 	if err != nil {
 		return nil, err
 	}
+	for _, g := range groups {
+		r.writers = append(r.writers, r.newWriter(nc, g, inbox, o))
+	}
 	for i, s := range own {
-		p := r.newPublisher(nc, s, prepared[i], inbox, o)
+		p := r.newPublisher(s, prepared[i], r.writers[prepared[i].group], o)
 		r.pubs[s.Name] = p
 		r.order = append(r.order, p)
 		if e := cfg.EchoSource(s); e != "" {
@@ -216,51 +231,65 @@ var errReconnected = errors.New("reconnected to nats with batches unacknowledged
 
 // reconnected runs after the connection to NATS came back.
 func (r *Router) reconnected() {
-	for _, p := range r.order {
-		if n, _ := p.unacked(time.Now()); n > 0 {
-			p.fail(errReconnected)
+	for _, w := range r.writers {
+		if n, _ := w.unacked(time.Now()); n > 0 {
+			w.fail(errReconnected)
 		}
 	}
 }
 
-// newPublisher makes the publisher of scope s on its prepared stream.
-func (r *Router) newPublisher(nc *nats.Conn, s *scopes.Scope, ps preparedStream, inbox string, o Options) *publisher {
-	stream, atomic, version, resume := ps.stream, ps.atomic, ps.rec.Version, ps.resume
-	r.versions[s.Name] = version
-	r.prepareSwitch(s, ps.rec)
+// newWriter makes the writer of a prepared stream.
+func (r *Router) newWriter(nc *nats.Conn, g preparedGroup, inbox string, o Options) *writer {
 	window := o.Window
 	if window <= 0 {
 		window = 4
-		if !atomic {
+		if !g.atomic {
 			window = 1024
 		}
 	}
-	info := stream.CachedInfo()
-	r.log.Info("publishing scope", "scope", s.Name, "stream", info.Config.Name, "version", version,
-		"atomic_batches", atomic, "stored_messages", info.State.Msgs, "resume_after", resumeText(resume))
-	p := &publisher{
-		scope:         s.Name,
-		source:        r.src.Name,
+	// Metrics are by scope; a shared stream's by its name.
+	label := g.name
+	if len(g.scopes) == 1 && g.name == StreamName(g.scopes[0].Name) {
+		label = g.scopes[0].Name
+	}
+	info := g.stream.CachedInfo()
+	w := &writer{
 		stream:        info.Config.Name,
 		nc:            nc,
-		atomic:        atomic,
+		atomic:        g.atomic,
 		maxBatch:      o.BatchSize,
 		singles:       maxSingles,
-		pack:          max(s.RowsPerMessage, 1),
 		ackTimeout:    o.AckTimeout,
 		tracker:       r.tracker,
 		window:        make(chan struct{}, window),
-		replyPrefix:   inbox + "." + strconv.Itoa(len(r.order)) + ".",
-		commitSubject: ReservedSubject(s.Name, TokenBatch),
+		replyPrefix:   inbox + "." + strconv.Itoa(len(r.writers)) + ".",
+		commitSubject: scopeMarker(g.scopes[0].Name),
 		wake:          r.wake,
-		latency:       r.metrics.PublishLatency.WithLabelValues(s.Name),
-		inflightMsgs:  r.metrics.InflightMessages.WithLabelValues(s.Name),
-		skipped:       r.metrics.SkippedReplays.WithLabelValues(s.Name),
-		resume:        resume,
+		latency:       r.metrics.PublishLatency.WithLabelValues(label),
+		inflightMsgs:  r.metrics.InflightMessages.WithLabelValues(label),
 		expected:      info.State.LastSeq,
 		failed:        make(chan struct{}),
 	}
-	p.sent.Store(p.expected)
+	r.log.Info("publishing to stream", "stream", w.stream, "scopes", len(g.scopes),
+		"atomic_batches", w.atomic, "stored_messages", info.State.Msgs)
+	return w
+}
+
+// newPublisher makes the publisher of scope s, on writer w.
+func (r *Router) newPublisher(s *scopes.Scope, ps preparedStream, w *writer, o Options) *publisher {
+	version, resume := ps.rec.Version, ps.resume
+	r.versions[s.Name] = version
+	r.prepareSwitch(s, ps.rec)
+	r.log.Info("publishing scope", "scope", s.Name, "stream", w.stream, "version", version, "resume_after", resumeText(resume))
+	p := &publisher{
+		scope:   s.Name,
+		source:  r.src.Name,
+		w:       w,
+		pack:    max(s.RowsPerMessage, 1),
+		skipped: r.metrics.SkippedReplays.WithLabelValues(s.Name),
+		resume:  resume,
+	}
+	p.sent.Store(resume.streamSeq)
 	return p
 }
 
@@ -395,12 +424,23 @@ func (r *Router) plan(ctx context.Context, st *scopes.Table, t *capture.Table) (
 // Commit implements capture.Sink.
 func (r *Router) Commit(ctx context.Context, txn *capture.Txn) error {
 	id := r.tracker.Add(txn.Ack, len(r.touched))
+	r.txns++
+	r.wtouched = r.wtouched[:0]
 	for _, p := range r.touched {
 		if err := p.endTxn(ctx, id); err != nil {
 			return err
 		}
+		if p.w.txnMark != r.txns {
+			p.w.txnMark = r.txns
+			r.wtouched = append(r.wtouched, p.w)
+		}
 	}
 	r.touched = r.touched[:0]
+	for _, w := range r.wtouched {
+		if err := w.endTxn(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -409,12 +449,12 @@ func (r *Router) Commit(ctx context.Context, txn *capture.Txn) error {
 // source is idle.
 func (r *Router) Flush(ctx context.Context) error {
 	now := r.now()
-	for _, p := range r.order {
-		if err := p.flush(); err != nil {
+	for _, w := range r.writers {
+		if err := w.flush(); err != nil {
 			return err
 		}
-		if n, age := p.unacked(now); n > 0 && age > p.ackTimeout {
-			return p.fail(fmt.Errorf("publish to stream %s: no acknowledgement within %v", p.stream, p.ackTimeout))
+		if n, age := w.unacked(now); n > 0 && age > w.ackTimeout {
+			return w.fail(fmt.Errorf("publish to stream %s: no acknowledgement within %v", w.stream, w.ackTimeout))
 		}
 	}
 	return nil
@@ -427,11 +467,11 @@ func (r *Router) Drain(ctx context.Context) error {
 	}
 	for {
 		pending := 0
-		for _, p := range r.order {
-			if err := p.error(); err != nil {
+		for _, w := range r.writers {
+			if err := w.error(); err != nil {
 				return err
 			}
-			n, _ := p.unacked(r.now())
+			n, _ := w.unacked(r.now())
 			pending += n
 		}
 		if pending == 0 {
@@ -463,8 +503,8 @@ func (r *Router) Close() error {
 	return r.sub.Unsubscribe()
 }
 
-// onAck routes a server answer to its publisher: the reply subject is
-// <inbox>.<publisher index>.<batch number>.
+// onAck routes a server answer to its writer: the reply subject is
+// <inbox>.<writer index>.<batch number>.
 func (r *Router) onAck(m *nats.Msg) {
 	tokens := strings.Split(m.Subject, ".")
 	if len(tokens) < 2 {
@@ -472,11 +512,11 @@ func (r *Router) onAck(m *nats.Msg) {
 	}
 	i, err1 := strconv.Atoi(tokens[len(tokens)-2])
 	no, err2 := strconv.ParseUint(tokens[len(tokens)-1], 10, 64)
-	if err1 != nil || err2 != nil || i < 0 || i >= len(r.order) {
+	if err1 != nil || err2 != nil || i < 0 || i >= len(r.writers) {
 		r.log.Warn("ignoring acknowledgement on unexpected subject", "subject", m.Subject)
 		return
 	}
-	r.order[i].ack(no, m.Data)
+	r.writers[i].ack(no, m.Data)
 }
 
 func (r *Router) wake() {
@@ -503,8 +543,8 @@ type ScopeStatus struct {
 func (r *Router) Status() []ScopeStatus {
 	out := make([]ScopeStatus, 0, len(r.order))
 	for _, p := range r.order {
-		n, _ := p.unacked(time.Now())
-		s := ScopeStatus{Scope: p.scope, Stream: p.stream, Version: r.versions[p.scope], Atomic: p.atomic, Unacked: n, Copies: r.copies.of(p.scope)}
+		n, _ := p.w.unacked(time.Now())
+		s := ScopeStatus{Scope: p.scope, Stream: p.w.stream, Version: r.versions[p.scope], Atomic: p.w.atomic, Unacked: n, Copies: r.copies.of(p.scope)}
 		if err := p.error(); err != nil {
 			s.Error = err.Error()
 		}

@@ -44,12 +44,15 @@ func loadConfig(t testing.TB, hcl string) *scopes.Config {
 	return cfg
 }
 
-// feeder plays a source: transactions of rows with increasing ids.
+// feeder plays a source: transactions of rows with increasing ids, into
+// productTable, or into table with row's rows if set.
 type feeder struct {
 	t      testing.TB
 	r      *Router
 	pos    capture.Position
 	nextID int32
+	table  *capture.Table
+	row    func(id int32) capture.Row
 }
 
 // txn feeds one transaction of n inserts and, if commit, its commit.
@@ -64,6 +67,9 @@ func (f *feeder) txn(n int, commit bool) *capture.Txn {
 	for range n {
 		f.nextID++
 		ev := &capture.Event{Txn: txn, Table: productTable, Op: capture.OpInsert, After: capture.Row{f.nextID, "n", capture.Decimal("1"), nil}}
+		if f.table != nil {
+			ev.Table, ev.After = f.table, f.row(f.nextID)
+		}
 		if err := f.r.Change(ctx, ev); err != nil {
 			f.t.Fatal(err)
 		}
@@ -213,7 +219,7 @@ func TestRouterBatchesEndOnTransactions(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
 	r := newRouter(t, conn, testConfig(t), 10)
-	r.order[0].singles = 0
+	r.order[0].w.singles = 0
 	f := &feeder{t: t, r: r}
 	for range 4 {
 		f.txn(3, true)
@@ -709,7 +715,7 @@ func BenchmarkDurableTxn(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				conn := connect(b, testenv.StartNATS(b).URL)
 				r := newRouter(b, conn, testConfig(b), 1000)
-				r.order[0].singles = singles
+				r.order[0].w.singles = singles
 				f := &feeder{t: b, r: r}
 				for b.Loop() {
 					f.txn(rows, true)

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/scopes"
@@ -85,15 +88,28 @@ func tableSchema(st *scopes.Table, t *capture.Table, p *plan, kind string) Table
 // change still carry them, and targets keep them, as syncd never drops a
 // target column.
 func putSchema(ctx context.Context, kv jetstream.KeyValue, ts TableSchema) error {
+	key, value, changed, err := mergeSchema(ctx, kv, ts)
+	if err != nil || !changed {
+		return err
+	}
+	if _, err := kv.Put(ctx, key, value); err != nil {
+		return fmt.Errorf("record schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
+	}
+	return nil
+}
+
+// mergeSchema returns the record putSchema writes for ts: its key, its
+// value, and whether that differs from what the bucket holds.
+func mergeSchema(ctx context.Context, kv jetstream.KeyValue, ts TableSchema) (string, []byte, bool, error) {
 	key := schemaKey(ts.Scope, ts.Source)
 	e, err := kv.Get(ctx, key)
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("read schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
+		return "", nil, false, fmt.Errorf("read schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
 	}
 	if err == nil {
 		var old TableSchema
 		if err := json.Unmarshal(e.Value(), &old); err != nil {
-			return fmt.Errorf("read schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
+			return "", nil, false, fmt.Errorf("read schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
 		}
 		ts.Columns = slices.Clone(ts.Columns)
 		for _, c := range old.Columns {
@@ -103,11 +119,42 @@ func putSchema(ctx context.Context, kv jetstream.KeyValue, ts TableSchema) error
 		}
 	}
 	b := mustJSON(ts)
-	if err == nil && string(e.Value()) == string(b) {
-		return nil
+	return key, b, err != nil || string(e.Value()) != string(b), nil
+}
+
+// maxRecordBatch is the most records putRecords writes in one atomic
+// batch: the server's limit on a batch's messages.
+const maxRecordBatch = 1000
+
+// putRecords writes values under keys of bucket, whose stream must take
+// atomic batches (allowAtomicBucket), in atomic batches of up to
+// maxRecordBatch: one store and fsync per batch rather than per key. The
+// first record of a thousand spokes' schemas took a second one by one.
+// After an error some batches may be stored; writing all again is safe.
+func putRecords(ctx context.Context, nc *nats.Conn, bucket string, keys []string, values [][]byte) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("open jetstream: %w", err)
 	}
-	if _, err := kv.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("record schema of %s in scope %s: %w", ts.Source, ts.Scope, err)
+	for start := 0; start < len(keys); start += maxRecordBatch {
+		end := min(start+maxRecordBatch, len(keys))
+		id := nuid.Next()
+		for i := start; i < end; i++ {
+			m := &nats.Msg{Subject: "$KV." + bucket + "." + keys[i], Data: values[i], Header: nats.Header{
+				hdrBatchID:  {id},
+				hdrBatchSeq: {strconv.Itoa(i - start + 1)},
+			}}
+			if i < end-1 {
+				if err := nc.PublishMsg(m); err != nil {
+					return fmt.Errorf("record %d values in bucket %s: %w", end-start, bucket, err)
+				}
+				continue
+			}
+			m.Header[hdrBatchCommit] = []string{"1"}
+			if _, err := js.PublishMsg(ctx, m); err != nil {
+				return fmt.Errorf("record %d values in bucket %s: %w", end-start, bucket, err)
+			}
+		}
 	}
 	return nil
 }

@@ -71,22 +71,22 @@ func SupportsAtomicBatch(nc *nats.Conn) bool {
 	return true
 }
 
-// streamSubjects are a scope stream's subjects: row changes and batch
-// commit markers. Parked rows (_dlq) go to the DLQ stream instead, so that
-// nothing but the capture writes to a scope stream and its sequence stays
-// what the capture expects.
+// streamSubjects are a scope's subjects in its stream: row changes and
+// batch commit markers. Parked rows (_dlq) go to the DLQ stream instead, so
+// that nothing but the capture writes to a scope stream and its sequence
+// stays what the capture expects.
 func streamSubjects(scope string) []string {
-	return []string{SubjectPrefix + "." + scope + ".*.*.*.*", ReservedSubject(scope, TokenBatch)}
+	return []string{RowSubjects(scope), scopeMarker(scope)}
 }
 
-// ensureStream creates the scope's stream or updates its settings. It
-// reports whether the stream accepts atomic batches: asked for, and kept
-// by the server.
-func ensureStream(ctx context.Context, js jetstream.JetStream, scope string, o StreamOptions, atomic bool) (jetstream.Stream, bool, error) {
+// ensureStream creates the stream of g or updates its settings and
+// subjects. It reports whether the stream accepts atomic batches: asked
+// for, and kept by the server.
+func ensureStream(ctx context.Context, js jetstream.JetStream, g *streamGroup, o StreamOptions, atomic bool) (jetstream.Stream, bool, error) {
 	cfg := jetstream.StreamConfig{
-		Name:               StreamName(scope),
-		Description:        "syncd scope " + scope,
-		Subjects:           streamSubjects(scope),
+		Name:               g.name,
+		Description:        g.desc,
+		Subjects:           g.subjects,
 		Storage:            jetstream.FileStorage,
 		Retention:          jetstream.LimitsPolicy,
 		Discard:            jetstream.DiscardOld,
@@ -109,9 +109,10 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, scope string, o S
 // resumePoint is the last message of one source a stream holds: changes at
 // or below it were published before a restart and are skipped.
 type resumePoint struct {
-	pos capture.Position
-	seq int
-	ok  bool
+	pos       capture.Position
+	seq       int
+	ok        bool
+	streamSeq uint64 // the message's stream sequence
 }
 
 // covers reports whether the seq'th message of the transaction at pos is
@@ -120,8 +121,8 @@ func (r resumePoint) covers(pos capture.Position, seq int) bool {
 	return r.ok && (pos < r.pos || pos == r.pos && seq <= r.seq)
 }
 
-// lastStored finds the stream's last message from source and reads its
-// position from the Nats-Msg-Id header (<scope>:<source>:<pos>:<seq>, the
+// lastStored finds the last message of scope from source in stream s,
+// which may hold other scopes' too, and reads its position from the Nats-Msg-Id header (<scope>:<source>:<pos>:<seq>, the
 // txn.seq of the message's last row).
 func lastStored(ctx context.Context, s jetstream.Stream, scope, source string) (resumePoint, error) {
 	if s.CachedInfo().State.Msgs == 0 {
@@ -132,14 +133,14 @@ func lastStored(ctx context.Context, s jetstream.Stream, scope, source string) (
 		return resumePoint{}, nil
 	}
 	if err != nil {
-		return resumePoint{}, fmt.Errorf("read last message of stream %s: %w", StreamName(scope), err)
+		return resumePoint{}, fmt.Errorf("read last message of scope %s in stream %s: %w", scope, s.CachedInfo().Config.Name, err)
 	}
 	id := m.Header.Get(HeaderMsgID)
 	pos, seq, err := parseMsgID(id, scope, source)
 	if err != nil {
-		return resumePoint{}, fmt.Errorf("read last message of stream %s: %w", StreamName(scope), err)
+		return resumePoint{}, fmt.Errorf("read last message of scope %s in stream %s: %w", scope, s.CachedInfo().Config.Name, err)
 	}
-	return resumePoint{pos: pos, seq: seq, ok: true}, nil
+	return resumePoint{pos: pos, seq: seq, ok: true, streamSeq: m.Sequence}, nil
 }
 
 func appendMsgID(b []byte, scope, source string, pos capture.Position, seq int) []byte {

@@ -19,24 +19,25 @@ func Tail(ctx context.Context, conn *Conn, scope string, fromNow bool, f func(bo
 	if err != nil {
 		return fmt.Errorf("open jetstream: %w", err)
 	}
-	stream, err := js.Stream(ctx, StreamName(scope))
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("scope %q has no stream %s: is syncd publishing it?", scope, StreamName(scope))
+	stream, err := openScopeStream(ctx, js, scope)
+	if errors.Is(err, ErrNoStream) {
+		return fmt.Errorf("scope %q has no stream: is syncd publishing it?", scope)
 	}
 	if err != nil {
-		return fmt.Errorf("open stream %s: %w", StreamName(scope), err)
+		return err
 	}
+	name := stream.CachedInfo().Config.Name
 	policy := jetstream.DeliverAllPolicy
 	if fromNow {
 		policy = jetstream.DeliverNewPolicy
 	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: policy})
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: policy, FilterSubjects: []string{RowSubjects(scope)}})
 	if err != nil {
-		return fmt.Errorf("create consumer on %s: %w", StreamName(scope), err)
+		return fmt.Errorf("create consumer on %s: %w", name, err)
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return fmt.Errorf("consume %s: %w", StreamName(scope), err)
+		return fmt.Errorf("consume %s: %w", name, err)
 	}
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
@@ -47,12 +48,12 @@ func Tail(ctx context.Context, conn *Conn, scope string, fromNow bool, f func(bo
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("consume %s: %w", StreamName(scope), err)
+			return fmt.Errorf("consume %s: %w", name, err)
 		}
 		rows := []json.RawMessage{m.Data()}
 		if IsPack(m.Data()) {
 			if err := json.Unmarshal(m.Data(), &rows); err != nil {
-				return fmt.Errorf("read %s: %w", StreamName(scope), err)
+				return fmt.Errorf("read %s: %w", name, err)
 			}
 		}
 		for _, row := range rows {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -179,7 +180,7 @@ func (p *planner) planScope(ctx context.Context, old, new *scopes.Scope) (scopeP
 	if colErr != nil {
 		return scopePlan{}, colErr
 	}
-	sp := scopePlan{Scope: cur.Name, Stream: router.StreamName(cur.Name), Action: actionNone}
+	sp := scopePlan{Scope: cur.Name, Stream: router.StreamFor(cur), Action: actionNone}
 	switch {
 	case diff.Added:
 		sp.Action = actionCreate
@@ -194,11 +195,13 @@ func (p *planner) planScope(ctx context.Context, old, new *scopes.Scope) (scopeP
 	if diff.OldSnapshot != diff.NewSnapshot && !diff.Added && !diff.Removed {
 		sp.Snapshot = &change{Old: diff.OldSnapshot, New: diff.NewSnapshot}
 	}
-	exists, err := p.nc.StreamExists(ctx, cur.Name)
-	if err != nil {
+	// A scope keeps the stream that holds it; one without gets StreamFor.
+	switch name, err := p.nc.ScopeStream(ctx, cur.Name); {
+	case err == nil:
+		sp.Stream, sp.StreamExists = name, true
+	case !errors.Is(err, router.ErrNoStream):
 		return scopePlan{}, err
 	}
-	sp.StreamExists = exists
 	for _, td := range diff.Tables {
 		tp, err := src.planTable(ctx, td)
 		if err != nil {

@@ -14,7 +14,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/nats-io/nats.go"
@@ -69,7 +68,13 @@ func run(ctx context.Context, url, scope, durable string) error {
 	if err != nil {
 		return err
 	}
-	stream := "SYNCD_" + strings.ToUpper(scope)
+	// A scope's stream is SYNCD_<SCOPE>, or the one the spokes of its
+	// template share (SYNCD_<TEMPLATE>@<SOURCE>): find it by subject, as
+	// every syncd stream lists syncd.<scope>._batch for each of its scopes.
+	stream, err := js.StreamNameBySubject(ctx, "syncd."+scope+"._batch")
+	if err != nil {
+		return fmt.Errorf("find the stream of scope %s: %w", scope, err)
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable:       durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,

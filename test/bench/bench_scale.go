@@ -136,7 +136,7 @@ func backlogCapture(e *env, pg *testenv.Postgres, bin, db, config string, scopes
 }
 
 // waitStreams waits until every scope's stream on syncd's embedded server
-// holds want messages and returns when the last one did. It asks about one
+// holds want messages of the scope and returns when the last one did. It asks about one
 // stream at a time, the first not yet seen full, so that polling a
 // thousand streams (part spokes) does not load the server it measures.
 func waitStreams(e *env, d *testenv.Syncd, scopes []string, want uint64, timeout time.Duration) time.Time {
@@ -150,11 +150,37 @@ func waitStreams(e *env, d *testenv.Syncd, scopes []string, want uint64, timeout
 	defer cancel()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	listed := make(map[string]bool, len(scopes))
+	for _, sc := range scopes {
+		listed[sc] = true
+	}
+	done := make(map[string]bool, len(scopes))
 	for i := 0; i < len(scopes); {
-		s, err := js.Stream(ctx, router.StreamName(scopes[i]))
-		if err == nil && s.CachedInfo().State.Msgs >= want {
+		if done[scopes[i]] {
 			i++
 			continue
+		}
+		// A scope's stream is its own or one its template's spokes share:
+		// found by subject, full when it holds want messages of each scope
+		// of the list that it holds.
+		name, err := js.StreamNameBySubject(ctx, router.ReservedSubject(scopes[i], router.TokenBatch))
+		var s jetstream.Stream
+		if err == nil {
+			s, err = js.Stream(ctx, name)
+		}
+		if err == nil {
+			var mine []string
+			for _, subj := range s.CachedInfo().Config.Subjects {
+				if sc, ok := strings.CutSuffix(strings.TrimPrefix(subj, router.SubjectPrefix+"."), "."+router.TokenBatch); ok && listed[sc] {
+					mine = append(mine, sc)
+				}
+			}
+			if s.CachedInfo().State.Msgs >= want*uint64(len(mine)) {
+				for _, sc := range mine {
+					done[sc] = true
+				}
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -65,16 +65,37 @@ func openStream(t *testing.T, d *testenv.Syncd, name string) jetstream.Stream {
 	return s
 }
 
-// streamCount returns how many messages a scope's stream holds.
-func streamCount(t *testing.T, nc *nats.Conn, scope string) (uint64, error) {
+// scopeStream opens the stream that holds a scope's messages: its own, or
+// the one its template's spokes share, found by subject.
+func scopeStream(ctx context.Context, nc *nats.Conn, scope string) (jetstream.Stream, error) {
 	js, _ := jetstream.New(nc)
+	name, err := js.StreamNameBySubject(ctx, router.ReservedSubject(scope, router.TokenBatch))
+	if err != nil {
+		return nil, fmt.Errorf("find stream of %s: %w", scope, err)
+	}
+	return js.Stream(ctx, name)
+}
+
+// streamCount returns how many messages of a scope its stream holds.
+func streamCount(t *testing.T, nc *nats.Conn, scope string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, router.StreamName(scope))
+	s, err := scopeStream(ctx, nc, scope)
 	if err != nil {
 		return 0, err
 	}
-	return s.CachedInfo().State.Msgs, nil
+	if s.CachedInfo().Config.Name == router.StreamName(scope) {
+		return s.CachedInfo().State.Msgs, nil
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(router.RowSubjects(scope)))
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n, nil
 }
 
 // waitCount waits until a scope's stream holds exactly want messages.
@@ -104,15 +125,17 @@ type streamed struct {
 // nil for a packed message (see readRows).
 func readStream(t *testing.T, nc *nats.Conn, scope string) []streamed {
 	t.Helper()
-	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := js.Stream(ctx, router.StreamName(scope))
+	s, err := scopeStream(ctx, nc, scope)
 	if err != nil {
 		t.Fatalf("open stream of %s: %v", scope, err)
 	}
-	total := s.CachedInfo().State.Msgs
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	total, err := streamCount(t, nc, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{router.RowSubjects(scope)}})
 	if err != nil {
 		t.Fatal(err)
 	}

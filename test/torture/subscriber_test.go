@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -55,6 +56,11 @@ func (s *subscriber) stop() {
 // scopeLog is what the subscriber received from one scope's stream.
 type scopeLog struct {
 	scope string
+
+	// nextOf, once the stream is known, returns the sequence of the
+	// scope's first message at or after seq: in a stream the spokes of a
+	// template share, the scope's sequences have gaps.
+	nextOf func(seq uint64) (uint64, bool)
 
 	mu           sync.Mutex
 	next         uint64              // the next stream sequence to process
@@ -123,12 +129,32 @@ func (l *scopeLog) consume(ctx context.Context, nc *nats.Conn) {
 	}
 	for ctx.Err() == nil {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		cons, err := js.CreateOrUpdateConsumer(cctx, router.StreamName(l.scope), jetstream.ConsumerConfig{
-			Durable:       durableName,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       5 * time.Second,
-			MaxAckPending: 20_000,
-		})
+		var cons jetstream.Consumer
+		name, err := js.StreamNameBySubject(cctx, router.ReservedSubject(l.scope, router.TokenBatch))
+		var stream jetstream.Stream
+		if err == nil {
+			stream, err = js.Stream(cctx, name)
+		}
+		if err == nil {
+			l.mu.Lock()
+			l.nextOf = func(seq uint64) (uint64, bool) {
+				gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				m, err := stream.GetMsg(gctx, seq, jetstream.WithGetMsgSubject(router.RowSubjects(l.scope)))
+				if err != nil {
+					return 0, false
+				}
+				return m.Sequence, true
+			}
+			l.mu.Unlock()
+			cons, err = stream.CreateOrUpdateConsumer(cctx, jetstream.ConsumerConfig{
+				Durable:       durableName + "_" + l.scope,
+				FilterSubject: router.RowSubjects(l.scope),
+				AckPolicy:     jetstream.AckExplicitPolicy,
+				AckWait:       5 * time.Second,
+				MaxAckPending: 20_000,
+			})
+		}
 		cancel()
 		if err != nil {
 			l.mu.Lock()
@@ -172,6 +198,7 @@ func (l *scopeLog) receive(seq uint64, r received) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.deliveries++
+	l.skipGap(seq)
 	switch {
 	case seq < l.next:
 		l.redeliveries++
@@ -189,7 +216,8 @@ func (l *scopeLog) receive(seq uint64, r received) {
 		l.pending[seq] = r
 	default:
 		l.process(seq, r)
-		for {
+		for len(l.pending) > 0 {
+			l.skipGap(math.MaxUint64)
 			p, ok := l.pending[l.next]
 			if !ok {
 				break
@@ -197,6 +225,17 @@ func (l *scopeLog) receive(seq uint64, r received) {
 			delete(l.pending, l.next)
 			l.process(l.next, p)
 		}
+	}
+}
+
+// skipGap moves next past the stream messages that are not the scope's,
+// if seq, a message of the scope after next, may follow such a gap.
+func (l *scopeLog) skipGap(seq uint64) {
+	if seq <= l.next || l.nextOf == nil {
+		return
+	}
+	if n, ok := l.nextOf(l.next); ok && n > l.next && n <= seq {
+		l.next = n
 	}
 }
 

@@ -190,7 +190,8 @@ func connectNATS(t seeded, c *cluster) *nats.Conn {
 	return nc
 }
 
-// streamLast returns the last sequence of a scope's stream.
+// streamLast returns the sequence of a scope's last message in its
+// stream (its own, or one its template's spokes share).
 func streamLast(nc *nats.Conn, scope string) (uint64, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -198,11 +199,25 @@ func streamLast(nc *nats.Conn, scope string) (uint64, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, router.StreamName(scope))
+	name, err := js.StreamNameBySubject(ctx, router.ReservedSubject(scope, router.TokenBatch))
 	if err != nil {
 		return 0, fmt.Errorf("stream of %s: %w", scope, err)
 	}
-	return s.CachedInfo().State.LastSeq, nil
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("stream of %s: %w", scope, err)
+	}
+	if name == router.StreamName(scope) {
+		return s.CachedInfo().State.LastSeq, nil
+	}
+	m, err := s.GetLastMsgForSubject(ctx, router.RowSubjects(scope))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stream of %s: %w", scope, err)
+	}
+	return m.Sequence, nil
 }
 
 func streamMsgs(nc *nats.Conn, stream string) (uint64, error) {
