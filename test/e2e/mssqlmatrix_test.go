@@ -419,3 +419,116 @@ func TestSQLServerTypeMatrixOverTDS(t *testing.T) {
 	d.Start()
 	checkMSMatrix(t, cols, testenv.OpenDB(t, "pgx", pgDSN), testenv.OpenDB(t, "mysql", myDSN), 1, 2, 3)
 }
+
+// msUnrepresentable are SQL Server types no PostgreSQL or MariaDB column
+// type holds without loss (docs/type-mapping.md): with create_tables,
+// each is an error when its scope starts, naming the type and the fix.
+var msUnrepresentable = []struct{ def, want string }{
+	{"datetime2(7)", "datetime2(7) keeps 100-nanosecond ticks"},
+	{"time(7)", "time(7) keeps 100-nanosecond ticks"},
+	{"datetimeoffset(7)", "datetimeoffset(7) keeps 100-nanosecond ticks"},
+	{"sql_variant", "sql_variant has no"},
+	{"geography", "geography has no"},
+	{"hierarchyid", "hierarchyid has no"},
+}
+
+// oddColumns is a tdsfake.Handler answering the sys.columns query of
+// table dbo.odd<i> with (id int, v <msUnrepresentable[i].def>), and its
+// copy with no rows.
+type oddColumns struct{}
+
+func (oddColumns) Statement(text string, params []any) (tdsfake.Result, bool) {
+	i4, text4 := tdsfake.Int4, tdsfake.NVarchar
+	if strings.HasPrefix(text, "SELECT TOP (@p1) [id], [v] FROM [dbo].[odd") {
+		return tdsfake.Result{Cols: []tdsfake.Type{i4, text4}}, true
+	}
+	if !strings.HasPrefix(text, "SELECT c.name, c.column_id,") || len(params) == 0 {
+		return tdsfake.Result{}, false
+	}
+	i, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(params[0]), "[dbo].[odd"), "]"))
+	if err != nil || i >= len(msUnrepresentable) {
+		return tdsfake.Result{}, false
+	}
+	typ, maxLen, prec, scale := msFacts(msUnrepresentable[i].def)
+	return tdsfake.Result{Cols: []tdsfake.Type{text4, i4, text4, i4, i4, i4, i4}, Rows: [][]any{
+		{"id", int64(1), "int", int64(4), int64(10), int64(0), int64(1)},
+		{"v", int64(2), typ, maxLen, prec, scale, int64(0)},
+	}}, true
+}
+
+func (oddColumns) Transaction(string) {}
+
+// msUnrepresentableConfig has one scope per msUnrepresentable type, odd<i>
+// of table dbo.odd<i>, from SQL Server source erp at dsn into PostgreSQL
+// and MariaDB targets that create their tables.
+func msUnrepresentableConfig(dsn, pgDSN, myDSN, myDB string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `
+source "sqlserver" "erp" {
+  dsn           = %q
+  poll_interval = "100ms"
+}
+target "postgres" "pg" {
+  dsn           = %q
+  create_tables = true
+}
+target "mysql" "maria" {
+  dsn           = %q
+  create_tables = true
+}
+`, dsn, pgDSN, myDSN)
+	for i := range msUnrepresentable {
+		fmt.Fprintf(&b, `scope "odd%[1]d_pg" {
+  source  = "erp"
+  targets = ["pg"]
+  table "dbo.odd%[1]d" {}
+}
+scope "odd%[1]d_maria" {
+  source  = "erp"
+  targets = ["maria"]
+  table "dbo.odd%[1]d" { target = "%[2]s.odd%[1]d" }
+}
+`, i, myDB)
+	}
+	return b.String()
+}
+
+// checkMSUnrepresentable waits until /readyz reports each scope of
+// msUnrepresentableConfig stopped at start with its type's error.
+func checkMSUnrepresentable(t *testing.T, d *testenv.Syncd) {
+	t.Helper()
+	testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
+		code, body := getStatus(t, d.AdminURL+"/readyz")
+		if code == 200 {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		for i, u := range msUnrepresentable {
+			for _, target := range []string{"pg", "maria"} {
+				// Each cause is one JSON object of /readyz, naming its scope's component.
+				at := strings.Index(body, fmt.Sprintf(`"scope/odd%d_%s/target/%s"`, i, target, target))
+				if at < 0 {
+					return fmt.Errorf("/readyz %d has no cause for scope odd%d_%s (%s): %s", code, i, target, u.def, body)
+				}
+				cause, _, _ := strings.Cut(body[at:], "}")
+				if !strings.Contains(cause, `"apply_failed"`) || !strings.Contains(cause, u.want) || !strings.Contains(cause, "create_tables = false") {
+					return fmt.Errorf("/readyz cause for %s at %s: %s; want apply_failed, %q and the fix", u.def, target, cause, u.want)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// TestSQLServerUnrepresentableOverTDS (layer 3): a SQL Server source,
+// the TDS wire FAKE, whose columns (as sys.columns describes them) have
+// types no PostgreSQL or MariaDB column holds; each scope stops at start
+// with an error naming the type and the fix, and /readyz says so.
+func TestSQLServerUnrepresentableOverTDS(t *testing.T) {
+	f := tdsfake.New(t, itemsSourceScript())
+	f.Handler = oddColumns{}
+	pgDSN := testenv.StartPostgres(t).CreateDB(t, "odd")
+	myDSN := testenv.StartMariaDB(t).CreateDB(t, "odd")
+	d := newDaemon(t, msUnrepresentableConfig(f.DSN(), pgDSN, myDSN, "odd"))
+	d.StartAlive()
+	checkMSUnrepresentable(t, d)
+}

@@ -50,8 +50,8 @@ func DateTime2Scale(s int) Type { return kindDateTime2 | Type(s)<<16 }
 // zone's offset is sent.
 func DateTimeOffset(s int) Type { return kindDateTimeOffset | Type(s)<<16 }
 
-func (t Type) kind() Type { return t & 0xFF }
-func (t Type) prec() byte { return byte(t >> 8) }
+func (t Type) kind() Type  { return t & 0xFF }
+func (t Type) prec() byte  { return byte(t >> 8) }
 func (t Type) scale() byte { return byte(t >> 16) }
 
 // appendTypeInfo appends the TYPE_INFO of a type of this file.
