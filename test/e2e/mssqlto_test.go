@@ -273,7 +273,24 @@ func TestRealServerTypeMatrixToSQLServer(t *testing.T) {
 	myCreate, myInsert := toMSTable(myToMS, 0)
 	pg.Exec(t, "app", pgCreate, pgInsert)
 	my.Exec(t, "shop", myCreate, myInsert)
-	d := newDaemon(t, fmt.Sprintf(`
+	d := newDaemon(t, toMSMatrixConfig(pgDSN, myDSN, msDSN))
+	d.Start()
+	checkToMS(t, ms, "dbo.from_pg", pgToMS, 1, 2, 3)
+	checkToMS(t, ms, "dbo.from_maria", myToMS, 1, 2, 3)
+	_, pgInsert = toMSTable(pgToMS, 10)
+	_, myInsert = toMSTable(myToMS, 10)
+	pg.Exec(t, "app", pgInsert)
+	my.Exec(t, "shop", myInsert)
+	checkToMS(t, ms, "dbo.from_pg", pgToMS, 1, 2, 3, 11, 12, 13)
+	checkToMS(t, ms, "dbo.from_maria", myToMS, 1, 2, 3, 11, 12, 13)
+}
+
+// toMSMatrixConfig replicates the matrix tables of toMSTable from
+// PostgreSQL source app (pgDSN) and MariaDB source shop (myDSN) into
+// dbo.from_pg and dbo.from_maria at SQL Server target mssql (dsn), which
+// creates them.
+func toMSMatrixConfig(pgDSN, myDSN, dsn string) string {
+	return fmt.Sprintf(`
 source "postgres" "app" { dsn = %q }
 source "mysql" "shop" {
   dsn       = %q
@@ -293,14 +310,68 @@ scope "from_maria" {
   targets = ["mssql"]
   table "shop.matrix" { target = "dbo.from_maria" }
 }
-`, pgDSN, myDSN, msDSN))
+`, pgDSN, myDSN, dsn)
+}
+
+// TestTypeMatrixToSQLServerOverTDS is layer 3 of the matrix into SQL
+// Server: the same PostgreSQL and MariaDB tables as
+// TestRealServerTypeMatrixToSQLServer, real sources, replicated by the
+// syncd binary into the TDS wire FAKE's Store, which holds the tables
+// create_tables makes and the parameters the target sends. It checks the
+// SQL Server type create_tables writes for every column and that rows
+// 1-3 (copied) and 11-13 (from the log) arrive, with every value of
+// rows 1 and 2 sent and row 3 NULL in every column. It does not check
+// what SQL Server stores for those parameters (the Store keeps them as
+// sent) nor that it accepts the DDL: that is layer 4.
+func TestTypeMatrixToSQLServerOverTDS(t *testing.T) {
+	f := tdsfake.New(t, nil)
+	st := tdsfake.NewStore()
+	f.Handler = st
+	pg := testenv.StartPostgres(t)
+	pgDSN := pg.CreateDB(t, "app")
+	my := testenv.StartMariaDB(t)
+	myDSN := my.CreateDB(t, "shop")
+	pgCreate, pgInsert := toMSTable(pgToMS, 0)
+	myCreate, myInsert := toMSTable(myToMS, 0)
+	pg.Exec(t, "app", pgCreate, pgInsert)
+	my.Exec(t, "shop", myCreate, myInsert)
+	d := newDaemon(t, toMSMatrixConfig(pgDSN, myDSN, f.DSN()))
 	d.Start()
-	checkToMS(t, ms, "dbo.from_pg", pgToMS, 1, 2, 3)
-	checkToMS(t, ms, "dbo.from_maria", myToMS, 1, 2, 3)
+	check := func(table string, cols []toMSCol, ids ...int) {
+		t.Helper()
+		testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
+			if got := st.Rows(table); len(got) != len(ids) {
+				return fmt.Errorf("%s holds %d rows, want %d: %q", table, len(got), len(ids), got)
+			}
+			return nil
+		})
+		types := map[string]string{}
+		for _, c := range st.Columns(table) {
+			types[c.Name] = strings.ToLower(c.DDL)
+		}
+		for _, c := range cols {
+			if types[c.name] != c.msType {
+				t.Errorf("%s.%s (%s): create_tables wrote %q, want %q", table, c.name, c.def, types[c.name], c.msType)
+			}
+		}
+		for _, row := range st.Rows(table) {
+			id, _, _ := strings.Cut(strings.TrimPrefix(row, "id="), " ")
+			null := id == "3" || id == "13"
+			for _, c := range cols {
+				_, v, _ := strings.Cut(row, " "+c.name+"=")
+				isNull := strings.HasPrefix(v, "NULL ") || v == "NULL" || strings.HasPrefix(v, "NULL:")
+				if isNull != null {
+					t.Errorf("%s row %s column %s (%s): sent %.40q…, want NULL %v", table, id, c.name, c.def, v, null)
+				}
+			}
+		}
+	}
+	check("[dbo].[from_pg]", pgToMS, 1, 2, 3)
+	check("[dbo].[from_maria]", myToMS, 1, 2, 3)
 	_, pgInsert = toMSTable(pgToMS, 10)
 	_, myInsert = toMSTable(myToMS, 10)
 	pg.Exec(t, "app", pgInsert)
 	my.Exec(t, "shop", myInsert)
-	checkToMS(t, ms, "dbo.from_pg", pgToMS, 1, 2, 3, 11, 12, 13)
-	checkToMS(t, ms, "dbo.from_maria", myToMS, 1, 2, 3, 11, 12, 13)
+	check("[dbo].[from_pg]", pgToMS, 1, 2, 3, 11, 12, 13)
+	check("[dbo].[from_maria]", myToMS, 1, 2, 3, 11, 12, 13)
 }
