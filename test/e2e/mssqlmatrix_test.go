@@ -398,28 +398,6 @@ func columnTypes(t *testing.T, db *sql.DB, query string) map[string]string {
 	return m
 }
 
-// TestSQLServerTypeMatrixOverTDS is layer 3 of the type matrix (see the
-// top of this file): the syncd binary copies dbo.matrix, as the TDS wire
-// FAKE describes and sends it, into real PostgreSQL and MariaDB.
-func TestSQLServerTypeMatrixOverTDS(t *testing.T) {
-	var cols []msCol
-	for _, c := range msMatrix {
-		if c.layer3() || c.name == "rv" {
-			cols = append(cols, c)
-		}
-	}
-	// rowversion: 8 bytes the server would set, sent as BINARY(8).
-	rv := &cols[len(cols)-1]
-	rv.tds = tdsfake.Binary
-	rv.vals = [3]any{[]byte{0, 0, 0, 0, 0, 0, 7, 0xD1}, []byte{0, 0, 0, 0, 0, 0, 7, 0xD2}, []byte{0, 0, 0, 0, 0, 0, 7, 0xD3}}
-	f := tdsfake.New(t, msMatrixScript(cols))
-	pgDSN := testenv.StartPostgres(t).CreateDB(t, "matrix")
-	myDSN := testenv.StartMariaDB(t).CreateDB(t, "matrix")
-	d := newDaemon(t, msMatrixConfig(f.DSN(), pgDSN, myDSN, "matrix"))
-	d.Start()
-	checkMSMatrix(t, cols, testenv.OpenDB(t, "pgx", pgDSN), testenv.OpenDB(t, "mysql", myDSN), 1, 2, 3)
-}
-
 // msUnrepresentable are SQL Server types no PostgreSQL or MariaDB column
 // type holds without loss (docs/type-mapping.md): with create_tables,
 // each is an error when its scope starts, naming the type and the fix.
@@ -519,16 +497,39 @@ func checkMSUnrepresentable(t *testing.T, d *testenv.Syncd) {
 	})
 }
 
-// TestSQLServerUnrepresentableOverTDS (layer 3): a SQL Server source,
-// the TDS wire FAKE, whose columns (as sys.columns describes them) have
-// types no PostgreSQL or MariaDB column holds; each scope stops at start
-// with an error naming the type and the fix, and /readyz says so.
-func TestSQLServerUnrepresentableOverTDS(t *testing.T) {
-	f := tdsfake.New(t, itemsSourceScript())
-	f.Handler = oddColumns{}
-	pgDSN := testenv.StartPostgres(t).CreateDB(t, "odd")
-	myDSN := testenv.StartMariaDB(t).CreateDB(t, "odd")
-	d := newDaemon(t, msUnrepresentableConfig(f.DSN(), pgDSN, myDSN, "odd"))
-	d.StartAlive()
-	checkMSUnrepresentable(t, d)
+// TestSQLServerTypeMatrixOverTDS is layer 3 of the type matrix (see the
+// top of this file), on one PostgreSQL and one MariaDB:
+//   - values: the syncd binary copies dbo.matrix, as the TDS wire FAKE
+//     describes and sends it, into real PostgreSQL and MariaDB, whose
+//     tables create_tables makes; each column's type and values there;
+//   - unrepresentable: columns (as the fake's sys.columns describes them)
+//     of types no PostgreSQL or MariaDB column holds stop each scope at
+//     start with an error naming the type and the fix, in /readyz.
+func TestSQLServerTypeMatrixOverTDS(t *testing.T) {
+	pg, my := testenv.StartPostgres(t), testenv.StartMariaDB(t)
+	t.Run("values", func(t *testing.T) {
+		var cols []msCol
+		for _, c := range msMatrix {
+			if c.layer3() || c.name == "rv" {
+				cols = append(cols, c)
+			}
+		}
+		// rowversion: 8 bytes the server would set, sent as BINARY(8).
+		rv := &cols[len(cols)-1]
+		rv.tds = tdsfake.Binary
+		rv.vals = [3]any{[]byte{0, 0, 0, 0, 0, 0, 7, 0xD1}, []byte{0, 0, 0, 0, 0, 0, 7, 0xD2}, []byte{0, 0, 0, 0, 0, 0, 7, 0xD3}}
+		f := tdsfake.New(t, msMatrixScript(cols))
+		pgDSN, myDSN := pg.CreateDB(t, "matrix"), my.CreateDB(t, "matrix")
+		d := newDaemon(t, msMatrixConfig(f.DSN(), pgDSN, myDSN, "matrix"))
+		d.Start()
+		checkMSMatrix(t, cols, testenv.OpenDB(t, "pgx", pgDSN), testenv.OpenDB(t, "mysql", myDSN), 1, 2, 3)
+	})
+	t.Run("unrepresentable", func(t *testing.T) {
+		f := tdsfake.New(t, itemsSourceScript())
+		f.Handler = oddColumns{}
+		pgDSN, myDSN := pg.CreateDB(t, "odd"), my.CreateDB(t, "odd")
+		d := newDaemon(t, msUnrepresentableConfig(f.DSN(), pgDSN, myDSN, "odd"))
+		d.StartAlive()
+		checkMSUnrepresentable(t, d)
+	})
 }

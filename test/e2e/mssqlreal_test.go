@@ -235,7 +235,7 @@ func TestRealServerUnrepresentableFromSQLServer(t *testing.T) {
 // https://learn.microsoft.com/en-us/sql/t-sql/data-types/decimal-and-numeric-transact-sql).
 func TestRealServerUnrepresentableToSQLServer(t *testing.T) {
 	msDSN, ms := msTrackedDB(t)
-	pgDSN, myDSN := startToMSUnrepresentable(t)
+	pgDSN, myDSN := startToMSUnrepresentable(t, testenv.StartPostgres(t), testenv.StartMariaDB(t))
 	d := newDaemon(t, toMSUnrepresentableConfig(pgDSN, myDSN, msDSN))
 	d.StartAlive()
 	checkToMSUnrepresentable(t, d)

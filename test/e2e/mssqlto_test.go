@@ -24,16 +24,16 @@ var toMSUnrepresentable = []struct {
 }
 
 // toMSUnrepresentableConfig has a scope per toMSUnrepresentable table,
-// bad<i>, from PostgreSQL source app (pgDSN, schema public) or MariaDB
-// source shop (myDSN, database shop) into SQL Server target mssql at
+// bad<i>, from PostgreSQL source pgodd (pgDSN, schema public) or MariaDB
+// source myodd (myDSN, database odd_shop) into SQL Server target mssql at
 // dsn, which creates its tables.
 func toMSUnrepresentableConfig(pgDSN, myDSN, dsn string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `
-source "postgres" "app" { dsn = %q }
-source "mysql" "shop" {
+source "postgres" "pgodd" { dsn = %q }
+source "mysql" "myodd" {
   dsn       = %q
-  server_id = 4001
+  server_id = 4002
 }
 target "sqlserver" "mssql" {
   dsn           = %q
@@ -41,9 +41,9 @@ target "sqlserver" "mssql" {
 }
 `, pgDSN, myDSN, dsn)
 	for i, u := range toMSUnrepresentable {
-		source, schema := "app", "public"
+		source, schema := "pgodd", "public"
 		if u.engine == "mysql" {
-			source, schema = "shop", "shop"
+			source, schema = "myodd", "odd_shop"
 		}
 		fmt.Fprintf(&b, `scope "bad%d" {
   source  = %q
@@ -55,18 +55,15 @@ target "sqlserver" "mssql" {
 	return b.String()
 }
 
-// startToMSUnrepresentable creates toMSUnrepresentable's tables at a new
-// PostgreSQL and MariaDB and returns their DSNs.
-func startToMSUnrepresentable(t *testing.T) (pgDSN, myDSN string) {
-	pg := testenv.StartPostgres(t)
-	pgDSN = pg.CreateDB(t, "app")
-	my := testenv.StartMariaDB(t)
-	myDSN = my.CreateDB(t, "shop")
+// startToMSUnrepresentable creates toMSUnrepresentable's tables in new
+// databases odd_app at pg and odd_shop at my and returns their DSNs.
+func startToMSUnrepresentable(t *testing.T, pg *testenv.Postgres, my *testenv.MariaDB) (pgDSN, myDSN string) {
+	pgDSN, myDSN = pg.CreateDB(t, "odd_app"), my.CreateDB(t, "odd_shop")
 	for _, u := range toMSUnrepresentable {
 		if u.engine == "postgres" {
-			pg.Exec(t, "app", u.ddl)
+			pg.Exec(t, "odd_app", u.ddl)
 		} else {
-			my.Exec(t, "shop", u.ddl)
+			my.Exec(t, "odd_shop", u.ddl)
 		}
 	}
 	return pgDSN, myDSN
@@ -90,27 +87,6 @@ func checkToMSUnrepresentable(t *testing.T, d *testenv.Syncd) {
 		}
 		return nil
 	})
-}
-
-// TestToSQLServerUnrepresentableOverTDS (layer 3): PostgreSQL and
-// MariaDB sources whose columns no SQL Server column holds, into a SQL
-// Server target on the TDS wire FAKE's Store, which holds no tables:
-// each scope stops at start with the type's error and its fix, before
-// any CREATE TABLE. That the error comes before SQL Server would be
-// asked is what this proves; that SQL Server refuses DECIMAL(50,2) is
-// Microsoft's word (precision at most 38).
-func TestToSQLServerUnrepresentableOverTDS(t *testing.T) {
-	f := tdsfake.New(t, nil)
-	f.Handler = tdsfake.NewStore()
-	pgDSN, myDSN := startToMSUnrepresentable(t)
-	d := newDaemon(t, toMSUnrepresentableConfig(pgDSN, myDSN, f.DSN()))
-	d.StartAlive()
-	checkToMSUnrepresentable(t, d)
-	for _, s := range f.Statements() {
-		if strings.HasPrefix(s, "CREATE TABLE") && strings.Contains(s, "[bad") {
-			t.Errorf("the target created a table whose type it cannot hold:\n%s", s)
-		}
-	}
 }
 
 // toMSCol is one column of the type matrix into SQL Server: its type
@@ -314,22 +290,46 @@ scope "from_maria" {
 }
 
 // TestTypeMatrixToSQLServerOverTDS is layer 3 of the matrix into SQL
-// Server: the same PostgreSQL and MariaDB tables as
-// TestRealServerTypeMatrixToSQLServer, real sources, replicated by the
-// syncd binary into the TDS wire FAKE's Store, which holds the tables
-// create_tables makes and the parameters the target sends. It checks the
-// SQL Server type create_tables writes for every column and that rows
-// 1-3 (copied) and 11-13 (from the log) arrive, with every value of
-// rows 1 and 2 sent and row 3 NULL in every column. It does not check
-// what SQL Server stores for those parameters (the Store keeps them as
-// sent) nor that it accepts the DDL: that is layer 4.
+// Server, on one PostgreSQL and one MariaDB:
+//   - values: the same PostgreSQL and MariaDB tables as
+//     TestRealServerTypeMatrixToSQLServer, real sources, replicated by
+//     the syncd binary into the TDS wire FAKE's Store, which holds the
+//     tables create_tables makes and the parameters the target sends. It
+//     checks the SQL Server type create_tables writes for every column
+//     and that rows 1-3 (copied) and 11-13 (from the log) arrive, with
+//     every value of rows 1 and 2 sent and row 3 NULL in every column. It
+//     does not check what SQL Server stores for those parameters (the
+//     Store keeps them as sent) nor that it accepts the DDL: that is
+//     layer 4.
+//   - unrepresentable: columns no SQL Server column holds stop each scope
+//     at start with the type's error and its fix, before any CREATE
+//     TABLE. That the error comes before SQL Server would be asked is what
+//     this proves; that SQL Server refuses DECIMAL(50,2) is Microsoft's
+//     word (precision at most 38).
 func TestTypeMatrixToSQLServerOverTDS(t *testing.T) {
+	pg, my := testenv.StartPostgres(t), testenv.StartMariaDB(t)
+	t.Run("values", func(t *testing.T) { toMSMatrixOverTDS(t, pg, my) })
+	t.Run("unrepresentable", func(t *testing.T) {
+		f := tdsfake.New(t, nil)
+		f.Handler = tdsfake.NewStore()
+		pgDSN, myDSN := startToMSUnrepresentable(t, pg, my)
+		d := newDaemon(t, toMSUnrepresentableConfig(pgDSN, myDSN, f.DSN()))
+		d.StartAlive()
+		checkToMSUnrepresentable(t, d)
+		for _, s := range f.Statements() {
+			if strings.HasPrefix(s, "CREATE TABLE") && strings.Contains(s, "[bad") {
+				t.Errorf("the target created a table whose type it cannot hold:\n%s", s)
+			}
+		}
+	})
+}
+
+// toMSMatrixOverTDS is TestTypeMatrixToSQLServerOverTDS's values.
+func toMSMatrixOverTDS(t *testing.T, pg *testenv.Postgres, my *testenv.MariaDB) {
 	f := tdsfake.New(t, nil)
 	st := tdsfake.NewStore()
 	f.Handler = st
-	pg := testenv.StartPostgres(t)
 	pgDSN := pg.CreateDB(t, "app")
-	my := testenv.StartMariaDB(t)
 	myDSN := my.CreateDB(t, "shop")
 	pgCreate, pgInsert := toMSTable(pgToMS, 0)
 	myCreate, myInsert := toMSTable(myToMS, 0)
