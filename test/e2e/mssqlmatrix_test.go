@@ -294,6 +294,24 @@ func msMatrixScript(cols []msCol) map[string]tdsfake.Result {
 // into PostgreSQL (dbo.matrix) and MariaDB (matrix in the DSN's database
 // db), both created by create_tables.
 func msMatrixConfig(dsn, pgDSN, myDSN, myDB string) string {
+	return msToPGAndMariaDB(dsn, pgDSN, myDSN) + fmt.Sprintf(`
+scope "to_pg" {
+  source  = "erp"
+  targets = ["pg"]
+  table "dbo.matrix" {}
+}
+scope "to_maria" {
+  source  = "erp"
+  targets = ["maria"]
+  table "dbo.matrix" { target = %q }
+}
+`, myDB+".matrix")
+}
+
+// msToPGAndMariaDB is the start of a config with SQL Server source erp
+// at dsn, polled every 100ms, and PostgreSQL and MariaDB targets pg and
+// maria that create their tables.
+func msToPGAndMariaDB(dsn, pgDSN, myDSN string) string {
 	return fmt.Sprintf(`
 source "sqlserver" "erp" {
   dsn           = %q
@@ -307,17 +325,7 @@ target "mysql" "maria" {
   dsn           = %q
   create_tables = true
 }
-scope "to_pg" {
-  source  = "erp"
-  targets = ["pg"]
-  table "dbo.matrix" {}
-}
-scope "to_maria" {
-  source  = "erp"
-  targets = ["maria"]
-  table "dbo.matrix" { target = %q }
-}
-`, dsn, pgDSN, myDSN, myDB+".matrix")
+`, dsn, pgDSN, myDSN)
 }
 
 // checkMSMatrix waits until PostgreSQL and MariaDB hold dbo.matrix's rows
@@ -441,20 +449,7 @@ func (oddColumns) Transaction(string) {}
 // and MariaDB targets that create their tables.
 func msUnrepresentableConfig(dsn, pgDSN, myDSN, myDB string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `
-source "sqlserver" "erp" {
-  dsn           = %q
-  poll_interval = "100ms"
-}
-target "postgres" "pg" {
-  dsn           = %q
-  create_tables = true
-}
-target "mysql" "maria" {
-  dsn           = %q
-  create_tables = true
-}
-`, dsn, pgDSN, myDSN)
+	b.WriteString(msToPGAndMariaDB(dsn, pgDSN, myDSN))
 	for i := range msUnrepresentable {
 		fmt.Fprintf(&b, `scope "odd%[1]d_pg" {
   source  = "erp"

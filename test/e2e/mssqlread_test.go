@@ -13,6 +13,7 @@ import (
 	mssql "github.com/microsoft/go-mssqldb"
 
 	"github.com/syncd-dev/syncd/test/tdsfake"
+	"github.com/syncd-dev/syncd/test/testenv"
 )
 
 // msRows runs query on a SQL Server and returns its rows as
@@ -20,34 +21,7 @@ import (
 // go-mssqldb scans and the column's type: the layer-4 tests read a SQL
 // Server target with it, without relying on CONVERT's styles.
 func msRows(db *sql.DB, query string, args ...any) ([]string, error) {
-	rows, err := db.Query(query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	types, err := rows.ColumnTypes()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	vals := make([]any, len(types))
-	dest := make([]any, len(types))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			if parts[i], err = msText(types[i].DatabaseTypeName(), v); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	return out, rows.Err()
+	return testenv.RowsWith(db, func(c *sql.ColumnType, v any) (string, error) { return msText(c.DatabaseTypeName(), v) }, query, args...)
 }
 
 // msText writes v, scanned by go-mssqldb from a column whose

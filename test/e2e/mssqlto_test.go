@@ -29,17 +29,7 @@ var toMSUnrepresentable = []struct {
 // dsn, which creates its tables.
 func toMSUnrepresentableConfig(pgDSN, myDSN, dsn string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `
-source "postgres" "pgodd" { dsn = %q }
-source "mysql" "myodd" {
-  dsn       = %q
-  server_id = 4002
-}
-target "sqlserver" "mssql" {
-  dsn           = %q
-  create_tables = true
-}
-`, pgDSN, myDSN, dsn)
+	b.WriteString(toMSHeader("pgodd", pgDSN, "myodd", myDSN, 4002, dsn))
 	for i, u := range toMSUnrepresentable {
 		source, schema := "pgodd", "public"
 		if u.engine == "mysql" {
@@ -266,16 +256,7 @@ func TestRealServerTypeMatrixToSQLServer(t *testing.T) {
 // dbo.from_pg and dbo.from_maria at SQL Server target mssql (dsn), which
 // creates them.
 func toMSMatrixConfig(pgDSN, myDSN, dsn string) string {
-	return fmt.Sprintf(`
-source "postgres" "app" { dsn = %q }
-source "mysql" "shop" {
-  dsn       = %q
-  server_id = 4001
-}
-target "sqlserver" "mssql" {
-  dsn           = %q
-  create_tables = true
-}
+	return toMSHeader("app", pgDSN, "shop", myDSN, 4001, dsn) + `
 scope "from_pg" {
   source  = "app"
   targets = ["mssql"]
@@ -286,7 +267,24 @@ scope "from_maria" {
   targets = ["mssql"]
   table "shop.matrix" { target = "dbo.from_maria" }
 }
-`, pgDSN, myDSN, dsn)
+`
+}
+
+// toMSHeader is the start of a config with PostgreSQL source pgName at
+// pgDSN, MariaDB source myName at myDSN (serverID), and SQL Server target
+// mssql at dsn, which creates its tables.
+func toMSHeader(pgName, pgDSN, myName, myDSN string, serverID int, dsn string) string {
+	return fmt.Sprintf(`
+source "postgres" %q { dsn = %q }
+source "mysql" %q {
+  dsn       = %q
+  server_id = %d
+}
+target "sqlserver" "mssql" {
+  dsn           = %q
+  create_tables = true
+}
+`, pgName, pgDSN, myName, myDSN, serverID, dsn)
 }
 
 // TestTypeMatrixToSQLServerOverTDS is layer 3 of the matrix into SQL
