@@ -22,7 +22,9 @@ import (
 //     syncd binary's SQL Server source reads the matrix from the TDS wire
 //     FAKE, which describes each column in sys.columns as a server would
 //     and sends each value in the TDS type [MS-TDS] gives that column
-//     type (test/tdsfake/types.go), into real PostgreSQL and MariaDB
+//     type (test/tdsfake/types.go) (char and varchar as BIGVARCHAR, nchar and nvarchar(max) as
+//     NVARCHAR(4000), which go-mssqldb decodes as it decodes a server's
+//     BIGCHAR, NCHAR and PLP NVARCHAR(MAX)), into real PostgreSQL and MariaDB
 //     targets whose tables create_tables makes. It proves go-mssqldb's
 //     decoding of those TDS encodings, syncd's conversion of the values,
 //     the types create_tables picks, and what the real targets hold. It
