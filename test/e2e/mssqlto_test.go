@@ -373,3 +373,80 @@ func toMSMatrixOverTDS(t *testing.T, pg *testenv.Postgres, my *testenv.MariaDB) 
 	check("[dbo].[from_pg]", pgToMS, 1, 2, 3, 11, 12, 13)
 	check("[dbo].[from_maria]", myToMS, 1, 2, 3, 11, 12, 13)
 }
+
+// TestPostgresToSQLServerKeysOverTDS is TestRealServerPostgresToSQLServer's
+// scenario at layer 3: a real PostgreSQL source through JetStream and the
+// syncd binary's SQL Server target into the TDS wire FAKE's Store.
+// Table items is created by create_tables; ledger exists with an IDENTITY
+// key, which the target brackets with SET IDENTITY_INSERT. The copy,
+// then an insert, updates to and from NULL, a delete and a key change
+// arrive as the parameters the Store applied by shape, and the scope's
+// checkpoint row holds a position. What SQL Server makes of the
+// statements is left to layer 4.
+func TestPostgresToSQLServerKeysOverTDS(t *testing.T) {
+	f := tdsfake.New(t, nil)
+	st := tdsfake.NewStore()
+	f.Handler = st
+	st.AddTable("[dbo].[ledger]", []string{"id"},
+		tdsfake.Column{Name: "id", Type: "int", Identity: true}, tdsfake.Column{Name: "note", Type: "nvarchar"})
+	pg := testenv.StartPostgres(t)
+	src := pg.CreateDB(t, "app")
+	pg.Exec(t, "app",
+		`CREATE TABLE items (id integer PRIMARY KEY, name text, qty bigint, data bytea)`,
+		`CREATE TABLE ledger (id integer PRIMARY KEY, note text)`,
+		`INSERT INTO items VALUES (1, 'один', 1099511627776, '\xdead'), (2, NULL, NULL, NULL)`,
+		`INSERT INTO ledger VALUES (1, 'first'), (5, 'fifth')`)
+	d := newDaemon(t, fmt.Sprintf(`
+source "postgres" "app" { dsn = %q }
+target "sqlserver" "mssql" {
+  dsn           = %q
+  create_tables = true
+}
+scope "items" {
+  source  = "app"
+  targets = ["mssql"]
+  table "public.items"  { target = "dbo.items" }
+  table "public.ledger" { target = "dbo.ledger" }
+}
+`, src, f.DSN()))
+	d.Start()
+	wait := func(what, table string, want ...string) {
+		t.Helper()
+		testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+			if got := st.Rows(table); !slices.Equal(got, want) {
+				return fmt.Errorf("%s: the fake's %s holds %q, want %q", what, table, got, want)
+			}
+			return nil
+		})
+	}
+	wait("the copy", "[dbo].[items]", "id=1 name=один qty=1099511627776 data=[222 173]", "id=2 name=NULL qty=NULL data=NULL:varbinary")
+	wait("the copy", "[dbo].[ledger]", "id=1 note=first", "id=5 note=fifth")
+	pg.Exec(t, "app",
+		`INSERT INTO items VALUES (3, 'three', 3, '\x')`,
+		`UPDATE items SET name = 'two', qty = -2 WHERE id = 2`,
+		`UPDATE items SET data = NULL WHERE id = 1`,
+		`DELETE FROM items WHERE id = 1`,
+		`UPDATE items SET id = 30 WHERE id = 3`,
+		`INSERT INTO ledger VALUES (9, 'ninth')`,
+		`UPDATE ledger SET note = NULL WHERE id = 5`,
+		`DELETE FROM ledger WHERE id = 1`)
+	wait("the changes", "[dbo].[items]", "id=2 name=two qty=-2 data=NULL:varbinary", "id=30 name=three qty=3 data=[]")
+	wait("the changes", "[dbo].[ledger]", "id=5 note=NULL", "id=9 note=ninth")
+	var on, off int
+	for _, s := range f.Statements() {
+		on += strings.Count(s, "SET IDENTITY_INSERT [dbo].[ledger] ON")
+		off += strings.Count(s, "SET IDENTITY_INSERT [dbo].[ledger] OFF")
+		if strings.Contains(s, "IDENTITY_INSERT [dbo].[items]") {
+			t.Errorf("IDENTITY_INSERT for items, whose key is no identity:\n%s", s)
+		}
+	}
+	if on == 0 || on != off {
+		t.Errorf("SET IDENTITY_INSERT [dbo].[ledger] ON %d times, OFF %d times; want as many, at least once", on, off)
+	}
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if si := st.ScopeInfo("items", "app"); len(si) < 6 || si[5] == nil || si[5] == "" {
+			return fmt.Errorf("scope_info row %v, want one with a position", si)
+		}
+		return nil
+	})
+}
