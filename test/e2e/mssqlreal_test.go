@@ -118,19 +118,7 @@ func TestRealServerPostgresToSQLServer(t *testing.T) {
 		`CREATE TABLE ledger (id integer PRIMARY KEY, note text)`,
 		`INSERT INTO items VALUES (1, 'один', 1099511627776, 1.50, '2024-01-02 03:04:05.123456+00', '\xdead'), (2, NULL, NULL, NULL, NULL, NULL)`,
 		`INSERT INTO ledger VALUES (1, 'first'), (5, 'fifth')`)
-	d := newDaemon(t, fmt.Sprintf(`
-source "postgres" "app" { dsn = %q }
-target "sqlserver" "mssql" {
-  dsn           = %q
-  create_tables = true
-}
-scope "items" {
-  source  = "app"
-  targets = ["mssql"]
-  table "public.items"  { target = "dbo.items" }
-  table "public.ledger" { target = "dbo.ledger" }
-}
-`, src, msDSN))
+	d := newDaemon(t, pgToMSItemsConfig(src, msDSN))
 	d.Start()
 	const items = "SELECT id, name, qty, price, seen, data FROM dbo.items ORDER BY id"
 	const ledger = "SELECT id, note FROM dbo.ledger ORDER BY id"
@@ -240,4 +228,23 @@ func TestRealServerUnrepresentableToSQLServer(t *testing.T) {
 	d.StartAlive()
 	checkToMSUnrepresentable(t, d)
 	msWait(t, ms, "no table created", "SELECT COUNT(*) FROM sys.tables WHERE name LIKE 'bad%'", "0")
+}
+
+// pgToMSItemsConfig replicates tables items and ledger of PostgreSQL
+// source app (src) into dbo at SQL Server target mssql (dsn), which
+// creates the tables missing there.
+func pgToMSItemsConfig(src, dsn string) string {
+	return fmt.Sprintf(`
+source "postgres" "app" { dsn = %q }
+target "sqlserver" "mssql" {
+  dsn           = %q
+  create_tables = true
+}
+scope "items" {
+  source  = "app"
+  targets = ["mssql"]
+  table "public.items"  { target = "dbo.items" }
+  table "public.ledger" { target = "dbo.ledger" }
+}
+`, src, dsn)
 }

@@ -396,19 +396,7 @@ func TestPostgresToSQLServerKeysOverTDS(t *testing.T) {
 		`CREATE TABLE ledger (id integer PRIMARY KEY, note text)`,
 		`INSERT INTO items VALUES (1, 'один', 1099511627776, '\xdead'), (2, NULL, NULL, NULL)`,
 		`INSERT INTO ledger VALUES (1, 'first'), (5, 'fifth')`)
-	d := newDaemon(t, fmt.Sprintf(`
-source "postgres" "app" { dsn = %q }
-target "sqlserver" "mssql" {
-  dsn           = %q
-  create_tables = true
-}
-scope "items" {
-  source  = "app"
-  targets = ["mssql"]
-  table "public.items"  { target = "dbo.items" }
-  table "public.ledger" { target = "dbo.ledger" }
-}
-`, src, f.DSN()))
+	d := newDaemon(t, pgToMSItemsConfig(src, f.DSN()))
 	d.Start()
 	wait := func(what, table string, want ...string) {
 		t.Helper()
