@@ -561,19 +561,7 @@ func TestRealServerSQLServerToPostgresAndMariaDB(t *testing.T) {
 	pgDSN := pg.CreateDB(t, "replica")
 	maria := testenv.StartMariaDB(t)
 	mariaDSN := maria.CreateDB(t, "replica")
-	d := newDaemon(t, fmt.Sprintf(`
-source "sqlserver" "erp" {
-  dsn           = %q
-  poll_interval = "100ms"
-}
-target "postgres" "pg" {
-  dsn           = %q
-  create_tables = true
-}
-target "mysql" "maria" {
-  dsn           = %q
-  create_tables = true
-}
+	d := newDaemon(t, msToPGAndMariaDB(dsn, pgDSN, mariaDSN)+`
 scope "to_pg" {
   source  = "erp"
   targets = ["pg"]
@@ -584,7 +572,7 @@ scope "to_maria" {
   targets = ["maria"]
   table "dbo.items" { target = "replica.items" }
 }
-`, dsn, pgDSN, mariaDSN))
+`)
 	d.Start()
 	pgDB, mariaDB := testenv.OpenDB(t, "pgx", pgDSN), testenv.OpenDB(t, "mysql", mariaDSN)
 	wait := func(what string, want ...string) {

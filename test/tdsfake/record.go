@@ -164,23 +164,25 @@ func (p *pipe) copy(dst io.Writer, src io.Reader, fromClient bool) {
 		if err != nil {
 			return
 		}
+		done := payload != nil && eom // a TLS record (the login) is not recorded
+		if payload != nil {
+			typ = ptype
+			msg = append(msg, payload...)
+		}
+		// A message is recorded before its last packet goes on: a
+		// request's reply may come back, and a reply's reader go on,
+		// before this goroutine runs again.
+		if done {
+			if fromClient {
+				p.request(typ, msg)
+			} else {
+				p.reply(msg)
+			}
+			msg = nil
+		}
 		if _, err := dst.Write(unit); err != nil {
 			return
 		}
-		if payload == nil { // a TLS record: the login, not recorded
-			continue
-		}
-		typ = ptype
-		msg = append(msg, payload...)
-		if !eom {
-			continue
-		}
-		if fromClient {
-			p.request(typ, msg)
-		} else {
-			p.reply(msg)
-		}
-		msg = nil
 	}
 }
 

@@ -62,6 +62,12 @@ type Table struct {
 type Column struct {
 	Name, Type string
 	Identity   bool
+	// DDL is the column's type as the CREATE TABLE that made the table
+	// wrote it ("DECIMAL(38,10)", "NVARCHAR(MAX)"; a collation dropped),
+	// and Scale its sys.columns scale (decimal places; fractional
+	// seconds of time, datetime2 and datetimeoffset).
+	DDL   string
+	Scale int64
 }
 
 // NewStore returns an empty store.
@@ -177,7 +183,45 @@ var (
 	infoWriteRE = regexp.MustCompile(`^UPDATE (\S+) WITH \(UPDLOCK, SERIALIZABLE\) SET scope_version = @p3`)
 	infoReadRE  = regexp.MustCompile(`^SELECT scope_version, definition, column_schema, last_position,\s+last_stream_seq, last_applied_at, last_txn_apply_ms, rows_applied, syncd_version,\s+backfill, backfill_table, backfill_rows\s+FROM (\S+) WHERE scope = @p1 AND source = @p2$`)
 	createInfo  = regexp.MustCompile(`^CREATE TABLE (\S+) \(\s+scope\s+NVARCHAR`)
+	createRE    = regexp.MustCompile(`^CREATE TABLE (\S+) \((.*), PRIMARY KEY \((.+)\)\);?$`)
+	nameRE      = regexp.MustCompile(`\[((?:[^\]]|\]\])+)\]`)
+	columnRE    = regexp.MustCompile(`\[((?:[^\]]|\]\])+)\] ([A-Z0-9]+(?:\([0-9A-Z, ]+\))?)(?: COLLATE \S+)? (?:NOT )?NULL`)
 )
+
+// create adds the table a create_tables CREATE TABLE makes (apply/sqlserver
+// prepare.go): its columns by name and type, and its primary key.
+func (s *Store) create(m []string) {
+	t := &Table{Rows: map[string]map[string]any{}}
+	unquote := func(q string) string { return strings.ReplaceAll(q, "]]", "]") }
+	for _, c := range columnRE.FindAllStringSubmatch(m[2], -1) {
+		base, args, _ := strings.Cut(strings.TrimSuffix(c[2], ")"), "(")
+		col := Column{Name: unquote(c[1]), Type: strings.ToLower(base), DDL: c[2]}
+		a := strings.Split(args, ",")
+		switch col.Type {
+		case "decimal", "numeric":
+			if len(a) == 2 {
+				col.Scale, _ = strconv.ParseInt(strings.TrimSpace(a[1]), 10, 64)
+			}
+		case "time", "datetime2", "datetimeoffset":
+			col.Scale, _ = strconv.ParseInt(a[0], 10, 64)
+		}
+		t.Cols = append(t.Cols, col)
+	}
+	for _, k := range nameRE.FindAllStringSubmatch(m[3], -1) {
+		t.Key = append(t.Key, unquote(k[1]))
+	}
+	s.tables[m[1]] = t
+}
+
+// Columns returns the columns of table quoted.
+func (s *Store) Columns(quoted string) []Column {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tables[quoted]; t != nil {
+		return slices.Clone(t.Cols)
+	}
+	return nil
+}
 
 // Statement implements Handler.
 func (s *Store) Statement(text string, p []any) (Result, bool) {
@@ -208,7 +252,7 @@ func (s *Store) Statement(text string, p []any) (Result, bool) {
 		r := Result{Cols: []Type{NVarchar, NVarchar, Int4, Bit}}
 		if t := s.tables[s.lastID]; t != nil {
 			for _, c := range t.Cols {
-				r.Rows = append(r.Rows, []any{c.Name, c.Type, int64(0), c.Identity})
+				r.Rows = append(r.Rows, []any{c.Name, c.Type, c.Scale, c.Identity})
 			}
 		}
 		return r, true
@@ -223,6 +267,10 @@ func (s *Store) Statement(text string, p []any) (Result, bool) {
 	}
 	if m := createInfo.FindStringSubmatch(text); m != nil {
 		s.scopeInfo[m[1]] = true
+		return Result{}, true
+	}
+	if m := createRE.FindStringSubmatch(text); m != nil {
+		s.create(m)
 		return Result{}, true
 	}
 	if m := infoReadRE.FindStringSubmatch(text); m != nil {

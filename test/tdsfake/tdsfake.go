@@ -58,8 +58,10 @@ const (
 	doneAttn  = 0x20
 )
 
-// Type is a column type of a fake result set.
-type Type byte
+// Type is a column type of a fake result set: a kind in the low byte,
+// and for the kinds that have them (types.go) a precision and a scale
+// above it.
+type Type uint32
 
 const (
 	Int4      Type = iota // INTN(4)
@@ -69,6 +71,7 @@ const (
 	Varbinary             // VARBINARY(8000)
 	Float8                // FLTN(8)
 	DateTime2             // DATETIME2(7)
+	// The kinds of types.go follow.
 )
 
 // Result is what the fake answers to one statement: a result set, or
@@ -451,6 +454,8 @@ func result(r Result) []byte {
 			b = append(b, 0x6D, 8)
 		case DateTime2:
 			b = append(b, 0x2A, 7)
+		default:
+			b = appendTypeInfo(b, c)
 		}
 		b = appendBVarchar(b, fmt.Sprintf("c%d", i))
 	}
@@ -464,6 +469,9 @@ func result(r Result) []byte {
 }
 
 func appendValue(b []byte, t Type, v any) []byte {
+	if t.kind() > DateTime2 {
+		return appendMatrixValue(b, t, v)
+	}
 	switch t {
 	case Float8:
 		if v == nil {

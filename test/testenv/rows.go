@@ -18,19 +18,37 @@ func OpenDB(t TB, driver, dsn string) *sql.DB {
 
 // Rows runs query and returns its rows, each as its columns' text joined
 // by "|", NULL as "∅": a form to compare a table with what a test wants.
+// The text is what database/sql's conversion to a string makes of the
+// driver's value.
 func Rows(db *sql.DB, query string, args ...any) ([]string, error) {
+	return RowsWith(db, func(_ *sql.ColumnType, v any) (string, error) {
+		var s sql.NullString
+		if err := s.Scan(v); err != nil {
+			return "", err
+		}
+		if !s.Valid {
+			return "∅", nil
+		}
+		return s.String, nil
+	}, query, args...)
+}
+
+// RowsWith runs query and returns its rows, each as its columns' text
+// joined by "|": text writes each value as the driver returns it, given
+// its column's type.
+func RowsWith(db *sql.DB, text func(*sql.ColumnType, any) (string, error), query string, args ...any) ([]string, error) {
 	rows, err := db.Query(query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
+	types, err := rows.ColumnTypes()
 	if err != nil {
 		return nil, err
 	}
 	var out []string
-	vals := make([]sql.NullString, len(cols))
-	dest := make([]any, len(cols))
+	vals := make([]any, len(types))
+	dest := make([]any, len(types))
 	for i := range vals {
 		dest[i] = &vals[i]
 	}
@@ -40,9 +58,8 @@ func Rows(db *sql.DB, query string, args ...any) ([]string, error) {
 		}
 		parts := make([]string, len(vals))
 		for i, v := range vals {
-			parts[i] = "∅"
-			if v.Valid {
-				parts[i] = v.String
+			if parts[i], err = text(types[i], v); err != nil {
+				return nil, err
 			}
 		}
 		out = append(out, strings.Join(parts, "|"))
