@@ -22,8 +22,8 @@ import (
 // index-only read, much lighter than the rows), and SplitChunk cuts them
 // into ranges of equal rows, whatever the keys' distribution.
 
-// MinRangeRows is the fewest rows a part of a chunk read in parallel
-// holds: smaller parts cost more in round trips than they save.
+// MinRangeRows is the default fewest rows of a part of a chunk read in
+// parallel: smaller parts cost more in round trips than they save.
 const MinRangeRows = 1000
 
 // DefaultParallelism is the default number of connections that read a
@@ -41,16 +41,16 @@ type KeyRange struct {
 // SplitChunk cuts the range of a chunk that starts after after (nil: at
 // the start) and whose rows have the keys keys, in key order, into at
 // most parts ranges of consecutive keys, of about equal numbers of rows
-// and at least MinRangeRows rows each (one range if there are fewer).
+// and at least minRows rows each (one range if there are fewer).
 // The ranges cover the keys exactly: each starts after the last key of
 // the one before, and the last ends at the last key. It returns nil for
 // no keys.
-func SplitChunk(after []string, keys [][]string, parts int) []KeyRange {
+func SplitChunk(after []string, keys [][]string, parts, minRows int) []KeyRange {
 	n := len(keys)
 	if n == 0 {
 		return nil
 	}
-	parts = max(1, min(parts, n/MinRangeRows))
+	parts = max(1, min(parts, n/max(minRows, 1)))
 	ranges := make([]KeyRange, 0, parts)
 	for i := 1; i <= parts; i++ {
 		last := keys[i*n/parts-1]

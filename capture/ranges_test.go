@@ -32,11 +32,12 @@ func TestSplitChunk(t *testing.T) {
 	composite := func(i int) []string { return []string{fmt.Sprint(i / 7), fmt.Sprintf("'%c'", 'a'+i%7)} }
 	text := func(i int) []string { return []string{fmt.Sprintf("'k%05d'", i)} }
 	tests := []struct {
-		name  string
-		after []string
-		keys  [][]string
-		parts int
-		want  []int // rows per range
+		name    string
+		after   []string
+		keys    [][]string
+		parts   int
+		minRows int   // 0: MinRangeRows
+		want    []int // rows per range
 	}{
 		{name: "empty", keys: nil, parts: 4, want: nil},
 		{name: "one part", keys: keysOf(10000, num), parts: 1, want: []int{10000}},
@@ -48,10 +49,15 @@ func TestSplitChunk(t *testing.T) {
 		{name: "fewer rows than a part", keys: keysOf(999, num), parts: 4, want: []int{999}},
 		{name: "parts capped by rows", keys: keysOf(2500, num), parts: 4, want: []int{1250, 1250}},
 		{name: "zero parts", keys: keysOf(3000, num), parts: 0, want: []int{3000}},
+		{name: "small parts", keys: keysOf(10, num), parts: 4, minRows: 1, want: []int{2, 3, 2, 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := SplitChunk(tt.after, tt.keys, tt.parts)
+			minRows := tt.minRows
+			if minRows == 0 {
+				minRows = MinRangeRows
+			}
+			got := SplitChunk(tt.after, tt.keys, tt.parts, minRows)
 			if len(got) != len(tt.want) {
 				t.Fatalf("%d ranges, want %d: %v", len(got), len(tt.want), got)
 			}
@@ -77,7 +83,7 @@ func TestSplitChunk(t *testing.T) {
 // reads end in, and one read's error cancels the others and is returned.
 func TestReadRanges(t *testing.T) {
 	ctx := context.Background()
-	ranges := SplitChunk(nil, keysOf(4000, func(i int) []string { return []string{fmt.Sprint(i)} }), 4)
+	ranges := SplitChunk(nil, keysOf(4000, func(i int) []string { return []string{fmt.Sprint(i)} }), 4, 1)
 	// Each read waits for the next one to end: they end last to first,
 	// which only reads running at once can do.
 	done := make([]chan struct{}, len(ranges)+1)

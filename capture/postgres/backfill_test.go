@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/capture"
@@ -212,6 +214,24 @@ INSERT INTO item SELECT g, md5(g::text), repeat(md5(g::text), 100) FROM generate
 // none stale, none applied without its values. The chunk rows that the
 // writes touched in a chunk's window must give way to the writes.
 func TestBackfillUnderWrites(t *testing.T) {
+	if logs := backfillUnderWrites(t, 1); strings.Contains(logs, "parts=2") {
+		t.Errorf("a chunk was read in parts with a parallelism of 1:\n%s", logs)
+	}
+}
+
+// TestParallelBackfillUnderWrites: the same, each chunk read by four
+// connections at once, each a part of its key range in a snapshot of its
+// own: the window rule holds for every part.
+func TestParallelBackfillUnderWrites(t *testing.T) {
+	if logs := backfillUnderWrites(t, 4); !strings.Contains(logs, "parts=4") {
+		t.Errorf("no chunk was read in four parts:\n%s", logs)
+	}
+}
+
+// backfillUnderWrites runs TestBackfillUnderWrites with chunks read by
+// parallelism connections at once, in parts of at least 100 rows, and
+// returns the source's debug logs.
+func backfillUnderWrites(t *testing.T, parallelism int) string {
 	pg := testenv.StartPostgres(t)
 	dsn := pg.CreateDB(t, "app")
 	pg.Exec(t, "app", itemTable)
@@ -222,7 +242,18 @@ func TestBackfillUnderWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	startItemSource(t, dsn, sink)
+	var logs syncBuffer
+	src, err := New(Config{
+		Name: "app", DSN: dsn, Slot: "s", Publication: "p", ChunkRows: 500, Parallelism: parallelism, MinRangeRows: 100,
+		Tables: []capture.TableSpec{{ID: capture.TableID{Schema: "public", Name: "item"}}},
+	}, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, src, sink)
 
 	// Write until the backfill is done, and a little after.
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -263,6 +294,7 @@ func TestBackfillUnderWrites(t *testing.T) {
 		t.Errorf("%d chunk states recorded for %d rows, want one per chunk but the last (%d, 500 rows a chunk)", sink.states, sink.done, want)
 	}
 	t.Logf("%d writes, backfill sent %d rows in %d chunks", writes, sink.done, sink.states)
+	return logs.String()
 }
 
 // TestBackfillCommittedNotVisible: a transaction whose commit is in the
