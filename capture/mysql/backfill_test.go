@@ -1,15 +1,19 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/test/testenv"
@@ -176,6 +180,24 @@ func itemRequest() capture.SnapshotRequest {
 // stale. The chunk rows that the writes touched in a chunk's window must
 // give way to the writes. The watermarks are not passed on as changes.
 func TestBackfillUnderWrites(t *testing.T) {
+	if logs := backfillUnderWrites(t, 1); strings.Contains(logs, "parts=2") {
+		t.Errorf("a chunk was read in parts with a parallelism of 1:\n%s", logs)
+	}
+}
+
+// TestParallelBackfillUnderWrites: the same, each chunk read by four
+// connections at once, each a part of its key range in a consistent
+// snapshot of its own: the window rule holds for every part.
+func TestParallelBackfillUnderWrites(t *testing.T) {
+	if logs := backfillUnderWrites(t, 4); !strings.Contains(logs, "parts=4") {
+		t.Errorf("no chunk was read in four parts:\n%s", logs)
+	}
+}
+
+// backfillUnderWrites runs TestBackfillUnderWrites with chunks read by
+// parallelism connections at once, in parts of at least 25 rows, and
+// returns the source's debug logs.
+func backfillUnderWrites(t *testing.T, parallelism int) string {
 	_, dsn, db := itemSource(t)
 	ctx := context.Background()
 	sink := newModelTarget(itemRequest())
@@ -227,7 +249,9 @@ func TestBackfillUnderWrites(t *testing.T) {
 			}
 		}()
 	}
-	start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 100}, sink)
+	var logs syncBuffer
+	cfg := Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 100, Parallelism: parallelism, MinRangeRows: 25}
+	startLogged(t, cfg, sink, hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: &logs}))
 	wg.Wait()
 	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, db) })
 	// The writers insert and delete rows while the backfill runs, so it
@@ -246,6 +270,25 @@ func TestBackfillUnderWrites(t *testing.T) {
 		}
 	}
 	t.Logf("%d writes, %d while the backfill ran; backfill sent %d rows in %d chunks", writes, inWindow, sink.done, sink.chunks())
+	return logs.String()
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // TestBackfillResume: a source stopped mid-backfill and started again
@@ -417,13 +460,21 @@ func watermarksDeleted(t *testing.T, db *sql.DB) {
 // non-ASCII letters) and binary values, by the key literals they record,
 // reading every row exactly once.
 func TestBackfillStringKeys(t *testing.T) {
+	for _, parallelism := range []int{1, 3} {
+		t.Run(fmt.Sprintf("parallelism=%d", parallelism), func(t *testing.T) { backfillStringKeys(t, parallelism) })
+	}
+}
+
+// backfillStringKeys runs TestBackfillStringKeys with chunks read by
+// parallelism connections at once, in parts of at least 2 rows.
+func backfillStringKeys(t *testing.T, parallelism int) {
 	m := testenv.StartMariaDB(t)
 	dsn := m.CreateDB(t, "shop")
 	m.Exec(t, "shop", `CREATE TABLE doc (name varchar(20) COLLATE utf8mb4_general_ci, tag varbinary(8), n int, PRIMARY KEY (name, tag))`,
 		`INSERT INTO doc SELECT CONCAT(ELT(1 + seq % 6, 'a', 'B', 'ç', 'it''s', 'back\\slash', 'Z'), seq DIV 3), UNHEX(HEX(seq % 3)), seq FROM seq_1_to_300`)
 	req := capture.SnapshotRequest{Scope: "s", Table: capture.TableID{Schema: "shop", Name: "doc"}, Truncate: true}
 	rec := &recorder{snaps: []capture.SnapshotRequest{req}}
-	start(t, Config{DSN: dsn, Tables: tables("shop", "doc"), Store: newStore(t), ChunkRows: 7}, snapshotRecorder{rec})
+	start(t, Config{DSN: dsn, Tables: tables("shop", "doc"), Store: newStore(t), ChunkRows: 7, Parallelism: parallelism, MinRangeRows: 2}, snapshotRecorder{rec})
 	rec.waitSnapshotDone(t)
 	events, txns, _ := rec.get()
 	seen := map[int32]bool{}

@@ -183,7 +183,7 @@ func newTablesSource(t *testing.T, dsn string, tables ...string) *Source {
 	for _, name := range tables {
 		specs = append(specs, capture.TableSpec{ID: capture.TableID{Schema: "public", Name: name}})
 	}
-	src, err := New(Config{Name: "app", DSN: dsn, Slot: "s", Publication: "p", Tables: specs, ChunkRows: 500}, Options{})
+	src, err := New(Config{Name: "app", DSN: dsn, Slot: "s", Publication: "p", Tables: specs, ChunkRows: 500, MinRangeRows: 100}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
