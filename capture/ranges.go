@@ -27,8 +27,11 @@ import (
 const MinRangeRows = 1000
 
 // DefaultParallelism is the default number of connections that read a
-// backfill chunk at once: min(4, GOMAXPROCS).
-func DefaultParallelism() int { return min(4, runtime.GOMAXPROCS(0)) }
+// backfill chunk at once: half the CPUs syncd may use, at least 1 and at
+// most 4. The reads compete with decoding, publishing and applying the
+// rows for the CPUs of a host that runs syncd next to its databases (on
+// 2 CPUs, 2 readers read a chunk slower than 1: docs/performance.md).
+func DefaultParallelism() int { return max(1, min(4, runtime.GOMAXPROCS(0)/2)) }
 
 // KeyRange is a part of a chunk's key range: the rows whose key is after
 // After (nil: from the start of the phase's range) up to and including
