@@ -233,7 +233,7 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 		for i, k := range spec.Reread {
 			tuples[i] = "(" + strings.Join(k, ", ") + ")"
 		}
-		w, args := where(bf.Req.InScope, keyList+" IN ("+strings.Join(tuples, ", ")+")")
+		w, args := capture.WhereClause(bf.Req.InScope, keyList+" IN ("+strings.Join(tuples, ", ")+")")
 		if err := res.collect(ctx, bf.conn, sel+w, args); err != nil {
 			return res, err
 		}
@@ -252,7 +252,7 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 	if spec.Phase == capture.PhaseExit {
 		filter = bf.Req.ExitWhere
 	}
-	w, args := where(filter, after(nil, spec.After)...)
+	w, args := capture.WhereClause(filter, after(nil, spec.After)...)
 	order := " ORDER BY " + strings.Join(keys, ", ")
 	if len(bf.readers) < 2 || limit < 2*bf.minRows {
 		if err := res.collect(ctx, bf.conn, sel+w+order+" LIMIT "+strconv.Itoa(limit), args); err != nil {
@@ -292,7 +292,7 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 	ranges := capture.SplitChunk(spec.After, chunkKeys, len(bf.readers), bf.minRows)
 	res.parts = len(ranges)
 	parts, err := capture.ReadRanges(ctx, ranges, func(ctx context.Context, i int, r capture.KeyRange) ([][][]byte, error) {
-		w, args := where(filter, after([]string{keyList + " <= (" + strings.Join(r.Last, ", ") + ")"}, r.After)...)
+		w, args := capture.WhereClause(filter, after([]string{keyList + " <= (" + strings.Join(r.Last, ", ") + ")"}, r.After)...)
 		return bf.readRange(ctx, i, sel+w+order, args, len(res.cols))
 	})
 	if err != nil {
@@ -330,20 +330,6 @@ func (bf *backfill) readRange(ctx context.Context, i int, query string, args []a
 	res := chunkResult{cols: make([]catalogColumn, ncols)}
 	err = res.collect(ctx, conn, query, args)
 	return res.rows, err
-}
-
-// where renders conds and the filter w (nil: none) as a WHERE clause.
-func where(w func([]any) (string, []any), conds ...string) (string, []any) {
-	var args []any
-	if w != nil {
-		var s string
-		s, args = w(nil)
-		conds = append(conds, "("+s+")")
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
 // collect appends the rows of query, as copies of their text values.

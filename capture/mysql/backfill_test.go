@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -180,24 +179,16 @@ func itemRequest() capture.SnapshotRequest {
 // stale. The chunk rows that the writes touched in a chunk's window must
 // give way to the writes. The watermarks are not passed on as changes.
 func TestBackfillUnderWrites(t *testing.T) {
-	if logs := backfillUnderWrites(t, 1); strings.Contains(logs, "parts=2") {
-		t.Errorf("a chunk was read in parts with a parallelism of 1:\n%s", logs)
+	for _, parallelism := range []int{1, 4} {
+		t.Run(fmt.Sprintf("parallelism=%d", parallelism), func(t *testing.T) { backfillUnderWrites(t, parallelism) })
 	}
 }
 
-// TestParallelBackfillUnderWrites: the same, each chunk read by four
-// connections at once, each a part of its key range in a consistent
-// snapshot of its own: the window rule holds for every part.
-func TestParallelBackfillUnderWrites(t *testing.T) {
-	if logs := backfillUnderWrites(t, 4); !strings.Contains(logs, "parts=4") {
-		t.Errorf("no chunk was read in four parts:\n%s", logs)
-	}
-}
-
-// backfillUnderWrites runs TestBackfillUnderWrites with chunks read by
-// parallelism connections at once, in parts of at least 25 rows, and
-// returns the source's debug logs.
-func backfillUnderWrites(t *testing.T, parallelism int) string {
+// backfillUnderWrites runs TestBackfillUnderWrites with each chunk read
+// by parallelism connections at once, each a part of its key range (at
+// least 25 rows) in a consistent snapshot of its own: the window rule must hold for
+// every part. The chunks must be read in that many parts.
+func backfillUnderWrites(t *testing.T, parallelism int) {
 	_, dsn, db := itemSource(t)
 	ctx := context.Background()
 	sink := newModelTarget(itemRequest())
@@ -249,7 +240,7 @@ func backfillUnderWrites(t *testing.T, parallelism int) string {
 			}
 		}()
 	}
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	cfg := Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 100, Parallelism: parallelism, MinRangeRows: 25}
 	startLogged(t, cfg, sink, hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: &logs}))
 	wg.Wait()
@@ -270,25 +261,9 @@ func backfillUnderWrites(t *testing.T, parallelism int) string {
 		}
 	}
 	t.Logf("%d writes, %d while the backfill ran; backfill sent %d rows in %d chunks", writes, inWindow, sink.done, sink.chunks())
-	return logs.String()
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	if want := fmt.Sprintf("parts=%d ", parallelism); !strings.Contains(logs.String(), want) {
+		t.Errorf("no chunk was read in %d parts:\n%s", parallelism, logs.String())
+	}
 }
 
 // TestBackfillResume: a source stopped mid-backfill and started again

@@ -237,7 +237,7 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 		for i, k := range spec.Reread {
 			tuples[i] = "(" + strings.Join(k, ", ") + ")"
 		}
-		w, args := where(bf.Req.InScope, keyList+" IN ("+strings.Join(tuples, ", ")+")")
+		w, args := capture.WhereClause(bf.Req.InScope, keyList+" IN ("+strings.Join(tuples, ", ")+")")
 		if err := res.collect(ctx, tx, "SELECT * FROM "+table+w, args); err != nil {
 			return res, err
 		}
@@ -256,7 +256,7 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 		}
 		return conds
 	}
-	w, args := where(filter, after(nil, spec.After)...)
+	w, args := capture.WhereClause(filter, after(nil, spec.After)...)
 	order := " ORDER BY " + strings.Join(keys, ", ")
 	if len(bf.readers) < 2 || limit < 2*bf.minRows {
 		q := "SELECT * FROM " + table + w + order + " LIMIT " + strconv.Itoa(limit)
@@ -281,7 +281,7 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 	ranges := capture.SplitChunk(spec.After, chunkKeys, len(bf.readers), bf.minRows)
 	res.parts = len(ranges)
 	parts, err := capture.ReadRanges(ctx, ranges, func(ctx context.Context, i int, r capture.KeyRange) (chunkResult, error) {
-		w, args := where(filter, after([]string{keyList + " <= (" + strings.Join(r.Last, ", ") + ")"}, r.After)...)
+		w, args := capture.WhereClause(filter, after([]string{keyList + " <= (" + strings.Join(r.Last, ", ") + ")"}, r.After)...)
 		return bf.readRange(ctx, i, "SELECT * FROM "+table+w+order, args)
 	})
 	if err != nil {
@@ -335,20 +335,6 @@ func currentSnapshot(ctx context.Context, tx pgx.Tx) (xmin uint32, xip map[uint3
 		return 0, nil, fmt.Errorf("read the snapshot: %w", err)
 	}
 	return parseSnapshot(snap)
-}
-
-// where renders conds and the filter w (nil: none) as a WHERE clause.
-func where(w func([]any) (string, []any), conds ...string) (string, []any) {
-	var args []any
-	if w != nil {
-		var s string
-		s, args = w(nil)
-		conds = append(conds, "("+s+")")
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
 // collectKeys appends the rows of query, whose columns are a key, as
