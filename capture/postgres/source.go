@@ -51,6 +51,10 @@ type Config struct {
 	// MinRangeRows is the fewest rows of a part of a chunk read in
 	// parallel; default capture.MinRangeRows.
 	MinRangeRows int
+	// MinRangePages is the fewest pages of a part of a one-transaction
+	// snapshot (a table without a primary key) read in parallel; default
+	// 1024 (8 MB).
+	MinRangePages int
 }
 
 // Options are a Source's optional dependencies.
@@ -105,6 +109,9 @@ func New(cfg Config, o Options) (*Source, error) {
 	}
 	if cfg.MinRangeRows <= 0 {
 		cfg.MinRangeRows = capture.MinRangeRows
+	}
+	if cfg.MinRangePages <= 0 {
+		cfg.MinRangePages = defaultMinRangePages
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
