@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd-dev/syncd/capture"
@@ -234,18 +233,8 @@ func backfillUnderWrites(t *testing.T, parallelism int) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var logs testenv.LogBuffer
-	src, err := New(Config{
-		Name: "app", DSN: dsn, Slot: "s", Publication: "p", ChunkRows: 500, Parallelism: parallelism, MinRangeRows: 100,
-		Tables: []capture.TableSpec{{ID: capture.TableID{Schema: "public", Name: "item"}}},
-	}, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := src.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
-	runSource(t, src, sink)
+	logs := runLogged(t, Config{DSN: dsn, ChunkRows: 500, Parallelism: parallelism, MinRangeRows: 100,
+		Tables: []capture.TableSpec{{ID: capture.TableID{Schema: "public", Name: "item"}}}}, sink)
 
 	// Write until the backfill is done, and a little after.
 	rng := rand.New(rand.NewPCG(1, 2))

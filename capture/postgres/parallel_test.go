@@ -42,16 +42,8 @@ INSERT INTO doc SELECT CASE WHEN g % 10 < 7 THEN 'a' ELSE (ARRAY['B', 'ç', 'it'
 			pg.Exec(t, db, tt.setup)
 			req := capture.SnapshotRequest{Scope: "s", Table: capture.TableID{Schema: "public", Name: "doc"}, Truncate: true}
 			sink := &heldSnapshot{recorder: &recorder{}, req: req, hold: -1, done: -1}
-			var logs testenv.LogBuffer
-			src, err := New(Config{Name: "app", DSN: dsn, Slot: fmt.Sprintf("s%d", i), Publication: "p", Tables: []capture.TableSpec{{ID: req.Table}},
-				ChunkRows: 7, Parallelism: 3, MinRangeRows: 2}, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := src.Prepare(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			runSource(t, src, sink)
+			logs := runLogged(t, Config{DSN: dsn, Slot: fmt.Sprintf("s%d", i), Tables: []capture.TableSpec{{ID: req.Table}},
+				ChunkRows: 7, Parallelism: 3, MinRangeRows: 2}, sink)
 			testenv.Eventually(t, 60*time.Second, 20*time.Millisecond, func() error {
 				sink.mu.Lock()
 				defer sink.mu.Unlock()
@@ -138,16 +130,7 @@ INSERT INTO item SELECT g, md5(g::text), md5(g::text) FROM generate_series(1, 50
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var logs testenv.LogBuffer
-	src, err := New(Config{Name: "app", DSN: dsn, Slot: "s", Publication: "p", Tables: []capture.TableSpec{{ID: sink.req.Table}},
-		Parallelism: 3, MinRangePages: 1}, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := src.Prepare(ctx); err != nil {
-		t.Fatal(err)
-	}
-	runSource(t, src, sink)
+	logs := runLogged(t, Config{DSN: dsn, Tables: []capture.TableSpec{{ID: sink.req.Table}}, Parallelism: 3, MinRangePages: 1}, sink)
 	testenv.Eventually(t, 30*time.Second, 10*time.Millisecond, func() error {
 		if !strings.Contains(logs.String(), "snapshot exported") {
 			return fmt.Errorf("no snapshot exported yet")
@@ -194,4 +177,24 @@ INSERT INTO item SELECT g, md5(g::text), md5(g::text) FROM generate_series(1, 50
 			t.Fatalf("row %d read as %v, want %q as of the snapshot", id, sink.read[id], want)
 		}
 	}
+}
+
+// runLogged runs a source of cfg, named app, of publication p and of slot
+// s unless cfg names another, against sink, and returns its debug logs.
+func runLogged(t *testing.T, cfg Config, sink capture.Sink) *testenv.LogBuffer {
+	t.Helper()
+	logs := &testenv.LogBuffer{}
+	cfg.Name, cfg.Publication = "app", "p"
+	if cfg.Slot == "" {
+		cfg.Slot = "s"
+	}
+	src, err := New(cfg, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, src, sink)
+	return logs
 }
