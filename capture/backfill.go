@@ -88,6 +88,22 @@ type ChunkSpec struct {
 	Reread [][]string
 }
 
+// WhereClause renders conds, SQL conditions, and the filter w (nil: none;
+// see SnapshotRequest.Where) as a WHERE clause with w's bind values, or
+// "" if there is nothing to render.
+func WhereClause(w func([]any) (string, []any), conds ...string) (string, []any) {
+	var args []any
+	if w != nil {
+		var s string
+		s, args = w(nil)
+		conds = append(conds, "("+s+")")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
 // Backfill is the engine-neutral bookkeeping of one chunked backfill (see
 // Snapshotter): the keys that changes touched in the window between a
 // chunk's watermarks and in the recent transactions, the rows to read

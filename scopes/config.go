@@ -57,6 +57,8 @@ const (
 
 	// MaxRowsPerMessage bounds a scope's rows_per_message.
 	MaxRowsPerMessage = 1000
+	// MaxSnapshotParallelism bounds a source's snapshot_parallelism.
+	MaxSnapshotParallelism = 64
 )
 
 // Defaults of optional settings.
@@ -184,6 +186,10 @@ type Source struct {
 	SignalTable string
 	// PollInterval is how often SQL Server change tracking is polled.
 	PollInterval time.Duration
+	// SnapshotParallelism is how many connections of a PostgreSQL or
+	// MySQL source read each chunk of a snapshot at once; 0 for the
+	// engine's default.
+	SnapshotParallelism int
 	// DeclRange is the block header's range in the config.
 	DeclRange hcl.Range
 }

@@ -206,6 +206,7 @@ func TestLoadErrors(t *testing.T) {
 				`testdata/errors/source_settings.hcl:25:15: error: Missing server_id: The server_id is required; it cannot be null.`,
 				`testdata/errors/source_settings.hcl:28:12: error: Missing source: The source is required; it cannot be null.`,
 				`testdata/errors/source_settings.hcl:34:18: error: Invalid signal_table: The signal_table "a.b.c" must be a table name, or database.table, of letters, digits, '_' and '$'.`,
+				`testdata/errors/source_settings.hcl:38:26: error: Invalid snapshot_parallelism: The snapshot_parallelism must be between 1 and 64, not 0.`,
 			},
 		},
 		{

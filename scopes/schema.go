@@ -52,9 +52,9 @@ func sourceSchema(kind string) *hcl.BodySchema {
 	dsn := hcl.AttributeSchema{Name: "dsn", Required: true}
 	switch kind {
 	case KindPostgres:
-		return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{dsn, {Name: "slot"}, {Name: "publication"}}}
+		return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{dsn, {Name: "slot"}, {Name: "publication"}, {Name: "snapshot_parallelism"}}}
 	case KindMySQL:
-		return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{dsn, {Name: "server_id", Required: true}, {Name: "signal_table"}}}
+		return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{dsn, {Name: "server_id", Required: true}, {Name: "signal_table"}, {Name: "snapshot_parallelism"}}}
 	case KindSQLServer:
 		return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{dsn, {Name: "poll_interval"}}}
 	}

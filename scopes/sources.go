@@ -57,6 +57,11 @@ func (l *loader) decodeSource(b *hcl.Block) *Source {
 		s.PollInterval = DefaultPollInterval
 		l.duration(attrs, "poll_interval", &s.PollInterval, false)
 	}
+	if a := attrs["snapshot_parallelism"]; a != nil && !isNull(a.Expr) && l.decode(attrs, "snapshot_parallelism", &s.SnapshotParallelism) &&
+		(s.SnapshotParallelism < 1 || s.SnapshotParallelism > MaxSnapshotParallelism) {
+		l.errorf(a.Expr.Range(), "Invalid snapshot_parallelism",
+			"The snapshot_parallelism must be between 1 and %d, not %d.", MaxSnapshotParallelism, s.SnapshotParallelism)
+	}
 	if !unique {
 		return nil
 	}

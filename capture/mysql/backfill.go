@@ -55,21 +55,25 @@ import (
 const defaultChunkRows = 10000
 
 // backfill is a running chunked backfill. The session goroutine owns it;
-// the reader's goroutine only uses conn.
+// the reader's goroutine only uses conn and readers.
 type backfill struct {
 	*capture.Backfill
-	pk    []string
-	run   string
-	db    *sql.DB
-	conn  *sql.Conn
-	prog  *capture.SnapshotProgress
-	cols  []catalogColumn // of the table as the last chunk read it
-	table *capture.Table
-	conv  []converter
-	chunk int64            // number of the chunk in flight
-	low   bool             // the open transaction carries its low watermark
-	high  bool             // the open transaction carries its high watermark
-	hold  capture.Position // save no position past it: the last chunk recorded
+	pk   []string
+	run  string
+	db   *sql.DB
+	conn *sql.Conn
+	// readers read a chunk's parts in parallel, each taken from db when
+	// first needed; minRows is the fewest rows of a part.
+	readers []*sql.Conn
+	minRows int
+	prog    *capture.SnapshotProgress
+	cols    []catalogColumn // of the table as the last chunk read it
+	table   *capture.Table
+	conv    []converter
+	chunk   int64            // number of the chunk in flight
+	low     bool             // the open transaction carries its low watermark
+	high    bool             // the open transaction carries its high watermark
+	hold    capture.Position // save no position past it: the last chunk recorded
 
 	unrecorded capture.ChunkStates // of chunks sent, not yet known durable
 	txns       uint64              // transactions committed, to number them
@@ -85,6 +89,7 @@ type chunkResult struct {
 	rows  [][][]byte // raw text values; the first nReread from the reread query
 	nRead int
 	more  bool // the range read filled the chunk: more rows may follow
+	parts int  // how many reads read the range at once
 }
 
 // backfillable reports whether the table's key columns, as cols describe
@@ -117,6 +122,7 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 	if err != nil {
 		return err
 	}
+	db.SetMaxOpenConns(1 + ss.src.cfg.Parallelism) // the watermarks' and the readers'
 	conn, err := db.Conn(ctx)
 	if err == nil {
 		err = ss.openBackfill(ctx, req, ti, db, conn)
@@ -151,6 +157,7 @@ func (ss *session) openBackfill(ctx context.Context, req capture.SnapshotRequest
 	}
 	bf := &backfill{
 		Backfill: core, pk: ti.pk, db: db, conn: conn, cols: cols, table: table, conv: conv,
+		readers: make([]*sql.Conn, ss.src.cfg.Parallelism), minRows: ss.src.cfg.MinRangeRows,
 		run:     strconv.FormatInt(time.Now().UnixNano(), 36),
 		hold:    ss.last.position(),
 		started: time.Now(),
@@ -210,7 +217,7 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 	if res.cols, err = catalogColumns(ctx, bf.conn, bf.Req.Table); err != nil {
 		return res, err
 	}
-	t, _, err := snapshotTable(bf.Req.Table, res.cols, bf.pk)
+	t, conv, err := snapshotTable(bf.Req.Table, res.cols, bf.pk)
 	if err != nil {
 		return res, err
 	}
@@ -219,13 +226,14 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 		keys[i] = quoteIdent(c)
 	}
 	keyList := "(" + strings.Join(keys, ", ") + ")"
-	sel := "SELECT " + strings.Join(selectList(t), ", ") + " FROM " + quoteTable(bf.Req.Table)
+	list := selectList(t)
+	sel := "SELECT " + strings.Join(list, ", ") + " FROM " + quoteTable(bf.Req.Table)
 	if len(spec.Reread) > 0 {
 		tuples := make([]string, len(spec.Reread))
 		for i, k := range spec.Reread {
 			tuples[i] = "(" + strings.Join(k, ", ") + ")"
 		}
-		w, args := where(bf.Req.InScope, keyList+" IN ("+strings.Join(tuples, ", ")+")")
+		w, args := capture.WhereClause(bf.Req.InScope, keyList+" IN ("+strings.Join(tuples, ", ")+")")
 		if err := res.collect(ctx, bf.conn, sel+w, args); err != nil {
 			return res, err
 		}
@@ -234,34 +242,94 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 	if spec.Phase == capture.PhaseReread { // the range is done: only rows to read again
 		return res, nil
 	}
-	var conds []string
-	if spec.After != nil {
-		conds = append(conds, keyList+" > ("+strings.Join(spec.After, ", ")+")")
+	after := func(conds []string, after []string) []string {
+		if after != nil {
+			conds = append(conds, keyList+" > ("+strings.Join(after, ", ")+")")
+		}
+		return conds
 	}
 	filter := bf.Req.Where
 	if spec.Phase == capture.PhaseExit {
 		filter = bf.Req.ExitWhere
 	}
-	w, args := where(filter, conds...)
-	if err := res.collect(ctx, bf.conn, sel+w+" ORDER BY "+strings.Join(keys, ", ")+" LIMIT "+strconv.Itoa(limit), args); err != nil {
+	w, args := capture.WhereClause(filter, after(nil, spec.After)...)
+	order := " ORDER BY " + strings.Join(keys, ", ")
+	if len(bf.readers) < 2 || limit < 2*bf.minRows {
+		if err := res.collect(ctx, bf.conn, sel+w+order+" LIMIT "+strconv.Itoa(limit), args); err != nil {
+			return res, err
+		}
+		res.more = len(res.rows)-res.nRead == limit
+		res.parts = 1
+		return res, nil
+	}
+	// In parallel (capture.SplitChunk): the chunk's keys here, then its
+	// rows by parts, each in a consistent snapshot of its own, begun after
+	// the low watermark was written, ended before the high one is.
+	keyCols := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keyCols[i] = list[k]
+	}
+	kres := chunkResult{cols: make([]catalogColumn, len(t.Key))}
+	if err := kres.collect(ctx, bf.conn, "SELECT "+strings.Join(keyCols, ", ")+" FROM "+quoteTable(bf.Req.Table)+w+order+" LIMIT "+strconv.Itoa(limit), args); err != nil {
+		return res, fmt.Errorf("read the chunk's keys: %w", err)
+	}
+	chunkKeys := make([][]string, len(kres.rows))
+	for r, raw := range kres.rows {
+		chunkKeys[r] = make([]string, len(t.Key))
+		for i, k := range t.Key {
+			v, err := conv[k](raw[i])
+			if err != nil {
+				return res, fmt.Errorf("decode %s: %w", t.Columns[k].Name, err)
+			}
+			lit, ok := literal(v)
+			if !ok {
+				return res, retry.Terminal(fmt.Errorf("backfill of %s: cannot render key column %s of type %T", bf.Req.Table, t.Columns[k].Name, v))
+			}
+			chunkKeys[r][i] = lit
+		}
+	}
+	res.more = len(chunkKeys) == limit
+	ranges := capture.SplitChunk(spec.After, chunkKeys, len(bf.readers), bf.minRows)
+	res.parts = len(ranges)
+	parts, err := capture.ReadRanges(ctx, ranges, func(ctx context.Context, i int, r capture.KeyRange) ([][][]byte, error) {
+		w, args := capture.WhereClause(filter, after([]string{keyList + " <= (" + strings.Join(r.Last, ", ") + ")"}, r.After)...)
+		return bf.readRange(ctx, i, sel+w+order, args, len(res.cols))
+	})
+	if err != nil {
 		return res, err
 	}
-	res.more = len(res.rows)-res.nRead == limit
+	for _, rows := range parts {
+		res.rows = append(res.rows, rows...)
+	}
 	return res, nil
 }
 
-// where renders conds and the filter w (nil: none) as a WHERE clause.
-func where(w func([]any) (string, []any), conds ...string) (string, []any) {
-	var args []any
-	if w != nil {
-		var s string
-		s, args = w(nil)
-		conds = append(conds, "("+s+")")
+// readRange reads the rows of query, of ncols columns, on the reader
+// connection i, which it takes from the backfill's pool the first time,
+// in a consistent snapshot of its own.
+func (bf *backfill) readRange(ctx context.Context, i int, query string, args []any, ncols int) (rows [][][]byte, err error) {
+	conn := bf.readers[i]
+	if conn == nil {
+		if conn, err = bf.db.Conn(ctx); err != nil {
+			return nil, fmt.Errorf("connect a reader: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("set the isolation level: %w", err)
+		}
+		bf.readers[i] = conn
 	}
-	if len(conds) == 0 {
-		return "", nil
+	if _, err := conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+		return nil, fmt.Errorf("start the part's transaction: %w", err)
 	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	defer func() {
+		if _, cerr := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err == nil && cerr != nil {
+			err = fmt.Errorf("end the part's transaction: %w", cerr)
+		}
+	}()
+	res := chunkResult{cols: make([]catalogColumn, ncols)}
+	err = res.collect(ctx, conn, query, args)
+	return res.rows, err
 }
 
 // collect appends the rows of query, as copies of their text values.
@@ -448,7 +516,7 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 	state := bf.Advance(last, res.more, sent)
 	bf.prog.Rows = bf.State.Rows
 	ss.reportProgress(bf.prog)
-	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table, "chunk", bf.chunk, "read", len(res.rows), "sent", sent)
+	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table, "chunk", bf.chunk, "read", len(res.rows), "parts", res.parts, "sent", sent)
 	bf.prog.Log(ss.src.log)
 	if err := bf.reader.Wait(); err != nil { // the reader has ended: it wrote the high watermark
 		return err
@@ -507,6 +575,11 @@ func (ss *session) stopBackfill() {
 	}
 	bf.reader.Stop()
 	bf.conn.Close()
+	for _, c := range bf.readers {
+		if c != nil {
+			c.Close()
+		}
+	}
 	bf.db.Close()
 	ss.bf = nil
 }

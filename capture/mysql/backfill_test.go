@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/test/testenv"
@@ -176,6 +179,16 @@ func itemRequest() capture.SnapshotRequest {
 // stale. The chunk rows that the writes touched in a chunk's window must
 // give way to the writes. The watermarks are not passed on as changes.
 func TestBackfillUnderWrites(t *testing.T) {
+	for _, parallelism := range []int{1, 4} {
+		t.Run(fmt.Sprintf("parallelism=%d", parallelism), func(t *testing.T) { backfillUnderWrites(t, parallelism) })
+	}
+}
+
+// backfillUnderWrites runs TestBackfillUnderWrites with each chunk read
+// by parallelism connections at once, each a part of its key range (at
+// least 25 rows) in a consistent snapshot of its own: the window rule must hold for
+// every part. The chunks must be read in that many parts.
+func backfillUnderWrites(t *testing.T, parallelism int) {
 	_, dsn, db := itemSource(t)
 	ctx := context.Background()
 	sink := newModelTarget(itemRequest())
@@ -227,7 +240,9 @@ func TestBackfillUnderWrites(t *testing.T) {
 			}
 		}()
 	}
-	start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 100}, sink)
+	var logs testenv.LogBuffer
+	cfg := Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), ChunkRows: 100, Parallelism: parallelism, MinRangeRows: 25}
+	startLogged(t, cfg, sink, hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: &logs}))
 	wg.Wait()
 	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, db) })
 	// The writers insert and delete rows while the backfill runs, so it
@@ -246,6 +261,9 @@ func TestBackfillUnderWrites(t *testing.T) {
 		}
 	}
 	t.Logf("%d writes, %d while the backfill ran; backfill sent %d rows in %d chunks", writes, inWindow, sink.done, sink.chunks())
+	if want := fmt.Sprintf("parts=%d ", parallelism); !strings.Contains(logs.String(), want) {
+		t.Errorf("no chunk was read in %d parts:\n%s", parallelism, logs.String())
+	}
 }
 
 // TestBackfillResume: a source stopped mid-backfill and started again
@@ -377,13 +395,14 @@ func TestSnapshotOtherKeys(t *testing.T) {
 // TestBackfillEmptyTable: the backfill of an empty table sends its
 // truncate with the table's columns, so that the sink can record the
 // table's schema although no row follows, and then, in its one chunk's
-// transaction, the end of the copy (capture.OpCopyEnd).
+// transaction, the end of the copy (capture.OpCopyEnd); also when the
+// chunk is read in parts (its keys are none: no part to read).
 func TestBackfillEmptyTable(t *testing.T) {
 	m := testenv.StartMariaDB(t)
 	dsn := m.CreateDB(t, "shop")
 	m.Exec(t, "shop", `CREATE TABLE item (id int PRIMARY KEY, v varchar(64) NOT NULL)`)
 	sink := newModelTarget(itemRequest())
-	start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t)}, sink)
+	start(t, Config{DSN: dsn, Tables: tables("shop", "item"), Store: newStore(t), Parallelism: 4, MinRangeRows: 1}, sink)
 	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
 		sink.mu.Lock()
 		defer sink.mu.Unlock()
@@ -417,13 +436,21 @@ func watermarksDeleted(t *testing.T, db *sql.DB) {
 // non-ASCII letters) and binary values, by the key literals they record,
 // reading every row exactly once.
 func TestBackfillStringKeys(t *testing.T) {
+	for _, parallelism := range []int{1, 3} {
+		t.Run(fmt.Sprintf("parallelism=%d", parallelism), func(t *testing.T) { backfillStringKeys(t, parallelism) })
+	}
+}
+
+// backfillStringKeys runs TestBackfillStringKeys with chunks read by
+// parallelism connections at once, in parts of at least 2 rows.
+func backfillStringKeys(t *testing.T, parallelism int) {
 	m := testenv.StartMariaDB(t)
 	dsn := m.CreateDB(t, "shop")
 	m.Exec(t, "shop", `CREATE TABLE doc (name varchar(20) COLLATE utf8mb4_general_ci, tag varbinary(8), n int, PRIMARY KEY (name, tag))`,
 		`INSERT INTO doc SELECT CONCAT(ELT(1 + seq % 6, 'a', 'B', 'ç', 'it''s', 'back\\slash', 'Z'), seq DIV 3), UNHEX(HEX(seq % 3)), seq FROM seq_1_to_300`)
 	req := capture.SnapshotRequest{Scope: "s", Table: capture.TableID{Schema: "shop", Name: "doc"}, Truncate: true}
 	rec := &recorder{snaps: []capture.SnapshotRequest{req}}
-	start(t, Config{DSN: dsn, Tables: tables("shop", "doc"), Store: newStore(t), ChunkRows: 7}, snapshotRecorder{rec})
+	start(t, Config{DSN: dsn, Tables: tables("shop", "doc"), Store: newStore(t), ChunkRows: 7, Parallelism: parallelism, MinRangeRows: 2}, snapshotRecorder{rec})
 	rec.waitSnapshotDone(t)
 	events, txns, _ := rec.get()
 	seen := map[int32]bool{}

@@ -193,13 +193,19 @@ type running struct {
 // start prepares and runs a source on sink.
 func start(t *testing.T, cfg Config, sink capture.Sink) *running {
 	t.Helper()
+	return startLogged(t, cfg, sink, testLogger(t))
+}
+
+// startLogged is start with the source logging to log.
+func startLogged(t *testing.T, cfg Config, sink capture.Sink, log hclog.Logger) *running {
+	t.Helper()
 	if cfg.ServerID == 0 {
 		cfg.ServerID = 4001
 	}
 	if cfg.Name == "" {
 		cfg.Name = "shop"
 	}
-	src, err := New(cfg, Options{Logger: testLogger(t)})
+	src, err := New(cfg, Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,13 @@ type Config struct {
 	SignalTable string
 	// ChunkRows is how many rows a backfill chunk reads; default 10,000.
 	ChunkRows int
+	// Parallelism is how many connections read a backfill chunk at once,
+	// each a part of its key range (capture.SplitChunk); default
+	// capture.DefaultParallelism(). 1 reads each chunk with one query.
+	Parallelism int
+	// MinRangeRows is the fewest rows of a part of a chunk read in
+	// parallel; default capture.MinRangeRows.
+	MinRangeRows int
 
 	SaveInterval time.Duration // how often to save the durable position; default 1s
 	// RetentionCheck is how often to check that the server still keeps
@@ -138,6 +145,12 @@ func New(cfg Config, o Options) (*Source, error) {
 	}
 	if cfg.ChunkRows <= 0 {
 		cfg.ChunkRows = defaultChunkRows
+	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = capture.DefaultParallelism()
+	}
+	if cfg.MinRangeRows <= 0 {
+		cfg.MinRangeRows = capture.MinRangeRows
 	}
 	if cfg.IdleFlush <= 0 {
 		cfg.IdleFlush = 2 * time.Millisecond

@@ -68,13 +68,16 @@ type watermark struct {
 }
 
 // backfill is a running chunked backfill. The session goroutine owns it;
-// the reader's goroutine only uses conn.
+// the reader's goroutine only uses conn and readers.
 type backfill struct {
 	*capture.Backfill
 	ti       *tableInfo
 	pacer    capture.Snapshotter // may be a capture.Pacer
 	run      string
 	conn     *pgx.Conn
+	readers  []*pgx.Conn // read a chunk's parts in parallel; each opened when first needed
+	minRows  int         // the fewest rows of a part
+	connect  func(context.Context) (*pgx.Conn, error)
 	prog     *capture.SnapshotProgress
 	rel      *relation        // decodes chunk rows; made anew if the table changes
 	chunk    int64            // number of the chunk in flight
@@ -95,6 +98,7 @@ type chunkResult struct {
 	rows   [][][]byte // raw text values; the first nRead from the query of rows to read again
 	nRead  int
 	more   bool // the range read filled the chunk: more rows may follow
+	parts  int  // how many reads read the range at once
 	xmin   uint32
 	xip    map[uint32]bool // transactions running in the read's snapshot
 }
@@ -113,6 +117,7 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 	}
 	bf := &backfill{
 		Backfill: core, ti: ti, conn: conn, pacer: ss.snapshotter,
+		readers: make([]*pgx.Conn, ss.src.cfg.Parallelism), connect: ss.src.connectCatalog, minRows: ss.src.cfg.MinRangeRows,
 		run:     strconv.FormatInt(time.Now().UnixNano(), 36),
 		hold:    ss.confirmable(),
 		started: time.Now(),
@@ -218,11 +223,7 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 		return res, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	var snap string
-	if err := tx.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap); err != nil {
-		return res, fmt.Errorf("read the snapshot: %w", err)
-	}
-	if res.xmin, res.xip, err = parseSnapshot(snap); err != nil {
+	if res.xmin, res.xip, err = currentSnapshot(ctx, tx); err != nil {
 		return res, err
 	}
 	table := quoteTable(bf.Req.Table)
@@ -231,24 +232,12 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 		keys[i] = ident(c)
 	}
 	keyList := "(" + strings.Join(keys, ", ") + ")"
-	where := func(w func([]any) (string, []any), conds ...string) (string, []any) {
-		var args []any
-		if w != nil {
-			var s string
-			s, args = w(nil)
-			conds = append(conds, "("+s+")")
-		}
-		if len(conds) == 0 {
-			return "", nil
-		}
-		return " WHERE " + strings.Join(conds, " AND "), args
-	}
 	if len(spec.Reread) > 0 {
 		tuples := make([]string, len(spec.Reread))
 		for i, k := range spec.Reread {
 			tuples[i] = "(" + strings.Join(k, ", ") + ")"
 		}
-		w, args := where(bf.Req.InScope, keyList+" IN ("+strings.Join(tuples, ", ")+")")
+		w, args := capture.WhereClause(bf.Req.InScope, keyList+" IN ("+strings.Join(tuples, ", ")+")")
 		if err := res.collect(ctx, tx, "SELECT * FROM "+table+w, args); err != nil {
 			return res, err
 		}
@@ -257,20 +246,122 @@ func (bf *backfill) readChunk(ctx context.Context, spec capture.ChunkSpec, limit
 	if spec.Phase == capture.PhaseReread { // the range is done: only rows to read again
 		return res, tx.Commit(ctx)
 	}
-	var conds []string
-	if spec.After != nil {
-		conds = append(conds, keyList+" > ("+strings.Join(spec.After, ", ")+")")
-	}
-	w, args := where(bf.Req.Where, conds...)
+	filter := bf.Req.Where
 	if spec.Phase == capture.PhaseExit {
-		w, args = where(bf.Req.ExitWhere, conds...)
+		filter = bf.Req.ExitWhere
 	}
-	q := "SELECT * FROM " + table + w + " ORDER BY " + strings.Join(keys, ", ") + " LIMIT " + strconv.Itoa(limit)
-	if err := res.collect(ctx, tx, q, args); err != nil {
+	after := func(conds []string, after []string) []string {
+		if after != nil {
+			conds = append(conds, keyList+" > ("+strings.Join(after, ", ")+")")
+		}
+		return conds
+	}
+	w, args := capture.WhereClause(filter, after(nil, spec.After)...)
+	order := " ORDER BY " + strings.Join(keys, ", ")
+	if len(bf.readers) < 2 || limit < 2*bf.minRows {
+		q := "SELECT * FROM " + table + w + order + " LIMIT " + strconv.Itoa(limit)
+		if err := res.collect(ctx, tx, q, args); err != nil {
+			return res, err
+		}
+		res.more = len(res.rows)-res.nRead == limit
+		res.parts = 1
+		return res, tx.Commit(ctx)
+	}
+	// In parallel (capture.SplitChunk): the chunk's keys here, then its
+	// rows by parts, each in a snapshot of its own.
+	var chunkKeys [][]string
+	kq := "SELECT " + strings.Join(keys, ", ") + " FROM " + table + w + order + " LIMIT " + strconv.Itoa(limit)
+	if err := collectKeys(ctx, tx, kq, args, &chunkKeys); err != nil {
+		return res, fmt.Errorf("read the chunk's keys: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
 		return res, err
 	}
-	res.more = len(res.rows)-res.nRead == limit
+	res.more = len(chunkKeys) == limit
+	ranges := capture.SplitChunk(spec.After, chunkKeys, len(bf.readers), bf.minRows)
+	res.parts = len(ranges)
+	parts, err := capture.ReadRanges(ctx, ranges, func(ctx context.Context, i int, r capture.KeyRange) (chunkResult, error) {
+		w, args := capture.WhereClause(filter, after([]string{keyList + " <= (" + strings.Join(r.Last, ", ") + ")"}, r.After)...)
+		return bf.readRange(ctx, i, "SELECT * FROM "+table+w+order, args)
+	})
+	if err != nil {
+		return res, err
+	}
+	for _, p := range parts {
+		if res.fields != nil && !slices.Equal(fieldNames(res.fields), fieldNames(p.fields)) {
+			return res, fmt.Errorf("read the chunk: the columns of %s changed between its parts", bf.Req.Table)
+		}
+		res.fields = p.fields
+		res.rows = append(res.rows, p.rows...)
+		if int32(p.xmin-res.xmin) < 0 { // an older snapshot: its transactions are not seen by all yet
+			res.xmin = p.xmin
+		}
+		for x := range p.xip {
+			res.xip[x] = true
+		}
+	}
+	return res, nil
+}
+
+// readRange reads the rows of query on the reader connection i, which it
+// opens the first time, in a REPEATABLE READ transaction of its own.
+func (bf *backfill) readRange(ctx context.Context, i int, query string, args []any) (chunkResult, error) {
+	var res chunkResult
+	if bf.readers[i] == nil {
+		conn, err := bf.connect(ctx)
+		if err != nil {
+			return res, err
+		}
+		bf.readers[i] = conn
+	}
+	tx, err := bf.readers[i].BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if res.xmin, res.xip, err = currentSnapshot(ctx, tx); err != nil {
+		return res, err
+	}
+	if err := res.collect(ctx, tx, query, args); err != nil {
+		return res, err
+	}
 	return res, tx.Commit(ctx)
+}
+
+// currentSnapshot reads the snapshot of tx (see parseSnapshot).
+func currentSnapshot(ctx context.Context, tx pgx.Tx) (xmin uint32, xip map[uint32]bool, err error) {
+	var snap string
+	if err := tx.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap); err != nil {
+		return 0, nil, fmt.Errorf("read the snapshot: %w", err)
+	}
+	return parseSnapshot(snap)
+}
+
+// collectKeys appends the rows of query, whose columns are a key, as
+// tuples of literals.
+func collectKeys(ctx context.Context, tx pgx.Tx, query string, args []any, keys *[][]string) error {
+	rows, err := tx.Query(ctx, query, append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, args...)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		raw := rows.RawValues()
+		k := make([]string, len(raw))
+		for i, v := range raw {
+			k[i] = quoteLiteral(string(v))
+		}
+		*keys = append(*keys, k)
+	}
+	return rows.Err()
+}
+
+func fieldNames(fields []pgconn.FieldDescription) []string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.Name
+	}
+	return names
 }
 
 // collect appends the rows of query, as copies of their text values.
@@ -470,7 +561,7 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	state := bf.Advance(last, res.more, sent)
 	bf.prog.Rows = bf.State.Rows
 	ss.reportProgress(bf.prog)
-	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table.String(), "chunk", bf.chunk, "read", len(res.rows), "sent", sent)
+	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table.String(), "chunk", bf.chunk, "read", len(res.rows), "parts", res.parts, "sent", sent)
 	bf.prog.Log(ss.src.log)
 	if err := bf.reader.Wait(); err != nil { // the read has ended: it wrote the high watermark
 		return err
@@ -538,6 +629,11 @@ func (ss *session) stopBackfill(ctx context.Context) {
 	}
 	bf.reader.Stop()
 	bf.conn.Close(context.WithoutCancel(ctx))
+	for _, c := range bf.readers {
+		if c != nil {
+			c.Close(context.WithoutCancel(ctx))
+		}
+	}
 	ss.bf = nil
 }
 

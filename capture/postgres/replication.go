@@ -47,7 +47,7 @@ func (ss *session) run(ctx context.Context) error {
 	ss.nextStatus = time.Now().Add(ss.src.cfg.StatusInterval)
 	defer func() {
 		if ss.snap != nil {
-			ss.snap.conn.Close(context.WithoutCancel(ctx))
+			ss.snap.close(ctx)
 		}
 		ss.stopBackfill(ctx)
 	}()

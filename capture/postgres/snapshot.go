@@ -32,11 +32,17 @@ import (
 
 // snapshot is a table copy waiting for the stream to reach its point.
 type snapshot struct {
-	req  capture.SnapshotRequest
-	at   capture.Position // the exported snapshot's consistent point
-	conn *pgx.Conn        // holds tx
-	tx   pgx.Tx           // REPEATABLE READ, with the snapshot imported
-	took time.Time
+	req   capture.SnapshotRequest
+	at    capture.Position // the exported snapshot's consistent point
+	conn  *pgx.Conn        // holds tx
+	tx    pgx.Tx           // REPEATABLE READ, with the snapshot imported
+	parts []snapshotPart   // more connections holding it, to read in parallel
+	took  time.Time
+}
+
+func (sn *snapshot) close(ctx context.Context) {
+	sn.conn.Close(context.WithoutCancel(ctx))
+	closeParts(ctx, sn.parts)
 }
 
 // prepareSnapshot starts the next pending snapshot, if any: it exports a
@@ -81,9 +87,16 @@ func (ss *session) prepareSnapshot(ctx context.Context) error {
 		conn.Close(context.WithoutCancel(ctx))
 		return fmt.Errorf("import the snapshot for %s: %w", req.Table, err)
 	}
+	var parts []snapshotPart
+	if n := ss.src.cfg.Parallelism; n > 1 {
+		if parts, err = ss.importParts(ctx, res.SnapshotName, n-1); err != nil {
+			conn.Close(context.WithoutCancel(ctx))
+			return fmt.Errorf("import the snapshot for %s: %w", req.Table, err)
+		}
+	}
 	ss.toSnapshot = ss.toSnapshot[1:]
 	ss.src.setStatus(func(st *Status) { st.SnapshotsPending = len(ss.toSnapshot) + 1 })
-	ss.snap = &snapshot{req: req, at: capture.Position(at), conn: conn, tx: tx, took: time.Now()}
+	ss.snap = &snapshot{req: req, at: capture.Position(at), conn: conn, tx: tx, parts: parts, took: time.Now()}
 	ss.src.log.Info("snapshot exported", "scope", req.Scope, "table", req.Table, "at", ss.snap.at)
 	return nil
 }
@@ -100,7 +113,7 @@ func (ss *session) snapshotDue(nextCommit capture.Position) bool {
 func (ss *session) copySnapshot(ctx context.Context) error {
 	sn := ss.snap
 	defer func() {
-		sn.conn.Close(context.WithoutCancel(ctx))
+		sn.close(ctx)
 		ss.snap = nil
 		ss.txn = nil
 		ss.src.setStatus(func(st *Status) { st.Snapshot, st.SnapshotsPending = nil, len(ss.toSnapshot) })
@@ -109,10 +122,9 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	if ti == nil {
 		return retry.Terminal(fmt.Errorf("snapshot of %s: the table is not published", sn.req.Table))
 	}
-	read := "SELECT * FROM " + quoteTable(sn.req.Table)
-	query, args := read, []any(nil)
+	query, args := "SELECT * FROM "+quoteTable(sn.req.Table), []any(nil)
+	var where string
 	if sn.req.Where != nil {
-		var where string
 		where, args = sn.req.Where(nil)
 		query += " WHERE " + where
 	}
@@ -123,12 +135,12 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 		return err
 	}
 	if sn.req.ExitWhere != nil {
-		where, exitArgs := sn.req.ExitWhere(nil)
-		if _, err := ss.copyRows(ctx, sn, txn, capture.OpDelete, read+" WHERE "+where, exitArgs, prog); err != nil {
+		exitWhere, exitArgs := sn.req.ExitWhere(nil)
+		if _, err := ss.copyRows(ctx, sn, txn, capture.OpDelete, exitWhere, exitArgs, prog); err != nil {
 			return err
 		}
 	}
-	table, err := ss.copyRows(ctx, sn, txn, capture.OpRead, query, args, prog)
+	table, err := ss.copyRows(ctx, sn, txn, capture.OpRead, where, args, prog)
 	if err != nil {
 		return err
 	}
@@ -154,16 +166,34 @@ func (ss *session) copySnapshot(ctx context.Context) error {
 	return nil
 }
 
-// copyRows passes the rows query selects in sn's transaction to the sink
-// as events of op: reads carry the row as After, deletes as Before. Reads
-// of a Truncate request come after the truncate. It returns the table
-// the rows are of.
-func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn, op capture.Op, query string, args []any, prog *capture.SnapshotProgress) (*capture.Table, error) {
+// copyRows passes the rows of the table that where selects ("": all) in
+// sn's snapshot to the sink as events of op: reads carry the row as
+// After, deletes as Before. Reads of a Truncate request come after the
+// truncate. The snapshot's connections read parts of the table at once
+// if it has several (snapshot_parts.go). It returns the table the rows
+// are of.
+func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn, op capture.Op, where string, args []any, prog *capture.SnapshotProgress) (*capture.Table, error) {
 	ti := ss.tables[sn.req.Table]
-	// Text format: the same decoders read the copy and the stream.
-	rows, err := sn.tx.Query(ctx, query, append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, args...)...)
+	query := "SELECT * FROM " + quoteTable(sn.req.Table)
+	conds, err := ss.pageRanges(ctx, sn)
 	if err != nil {
-		return nil, fmt.Errorf("copy %s for scope %s: %w", sn.req.Table, sn.req.Scope, err)
+		return nil, err
+	}
+	if where != "" {
+		query += " WHERE (" + where + ")"
+		for i := range conds {
+			conds[i] = " AND " + conds[i]
+		}
+	} else {
+		for i := range conds {
+			conds[i] = " WHERE " + conds[i]
+		}
+	}
+	fail := func(err error) error { return fmt.Errorf("copy %s for scope %s: %w", sn.req.Table, sn.req.Scope, err) }
+	// Text format: the same decoders read the copy and the stream.
+	rows, err := sn.tx.Query(ctx, query+limitNone(conds), append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, args...)...)
+	if err != nil {
+		return nil, fail(err)
 	}
 	defer rows.Close()
 	r, err := ss.newRelation(ctx, relationOf(sn.req.Table, rows.FieldDescriptions(), ti.pk))
@@ -175,14 +205,15 @@ func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn,
 			return nil, err
 		}
 	}
-	for rows.Next() {
-		for i, v := range rows.RawValues() {
+	emit := func(raw [][]byte) error {
+		for i, v := range raw {
 			if v == nil {
 				r.after[i] = nil
 				continue
 			}
+			var err error
 			if r.after[i], err = r.decoders[i](v); err != nil {
-				return nil, fmt.Errorf("copy %s: decode %s: %w", sn.req.Table, r.table.Columns[i].Name, err)
+				return fmt.Errorf("copy %s: decode %s: %w", sn.req.Table, r.table.Columns[i].Name, err)
 			}
 		}
 		ev := capture.Event{Txn: txn, Table: r.table, Op: op, After: r.after, Scope: sn.req.Scope}
@@ -190,20 +221,51 @@ func (ss *session) copyRows(ctx context.Context, sn *snapshot, txn *capture.Txn,
 			ev.Before, ev.After = r.after, nil
 		}
 		if err := ss.sink.Change(ctx, &ev); err != nil {
-			return nil, err
+			return err
 		}
 		if prog.Rows++; prog.Rows%1000 == 0 {
 			ss.reportProgress(prog)
 			if err := ss.maybeConfirm(ctx, false); err != nil { // keeps the walsender's timeout at bay
-				return nil, err
+				return err
 			}
 			prog.Log(ss.src.log)
 		}
+		return nil
+	}
+	if conds != nil { // the query above only described the rows
+		rows.Close()
+		ss.src.log.Debug("snapshot read in parts", "scope", sn.req.Scope, "table", sn.req.Table.String(), "parts", len(conds))
+		err := readParts(ctx, sn, query, conds, args, func(batch [][][]byte) error {
+			for _, raw := range batch {
+				if err := emit(raw); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fail(err)
+		}
+		return r.table, nil
+	}
+	for rows.Next() {
+		if err := emit(rows.RawValues()); err != nil {
+			return nil, err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("copy %s for scope %s: %w", sn.req.Table, sn.req.Scope, err)
+		return nil, fail(err)
 	}
 	return r.table, nil
+}
+
+// limitNone is what the first query of copyRows appends: nothing, to
+// read the rows, or LIMIT 0, to only describe them when parts read them.
+func limitNone(conds []string) string {
+	if conds != nil {
+		return " LIMIT 0"
+	}
+	return ""
 }
 
 func (ss *session) reportProgress(p *capture.SnapshotProgress) {

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,7 +81,7 @@ func TestSnapshotProgress(t *testing.T) {
 		`INSERT INTO item SELECT g, md5(g::text) FROM generate_series(1, 4000) g`,
 		`ANALYZE item`)
 	item := capture.TableID{Schema: "public", Name: "item"}
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	src, err := New(Config{Name: "app", DSN: dsn, Slot: "s", Publication: "p", Tables: []capture.TableSpec{{ID: item}}, ChunkRows: 1000},
 		Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})})
 	if err != nil {
@@ -140,22 +139,4 @@ func TestSnapshotProgress(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -44,6 +44,17 @@ type Config struct {
 	DrainTimeout   time.Duration // how long a stop waits for in-flight publishes; default 30s
 	IdleFlush      time.Duration // flush the sink after this long without data; default 2ms
 	ChunkRows      int           // rows a backfill reads per chunk; default 10,000
+	// Parallelism is how many connections read a backfill chunk at once,
+	// each a part of its key range (capture.SplitChunk); default
+	// capture.DefaultParallelism(). 1 reads each chunk with one query.
+	Parallelism int
+	// MinRangeRows is the fewest rows of a part of a chunk read in
+	// parallel; default capture.MinRangeRows.
+	MinRangeRows int
+	// MinRangePages is the fewest pages of a part of a one-transaction
+	// snapshot (a table without a primary key) read in parallel; default
+	// 1024 (8 MB).
+	MinRangePages int
 }
 
 // Options are a Source's optional dependencies.
@@ -92,6 +103,15 @@ func New(cfg Config, o Options) (*Source, error) {
 	}
 	if cfg.StatusInterval <= 0 {
 		cfg.StatusInterval = 10 * time.Second
+	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = capture.DefaultParallelism()
+	}
+	if cfg.MinRangeRows <= 0 {
+		cfg.MinRangeRows = capture.MinRangeRows
+	}
+	if cfg.MinRangePages <= 0 {
+		cfg.MinRangePages = defaultMinRangePages
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second

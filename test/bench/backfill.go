@@ -26,7 +26,7 @@ func backfill(e *env, src, dst *testenv.Postgres, bin string, rows int) []result
 		`CREATE TABLE probe (id bigint PRIMARY KEY)`)
 	config := func(dstDSN string, tables ...string) string {
 		var b strings.Builder
-		fmt.Fprintf(&b, "source \"postgres\" \"backfill\" { dsn = %q }\n", srcDSN)
+		fmt.Fprintf(&b, "source \"postgres\" \"backfill\" {\n  dsn = %q%s\n}\n", srcDSN, parallelismSetting())
 		fmt.Fprintf(&b, "target \"postgres\" \"copy\" {\n  dsn = %q\n  create_tables = true\n}\n", dstDSN)
 		b.WriteString("scope \"backfill\" {\n  source = \"backfill\"\n  targets = [\"copy\"]\n")
 		for _, t := range tables {

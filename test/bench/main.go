@@ -21,6 +21,17 @@ import (
 	"github.com/syncd-dev/syncd/test/testenv"
 )
 
+var snapshotParallelism = flag.Int("snapshot-parallelism", 0, "snapshot_parallelism of the sources in the snapshot, backfill and mysql-snapshot runs; 0 leaves the default")
+
+// parallelismSetting is the source attribute -snapshot-parallelism asks
+// for, or nothing.
+func parallelismSetting() string {
+	if *snapshotParallelism <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n  snapshot_parallelism = %d", *snapshotParallelism)
+}
+
 var rowsPerMessage = flag.Int("rows-per-message", 1, "rows_per_message of the scopes in the capture, e2e, mysql-capture and mysql-e2e runs")
 
 // packedRowsPerMessage is the rows_per_message of the e2e-packed part, the

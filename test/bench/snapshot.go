@@ -43,7 +43,9 @@ func initialSnapshot(e *env, src, dst *testenv.Postgres, bin string, rows int) (
 	dst.Exec(e, "snapshot_native", `DROP SUBSCRIPTION snapshot_native`)
 
 	d := testenv.NewSyncd(e, bin, fmt.Sprintf(`
-source "postgres" "snapshot" { dsn = %q }
+source "postgres" "snapshot" {
+  dsn = %q%s
+}
 target "postgres" "copy" {
   dsn           = %q
   create_tables = true
@@ -52,7 +54,7 @@ scope "snapshot" {
   source  = "snapshot"
   targets = ["copy"]
   table "public.narrow" {}
-}`, srcDSN, syncdDSN))
+}`, srcDSN, parallelismSetting(), syncdDSN))
 	settle(e, src, dst)
 	d.Start()
 	if *cpuProfile != "" {
@@ -106,7 +108,7 @@ func mysqlInitialSnapshot(e *env, src *testenv.MariaDB, bin string, rows int) (r
 	d := testenv.NewSyncd(e, bin, fmt.Sprintf(`
 source "mysql" "snapshot" {
   dsn       = %q
-  server_id = 4002
+  server_id = 4002%s
 }
 target "mysql" "copy" {
   dsn           = %q
@@ -116,7 +118,7 @@ scope "snapshot" {
   source  = "snapshot"
   targets = ["copy"]
   table "snapshot.narrow" {}
-}`, srcDSN, syncdDSN))
+}`, srcDSN, parallelismSetting(), syncdDSN))
 	d.Start()
 	profiled := profileMySQL(d, "snapshot")
 	done = waitCaughtUp(e, syncdDSN, "`snapshot`.`narrow`", rows-1, d.Exited(), 10*time.Minute)

@@ -33,3 +33,7 @@ source "mysql" "signal" {
   server_id    = 7
   signal_table = "a.b.c"
 }
+source "postgres" "wide" {
+  dsn                  = "postgres://wide"
+  snapshot_parallelism = 0
+}
