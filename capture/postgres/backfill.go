@@ -406,8 +406,11 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	if !ok {
 		return fmt.Errorf("backfill of %s: high watermark of chunk %d without its rows", bf.Req.Table, bf.chunk)
 	}
-	bf.EndWindow(func(xid uint64) bool { return res.xip[uint32(xid)] },
+	err := bf.EndWindow(func(xid uint64) bool { return res.xip[uint32(xid)] },
 		func(xid uint64) bool { return int32(uint32(xid)-res.xmin) < 0 })
+	if err != nil {
+		return err
+	}
 	if len(res.fields) > 0 && !describes(bf.rel.table, res.fields) { // the table changed since
 		r, err := ss.newRelation(ctx, relationOf(bf.Req.Table, res.fields, bf.ti.pk))
 		if err != nil {
