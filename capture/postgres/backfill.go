@@ -32,8 +32,11 @@ import (
 // on, carry them, and the chunk's read may or may not have seen them.
 // So are the rows changed by transactions that committed before the low
 // watermark but were still running in the read's snapshot (a commit is
-// in the WAL before it is visible). The rest of the chunk goes out as one
-// snapshot transaction right after the high watermark, where it is exact.
+// in the WAL before it is visible). Such a transaction that committed
+// before the backfill's truncate went out had its changes dropped by the
+// sink, so nothing carries its rows: they are read again in later chunks
+// until one sees it. The rest of the chunk goes out as one snapshot
+// transaction right after the high watermark, where it is exact.
 //
 // Updates that leave values out (unchanged TOAST) cannot be applied to a
 // row the targets may not hold yet; the sink drops them while the

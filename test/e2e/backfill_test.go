@@ -133,6 +133,11 @@ func backfillKilled(t *testing.T, e backfillEngine, bigRows int, restart bool) {
 	r := e
 	r.d.Start()
 	src := e.src
+	defer func() {
+		if t.Failed() {
+			explainStreamDiff(t, e)
+		}
+	}()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	written := make(chan error, 1)
