@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/syncd-dev/syncd/capture"
@@ -192,4 +195,44 @@ func asFloat(v any) float64 {
 		return f
 	}
 	return 0
+}
+
+// lateCommitsSetup makes the commits of sessions with synchronous_commit
+// on wait for a synchronous standby that never answers, in the source
+// database app, whose other sessions (syncd's) commit locally.
+var lateCommitsSetup = []string{
+	`ALTER SYSTEM SET synchronous_standby_names = 'nobody'`,
+	`ALTER DATABASE app SET synchronous_commit = local`,
+	`SELECT pg_reload_conf()`,
+}
+
+// lateCommits, until ctx is done, releases every few milliseconds the
+// commits of database db that wait for the synchronous standby (see
+// lateCommitsSetup): each is in the WAL, and streamed, a few
+// milliseconds before it is visible to other transactions, as a commit
+// is for a moment on a loaded machine. That widens the window in which a
+// backfill's chunk reads without a change the log has already passed.
+func lateCommits(ctx context.Context, src *sql.DB, db string) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, err := src.ExecContext(ctx, `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND datname = $1`, db)
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			// Release what still waits.
+			_, err := src.ExecContext(context.Background(), `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND datname = $1`, db)
+			return err
+		case <-tick.C:
+		}
+	}
+}
+
+// canceled reports whether err is a statement cancelled by lateCommits
+// before its commit: it did nothing.
+func canceled(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "57014"
 }
