@@ -16,6 +16,7 @@ import (
 
 	"github.com/syncd-dev/syncd/capture"
 	"github.com/syncd-dev/syncd/router"
+	"github.com/syncd-dev/syncd/test/testenv"
 )
 
 // explainStreamDiff runs when a backfill test failed: it names the keys
@@ -27,50 +28,26 @@ func explainStreamDiff(t *testing.T, e backfillEngine) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ids := func(q func(context.Context) ([]int64, error)) map[int64]bool {
-		got, err := q(ctx)
+	// The keys of e.stream in db.
+	ids := func(db *sql.DB) map[int64]bool {
+		m := make(map[int64]bool)
+		rows, err := db.QueryContext(ctx, `SELECT id FROM `+e.stream)
 		if err != nil {
 			t.Logf("diagnosis: %v", err)
+			return m
 		}
-		m := make(map[int64]bool, len(got))
-		for _, id := range got {
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Logf("diagnosis: %v", err)
+				return m
+			}
 			m[id] = true
 		}
 		return m
 	}
-	src := ids(func(ctx context.Context) ([]int64, error) {
-		rows, err := e.src.QueryContext(ctx, `SELECT id FROM `+e.stream)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			out = append(out, id)
-		}
-		return out, rows.Err()
-	})
-	dst := ids(func(ctx context.Context) ([]int64, error) {
-		conn := pgConnect(t, e.pgTarget)
-		rows, err := conn.Query(ctx, `SELECT id FROM `+e.stream)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			out = append(out, id)
-		}
-		return out, rows.Err()
-	})
+	src, dst := ids(e.src), ids(testenv.OpenDB(t, "pgx", e.pgTarget))
 	var missing, extra []int64
 	for id := range src {
 		if !dst[id] {
