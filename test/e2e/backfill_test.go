@@ -61,8 +61,8 @@ func backfillRows(t *testing.T) int {
 // backfill and started again: the backfill resumes after its last chunk
 // recorded instead of from the start, nothing is truncated twice, and
 // both tables end up equal at the source and every target. (This is
-// issue 18's tests 2, the table added, and 3.) In postgres/sighup/
-// late-commits the writer's commits become visible only milliseconds
+// issue 18's tests 2, the table added, and 3.) In postgres/late-commits/
+// sighup the writer's commits become visible only milliseconds
 // after they are in the WAL, as they may on a loaded machine: a commit
 // streamed before a backfill's truncate but not seen by its first chunk
 // lost its row (the writer's first insert, the streaming table's initial
@@ -139,7 +139,7 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 	}{
 		{"postgres/sighup", pg(false), false},
 		{"postgres/restart", pg(false), true},
-		{"postgres/sighup/late-commits", pg(true), false},
+		{"postgres/late-commits/sighup", pg(true), false},
 		{"mariadb/restart", mariadb, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
