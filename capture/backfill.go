@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,6 +121,7 @@ type Backfill struct {
 	window  map[string]struct{}        // keys changed since the low watermark; nil outside
 	hist    []txnKeys                  // transactions that changed the table
 	cur     []string                   // keys the open transaction changed
+	early   map[string][]any           // KeyString -> key values, of the keys changed before the truncate
 	keyIdx  map[*Table][]int
 	spec    ChunkSpec
 	drop    map[string]struct{}
@@ -129,6 +131,10 @@ type Backfill struct {
 type txnKeys struct {
 	txn  uint64
 	keys []string
+	// early: the transaction committed before the truncate went out, so
+	// the sink dropped its changes (Snapshotter.Snapshots): if the chunk
+	// read does not see it, no one carries its rows.
+	early bool
 }
 
 // allKeys stands for every key, after a truncate.
@@ -187,35 +193,58 @@ func (b *Backfill) Touch(ev *Event) error {
 		return nil
 	}
 	if ev.Op == OpTruncate {
-		b.note(allKeys) // every row changed: truncated rows must not come back
+		b.note(allKeys, nil, nil) // every row changed: truncated rows must not come back
 		return nil
 	}
 	if ev.Before != nil && b.hasKey(ev.Table, ev.Before) {
-		b.note(b.Key(ev.Table, ev.Before))
+		b.note(b.Key(ev.Table, ev.Before), ev.Table, ev.Before)
 	}
 	if ev.After == nil {
 		return nil
 	}
 	k := b.Key(ev.Table, ev.After)
-	b.note(k)
+	b.note(k, ev.Table, ev.After)
 	if ev.Op == OpUpdate && HasAbsent(ev.After) {
 		return b.readAgain(k, ev.Table, ev.After)
 	}
 	return nil
 }
 
-func (b *Backfill) note(k string) {
+// note notes k, the key of row of t, changed by the open transaction.
+// Before the truncate it keeps the key's values, to read the row again
+// (EndWindow).
+func (b *Backfill) note(k string, t *Table, row Row) {
 	b.cur = append(b.cur, k)
 	if b.window != nil {
 		b.window[k] = struct{}{}
 	}
+	if b.State.Truncated || row == nil {
+		return
+	}
+	if _, ok := b.early[k]; ok {
+		return
+	}
+	if b.early == nil {
+		b.early = make(map[string][]any)
+	}
+	vals := make([]any, len(b.key))
+	for n, c := range b.key {
+		v := row[t.Column(c)]
+		if p, ok := v.([]byte); ok { // the decoder's buffer may be reused
+			v = slices.Clone(p)
+		}
+		vals[n] = v
+	}
+	b.early[k] = vals
 }
 
 // Committed ends the open transaction, txn being its id in the source's
-// terms (used by Drop's notVisible).
+// terms (used by EndWindow's notVisible). A transaction committed while
+// the truncate has not gone out yet is one whose changes the sink
+// dropped.
 func (b *Backfill) Committed(txn uint64) {
 	if len(b.cur) > 0 {
-		b.hist = append(b.hist, txnKeys{txn: txn, keys: b.cur})
+		b.hist = append(b.hist, txnKeys{txn: txn, keys: b.cur, early: !b.State.Truncated})
 		b.cur = nil
 	}
 }
@@ -224,26 +253,40 @@ func (b *Backfill) Committed(txn uint64) {
 // read. The chunk's rows to drop are those the window's transactions
 // changed and those of transactions that notVisible (nil: none) says the
 // chunk's read did not see although they committed before its low
-// watermark. Transactions that seenByAll (nil: all) says every later read
-// sees are forgotten.
-func (b *Backfill) EndWindow(notVisible, seenByAll func(txn uint64) bool) {
+// watermark: their changes, passed on, carry those rows. The rows of
+// such a transaction that committed before the truncate went out, whose
+// changes the sink dropped, are read again in a later chunk, until one
+// sees it. Transactions that seenByAll (nil: all) says every later read
+// sees are forgotten. It fails only if a key to read again cannot be
+// rendered as a literal.
+func (b *Backfill) EndWindow(notVisible, seenByAll func(txn uint64) bool) error {
 	b.drop = b.window
 	if b.drop == nil {
 		b.drop = make(map[string]struct{})
 	}
-	kept := b.hist[:0]
+	kept, early := b.hist[:0], false
 	for _, h := range b.hist {
 		if notVisible != nil && notVisible(h.txn) {
 			for _, k := range h.keys {
 				b.drop[k] = struct{}{}
+				if vals, ok := b.early[k]; ok && h.early {
+					if err := b.readValuesAgain(k, vals); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		if seenByAll != nil && !seenByAll(h.txn) {
 			kept = append(kept, h)
+			early = early || h.early
 		}
 	}
 	b.hist = kept
+	if !early && b.State.Truncated {
+		b.early = nil // no transaction left that the sink dropped
+	}
 	b.window = nil
+	return nil
 }
 
 // Keep reports whether a row of the chunk, of table t, goes out; reread
@@ -344,12 +387,21 @@ func (b *Backfill) hasKey(t *Table, row Row) bool {
 }
 
 func (b *Backfill) readAgain(k string, t *Table, row Row) error {
-	lits := make([]string, len(b.key))
+	vals := make([]any, len(b.key))
 	for n, c := range b.key {
-		v := row[t.Column(c)]
+		vals[n] = row[t.Column(c)]
+	}
+	return b.readValuesAgain(k, vals)
+}
+
+// readValuesAgain notes the row of key k, whose key columns hold vals, to
+// read again.
+func (b *Backfill) readValuesAgain(k string, vals []any) error {
+	lits := make([]string, len(b.key))
+	for n, v := range vals {
 		lit, ok := b.literal(v)
 		if !ok {
-			return retry.Terminal(fmt.Errorf("backfill of %s: cannot read a row again by its key column %s of type %T", b.Req.Table, c, v))
+			return retry.Terminal(fmt.Errorf("backfill of %s: cannot read a row again by its key column %s of type %T", b.Req.Table, b.key[n], v))
 		}
 		lits[n] = lit
 	}

@@ -1,6 +1,9 @@
 package capture
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestBackfillFinishes: Finishes, asked before Advance, answers what Done
 // says after it: the exit phase's last chunk does not finish a diff, the
@@ -42,7 +45,9 @@ func TestBackfillFinishes(t *testing.T) {
 				b.Touch(&Event{Table: tbl, Op: OpInsert, After: row})
 			}
 			b.Committed(1)
-			b.EndWindow(nil, nil)
+			if err := b.EndWindow(nil, nil); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := b.Keep(tbl, row, true); err != nil {
 				t.Fatal(err)
 			}
@@ -50,6 +55,73 @@ func TestBackfillFinishes(t *testing.T) {
 			b.Advance([]string{"1"}, tt.more, 1)
 			if got != tt.want || b.Done() != tt.want {
 				t.Errorf("Finishes = %v, Done after Advance = %v; want %v", got, b.Done(), tt.want)
+			}
+		})
+	}
+}
+
+// TestBackfillRereadsEarlyInvisible: a transaction that the first chunk's
+// read does not see has its rows dropped from the chunk; if it committed
+// before the truncate went out (the sink dropped its changes), its rows
+// are read again in the next chunk, and again while reads do not see it;
+// if it committed after, its changes carry the rows and nothing is read
+// again.
+func TestBackfillRereadsEarlyInvisible(t *testing.T) {
+	tbl := &Table{Schema: "public", Name: "t", Columns: []Column{{Name: "id"}, {Name: "v"}}, Key: []int{0}}
+	lit := func(v any) (string, bool) {
+		n, ok := v.(int64)
+		return fmt.Sprint(n), ok
+	}
+	for _, tt := range []struct {
+		name    string
+		early   bool // the transaction commits before the truncate
+		visible int  // chunks that do not see it; then they do
+		want    [][][]string
+	}{
+		{name: "before the truncate", early: true, visible: 1, want: [][][]string{nil, {{"7"}}, nil}},
+		{name: "before the truncate, long invisible", early: true, visible: 3, want: [][][]string{nil, {{"7"}}, {{"7"}}, {{"7"}}, nil}},
+		{name: "after the truncate", visible: 1, want: [][][]string{nil, nil, nil}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := NewBackfill(SnapshotRequest{Table: tbl.ID(), Truncate: true}, []string{"id"}, lit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const xid = 42
+			invisible := func(chunk int) func(uint64) bool {
+				return func(x uint64) bool { return x == xid && chunk <= tt.visible }
+			}
+			seen := func(chunk int) func(uint64) bool {
+				return func(x uint64) bool { return x != xid || chunk > tt.visible }
+			}
+			change := func() {
+				b.Touch(&Event{Table: tbl, Op: OpInsert, After: Row{int64(7), "new"}})
+				b.Committed(xid)
+			}
+			if tt.early {
+				change()
+			}
+			var got [][][]string
+			for chunk := 1; chunk <= len(tt.want); chunk++ {
+				spec, _ := b.Next(100)
+				got = append(got, spec.Reread)
+				b.OpenWindow()
+				if chunk == 1 {
+					b.State.Truncated = true // sent at the first low watermark
+					if !tt.early {
+						change()
+					}
+				}
+				if err := b.EndWindow(invisible(chunk), seen(chunk)); err != nil {
+					t.Fatal(err)
+				}
+				if keep, err := b.Keep(tbl, Row{int64(7), "old"}, len(spec.Reread) > 0); err != nil || keep == (chunk <= tt.visible || !tt.early && chunk == 1) {
+					t.Fatalf("chunk %d keeps row 7: %v (%v)", chunk, keep, err)
+				}
+				b.Advance([]string{"7"}, true, 0)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("rows read again by chunk: %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -256,8 +256,9 @@ type SnapshotRequest struct {
 // the source writes into its own log, while live changes keep flowing.
 // A chunk goes out as one transaction at its high watermark, without the
 // rows that changes committed in its window (or not yet visible to its
-// read) touched: those changes carry them. The truncate, if any, goes out
-// at the first low watermark. While a backfill of a table is open (from
+// read) touched: those changes carry them, except changes the sink
+// dropped, before the truncate, whose rows the source reads again in a
+// later chunk. The truncate, if any, goes out at the first low watermark. While a backfill of a table is open (from
 // its first snapshot event to SnapshotDone), the sink must drop, for that
 // scope, changes whose new row leaves values out (Absent: unchanged
 // TOAST), since the row may not be at the targets yet; the source reads

@@ -450,7 +450,9 @@ func (ss *session) sendChunk(ctx context.Context, end capture.Position) error {
 	if !ok {
 		return fmt.Errorf("backfill of %s: high watermark of chunk %d without its rows", bf.Req.Table, bf.chunk)
 	}
-	bf.EndWindow(nil, nil) // see the visibility argument at the top
+	if err := bf.EndWindow(nil, nil); err != nil { // see the visibility argument at the top
+		return err
+	}
 	if !slices.Equal(bf.cols, res.cols) {
 		t, conv, err := snapshotTable(bf.Req.Table, res.cols, bf.pk)
 		if err != nil {

@@ -32,8 +32,11 @@ import (
 // on, carry them, and the chunk's read may or may not have seen them.
 // So are the rows changed by transactions that committed before the low
 // watermark but were still running in the read's snapshot (a commit is
-// in the WAL before it is visible). The rest of the chunk goes out as one
-// snapshot transaction right after the high watermark, where it is exact.
+// in the WAL before it is visible). Such a transaction that committed
+// before the backfill's truncate went out had its changes dropped by the
+// sink, so nothing carries its rows: they are read again in later chunks
+// until one sees it. The rest of the chunk goes out as one snapshot
+// transaction right after the high watermark, where it is exact.
 //
 // Updates that leave values out (unchanged TOAST) cannot be applied to a
 // row the targets may not hold yet; the sink drops them while the
@@ -497,8 +500,11 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	if !ok {
 		return fmt.Errorf("backfill of %s: high watermark of chunk %d without its rows", bf.Req.Table, bf.chunk)
 	}
-	bf.EndWindow(func(xid uint64) bool { return res.xip[uint32(xid)] },
+	err := bf.EndWindow(func(xid uint64) bool { return res.xip[uint32(xid)] },
 		func(xid uint64) bool { return int32(uint32(xid)-res.xmin) < 0 })
+	if err != nil {
+		return err
+	}
 	if len(res.fields) > 0 && !describes(bf.rel.table, res.fields) { // the table changed since
 		r, err := ss.newRelation(ctx, relationOf(bf.Req.Table, res.fields, bf.ti.pk))
 		if err != nil {

@@ -287,12 +287,7 @@ func backfillUnderWrites(t *testing.T, parallelism int) {
 // standby that never answers), must not have its row overwritten by the
 // older value the chunk read.
 func TestBackfillCommittedNotVisible(t *testing.T) {
-	pg := testenv.StartPostgres(t)
-	dsn := pg.CreateDB(t, "app")
-	pg.Exec(t, "app", itemTable,
-		`ALTER SYSTEM SET synchronous_standby_names = 'nobody'`,
-		`ALTER DATABASE app SET synchronous_commit = local`,
-		`SELECT pg_reload_conf()`)
+	dsn := itemsWithSilentStandby(t)
 	sink := newModelTarget(capture.SnapshotRequest{Scope: "items", Table: capture.TableID{Schema: "public", Name: "item"}, Truncate: true})
 	sink.hold, sink.held = make(chan struct{}), make(chan struct{})
 	ctx := context.Background()
@@ -307,28 +302,7 @@ func TestBackfillCommittedNotVisible(t *testing.T) {
 	// is updated by a transaction that commits locally and then waits
 	// for the standby: it is in the WAL, not yet visible.
 	<-sink.held
-	waiter, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer waiter.Close(ctx)
-	var pid int
-	if err := waiter.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-		t.Fatal(err)
-	}
-	committed := make(chan error, 1)
-	go func() {
-		_, err := waiter.Exec(ctx, `SET synchronous_commit = on; UPDATE item SET v = 'committed' WHERE id = 1500`)
-		committed <- err
-	}()
-	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
-		var waiting bool
-		err := conn.QueryRow(ctx, `SELECT wait_event = 'SyncRep' FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&waiting)
-		if err != nil || !waiting {
-			return fmt.Errorf("the update does not wait for the standby yet (%v)", err)
-		}
-		return nil
-	})
+	release := commitInvisible(t, conn, dsn, `UPDATE item SET v = 'committed' WHERE id = 1500`)
 	close(sink.hold)
 	// Chunks 1 to 3 (ids 1 to 1500) read while the update is not visible.
 	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error {
@@ -339,11 +313,104 @@ func TestBackfillCommittedNotVisible(t *testing.T) {
 		}
 		return nil
 	})
-	// Let the update become visible, then compare.
-	if _, err := conn.Exec(ctx, `SELECT pg_cancel_backend($1)`, pid); err != nil {
+	release() // the update becomes visible
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, conn) })
+}
+
+// itemsWithSilentStandby returns the DSN of a database holding the item
+// table on a server whose synchronous standby never answers, where
+// sessions commit locally unless they ask for synchronous_commit (see
+// commitInvisible).
+func itemsWithSilentStandby(t *testing.T) string {
+	t.Helper()
+	pg := testenv.StartPostgres(t)
+	dsn := pg.CreateDB(t, "app")
+	pg.Exec(t, "app", itemTable,
+		`ALTER SYSTEM SET synchronous_standby_names = 'nobody'`,
+		`ALTER DATABASE app SET synchronous_commit = local`,
+		`SELECT pg_reload_conf()`)
+	return dsn
+}
+
+// commitInvisible runs sql, in a database whose synchronous standby
+// never answers, in a transaction that commits locally and then waits for
+// the standby: it is in the WAL, and streamed, but not visible. It
+// returns once the transaction waits; release makes it visible.
+func commitInvisible(t *testing.T, conn *pgx.Conn, dsn, sql string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	waiter, err := pgx.Connect(ctx, dsn)
+	if err != nil {
 		t.Fatal(err)
 	}
-	<-committed // a warning: the transaction has committed locally
+	t.Cleanup(func() { waiter.Close(ctx) })
+	var pid int
+	if err := waiter.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan error, 1)
+	go func() {
+		_, err := waiter.Exec(ctx, `SET synchronous_commit = on; BEGIN; `+sql+`; COMMIT`)
+		committed <- err
+	}()
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		var waiting bool
+		err := conn.QueryRow(ctx, `SELECT wait_event = 'SyncRep' FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&waiting)
+		if err != nil || !waiting {
+			return fmt.Errorf("the transaction does not wait for the standby yet (%v)", err)
+		}
+		return nil
+	})
+	return func() {
+		t.Helper()
+		if _, err := conn.Exec(ctx, `SELECT pg_cancel_backend($1)`, pid); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-committed; err != nil { // a warning: the transaction has committed locally
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestBackfillCommittedNotVisibleBeforeTruncate: a transaction whose
+// commit is in the WAL before the first chunk's low watermark, and so
+// before the backfill's truncate, but which is not yet visible when the
+// first chunk is read. The sink drops its changes (the truncate would
+// empty them away), and the chunk cannot see them: its rows must be read
+// again once it is visible, or they are lost: here an update of a row of
+// the first chunk (leaving no value out, which would have it read again
+// anyway), a delete, and an insert after the table's last row.
+func TestBackfillCommittedNotVisibleBeforeTruncate(t *testing.T) {
+	dsn := itemsWithSilentStandby(t)
+	sink := newModelTarget(capture.SnapshotRequest{Scope: "items", Table: capture.TableID{Schema: "public", Name: "item"}, Truncate: true})
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	src := newTablesSource(t, dsn, "item")
+	if err := src.Prepare(ctx); err != nil { // the slot, before the transaction
+		t.Fatal(err)
+	}
+
+	// The transaction is in the WAL, not visible. Then the backfill starts.
+	release := commitInvisible(t, conn, dsn, `UPDATE item SET v = 'committed', big = 'new big' WHERE id = 100;
+DELETE FROM item WHERE id = 200;
+INSERT INTO item VALUES (9000, 'inserted', 'b')`)
+	runSource(t, src, sink)
+	// The whole range (10 chunks of 500 rows, and an empty one) is read
+	// while the transaction is not visible: then the backfill is done, or
+	// waits to read its rows again.
+	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		if sink.done < 0 && sink.states < 12 {
+			return fmt.Errorf("%d chunks done", sink.states)
+		}
+		return nil
+	})
+	release()
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, conn) })
 }
 
