@@ -57,6 +57,49 @@ func TestRunPollsBacksOffAndSavesOnStop(t *testing.T) {
 	}
 }
 
+// adder is a replica that adds snapshots while the source runs, as the
+// router does for `syncd resync` (capture.SnapshotAdder).
+type adder struct {
+	*replica
+	added chan struct{}
+}
+
+func (a *adder) SnapshotsAdded() <-chan struct{}           { return a.added }
+func (a *adder) AddedSnapshots() []capture.SnapshotRequest { return a.Snapshots() }
+
+// TestRunWakesOnAddedSnapshots: a snapshot the sink adds while the
+// source waits out a long poll interval is taken at once, not at the
+// next poll: the copy repairs a replica edited by hand.
+func TestRunWakesOnAddedSnapshots(t *testing.T) {
+	a := modelTableOf("a", "x")
+	m := newModel(a)
+	m.upsert(a, capture.Row{int64(1), int64(1)}, nil, nil)
+	m.upsert(a, capture.Row{int64(2), int64(2)}, nil, nil)
+	rep := &adder{replica: newReplica(t, true, a), added: make(chan struct{}, 1)}
+	src, err := New(Config{Name: "mssql", Store: &memStore{}, PollInterval: time.Hour}, m, []*Table{a}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, rep) }()
+	defer func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v, want context.Canceled", err)
+		}
+	}()
+	eventually(t, "the snapshot", func() bool { return rep.diff(m) == "" })
+
+	rep.mu.Lock()
+	delete(rep.rows[a.ID()], int64(1))
+	rep.rows[a.ID()][int64(2)] = capture.Row{int64(2), int64(20)}
+	rep.pending[a.ID()] = true
+	rep.mu.Unlock()
+	rep.added <- struct{}{}
+	eventually(t, "the added snapshot", func() bool { return rep.diff(m) == "" })
+}
+
 // TestWindowHidesDelete: a row deleted and inserted again on both sides
 // of a poll cut short by MaxVersions is an I relative to the next poll's
 // checkpoint, though the targets still hold the old row; the source

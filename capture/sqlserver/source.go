@@ -141,8 +141,11 @@ func (s *Source) setStatus(f func(*Status)) {
 
 // Run implements capture.Source: it polls from the saved checkpoint (with
 // none, from the current version, after the pending snapshots), waiting
-// PollInterval between polls, longer while idle. On cancel it drains the
-// sink, saves the durable checkpoint and returns ctx's error.
+// PollInterval between polls, longer while idle. A sink that adds
+// snapshots while the source runs (capture.SnapshotAdder: `syncd resync`,
+// a copy held back until an earlier one was done) wakes the wait: the
+// next poll begins at once and takes them. On cancel it drains the sink,
+// saves the durable checkpoint and returns ctx's error.
 func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 	defer func() {
 		if err != nil && ctx.Err() == nil {
@@ -153,6 +156,10 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 	if err != nil {
 		return err
 	}
+	var added <-chan struct{} // nil, which never receives, if sink adds none
+	if a, ok := sink.(capture.SnapshotAdder); ok {
+		added = a.SnapshotsAdded()
+	}
 	wait := s.cfg.PollInterval
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -161,6 +168,8 @@ func (s *Source) Run(ctx context.Context, sink capture.Sink) (err error) {
 		case <-ctx.Done():
 			return ss.stop(ctx)
 		case <-timer.C:
+		case <-added:
+			// The poll's snapshots (Snapshotter.Snapshots) take them.
 		}
 		n, behind, err := ss.poll(ctx)
 		if err != nil {
