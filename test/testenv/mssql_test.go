@@ -40,7 +40,16 @@ func TestMSSQLRecordMode(t *testing.T) {
 		entries, _ := os.ReadDir(dir)
 		t.Fatalf("%v; the directory holds %v", err, entries)
 	}
-	if len(tr.Exchanges) != 1 || tr.Exchanges[0].Statement != "SELECT 42" {
+	// go-mssqldb may cancel the finished query with an attention when
+	// the rows close before its reader goroutine has seen the DONE token
+	// (a race in the driver, recorded as it happened): not a statement.
+	var got []tdsfake.Exchange
+	for _, e := range tr.Exchanges {
+		if e.Kind != "attention" {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 || got[0].Statement != "SELECT 42" {
 		t.Fatalf("recorded %+v, want the SELECT 42 alone (the database's creation goes around the proxy)", tr.Exchanges)
 	}
 }
