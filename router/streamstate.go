@@ -35,15 +35,21 @@ const stateReads = 16
 // the stream's. It fails with an error wrapping ErrNoStream if the scope
 // has no stream yet.
 func (c *Conn) StreamState(ctx context.Context, scope string) (*StreamState, error) {
-	states, err := c.streamStates(ctx, []string{scope}, scopeMarker(scope))
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	s, err := openScopeStream(ctx, js, scope)
+	if err != nil {
+		return nil, fmt.Errorf("read stream: %w", err)
+	}
+	name := s.CachedInfo().Config.Name
+	states, err := streamStates(ctx, js, []string{scope}, map[string]string{scope: name},
+		map[string]*jetstream.StreamInfo{name: s.CachedInfo()}, map[string]jetstream.Stream{name: s})
 	if err != nil {
 		return nil, err
 	}
-	st, ok := states[scope]
-	if !ok {
-		return nil, fmt.Errorf("read stream of scope %s: %w", scope, ErrNoStream)
-	}
-	return st, nil
+	return states[scope], nil
 }
 
 // StreamStates reads the StreamState of each scope of list that has a
@@ -53,20 +59,21 @@ func (c *Conn) StreamState(ctx context.Context, scope string) (*StreamState, err
 // with messages in a shared stream (stateReads at a time): about two
 // requests per such scope, where StreamState takes five.
 func (c *Conn) StreamStates(ctx context.Context, list []string) (map[string]*StreamState, error) {
-	return c.streamStates(ctx, list, SubjectPrefix+".>")
-}
-
-// streamStates is StreamStates over the streams that hold a subject of
-// filter.
-func (c *Conn) streamStates(ctx context.Context, list []string, filter string) (map[string]*StreamState, error) {
 	js, err := jetstream.New(c.nc)
 	if err != nil {
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
-	byScope, infos, err := listStreams(ctx, js, filter)
+	byScope, infos, err := listStreams(ctx, js, SubjectPrefix+".>")
 	if err != nil {
 		return nil, err
 	}
+	return streamStates(ctx, js, list, byScope, infos, map[string]jetstream.Stream{})
+}
+
+// streamStates is StreamStates given the stream of each scope that has one
+// (byScope), the info of each of those streams, and those already open.
+func streamStates(ctx context.Context, js jetstream.JetStream, list []string, byScope map[string]string,
+	infos map[string]*jetstream.StreamInfo, open map[string]jetstream.Stream) (map[string]*StreamState, error) {
 	out := map[string]*StreamState{}
 	shared := map[string][]string{} // stream: its scopes of list
 	for _, scope := range list {
@@ -92,9 +99,12 @@ func (c *Conn) streamStates(ctx context.Context, list []string, filter string) (
 	}
 	var ends []end
 	for name, scopes := range shared {
-		s, err := js.Stream(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("read stream %s: %w", name, err)
+		s := open[name]
+		if s == nil {
+			var err error
+			if s, err = js.Stream(ctx, name); err != nil {
+				return nil, fmt.Errorf("read stream %s: %w", name, err)
+			}
 		}
 		counts := SubjectPrefix + ".*.*.*.*.*" // every scope's row changes
 		if len(scopes) == 1 {
