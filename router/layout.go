@@ -137,6 +137,17 @@ func (c *Conn) ScopeStream(ctx context.Context, scope string) (string, error) {
 	return scopeStream(ctx, js, scope)
 }
 
+// ScopeStreams returns the name of the stream of each scope that has one,
+// by scope, from one listing of the streams: ScopeStream for many scopes.
+func (c *Conn) ScopeStreams(ctx context.Context) (map[string]string, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	byScope, _, err := listStreams(ctx, js, SubjectPrefix+".>")
+	return byScope, err
+}
+
 func scopeStream(ctx context.Context, js jetstream.JetStream, scope string) (string, error) {
 	name, err := js.StreamNameBySubject(ctx, scopeMarker(scope))
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
