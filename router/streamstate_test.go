@@ -106,7 +106,14 @@ scope "solo" {
 	if limit := uint64(3 + 2*5); requests > limit {
 		t.Errorf("StreamStates of %d scopes sent %d requests, want at most %d", len(list), requests, limit)
 	}
+	streams, err := conn.ScopeStreams(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, scope := range list {
+		if name, ok := streams[scope]; ok != (want[scope] != nil) || ok && name != want[scope].Stream {
+			t.Errorf("ScopeStreams gives %s stream %q, want %+v", scope, name, want[scope])
+		}
 		st, err := conn.StreamState(context.Background(), scope)
 		if scope == "nostream" {
 			if !errors.Is(err, ErrNoStream) {
