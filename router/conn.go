@@ -1,8 +1,6 @@
 package router
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,7 +8,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/syncd-dev/syncd/router/embedded"
@@ -142,69 +139,6 @@ func (c *Conn) Connected() (bool, string) { return c.nc.IsConnected(), c.nc.Stat
 
 // Close closes the connection.
 func (c *Conn) Close() { c.nc.Close() }
-
-// StreamState is the state of a scope's stream.
-type StreamState struct {
-	Stream    string    `json:"stream"`
-	Messages  uint64    `json:"messages"`
-	Bytes     uint64    `json:"bytes"`
-	FirstSeq  uint64    `json:"first_seq"`
-	LastSeq   uint64    `json:"last_seq"`
-	LastTime  time.Time `json:"last_time"`
-	Consumers int       `json:"consumers"`
-}
-
-// ErrDisconnected means the connection to NATS is down: it is
-// reconnecting, and the call may be retried.
-var ErrDisconnected = errors.New("not connected to nats")
-
-// StreamState reads the state of a scope's stream. On a stream that
-// several scopes share (a template's), Messages, FirstSeq, LastSeq and
-// LastTime are of the scope's row changes only; Bytes and Consumers are
-// the stream's.
-func (c *Conn) StreamState(ctx context.Context, scope string) (*StreamState, error) {
-	js, err := jetstream.New(c.nc)
-	if err != nil {
-		return nil, fmt.Errorf("open jetstream: %w", err)
-	}
-	s, err := openScopeStream(ctx, js, scope)
-	if err != nil {
-		return nil, fmt.Errorf("read stream: %w", err)
-	}
-	info := s.CachedInfo()
-	st := info.State
-	out := &StreamState{
-		Stream: info.Config.Name, Messages: st.Msgs, Bytes: st.Bytes,
-		FirstSeq: st.FirstSeq, LastSeq: st.LastSeq, LastTime: st.LastTime, Consumers: st.Consumers,
-	}
-	if info.Config.Name == StreamName(scope) {
-		return out, nil
-	}
-	out.Messages, out.FirstSeq, out.LastSeq, out.LastTime = 0, 0, 0, time.Time{}
-	if st.Msgs == 0 {
-		return out, nil
-	}
-	first, err := s.GetMsg(ctx, st.FirstSeq, jetstream.WithGetMsgSubject(RowSubjects(scope)))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read stream %s: %w", info.Config.Name, err)
-	}
-	last, err := s.GetLastMsgForSubject(ctx, RowSubjects(scope))
-	if err != nil {
-		return nil, fmt.Errorf("read stream %s: %w", info.Config.Name, err)
-	}
-	full, err := s.Info(ctx, jetstream.WithSubjectFilter(RowSubjects(scope)))
-	if err != nil {
-		return nil, fmt.Errorf("read stream %s: %w", info.Config.Name, err)
-	}
-	for _, n := range full.State.Subjects {
-		out.Messages += n
-	}
-	out.FirstSeq, out.LastSeq, out.LastTime = first.Sequence, last.Sequence, last.Time
-	return out, nil
-}
 
 // credsOption authenticates with the contents of a .creds file (user JWT
 // and nkey seed), which the config reads with file().

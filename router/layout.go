@@ -47,10 +47,24 @@ func scopeMarker(scope string) string { return ReservedSubject(scope, TokenBatch
 // existingStreams lists the streams that hold syncd subjects: the stream
 // of each scope that has one, and each stream's subjects.
 func existingStreams(ctx context.Context, js jetstream.JetStream) (byScope map[string]string, subjects map[string][]string, err error) {
-	byScope, subjects = map[string]string{}, map[string][]string{}
-	l := js.ListStreams(ctx, jetstream.WithStreamListSubject(SubjectPrefix+".>"))
+	byScope, infos, err := listStreams(ctx, js, SubjectPrefix+".>")
+	if err != nil {
+		return nil, nil, err
+	}
+	subjects = map[string][]string{}
+	for name, info := range infos {
+		subjects[name] = info.Config.Subjects
+	}
+	return byScope, subjects, nil
+}
+
+// listStreams lists the streams that hold a subject of filter: the stream
+// of each scope that has one, and each stream's info, by name.
+func listStreams(ctx context.Context, js jetstream.JetStream, filter string) (byScope map[string]string, infos map[string]*jetstream.StreamInfo, err error) {
+	byScope, infos = map[string]string{}, map[string]*jetstream.StreamInfo{}
+	l := js.ListStreams(ctx, jetstream.WithStreamListSubject(filter))
 	for info := range l.Info() {
-		subjects[info.Config.Name] = info.Config.Subjects
+		infos[info.Config.Name] = info
 		for _, subj := range info.Config.Subjects {
 			if scope, ok := strings.CutSuffix(subj, "."+TokenBatch); ok {
 				byScope[strings.TrimPrefix(scope, SubjectPrefix+".")] = info.Config.Name
@@ -60,7 +74,7 @@ func existingStreams(ctx context.Context, js jetstream.JetStream) (byScope map[s
 	if err := l.Err(); err != nil {
 		return nil, nil, fmt.Errorf("list streams: %w", err)
 	}
-	return byScope, subjects, nil
+	return byScope, infos, nil
 }
 
 // streamGroup is a stream and the scopes, of one router, that publish to
@@ -121,6 +135,17 @@ func (c *Conn) ScopeStream(ctx context.Context, scope string) (string, error) {
 		return "", fmt.Errorf("open jetstream: %w", err)
 	}
 	return scopeStream(ctx, js, scope)
+}
+
+// ScopeStreams returns the name of the stream of each scope that has one,
+// by scope, from one listing of the streams: ScopeStream for many scopes.
+func (c *Conn) ScopeStreams(ctx context.Context) (map[string]string, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	byScope, _, err := listStreams(ctx, js, SubjectPrefix+".>")
+	return byScope, err
 }
 
 func scopeStream(ctx context.Context, js jetstream.JetStream, scope string) (string, error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -75,6 +74,7 @@ type planner struct {
 	nc      *router.Conn
 	sources map[string]*sourceReader
 	targets map[string]planTarget
+	streams map[string]string // the stream of each scope that has one
 }
 
 // makePlan connects read-only to NATS, the sources and the targets, and
@@ -107,6 +107,9 @@ func (p *planner) close() {
 func (p *planner) plan(ctx context.Context) (*planDoc, error) {
 	recorded, err := p.nc.RecordedScopes(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if p.streams, err = p.nc.ScopeStreams(ctx); err != nil {
 		return nil, err
 	}
 	doc := &planDoc{Scopes: []scopePlan{}}
@@ -196,11 +199,8 @@ func (p *planner) planScope(ctx context.Context, old, new *scopes.Scope) (scopeP
 		sp.Snapshot = &change{Old: diff.OldSnapshot, New: diff.NewSnapshot}
 	}
 	// A scope keeps the stream that holds it; one without gets StreamFor.
-	switch name, err := p.nc.ScopeStream(ctx, cur.Name); {
-	case err == nil:
+	if name, ok := p.streams[cur.Name]; ok {
 		sp.Stream, sp.StreamExists = name, true
-	case !errors.Is(err, router.ErrNoStream):
-		return scopePlan{}, err
 	}
 	for _, td := range diff.Tables {
 		tp, err := src.planTable(ctx, td)

@@ -112,6 +112,11 @@ func scopeStatus(ctx context.Context, nc *router.Conn, ctl *router.Control, p *p
 	}
 	var reports []scopeReport
 	resyncs := ctl.Resyncs()
+	names := make([]string, len(p.cfg.Scopes))
+	for i, s := range p.cfg.Scopes {
+		names[i] = s.Name
+	}
+	streams, _ := nc.StreamStates(ctx, names) // none shown while NATS does not answer
 	for _, s := range p.cfg.Scopes {
 		rep := scopeReport{Name: s.Name, Source: s.Source, Targets: s.Targets, Tables: len(s.Tables), Publish: publishing[s.Name], Apply: []apply.Status{}}
 		if ps, _ := ctl.State(s.Name); ps.Paused {
@@ -127,9 +132,7 @@ func scopeStatus(ctx context.Context, nc *router.Conn, ctl *router.Control, p *p
 				rep.Apply = append(rep.Apply, st)
 			}
 		}
-		if st, err := nc.StreamState(ctx, s.Name); err == nil {
-			rep.Stream = st
-		}
+		rep.Stream = streams[s.Name]
 		reports = append(reports, rep)
 	}
 	return map[string]any{"nats": natsStatus(nc), "sources": sources, "scopes": reports, "reload": reload}
