@@ -132,7 +132,7 @@ func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume
 // messages, not the stream's (gone): in a stream the spokes of a template
 // share, the others' messages count for nothing. If the scope has no
 // message left to decide by, undecided is true and the first message
-// delivered decides (Subscription.gap).
+// delivered decides (Subscription.next).
 func firstAfter(ctx context.Context, s jetstream.Stream, subjects string, from Resume) (start uint64, undecided bool, err error) {
 	pos := from.Pos
 	info, err := s.Info(ctx)
