@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ type rig struct {
 	kind   string
 	cfg    *scopes.Config
 	conn   *router.Conn
+	nats   string // the NATS server's URL
 	check  *sql.DB // the target database
 	worker *apply.Worker
 	gate   apply.Gate          // the worker's, if set before run
@@ -49,6 +51,19 @@ type rig struct {
 }
 
 func newRig(t *testing.T, kind, snapshot string) *rig {
+	return newRigWith(t, kind, fmt.Sprintf(`
+scope "s" {
+  source   = "app"
+  snapshot = %q
+  targets  = ["t"]
+  table "public.category" {}
+  table "public.product" {}
+}`, snapshot))
+}
+
+// newRigWith is newRig with the scopes of scopesHCL, the worker's scope
+// first, applied to target "t".
+func newRigWith(t *testing.T, kind, scopesHCL string) *rig {
 	nt := testenv.StartNATS(t)
 	var dsn, driver string
 	switch kind {
@@ -64,13 +79,7 @@ target %q "t" {
   dsn           = %q
   create_tables = true
 }
-scope "s" {
-  source   = "app"
-  snapshot = %q
-  targets  = ["t"]
-  table "public.category" {}
-  table "public.product" {}
-}`, kind, dsn, snapshot)
+%s`, kind, dsn, scopesHCL)
 	if err := os.WriteFile(path, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +97,7 @@ scope "s" {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { check.Close() })
-	return &rig{t: t, kind: kind, cfg: cfg, conn: conn, check: check}
+	return &rig{t: t, kind: kind, cfg: cfg, conn: conn, nats: nt.URL, check: check}
 }
 
 // router makes a router for source app, as a capture session does after
@@ -133,8 +142,8 @@ func (g *rig) txn(r *router.Router, pos capture.Position, t *capture.Table, snap
 	}
 }
 
-// run starts the worker; the test's end stops it.
-func (g *rig) run() {
+// run starts the worker; stop, or the test's end, stops it.
+func (g *rig) run() (stop func()) {
 	var target apply.Target
 	var err error
 	dsn := g.cfg.Target("t").DSN
@@ -154,9 +163,13 @@ func (g *rig) run() {
 	}
 	g.worker = apply.NewWorker(cfg, g.conn, target, hclog.NewNullLogger(), g.m)
 	ctx, cancel := context.WithCancel(context.Background())
-	g.done = make(chan error, 1)
-	go func() { g.done <- g.worker.Run(ctx) }()
-	g.t.Cleanup(func() { cancel(); <-g.done })
+	done := make(chan error, 1)
+	g.done = done
+	go func() { done <- g.worker.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	g.t.Cleanup(stop)
+	return stop
 }
 
 // appliedThrough waits until the worker's checkpoint is at pos.
