@@ -41,7 +41,7 @@ type rig struct {
 	kind   string
 	cfg    *scopes.Config
 	conn   *router.Conn
-	nats   string // the NATS server's URL
+	nats   string  // the NATS server's URL
 	check  *sql.DB // the target database
 	worker *apply.Worker
 	gate   apply.Gate          // the worker's, if set before run
