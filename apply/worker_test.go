@@ -8,12 +8,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/hashicorp/go-hclog"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/syncd-dev/syncd/apply"
@@ -40,6 +43,7 @@ type rig struct {
 	kind   string
 	cfg    *scopes.Config
 	conn   *router.Conn
+	nats   string  // the NATS server's URL
 	check  *sql.DB // the target database
 	worker *apply.Worker
 	gate   apply.Gate          // the worker's, if set before run
@@ -49,6 +53,19 @@ type rig struct {
 }
 
 func newRig(t *testing.T, kind, snapshot string) *rig {
+	return newRigWith(t, kind, fmt.Sprintf(`
+scope "s" {
+  source   = "app"
+  snapshot = %q
+  targets  = ["t"]
+  table "public.category" {}
+  table "public.product" {}
+}`, snapshot))
+}
+
+// newRigWith is newRig with the scopes of scopesHCL, the worker's scope
+// first, applied to target "t".
+func newRigWith(t *testing.T, kind, scopesHCL string) *rig {
 	nt := testenv.StartNATS(t)
 	var dsn, driver string
 	switch kind {
@@ -64,13 +81,7 @@ target %q "t" {
   dsn           = %q
   create_tables = true
 }
-scope "s" {
-  source   = "app"
-  snapshot = %q
-  targets  = ["t"]
-  table "public.category" {}
-  table "public.product" {}
-}`, kind, dsn, snapshot)
+%s`, kind, dsn, scopesHCL)
 	if err := os.WriteFile(path, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +99,7 @@ scope "s" {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { check.Close() })
-	return &rig{t: t, kind: kind, cfg: cfg, conn: conn, check: check}
+	return &rig{t: t, kind: kind, cfg: cfg, conn: conn, nats: nt.URL, check: check}
 }
 
 // router makes a router for source app, as a capture session does after
@@ -133,8 +144,8 @@ func (g *rig) txn(r *router.Router, pos capture.Position, t *capture.Table, snap
 	}
 }
 
-// run starts the worker; the test's end stops it.
-func (g *rig) run() {
+// run starts the worker; stop, or the test's end, stops it.
+func (g *rig) run() (stop func()) {
 	var target apply.Target
 	var err error
 	dsn := g.cfg.Target("t").DSN
@@ -154,9 +165,13 @@ func (g *rig) run() {
 	}
 	g.worker = apply.NewWorker(cfg, g.conn, target, hclog.NewNullLogger(), g.m)
 	ctx, cancel := context.WithCancel(context.Background())
-	g.done = make(chan error, 1)
-	go func() { g.done <- g.worker.Run(ctx) }()
-	g.t.Cleanup(func() { cancel(); <-g.done })
+	done := make(chan error, 1)
+	g.done = done
+	go func() { done <- g.worker.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	g.t.Cleanup(stop)
+	return stop
 }
 
 // appliedThrough waits until the worker's checkpoint is at pos.
@@ -380,4 +395,86 @@ scope "s" {
 	g.txn(r, 200, category, false, true, 2) // the switch point: version 2 from here on
 	g.appliedThrough(200)
 	recorded(2, 1)
+}
+
+// TestWorkerQuietSpokeRetention: retention on the stream a template's
+// spokes share removes a busy spoke's messages and the quiet spoke's
+// last, applied one; the quiet spoke's worker resumes and applies its next
+// message. Once retention removes one of the quiet spoke's messages it had
+// not applied, its worker stops with the messages after its checkpoint
+// gone.
+func TestWorkerQuietSpokeRetention(t *testing.T) {
+	spoke := func(name, region string) string {
+		return fmt.Sprintf(`
+scope %q {
+  source   = "app"
+  snapshot = "never"
+  targets  = ["t"]
+  template = "spoke"
+  params   = { r = %q }
+}`, name, region)
+	}
+	g := newRigWith(t, scopes.KindPostgres, `
+template "spoke" {
+  params = ["r"]
+  table "public.product" { where = "name = :r" }
+}`+spoke("quiet", "q")+spoke("busy", "b"))
+	r := g.router()
+	ctx := context.Background()
+	var pos capture.Position
+	row := func(region string) capture.Position { // one transaction of one row, id pos/100
+		t.Helper()
+		pos += 100
+		txn := &capture.Txn{ID: fmt.Sprint(pos), Pos: pos, Ack: pos + 1, CommitTime: time.Now()}
+		must(t, r.Begin(ctx, txn))
+		must(t, r.Change(ctx, &capture.Event{Txn: txn, Table: product, Op: capture.OpInsert, After: capture.Row{int32(pos / 100), region}}))
+		must(t, r.Commit(ctx, txn))
+		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		must(t, r.Drain(dctx))
+		return pos
+	}
+	nc, err := nats.Connect(g.nats)
+	must(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	must(t, err)
+	keep := func(n int64) { // max_msgs: the server removes the oldest at once
+		t.Helper()
+		s, err := js.Stream(ctx, router.TemplateStreamName("spoke", "app"))
+		must(t, err)
+		cfg := s.CachedInfo().Config
+		cfg.MaxMsgs = n
+		_, err = js.UpdateStream(ctx, cfg)
+		must(t, err)
+	}
+
+	stop := g.run()
+	g.appliedThrough(row("q")) // message 1
+	stop()
+	row("b") // 2 to 4
+	row("b")
+	row("b")
+	keep(2) // messages 1 and 2 go, then one with each message stored
+	stop = g.run()
+	g.appliedThrough(row("q")) // 5: the quiet spoke's message before it was 1, applied
+	stop()
+
+	row("q") // 6, not applied
+	row("b") // 7, 8: 5 and 6 go
+	row("b")
+	g.run()
+	row("q") // 9: the quiet spoke's message before it, 6, is gone
+	select {
+	case err := <-g.done:
+		g.done <- err // for the cleanup
+	case <-time.After(20 * time.Second):
+		t.Fatalf("worker still running: %+v", g.worker.Status())
+	}
+	if st := g.worker.Status(); st.State != apply.StateFailed || !strings.Contains(st.Error, router.ErrCheckpointGone.Error()) {
+		t.Fatalf("worker status %+v, want failed with the messages after its checkpoint gone", st)
+	}
+	if got, want := g.ids("product"), []int{1, 5}; !slices.Equal(got, want) {
+		t.Fatalf("product at the target = %v, want %v", got, want)
+	}
 }

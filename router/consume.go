@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/syncd-dev/syncd/capture"
@@ -27,6 +30,9 @@ type Subscription struct {
 	done   chan struct{} // closed when the goroutine has returned
 	err    error         // the error that ended reading, once Next returned it
 	timer  *time.Timer   // Next's wait, made by its first wait
+	// check is the resume whose gap the first message decides, when the
+	// scope had no message left to decide it at Subscribe (firstAfter).
+	check *Resume
 }
 
 // read is a message decoded ahead, or the error that ended reading.
@@ -72,7 +78,9 @@ type Resume struct {
 // template share, it reads the scope's messages only, in stream order. It finds the first message to
 // read by position, not by stream sequence, so it is exact even if the
 // stream was renumbered (a server that lost unsynced messages). It fails
-// with ErrCheckpointGone if retention removed messages after from.
+// with ErrCheckpointGone if retention removed messages of the scope after
+// from; if the scope has no message left to tell, its first message
+// delivered does: Next then returns the error.
 func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume) (*Subscription, error) {
 	js, err := jetstream.New(c.nc)
 	if err != nil {
@@ -84,9 +92,14 @@ func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume
 	}
 	name := stream.CachedInfo().Config.Name
 	start := uint64(1)
+	var check *Resume
 	if from != nil {
-		if start, err = firstAfter(ctx, stream, SourceSubjects(scope, source), *from); err != nil {
+		var undecided bool
+		if start, undecided, err = firstAfter(ctx, stream, SourceSubjects(scope, source), *from); err != nil {
 			return nil, err
+		}
+		if undecided {
+			check = from
 		}
 	}
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
@@ -104,7 +117,7 @@ func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume
 	if err != nil {
 		return nil, fmt.Errorf("consume %s: %w", name, err)
 	}
-	s := &Subscription{it: it, stream: name, out: make(chan read, prefetch), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Subscription{it: it, stream: name, out: make(chan read, prefetch), stop: make(chan struct{}), done: make(chan struct{}), check: check}
 	go s.read()
 	return s, nil
 }
@@ -112,29 +125,44 @@ func (c *Conn) Subscribe(ctx context.Context, scope, source string, from *Resume
 // firstAfter returns the sequence of the first message on subjects (a
 // scope's from one source) whose source position is after from.Pos, by
 // binary search over those messages only: they are in source position
-// order. A shared stream that retention shortened past from.StreamSeq
-// counts as gone here even if the messages removed were other scopes'. It returns the stream's next sequence if there
-// is none.
-func firstAfter(ctx context.Context, s jetstream.Stream, subjects string, from Resume) (uint64, error) {
+// order. It returns the stream's next sequence if there is none.
+//
+// It fails with ErrCheckpointGone if retention removed messages on
+// subjects after from.StreamSeq, which it decides by the scope's own
+// messages, not the stream's (gone): in a stream the spokes of a template
+// share, the others' messages count for nothing. If the scope has no
+// message left to decide by, undecided is true and the first message
+// delivered decides (Subscription.next).
+func firstAfter(ctx context.Context, s jetstream.Stream, subjects string, from Resume) (start uint64, undecided bool, err error) {
 	pos := from.Pos
 	info, err := s.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("read stream %s: %w", s.CachedInfo().Config.Name, err)
+		return 0, false, fmt.Errorf("read stream %s: %w", s.CachedInfo().Config.Name, err)
 	}
 	lo, hi := info.State.FirstSeq, info.State.LastSeq+1 // answer in [lo, hi]
 	if from.StreamSeq+1 < info.State.FirstSeq {
-		// Retention removed messages after the last one the target applied.
-		return 0, fmt.Errorf("subscribe to %s after %s (message %d): the stream starts at %d: %w",
-			info.Config.Name, pos, from.StreamSeq, info.State.FirstSeq, ErrCheckpointGone)
+		// Retention removed messages after the last one the target
+		// applied: were any of them the scope's?
+		first, err := s.GetMsg(ctx, info.State.FirstSeq, jetstream.WithGetMsgSubject(subjects))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			undecided = true
+		case err != nil:
+			return 0, false, fmt.Errorf("read the first message of %s in %s: %w", subjects, info.Config.Name, err)
+		default:
+			if err := gone(first.Header, first.Sequence, from, info.State.FirstSeq); err != nil {
+				return 0, false, fmt.Errorf("subscribe to %s after %s: %w", info.Config.Name, pos, err)
+			}
+		}
 	}
 	if info.State.Msgs == 0 {
-		return hi, nil
+		return hi, undecided, nil
 	}
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		p, seq, err := positionAt(ctx, s, subjects, mid, hi)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		if seq == hi || p > pos {
 			hi = mid
@@ -142,7 +170,31 @@ func firstAfter(ctx context.Context, s jetstream.Stream, subjects string, from R
 			lo = seq + 1
 		}
 	}
-	return lo, nil
+	return lo, undecided, nil
+}
+
+// gone returns an error wrapping ErrCheckpointGone if retention removed
+// messages of a scope after from.StreamSeq, judged by the scope's first
+// message still in the stream, message seq with header h: the scope's
+// messages before it, up to its HeaderPrevSeq, are removed. A message
+// without the header, from a router before it, falls back on the whole
+// stream: gone if the stream, which now starts at first, removed any
+// message after from.StreamSeq.
+func gone(h nats.Header, seq uint64, from Resume, first uint64) error {
+	if v := h.Get(HeaderPrevSeq); v != "" {
+		prev, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("read message %d: parse %s %q: %w", seq, HeaderPrevSeq, v, err)
+		}
+		if prev > from.StreamSeq {
+			return fmt.Errorf("the scope's message %d, after message %d, is gone: %w", prev, from.StreamSeq, ErrCheckpointGone)
+		}
+		return nil
+	}
+	if from.StreamSeq+1 < first {
+		return fmt.Errorf("message %d: the stream starts at %d: %w", from.StreamSeq, first, ErrCheckpointGone)
+	}
+	return nil
 }
 
 // positionAt reads the position of the first message on subjects at or
@@ -192,6 +244,16 @@ func (s *Subscription) next() (*Delivery, error) {
 	meta, err := m.Metadata()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.stream, err)
+	}
+	if s.check != nil {
+		// The scope had no message left at Subscribe: its first one
+		// tells whether retention removed some after the checkpoint.
+		// Without the header, the stream started after it then.
+		from := *s.check
+		s.check = nil
+		if err := gone(m.Headers(), meta.Sequence.Stream, from, math.MaxUint64); err != nil {
+			return nil, fmt.Errorf("read %s after message %d: %w", s.stream, from.StreamSeq, err)
+		}
 	}
 	rows, err := DecodeRows(m.Data())
 	if err != nil {

@@ -24,6 +24,11 @@ type preparedStream struct {
 	group  int         // the scope's stream: an index into the groups prepareStreams returns
 	rec    ScopeRecord // the scope's definitions, the one in effect and the pending one
 	resume resumePoint
+	// prev is the stream sequence of the scope's last message from the
+	// source (resume.streamSeq), or, if the stream holds none, a bound on
+	// it: retention may have removed them all. Its next message carries
+	// it (HeaderPrevSeq).
+	prev uint64
 }
 
 // preparedGroup is a stream made ready for the scopes that publish to it.
@@ -81,14 +86,45 @@ func prepareStreams(ctx context.Context, js jetstream.JetStream, versions jetstr
 			if err != nil {
 				return err
 			}
-			out[i] = preparedStream{group: groupOf[s], rec: rec, resume: resume}
+			out[i] = preparedStream{group: groupOf[s], rec: rec, resume: resume, prev: resume.streamSeq}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
+	if err := boundRemoved(ctx, groups, out); err != nil {
+		return nil, nil, err
+	}
 	return groups, out, nil
+}
+
+// boundRemoved sets the prev of each scope that has no message in its
+// stream to the stream's first sequence less one, read once per stream
+// after every lastStored: retention removes the oldest messages first, so
+// whatever messages of the scope it removed were below it. Without the
+// bound a scope's next message would claim it had none before, and a
+// target that had not applied them would not learn they are gone.
+func boundRemoved(ctx context.Context, groups []preparedGroup, out []preparedStream) error {
+	bound := map[int]uint64{}
+	for i := range out {
+		ps := &out[i]
+		if ps.resume.ok {
+			continue
+		}
+		b, ok := bound[ps.group]
+		if !ok {
+			s := groups[ps.group].stream
+			info, err := s.Info(ctx)
+			if err != nil {
+				return fmt.Errorf("read stream %s: %w", s.CachedInfo().Config.Name, err)
+			}
+			b = max(info.State.FirstSeq, 1) - 1
+			bound[ps.group] = b
+		}
+		ps.prev = b
+	}
+	return nil
 }
 
 // makePlans makes the plans of tables for rows of t that r does not have

@@ -288,6 +288,7 @@ func (r *Router) newPublisher(s *scopes.Scope, ps preparedStream, w *writer, o O
 		pack:    max(s.RowsPerMessage, 1),
 		skipped: r.metrics.SkippedReplays.WithLabelValues(s.Name),
 		resume:  resume,
+		lastSeq: ps.prev,
 	}
 	p.sent.Store(resume.streamSeq)
 	return p

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -199,5 +200,111 @@ scope "spoke1" {
 	st, err := conn.StreamState(context.Background(), "spoke0")
 	if err != nil || st.Stream != TemplateStreamName("spoke", "app") || st.Messages != 2 || st.LastSeq != 4 {
 		t.Errorf("StreamState(spoke0) = %+v, %v; want 2 messages of stream %s, the last its fourth", st, err, TemplateStreamName("spoke", "app"))
+	}
+}
+
+// TestQuietSpokeRetention: retention on the stream the spokes share
+// removes the oldest messages whatever their scope; a quiet spoke's target
+// whose checkpoint is below the stream's first message resumes unless
+// retention removed a message of its own spoke after it
+// (HeaderPrevSeq), whether the spoke has a message left or its next one
+// decides.
+func TestQuietSpokeRetention(t *testing.T) {
+	srv := testenv.StartNATS(t)
+	conn := connect(t, srv.URL)
+	r := newRouter(t, conn, loadConfig(t, spokesConfig(2)), 100)
+	f := spokeFeeder(t, r, 2)
+	row := func(id int32) { // one transaction of row id: spoke<id mod 2>
+		f.nextID = id - 1
+		f.txn(1, true)
+	}
+	// Spoke1, the quiet one, has messages 1, 4 and 7 (positions 100, 400,
+	// 700); spoke0 the others.
+	for _, id := range []int32{1, 2, 4, 5, 6, 8, 9, 10, 12, 14, 16} {
+		row(id)
+	}
+	drain(t, r)
+	ctx := context.Background()
+	js, err := jetstream.New(conn.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := func(n int64) { // max_msgs: the server removes the oldest at once
+		t.Helper()
+		s, err := js.Stream(ctx, TemplateStreamName("spoke", "app"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		cfg.MaxMsgs = n
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subscribe := func(from Resume) (*Subscription, error) {
+		t.Helper()
+		sub, err := conn.Subscribe(ctx, "spoke1", "app", &from)
+		if err == nil {
+			t.Cleanup(sub.Stop)
+		}
+		return sub, err
+	}
+	next := func(sub *Subscription, seq uint64, pos capture.Position) {
+		t.Helper()
+		d, err := sub.Next(ctx, 10*time.Second)
+		if err != nil {
+			t.Fatalf("first delivery: %v, want message %d", err, seq)
+		}
+		if d.StreamSeq != seq || d.Rows[0].Source.Pos != pos {
+			t.Fatalf("first delivery: message %d at %s, want message %d at %s", d.StreamSeq, d.Rows[0].Source.Pos, seq, pos)
+		}
+	}
+
+	// Messages 1 to 6 go: of spoke1's, only 1 and 4.
+	keep(5)
+	sub, err := subscribe(Resume{Pos: 400, StreamSeq: 4})
+	if err != nil {
+		t.Fatalf("subscribe after message 4 when only spoke0's messages after it are gone: %v", err)
+	}
+	next(sub, 7, 700)
+	if _, err := subscribe(Resume{Pos: 100, StreamSeq: 1}); !errors.Is(err, ErrCheckpointGone) {
+		t.Fatalf("subscribe after message 1 when spoke1's message 4 is gone: %v, want ErrCheckpointGone", err)
+	}
+
+	// Messages 7 to 9 go too: spoke1 has none left, so its next message,
+	// 12, decides.
+	keep(2)
+	applied, err := subscribe(Resume{Pos: 700, StreamSeq: 7})
+	if err != nil {
+		t.Fatalf("subscribe after message 7, spoke1's last: %v", err)
+	}
+	behind, err := subscribe(Resume{Pos: 400, StreamSeq: 4})
+	if err != nil {
+		t.Fatalf("subscribe after message 4 with nothing of spoke1 left: %v", err)
+	}
+	row(17)
+	drain(t, r)
+	next(applied, 12, 1200)
+	if _, err := behind.Next(ctx, 10*time.Second); !errors.Is(err, ErrCheckpointGone) {
+		t.Fatalf("first delivery after message 4 when spoke1's message 7 is gone: %v, want ErrCheckpointGone", err)
+	}
+
+	// A new router finds nothing of spoke1 left once message 12 went: its
+	// next message, 14, says spoke1's last was at most 12, the stream's
+	// first less one.
+	row(18)
+	drain(t, r)
+	keep(1)
+	r.Close()
+	f.r = newRouter(t, conn, loadConfig(t, spokesConfig(2)), 100)
+	row(19)
+	drain(t, f.r)
+	applied, err = subscribe(Resume{Pos: 1200, StreamSeq: 12})
+	if err != nil {
+		t.Fatalf("subscribe after message 12, spoke1's last, gone: %v", err)
+	}
+	next(applied, 14, 1400)
+	if _, err := subscribe(Resume{Pos: 700, StreamSeq: 7}); !errors.Is(err, ErrCheckpointGone) {
+		t.Fatalf("subscribe after message 7 when spoke1's message 12 is gone: %v, want ErrCheckpointGone", err)
 	}
 }

@@ -21,9 +21,10 @@ const (
 	HeaderOp        = "Syncd-Op"
 	HeaderTxn       = "Syncd-Txn"
 	HeaderPos       = "Syncd-Pos"
-	HeaderRows      = "Syncd-Rows"   // rows in a message of a scope with rows_per_message > 1
-	HeaderTarget    = "Syncd-Target" // the one target a resync's rows are for
-	HeaderOrigin    = "Syncd-Origin" // the transaction's origin (capture.Txn.Origin), if any
+	HeaderRows      = "Syncd-Rows"     // rows in a message of a scope with rows_per_message > 1
+	HeaderTarget    = "Syncd-Target"   // the one target a resync's rows are for
+	HeaderOrigin    = "Syncd-Origin"   // the transaction's origin (capture.Txn.Origin), if any
+	HeaderPrevSeq   = "Syncd-Prev-Seq" // the stream sequence of the scope's previous message (docs/wire-format.md)
 	HeaderType      = "Content-Type"
 	ContentTypeJSON = "application/json"
 

@@ -141,6 +141,10 @@ func (w *writer) send(ctx context.Context, p *publisher, msg *nats.Msg, id uint6
 		p.batchNo = b.no
 		b.pubs = append(b.pubs, p)
 	}
+	// The message will be stored at this sequence, or not at all, and so
+	// will every message before it: each batch asserts the stream's last
+	// sequence. So its predecessor of the scope is where p's last went.
+	msg.Header[HeaderPrevSeq] = []string{strconv.FormatUint(p.lastSeq, 10)}
 	p.lastSeq = b.first + uint64(b.n)
 	if b.id != "" {
 		return w.stage(b, msg, b.n)
