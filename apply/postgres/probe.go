@@ -111,13 +111,40 @@ func isCode(err error, code string) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == code
 }
 
-var _ apply.BatchProber = (*tx)(nil)
+var _ apply.PipeProber = (*tx)(nil)
 
-// ProbeAll implements apply.BatchProber: after sending what is queued,
-// one query per table (and policy column) joins the changes' keys, old
-// rows and new rows, passed as arrays, to the table's rows, locking them,
-// and compares each column as Probe does.
+// ProbeAll implements apply.BatchProber: SendProbe, then its result.
 func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string) ([]apply.Probe, error) {
+	read, err := x.SendProbe(ctx, cs, columns)
+	if err != nil {
+		return nil, err
+	}
+	return read()
+}
+
+// sentProbe is the probe queries of a round trip (roundTrip.probe), one
+// per table and policy column, and what they read.
+type sentProbe struct {
+	qs   []probeQuery
+	ps   []apply.Probe
+	read bool // finish read the queries' results
+}
+
+// probeQuery is a query of ProbeAll and the changes it reads.
+type probeQuery struct {
+	sql  string
+	args []any
+	tb   *table
+	n    int // changes
+}
+
+// SendProbe implements apply.PipeProber: one query per table (and policy
+// column) joins the changes' keys, old rows and new rows, passed as
+// arrays, to the table's rows, locking them, and compares each column as
+// Probe does. The queries follow what is queued in one round trip, sent
+// ahead as a full queue is (sendAhead), whose results the transaction's
+// next call or read reads.
+func (x *tx) SendProbe(ctx context.Context, cs []*apply.Change, columns []string) (func() ([]apply.Probe, error), error) {
 	if x.done {
 		return nil, apply.ErrTxDone
 	}
@@ -139,30 +166,46 @@ func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string)
 		}
 		groups[j].idx = append(groups[j].idx, i)
 	}
-	type probeQuery struct {
-		sql  string
-		args []any
-	}
-	qs := make([]probeQuery, len(groups))
+	sp := &sentProbe{qs: make([]probeQuery, len(groups)), ps: make([]apply.Probe, len(cs))}
 	for j, g := range groups {
 		var err error
-		if qs[j].sql, qs[j].args, err = x.probeAllSQL(g.tb, cs, g.idx, g.column); err != nil {
+		if sp.qs[j].sql, sp.qs[j].args, err = x.probeAllSQL(g.tb, cs, g.idx, g.column); err != nil {
+			return nil, x.fail(ctx, err)
+		}
+		sp.qs[j].tb, sp.qs[j].n = g.tb, len(g.idx)
+	}
+	x.takeGroup()
+	if err := x.finishAhead(); err != nil {
+		return nil, x.fail(ctx, err)
+	}
+	// A COPY cannot go in the round trip (send runs it alone); an
+	// update's row count is checked as its result is read (finish).
+	if slices.ContainsFunc(x.queue, func(q queued) bool { return q.op == opCopy }) {
+		if _, err := x.send(ctx); err != nil {
 			return nil, x.fail(ctx, err)
 		}
 	}
-	x.takeGroup()
-	if _, err := x.send(ctx); err != nil {
-		return nil, x.fail(ctx, err)
-	}
-	if !x.begun {
-		if _, err := x.conn.Exec(ctx, "BEGIN"); err != nil {
-			return nil, x.fail(ctx, fmt.Errorf("BEGIN: %w", err))
+	qs := x.queue
+	x.queue, x.spare = x.spare, nil
+	x.clearQueue()
+	x.ahead = x.start(ctx, qs, sp)
+	return func() ([]apply.Probe, error) {
+		if x.ahead != nil && x.ahead.probe == sp {
+			if err := x.finishAhead(); err != nil {
+				return nil, x.fail(ctx, err)
+			}
 		}
-		x.begun = true
-	}
-	ps := make([]apply.Probe, len(cs))
-	for j, g := range groups {
-		rows, _ := x.conn.Query(ctx, qs[j].sql, qs[j].args...)
+		if !sp.read {
+			return nil, apply.ErrTxDone
+		}
+		return sp.ps, nil
+	}, nil
+}
+
+// readProbe reads the results of the queries of sp, sent in res.
+func (x *tx) readProbe(res pgx.BatchResults, sp *sentProbe) error {
+	for _, q := range sp.qs {
+		rows, _ := res.Query()
 		for rows.Next() {
 			var (
 				i   int32
@@ -171,18 +214,23 @@ func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string)
 			)
 			if err := rows.Scan(&i, &row, &p.Base, &p.New, &p.Newer); err != nil {
 				rows.Close()
-				return nil, x.fail(ctx, fmt.Errorf("read the rows of %d changes at %s: %w", len(g.idx), g.tb.ID, err))
+				return fmt.Errorf("read the rows of %d changes at %s: %w", q.n, q.tb.ID, err)
+			}
+			if i < 0 || int(i) >= len(sp.ps) {
+				rows.Close()
+				return fmt.Errorf("read the rows of %d changes at %s: probe index %d out of range", q.n, q.tb.ID, i)
 			}
 			p.Row = json.RawMessage(row)
-			ps[i] = p
+			sp.ps[i] = p
 		}
 		if err := rows.Err(); err != nil && isCode(err, "55000") {
-			return nil, x.fail(ctx, fmt.Errorf("read the commit times of the rows of %d changes at %s (conflicts = \"newer_wins\" needs track_commit_timestamp = on at target %s, which takes a server restart): %w", len(g.idx), g.tb.ID, x.t.cfg.Name, err))
+			return fmt.Errorf("read the commit times of the rows of %d changes at %s (conflicts = \"newer_wins\" needs track_commit_timestamp = on at target %s, which takes a server restart): %w", q.n, q.tb.ID, x.t.cfg.Name, err)
 		} else if err != nil {
-			return nil, x.fail(ctx, fmt.Errorf("read the rows of %d changes at %s: %w", len(g.idx), g.tb.ID, err))
+			return fmt.Errorf("read the rows of %d changes at %s: %w", q.n, q.tb.ID, err)
 		}
 	}
-	return ps, nil
+	sp.read = true
+	return nil
 }
 
 // probeAllSQL returns the query of ProbeAll for the changes cs[idx] of
