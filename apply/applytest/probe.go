@@ -82,6 +82,30 @@ func (s Suite) ProbeAll(t *testing.T) {
 			t.Errorf("%s: row %q is not JSON", tt.name, p.Row)
 		}
 	}
+	// The changes of one kind alone (a batch of inserts, whose old rows
+	// are all missing; of deletes, without new rows) read the same.
+	for _, op := range []capture.Op{ins, upd, del} {
+		var (
+			sub  []*apply.Change
+			cols []string
+			at   []int
+		)
+		for i, c := range cs {
+			if c.Op == op {
+				sub, cols, at = append(sub, c), append(cols, tests[i].column), append(at, i)
+			}
+		}
+		got, err := bp.ProbeAll(ctx, sub, cols)
+		if err != nil {
+			t.Fatalf("ProbeAll of the %s changes: %v", op, err)
+		}
+		for j, i := range at {
+			p, want := got[j], ps[i]
+			if p.Found != want.Found || p.Base != want.Base || p.New != want.New || p.Newer != want.Newer || !sameJSON(p.Row, want.Row) {
+				t.Errorf("%s: ProbeAll of the %s changes alone read %+v, with the others %+v", tests[i].name, op, p, want)
+			}
+		}
+	}
 }
 
 // SendProbe checks that a target's apply.PipeProber sends a probe after
