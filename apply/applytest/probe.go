@@ -6,6 +6,7 @@ import (
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/router"
 )
 
 // ProbeAll checks that a target's apply.BatchProber reads, in one call,
@@ -13,14 +14,7 @@ import (
 // them: whether the row is there, whether it equals the change's old
 // row and its new one, the policy column's comparison, and the row.
 func (s Suite) ProbeAll(t *testing.T) {
-	items, pairs, logs := Tables(s.Schema)
-	e := s.NewEnv(t)
-	prepare(t, e, []string{s.OpsDDL}, items, pairs, logs)
-	const (
-		ins = capture.OpInsert
-		upd = capture.OpUpdate
-		del = capture.OpDelete
-	)
+	items, pairs, e := s.probeTables(t)
 	one := `{"id":1,"name":"one","note":"big note","qty":10}`
 	two := `{"id":2,"name":"two","note":null,"qty":20}`
 	tests := []struct {
@@ -114,13 +108,7 @@ func (s Suite) ProbeAll(t *testing.T) {
 // its row, sent in the same round trip as a probe, still fails the
 // transaction when the row is missing.
 func (s Suite) SendProbe(t *testing.T) {
-	items, pairs, logs := Tables(s.Schema)
-	e := s.NewEnv(t)
-	prepare(t, e, []string{s.OpsDDL}, items, pairs, logs)
-	const (
-		ins = capture.OpInsert
-		upd = capture.OpUpdate
-	)
+	items, _, e := s.probeTables(t)
 	five := `{"id":5,"name":"five","note":null,"qty":5}`
 	ctx := Context(t)
 	begin := func() (apply.Tx, apply.PipeProber) {
@@ -196,4 +184,20 @@ func (s Suite) SendProbe(t *testing.T) {
 	if err := tx.Commit(ctx, Record(2)); err == nil {
 		t.Error("the transaction committed after its update found no row")
 	}
+}
+
+// The operations of the probe tests' changes.
+const (
+	ins = capture.OpInsert
+	upd = capture.OpUpdate
+	del = capture.OpDelete
+)
+
+// probeTables returns the items and pairs Tables, made by OpsDDL in a
+// new Env and prepared at its target, and the Env.
+func (s Suite) probeTables(t *testing.T) (items, pairs *router.TableSchema, e Env) {
+	items, pairs, logs := Tables(s.Schema)
+	e = s.NewEnv(t)
+	prepare(t, e, []string{s.OpsDDL}, items, pairs, logs)
+	return items, pairs, e
 }
