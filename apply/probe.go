@@ -26,6 +26,24 @@ type BatchProber interface {
 	ProbeAll(ctx context.Context, cs []*Change, columns []string) (ps []Probe, err error)
 }
 
+// A PipeProber is a BatchProber that sends a batch's probe without
+// waiting for it, so that the server reads the rows while the next
+// changes are decoded.
+type PipeProber interface {
+	BatchProber
+	// SendProbe sends what the transaction has queued and then the probe
+	// of cs, as ProbeAll reads it, and returns at once: read waits for
+	// the probe and returns ProbeAll's result. Until read returns, the
+	// caller applies nothing in the transaction (other calls wait for
+	// the probe first). An error ends the transaction, as Apply's do.
+	SendProbe(ctx context.Context, cs []*Change, columns []string) (read func() ([]Probe, error), err error)
+}
+
+// pipeProbeBatch bounds the changes of a probe sent by SendProbe: a part
+// of a target transaction, so that the server probes one part, and
+// writes the part before, while the changes of the next are decoded.
+const pipeProbeBatch = 500
+
 // maxProbeBatch bounds the changes of a two-way scope held back to be
 // probed together: a target transaction's (Config.MaxRows' default), as
 // each probe is a round trip that the transaction waits for.
@@ -35,9 +53,16 @@ const maxProbeBatch = 10_000
 // applied, in order, and the keys they touch: a change that touches one
 // of them must wait until they are applied, so that its probe sees them
 // (an insert and then an update of the same row, in one transaction).
+//
+// With a PipeProber, rows are sent (sendHeld) while the next changes are
+// held: sent and read are the changes whose probe is on its way and how
+// to read it, and sent's changes are settled before any other change is
+// applied or probed.
 type probeBatch struct {
 	rows []heldRow
 	keys map[string]bool
+	sent []heldRow
+	read func() ([]Probe, error)
 }
 
 // heldRow is a change held in a probeBatch: c, row i of d, its table's
@@ -69,7 +94,7 @@ func (s *session) applyTwoWay(ctx context.Context, b *batch, c *Change, d *route
 	h := &b.held
 	for _, k := range keys {
 		if h.keys[k] {
-			if err := s.flushHeld(ctx, b); err != nil {
+			if err := s.sendHeld(ctx, b); err != nil {
 				return err
 			}
 			break
@@ -83,15 +108,77 @@ func (s *session) applyTwoWay(ctx context.Context, b *batch, c *Change, d *route
 	}
 	pol, col := s.prepareTwoWay(c, d.Rows[i])
 	h.rows = append(h.rows, heldRow{c: c, d: d, i: i, pol: pol, col: col})
+	if _, pipe := b.tx.(PipeProber); pipe && len(h.rows) >= pipeProbeBatch {
+		return s.sendHeld(ctx, b)
+	}
 	if len(h.rows) >= maxProbeBatch {
 		return s.flushHeld(ctx, b)
 	}
 	return nil
 }
 
-// flushHeld probes the changes held in b with one ProbeAll, then settles
-// and applies each in order (settle).
+// sendHeld, with a PipeProber, settles the changes whose probe was sent
+// (settleSent), then sends the probe of the changes held in b, after
+// their writes; without one, it is flushHeld.
+func (s *session) sendHeld(ctx context.Context, b *batch) error {
+	pp, ok := b.tx.(PipeProber)
+	if !ok {
+		return s.flushHeld(ctx, b)
+	}
+	if err := s.settleSent(ctx, b); err != nil {
+		return err
+	}
+	h := &b.held
+	if len(h.rows) == 0 {
+		return nil
+	}
+	cs := make([]*Change, len(h.rows))
+	cols := make([]string, len(h.rows))
+	for j, r := range h.rows {
+		cs[j] = r.c
+		cols[j] = r.col
+	}
+	read, err := pp.SendProbe(ctx, cs, cols)
+	if err != nil {
+		return err
+	}
+	h.rows, h.sent, h.read = h.sent[:0], h.rows, read
+	clear(h.keys)
+	return nil
+}
+
+// settleSent reads the probe sent by sendHeld, if any, and settles and
+// applies its changes in order (settle).
+func (s *session) settleSent(ctx context.Context, b *batch) error {
+	h := &b.held
+	if h.read == nil {
+		return nil
+	}
+	ps, err := h.read()
+	h.read = nil
+	if err != nil {
+		return err
+	}
+	for j, r := range h.sent {
+		if err := s.settle(ctx, b.tx, r.c, r.d, r.i, r.pol, ps[j]); err != nil {
+			return err
+		}
+	}
+	clear(h.sent)
+	h.sent = h.sent[:0]
+	return nil
+}
+
+// flushHeld probes the changes held in b, and settles and applies each
+// in order (settle), after those whose probe was sent (sendHeld): b then
+// holds none.
 func (s *session) flushHeld(ctx context.Context, b *batch) error {
+	if _, ok := b.tx.(PipeProber); ok {
+		if err := s.sendHeld(ctx, b); err != nil {
+			return err
+		}
+		return s.settleSent(ctx, b)
+	}
 	h := &b.held
 	if len(h.rows) == 0 {
 		return nil

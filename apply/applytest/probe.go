@@ -6,6 +6,7 @@ import (
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/capture"
+	"github.com/syncd-dev/syncd/router"
 )
 
 // ProbeAll checks that a target's apply.BatchProber reads, in one call,
@@ -13,14 +14,7 @@ import (
 // them: whether the row is there, whether it equals the change's old
 // row and its new one, the policy column's comparison, and the row.
 func (s Suite) ProbeAll(t *testing.T) {
-	items, pairs, logs := Tables(s.Schema)
-	e := s.NewEnv(t)
-	prepare(t, e, []string{s.OpsDDL}, items, pairs, logs)
-	const (
-		ins = capture.OpInsert
-		upd = capture.OpUpdate
-		del = capture.OpDelete
-	)
+	items, pairs, e := s.probeTables(t)
 	one := `{"id":1,"name":"one","note":"big note","qty":10}`
 	two := `{"id":2,"name":"two","note":null,"qty":20}`
 	tests := []struct {
@@ -82,4 +76,128 @@ func (s Suite) ProbeAll(t *testing.T) {
 			t.Errorf("%s: row %q is not JSON", tt.name, p.Row)
 		}
 	}
+	// The changes of one kind alone (a batch of inserts, whose old rows
+	// are all missing; of deletes, without new rows) read the same.
+	for _, op := range []capture.Op{ins, upd, del} {
+		var (
+			sub  []*apply.Change
+			cols []string
+			at   []int
+		)
+		for i, c := range cs {
+			if c.Op == op {
+				sub, cols, at = append(sub, c), append(cols, tests[i].column), append(at, i)
+			}
+		}
+		got, err := bp.ProbeAll(ctx, sub, cols)
+		if err != nil {
+			t.Fatalf("ProbeAll of the %s changes: %v", op, err)
+		}
+		for j, i := range at {
+			p, want := got[j], ps[i]
+			if p.Found != want.Found || p.Base != want.Base || p.New != want.New || p.Newer != want.Newer || !sameJSON(p.Row, want.Row) {
+				t.Errorf("%s: ProbeAll of the %s changes alone read %+v, with the others %+v", tests[i].name, op, p, want)
+			}
+		}
+	}
+}
+
+// SendProbe checks that a target's apply.PipeProber sends a probe after
+// the writes the transaction queued, so that it sees them, and that its
+// read returns what ProbeAll reads; and that an update that must find
+// its row, sent in the same round trip as a probe, still fails the
+// transaction when the row is missing.
+func (s Suite) SendProbe(t *testing.T) {
+	items, _, e := s.probeTables(t)
+	five := `{"id":5,"name":"five","note":null,"qty":5}`
+	ctx := Context(t)
+	begin := func() (apply.Tx, apply.PipeProber) {
+		tx, err := e.Target.Begin(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tx.Rollback(ctx) })
+		pp, ok := tx.(apply.PipeProber)
+		if !ok {
+			t.Fatalf("%T is not an apply.PipeProber", tx)
+		}
+		return tx, pp
+	}
+
+	tx, pp := begin()
+	if err := tx.Apply(ctx, Change(items, ins, Key(5), "", five)); err != nil {
+		t.Fatal(err)
+	}
+	cs := []*apply.Change{
+		Change(items, upd, Key(5), five, `{"id":5,"name":"fünf","note":null,"qty":6}`),
+		Change(items, ins, Key(6), "", `{"id":6,"name":"six","note":null,"qty":6}`),
+	}
+	read, err := pp.SendProbe(ctx, cs, []string{"qty", ""})
+	if err != nil {
+		t.Fatalf("SendProbe: %v", err)
+	}
+	ps, err := read()
+	if err != nil {
+		t.Fatalf("read the probe: %v", err)
+	}
+	if len(ps) != 2 || !ps[0].Found || !ps[0].Base || ps[0].New || ps[0].Newer != 1 || ps[1].Found {
+		t.Fatalf("SendProbe after the insert of key 5 read %+v; want key 5 found as inserted, key 6 missing", ps)
+	}
+	all, err := pp.ProbeAll(ctx, cs, []string{"qty", ""})
+	if err != nil {
+		t.Fatalf("ProbeAll: %v", err)
+	}
+	for i := range ps {
+		if ps[i].Found != all[i].Found || ps[i].Base != all[i].Base || ps[i].New != all[i].New || ps[i].Newer != all[i].Newer || !sameJSON(ps[i].Row, all[i].Row) {
+			t.Errorf("change %d: SendProbe read %+v, ProbeAll %+v", i, ps[i], all[i])
+		}
+	}
+	for _, c := range cs {
+		if err := tx.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx, Record(1)); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if got := e.Rows(`SELECT name, qty FROM items WHERE id IN (5, 6) ORDER BY id`); len(got) != 2 || got[0] != "fünf|6" || got[1] != "six|6" {
+		t.Errorf("rows 5 and 6 are %q; want fünf 6, six 6", got)
+	}
+
+	// An update of a missing row that does not carry its unchanged
+	// values must find it: the insert and the probe after it, in its
+	// round trip, do not hide that.
+	tx, pp = begin()
+	missing := Change(items, upd, Key(7), `{"id":7,"name":"s","note":"n","qty":7}`, `{"id":7,"name":"t","qty":7}`, "note")
+	for _, c := range []*apply.Change{missing, Change(items, ins, Key(8), "", `{"id":8,"name":"eight","note":null,"qty":8}`)} {
+		if err := tx.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read, err = pp.SendProbe(ctx, cs[1:], []string{""})
+	if err == nil {
+		_, err = read()
+	}
+	if !apply.IsRejected(err) {
+		t.Fatalf("the probe after an update of a missing row returned %v; want the update rejected", err)
+	}
+	if err := tx.Commit(ctx, Record(2)); err == nil {
+		t.Error("the transaction committed after its update found no row")
+	}
+}
+
+// The operations of the probe tests' changes.
+const (
+	ins = capture.OpInsert
+	upd = capture.OpUpdate
+	del = capture.OpDelete
+)
+
+// probeTables returns the items and pairs Tables, made by OpsDDL in a
+// new Env and prepared at its target, and the Env.
+func (s Suite) probeTables(t *testing.T) (items, pairs *router.TableSchema, e Env) {
+	items, pairs, logs := Tables(s.Schema)
+	e = s.NewEnv(t)
+	prepare(t, e, []string{s.OpsDDL}, items, pairs, logs)
+	return items, pairs, e
 }

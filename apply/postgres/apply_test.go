@@ -25,3 +25,5 @@ func TestApplyOps(t *testing.T) { suite.Ops(t) }
 func TestApplyGroups(t *testing.T) { suite.Groups(t) }
 
 func TestProbeAll(t *testing.T) { suite.ProbeAll(t) }
+
+func TestSendProbe(t *testing.T) { suite.SendProbe(t) }

@@ -111,13 +111,40 @@ func isCode(err error, code string) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == code
 }
 
-var _ apply.BatchProber = (*tx)(nil)
+var _ apply.PipeProber = (*tx)(nil)
 
-// ProbeAll implements apply.BatchProber: after sending what is queued,
-// one query per table (and policy column) joins the changes' keys, old
-// rows and new rows, passed as arrays, to the table's rows, locking them,
-// and compares each column as Probe does.
+// ProbeAll implements apply.BatchProber: SendProbe, then its result.
 func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string) ([]apply.Probe, error) {
+	read, err := x.SendProbe(ctx, cs, columns)
+	if err != nil {
+		return nil, err
+	}
+	return read()
+}
+
+// sentProbe is the probe queries of a round trip (roundTrip.probe), one
+// per table and policy column, and what they read.
+type sentProbe struct {
+	qs   []probeQuery
+	ps   []apply.Probe
+	read bool // finish read the queries' results
+}
+
+// probeQuery is a query of ProbeAll and the changes it reads.
+type probeQuery struct {
+	sql  string
+	args []any
+	tb   *table
+	n    int // changes
+}
+
+// SendProbe implements apply.PipeProber: one query per table (and policy
+// column) joins the changes' keys, old rows and new rows, passed as
+// arrays, to the table's rows, locking them, and compares each column as
+// Probe does. The queries follow what is queued in one round trip, sent
+// ahead as a full queue is (sendAhead), whose results the transaction's
+// next call or read reads.
+func (x *tx) SendProbe(ctx context.Context, cs []*apply.Change, columns []string) (func() ([]apply.Probe, error), error) {
 	if x.done {
 		return nil, apply.ErrTxDone
 	}
@@ -139,30 +166,46 @@ func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string)
 		}
 		groups[j].idx = append(groups[j].idx, i)
 	}
-	type probeQuery struct {
-		sql  string
-		args []any
-	}
-	qs := make([]probeQuery, len(groups))
+	sp := &sentProbe{qs: make([]probeQuery, len(groups)), ps: make([]apply.Probe, len(cs))}
 	for j, g := range groups {
 		var err error
-		if qs[j].sql, qs[j].args, err = x.probeAllSQL(g.tb, cs, g.idx, g.column); err != nil {
+		if sp.qs[j].sql, sp.qs[j].args, err = x.probeAllSQL(g.tb, cs, g.idx, g.column); err != nil {
+			return nil, x.fail(ctx, err)
+		}
+		sp.qs[j].tb, sp.qs[j].n = g.tb, len(g.idx)
+	}
+	x.takeGroup()
+	if err := x.finishAhead(); err != nil {
+		return nil, x.fail(ctx, err)
+	}
+	// A COPY cannot go in the round trip (send runs it alone); an
+	// update's row count is checked as its result is read (finish).
+	if slices.ContainsFunc(x.queue, func(q queued) bool { return q.op == opCopy }) {
+		if _, err := x.send(ctx); err != nil {
 			return nil, x.fail(ctx, err)
 		}
 	}
-	x.takeGroup()
-	if _, err := x.send(ctx); err != nil {
-		return nil, x.fail(ctx, err)
-	}
-	if !x.begun {
-		if _, err := x.conn.Exec(ctx, "BEGIN"); err != nil {
-			return nil, x.fail(ctx, fmt.Errorf("BEGIN: %w", err))
+	qs := x.queue
+	x.queue, x.spare = x.spare, nil
+	x.clearQueue()
+	x.ahead = x.start(ctx, qs, sp)
+	return func() ([]apply.Probe, error) {
+		if x.ahead != nil && x.ahead.probe == sp {
+			if err := x.finishAhead(); err != nil {
+				return nil, x.fail(ctx, err)
+			}
 		}
-		x.begun = true
-	}
-	ps := make([]apply.Probe, len(cs))
-	for j, g := range groups {
-		rows, _ := x.conn.Query(ctx, qs[j].sql, qs[j].args...)
+		if !sp.read {
+			return nil, apply.ErrTxDone
+		}
+		return sp.ps, nil
+	}, nil
+}
+
+// readProbe reads the results of the queries of sp, sent in res.
+func (x *tx) readProbe(res pgx.BatchResults, sp *sentProbe) error {
+	for _, q := range sp.qs {
+		rows, _ := res.Query()
 		for rows.Next() {
 			var (
 				i   int32
@@ -171,18 +214,23 @@ func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string)
 			)
 			if err := rows.Scan(&i, &row, &p.Base, &p.New, &p.Newer); err != nil {
 				rows.Close()
-				return nil, x.fail(ctx, fmt.Errorf("read the rows of %d changes at %s: %w", len(g.idx), g.tb.ID, err))
+				return fmt.Errorf("read the rows of %d changes at %s: %w", q.n, q.tb.ID, err)
+			}
+			if i < 0 || int(i) >= len(sp.ps) {
+				rows.Close()
+				return fmt.Errorf("read the rows of %d changes at %s: probe index %d out of range", q.n, q.tb.ID, i)
 			}
 			p.Row = json.RawMessage(row)
-			ps[i] = p
+			sp.ps[i] = p
 		}
 		if err := rows.Err(); err != nil && isCode(err, "55000") {
-			return nil, x.fail(ctx, fmt.Errorf("read the commit times of the rows of %d changes at %s (conflicts = \"newer_wins\" needs track_commit_timestamp = on at target %s, which takes a server restart): %w", len(g.idx), g.tb.ID, x.t.cfg.Name, err))
+			return fmt.Errorf("read the commit times of the rows of %d changes at %s (conflicts = \"newer_wins\" needs track_commit_timestamp = on at target %s, which takes a server restart): %w", q.n, q.tb.ID, x.t.cfg.Name, err)
 		} else if err != nil {
-			return nil, x.fail(ctx, fmt.Errorf("read the rows of %d changes at %s: %w", len(g.idx), g.tb.ID, err))
+			return fmt.Errorf("read the rows of %d changes at %s: %w", q.n, q.tb.ID, err)
 		}
 	}
-	return ps, nil
+	sp.read = true
+	return nil
 }
 
 // probeAllSQL returns the query of ProbeAll for the changes cs[idx] of
@@ -192,7 +240,10 @@ func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string)
 // the change writes it; of whether the change has a new row; and of the
 // new value of column, if any, and whether the change has it. A value
 // goes as the text its column's type reads, cast in the query, as in
-// probeSQL.
+// probeSQL. An array of whether each change has a value is left out when
+// all have one, and with its values when none has (an insert's old row):
+// the server reads fewer arrays (a batch of inserts' probe costs it
+// about half).
 func (x *tx) probeAllSQL(tb *table, cs []*apply.Change, idx []int, column string) (string, []any, error) {
 	n := len(idx)
 	ids := make([]int32, n)
@@ -202,51 +253,67 @@ func (x *tx) probeAllSQL(tb *table, cs []*apply.Change, idx []int, column string
 	args := []any{ids}
 	from := []string{"$1::int4[]"}
 	names := []string{"i"}
+	// flags adds the array vs named name, or, if its elements are all
+	// the same, returns it as a constant: "true", "false" or v.name.
+	flags := func(name string, vs []bool) string {
+		switch {
+		case !slices.Contains(vs, false):
+			return "true"
+		case !slices.Contains(vs, true):
+			return "false"
+		}
+		args = append(args, vs)
+		from = append(from, fmt.Sprintf("$%d::bool[]", len(args)))
+		names = append(names, name)
+		return "v." + name
+	}
 	// values adds an array of the values of column i that value gives,
-	// and, with present, the array of whether each change has one.
-	values := func(i int, name string, present bool, value func(c *apply.Change) (json.RawMessage, bool, error)) error {
+	// and returns whether each change has one as flags does ("false":
+	// the values are left out).
+	values := func(i int, name string, value func(c *apply.Change) (json.RawMessage, bool, error)) (string, error) {
 		col := &tb.cols[i]
 		vs := make([]pgtype.Text, n)
-		var has []bool
-		if present {
-			has = make([]bool, n)
-		}
+		has := make([]bool, n)
 		for j, ci := range idx {
 			raw, ok, err := value(cs[ci])
 			if err != nil {
-				return apply.Reject(err, cs[ci], refused)
+				return "", apply.Reject(err, cs[ci], refused)
 			}
 			if !ok {
 				continue
 			}
 			data, null, err := x.cv.appendValue(nil, col.kind, col.elem, col.delim, raw)
 			if err != nil {
-				return apply.Reject(fmt.Errorf("column %s: %w", col.name, err), cs[ci], refused)
+				return "", apply.Reject(fmt.Errorf("column %s: %w", col.name, err), cs[ci], refused)
 			}
 			vs[j] = pgtype.Text{String: string(data), Valid: !null}
-			if present {
-				has[j] = true
-			}
+			has[j] = true
+		}
+		if !slices.Contains(has, true) {
+			return "false", nil
 		}
 		args = append(args, vs)
 		from = append(from, fmt.Sprintf("$%d::text[]", len(args)))
 		names = append(names, name)
-		if present {
-			args = append(args, has)
-			from = append(from, fmt.Sprintf("$%d::bool[]", len(args)))
-			names = append(names, "h"+name)
-		}
-		return nil
+		return flags("h"+name, has), nil
 	}
-	// eq compares column i of the row with v.name, as probeSQL does.
-	eq := func(i int, name string) string {
+	// eq compares column i of the row with v.name, as probeSQL does,
+	// where has: "" if it never does.
+	eq := func(i int, name, has string) string {
 		col, p, _ := probeTable{tb, &x.cv}.ProbeOperands(i, "v."+name, true)
-		return col + " " + plan.PostgresProbe.NullSafe + " " + p
+		cmp := col + " " + plan.PostgresProbe.NullSafe + " " + p
+		switch has {
+		case "false":
+			return ""
+		case "true":
+			return cmp
+		}
+		return "(NOT " + has + " OR " + cmp + ")"
 	}
 	var on []string
 	for j, k := range tb.Key {
 		name := fmt.Sprintf("k%d", j)
-		err := values(k, name, false, func(c *apply.Change) (json.RawMessage, bool, error) {
+		_, err := values(k, name, func(c *apply.Change) (json.RawMessage, bool, error) {
 			raw, err := c.ProbeKey(tb.cols[k].name)
 			return raw, err == nil, err
 		})
@@ -258,45 +325,48 @@ func (x *tx) probeAllSQL(tb *table, cs []*apply.Change, idx []int, column string
 	if len(on) == 0 {
 		return "", nil, apply.Reject(errors.New("a two-way scope's table needs a primary key"), cs[idx[0]], refused)
 	}
-	base, newer := []string{"true"}, []string{"v.a"}
 	hasAfter := make([]bool, n)
 	for j, ci := range idx {
 		hasAfter[j] = cs[ci].After != nil
 	}
+	base, newer := []string{"true"}, []string{flags("a", hasAfter)}
 	for i := range tb.cols {
 		name := tb.cols[i].name
 		b, a := fmt.Sprintf("b%d", i), fmt.Sprintf("a%d", i)
-		err := values(i, b, true, func(c *apply.Change) (json.RawMessage, bool, error) {
+		hb, err := values(i, b, func(c *apply.Change) (json.RawMessage, bool, error) {
 			raw, ok := c.Before[name]
 			return raw, ok, nil
 		})
 		if err != nil {
 			return "", nil, err
 		}
-		err = values(i, a, true, func(c *apply.Change) (json.RawMessage, bool, error) {
+		ha, err := values(i, a, func(c *apply.Change) (json.RawMessage, bool, error) {
 			raw, ok := c.After[name]
 			return raw, ok && !slices.Contains(c.Unchanged, name), nil
 		})
 		if err != nil {
 			return "", nil, err
 		}
-		base = append(base, fmt.Sprintf("(NOT v.h%s OR %s)", b, eq(i, b)))
-		newer = append(newer, fmt.Sprintf("(NOT v.h%s OR %s)", a, eq(i, a)))
+		if e := eq(i, b, hb); e != "" {
+			base = append(base, e)
+		}
+		if e := eq(i, a, ha); e != "" {
+			newer = append(newer, e)
+		}
 	}
-	args = append(args, hasAfter)
-	from = append(from, fmt.Sprintf("$%d::bool[]", len(args)))
-	names = append(names, "a")
 	cmp := "0"
 	if i, ok := tb.Index[column]; column != "" && ok {
-		err := values(i, "nv", true, func(c *apply.Change) (json.RawMessage, bool, error) {
+		has, err := values(i, "nv", func(c *apply.Change) (json.RawMessage, bool, error) {
 			raw, ok := c.After[column]
 			return raw, ok, nil
 		})
 		if err != nil {
 			return "", nil, err
 		}
-		v := "v.nv::" + tb.cols[i].typ
-		cmp = fmt.Sprintf("CASE WHEN NOT v.hnv THEN 0 WHEN %[1]s > t.%[2]s THEN 1 WHEN %[1]s < t.%[2]s THEN -1 ELSE 0 END", v, tb.cols[i].ident)
+		if has != "false" {
+			v := "v.nv::" + tb.cols[i].typ
+			cmp = fmt.Sprintf("CASE WHEN NOT %[3]s THEN 0 WHEN %[1]s > t.%[2]s THEN 1 WHEN %[1]s < t.%[2]s THEN -1 ELSE 0 END", v, tb.cols[i].ident, has)
+		}
 	} else if column == "" && slices.ContainsFunc(idx, func(i int) bool { return !cs[i].Committed.IsZero() }) {
 		// newer_wins, as in probeSQL: the commit time of the transaction
 		// that wrote the row, NULL for rows written before

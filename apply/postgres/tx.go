@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,12 +63,14 @@ type tx struct {
 }
 
 // roundTrip is statements sent in one round trip, BEGIN first if first
-// is 1, whose results are read by finish.
+// is 1, then the queries of probe if any, whose results are read by
+// finish.
 type roundTrip struct {
 	res   pgx.BatchResults
 	qs    []queued
+	probe *sentProbe
 	first int
-	n     int // statements sent
+	n     int // statements sent before probe's queries
 }
 
 // queued is a statement waiting to be sent.
@@ -253,7 +256,7 @@ func (x *tx) send(ctx context.Context) (pgconn.CommandTag, error) {
 			end++
 		}
 		var err error
-		if tag, err = x.finish(x.start(ctx, x.queue[start:end])); err != nil {
+		if tag, err = x.finish(x.start(ctx, x.queue[start:end], nil)); err != nil {
 			return tag, err
 		}
 		start = end
@@ -282,7 +285,7 @@ func (x *tx) sendAhead(ctx context.Context) error {
 	qs := x.queue
 	x.queue, x.spare = x.spare, nil
 	x.clearQueue()
-	x.ahead = x.start(ctx, qs)
+	x.ahead = x.start(ctx, qs, nil)
 	return nil
 }
 
@@ -303,8 +306,8 @@ func (x *tx) finishAhead() error {
 }
 
 // start sends qs in one round trip, after BEGIN if the server
-// transaction has not begun.
-func (x *tx) start(ctx context.Context, qs []queued) *roundTrip {
+// transaction has not begun, and then the queries of probe, if any.
+func (x *tx) start(ctx context.Context, qs []queued, probe *sentProbe) *roundTrip {
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(qs)+1)}
 	first := 0
 	if !x.begun {
@@ -314,39 +317,60 @@ func (x *tx) start(ctx context.Context, qs []queued) *roundTrip {
 	for _, q := range qs {
 		b.Queue(q.sql, q.args...)
 	}
-	return &roundTrip{res: x.conn.SendBatch(ctx, b), qs: qs, first: first, n: b.Len()}
+	n := b.Len()
+	if probe != nil {
+		for _, q := range probe.qs {
+			b.Queue(q.sql, q.args...)
+		}
+	}
+	return &roundTrip{res: x.conn.SendBatch(ctx, b), qs: qs, probe: probe, first: first, n: n}
 }
 
-// finish reads the results of rt and returns the last statement's tag.
-// An update that must find all its rows (plan.Update) is last in a round
-// trip: its row count is checked here.
+// finish reads the results of rt and returns the last statement's tag
+// (before the probe's queries). The row count of an update that must
+// find all its rows (plan.Update) is checked here; send makes it the
+// last statement of its round trip, so that nothing after it, COMMIT
+// included, runs before the check.
 func (x *tx) finish(rt *roundTrip) (pgconn.CommandTag, error) {
 	res, qs, first := rt.res, rt.qs, rt.first
 	var tag pgconn.CommandTag
-	var err error
+	var err, missing error
 	i := 0
 	for ; i < rt.n; i++ {
 		if tag, err = res.Exec(); err != nil {
 			break
 		}
-		if i >= first {
-			if q := &qs[i-first]; q.op == plan.Reland {
-				x.skipped += int64(q.rows) - tag.RowsAffected()
+		if i < first {
+			continue
+		}
+		switch q := &qs[i-first]; q.op {
+		case plan.Reland:
+			x.skipped += int64(q.rows) - tag.RowsAffected()
+		case plan.Update:
+			if tag.RowsAffected() != int64(q.rows) && missing == nil {
+				missing = plan.RowsMissing(q.change, q.describe(), int64(q.rows)-tag.RowsAffected())
 			}
 		}
 	}
-	if cerr := res.Close(); err == nil {
+	var perr error // the probe's, which names itself
+	if err == nil && rt.probe != nil {
+		perr = x.readProbe(res, rt.probe)
+	}
+	if cerr := res.Close(); err == nil && perr == nil {
 		err = cerr
 	}
 	x.begun = x.conn.PgConn().TxStatus() != 'I'
 	if err == nil {
-		if q := &qs[len(qs)-1]; q.op == plan.Update && tag.RowsAffected() != int64(q.rows) {
-			return tag, plan.RowsMissing(q.change, q.describe(), int64(q.rows)-tag.RowsAffected())
+		if missing == nil {
+			missing = perr
 		}
-		return tag, nil
+		return tag, missing
 	}
 	var pre pgx.ErrPreprocessingBatch
 	if errors.As(err, &pre) { // nothing ran; find the statement by its text
+		if rt.probe != nil && slices.ContainsFunc(rt.probe.qs, func(q probeQuery) bool { return q.sql == pre.SQL() }) {
+			return tag, fmt.Errorf("read the rows of changes: %w", err)
+		}
 		for j, q := range qs {
 			if q.sql == pre.SQL() {
 				i = j + first
