@@ -299,6 +299,14 @@ type Pacer interface {
 	Pace(ctx context.Context, req SnapshotRequest) error
 }
 
+// StreamingWindow is how long after the last change other than a
+// backfill's a chunked backfill still takes its scope (or source) to be
+// streaming, and so gives streaming changes priority: small chunks, no
+// pacing slack. Changes a few chunks apart are then all served: judging
+// by the last chunk alone, a change that came after a chunk during which
+// none did met a large one ahead of it.
+const StreamingWindow = 5 * time.Second
+
 // SnapshotAdder is implemented by Snapshotters that take requests while
 // the source runs (`syncd resync`, a request held back until an earlier
 // one of the same scope table was done). A source that supports it

@@ -12,10 +12,11 @@ import (
 )
 
 // TestPaceGivesStreamingPriority checks what a backfill's next chunk waits
-// for: the targets may lag paceSlack messages behind while only snapshot
-// transactions were sent since the last chunk, and must have applied
-// everything once a streaming transaction was, so that the change waits
-// behind one chunk at most.
+// for: the targets may lag paceSlack messages behind while the scope does
+// not stream, and must have applied everything for
+// capture.StreamingWindow after a streaming transaction was sent, so that
+// a change waits behind one chunk at most, also when it comes a few
+// chunks after the last one.
 func TestPaceGivesStreamingPriority(t *testing.T) {
 	srv := testenv.StartNATS(t)
 	conn := connect(t, srv.URL)
@@ -33,6 +34,8 @@ func TestPaceGivesStreamingPriority(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
+	now := time.Now()
+	r.now = func() time.Time { return now }
 	ctx := context.Background()
 	req := capture.SnapshotRequest{Scope: "s", Table: productTable.ID()}
 	f := &feeder{t: t, r: r}
@@ -53,10 +56,13 @@ func TestPaceGivesStreamingPriority(t *testing.T) {
 	f.txn(1, true)            // a streaming transaction
 	drain(t, r)
 	must(t, r.Pace(ctx, req)) // everything
-	must(t, r.Pace(ctx, req)) // nothing streamed since: the slack again
 	snapshot()
-	must(t, r.Pace(ctx, req))
-	want := []uint64{5, paceSlack + 6, 6, 7}
+	now = now.Add(capture.StreamingWindow - time.Millisecond)
+	must(t, r.Pace(ctx, req)) // nothing streamed since the last chunk, but within the window: everything
+	now = now.Add(time.Millisecond)
+	snapshot()
+	must(t, r.Pace(ctx, req)) // the window is over: the slack again
+	want := []uint64{5, paceSlack + 6, paceSlack + 7, 8}
 	if len(waited) != len(want) {
 		t.Fatalf("Pace waited for %v, want %v", waited, want)
 	}

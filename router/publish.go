@@ -33,8 +33,7 @@ type publisher struct {
 	lastSeq uint64 // the stream sequence of its last message sent
 
 	sent     atomic.Uint64 // lastSeq once its batch was dispatched, for other goroutines (Router.Pace)
-	streamed atomic.Uint64 // transactions other than snapshots ended so far (Router.Pace)
-	paced    atomic.Uint64 // streamed at the last Router.Pace
+	streamed atomic.Int64  // when its last transaction other than a snapshot ended, in Unix nanoseconds (Router.Pace)
 	txn      *capture.Txn
 	txnPos   string // txn.Pos as text
 	seq      int    // rows of txn for this scope so far
@@ -147,11 +146,12 @@ func (p *publisher) sendHeld(ctx context.Context) error {
 func (p *publisher) holds(txn *capture.Txn) bool { return p.held != nil && p.txn == txn }
 
 // endTxn sends the held last message of the transaction, which the tracker
-// knows as id. The router then ends the writer's batch (writer.endTxn)
-// once every scope of the writer sent its last message.
-func (p *publisher) endTxn(ctx context.Context, id uint64) error {
+// knows as id and which ends at now. The router then ends the writer's
+// batch (writer.endTxn) once every scope of the writer sent its last
+// message.
+func (p *publisher) endTxn(ctx context.Context, id uint64, now time.Time) error {
 	if !p.txn.Snapshot {
-		p.streamed.Add(1)
+		p.streamed.Store(now.UnixNano())
 	}
 	p.held.Data = setLast(p.held.Data, p.heldLast, p.txn.CopyEnd)
 	return p.send(ctx, p.seal(), id)

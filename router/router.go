@@ -427,8 +427,9 @@ func (r *Router) Commit(ctx context.Context, txn *capture.Txn) error {
 	id := r.tracker.Add(txn.Ack, len(r.touched))
 	r.txns++
 	r.wtouched = r.wtouched[:0]
+	now := r.now()
 	for _, p := range r.touched {
-		if err := p.endTxn(ctx, id); err != nil {
+		if err := p.endTxn(ctx, id, now); err != nil {
 			return err
 		}
 		if p.w.txnMark != r.txns {

@@ -735,18 +735,18 @@ const paceSlack = 20
 
 // Pace implements capture.Pacer: it waits (Options.Pace) until the
 // targets of req's scope have applied all but paceSlack messages of what
-// the router has sent so far; all of it if the scope has streamed
-// transactions other than snapshots since the last call. The latter
-// gives streaming changes priority over the backfill: a change waits at
-// the targets behind at most the one chunk read after the targets caught
-// up, not behind every chunk the slack allows.
+// the router has sent so far; all of it if the scope streamed a
+// transaction other than a snapshot within capture.StreamingWindow. The
+// latter gives streaming changes priority over the backfill: a change
+// waits at the targets behind at most the one chunk read after the
+// targets caught up, not behind every chunk the slack allows.
 func (r *Router) Pace(ctx context.Context, req capture.SnapshotRequest) error {
 	p := r.pubs[req.Scope]
 	if r.pace == nil || p == nil {
 		return nil
 	}
 	slack := uint64(paceSlack)
-	if streamed := p.streamed.Load(); p.paced.Swap(streamed) != streamed {
+	if r.now().Sub(time.Unix(0, p.streamed.Load())) < capture.StreamingWindow {
 		slack = 0
 	}
 	sent := p.sent.Load()

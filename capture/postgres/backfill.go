@@ -54,11 +54,11 @@ const watermarkPrefix = "syncd"
 const defaultChunkRows = 10000
 
 // streamingChunkRows is how many rows a chunk reads at most, unless the
-// source's ChunkRows says otherwise, after a chunk during which the
-// session passed on changes: a streaming change that commits after a
-// chunk's high watermark is applied at the targets after the chunk, so
-// smaller chunks keep its lag near what it is without a backfill, at
-// the cost of more watermarks and round trips per row copied.
+// source's ChunkRows says otherwise, while the session streams
+// (chunkRows). A streaming change that commits after a chunk's high
+// watermark is applied at the targets after the chunk, so smaller chunks
+// keep its lag near what it is without a backfill, at the cost of more
+// watermarks and round trips per row copied.
 const streamingChunkRows = 1000
 
 // watermark is the content of a watermark message. Every slot of the
@@ -74,20 +74,19 @@ type watermark struct {
 // the reader's goroutine only uses conn and readers.
 type backfill struct {
 	*capture.Backfill
-	ti       *tableInfo
-	pacer    capture.Snapshotter // may be a capture.Pacer
-	run      string
-	conn     *pgx.Conn
-	readers  []*pgx.Conn // read a chunk's parts in parallel; each opened when first needed
-	minRows  int         // the fewest rows of a part
-	connect  func(context.Context) (*pgx.Conn, error)
-	prog     *capture.SnapshotProgress
-	rel      *relation        // decodes chunk rows; made anew if the table changes
-	chunk    int64            // number of the chunk in flight
-	low      bool             // the open transaction carries its low watermark
-	streamed bool             // the session passed on changes since the last chunk was sent
-	high     bool             // the open transaction carries its high watermark
-	hold     capture.Position // confirm no further: the last chunk recorded
+	ti      *tableInfo
+	pacer   capture.Snapshotter // may be a capture.Pacer
+	run     string
+	conn    *pgx.Conn
+	readers []*pgx.Conn // read a chunk's parts in parallel; each opened when first needed
+	minRows int         // the fewest rows of a part
+	connect func(context.Context) (*pgx.Conn, error)
+	prog    *capture.SnapshotProgress
+	rel     *relation        // decodes chunk rows; made anew if the table changes
+	chunk   int64            // number of the chunk in flight
+	low     bool             // the open transaction carries its low watermark
+	high    bool             // the open transaction carries its high watermark
+	hold    capture.Position // confirm no further: the last chunk recorded
 
 	reader *capture.ChunkReader[chunkResult]
 	states capture.ChunkStates // of the chunks sent, until they are durable
@@ -143,13 +142,22 @@ func (ss *session) startBackfill(ctx context.Context, req capture.SnapshotReques
 	ss.bf = bf
 	ss.src.log.Info("backfill started", "scope", req.Scope, "table", req.Table.String(), "resumed", req.Resume != nil, "rows_so_far", bf.State.Rows, "estimated_rows", bf.prog.Estimate)
 	ss.reportProgress(bf.prog)
-	bf.next(ctx, ss.src.cfg.Slot, ss.chunkRows())
+	bf.next(ctx, ss.src.cfg.Slot, ss.chunkRows(true))
 	return nil
 }
 
-func (ss *session) chunkRows() int {
-	if ss.src.cfg.ChunkRows > 0 {
+// chunkRows returns how many rows the next chunk reads at most: the
+// source's ChunkRows if set; streamingChunkRows for a backfill's first
+// chunk and while the session streams (a transaction it passed changes
+// of committed within capture.StreamingWindow); defaultChunkRows
+// otherwise. A backfill often starts with its session, after a restart
+// or a reload, before the session could see whether the source streams.
+func (ss *session) chunkRows(first bool) int {
+	switch {
+	case ss.src.cfg.ChunkRows > 0:
 		return ss.src.cfg.ChunkRows
+	case first || time.Since(ss.streamed) < capture.StreamingWindow:
+		return streamingChunkRows
 	}
 	return defaultChunkRows
 }
@@ -578,12 +586,7 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	// The next chunk is read while this one is published; its state is
 	// recorded once it is durable.
 	bf.states.Sent(txn.Ack, state, bf.State.Rows)
-	limit := ss.chunkRows()
-	if bf.streamed && ss.src.cfg.ChunkRows <= 0 {
-		limit = streamingChunkRows
-	}
-	bf.streamed = false
-	bf.next(ctx, ss.src.cfg.Slot, limit)
+	bf.next(ctx, ss.src.cfg.Slot, ss.chunkRows(false))
 	return ss.recordBackfill(ctx)
 }
 

@@ -490,38 +490,45 @@ func TestPublicationAddWaitsForWriters(t *testing.T) {
 }
 
 // chunkCounter is a modelTarget that also counts the rows of each
-// snapshot transaction, in order.
+// snapshot transaction, in order, and notes how many had come when the
+// first streamed change did.
 type chunkCounter struct {
 	*modelTarget
-	cmu    sync.Mutex
-	txn    *capture.Txn
-	chunks []int
+	cmu      sync.Mutex
+	txn      *capture.Txn
+	chunks   []int
+	streamed int // len(chunks) when the first streamed change came; -1 before
 }
 
 func (c *chunkCounter) Change(ctx context.Context, ev *capture.Event) error {
-	if ev.Op == capture.OpRead {
-		c.cmu.Lock()
+	c.cmu.Lock()
+	switch {
+	case ev.Op == capture.OpRead:
 		if ev.Txn != c.txn {
 			c.txn = ev.Txn
 			c.chunks = append(c.chunks, 0)
 		}
 		c.chunks[len(c.chunks)-1]++
-		c.cmu.Unlock()
+	case !ev.Txn.Snapshot && c.streamed < 0:
+		c.streamed = len(c.chunks)
 	}
+	c.cmu.Unlock()
 	return c.modelTarget.Change(ctx, ev)
 }
 
 // TestBackfillSmallChunksWhileStreaming: with the default chunk size, a
-// backfill reads chunks of defaultChunkRows while nothing else streams,
-// and of streamingChunkRows after a chunk during which changes streamed,
-// so that they wait behind a small chunk at the targets; the target still
-// converges.
+// backfill reads a first chunk of streamingChunkRows (its session may not
+// know yet whether its source streams), then chunks of defaultChunkRows
+// while nothing else streams, and of streamingChunkRows once changes
+// stream, also when they come several chunks apart (within
+// capture.StreamingWindow), so that each waits behind a small chunk at
+// the targets; the target still converges.
 func TestBackfillSmallChunksWhileStreaming(t *testing.T) {
 	pg := testenv.StartPostgres(t)
 	dsn := pg.CreateDB(t, "app")
 	pg.Exec(t, "app", `CREATE TABLE item (id int PRIMARY KEY, v text, big text);
-INSERT INTO item SELECT g, md5(g::text), md5(g::text) FROM generate_series(1, 30000) g`)
-	sink := &chunkCounter{modelTarget: newModelTarget(capture.SnapshotRequest{Scope: "items", Table: capture.TableID{Schema: "public", Name: "item"}, Truncate: true})}
+INSERT INTO item SELECT g, md5(g::text), md5(g::text) FROM generate_series(1, 40000) g`)
+	sink := &chunkCounter{modelTarget: newModelTarget(capture.SnapshotRequest{Scope: "items", Table: capture.TableID{Schema: "public", Name: "item"}, Truncate: true}), streamed: -1}
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -537,17 +544,19 @@ INSERT INTO item SELECT g, md5(g::text), md5(g::text) FROM generate_series(1, 30
 	}
 	runSource(t, src, sink)
 
-	// Once the first chunk is out, stream changes back to back until the
-	// backfill is done.
+	// Once two chunks are out, stream a change every 200ms, far more
+	// than a chunk's time apart, until the backfill is done.
 	testenv.Eventually(t, 60*time.Second, 5*time.Millisecond, func() error {
 		sink.cmu.Lock()
 		defer sink.cmu.Unlock()
-		if len(sink.chunks) == 0 {
-			return fmt.Errorf("no chunk yet")
+		if len(sink.chunks) < 2 {
+			return fmt.Errorf("%d chunks so far", len(sink.chunks))
 		}
 		return nil
 	})
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
 	for i := 0; ; i++ {
 		sink.mu.Lock()
 		done := sink.done >= 0
@@ -555,30 +564,31 @@ INSERT INTO item SELECT g, md5(g::text), md5(g::text) FROM generate_series(1, 30
 		if done {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the backfill did not finish within 60s")
-		}
 		if _, err := conn.Exec(ctx, `UPDATE item SET v = md5(random()::text) WHERE id = $1`, 1+i%100); err != nil {
 			t.Fatal(err)
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("the backfill did not finish within 60s")
 		}
 	}
 	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error { return sink.converged(ctx, conn) })
 	sink.cmu.Lock()
 	defer sink.cmu.Unlock()
-	if len(sink.chunks) == 0 || sink.chunks[0] != defaultChunkRows {
-		t.Fatalf("chunks of %v rows, want a first one of %d", sink.chunks, defaultChunkRows)
+	if len(sink.chunks) < 2 || sink.chunks[0] != streamingChunkRows || sink.chunks[1] != defaultChunkRows {
+		t.Fatalf("chunks of %v rows, want a first one of %d and a second one of %d", sink.chunks, streamingChunkRows, defaultChunkRows)
 	}
-	small := 0
-	for _, n := range sink.chunks[1:] {
-		if n > defaultChunkRows {
-			t.Errorf("a chunk of %d rows (all: %v)", n, sink.chunks)
+	// The chunk read when the first change came may be a large one; none
+	// after it.
+	after := sink.chunks[min(len(sink.chunks), sink.streamed+1):]
+	for _, n := range after {
+		if n > streamingChunkRows {
+			t.Fatalf("chunks of %v rows, the first change streamed after %d of them: want none of more than %d after the next", sink.chunks, sink.streamed, streamingChunkRows)
 		}
-		if n <= streamingChunkRows {
-			small++
-		}
 	}
-	if small < 3 {
-		t.Fatalf("chunks of %v rows: want chunks of at most %d while changes streamed", sink.chunks, streamingChunkRows)
+	if len(after) < 3 {
+		t.Fatalf("chunks of %v rows, the first change streamed after %d of them: want 3 or more after the next", sink.chunks, sink.streamed)
 	}
-	t.Logf("chunks of %v rows", sink.chunks)
+	t.Logf("chunks of %v rows, the first change streamed after %d of them", sink.chunks, sink.streamed)
 }

@@ -30,6 +30,8 @@ type session struct {
 	confirmed  capture.Position
 	serverEnd  capture.Position // WAL end of the last keepalive
 	unflushed  bool             // the sink got data since its last Flush
+	changed    bool             // the open transaction passed on changes
+	streamed   time.Time        // when the last transaction that passed on changes committed
 	lastStatus time.Time        // when the last status update went out
 	nextStatus time.Time        // when the next heartbeat is due
 	nextStats  time.Time
@@ -323,6 +325,9 @@ func (ss *session) apply(ctx context.Context, m pglogrepl.Message) error {
 		txn := ss.txn
 		ss.txn, ss.lastAck = nil, txn.Ack
 		ss.unflushed = true
+		if ss.changed {
+			ss.streamed, ss.changed = time.Now(), false
+		}
 		if err := ss.sink.Commit(ctx, txn); err != nil {
 			return err
 		}
@@ -343,13 +348,12 @@ func (ss *session) change(ctx context.Context, ev *capture.Event) error {
 	if ev.Txn == nil {
 		return fmt.Errorf("change to %s outside a transaction", ev.Table.ID())
 	}
-	ss.unflushed = true
+	ss.unflushed, ss.changed = true, true
 	ss.src.metrics.Changes.Inc()
 	if ss.bf != nil {
 		if err := ss.bf.Touch(ev); err != nil {
 			return err
 		}
-		ss.bf.streamed = true
 	}
 	return ss.sink.Change(ctx, ev)
 }

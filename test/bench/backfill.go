@@ -89,8 +89,25 @@ func backfill(e *env, src, dst *testenv.Postgres, bin string, rows int) []result
 	}
 	finished := make(chan time.Time, 1)
 	go func() { finished <- waitLastRow(e, addedDSN, rows, 10*time.Minute) }()
+	// The probes in two runs: until the first backfilled row is at the
+	// target, which spans the reload (syncd stops its sources and apply
+	// workers, alters the publication and starts them again), and from
+	// then on until the last row.
+	first := make(chan struct{})
+	go func() {
+		waitRows(e, addedDSN, "SELECT count(*) FROM (SELECT FROM narrow LIMIT 1) n", 1, 10*time.Minute)
+		close(first)
+	}()
+	reload := probe(e, ctx, srcDSN, addedDSN, probed, func() bool {
+		select {
+		case <-first:
+			return true
+		default:
+			return false
+		}
+	})
 	var doneAt time.Time
-	during := probe(e, ctx, srcDSN, addedDSN, probed, func() bool {
+	copying := probe(e, ctx, srcDSN, addedDSN, probed+int64(len(reload)), func() bool {
 		select {
 		case doneAt = <-finished:
 			return true
@@ -98,19 +115,33 @@ func backfill(e *env, src, dst *testenv.Postgres, bin string, rows int) []result
 			return false
 		}
 	})
+	during := append(slices.Clone(reload), copying...)
 	added := float64(rows) / doneAt.Sub(start).Seconds()
 	log.Printf("backfill: table added: %.0f rows/s", added)
 	p99 := func(l []time.Duration) float64 {
+		if len(l) == 0 {
+			return 0
+		}
 		slices.Sort(l)
 		return ms(l[len(l)*99/100])
 	}
-	log.Printf("backfill: probe lag p99 %.1f ms without a backfill (%d probes), %.1f ms during it (%d probes), %.1f ms during PostgreSQL's own copy of the table (%d probes)", p99(quiet), len(quiet), p99(during), len(during), p99(native), len(native))
+	log.Printf("backfill: probe lag p99 %.1f ms without a backfill (%d probes), %.1f ms during it (%d probes; max %.1f ms until its first row, %d probes, and p99 %.1f ms from then on, %d probes), %.1f ms during PostgreSQL's own copy of the table (%d probes)",
+		p99(quiet), len(quiet), p99(during), len(during), maxMs(reload), len(reload), p99(copying), len(copying), p99(native), len(native))
 	lag := ratioResult("commit-to-visible lag p99 of a streaming table during a backfill", "ms", p99(during), "ms, the same without a backfill", p99(quiet), "", 0)
 	met := lag.Ratio <= 2
 	lag.Goal, lag.Met = "ratio ≤ 2", &met
 	return []result{
 		ratioResult("backfill rows/s of a table added to a running scope", "rows/s", added, "rows/s, initial snapshot of the same table", initial, "ratio ≥ 0.80", 0.8),
 		lag,
+		ratioResult("lag p99 of that table from the backfill's first row at the target on (the reload before it left out)", "ms", p99(copying), "ms, the same without a backfill", p99(quiet), "", 0),
 		ratioResult("bound: lag p99 of that table during PostgreSQL's own copy of the table", "ms", p99(native), "ms, the same without a copy", p99(quiet), "", 0),
 	}
+}
+
+// maxMs returns the largest of l in milliseconds; 0 if l is empty.
+func maxMs(l []time.Duration) float64 {
+	if len(l) == 0 {
+		return 0
+	}
+	return ms(slices.Max(l))
 }
