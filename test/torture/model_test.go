@@ -36,7 +36,7 @@ const keyColumn = "id"
 // apply applies one change as the wire format describes it: c, r and u
 // upsert the columns they carry (unchanged columns keep their value), a u
 // whose before image has another key moves the row, d deletes by key, t
-// empties the table.
+// empties the table, e (the end of a copy) changes nothing.
 func (m *model) apply(seq uint64, env *router.Envelope) error {
 	rows, last := m.tables[env.Source.Table], m.last[env.Source.Table]
 	if rows == nil {
@@ -79,6 +79,9 @@ func (m *model) apply(seq uint64, env *router.Envelope) error {
 		}
 		rows[k] = next
 		last[k] = fmt.Sprintf("stream message %d: op %s, reason %s, unchanged %v, before %v", seq, env.Op, env.Scope.Reason, env.Unchanged, env.Before != nil)
+	case "e":
+		// The end of a table's copy that sent no row in its last
+		// snapshot transaction: it changes no row (docs/wire-format.md).
 	default:
 		return fmt.Errorf("unknown op %q", env.Op)
 	}

@@ -272,12 +272,18 @@ func (l *scopeLog) process(seq uint64, r received) {
 
 // processRow checks one row change of stream message seq, as process says.
 func (l *scopeLog) processRow(seq uint64, id string, env *router.Envelope) {
-	l.rows++
+	if env.Op != "e" { // the end of a copy changes no row (docs/wire-format.md)
+		l.rows++
+	}
 	switch {
 	case env.Txn.Seq == 1:
 		switch {
 		case l.started && !l.lastDone && len(l.copy) > 0:
-			l.abandoned += len(l.copy)
+			for _, c := range l.copy {
+				if c.env.Op != "e" {
+					l.abandoned++
+				}
+			}
 			l.copy = l.copy[:0]
 		case l.started && !l.lastDone:
 			l.problem("stream message %d (%s) starts a transaction, but the one at %s ended at seq %d without last", seq, id, l.lastPos, l.lastSeq)
