@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -141,9 +140,6 @@ func stopSnapshotRun(d *testenv.Syncd, rows int, wait func()) float64 {
 		wait()
 	}
 	d.Stop()
-	if f := os.Getenv("SF_LOGS"); f != "" {
-		os.WriteFile(f, []byte(d.Logs()), 0o644)
-	}
 	for _, l := range strings.Split(d.Logs(), "\n") {
 		if strings.Contains(l, `"snapshot done"`) {
 			log.Printf("snapshot: syncd logged %s", l)
