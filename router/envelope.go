@@ -135,6 +135,9 @@ func decoded(raw *RawEnvelope) (*Envelope, error) {
 // RawEnvelope with duplicate names and invalid UTF-8 allowed (see
 // rawDecoder), except that a body of null is an error.
 func DecodeRaw(data []byte) (*RawEnvelope, error) {
+	if es, ok := decodeFast(data); ok && len(es) == 1 && !IsPack(data) {
+		return es[0], nil
+	}
 	e := new(RawEnvelope)
 	err := decode(data, func(d *rawDecoder) error {
 		if d.dec.PeekKind() == 'n' {
@@ -158,6 +161,9 @@ func DecodeRows(data []byte) ([]*RawEnvelope, error) {
 			return nil, err
 		}
 		return []*RawEnvelope{e}, nil
+	}
+	if es, ok := decodeFast(data); ok {
+		return es, nil
 	}
 	var es []*RawEnvelope
 	if err := decode(data, func(d *rawDecoder) error { return d.envelopes(&es) }); err != nil {
@@ -216,18 +222,7 @@ func appendBody(b []byte, m *message, now time.Time) ([]byte, int) {
 		b = b[:len(b)-1] // sourcePrefix closes the string
 	}
 	b = append(b, p.sourcePrefix...)
-	b = ev.Txn.Pos.AppendText(b)
-	b = append(b, `","commit_ts":"`...)
-	b = ev.Txn.CommitTime.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","snapshot":`...)
-	b = strconv.AppendBool(b, ev.Txn.Snapshot)
-	if ev.Txn.Origin != "" {
-		b = append(b, `,"origin":`...)
-		b = appendString(b, ev.Txn.Origin)
-	}
-	b = append(b, `},"txn":{"id":`...)
-	b = appendString(b, ev.Txn.ID)
-	b = append(b, `,"seq":`...)
+	b = append(b, p.txnText(ev.Txn)...)
 	b = strconv.AppendInt(b, int64(m.seq), 10)
 	b = append(b, `,"last":`...)
 	lastOff := len(b)
@@ -239,6 +234,28 @@ func appendBody(b []byte, m *message, now time.Time) ([]byte, int) {
 	}
 	b = append(b, '}')
 	return b, lastOff
+}
+
+// txnText returns the part of the bodies of txn's rows from the source's
+// position to `,"seq":`.
+func (p *plan) txnText(txn *capture.Txn) []byte {
+	if p.txnOf == txn {
+		return p.txnPart
+	}
+	b := txn.Pos.AppendText(p.txnPart[:0])
+	b = append(b, `","commit_ts":"`...)
+	b = txn.CommitTime.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","snapshot":`...)
+	b = strconv.AppendBool(b, txn.Snapshot)
+	if txn.Origin != "" {
+		b = append(b, `,"origin":`...)
+		b = appendString(b, txn.Origin)
+	}
+	b = append(b, `},"txn":{"id":`...)
+	b = appendString(b, txn.ID)
+	b = append(b, `,"seq":`...)
+	p.txnOf, p.txnPart = txn, b
+	return b
 }
 
 // setLast rewrites the txn.last "false" at off to "true", followed by

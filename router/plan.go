@@ -40,6 +40,12 @@ type plan struct {
 	events       map[capture.Op]prometheus.Counter
 	scopePrefix  []byte // `,"scope":{"name":…,"version":…,"reason":"`
 	sourcePrefix []byte // `"},"source":{…,"pos":"`
+
+	// txnPart is what follows sourcePrefix in the bodies of txnOf's rows,
+	// from the position to `,"seq":`, which every row of a transaction
+	// shares: the router goroutine writes it once a transaction.
+	txnOf   *capture.Txn
+	txnPart []byte
 }
 
 type planKey struct {

@@ -501,7 +501,10 @@ func (ss *session) sendTruncate(ctx context.Context, at *capture.Txn) error {
 
 // sendChunk passes the chunk, less the rows changes carry, as a snapshot
 // transaction right after at, the high watermark's; records the state
-// once it is durable; and starts the next chunk or ends the backfill.
+// once it is durable; and starts the next chunk or ends the backfill. The
+// next chunk's reader starts before this chunk goes to the sink, so that
+// the source reads it while the sink routes and publishes this one; the
+// session sees its low watermark only after this chunk's transaction.
 func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 	bf := ss.bf
 	res, ok := bf.reader.Rows()
@@ -520,47 +523,39 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 		}
 		bf.rel = r
 	}
+	// The rows that go out are decoded first, so that the next chunk is
+	// read while they are routed and published.
+	r := bf.rel
+	ncols := len(r.decoders)
+	vals := make([]any, len(res.rows)*ncols)
+	events := make([]capture.Event, 0, len(res.rows))
 	txn := &capture.Txn{ID: "snapshot", Pos: at.Pos + 1, Ack: at.Ack, CommitTime: at.CommitTime, Snapshot: true}
-	if err := ss.sink.Begin(ctx, txn); err != nil {
-		return err
-	}
-	var sent int
 	for i, raw := range res.rows {
-		r := bf.rel
+		row := capture.Row(vals[i*ncols : (i+1)*ncols : (i+1)*ncols])
 		for c, v := range raw {
 			if v == nil {
-				r.after[c] = nil
 				continue
 			}
 			var err error
-			if r.after[c], err = r.decoders[c](v); err != nil {
+			if row[c], err = r.decoders[c](v); err != nil {
 				return fmt.Errorf("backfill %s: decode %s: %w", bf.Req.Table, r.table.Columns[c].Name, err)
 			}
 		}
-		keep, err := bf.Keep(r.table, r.after, i < res.nRead)
+		keep, err := bf.Keep(r.table, row, i < res.nRead)
 		if err != nil {
 			return err
 		}
 		if !keep {
 			continue
 		}
-		ev := capture.Event{Txn: txn, Table: r.table, Op: capture.OpRead, After: r.after, Scope: bf.Req.Scope}
+		ev := capture.Event{Txn: txn, Table: r.table, Op: capture.OpRead, After: row, Scope: bf.Req.Scope}
 		if i >= res.nRead && bf.ChunkPhase() == capture.PhaseExit {
-			ev.Op, ev.Before, ev.After = capture.OpDelete, r.after, nil
+			ev.Op, ev.Before, ev.After = capture.OpDelete, row, nil
 		}
-		if err := ss.sink.Change(ctx, &ev); err != nil {
-			return err
-		}
-		sent++
+		events = append(events, ev)
 	}
-	if bf.Finishes(res.more) {
-		if err := capture.EndCopy(ctx, ss.sink, txn, bf.rel.table, bf.Req.Scope, sent); err != nil {
-			return err
-		}
-	}
-	if err := ss.sink.Commit(ctx, txn); err != nil {
-		return err
-	}
+	sent := len(events)
+	finishes := bf.Finishes(res.more)
 	var last []string // the key of the last row the range read, sent or not
 	if n := len(res.rows); n > res.nRead {
 		last = make([]string, len(bf.ti.pk))
@@ -572,21 +567,40 @@ func (ss *session) sendChunk(ctx context.Context, at *capture.Txn) error {
 			}
 		}
 	}
-	state := bf.Advance(last, res.more, sent)
-	bf.prog.Rows = bf.State.Rows
-	ss.reportProgress(bf.prog)
-	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table.String(), "chunk", bf.chunk, "read", len(res.rows), "parts", res.parts, "sent", sent)
-	bf.prog.Log(ss.src.log)
+	state, chunk := bf.Advance(last, res.more, sent), bf.chunk
 	if err := bf.reader.Wait(); err != nil { // the read has ended: it wrote the high watermark
 		return err
 	}
-	if bf.Done() {
+	done := bf.Done() // asked before next, which takes the rows to read again
+	if !done {
+		bf.next(ctx, ss.src.cfg.Slot, ss.chunkRows(false))
+	}
+
+	if err := ss.sink.Begin(ctx, txn); err != nil {
+		return err
+	}
+	for i := range events {
+		if err := ss.sink.Change(ctx, &events[i]); err != nil {
+			return err
+		}
+	}
+	if finishes {
+		if err := capture.EndCopy(ctx, ss.sink, txn, r.table, bf.Req.Scope, sent); err != nil {
+			return err
+		}
+	}
+	if err := ss.sink.Commit(ctx, txn); err != nil {
+		return err
+	}
+	bf.prog.Rows = bf.State.Rows
+	ss.reportProgress(bf.prog)
+	ss.src.log.Debug("backfill chunk", "scope", bf.Req.Scope, "table", bf.Req.Table.String(), "chunk", chunk, "read", len(res.rows), "parts", res.parts, "sent", sent)
+	bf.prog.Log(ss.src.log)
+	if done {
 		return ss.finishBackfill(ctx)
 	}
-	// The next chunk is read while this one is published; its state is
-	// recorded once it is durable.
+	// The chunk's state is recorded once it is durable.
 	bf.states.Sent(txn.Ack, state, bf.State.Rows)
-	bf.next(ctx, ss.src.cfg.Slot, ss.chunkRows(false))
 	return ss.recordBackfill(ctx)
 }
 
