@@ -57,18 +57,6 @@ var decoders = sync.Pool{New: func() any {
 // maxNames bounds the interned column names a pooled decoder keeps.
 const maxNames = 4096
 
-// decodeFast reads data with the fast path (fastRows), or reports false.
-func decodeFast(data []byte) ([]*RawEnvelope, bool) {
-	d := decoders.Get().(*rawDecoder)
-	defer func() {
-		if len(d.names) > maxNames {
-			clear(d.names)
-		}
-		decoders.Put(d)
-	}()
-	return d.fastRows(data)
-}
-
 // decode reads data, one JSON value, with read, which reads that value
 // from d.dec.
 func decode(data []byte, read func(d *rawDecoder) error) error {

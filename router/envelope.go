@@ -135,9 +135,6 @@ func decoded(raw *RawEnvelope) (*Envelope, error) {
 // RawEnvelope with duplicate names and invalid UTF-8 allowed (see
 // rawDecoder), except that a body of null is an error.
 func DecodeRaw(data []byte) (*RawEnvelope, error) {
-	if es, ok := decodeFast(data); ok && len(es) == 1 && !IsPack(data) {
-		return es[0], nil
-	}
 	e := new(RawEnvelope)
 	err := decode(data, func(d *rawDecoder) error {
 		if d.dec.PeekKind() == 'n' {
@@ -161,9 +158,6 @@ func DecodeRows(data []byte) ([]*RawEnvelope, error) {
 			return nil, err
 		}
 		return []*RawEnvelope{e}, nil
-	}
-	if es, ok := decodeFast(data); ok {
-		return es, nil
 	}
 	var es []*RawEnvelope
 	if err := decode(data, func(d *rawDecoder) error { return d.envelopes(&es) }); err != nil {

@@ -49,17 +49,3 @@ func BenchmarkDecodeRows(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkDecodeRowsGeneral is BenchmarkDecodeRows without the fast
-// path (fastRows): the general decoder alone.
-func BenchmarkDecodeRowsGeneral(b *testing.B) {
-	data := benchPack(b)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		var rows []*RawEnvelope
-		if err := decode(data, func(d *rawDecoder) error { return d.envelopes(&rows) }); err != nil || len(rows) != 100 {
-			b.Fatal(len(rows), err)
-		}
-	}
-}
