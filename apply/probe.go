@@ -39,6 +39,19 @@ type PipeProber interface {
 	SendProbe(ctx context.Context, cs []*Change, columns []string) (read func() ([]Probe, error), err error)
 }
 
+// An InsertProber is a PipeProber that can also write, with a probe,
+// the inserts it finds no row for, saving their caller the write that
+// would follow the probe.
+type InsertProber interface {
+	PipeProber
+	// SendProbeInserts is SendProbe, and after the probe writes each
+	// insert of cs (op c or r without an old row) it can whose key the
+	// probe did not find: ps[i].Written then says that cs[i] is applied.
+	// An insert whose key the probe found is never written: its probe is
+	// as SendProbe's, and the caller settles it.
+	SendProbeInserts(ctx context.Context, cs []*Change, columns []string) (read func() ([]Probe, error), err error)
+}
+
 // pipeProbeBatch bounds the changes of a probe sent by SendProbe: a part
 // of a target transaction, so that the server probes one part, and
 // writes the part before, while the changes of the next are decoded.
@@ -138,7 +151,11 @@ func (s *session) sendHeld(ctx context.Context, b *batch) error {
 		cs[j] = r.c
 		cols[j] = r.col
 	}
-	read, err := pp.SendProbe(ctx, cs, cols)
+	send := pp.SendProbe
+	if ip, ok := pp.(InsertProber); ok {
+		send = ip.SendProbeInserts
+	}
+	read, err := send(ctx, cs, cols)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/capture"
 )
 
 var _ apply.Prober = (*tx)(nil)
@@ -126,8 +127,20 @@ func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string)
 // per table and policy column, and what they read.
 type sentProbe struct {
 	qs   []probeQuery
+	ins  []probeInsert
 	ps   []apply.Probe
+	cs   []*apply.Change
 	read bool // finish read the queries' results
+}
+
+// probeInsert is an insert of SendProbe, sent after the probe's queries:
+// the inserts cs[idx] of tb, which write cols, each where its key is not
+// in the table (ON CONFLICT DO NOTHING).
+type probeInsert struct {
+	sql  string
+	args []any
+	tb   *table
+	idx  []int
 }
 
 // probeQuery is a query of ProbeAll and the changes it reads.
@@ -145,6 +158,21 @@ type probeQuery struct {
 // ahead as a full queue is (sendAhead), whose results the transaction's
 // next call or read reads.
 func (x *tx) SendProbe(ctx context.Context, cs []*apply.Change, columns []string) (func() ([]apply.Probe, error), error) {
+	return x.sendProbe(ctx, cs, columns, false)
+}
+
+var _ apply.InsertProber = (*tx)(nil)
+
+// SendProbeInserts implements apply.InsertProber: SendProbe, then, in
+// its round trip, an INSERT ... ON CONFLICT DO NOTHING of the inserts of
+// cs per table and set of columns (probeInserts). The probe locks the
+// rows it finds, so the insert writes the others.
+func (x *tx) SendProbeInserts(ctx context.Context, cs []*apply.Change, columns []string) (func() ([]apply.Probe, error), error) {
+	return x.sendProbe(ctx, cs, columns, true)
+}
+
+// sendProbe is SendProbe, and SendProbeInserts if inserts.
+func (x *tx) sendProbe(ctx context.Context, cs []*apply.Change, columns []string, inserts bool) (func() ([]apply.Probe, error), error) {
 	if x.done {
 		return nil, apply.ErrTxDone
 	}
@@ -166,13 +194,16 @@ func (x *tx) SendProbe(ctx context.Context, cs []*apply.Change, columns []string
 		}
 		groups[j].idx = append(groups[j].idx, i)
 	}
-	sp := &sentProbe{qs: make([]probeQuery, len(groups)), ps: make([]apply.Probe, len(cs))}
+	sp := &sentProbe{qs: make([]probeQuery, len(groups)), ps: make([]apply.Probe, len(cs)), cs: cs}
 	for j, g := range groups {
 		var err error
 		if sp.qs[j].sql, sp.qs[j].args, err = x.probeAllSQL(g.tb, cs, g.idx, g.column); err != nil {
 			return nil, x.fail(ctx, err)
 		}
 		sp.qs[j].tb, sp.qs[j].n = g.tb, len(g.idx)
+	}
+	if inserts {
+		sp.ins = x.probeInserts(cs)
 	}
 	x.takeGroup()
 	if err := x.finishAhead(); err != nil {
@@ -229,8 +260,101 @@ func (x *tx) readProbe(res pgx.BatchResults, sp *sentProbe) error {
 			return fmt.Errorf("read the rows of %d changes at %s: %w", q.n, q.tb.ID, err)
 		}
 	}
+	for _, q := range sp.ins {
+		tag, err := res.Exec()
+		if err != nil {
+			return apply.Reject(fmt.Errorf("%s: %w", plan.Describe(plan.Insert, len(q.idx), q.tb.ID.String()), err), nil, refused)
+		}
+		// The probe locked the rows it found, so the insert skipped
+		// those, and wrote all the others unless another session wrote
+		// one of their keys in between, or another unique key refused
+		// one: then none counts as written, and each is applied as usual
+		// (an upsert), as it would have been without the insert.
+		missing := 0
+		for _, i := range q.idx {
+			if !sp.ps[i].Found {
+				missing++
+			}
+		}
+		if tag.RowsAffected() != int64(missing) {
+			continue
+		}
+		for _, i := range q.idx {
+			if !sp.ps[i].Found {
+				sp.ps[i].Written = true
+				if c := sp.cs[i]; c.Committed.After(x.stamp) {
+					x.stamp = c.Committed
+				}
+			}
+		}
+	}
 	sp.read = true
 	return nil
+}
+
+// probeInserts returns the inserts SendProbe sends with the probe of cs,
+// one per table and set of columns: each change of cs that is an insert
+// (op c or r, no old row, no unchanged values) of a table with a key,
+// whose new row's columns and values the table takes. Other changes,
+// and inserts that it cannot write so, are only probed, and applied as
+// usual.
+func (x *tx) probeInserts(cs []*apply.Change) []probeInsert {
+	var out []probeInsert
+	type shape struct {
+		tb   *table
+		cols string
+	}
+	at := map[shape]int{}
+	var cols []int
+	for i, c := range cs {
+		if (c.Op != capture.OpInsert && c.Op != capture.OpRead) || c.Before != nil || c.After == nil || len(c.Unchanged) > 0 {
+			continue
+		}
+		tb, _, ok := x.t.tables.Table(c.Table.Target)
+		if !ok || len(tb.Key) == 0 {
+			continue
+		}
+		cols = cols[:0]
+		for j := range tb.cols {
+			if _, ok := c.After[tb.cols[j].name]; ok {
+				cols = append(cols, j)
+			}
+		}
+		if len(cols) != len(c.After) || slices.ContainsFunc(tb.Key, func(k int) bool { return !slices.Contains(cols, k) }) {
+			continue
+		}
+		vs := make([]pgtype.Text, len(cols))
+		ok = true
+		for j, k := range cols {
+			col := &tb.cols[k]
+			data, null, err := x.cv.appendValue(nil, col.kind, col.elem, col.delim, c.After[col.name])
+			if err != nil {
+				ok = false
+				break
+			}
+			vs[j] = pgtype.Text{String: string(data), Valid: !null}
+		}
+		if !ok {
+			continue
+		}
+		key := shape{tb, string(plan.ShapeKey(plan.Insert, cols))}
+		n, seen := at[key]
+		if !seen {
+			n = len(out)
+			at[key] = n
+			args := make([]any, len(cols))
+			for j := range args {
+				args[j] = []pgtype.Text{}
+			}
+			out = append(out, probeInsert{sql: tb.statement(plan.Insert, cols) + " ON CONFLICT DO NOTHING", args: args, tb: tb})
+		}
+		q := &out[n]
+		q.idx = append(q.idx, i)
+		for j := range vs {
+			q.args[j] = append(q.args[j].([]pgtype.Text), vs[j])
+		}
+	}
+	return out
 }
 
 // probeAllSQL returns the query of ProbeAll for the changes cs[idx] of
