@@ -130,17 +130,19 @@ type sentProbe struct {
 	ins  []probeInsert
 	ps   []apply.Probe
 	cs   []*apply.Change
-	read bool // finish read the queries' results
+	kept []int // the changes of ins whose key was there, not probed yet
+	read bool  // finish read the queries' results
 }
 
-// probeInsert is an insert of SendProbe, sent after the probe's queries:
-// the inserts cs[idx] of tb, which write cols, each where its key is not
-// in the table (ON CONFLICT DO NOTHING).
+// probeInsert is an insert of SendProbeInserts, sent after the probe's
+// queries: the inserts of tb among the changes, each where its key is
+// not in the table (ON CONFLICT DO NOTHING), returning the index of each
+// change it did not write.
 type probeInsert struct {
 	sql  string
 	args []any
 	tb   *table
-	idx  []int
+	n    int
 }
 
 // probeQuery is a query of ProbeAll and the changes it reads.
@@ -181,8 +183,18 @@ func (x *tx) sendProbe(ctx context.Context, cs []*apply.Change, columns []string
 		column string
 		idx    []int
 	}
+	var (
+		ins     []probeInsert
+		written []bool // cs[i] goes in ins
+	)
+	if inserts {
+		ins, written = x.probeInserts(cs)
+	}
 	var groups []*group
 	for i, c := range cs {
+		if written != nil && written[i] {
+			continue
+		}
 		tb, _, ok := x.t.tables.Table(c.Table.Target)
 		if !ok {
 			return nil, x.fail(ctx, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name))
@@ -202,9 +214,7 @@ func (x *tx) sendProbe(ctx context.Context, cs []*apply.Change, columns []string
 		}
 		sp.qs[j].tb, sp.qs[j].n = g.tb, len(g.idx)
 	}
-	if inserts {
-		sp.ins = x.probeInserts(cs)
-	}
+	sp.ins = ins
 	x.takeGroup()
 	if err := x.finishAhead(); err != nil {
 		return nil, x.fail(ctx, err)
@@ -229,6 +239,25 @@ func (x *tx) sendProbe(ctx context.Context, cs []*apply.Change, columns []string
 		if !sp.read {
 			return nil, apply.ErrTxDone
 		}
+		if len(sp.kept) == 0 {
+			return sp.ps, nil
+		}
+		// The inserts whose key was there: probed now, as SendProbe
+		// probes them; the part's other changes touch other keys, so
+		// the probe reads the rows as they were before the part.
+		sub := make([]*apply.Change, len(sp.kept))
+		cols := make([]string, len(sp.kept))
+		for j, i := range sp.kept {
+			sub[j], cols[j] = cs[i], columns[i]
+		}
+		ps, err := x.ProbeAll(ctx, sub, cols)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range sp.kept {
+			sp.ps[i] = ps[j]
+		}
+		sp.kept = nil
 		return sp.ps, nil
 	}, nil
 }
@@ -261,30 +290,28 @@ func (x *tx) readProbe(res pgx.BatchResults, sp *sentProbe) error {
 		}
 	}
 	for _, q := range sp.ins {
-		tag, err := res.Exec()
-		if err != nil {
-			return apply.Reject(fmt.Errorf("%s: %w", plan.Describe(plan.Insert, len(q.idx), q.tb.ID.String()), err), nil, refused)
-		}
-		// The probe locked the rows it found, so the insert skipped
-		// those, and wrote all the others unless another session wrote
-		// one of their keys in between, or another unique key refused
-		// one: then none counts as written, and each is applied as usual
-		// (an upsert), as it would have been without the insert.
-		missing := 0
-		for _, i := range q.idx {
-			if !sp.ps[i].Found {
-				missing++
+		what := plan.Describe(plan.Insert, q.n, q.tb.ID.String())
+		rows, _ := res.Query()
+		there := map[int32]bool{} // not written: the key was there
+		for rows.Next() {
+			var i int32
+			if err := rows.Scan(&i); err != nil {
+				rows.Close()
+				return fmt.Errorf("%s: %w", what, err)
 			}
+			there[i] = true
 		}
-		if tag.RowsAffected() != int64(missing) {
-			continue
+		if err := rows.Err(); err != nil {
+			return apply.Reject(fmt.Errorf("%s: %w", what, err), nil, refused)
 		}
-		for _, i := range q.idx {
-			if !sp.ps[i].Found {
-				sp.ps[i].Written = true
-				if c := sp.cs[i]; c.Committed.After(x.stamp) {
-					x.stamp = c.Committed
-				}
+		for _, i := range q.args[0].([]int32) {
+			if there[i] {
+				sp.kept = append(sp.kept, int(i))
+				continue
+			}
+			sp.ps[i].Written = true
+			if c := sp.cs[i]; c.Committed.After(x.stamp) {
+				x.stamp = c.Committed
 			}
 		}
 	}
@@ -292,20 +319,29 @@ func (x *tx) readProbe(res pgx.BatchResults, sp *sentProbe) error {
 	return nil
 }
 
-// probeInserts returns the inserts SendProbe sends with the probe of cs,
-// one per table and set of columns: each change of cs that is an insert
-// (op c or r, no old row, no unchanged values) of a table with a key,
-// whose new row's columns and values the table takes. Other changes,
-// and inserts that it cannot write so, are only probed, and applied as
-// usual.
-func (x *tx) probeInserts(cs []*apply.Change) []probeInsert {
-	var out []probeInsert
+// probeInserts returns the inserts SendProbeInserts sends instead of
+// probing them, one per table and set of columns, and which changes of
+// cs they write: each change of cs that is an insert (op c or r, no old
+// row, no unchanged values) of a table with a key, whose new row's
+// columns and values the table takes. Other changes are probed, and
+// applied as usual.
+//
+// Each is WITH v AS (unnest of the changes' indexes and values), ins AS
+// (INSERT ... SELECT FROM v ON CONFLICT DO NOTHING RETURNING the key)
+// SELECT the index of each row of v that ins did not write: an insert
+// the target refused because its key was there (or another unique
+// key's), for the caller to probe.
+func (x *tx) probeInserts(cs []*apply.Change) ([]probeInsert, []bool) {
+	var (
+		out     []probeInsert
+		written []bool
+		cols    []int
+	)
 	type shape struct {
 		tb   *table
 		cols string
 	}
 	at := map[shape]int{}
-	var cols []int
 	for i, c := range cs {
 		if (c.Op != capture.OpInsert && c.Op != capture.OpRead) || c.Before != nil || c.After == nil || len(c.Unchanged) > 0 {
 			continue
@@ -342,19 +378,54 @@ func (x *tx) probeInserts(cs []*apply.Change) []probeInsert {
 		if !seen {
 			n = len(out)
 			at[key] = n
-			args := make([]any, len(cols))
-			for j := range args {
-				args[j] = []pgtype.Text{}
+			args := []any{[]int32{}}
+			for range cols {
+				args = append(args, []pgtype.Text{})
 			}
-			out = append(out, probeInsert{sql: tb.statement(plan.Insert, cols) + " ON CONFLICT DO NOTHING", args: args, tb: tb})
+			out = append(out, probeInsert{sql: insertKeptSQL(tb, cols), args: args, tb: tb})
 		}
+		if written == nil {
+			written = make([]bool, len(cs))
+		}
+		written[i] = true
 		q := &out[n]
-		q.idx = append(q.idx, i)
+		q.n++
+		q.args[0] = append(q.args[0].([]int32), int32(i))
 		for j := range vs {
-			q.args[j] = append(q.args[j].([]pgtype.Text), vs[j])
+			q.args[j+1] = append(q.args[j+1].([]pgtype.Text), vs[j])
 		}
 	}
-	return out
+	return out, written
+}
+
+// insertKeptSQL returns the statement of probeInserts for cols of tb:
+// $1 the changes' indexes, then a text[] per column of cols.
+func insertKeptSQL(tb *table, cols []int) string {
+	var b strings.Builder
+	b.WriteString("WITH v AS (SELECT * FROM unnest($1::pg_catalog.int4[]")
+	for j := range cols {
+		fmt.Fprintf(&b, ", $%d::pg_catalog.text[]", j+2)
+	}
+	b.WriteString(") AS v(i")
+	for j := range cols {
+		fmt.Fprintf(&b, ", c%d", j)
+	}
+	fmt.Fprintf(&b, ")), ins AS (INSERT INTO %s (%s) SELECT ", tb.ident, tb.names(cols, ""))
+	for j, c := range cols {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "v.c%d::%s", j, tb.cols[c].typ)
+	}
+	fmt.Fprintf(&b, " FROM v ON CONFLICT DO NOTHING RETURNING %s) SELECT v.i FROM v WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ", tb.names(tb.Key, ""))
+	for j, k := range tb.Key {
+		if j > 0 {
+			b.WriteString(" AND ")
+		}
+		fmt.Fprintf(&b, "ins.%s = v.c%d::%s", tb.cols[k].ident, slices.Index(cols, k), tb.cols[k].typ)
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // probeAllSQL returns the query of ProbeAll for the changes cs[idx] of
