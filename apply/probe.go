@@ -39,16 +39,17 @@ type PipeProber interface {
 	SendProbe(ctx context.Context, cs []*Change, columns []string) (read func() ([]Probe, error), err error)
 }
 
-// An InsertProber is a PipeProber that can also write, with a probe,
-// the inserts it finds no row for, saving their caller the write that
-// would follow the probe.
+// An InsertProber is a PipeProber that writes the inserts it is sent
+// instead of probing them, where their key is not at the target: an
+// insert that goes in found no row, which is what its probe would read.
 type InsertProber interface {
 	PipeProber
-	// SendProbeInserts is SendProbe, and after the probe writes each
-	// insert of cs (op c or r without an old row) it can whose key the
-	// probe did not find: ps[i].Written then says that cs[i] is applied.
-	// An insert whose key the probe found is never written: its probe is
-	// as SendProbe's, and the caller settles it.
+	// SendProbeInserts is SendProbe, except that each insert of cs (op c
+	// or r without an old row) it can write is written where the target
+	// lacks its key: ps[i].Written then says that cs[i] is applied, and
+	// its probe reads no row. An insert whose key the target holds is
+	// not written: it is probed as SendProbe probes it, before read
+	// returns, and the caller settles it.
 	SendProbeInserts(ctx context.Context, cs []*Change, columns []string) (read func() ([]Probe, error), err error)
 }
 

@@ -165,10 +165,10 @@ func (x *tx) SendProbe(ctx context.Context, cs []*apply.Change, columns []string
 
 var _ apply.InsertProber = (*tx)(nil)
 
-// SendProbeInserts implements apply.InsertProber: SendProbe, then, in
-// its round trip, an INSERT ... ON CONFLICT DO NOTHING of the inserts of
-// cs per table and set of columns (probeInserts). The probe locks the
-// rows it finds, so the insert writes the others.
+// SendProbeInserts implements apply.InsertProber: SendProbe of the
+// changes of cs but the inserts probeInserts takes, which go, in the
+// same round trip, as an INSERT ... ON CONFLICT DO NOTHING per table and
+// set of columns; read probes those it did not write (ProbeAll).
 func (x *tx) SendProbeInserts(ctx context.Context, cs []*apply.Change, columns []string) (func() ([]apply.Probe, error), error) {
 	return x.sendProbe(ctx, cs, columns, true)
 }
