@@ -71,6 +71,9 @@ type Probe struct {
 	// change the same way.
 	Newer int
 	Row   json.RawMessage // the row, as JSON, for the record
+	// Written: the probe wrote the change already (an insert whose key
+	// the target did not hold, BatchProber), so it is not applied again.
+	Written bool
 }
 
 // Classify returns the kind of conflict c meets at a target whose row

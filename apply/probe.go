@@ -39,6 +39,20 @@ type PipeProber interface {
 	SendProbe(ctx context.Context, cs []*Change, columns []string) (read func() ([]Probe, error), err error)
 }
 
+// An InsertProber is a PipeProber that writes the inserts it is sent
+// instead of probing them, where their key is not at the target: an
+// insert that goes in found no row, which is what its probe would read.
+type InsertProber interface {
+	PipeProber
+	// SendProbeInserts is SendProbe, except that each insert of cs (op c
+	// or r without an old row) it can write is written where the target
+	// lacks its key: ps[i].Written then says that cs[i] is applied, and
+	// its probe reads no row. An insert whose key the target holds is
+	// not written: it is probed as SendProbe probes it, before read
+	// returns, and the caller settles it.
+	SendProbeInserts(ctx context.Context, cs []*Change, columns []string) (read func() ([]Probe, error), err error)
+}
+
 // pipeProbeBatch bounds the changes of a probe sent by SendProbe: a part
 // of a target transaction, so that the server probes one part, and
 // writes the part before, while the changes of the next are decoded.
@@ -138,7 +152,11 @@ func (s *session) sendHeld(ctx context.Context, b *batch) error {
 		cs[j] = r.c
 		cols[j] = r.col
 	}
-	read, err := pp.SendProbe(ctx, cs, cols)
+	send := pp.SendProbe
+	if ip, ok := pp.(InsertProber); ok {
+		send = ip.SendProbeInserts
+	}
+	read, err := send(ctx, cs, cols)
 	if err != nil {
 		return err
 	}

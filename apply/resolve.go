@@ -58,6 +58,9 @@ func (s *session) settle(ctx context.Context, tx Tx, c *Change, d *router.Delive
 	w := s.w
 	kind := Classify(c, probe)
 	if kind == "" {
+		if probe.Written {
+			return nil
+		}
 		return tx.Apply(ctx, c)
 	}
 	apply, outcome := Resolve(pol, kind, c, probe, w.cfg.Scope.Source < w.cfg.Self)

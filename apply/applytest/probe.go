@@ -2,6 +2,7 @@ package applytest
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/syncd-dev/syncd/apply"
@@ -183,6 +184,63 @@ func (s Suite) SendProbe(t *testing.T) {
 	}
 	if err := tx.Commit(ctx, Record(2)); err == nil {
 		t.Error("the transaction committed after its update found no row")
+	}
+}
+
+// SendProbeInserts checks that a target's apply.InsertProber writes,
+// with the probe, only the inserts whose key the probe did not find: an
+// insert of a key the target holds is probed as SendProbe probes it,
+// left unwritten for its caller to settle (a conflict), and the row
+// stays as it was; the others are written, and marked so.
+func (s Suite) SendProbeInserts(t *testing.T) {
+	items, _, e := s.probeTables(t)
+	ctx := Context(t)
+	tx, err := e.Target.Begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	ip, ok := tx.(apply.InsertProber)
+	if !ok {
+		t.Fatalf("%T is not an apply.InsertProber", tx)
+	}
+	cs := []*apply.Change{
+		Change(items, ins, Key(1), "", `{"id":1,"name":"uno","note":null,"qty":1}`),
+		Change(items, ins, Key(5), "", `{"id":5,"name":"five","note":null,"qty":5}`),
+		Change(items, upd, Key(2), `{"id":2,"name":"two","note":null,"qty":20}`, `{"id":2,"name":"zwei","note":null,"qty":20}`),
+		Change(items, ins, Key(6), "", `{"id":6,"name":"six","note":null,"qty":6}`),
+	}
+	read, err := ip.SendProbeInserts(ctx, cs, make([]string, len(cs)))
+	if err != nil {
+		t.Fatalf("SendProbeInserts: %v", err)
+	}
+	ps, err := read()
+	if err != nil {
+		t.Fatalf("read the probe: %v", err)
+	}
+	if len(ps) != len(cs) {
+		t.Fatalf("SendProbeInserts returned %d probes for %d changes", len(ps), len(cs))
+	}
+	if p := ps[0]; !p.Found || p.New || p.Written || apply.Classify(cs[0], p) != apply.InsertExists {
+		t.Errorf("the insert of key 1, which the target holds, read %+v; want found, differing, not written: an insert_exists conflict", p)
+	}
+	for _, i := range []int{1, 3} {
+		if p := ps[i]; p.Found || !p.Written {
+			t.Errorf("the insert of new key %s read %+v; want not found, written", cs[i].Key["id"], p)
+		}
+	}
+	if p := ps[2]; !p.Found || !p.Base || p.Written {
+		t.Errorf("the update of key 2 read %+v; want found as expected, not written", p)
+	}
+	if err := tx.Apply(ctx, cs[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx, Record(1)); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	want := []string{"1|one|10", "2|zwei|20", "5|five|5", "6|six|6"}
+	if got := e.Rows(`SELECT id, name, qty FROM items ORDER BY id`); !slices.Equal(got, want) {
+		t.Errorf("rows are %q; want %q (key 1 as the target had it)", got, want)
 	}
 }
 

@@ -27,3 +27,5 @@ func TestApplyGroups(t *testing.T) { suite.Groups(t) }
 func TestProbeAll(t *testing.T) { suite.ProbeAll(t) }
 
 func TestSendProbe(t *testing.T) { suite.SendProbe(t) }
+
+func TestSendProbeInserts(t *testing.T) { suite.SendProbeInserts(t) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/syncd-dev/syncd/apply"
 	"github.com/syncd-dev/syncd/apply/plan"
+	"github.com/syncd-dev/syncd/capture"
 )
 
 var _ apply.Prober = (*tx)(nil)
@@ -126,8 +127,22 @@ func (x *tx) ProbeAll(ctx context.Context, cs []*apply.Change, columns []string)
 // per table and policy column, and what they read.
 type sentProbe struct {
 	qs   []probeQuery
+	ins  []probeInsert
 	ps   []apply.Probe
-	read bool // finish read the queries' results
+	cs   []*apply.Change
+	kept []int // the changes of ins whose key was there, not probed yet
+	read bool  // finish read the queries' results
+}
+
+// probeInsert is an insert of SendProbeInserts, sent after the probe's
+// queries: the inserts of tb among the changes, each where its key is
+// not in the table (ON CONFLICT DO NOTHING), returning the index of each
+// change it did not write.
+type probeInsert struct {
+	sql  string
+	args []any
+	tb   *table
+	n    int
 }
 
 // probeQuery is a query of ProbeAll and the changes it reads.
@@ -145,6 +160,21 @@ type probeQuery struct {
 // ahead as a full queue is (sendAhead), whose results the transaction's
 // next call or read reads.
 func (x *tx) SendProbe(ctx context.Context, cs []*apply.Change, columns []string) (func() ([]apply.Probe, error), error) {
+	return x.sendProbe(ctx, cs, columns, false)
+}
+
+var _ apply.InsertProber = (*tx)(nil)
+
+// SendProbeInserts implements apply.InsertProber: SendProbe of the
+// changes of cs but the inserts probeInserts takes, which go, in the
+// same round trip, as an INSERT ... ON CONFLICT DO NOTHING per table and
+// set of columns; read probes those it did not write (ProbeAll).
+func (x *tx) SendProbeInserts(ctx context.Context, cs []*apply.Change, columns []string) (func() ([]apply.Probe, error), error) {
+	return x.sendProbe(ctx, cs, columns, true)
+}
+
+// sendProbe is SendProbe, and SendProbeInserts if inserts.
+func (x *tx) sendProbe(ctx context.Context, cs []*apply.Change, columns []string, inserts bool) (func() ([]apply.Probe, error), error) {
 	if x.done {
 		return nil, apply.ErrTxDone
 	}
@@ -153,8 +183,18 @@ func (x *tx) SendProbe(ctx context.Context, cs []*apply.Change, columns []string
 		column string
 		idx    []int
 	}
+	var (
+		ins     []probeInsert
+		written []bool // cs[i] goes in ins
+	)
+	if inserts {
+		ins, written = x.probeInserts(cs)
+	}
 	var groups []*group
 	for i, c := range cs {
+		if written != nil && written[i] {
+			continue
+		}
 		tb, _, ok := x.t.tables.Table(c.Table.Target)
 		if !ok {
 			return nil, x.fail(ctx, fmt.Errorf("table %s was not prepared at target %s", c.Table.Target, x.t.cfg.Name))
@@ -166,7 +206,7 @@ func (x *tx) SendProbe(ctx context.Context, cs []*apply.Change, columns []string
 		}
 		groups[j].idx = append(groups[j].idx, i)
 	}
-	sp := &sentProbe{qs: make([]probeQuery, len(groups)), ps: make([]apply.Probe, len(cs))}
+	sp := &sentProbe{qs: make([]probeQuery, len(groups)), ps: make([]apply.Probe, len(cs)), cs: cs}
 	for j, g := range groups {
 		var err error
 		if sp.qs[j].sql, sp.qs[j].args, err = x.probeAllSQL(g.tb, cs, g.idx, g.column); err != nil {
@@ -174,6 +214,7 @@ func (x *tx) SendProbe(ctx context.Context, cs []*apply.Change, columns []string
 		}
 		sp.qs[j].tb, sp.qs[j].n = g.tb, len(g.idx)
 	}
+	sp.ins = ins
 	x.takeGroup()
 	if err := x.finishAhead(); err != nil {
 		return nil, x.fail(ctx, err)
@@ -198,6 +239,25 @@ func (x *tx) SendProbe(ctx context.Context, cs []*apply.Change, columns []string
 		if !sp.read {
 			return nil, apply.ErrTxDone
 		}
+		if len(sp.kept) == 0 {
+			return sp.ps, nil
+		}
+		// The inserts whose key was there: probed now, as SendProbe
+		// probes them; the part's other changes touch other keys, so
+		// the probe reads the rows as they were before the part.
+		sub := make([]*apply.Change, len(sp.kept))
+		cols := make([]string, len(sp.kept))
+		for j, i := range sp.kept {
+			sub[j], cols[j] = cs[i], columns[i]
+		}
+		ps, err := x.ProbeAll(ctx, sub, cols)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range sp.kept {
+			sp.ps[i] = ps[j]
+		}
+		sp.kept = nil
 		return sp.ps, nil
 	}, nil
 }
@@ -229,8 +289,143 @@ func (x *tx) readProbe(res pgx.BatchResults, sp *sentProbe) error {
 			return fmt.Errorf("read the rows of %d changes at %s: %w", q.n, q.tb.ID, err)
 		}
 	}
+	for _, q := range sp.ins {
+		what := plan.Describe(plan.Insert, q.n, q.tb.ID.String())
+		rows, _ := res.Query()
+		there := map[int32]bool{} // not written: the key was there
+		for rows.Next() {
+			var i int32
+			if err := rows.Scan(&i); err != nil {
+				rows.Close()
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			there[i] = true
+		}
+		if err := rows.Err(); err != nil {
+			return apply.Reject(fmt.Errorf("%s: %w", what, err), nil, refused)
+		}
+		for _, i := range q.args[0].([]int32) {
+			if there[i] {
+				sp.kept = append(sp.kept, int(i))
+				continue
+			}
+			sp.ps[i].Written = true
+			if c := sp.cs[i]; c.Committed.After(x.stamp) {
+				x.stamp = c.Committed
+			}
+		}
+	}
 	sp.read = true
 	return nil
+}
+
+// probeInserts returns the inserts SendProbeInserts sends instead of
+// probing them, one per table and set of columns, and which changes of
+// cs they write: each change of cs that is an insert (op c or r, no old
+// row, no unchanged values) of a table with a key, whose new row's
+// columns and values the table takes. Other changes are probed, and
+// applied as usual.
+//
+// Each is WITH v AS (unnest of the changes' indexes and values), ins AS
+// (INSERT ... SELECT FROM v ON CONFLICT DO NOTHING RETURNING the key)
+// SELECT the index of each row of v that ins did not write: an insert
+// the target refused because its key was there (or another unique
+// key's), for the caller to probe.
+func (x *tx) probeInserts(cs []*apply.Change) ([]probeInsert, []bool) {
+	var (
+		out     []probeInsert
+		written []bool
+		cols    []int
+	)
+	type shape struct {
+		tb   *table
+		cols string
+	}
+	at := map[shape]int{}
+	for i, c := range cs {
+		if (c.Op != capture.OpInsert && c.Op != capture.OpRead) || c.Before != nil || c.After == nil || len(c.Unchanged) > 0 {
+			continue
+		}
+		tb, _, ok := x.t.tables.Table(c.Table.Target)
+		if !ok || len(tb.Key) == 0 {
+			continue
+		}
+		cols = cols[:0]
+		for j := range tb.cols {
+			if _, ok := c.After[tb.cols[j].name]; ok {
+				cols = append(cols, j)
+			}
+		}
+		if len(cols) != len(c.After) || slices.ContainsFunc(tb.Key, func(k int) bool { return !slices.Contains(cols, k) }) {
+			continue
+		}
+		vs := make([]pgtype.Text, len(cols))
+		ok = true
+		for j, k := range cols {
+			col := &tb.cols[k]
+			data, null, err := x.cv.appendValue(nil, col.kind, col.elem, col.delim, c.After[col.name])
+			if err != nil {
+				ok = false
+				break
+			}
+			vs[j] = pgtype.Text{String: string(data), Valid: !null}
+		}
+		if !ok {
+			continue
+		}
+		key := shape{tb, string(plan.ShapeKey(plan.Insert, cols))}
+		n, seen := at[key]
+		if !seen {
+			n = len(out)
+			at[key] = n
+			args := []any{[]int32{}}
+			for range cols {
+				args = append(args, []pgtype.Text{})
+			}
+			out = append(out, probeInsert{sql: insertKeptSQL(tb, cols), args: args, tb: tb})
+		}
+		if written == nil {
+			written = make([]bool, len(cs))
+		}
+		written[i] = true
+		q := &out[n]
+		q.n++
+		q.args[0] = append(q.args[0].([]int32), int32(i))
+		for j := range vs {
+			q.args[j+1] = append(q.args[j+1].([]pgtype.Text), vs[j])
+		}
+	}
+	return out, written
+}
+
+// insertKeptSQL returns the statement of probeInserts for cols of tb:
+// $1 the changes' indexes, then a text[] per column of cols.
+func insertKeptSQL(tb *table, cols []int) string {
+	var b strings.Builder
+	b.WriteString("WITH v AS (SELECT * FROM unnest($1::pg_catalog.int4[]")
+	for j := range cols {
+		fmt.Fprintf(&b, ", $%d::pg_catalog.text[]", j+2)
+	}
+	b.WriteString(") AS v(i")
+	for j := range cols {
+		fmt.Fprintf(&b, ", c%d", j)
+	}
+	fmt.Fprintf(&b, ")), ins AS (INSERT INTO %s (%s) SELECT ", tb.ident, tb.names(cols, ""))
+	for j, c := range cols {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "v.c%d::%s", j, tb.cols[c].typ)
+	}
+	fmt.Fprintf(&b, " FROM v ON CONFLICT DO NOTHING RETURNING %s) SELECT v.i FROM v WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ", tb.names(tb.Key, ""))
+	for j, k := range tb.Key {
+		if j > 0 {
+			b.WriteString(" AND ")
+		}
+		fmt.Fprintf(&b, "ins.%s = v.c%d::%s", tb.cols[k].ident, slices.Index(cols, k), tb.cols[k].typ)
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // probeAllSQL returns the query of ProbeAll for the changes cs[idx] of

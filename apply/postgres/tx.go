@@ -322,6 +322,9 @@ func (x *tx) start(ctx context.Context, qs []queued, probe *sentProbe) *roundTri
 		for _, q := range probe.qs {
 			b.Queue(q.sql, q.args...)
 		}
+		for _, q := range probe.ins {
+			b.Queue(q.sql, q.args...)
+		}
 	}
 	return &roundTrip{res: x.conn.SendBatch(ctx, b), qs: qs, probe: probe, first: first, n: n}
 }
