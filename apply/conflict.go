@@ -72,7 +72,7 @@ type Probe struct {
 	Newer int
 	Row   json.RawMessage // the row, as JSON, for the record
 	// Written: the probe wrote the change already (an insert whose key
-	// the target did not hold, BatchProber), so it is not applied again.
+	// the target did not hold, InsertProber), so it is not applied again.
 	Written bool
 }
 
